@@ -13,7 +13,8 @@ Peers (same plan, same threads, random weights: speed does not depend on values)
     --threads T --iterations R --warmup W` as a subprocess (one JSON object with median_ms,
     p90_ms, images_per_second).
 For each: median and p90 latency per batch over --runs timed runs after --warmup, and img/s =
-batch / median. Prints a table with effnet/peer ratios (speed-up = peer median / effnet median)
+batch / median. ONNX Runtime runs in a child process of its own (no torch imported there), so its
+peak RSS (VmHWM) is its own, beside effnet's; PyTorch's peak RSS is that of this process. Prints a table with effnet/peer ratios (speed-up = peer median / effnet median)
 and the results as JSON. Runs are sequential, never concurrent.
 The plan comes from `effnet info V --json` when --effnet is given, else
 Generated/<V>/plan.json, else Tools/bootstrap_plans.py.
@@ -97,6 +98,26 @@ def bench_ort(path, shape, batch, threads, warmup, runs):
     return summarize(time_fn(lambda: sess.run(None, {"input": x}), warmup, runs), batch)
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident set (VmHWM), in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench_ort_in_child(path, shape, batch, threads, warmup, runs):
+    """bench_ort in a fresh Python process: timings plus that process's peak RSS."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--ort-child", path, "--batch", str(batch),
+           "--threads", str(threads), "--warmup", str(warmup), "--runs", str(runs),
+           "--shape", ",".join(str(d) for d in shape)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"ONNX Runtime child exited {p.returncode}: {p.stderr.strip()[-1000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def bench_effnet(effnet, variant, batch, threads, warmup, runs):
     cmd = [effnet, "bench", "--variant", variant, "--batch", str(batch), "--json",
            "--threads", str(threads), "--iterations", str(runs), "--warmup", str(warmup)]
@@ -132,7 +153,16 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--peers", default="torch,onnxruntime", help="comma list of torch, onnxruntime")
     ap.add_argument("--json-out", help="also write the JSON results to this file")
+    ap.add_argument("--ort-child", help=argparse.SUPPRESS)  # internal: time this .onnx file, print JSON
+    ap.add_argument("--shape", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+
+    if args.ort_child:
+        shape = tuple(int(d) for d in args.shape.split(","))
+        result = bench_ort(args.ort_child, shape, args.batch[0], args.threads, args.warmup, args.runs)
+        result["peak_rss_bytes"] = peak_rss_bytes()
+        print(json.dumps(result))
+        return 0
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
@@ -166,28 +196,34 @@ def main(argv=None) -> int:
                 print(f"batch {b}: effnet {row['effnet']['median_ms']:.2f} ms", flush=True)
             if "torch" in peers:
                 row["pytorch"] = bench_torch(model, shape, b, args.warmup, args.runs)
+                row["pytorch"]["peak_rss_bytes"] = peak_rss_bytes()  # of this process so far
                 print(f"batch {b}: pytorch {row['pytorch']['median_ms']:.2f} ms", flush=True)
             if "onnxruntime" in peers:
                 path = os.path.join(tmp, f"{args.variant}-b{b}.onnx")
                 export_onnx(model, shape, b, path)
-                row["onnxruntime"] = bench_ort(path, shape, b, args.threads, args.warmup, args.runs)
+                row["onnxruntime"] = bench_ort_in_child(path, shape, b, args.threads, args.warmup, args.runs)
                 print(f"batch {b}: onnxruntime {row['onnxruntime']['median_ms']:.2f} ms", flush=True)
             results["batches"][str(b)] = row
 
     print()
     print(f"{args.variant} @ {plan['resolution']}, {args.threads} threads, median of {args.runs} runs")
-    hdr = f"{'batch':>5}  {'runtime':<12} {'median ms':>10} {'p90 ms':>10} {'img/s':>9}  {'effnet speed-up':>15}"
+    hdr = (f"{'batch':>5}  {'runtime':<12} {'median ms':>10} {'p90 ms':>10} {'img/s':>9} {'peak RSS':>9}  "
+           f"{'effnet speed-up':>15} {'effnet RSS ratio':>16}")
     print(hdr)
     print("-" * len(hdr))
     for b, row in results["batches"].items():
         eff = row.get("effnet")
         for name, r in row.items():
-            ratio = ""
+            ratio, rss_ratio = "", ""
             if eff and name != "effnet":
                 ratio = f"{r['median_ms'] / eff['median_ms']:.2f}x"
                 r["effnet_speedup"] = r["median_ms"] / eff["median_ms"]
+                if r.get("peak_rss_bytes") and eff.get("peak_rss_bytes"):
+                    r["effnet_rss_ratio"] = eff["peak_rss_bytes"] / r["peak_rss_bytes"]
+                    rss_ratio = f"{r['effnet_rss_ratio']:.2f}x"
+            rss = f"{r['peak_rss_bytes'] / 1e6:.0f} MB" if r.get("peak_rss_bytes") else "-"
             print(f"{b:>5}  {name:<12} {r['median_ms']:>10.2f} {r['p90_ms']:>10.2f} "
-                  f"{r['images_per_second']:>9.1f}  {ratio:>15}")
+                  f"{r['images_per_second']:>9.1f} {rss:>9}  {ratio:>15} {rss_ratio:>16}")
     print()
     print(json.dumps(results, indent=2))
     if args.json_out:

@@ -1210,12 +1210,13 @@ extension EfficientNetB0 {
 
 /// EfficientNetB0 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 15,810,656 floats per image (saved activations and gradients, packed by lifetime); parameters: 5,330,800 floats.
+/// Training arena: 15,810,656 floats per image (saved activations and gradients, packed by lifetime), 7,459,408 with `recomputeActivations`; parameters: 5,330,800 floats.
 public final class EfficientNetB0Training: TrainableModel {
     public static let descriptor = EfficientNetB0.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5330800,
-        arenaFloatsPerImage: 15810656, fixedFloats: 407328,
+        arenaFloatsPerImage: 15810656, recomputingArenaFloatsPerImage: 7459408,
+        fixedFloats: 407328,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1245,9 +1246,12 @@ public final class EfficientNetB0Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 15810656 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 15810656 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 7459408 : 15810656
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1303,23 +1307,23 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 6021120 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 6422528 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.t + 6422528 &* s.n, scratch: s.f + 1280, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 1280, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1332,56 +1336,54 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 6422528 &* s.n, batch: s.n, height: 112, width: 112, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
-            activation: .identity, output: s.t + 6823936 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 7225344 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.t + 7225344 &* s.n, scratch: s.f + 1344, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 1344, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 7225344 &* s.n, output: s.t + 7626752 &* s.n,
-            batch: s.n, pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
-            reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
-            savedPooled: s.t + 15810176 &* s.n, savedHidden: s.t + 15810432 &* s.n, savedScale: s.t + 15810208 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
+            pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
+            activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 7626752 &* s.n, pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1968,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1968, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
         s.profiler?.stop(9)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9132032 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
             s.profiler?.stop(10)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
-                activation: .identity, output: s.t + 9132032 &* s.n, scratch: s.f + 1984, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 1984, pool: pool)
             s.profiler?.stop(11)
         }
     }
@@ -1390,24 +1392,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 9132032 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 2544,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 2544, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(12)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
-                beta: s.p + 4176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
-                output: s.t + 1204224 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 4272,
-                runningVar: s.p + 4368, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
+                gamma: s.p + 4080, beta: s.p + 4176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+                runningMean: s.p + 4272, runningVar: s.p + 4368, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
-                beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05, activation: .silu,
-                output: s.t + 1204224 &* s.n, scratch: s.f + 2016, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
+                gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
+                activation: .silu, output: s.tensor(11), scratch: s.f + 2016, pool: pool)
             s.profiler?.stop(14)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
@@ -1416,56 +1418,54 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(15)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 1204224 &* s.n, batch: s.n, height: 112, width: 112, channels: 96,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
-            activation: .identity, output: s.t + 8028160 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.tensor(12), pool: pool)
         s.profiler?.stop(16)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 8329216 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                activation: .silu, output: s.tensor(13), savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 5520, runningVar: s.p + 5616, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
-                activation: .silu, output: s.t + 8329216 &* s.n, scratch: s.f + 2208, pool: pool)
+                activation: .silu, output: s.tensor(13), scratch: s.f + 2208, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 8329216 &* s.n, output: s.t + 8630272 &* s.n,
-            batch: s.n, pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712,
-            reduceBias: s.p + 6096, activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496,
-            savedPooled: s.t + 15809984 &* s.n, savedHidden: s.t + 15810448 &* s.n, savedScale: s.t + 15810080 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(13), output: s.tensor(14), batch: s.n,
+            pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, reduceBias: s.p + 6096,
+            activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496, savedPooled: s.tensor(15),
+            savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.3 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 8630272 &* s.n, pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 6592,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13735680 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 6592, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
         s.profiler?.stop(20)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 13810944 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                activation: .identity, output: s.tensor(19), savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 8960, runningVar: s.p + 8992, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, runningMean: s.p + 8960, runningVar: s.p + 8992, eps: 1e-05,
-                activation: .identity, output: s.t + 13810944 &* s.n, scratch: s.f + 4128, pool: pool)
+                activation: .identity, output: s.tensor(19), scratch: s.f + 4128, pool: pool)
             s.profiler?.stop(22)
         }
     }
@@ -1474,25 +1474,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13810944 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 9024,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 9024, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(23)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 12768, runningVar: s.p + 12912, pool: pool)
             s.profiler?.stop(24)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
-                activation: .silu, output: s.t + 2860032 &* s.n, scratch: s.f + 4176, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 4176, pool: pool)
             s.profiler?.stop(25)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1501,70 +1500,67 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(26)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 2860032 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
-            activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(27)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
             s.profiler?.stop(28)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
-                activation: .silu, output: s.t + 3763200 &* s.n, scratch: s.f + 4464, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 4464, pool: pool)
             s.profiler?.stop(29)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3763200 &* s.n, output: s.t + 4214784 &* s.n,
-            batch: s.n, pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928,
-            reduceBias: s.p + 15792, activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672,
-            savedPooled: s.t + 15809408 &* s.n, savedHidden: s.t + 15810464 &* s.n, savedScale: s.t + 15809552 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
+            pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, reduceBias: s.p + 15792,
+            activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672, savedPooled: s.tensor(25),
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
         s.profiler?.stop(30)
         // features.2.1.block.3 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 16816,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13886208 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 16816,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(31)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 4666368 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 20336, runningVar: s.p + 20368, pool: pool)
             s.profiler?.stop(32)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, runningMean: s.p + 20336, runningVar: s.p + 20368, eps: 1e-05,
-                activation: .identity, output: s.t + 4666368 &* s.n, scratch: s.f + 7344, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 7344, pool: pool)
             s.profiler?.stop(33)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 15810480 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(31), random: &random)
             s.profiler?.stop(34)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13810944 &* s.n, branch: s.t + 4666368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 15810480 &* s.n : nil, batch: s.n,
-            perImage: 75264, output: s.t + 13961472 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(19), branch: s.tensor(29),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
+            perImage: 75264, output: s.tensor(30), pool: pool)
         s.profiler?.stop(35)
     }
 
@@ -1572,25 +1568,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13961472 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 20400,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4666368 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 20400,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
         s.profiler?.stop(36)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 5117952 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 24144, runningVar: s.p + 24288, pool: pool)
             s.profiler?.stop(37)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
-                activation: .silu, output: s.t + 5117952 &* s.n, scratch: s.f + 7392, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 7392, pool: pool)
             s.profiler?.stop(38)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
@@ -1599,56 +1594,54 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(39)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 5117952 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
-            activation: .identity, output: s.t + 11985792 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(34), pool: pool)
         s.profiler?.stop(40)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12098688 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                activation: .silu, output: s.tensor(35), savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
             s.profiler?.stop(41)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
-                activation: .silu, output: s.t + 12098688 &* s.n, scratch: s.f + 7680, pool: pool)
+                activation: .silu, output: s.tensor(35), scratch: s.f + 7680, pool: pool)
             s.profiler?.stop(42)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12098688 &* s.n, output: s.t + 12211584 &* s.n,
-            batch: s.n, pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608,
-            reduceBias: s.p + 29472, activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352,
-            savedPooled: s.t + 15809696 &* s.n, savedHidden: s.t + 15810496 &* s.n, savedScale: s.t + 15809840 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(35), output: s.tensor(36), batch: s.n,
+            pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, reduceBias: s.p + 29472,
+            activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352, savedPooled: s.tensor(37),
+            savedHidden: s.tensor(38), savedScale: s.tensor(39), pool: pool)
         s.profiler?.stop(43)
         // features.3.0.block.3 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12211584 &* s.n, pixels: 784 &* s.n, inChannels: 144, weights: s.p + 30496,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15349152 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144, weights: s.p + 30496,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
         s.profiler?.stop(44)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 15380512 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+                activation: .identity, output: s.tensor(41), savedMean: s.f + 15168, savedInvStd: s.f + 15208,
                 runningMean: s.p + 36352, runningVar: s.p + 36400, pool: pool)
             s.profiler?.stop(45)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, runningMean: s.p + 36352, runningVar: s.p + 36400, eps: 1e-05,
-                activation: .identity, output: s.t + 15380512 &* s.n, scratch: s.f + 15168, pool: pool)
+                activation: .identity, output: s.tensor(41), scratch: s.f + 15168, pool: pool)
             s.profiler?.stop(46)
         }
     }
@@ -1657,25 +1650,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15380512 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 36448,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5569536 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40, weights: s.p + 36448, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(47)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 5757696 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 15248, savedInvStd: s.f + 15488,
                 runningMean: s.p + 46528, runningVar: s.p + 46768, pool: pool)
             s.profiler?.stop(48)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
-                activation: .silu, output: s.t + 5757696 &* s.n, scratch: s.f + 15248, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 15248, pool: pool)
             s.profiler?.stop(49)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -1684,70 +1676,67 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(50)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 5757696 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
-            activation: .identity, output: s.t + 9332736 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(51)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 9520896 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 15728, savedInvStd: s.f + 15968,
                 runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
             s.profiler?.stop(52)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
-                activation: .silu, output: s.t + 9520896 &* s.n, scratch: s.f + 15728, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 15728, pool: pool)
             s.profiler?.stop(53)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9520896 &* s.n, output: s.t + 9709056 &* s.n,
-            batch: s.n, pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968,
-            reduceBias: s.p + 56368, activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784,
-            savedPooled: s.t + 15808448 &* s.n, savedHidden: s.t + 15810512 &* s.n, savedScale: s.t + 15808688 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
+            pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, reduceBias: s.p + 56368,
+            activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784, savedPooled: s.tensor(47),
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
         s.profiler?.stop(54)
         // features.3.1.block.3 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 9709056 &* s.n, pixels: 784 &* s.n, inChannels: 240, weights: s.p + 59024,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15411872 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240, weights: s.p + 59024,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(55)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+                activation: .identity, output: s.tensor(51), savedMean: s.f + 28208, savedInvStd: s.f + 28248,
                 runningMean: s.p + 68720, runningVar: s.p + 68768, pool: pool)
             s.profiler?.stop(56)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, runningMean: s.p + 68720, runningVar: s.p + 68768, eps: 1e-05,
-                activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 28208, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 28208, pool: pool)
             s.profiler?.stop(57)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 15810528 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(53), random: &random)
             s.profiler?.stop(58)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15380512 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 15810528 &* s.n : nil, batch: s.n,
-            perImage: 31360, output: s.t + 15443232 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(41), branch: s.tensor(51),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 31360, output: s.tensor(52), pool: pool)
         s.profiler?.stop(59)
     }
 
@@ -1755,25 +1744,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15443232 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 68816,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 9897216 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40, weights: s.p + 68816, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(60)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 10085376 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 28288, savedInvStd: s.f + 28528,
                 runningMean: s.p + 78896, runningVar: s.p + 79136, pool: pool)
             s.profiler?.stop(61)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
-                activation: .silu, output: s.t + 10085376 &* s.n, scratch: s.f + 28288, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 28288, pool: pool)
             s.profiler?.stop(62)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -1782,56 +1770,54 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(63)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 10085376 &* s.n, batch: s.n, height: 28, width: 28, channels: 240,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
-            activation: .identity, output: s.t + 15109248 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
+            activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(64)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 15156288 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 28768, savedInvStd: s.f + 29008,
                 runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
             s.profiler?.stop(65)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
-                activation: .silu, output: s.t + 15156288 &* s.n, scratch: s.f + 28768, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 28768, pool: pool)
             s.profiler?.stop(66)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15156288 &* s.n, output: s.t + 15203328 &* s.n,
-            batch: s.n, pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496,
-            reduceBias: s.p + 84896, activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312,
-            savedPooled: s.t + 15808928 &* s.n, savedHidden: s.t + 15810544 &* s.n, savedScale: s.t + 15809168 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
+            pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, reduceBias: s.p + 84896,
+            activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312, savedPooled: s.tensor(59),
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
         s.profiler?.stop(67)
         // features.4.0.block.3 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15203328 &* s.n, pixels: 196 &* s.n, inChannels: 240, weights: s.p + 87552,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15606304 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240, weights: s.p + 87552,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(68)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 15621984 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+                activation: .identity, output: s.tensor(63), savedMean: s.f + 33568, savedInvStd: s.f + 33648,
                 runningMean: s.p + 106912, runningVar: s.p + 106992, pool: pool)
             s.profiler?.stop(69)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, runningMean: s.p + 106912, runningVar: s.p + 106992,
-                eps: 1e-05, activation: .identity, output: s.t + 15621984 &* s.n, scratch: s.f + 33568, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(63), scratch: s.f + 33568, pool: pool)
             s.profiler?.stop(70)
         }
     }
@@ -1840,25 +1826,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15621984 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 107072,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12324480 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 107072,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(71)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12418560 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 33728, savedInvStd: s.f + 34208,
                 runningMean: s.p + 146432, runningVar: s.p + 146912, pool: pool)
             s.profiler?.stop(72)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
-                eps: 1e-05, activation: .silu, output: s.t + 12418560 &* s.n, scratch: s.f + 33728, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 33728, pool: pool)
             s.profiler?.stop(73)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -1867,70 +1852,68 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(74)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12418560 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
-            activation: .identity, output: s.t + 12512640 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(75)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12606720 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 34688, savedInvStd: s.f + 35168,
                 runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
             s.profiler?.stop(76)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
-                eps: 1e-05, activation: .silu, output: s.t + 12606720 &* s.n, scratch: s.f + 34688, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 34688, pool: pool)
             s.profiler?.stop(77)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12606720 &* s.n, output: s.t + 12700800 &* s.n,
-            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632,
-            reduceBias: s.p + 163232, activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864,
-            savedPooled: s.t + 15805568 &* s.n, savedHidden: s.t + 15810240 &* s.n, savedScale: s.t + 15806048 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
+            pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, reduceBias: s.p + 163232,
+            activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864, savedPooled: s.tensor(69),
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
         s.profiler?.stop(78)
         // features.4.1.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12700800 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 173344,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15637664 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 173344,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(79)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+                activation: .identity, output: s.tensor(73), savedMean: s.f + 44288, savedInvStd: s.f + 44368,
                 runningMean: s.p + 211904, runningVar: s.p + 211984, pool: pool)
             s.profiler?.stop(80)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, runningMean: s.p + 211904, runningVar: s.p + 211984,
-                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 44288, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 44288, pool: pool)
             s.profiler?.stop(81)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
-                into: s.t + 15810560 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(75),
+                random: &random)
             s.profiler?.stop(82)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15621984 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 15810560 &* s.n : nil, batch: s.n,
-            perImage: 15680, output: s.t + 15653344 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 15680, output: s.tensor(74), pool: pool)
         s.profiler?.stop(83)
     }
 
@@ -1938,25 +1921,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15653344 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 212064,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12794880 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 212064,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(84)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12888960 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 44448, savedInvStd: s.f + 44928,
                 runningMean: s.p + 251424, runningVar: s.p + 251904, pool: pool)
             s.profiler?.stop(85)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
-                eps: 1e-05, activation: .silu, output: s.t + 12888960 &* s.n, scratch: s.f + 44448, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 44448, pool: pool)
             s.profiler?.stop(86)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -1965,70 +1947,68 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(87)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12888960 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
-            activation: .identity, output: s.t + 12983040 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
+            activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(88)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 13077120 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 45408, savedInvStd: s.f + 45888,
                 runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
             s.profiler?.stop(89)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
-                eps: 1e-05, activation: .silu, output: s.t + 13077120 &* s.n, scratch: s.f + 45408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 45408, pool: pool)
             s.profiler?.stop(90)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13077120 &* s.n, output: s.t + 13171200 &* s.n,
-            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624,
-            reduceBias: s.p + 268224, activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856,
-            savedPooled: s.t + 15806528 &* s.n, savedHidden: s.t + 15810272 &* s.n, savedScale: s.t + 15807008 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
+            pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, reduceBias: s.p + 268224,
+            activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856, savedPooled: s.tensor(81),
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
         s.profiler?.stop(91)
         // features.4.2.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13171200 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 278336,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15669024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 278336,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(92)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 55008, savedInvStd: s.f + 55088,
                 runningMean: s.p + 316896, runningVar: s.p + 316976, pool: pool)
             s.profiler?.stop(93)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, runningMean: s.p + 316896, runningVar: s.p + 316976,
-                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 55008, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 55008, pool: pool)
             s.profiler?.stop(94)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
-                into: s.t + 15810576 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(95)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15653344 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 15810576 &* s.n : nil, batch: s.n,
-            perImage: 15680, output: s.t + 15684704 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 15680, output: s.tensor(86), pool: pool)
         s.profiler?.stop(96)
     }
 
@@ -2036,25 +2016,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15684704 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 317056,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 13265280 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 317056,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(97)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 13359360 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+                activation: .silu, output: s.tensor(89), savedMean: s.f + 55168, savedInvStd: s.f + 55648,
                 runningMean: s.p + 356416, runningVar: s.p + 356896, pool: pool)
             s.profiler?.stop(98)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
-                eps: 1e-05, activation: .silu, output: s.t + 13359360 &* s.n, scratch: s.f + 55168, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 55168, pool: pool)
             s.profiler?.stop(99)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
@@ -2063,56 +2042,54 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(100)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 13359360 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
-            activation: .identity, output: s.t + 13453440 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(101)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 13547520 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 56128, savedInvStd: s.f + 56608,
                 runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
             s.profiler?.stop(102)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
-                eps: 1e-05, activation: .silu, output: s.t + 13547520 &* s.n, scratch: s.f + 56128, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 56128, pool: pool)
             s.profiler?.stop(103)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13547520 &* s.n, output: s.t + 13641600 &* s.n,
-            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296,
-            reduceBias: s.p + 380896, activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528,
-            savedPooled: s.t + 15807488 &* s.n, savedHidden: s.t + 15810304 &* s.n, savedScale: s.t + 15807968 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
+            pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, reduceBias: s.p + 380896,
+            activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528, savedPooled: s.tensor(93),
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
         s.profiler?.stop(104)
         // features.5.0.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13641600 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 391008,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15474592 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 391008,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(105)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 15496544 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 81088, savedInvStd: s.f + 81200,
                 runningMean: s.p + 444992, runningVar: s.p + 445104, pool: pool)
             s.profiler?.stop(106)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, runningMean: s.p + 444992, runningVar: s.p + 445104,
-                eps: 1e-05, activation: .identity, output: s.t + 15496544 &* s.n, scratch: s.f + 81088, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 81088, pool: pool)
             s.profiler?.stop(107)
         }
     }
@@ -2121,25 +2098,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15496544 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 445216,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10273536 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 445216,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(108)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 10405248 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 81312, savedInvStd: s.f + 81984,
                 runningMean: s.p + 521824, runningVar: s.p + 522496, pool: pool)
             s.profiler?.stop(109)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
-                eps: 1e-05, activation: .silu, output: s.t + 10405248 &* s.n, scratch: s.f + 81312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 81312, pool: pool)
             s.profiler?.stop(110)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2148,70 +2124,67 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(111)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 10405248 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
-            activation: .identity, output: s.t + 10536960 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
+            activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(112)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 10668672 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 82656, savedInvStd: s.f + 83328,
                 runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
             s.profiler?.stop(113)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
-                eps: 1e-05, activation: .silu, output: s.t + 10668672 &* s.n, scratch: s.f + 82656, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 82656, pool: pool)
             s.profiler?.stop(114)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10668672 &* s.n, output: s.t + 10800384 &* s.n,
-            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656,
-            reduceBias: s.p + 561472, activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320,
-            savedPooled: s.t + 15802208 &* s.n, savedHidden: s.t + 15810336 &* s.n, savedScale: s.t + 15802880 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
+            pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, reduceBias: s.p + 561472,
+            activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320, savedPooled: s.tensor(103),
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
         s.profiler?.stop(115)
         // features.5.1.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 10800384 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 580992,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15518496 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672, weights: s.p + 580992,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(116)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 117600,
-                savedInvStd: s.f + 117712, runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+                runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
             s.profiler?.stop(117)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, runningMean: s.p + 656480, runningVar: s.p + 656592,
-                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 117600, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 117600, pool: pool)
             s.profiler?.stop(118)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 15810592 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(109), random: &random)
             s.profiler?.stop(119)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15496544 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 15810592 &* s.n : nil, batch: s.n,
-            perImage: 21952, output: s.t + 15540448 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 21952, output: s.tensor(108), pool: pool)
         s.profiler?.stop(120)
     }
 
@@ -2219,25 +2192,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15540448 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 656704,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10932096 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 656704,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(121)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 11063808 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                activation: .silu, output: s.tensor(111), savedMean: s.f + 117824, savedInvStd: s.f + 118496,
                 runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
             s.profiler?.stop(122)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
-                eps: 1e-05, activation: .silu, output: s.t + 11063808 &* s.n, scratch: s.f + 117824, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 117824, pool: pool)
             s.profiler?.stop(123)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2246,70 +2218,67 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(124)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 11063808 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
-            activation: .identity, output: s.t + 11195520 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(125)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 11327232 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 119168, savedInvStd: s.f + 119840,
                 runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
             s.profiler?.stop(126)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
-                eps: 1e-05, activation: .silu, output: s.t + 11327232 &* s.n, scratch: s.f + 119168, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 119168, pool: pool)
             s.profiler?.stop(127)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 11327232 &* s.n, output: s.t + 11458944 &* s.n,
-            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144,
-            reduceBias: s.p + 772960, activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808,
-            savedPooled: s.t + 15803552 &* s.n, savedHidden: s.t + 15810368 &* s.n, savedScale: s.t + 15804224 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
+            pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, reduceBias: s.p + 772960,
+            activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808, savedPooled: s.tensor(115),
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
         s.profiler?.stop(128)
         // features.5.2.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11458944 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 792480,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15562400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672, weights: s.p + 792480,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
         s.profiler?.stop(129)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 154112,
-                savedInvStd: s.f + 154224, runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
+                activation: .identity, output: s.tensor(119), savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+                runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
             s.profiler?.stop(130)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, runningMean: s.p + 867968, runningVar: s.p + 868080,
-                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 154112, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 154112, pool: pool)
             s.profiler?.stop(131)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 15810608 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(121), random: &random)
             s.profiler?.stop(132)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15540448 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 15810608 &* s.n : nil, batch: s.n,
-            perImage: 21952, output: s.t + 15584352 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 21952, output: s.tensor(120), pool: pool)
         s.profiler?.stop(133)
     }
 
@@ -2317,25 +2286,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15584352 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 868192,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 11590656 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 868192,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(134)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 11722368 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                activation: .silu, output: s.tensor(123), savedMean: s.f + 154336, savedInvStd: s.f + 155008,
                 runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
             s.profiler?.stop(135)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
-                eps: 1e-05, activation: .silu, output: s.t + 11722368 &* s.n, scratch: s.f + 154336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 154336, pool: pool)
             s.profiler?.stop(136)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2344,56 +2312,54 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(137)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 11722368 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
-            activation: .identity, output: s.t + 15250368 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
+            activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(138)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 15283296 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 155680, savedInvStd: s.f + 156352,
                 runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
             s.profiler?.stop(139)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
-                eps: 1e-05, activation: .silu, output: s.t + 15283296 &* s.n, scratch: s.f + 155680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 155680, pool: pool)
             s.profiler?.stop(140)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15283296 &* s.n, output: s.t + 15316224 &* s.n,
-            batch: s.n, pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632,
-            reduceBias: s.p + 984448, activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296,
-            savedPooled: s.t + 11984960 &* s.n, savedHidden: s.t + 15810400 &* s.n, savedScale: s.t + 15804896 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
+            pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, reduceBias: s.p + 984448,
+            activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296, savedPooled: s.tensor(127),
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
         s.profiler?.stop(141)
         // features.6.0.block.3 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15316224 &* s.n, pixels: 49 &* s.n, inChannels: 672, weights: s.p + 1003968,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11973248 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672, weights: s.p + 1003968,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(142)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 15731744 &* s.n, savedMean: s.f + 190624,
-                savedInvStd: s.f + 190816, runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+                runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
             s.profiler?.stop(143)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, runningMean: s.p + 1133376, runningVar: s.p + 1133568,
-                eps: 1e-05, activation: .identity, output: s.t + 15731744 &* s.n, scratch: s.f + 190624, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 190624, pool: pool)
             s.profiler?.stop(144)
         }
     }
@@ -2402,25 +2368,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15731744 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1133760,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 11916800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1133760,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
         s.profiler?.stop(145)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14036736 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                activation: .silu, output: s.tensor(133), savedMean: s.f + 191008, savedInvStd: s.f + 192160,
                 runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
             s.profiler?.stop(146)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
-                eps: 1e-05, activation: .silu, output: s.t + 14036736 &* s.n, scratch: s.f + 191008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(133), scratch: s.f + 191008, pool: pool)
             s.profiler?.stop(147)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2429,70 +2394,68 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(148)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14036736 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
-            activation: .identity, output: s.t + 14093184 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(149)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14149632 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 193312, savedInvStd: s.f + 194464,
                 runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
             s.profiler?.stop(150)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
-                eps: 1e-05, activation: .silu, output: s.t + 14149632 &* s.n, scratch: s.f + 193312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 193312, pool: pool)
             s.profiler?.stop(151)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14149632 &* s.n, output: s.t + 14206080 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960,
-            reduceBias: s.p + 1448256, activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600,
-            savedPooled: s.t + 11982656 &* s.n, savedHidden: s.t + 11985632 &* s.n, savedScale: s.t + 11983808 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(135), output: s.tensor(136), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, reduceBias: s.p + 1448256,
+            activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600, savedPooled: s.tensor(137),
+            savedHidden: s.tensor(138), savedScale: s.tensor(139), pool: pool)
         s.profiler?.stop(152)
         // features.6.1.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14206080 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 1504752, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 15741152 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 1504752,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
         s.profiler?.stop(153)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 253216,
-                savedInvStd: s.f + 253408, runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
+                activation: .identity, output: s.tensor(141), savedMean: s.f + 253216, savedInvStd: s.f + 253408,
+                runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
             s.profiler?.stop(154)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, runningMean: s.p + 1726320, runningVar: s.p + 1726512,
-                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 253216, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(141), scratch: s.f + 253216, pool: pool)
             s.profiler?.stop(155)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
-                into: s.t + 11985776 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(143),
+                random: &random)
             s.profiler?.stop(156)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15731744 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 11985776 &* s.n : nil, batch: s.n,
-            perImage: 9408, output: s.t + 15750560 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(131), branch: s.tensor(141),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
+            perImage: 9408, output: s.tensor(142), pool: pool)
         s.profiler?.stop(157)
     }
 
@@ -2500,25 +2463,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15750560 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1726704,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14262528 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1726704,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
         s.profiler?.stop(158)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14318976 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                activation: .silu, output: s.tensor(145), savedMean: s.f + 253600, savedInvStd: s.f + 254752,
                 runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
             s.profiler?.stop(159)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
-                eps: 1e-05, activation: .silu, output: s.t + 14318976 &* s.n, scratch: s.f + 253600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 253600, pool: pool)
             s.profiler?.stop(160)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2527,70 +2489,67 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(161)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14318976 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
-            activation: .identity, output: s.t + 14375424 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(146), pool: pool)
         s.profiler?.stop(162)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14431872 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 255904, savedInvStd: s.f + 257056,
                 runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
             s.profiler?.stop(163)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
-                eps: 1e-05, activation: .silu, output: s.t + 14431872 &* s.n, scratch: s.f + 255904, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 255904, pool: pool)
             s.profiler?.stop(164)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14431872 &* s.n, output: s.t + 14488320 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904,
-            reduceBias: s.p + 2041200, activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544,
-            savedPooled: s.t + 15797600 &* s.n, savedHidden: s.t + 11985680 &* s.n, savedScale: s.t + 15798752 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, reduceBias: s.p + 2041200,
+            activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544, savedPooled: s.tensor(149),
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
         s.profiler?.stop(165)
         // features.6.2.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14488320 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 2097696, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 15759968 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 2097696,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
         s.profiler?.stop(166)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 315808,
-                savedInvStd: s.f + 316000, runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 315808, savedInvStd: s.f + 316000,
+                runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
             s.profiler?.stop(167)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, runningMean: s.p + 2319264, runningVar: s.p + 2319456,
-                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 315808, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 315808, pool: pool)
             s.profiler?.stop(168)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 15810624 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(155), random: &random)
             s.profiler?.stop(169)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15750560 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 15810624 &* s.n : nil, batch: s.n,
-            perImage: 9408, output: s.t + 15769376 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(142), branch: s.tensor(153),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 9408, output: s.tensor(154), pool: pool)
         s.profiler?.stop(170)
     }
 
@@ -2598,25 +2557,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15769376 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2319648,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14544768 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2319648,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
         s.profiler?.stop(171)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14601216 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                activation: .silu, output: s.tensor(157), savedMean: s.f + 316192, savedInvStd: s.f + 317344,
                 runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
             s.profiler?.stop(172)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
-                eps: 1e-05, activation: .silu, output: s.t + 14601216 &* s.n, scratch: s.f + 316192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 316192, pool: pool)
             s.profiler?.stop(173)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2625,70 +2583,68 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(174)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14601216 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
-            activation: .identity, output: s.t + 14657664 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(175)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14714112 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 318496, savedInvStd: s.f + 319648,
                 runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
             s.profiler?.stop(176)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
-                eps: 1e-05, activation: .silu, output: s.t + 14714112 &* s.n, scratch: s.f + 318496, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 318496, pool: pool)
             s.profiler?.stop(177)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14714112 &* s.n, output: s.t + 14770560 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848,
-            reduceBias: s.p + 2634144, activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488,
-            savedPooled: s.t + 15799904 &* s.n, savedHidden: s.t + 11985728 &* s.n, savedScale: s.t + 15801056 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, reduceBias: s.p + 2634144,
+            activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488, savedPooled: s.tensor(161),
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
         s.profiler?.stop(178)
         // features.6.3.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14770560 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 2690640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 15778784 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 2690640,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
         s.profiler?.stop(179)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5945856 &* s.n, savedMean: s.f + 378400,
-                savedInvStd: s.f + 378592, runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
+                activation: .identity, output: s.tensor(165), savedMean: s.f + 378400, savedInvStd: s.f + 378592,
+                runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
             s.profiler?.stop(180)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, runningMean: s.p + 2912208, runningVar: s.p + 2912400,
-                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 378400, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 378400, pool: pool)
             s.profiler?.stop(181)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
-                into: s.t + 15810640 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(167),
+                random: &random)
             s.profiler?.stop(182)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 15769376 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 15810640 &* s.n : nil, batch: s.n,
-            perImage: 9408, output: s.t + 15788192 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 9408, output: s.tensor(166), pool: pool)
         s.profiler?.stop(183)
     }
 
@@ -2696,25 +2652,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15788192 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2912592,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14827008 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2912592,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
         s.profiler?.stop(184)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14883456 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                activation: .silu, output: s.tensor(169), savedMean: s.f + 378784, savedInvStd: s.f + 379936,
                 runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
             s.profiler?.stop(185)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
-                eps: 1e-05, activation: .silu, output: s.t + 14883456 &* s.n, scratch: s.f + 378784, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 378784, pool: pool)
             s.profiler?.stop(186)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
@@ -2723,56 +2678,54 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.stop(187)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14883456 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
-            activation: .identity, output: s.t + 14939904 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(188)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14996352 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 381088, savedInvStd: s.f + 382240,
                 runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
             s.profiler?.stop(189)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
-                eps: 1e-05, activation: .silu, output: s.t + 14996352 &* s.n, scratch: s.f + 381088, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 381088, pool: pool)
             s.profiler?.stop(190)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14996352 &* s.n, output: s.t + 15052800 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360,
-            reduceBias: s.p + 3208656, activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000,
-            savedPooled: s.t + 6017984 &* s.n, savedHidden: s.t + 6020288 &* s.n, savedScale: s.t + 6019136 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, reduceBias: s.p + 3208656,
+            activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000, savedPooled: s.tensor(173),
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
         s.profiler?.stop(191)
         // features.7.0.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15052800 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 3265152, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
-            output: s.t + 15700384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 3265152,
+            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
         s.profiler?.stop(192)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 15716064 &* s.n, savedMean: s.f + 404128,
-                savedInvStd: s.f + 404448, runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 404128, savedInvStd: s.f + 404448,
+                runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
             s.profiler?.stop(193)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, runningMean: s.p + 3634432, runningVar: s.p + 3634752,
-                eps: 1e-05, activation: .identity, output: s.t + 15716064 &* s.n, scratch: s.f + 404128, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 404128, pool: pool)
             s.profiler?.stop(194)
         }
     }
@@ -2781,25 +2734,24 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15716064 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 3635072,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5945856 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320, weights: s.p + 3635072,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(178), pool: pool)
         s.profiler?.stop(195)
         // features.8 BatchNorm (batch statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 11854080 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+                activation: .silu, output: s.tensor(179), savedMean: s.f + 404768, savedInvStd: s.f + 406048,
                 runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
             s.profiler?.stop(196)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, runningMean: s.p + 4047232, runningVar: s.p + 4048512,
-                eps: 1e-05, activation: .silu, output: s.t + 11854080 &* s.n, scratch: s.f + 404768, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(179), scratch: s.f + 404768, pool: pool)
             s.profiler?.stop(197)
         }
     }
@@ -2808,27 +2760,27 @@ public final class EfficientNetB0Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 11854080 &* s.n, batch: s.n, pixels: 49, channels: 1280,
-            output: s.t + 6008576 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(179), batch: s.n, pixels: 49, channels: 1280, output: s.tensor(180),
+            pool: pool)
         s.profiler?.stop(198)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 6008576 &* s.n, output: s.t + 6011136 &* s.n, count: 1280 &* s.n,
-            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 6009856 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(180), output: s.tensor(182), count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(181), random: &random)
         s.profiler?.stop(199)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 6011136 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4049792,
-            bias: s.p + 5329792, outFeatures: 1000, output: s.t + 6008576 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(182), batch: s.n, inFeatures: 1280, weights: s.p + 4049792, bias: s.p + 5329792,
+            outFeatures: 1000, output: s.tensor(183), pool: pool)
         s.profiler?.stop(200)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 6008576 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 6012416 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(183), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(184))
         s.profiler?.stop(201)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 6008576 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(183), count: 1000 &* s.n)
         s.profiler?.stop(202)
     }
 
@@ -2836,19 +2788,19 @@ public final class EfficientNetB0Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 6012416 &* s.n, input: s.t + 6011136 &* s.n,
-            weights: s.p + 4049792, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 6008576 &* s.n,
-            gradWeights: s.g + 4049792, gradBias: s.g + 5329792, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(184), input: s.tensor(182), weights: s.p + 4049792,
+            batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(185), gradWeights: s.g + 4049792,
+            gradBias: s.g + 5329792, pool: pool)
         s.profiler?.stop(203)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 6008576 &* s.n, mask: s.t + 6009856 &* s.n,
-            count: 1280 &* s.n, gradInput: s.t + 6011136 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(185), mask: s.tensor(181), count: 1280 &* s.n,
+            gradInput: s.tensor(186))
         s.profiler?.stop(204)
         // avgpool backward: spread each channel's gradient over the 49 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 6011136 &* s.n, batch: s.n, pixels: 49,
-            channels: 1280, gradInput: s.t + 11854080 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(186), batch: s.n, pixels: 49, channels: 1280,
+            gradInput: s.tensor(187), pool: pool)
         s.profiler?.stop(205)
     }
 
@@ -2856,16 +2808,16 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place) on [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 5945856 &* s.n,
-            pixels: 49 &* s.n, channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 404768,
-            savedInvStd: s.f + 406048, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 4044672,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(178), pixels: 49 &* s.n,
+            channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 404768,
+            savedInvStd: s.f + 406048, activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 4044672,
             gradBeta: s.g + 4045952, pool: pool)
         s.profiler?.stop(206)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 15716064 &* s.n,
-            weights: s.p + 3635072, pixels: 49 &* s.n, inChannels: 320, outChannels: 1280,
-            gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 3635072, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 3635072,
+            pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(188),
+            gradWeights: s.g + 3635072, pool: pool)
         s.profiler?.stop(207)
     }
 
@@ -2873,1068 +2825,1977 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15700384 &* s.n,
-            pixels: 49 &* s.n, channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 404128,
-            savedInvStd: s.f + 404448, activation: .identity, gradInput: s.t + 6002304 &* s.n,
-            gradGamma: s.g + 3633792, gradBeta: s.g + 3634112, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(176), pixels: 49 &* s.n,
+            channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 404128,
+            savedInvStd: s.f + 404448, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 3633792,
+            gradBeta: s.g + 3634112, pool: pool)
         s.profiler?.stop(208)
+        // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                activation: .silu, output: s.tensor(191), pool: pool)
+            s.profiler?.stop(209)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
+                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 381088, pool: pool)
+            s.profiler?.stop(210)
+        }
+        // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(191), savedScale: s.tensor(175), batch: s.n, pixels: 49,
+                channels: 1152, output: s.tensor(190), pool: pool)
+            s.profiler?.stop(211)
+        }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15052800 &* s.n,
-            weights: s.p + 3265152, pixels: 49 &* s.n, inChannels: 1152, outChannels: 320,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 3265152, pool: pool)
-        s.profiler?.stop(209)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 3265152,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
+            gradWeights: s.g + 3265152, pool: pool)
+        s.profiler?.stop(212)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14996352 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360,
-            activation: .silu, expandWeights: s.p + 3208704, savedPooled: s.t + 6017984 &* s.n,
-            savedHidden: s.t + 6020288 &* s.n, savedScale: s.t + 6019136 &* s.n, gradInput: s.t + 11854080 &* s.n,
-            gradReduceWeights: s.g + 3153360, gradReduceBias: s.g + 3208656, gradExpandWeights: s.g + 3208704,
-            gradExpandBias: s.g + 3264000, workspace: s.ws, pool: pool)
-        s.profiler?.stop(210)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(189), input: s.tensor(191), batch: s.n, pixels: 49,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, activation: .silu,
+            expandWeights: s.p + 3208704, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
+            savedScale: s.tensor(175), gradInput: s.tensor(192), gradReduceWeights: s.g + 3153360,
+            gradReduceBias: s.g + 3208656, gradExpandWeights: s.g + 3208704, gradExpandBias: s.g + 3264000,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(213)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14939904 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 381088,
-            savedInvStd: s.f + 382240, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 3148752,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(192), input: s.tensor(170), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 381088,
+            savedInvStd: s.f + 382240, activation: .silu, gradInput: s.tensor(192), gradGamma: s.g + 3148752,
             gradBeta: s.g + 3149904, pool: pool)
-        s.profiler?.stop(211)
+        s.profiler?.stop(214)
+        // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                activation: .silu, output: s.tensor(194), pool: pool)
+            s.profiler?.stop(215)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
+                eps: 1e-05, activation: .silu, output: s.tensor(194), scratch: s.f + 378784, pool: pool)
+            s.profiler?.stop(216)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 393760, count: 10368)
-        s.profiler?.stop(212)
+        s.profiler?.stop(217)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14883456 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7,
-            outWidth: 7, weights: s.f + 383392, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 393760,
-            pool: pool)
-        s.profiler?.stop(213)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
+            weights: s.f + 383392, gradInput: s.tensor(193), gradWeights: s.f + 393760, pool: pool)
+        s.profiler?.stop(218)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 393760, channels: 1152, kernel: 3, into: s.g + 3138384)
-        s.profiler?.stop(214)
+        s.profiler?.stop(219)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14827008 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 378784,
-            savedInvStd: s.f + 379936, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 3133776,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(168), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 378784,
+            savedInvStd: s.f + 379936, activation: .silu, gradInput: s.tensor(193), gradGamma: s.g + 3133776,
             gradBeta: s.g + 3134928, pool: pool)
-        s.profiler?.stop(215)
+        s.profiler?.stop(220)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15788192 &* s.n,
-            weights: s.p + 2912592, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 2912592, pool: pool)
-        s.profiler?.stop(216)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(166), weights: s.p + 2912592,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(195),
+            gradWeights: s.g + 2912592, pool: pool)
+        s.profiler?.stop(221)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 15810640 &* s.n : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.t + 6011712 &* s.n, pool: pool)
-        s.profiler?.stop(217)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(195),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.tensor(196), pool: pool)
+        s.profiler?.stop(222)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15778784 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 378400,
-            savedInvStd: s.f + 378592, activation: .identity, gradInput: s.t + 6011712 &* s.n,
-            gradGamma: s.g + 2911824, gradBeta: s.g + 2912016, pool: pool)
-        s.profiler?.stop(218)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(164), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 378400,
+            savedInvStd: s.f + 378592, activation: .identity, gradInput: s.tensor(196), gradGamma: s.g + 2911824,
+            gradBeta: s.g + 2912016, pool: pool)
+        s.profiler?.stop(223)
+        // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                activation: .silu, output: s.tensor(199), pool: pool)
+            s.profiler?.stop(224)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
+                eps: 1e-05, activation: .silu, output: s.tensor(199), scratch: s.f + 318496, pool: pool)
+            s.profiler?.stop(225)
+        }
+        // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(199), savedScale: s.tensor(163), batch: s.n, pixels: 49,
+                channels: 1152, output: s.tensor(198), pool: pool)
+            s.profiler?.stop(226)
+        }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 14770560 &* s.n,
-            weights: s.p + 2690640, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 2690640, pool: pool)
-        s.profiler?.stop(219)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(198), weights: s.p + 2690640,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(197),
+            gradWeights: s.g + 2690640, pool: pool)
+        s.profiler?.stop(227)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14714112 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848,
-            activation: .silu, expandWeights: s.p + 2634192, savedPooled: s.t + 15799904 &* s.n,
-            savedHidden: s.t + 11985728 &* s.n, savedScale: s.t + 15801056 &* s.n, gradInput: s.t + 11854080 &* s.n,
-            gradReduceWeights: s.g + 2578848, gradReduceBias: s.g + 2634144, gradExpandWeights: s.g + 2634192,
-            gradExpandBias: s.g + 2689488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(220)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(197), input: s.tensor(199), batch: s.n, pixels: 49,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, activation: .silu,
+            expandWeights: s.p + 2634192, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
+            savedScale: s.tensor(163), gradInput: s.tensor(200), gradReduceWeights: s.g + 2578848,
+            gradReduceBias: s.g + 2634144, gradExpandWeights: s.g + 2634192, gradExpandBias: s.g + 2689488,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(228)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14657664 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 318496,
-            savedInvStd: s.f + 319648, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 2574240,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(158), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 318496,
+            savedInvStd: s.f + 319648, activation: .silu, gradInput: s.tensor(200), gradGamma: s.g + 2574240,
             gradBeta: s.g + 2575392, pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(229)
+        // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                activation: .silu, output: s.tensor(202), pool: pool)
+            s.profiler?.stop(230)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
+                eps: 1e-05, activation: .silu, output: s.tensor(202), scratch: s.f + 316192, pool: pool)
+            s.profiler?.stop(231)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 349600, count: 28800)
-        s.profiler?.stop(222)
+        s.profiler?.stop(232)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14601216 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
-            outWidth: 7, weights: s.f + 320800, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 349600,
-            pool: pool)
-        s.profiler?.stop(223)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 320800, gradInput: s.tensor(201), gradWeights: s.f + 349600, pool: pool)
+        s.profiler?.stop(233)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 349600, channels: 1152, kernel: 5, into: s.g + 2545440)
-        s.profiler?.stop(224)
+        s.profiler?.stop(234)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14544768 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 316192,
-            savedInvStd: s.f + 317344, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 2540832,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(156), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 316192,
+            savedInvStd: s.f + 317344, activation: .silu, gradInput: s.tensor(201), gradGamma: s.g + 2540832,
             gradBeta: s.g + 2541984, pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(235)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15769376 &* s.n,
-            weights: s.p + 2319648, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 6011712 &* s.n, gradWeights: s.g + 2319648, pool: pool)
-        s.profiler?.stop(226)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(154), weights: s.p + 2319648,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(203),
+            gradWeights: s.g + 2319648, pool: pool)
+        s.profiler?.stop(236)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 6011712 &* s.n, s.t + 6002304 &* s.n, count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(227)
+        TrainingKernels.accumulate(s.tensor(203), s.tensor(195), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(237)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 6011712 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 15810624 &* s.n : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.t + 6002304 &* s.n, pool: pool)
-        s.profiler?.stop(228)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(203),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.tensor(204), pool: pool)
+        s.profiler?.stop(238)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15759968 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 315808,
-            savedInvStd: s.f + 316000, activation: .identity, gradInput: s.t + 6002304 &* s.n,
-            gradGamma: s.g + 2318880, gradBeta: s.g + 2319072, pool: pool)
-        s.profiler?.stop(229)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(204), input: s.tensor(152), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 315808,
+            savedInvStd: s.f + 316000, activation: .identity, gradInput: s.tensor(204), gradGamma: s.g + 2318880,
+            gradBeta: s.g + 2319072, pool: pool)
+        s.profiler?.stop(239)
+        // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                activation: .silu, output: s.tensor(207), pool: pool)
+            s.profiler?.stop(240)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 255904, pool: pool)
+            s.profiler?.stop(241)
+        }
+        // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(207), savedScale: s.tensor(151), batch: s.n, pixels: 49,
+                channels: 1152, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(242)
+        }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 14488320 &* s.n,
-            weights: s.p + 2097696, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 2097696, pool: pool)
-        s.profiler?.stop(230)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(206), weights: s.p + 2097696,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(205),
+            gradWeights: s.g + 2097696, pool: pool)
+        s.profiler?.stop(243)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14431872 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904,
-            activation: .silu, expandWeights: s.p + 2041248, savedPooled: s.t + 15797600 &* s.n,
-            savedHidden: s.t + 11985680 &* s.n, savedScale: s.t + 15798752 &* s.n, gradInput: s.t + 11854080 &* s.n,
-            gradReduceWeights: s.g + 1985904, gradReduceBias: s.g + 2041200, gradExpandWeights: s.g + 2041248,
-            gradExpandBias: s.g + 2096544, workspace: s.ws, pool: pool)
-        s.profiler?.stop(231)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(205), input: s.tensor(207), batch: s.n, pixels: 49,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, activation: .silu,
+            expandWeights: s.p + 2041248, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
+            savedScale: s.tensor(151), gradInput: s.tensor(208), gradReduceWeights: s.g + 1985904,
+            gradReduceBias: s.g + 2041200, gradExpandWeights: s.g + 2041248, gradExpandBias: s.g + 2096544,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(244)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14375424 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 255904,
-            savedInvStd: s.f + 257056, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 1981296,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(146), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 255904,
+            savedInvStd: s.f + 257056, activation: .silu, gradInput: s.tensor(208), gradGamma: s.g + 1981296,
             gradBeta: s.g + 1982448, pool: pool)
-        s.profiler?.stop(232)
+        s.profiler?.stop(245)
+        // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                activation: .silu, output: s.tensor(210), pool: pool)
+            s.profiler?.stop(246)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
+                eps: 1e-05, activation: .silu, output: s.tensor(210), scratch: s.f + 253600, pool: pool)
+            s.profiler?.stop(247)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 287008, count: 28800)
-        s.profiler?.stop(233)
+        s.profiler?.stop(248)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14318976 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
-            outWidth: 7, weights: s.f + 258208, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 287008,
-            pool: pool)
-        s.profiler?.stop(234)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 258208, gradInput: s.tensor(209), gradWeights: s.f + 287008, pool: pool)
+        s.profiler?.stop(249)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 287008, channels: 1152, kernel: 5, into: s.g + 1952496)
-        s.profiler?.stop(235)
+        s.profiler?.stop(250)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14262528 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 253600,
-            savedInvStd: s.f + 254752, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 1947888,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(144), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 253600,
+            savedInvStd: s.f + 254752, activation: .silu, gradInput: s.tensor(209), gradGamma: s.g + 1947888,
             gradBeta: s.g + 1949040, pool: pool)
-        s.profiler?.stop(236)
+        s.profiler?.stop(251)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15750560 &* s.n,
-            weights: s.p + 1726704, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 1726704, pool: pool)
-        s.profiler?.stop(237)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(142), weights: s.p + 1726704,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(211),
+            gradWeights: s.g + 1726704, pool: pool)
+        s.profiler?.stop(252)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 6002304 &* s.n, s.t + 6011712 &* s.n, count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(238)
+        TrainingKernels.accumulate(s.tensor(211), s.tensor(203), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(253)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 11985776 &* s.n : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.t + 6011712 &* s.n, pool: pool)
-        s.profiler?.stop(239)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(211),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.tensor(212), pool: pool)
+        s.profiler?.stop(254)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15741152 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 253216,
-            savedInvStd: s.f + 253408, activation: .identity, gradInput: s.t + 6011712 &* s.n,
-            gradGamma: s.g + 1725936, gradBeta: s.g + 1726128, pool: pool)
-        s.profiler?.stop(240)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(140), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 253216,
+            savedInvStd: s.f + 253408, activation: .identity, gradInput: s.tensor(212), gradGamma: s.g + 1725936,
+            gradBeta: s.g + 1726128, pool: pool)
+        s.profiler?.stop(255)
+        // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                activation: .silu, output: s.tensor(215), pool: pool)
+            s.profiler?.stop(256)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 193312, pool: pool)
+            s.profiler?.stop(257)
+        }
+        // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(215), savedScale: s.tensor(139), batch: s.n, pixels: 49,
+                channels: 1152, output: s.tensor(214), pool: pool)
+            s.profiler?.stop(258)
+        }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 14206080 &* s.n,
-            weights: s.p + 1504752, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 1504752, pool: pool)
-        s.profiler?.stop(241)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 1504752,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(213),
+            gradWeights: s.g + 1504752, pool: pool)
+        s.profiler?.stop(259)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14149632 &* s.n,
-            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960,
-            activation: .silu, expandWeights: s.p + 1448304, savedPooled: s.t + 11982656 &* s.n,
-            savedHidden: s.t + 11985632 &* s.n, savedScale: s.t + 11983808 &* s.n, gradInput: s.t + 11854080 &* s.n,
-            gradReduceWeights: s.g + 1392960, gradReduceBias: s.g + 1448256, gradExpandWeights: s.g + 1448304,
-            gradExpandBias: s.g + 1503600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(242)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(213), input: s.tensor(215), batch: s.n, pixels: 49,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, activation: .silu,
+            expandWeights: s.p + 1448304, savedPooled: s.tensor(137), savedHidden: s.tensor(138),
+            savedScale: s.tensor(139), gradInput: s.tensor(216), gradReduceWeights: s.g + 1392960,
+            gradReduceBias: s.g + 1448256, gradExpandWeights: s.g + 1448304, gradExpandBias: s.g + 1503600,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(260)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14093184 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 193312,
-            savedInvStd: s.f + 194464, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 1388352,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(134), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 193312,
+            savedInvStd: s.f + 194464, activation: .silu, gradInput: s.tensor(216), gradGamma: s.g + 1388352,
             gradBeta: s.g + 1389504, pool: pool)
-        s.profiler?.stop(243)
+        s.profiler?.stop(261)
+        // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                activation: .silu, output: s.tensor(218), pool: pool)
+            s.profiler?.stop(262)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
+                eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 191008, pool: pool)
+            s.profiler?.stop(263)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 224416, count: 28800)
-        s.profiler?.stop(244)
+        s.profiler?.stop(264)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14036736 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
-            outWidth: 7, weights: s.f + 195616, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 224416,
-            pool: pool)
-        s.profiler?.stop(245)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 195616, gradInput: s.tensor(217), gradWeights: s.f + 224416, pool: pool)
+        s.profiler?.stop(265)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 224416, channels: 1152, kernel: 5, into: s.g + 1359552)
-        s.profiler?.stop(246)
+        s.profiler?.stop(266)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 11916800 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 191008,
-            savedInvStd: s.f + 192160, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 1354944,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(132), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 191008,
+            savedInvStd: s.f + 192160, activation: .silu, gradInput: s.tensor(217), gradGamma: s.g + 1354944,
             gradBeta: s.g + 1356096, pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(267)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15731744 &* s.n,
-            weights: s.p + 1133760, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 6011712 &* s.n, gradWeights: s.g + 1133760, pool: pool)
-        s.profiler?.stop(248)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(131), weights: s.p + 1133760,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(219),
+            gradWeights: s.g + 1133760, pool: pool)
+        s.profiler?.stop(268)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 6011712 &* s.n, s.t + 6002304 &* s.n, count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(249)
+        TrainingKernels.accumulate(s.tensor(219), s.tensor(211), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(269)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 11973248 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 190624,
-            savedInvStd: s.f + 190816, activation: .identity, gradInput: s.t + 6011712 &* s.n,
-            gradGamma: s.g + 1132992, gradBeta: s.g + 1133184, pool: pool)
-        s.profiler?.stop(250)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(130), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 190624,
+            savedInvStd: s.f + 190816, activation: .identity, gradInput: s.tensor(219), gradGamma: s.g + 1132992,
+            gradBeta: s.g + 1133184, pool: pool)
+        s.profiler?.stop(270)
+        // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
+                beta: s.p + 963616, savedMean: s.f + 155680, savedInvStd: s.f + 156352, activation: .silu,
+                output: s.tensor(222), pool: pool)
+            s.profiler?.stop(271)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
+                gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
+                eps: 1e-05, activation: .silu, output: s.tensor(222), scratch: s.f + 155680, pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(222), savedScale: s.tensor(129), batch: s.n, pixels: 49,
+                channels: 672, output: s.tensor(221), pool: pool)
+            s.profiler?.stop(273)
+        }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15316224 &* s.n,
-            weights: s.p + 1003968, pixels: 49 &* s.n, inChannels: 672, outChannels: 192,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 1003968, pool: pool)
-        s.profiler?.stop(251)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(221), weights: s.p + 1003968,
+            pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(220), gradWeights: s.g + 1003968,
+            pool: pool)
+        s.profiler?.stop(274)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15283296 &* s.n,
-            batch: s.n, pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, activation: .silu,
-            expandWeights: s.p + 984480, savedPooled: s.t + 11984960 &* s.n, savedHidden: s.t + 15810400 &* s.n,
-            savedScale: s.t + 15804896 &* s.n, gradInput: s.t + 5978784 &* s.n, gradReduceWeights: s.g + 965632,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(220), input: s.tensor(222), batch: s.n, pixels: 49,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, activation: .silu,
+            expandWeights: s.p + 984480, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
+            savedScale: s.tensor(129), gradInput: s.tensor(223), gradReduceWeights: s.g + 965632,
             gradReduceBias: s.g + 984448, gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(275)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5978784 &* s.n, input: s.t + 15250368 &* s.n,
-            pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 155680,
-            savedInvStd: s.f + 156352, activation: .silu, gradInput: s.t + 5978784 &* s.n, gradGamma: s.g + 962944,
-            gradBeta: s.g + 963616, pool: pool)
-        s.profiler?.stop(253)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(124), pixels: 49 &* s.n,
+            channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+            activation: .silu, gradInput: s.tensor(223), gradGamma: s.g + 962944, gradBeta: s.g + 963616, pool: pool)
+        s.profiler?.stop(276)
+        // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                activation: .silu, output: s.tensor(225), pool: pool)
+            s.profiler?.stop(277)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
+                eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 154336, pool: pool)
+            s.profiler?.stop(278)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 173824, count: 16800)
-        s.profiler?.stop(254)
+        s.profiler?.stop(279)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5978784 &* s.n, input: s.t + 11722368 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 7, outWidth: 7, weights: s.f + 157024, gradInput: s.t + 11854080 &* s.n,
-            gradWeights: s.f + 173824, pool: pool)
-        s.profiler?.stop(255)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), batch: s.n, height: 14,
+            width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 157024, gradInput: s.tensor(224), gradWeights: s.f + 173824, pool: pool)
+        s.profiler?.stop(280)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 173824, channels: 672, kernel: 5, into: s.g + 946144)
-        s.profiler?.stop(256)
+        s.profiler?.stop(281)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 11590656 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(224), input: s.tensor(122),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 154336,
-            savedInvStd: s.f + 155008, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 943456,
+            savedInvStd: s.f + 155008, activation: .silu, gradInput: s.tensor(224), gradGamma: s.g + 943456,
             gradBeta: s.g + 944128, pool: pool)
-        s.profiler?.stop(257)
+        s.profiler?.stop(282)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 15584352 &* s.n,
-            weights: s.p + 868192, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 868192, pool: pool)
-        s.profiler?.stop(258)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(120), weights: s.p + 868192,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(226), gradWeights: s.g + 868192,
+            pool: pool)
+        s.profiler?.stop(283)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 15810608 &* s.n : nil, batch: s.n,
-            perImage: 21952, gradBranch: s.t + 5967808 &* s.n, pool: pool)
-        s.profiler?.stop(259)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(226),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.tensor(227), pool: pool)
+        s.profiler?.stop(284)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5967808 &* s.n, input: s.t + 15562400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(227), input: s.tensor(118),
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 154112,
-            savedInvStd: s.f + 154224, activation: .identity, gradInput: s.t + 5967808 &* s.n, gradGamma: s.g + 867744,
+            savedInvStd: s.f + 154224, activation: .identity, gradInput: s.tensor(227), gradGamma: s.g + 867744,
             gradBeta: s.g + 867856, pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(285)
+        // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                activation: .silu, output: s.tensor(230), pool: pool)
+            s.profiler?.stop(286)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
+                eps: 1e-05, activation: .silu, output: s.tensor(230), scratch: s.f + 119168, pool: pool)
+            s.profiler?.stop(287)
+        }
+        // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(230), savedScale: s.tensor(117), batch: s.n,
+                pixels: 196, channels: 672, output: s.tensor(229), pool: pool)
+            s.profiler?.stop(288)
+        }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5967808 &* s.n, input: s.t + 11458944 &* s.n,
-            weights: s.p + 792480, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 11590656 &* s.n, gradWeights: s.g + 792480, pool: pool)
-        s.profiler?.stop(261)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(227), input: s.tensor(229), weights: s.p + 792480,
+            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(228), gradWeights: s.g + 792480,
+            pool: pool)
+        s.profiler?.stop(289)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11590656 &* s.n, input: s.t + 11327232 &* s.n,
-            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144,
-            activation: .silu, expandWeights: s.p + 772992, savedPooled: s.t + 15803552 &* s.n,
-            savedHidden: s.t + 15810368 &* s.n, savedScale: s.t + 15804224 &* s.n, gradInput: s.t + 11458944 &* s.n,
-            gradReduceWeights: s.g + 754144, gradReduceBias: s.g + 772960, gradExpandWeights: s.g + 772992,
-            gradExpandBias: s.g + 791808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(262)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(228), input: s.tensor(230), batch: s.n, pixels: 196,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, activation: .silu,
+            expandWeights: s.p + 772992, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
+            savedScale: s.tensor(117), gradInput: s.tensor(231), gradReduceWeights: s.g + 754144,
+            gradReduceBias: s.g + 772960, gradExpandWeights: s.g + 772992, gradExpandBias: s.g + 791808,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(290)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11458944 &* s.n, input: s.t + 11195520 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(112),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 119168,
-            savedInvStd: s.f + 119840, activation: .silu, gradInput: s.t + 11458944 &* s.n, gradGamma: s.g + 751456,
+            savedInvStd: s.f + 119840, activation: .silu, gradInput: s.tensor(231), gradGamma: s.g + 751456,
             gradBeta: s.g + 752128, pool: pool)
-        s.profiler?.stop(263)
+        s.profiler?.stop(291)
+        // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                activation: .silu, output: s.tensor(233), pool: pool)
+            s.profiler?.stop(292)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
+                eps: 1e-05, activation: .silu, output: s.tensor(233), scratch: s.f + 117824, pool: pool)
+            s.profiler?.stop(293)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 137312, count: 16800)
-        s.profiler?.stop(264)
+        s.profiler?.stop(294)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11458944 &* s.n, input: s.t + 11063808 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14, weights: s.f + 120512, gradInput: s.t + 11195520 &* s.n,
-            gradWeights: s.f + 137312, pool: pool)
-        s.profiler?.stop(265)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(233), batch: s.n, height: 14,
+            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 120512, gradInput: s.tensor(232), gradWeights: s.f + 137312, pool: pool)
+        s.profiler?.stop(295)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 137312, channels: 672, kernel: 5, into: s.g + 734656)
-        s.profiler?.stop(266)
+        s.profiler?.stop(296)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11195520 &* s.n, input: s.t + 10932096 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(232), input: s.tensor(110),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 117824,
-            savedInvStd: s.f + 118496, activation: .silu, gradInput: s.t + 11195520 &* s.n, gradGamma: s.g + 731968,
+            savedInvStd: s.f + 118496, activation: .silu, gradInput: s.tensor(232), gradGamma: s.g + 731968,
             gradBeta: s.g + 732640, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(297)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11195520 &* s.n, input: s.t + 15540448 &* s.n,
-            weights: s.p + 656704, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 5967808 &* s.n, gradWeights: s.g + 656704, pool: pool)
-        s.profiler?.stop(268)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(108), weights: s.p + 656704,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(234), gradWeights: s.g + 656704,
+            pool: pool)
+        s.profiler?.stop(298)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5967808 &* s.n, s.t + 5945856 &* s.n, count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(269)
+        TrainingKernels.accumulate(s.tensor(234), s.tensor(226), count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(299)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5967808 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 15810592 &* s.n : nil, batch: s.n,
-            perImage: 21952, gradBranch: s.t + 5945856 &* s.n, pool: pool)
-        s.profiler?.stop(270)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(234),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.tensor(235), pool: pool)
+        s.profiler?.stop(300)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15518496 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(106),
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 117600,
-            savedInvStd: s.f + 117712, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 656256,
+            savedInvStd: s.f + 117712, activation: .identity, gradInput: s.tensor(235), gradGamma: s.g + 656256,
             gradBeta: s.g + 656368, pool: pool)
-        s.profiler?.stop(271)
+        s.profiler?.stop(301)
+        // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                activation: .silu, output: s.tensor(238), pool: pool)
+            s.profiler?.stop(302)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
+                eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 82656, pool: pool)
+            s.profiler?.stop(303)
+        }
+        // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(238), savedScale: s.tensor(105), batch: s.n,
+                pixels: 196, channels: 672, output: s.tensor(237), pool: pool)
+            s.profiler?.stop(304)
+        }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 10800384 &* s.n,
-            weights: s.p + 580992, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 10932096 &* s.n, gradWeights: s.g + 580992, pool: pool)
-        s.profiler?.stop(272)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 580992,
+            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 580992,
+            pool: pool)
+        s.profiler?.stop(305)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10932096 &* s.n, input: s.t + 10668672 &* s.n,
-            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656,
-            activation: .silu, expandWeights: s.p + 561504, savedPooled: s.t + 15802208 &* s.n,
-            savedHidden: s.t + 15810336 &* s.n, savedScale: s.t + 15802880 &* s.n, gradInput: s.t + 10800384 &* s.n,
-            gradReduceWeights: s.g + 542656, gradReduceBias: s.g + 561472, gradExpandWeights: s.g + 561504,
-            gradExpandBias: s.g + 580320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(273)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(236), input: s.tensor(238), batch: s.n, pixels: 196,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, activation: .silu,
+            expandWeights: s.p + 561504, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
+            savedScale: s.tensor(105), gradInput: s.tensor(239), gradReduceWeights: s.g + 542656,
+            gradReduceBias: s.g + 561472, gradExpandWeights: s.g + 561504, gradExpandBias: s.g + 580320,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(306)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800384 &* s.n, input: s.t + 10536960 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(100),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 82656,
-            savedInvStd: s.f + 83328, activation: .silu, gradInput: s.t + 10800384 &* s.n, gradGamma: s.g + 539968,
+            savedInvStd: s.f + 83328, activation: .silu, gradInput: s.tensor(239), gradGamma: s.g + 539968,
             gradBeta: s.g + 540640, pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(307)
+        // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
+                beta: s.p + 521152, savedMean: s.f + 81312, savedInvStd: s.f + 81984, activation: .silu,
+                output: s.tensor(241), pool: pool)
+            s.profiler?.stop(308)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 81312, pool: pool)
+            s.profiler?.stop(309)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 100800, count: 16800)
-        s.profiler?.stop(275)
+        s.profiler?.stop(310)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800384 &* s.n, input: s.t + 10405248 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14, weights: s.f + 84000, gradInput: s.t + 10536960 &* s.n,
-            gradWeights: s.f + 100800, pool: pool)
-        s.profiler?.stop(276)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), batch: s.n, height: 14,
+            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 84000, gradInput: s.tensor(240), gradWeights: s.f + 100800, pool: pool)
+        s.profiler?.stop(311)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 100800, channels: 672, kernel: 5, into: s.g + 523168)
-        s.profiler?.stop(277)
+        s.profiler?.stop(312)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10536960 &* s.n, input: s.t + 10273536 &* s.n,
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 81312,
-            savedInvStd: s.f + 81984, activation: .silu, gradInput: s.t + 10536960 &* s.n, gradGamma: s.g + 520480,
-            gradBeta: s.g + 521152, pool: pool)
-        s.profiler?.stop(278)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(98), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+            activation: .silu, gradInput: s.tensor(240), gradGamma: s.g + 520480, gradBeta: s.g + 521152, pool: pool)
+        s.profiler?.stop(313)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10536960 &* s.n, input: s.t + 15496544 &* s.n,
-            weights: s.p + 445216, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 445216, pool: pool)
-        s.profiler?.stop(279)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(97), weights: s.p + 445216,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(242), gradWeights: s.g + 445216,
+            pool: pool)
+        s.profiler?.stop(314)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5945856 &* s.n, s.t + 5967808 &* s.n, count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(280)
+        TrainingKernels.accumulate(s.tensor(242), s.tensor(234), count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(315)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15474592 &* s.n,
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 81088,
-            savedInvStd: s.f + 81200, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 444768,
-            gradBeta: s.g + 444880, pool: pool)
-        s.profiler?.stop(281)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(96), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+            activation: .identity, gradInput: s.tensor(242), gradGamma: s.g + 444768, gradBeta: s.g + 444880,
+            pool: pool)
+        s.profiler?.stop(316)
+        // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
+                beta: s.p + 369856, savedMean: s.f + 56128, savedInvStd: s.f + 56608, activation: .silu,
+                output: s.tensor(245), pool: pool)
+            s.profiler?.stop(317)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
+                eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 56128, pool: pool)
+            s.profiler?.stop(318)
+        }
+        // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(245), savedScale: s.tensor(95), batch: s.n, pixels: 196,
+                channels: 480, output: s.tensor(244), pool: pool)
+            s.profiler?.stop(319)
+        }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 13641600 &* s.n,
-            weights: s.p + 391008, pixels: 196 &* s.n, inChannels: 480, outChannels: 112,
-            gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 391008, pool: pool)
-        s.profiler?.stop(282)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 391008,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(243), gradWeights: s.g + 391008,
+            pool: pool)
+        s.profiler?.stop(320)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13547520 &* s.n,
-            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296,
-            activation: .silu, expandWeights: s.p + 380928, savedPooled: s.t + 15807488 &* s.n,
-            savedHidden: s.t + 15810304 &* s.n, savedScale: s.t + 15807968 &* s.n, gradInput: s.t + 10367616 &* s.n,
-            gradReduceWeights: s.g + 371296, gradReduceBias: s.g + 380896, gradExpandWeights: s.g + 380928,
-            gradExpandBias: s.g + 390528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(283)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(243), input: s.tensor(245), batch: s.n, pixels: 196,
+            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, activation: .silu,
+            expandWeights: s.p + 380928, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
+            savedScale: s.tensor(95), gradInput: s.tensor(246), gradReduceWeights: s.g + 371296,
+            gradReduceBias: s.g + 380896, gradExpandWeights: s.g + 380928, gradExpandBias: s.g + 390528,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(321)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 13453440 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 56128,
-            savedInvStd: s.f + 56608, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 369376,
-            gradBeta: s.g + 369856, pool: pool)
-        s.profiler?.stop(284)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(90), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+            activation: .silu, gradInput: s.tensor(246), gradGamma: s.g + 369376, gradBeta: s.g + 369856, pool: pool)
+        s.profiler?.stop(322)
+        // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
+                beta: s.p + 355936, savedMean: s.f + 55168, savedInvStd: s.f + 55648, activation: .silu,
+                output: s.tensor(248), pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
+                eps: 1e-05, activation: .silu, output: s.tensor(248), scratch: s.f + 55168, pool: pool)
+            s.profiler?.stop(324)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 69088, count: 12000)
-        s.profiler?.stop(285)
+        s.profiler?.stop(325)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 13359360 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14, weights: s.f + 57088, gradInput: s.t + 10273536 &* s.n,
-            gradWeights: s.f + 69088, pool: pool)
-        s.profiler?.stop(286)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(248), batch: s.n, height: 14,
+            width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 57088, gradInput: s.tensor(247), gradWeights: s.f + 69088, pool: pool)
+        s.profiler?.stop(326)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 69088, channels: 480, kernel: 5, into: s.g + 357376)
-        s.profiler?.stop(287)
+        s.profiler?.stop(327)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13265280 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 55168,
-            savedInvStd: s.f + 55648, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 355456,
-            gradBeta: s.g + 355936, pool: pool)
-        s.profiler?.stop(288)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(247), input: s.tensor(88), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+            activation: .silu, gradInput: s.tensor(247), gradGamma: s.g + 355456, gradBeta: s.g + 355936, pool: pool)
+        s.profiler?.stop(328)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15684704 &* s.n,
-            weights: s.p + 317056, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 317056, pool: pool)
-        s.profiler?.stop(289)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(86), weights: s.p + 317056,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(249), gradWeights: s.g + 317056,
+            pool: pool)
+        s.profiler?.stop(329)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 15810576 &* s.n : nil, batch: s.n,
-            perImage: 15680, gradBranch: s.t + 5961536 &* s.n, pool: pool)
-        s.profiler?.stop(290)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(249),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.tensor(250), pool: pool)
+        s.profiler?.stop(330)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961536 &* s.n, input: s.t + 15669024 &* s.n,
-            pixels: 196 &* s.n, channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 55008,
-            savedInvStd: s.f + 55088, activation: .identity, gradInput: s.t + 5961536 &* s.n, gradGamma: s.g + 316736,
-            gradBeta: s.g + 316816, pool: pool)
-        s.profiler?.stop(291)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(250), input: s.tensor(84), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+            activation: .identity, gradInput: s.tensor(250), gradGamma: s.g + 316736, gradBeta: s.g + 316816,
+            pool: pool)
+        s.profiler?.stop(331)
+        // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
+                beta: s.p + 257184, savedMean: s.f + 45408, savedInvStd: s.f + 45888, activation: .silu,
+                output: s.tensor(253), pool: pool)
+            s.profiler?.stop(332)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
+                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 45408, pool: pool)
+            s.profiler?.stop(333)
+        }
+        // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(253), savedScale: s.tensor(83), batch: s.n, pixels: 196,
+                channels: 480, output: s.tensor(252), pool: pool)
+            s.profiler?.stop(334)
+        }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5961536 &* s.n, input: s.t + 13171200 &* s.n,
-            weights: s.p + 278336, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 278336, pool: pool)
-        s.profiler?.stop(292)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(252), weights: s.p + 278336,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(251), gradWeights: s.g + 278336,
+            pool: pool)
+        s.profiler?.stop(335)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13077120 &* s.n,
-            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624,
-            activation: .silu, expandWeights: s.p + 268256, savedPooled: s.t + 15806528 &* s.n,
-            savedHidden: s.t + 15810272 &* s.n, savedScale: s.t + 15807008 &* s.n, gradInput: s.t + 10367616 &* s.n,
-            gradReduceWeights: s.g + 258624, gradReduceBias: s.g + 268224, gradExpandWeights: s.g + 268256,
-            gradExpandBias: s.g + 277856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(293)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(251), input: s.tensor(253), batch: s.n, pixels: 196,
+            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, activation: .silu,
+            expandWeights: s.p + 268256, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
+            savedScale: s.tensor(83), gradInput: s.tensor(254), gradReduceWeights: s.g + 258624,
+            gradReduceBias: s.g + 268224, gradExpandWeights: s.g + 268256, gradExpandBias: s.g + 277856,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(336)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12983040 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 45408,
-            savedInvStd: s.f + 45888, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 256704,
-            gradBeta: s.g + 257184, pool: pool)
-        s.profiler?.stop(294)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(78), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+            activation: .silu, gradInput: s.tensor(254), gradGamma: s.g + 256704, gradBeta: s.g + 257184, pool: pool)
+        s.profiler?.stop(337)
+        // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
+                beta: s.p + 250944, savedMean: s.f + 44448, savedInvStd: s.f + 44928, activation: .silu,
+                output: s.tensor(256), pool: pool)
+            s.profiler?.stop(338)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
+                eps: 1e-05, activation: .silu, output: s.tensor(256), scratch: s.f + 44448, pool: pool)
+            s.profiler?.stop(339)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 50688, count: 4320)
-        s.profiler?.stop(295)
+        s.profiler?.stop(340)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12888960 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14, weights: s.f + 46368, gradInput: s.t + 10273536 &* s.n,
-            gradWeights: s.f + 50688, pool: pool)
-        s.profiler?.stop(296)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), batch: s.n, height: 14,
+            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 46368, gradInput: s.tensor(255), gradWeights: s.f + 50688, pool: pool)
+        s.profiler?.stop(341)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 50688, channels: 480, kernel: 3, into: s.g + 252384)
-        s.profiler?.stop(297)
+        s.profiler?.stop(342)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12794880 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 44448,
-            savedInvStd: s.f + 44928, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 250464,
-            gradBeta: s.g + 250944, pool: pool)
-        s.profiler?.stop(298)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(76), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+            activation: .silu, gradInput: s.tensor(255), gradGamma: s.g + 250464, gradBeta: s.g + 250944, pool: pool)
+        s.profiler?.stop(343)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15653344 &* s.n,
-            weights: s.p + 212064, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 5961536 &* s.n, gradWeights: s.g + 212064, pool: pool)
-        s.profiler?.stop(299)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(74), weights: s.p + 212064,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(257), gradWeights: s.g + 212064,
+            pool: pool)
+        s.profiler?.stop(344)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5961536 &* s.n, s.t + 5945856 &* s.n, count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(300)
+        TrainingKernels.accumulate(s.tensor(257), s.tensor(249), count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(345)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5961536 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 15810560 &* s.n : nil, batch: s.n,
-            perImage: 15680, gradBranch: s.t + 5945856 &* s.n, pool: pool)
-        s.profiler?.stop(301)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(257),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.tensor(258), pool: pool)
+        s.profiler?.stop(346)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15637664 &* s.n,
-            pixels: 196 &* s.n, channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 44288,
-            savedInvStd: s.f + 44368, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 211744,
-            gradBeta: s.g + 211824, pool: pool)
-        s.profiler?.stop(302)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(258), input: s.tensor(72), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+            activation: .identity, gradInput: s.tensor(258), gradGamma: s.g + 211744, gradBeta: s.g + 211824,
+            pool: pool)
+        s.profiler?.stop(347)
+        // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
+                beta: s.p + 152192, savedMean: s.f + 34688, savedInvStd: s.f + 35168, activation: .silu,
+                output: s.tensor(261), pool: pool)
+            s.profiler?.stop(348)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
+                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 34688, pool: pool)
+            s.profiler?.stop(349)
+        }
+        // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(261), savedScale: s.tensor(71), batch: s.n, pixels: 196,
+                channels: 480, output: s.tensor(260), pool: pool)
+            s.profiler?.stop(350)
+        }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 12700800 &* s.n,
-            weights: s.p + 173344, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 173344, pool: pool)
-        s.profiler?.stop(303)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 173344,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(259), gradWeights: s.g + 173344,
+            pool: pool)
+        s.profiler?.stop(351)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12606720 &* s.n,
-            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632,
-            activation: .silu, expandWeights: s.p + 163264, savedPooled: s.t + 15805568 &* s.n,
-            savedHidden: s.t + 15810240 &* s.n, savedScale: s.t + 15806048 &* s.n, gradInput: s.t + 10367616 &* s.n,
-            gradReduceWeights: s.g + 153632, gradReduceBias: s.g + 163232, gradExpandWeights: s.g + 163264,
-            gradExpandBias: s.g + 172864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(304)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(259), input: s.tensor(261), batch: s.n, pixels: 196,
+            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, activation: .silu,
+            expandWeights: s.p + 163264, savedPooled: s.tensor(69), savedHidden: s.tensor(70),
+            savedScale: s.tensor(71), gradInput: s.tensor(262), gradReduceWeights: s.g + 153632,
+            gradReduceBias: s.g + 163232, gradExpandWeights: s.g + 163264, gradExpandBias: s.g + 172864,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(352)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12512640 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 34688,
-            savedInvStd: s.f + 35168, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 151712,
-            gradBeta: s.g + 152192, pool: pool)
-        s.profiler?.stop(305)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(66), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+            activation: .silu, gradInput: s.tensor(262), gradGamma: s.g + 151712, gradBeta: s.g + 152192, pool: pool)
+        s.profiler?.stop(353)
+        // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
+                beta: s.p + 145952, savedMean: s.f + 33728, savedInvStd: s.f + 34208, activation: .silu,
+                output: s.tensor(264), pool: pool)
+            s.profiler?.stop(354)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
+                eps: 1e-05, activation: .silu, output: s.tensor(264), scratch: s.f + 33728, pool: pool)
+            s.profiler?.stop(355)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 39968, count: 4320)
-        s.profiler?.stop(306)
+        s.profiler?.stop(356)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12418560 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14, weights: s.f + 35648, gradInput: s.t + 10273536 &* s.n,
-            gradWeights: s.f + 39968, pool: pool)
-        s.profiler?.stop(307)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), batch: s.n, height: 14,
+            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 35648, gradInput: s.tensor(263), gradWeights: s.f + 39968, pool: pool)
+        s.profiler?.stop(357)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39968, channels: 480, kernel: 3, into: s.g + 147392)
-        s.profiler?.stop(308)
+        s.profiler?.stop(358)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12324480 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 33728,
-            savedInvStd: s.f + 34208, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 145472,
-            gradBeta: s.g + 145952, pool: pool)
-        s.profiler?.stop(309)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(64), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+            activation: .silu, gradInput: s.tensor(263), gradGamma: s.g + 145472, gradBeta: s.g + 145952, pool: pool)
+        s.profiler?.stop(359)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15621984 &* s.n,
-            weights: s.p + 107072, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 5992896 &* s.n, gradWeights: s.g + 107072, pool: pool)
-        s.profiler?.stop(310)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(63), weights: s.p + 107072,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(265), gradWeights: s.g + 107072,
+            pool: pool)
+        s.profiler?.stop(360)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5992896 &* s.n, s.t + 5961536 &* s.n, count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(311)
+        TrainingKernels.accumulate(s.tensor(265), s.tensor(257), count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(361)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5992896 &* s.n, input: s.t + 15606304 &* s.n,
-            pixels: 196 &* s.n, channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 33568,
-            savedInvStd: s.f + 33648, activation: .identity, gradInput: s.t + 5992896 &* s.n, gradGamma: s.g + 106752,
-            gradBeta: s.g + 106832, pool: pool)
-        s.profiler?.stop(312)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(62), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+            activation: .identity, gradInput: s.tensor(265), gradGamma: s.g + 106752, gradBeta: s.g + 106832,
+            pool: pool)
+        s.profiler?.stop(362)
+        // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
+                beta: s.p + 81776, savedMean: s.f + 28768, savedInvStd: s.f + 29008, activation: .silu,
+                output: s.tensor(268), pool: pool)
+            s.profiler?.stop(363)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
+                gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
+                activation: .silu, output: s.tensor(268), scratch: s.f + 28768, pool: pool)
+            s.profiler?.stop(364)
+        }
+        // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(268), savedScale: s.tensor(61), batch: s.n, pixels: 196,
+                channels: 240, output: s.tensor(267), pool: pool)
+            s.profiler?.stop(365)
+        }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5992896 &* s.n, input: s.t + 15203328 &* s.n,
-            weights: s.p + 87552, pixels: 196 &* s.n, inChannels: 240, outChannels: 80,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 87552, pool: pool)
-        s.profiler?.stop(313)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(267), weights: s.p + 87552,
+            pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(266), gradWeights: s.g + 87552,
+            pool: pool)
+        s.profiler?.stop(366)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15156288 &* s.n,
-            batch: s.n, pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, activation: .silu,
-            expandWeights: s.p + 84912, savedPooled: s.t + 15808928 &* s.n, savedHidden: s.t + 15810544 &* s.n,
-            savedScale: s.t + 15809168 &* s.n, gradInput: s.t + 10461696 &* s.n, gradReduceWeights: s.g + 82496,
-            gradReduceBias: s.g + 84896, gradExpandWeights: s.g + 84912, gradExpandBias: s.g + 87312, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(314)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(266), input: s.tensor(268), batch: s.n, pixels: 196,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, activation: .silu,
+            expandWeights: s.p + 84912, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
+            gradInput: s.tensor(269), gradReduceWeights: s.g + 82496, gradReduceBias: s.g + 84896,
+            gradExpandWeights: s.g + 84912, gradExpandBias: s.g + 87312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(367)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10461696 &* s.n, input: s.t + 15109248 &* s.n,
-            pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 28768,
-            savedInvStd: s.f + 29008, activation: .silu, gradInput: s.t + 10461696 &* s.n, gradGamma: s.g + 81536,
-            gradBeta: s.g + 81776, pool: pool)
-        s.profiler?.stop(315)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(56), pixels: 196 &* s.n,
+            channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+            activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 81536, gradBeta: s.g + 81776, pool: pool)
+        s.profiler?.stop(368)
+        // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
+                beta: s.p + 78656, savedMean: s.f + 28288, savedInvStd: s.f + 28528, activation: .silu,
+                output: s.tensor(271), pool: pool)
+            s.profiler?.stop(369)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
+                activation: .silu, output: s.tensor(271), scratch: s.f + 28288, pool: pool)
+            s.profiler?.stop(370)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 31408, count: 2160)
-        s.profiler?.stop(316)
+        s.profiler?.stop(371)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10461696 &* s.n, input: s.t + 10085376 &* s.n,
-            batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14, weights: s.f + 29248, gradInput: s.t + 10273536 &* s.n,
-            gradWeights: s.f + 31408, pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(271), batch: s.n, height: 28,
+            width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 29248, gradInput: s.tensor(270), gradWeights: s.f + 31408, pool: pool)
+        s.profiler?.stop(372)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 31408, channels: 240, kernel: 3, into: s.g + 79376)
-        s.profiler?.stop(318)
+        s.profiler?.stop(373)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 9897216 &* s.n,
-            pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 28288,
-            savedInvStd: s.f + 28528, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 78416,
-            gradBeta: s.g + 78656, pool: pool)
-        s.profiler?.stop(319)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(270), input: s.tensor(54), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+            activation: .silu, gradInput: s.tensor(270), gradGamma: s.g + 78416, gradBeta: s.g + 78656, pool: pool)
+        s.profiler?.stop(374)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15443232 &* s.n,
-            weights: s.p + 68816, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 68816, pool: pool)
-        s.profiler?.stop(320)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(52), weights: s.p + 68816,
+            pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(272), gradWeights: s.g + 68816,
+            pool: pool)
+        s.profiler?.stop(375)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 15810528 &* s.n : nil, batch: s.n,
-            perImage: 31360, gradBranch: s.t + 5977216 &* s.n, pool: pool)
-        s.profiler?.stop(321)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(272),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 31360, gradBranch: s.tensor(273), pool: pool)
+        s.profiler?.stop(376)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5977216 &* s.n, input: s.t + 15411872 &* s.n,
-            pixels: 784 &* s.n, channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 28208,
-            savedInvStd: s.f + 28248, activation: .identity, gradInput: s.t + 5977216 &* s.n, gradGamma: s.g + 68624,
-            gradBeta: s.g + 68672, pool: pool)
-        s.profiler?.stop(322)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(50), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+            activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 68624, gradBeta: s.g + 68672,
+            pool: pool)
+        s.profiler?.stop(377)
+        // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
+                beta: s.p + 53248, savedMean: s.f + 15728, savedInvStd: s.f + 15968, activation: .silu,
+                output: s.tensor(276), pool: pool)
+            s.profiler?.stop(378)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
+                activation: .silu, output: s.tensor(276), scratch: s.f + 15728, pool: pool)
+            s.profiler?.stop(379)
+        }
+        // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(276), savedScale: s.tensor(49), batch: s.n, pixels: 784,
+                channels: 240, output: s.tensor(275), pool: pool)
+            s.profiler?.stop(380)
+        }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5977216 &* s.n, input: s.t + 9709056 &* s.n,
-            weights: s.p + 59024, pixels: 784 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 9897216 &* s.n, gradWeights: s.g + 59024, pool: pool)
-        s.profiler?.stop(323)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 59024,
+            pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(274), gradWeights: s.g + 59024,
+            pool: pool)
+        s.profiler?.stop(381)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9897216 &* s.n, input: s.t + 9520896 &* s.n,
-            batch: s.n, pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, activation: .silu,
-            expandWeights: s.p + 56384, savedPooled: s.t + 15808448 &* s.n, savedHidden: s.t + 15810512 &* s.n,
-            savedScale: s.t + 15808688 &* s.n, gradInput: s.t + 9709056 &* s.n, gradReduceWeights: s.g + 53968,
-            gradReduceBias: s.g + 56368, gradExpandWeights: s.g + 56384, gradExpandBias: s.g + 58784, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(324)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(274), input: s.tensor(276), batch: s.n, pixels: 784,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, activation: .silu,
+            expandWeights: s.p + 56384, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
+            gradInput: s.tensor(277), gradReduceWeights: s.g + 53968, gradReduceBias: s.g + 56368,
+            gradExpandWeights: s.g + 56384, gradExpandBias: s.g + 58784, workspace: s.ws, pool: pool)
+        s.profiler?.stop(382)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9709056 &* s.n, input: s.t + 9332736 &* s.n,
-            pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 15728,
-            savedInvStd: s.f + 15968, activation: .silu, gradInput: s.t + 9709056 &* s.n, gradGamma: s.g + 53008,
-            gradBeta: s.g + 53248, pool: pool)
-        s.profiler?.stop(325)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(44), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+            activation: .silu, gradInput: s.tensor(277), gradGamma: s.g + 53008, gradBeta: s.g + 53248, pool: pool)
+        s.profiler?.stop(383)
+        // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
+                beta: s.p + 46288, savedMean: s.f + 15248, savedInvStd: s.f + 15488, activation: .silu,
+                output: s.tensor(279), pool: pool)
+            s.profiler?.stop(384)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
+                activation: .silu, output: s.tensor(279), scratch: s.f + 15248, pool: pool)
+            s.profiler?.stop(385)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 22208, count: 6000)
-        s.profiler?.stop(326)
+        s.profiler?.stop(386)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9709056 &* s.n, input: s.t + 5757696 &* s.n,
-            batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 28, outWidth: 28, weights: s.f + 16208, gradInput: s.t + 9332736 &* s.n,
-            gradWeights: s.f + 22208, pool: pool)
-        s.profiler?.stop(327)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(279), batch: s.n, height: 28,
+            width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
+            weights: s.f + 16208, gradInput: s.tensor(278), gradWeights: s.f + 22208, pool: pool)
+        s.profiler?.stop(387)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22208, channels: 240, kernel: 5, into: s.g + 47008)
-        s.profiler?.stop(328)
+        s.profiler?.stop(388)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 5569536 &* s.n,
-            pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 15248,
-            savedInvStd: s.f + 15488, activation: .silu, gradInput: s.t + 9332736 &* s.n, gradGamma: s.g + 46048,
-            gradBeta: s.g + 46288, pool: pool)
-        s.profiler?.stop(329)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(42), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+            activation: .silu, gradInput: s.tensor(278), gradGamma: s.g + 46048, gradBeta: s.g + 46288, pool: pool)
+        s.profiler?.stop(389)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 15380512 &* s.n,
-            weights: s.p + 36448, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 5682432 &* s.n, gradWeights: s.g + 36448, pool: pool)
-        s.profiler?.stop(330)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(41), weights: s.p + 36448,
+            pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(280), gradWeights: s.g + 36448,
+            pool: pool)
+        s.profiler?.stop(390)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5682432 &* s.n, s.t + 5945856 &* s.n, count: 31360 &* s.n, pool: pool)
-        s.profiler?.stop(331)
+        TrainingKernels.accumulate(s.tensor(280), s.tensor(272), count: 31360 &* s.n, pool: pool)
+        s.profiler?.stop(391)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5682432 &* s.n, input: s.t + 15349152 &* s.n,
-            pixels: 784 &* s.n, channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 15168,
-            savedInvStd: s.f + 15208, activation: .identity, gradInput: s.t + 5682432 &* s.n, gradGamma: s.g + 36256,
-            gradBeta: s.g + 36304, pool: pool)
-        s.profiler?.stop(332)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(280), input: s.tensor(40), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+            activation: .identity, gradInput: s.tensor(280), gradGamma: s.g + 36256, gradBeta: s.g + 36304,
+            pool: pool)
+        s.profiler?.stop(392)
+        // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
+                beta: s.p + 28176, savedMean: s.f + 7680, savedInvStd: s.f + 7824, activation: .silu,
+                output: s.tensor(283), pool: pool)
+            s.profiler?.stop(393)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
+                gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
+                activation: .silu, output: s.tensor(283), scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(394)
+        }
+        // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(283), savedScale: s.tensor(39), batch: s.n, pixels: 784,
+                channels: 144, output: s.tensor(282), pool: pool)
+            s.profiler?.stop(395)
+        }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5682432 &* s.n, input: s.t + 12211584 &* s.n,
-            weights: s.p + 30496, pixels: 784 &* s.n, inChannels: 144, outChannels: 40,
-            gradInput: s.t + 5569536 &* s.n, gradWeights: s.g + 30496, pool: pool)
-        s.profiler?.stop(333)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(280), input: s.tensor(282), weights: s.p + 30496,
+            pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(281), gradWeights: s.g + 30496,
+            pool: pool)
+        s.profiler?.stop(396)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 12098688 &* s.n,
-            batch: s.n, pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, activation: .silu,
-            expandWeights: s.p + 29488, savedPooled: s.t + 15809696 &* s.n, savedHidden: s.t + 15810496 &* s.n,
-            savedScale: s.t + 15809840 &* s.n, gradInput: s.t + 9332736 &* s.n, gradReduceWeights: s.g + 28608,
-            gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 30352, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(334)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(281), input: s.tensor(283), batch: s.n, pixels: 784,
+            channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, activation: .silu,
+            expandWeights: s.p + 29488, savedPooled: s.tensor(37), savedHidden: s.tensor(38), savedScale: s.tensor(39),
+            gradInput: s.tensor(284), gradReduceWeights: s.g + 28608, gradReduceBias: s.g + 29472,
+            gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 30352, workspace: s.ws, pool: pool)
+        s.profiler?.stop(397)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 11985792 &* s.n,
-            pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 7680,
-            savedInvStd: s.f + 7824, activation: .silu, gradInput: s.t + 9332736 &* s.n, gradGamma: s.g + 28032,
-            gradBeta: s.g + 28176, pool: pool)
-        s.profiler?.stop(335)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(34), pixels: 784 &* s.n,
+            channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+            activation: .silu, gradInput: s.tensor(284), gradGamma: s.g + 28032, gradBeta: s.g + 28176, pool: pool)
+        s.profiler?.stop(398)
+        // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
+                beta: s.p + 24000, savedMean: s.f + 7392, savedInvStd: s.f + 7536, activation: .silu,
+                output: s.tensor(286), pool: pool)
+            s.profiler?.stop(399)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
+                activation: .silu, output: s.tensor(286), scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(400)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11568, count: 3600)
-        s.profiler?.stop(336)
+        s.profiler?.stop(401)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 5117952 &* s.n,
-            batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 28, outWidth: 28, weights: s.f + 7968, gradInput: s.t + 5569536 &* s.n,
-            gradWeights: s.f + 11568, pool: pool)
-        s.profiler?.stop(337)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(286), batch: s.n, height: 56,
+            width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
+            weights: s.f + 7968, gradInput: s.tensor(285), gradWeights: s.f + 11568, pool: pool)
+        s.profiler?.stop(402)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 11568, channels: 144, kernel: 5, into: s.g + 24432)
-        s.profiler?.stop(338)
+        s.profiler?.stop(403)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 4666368 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(285), input: s.tensor(32),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 7392,
-            savedInvStd: s.f + 7536, activation: .silu, gradInput: s.t + 5569536 &* s.n, gradGamma: s.g + 23856,
+            savedInvStd: s.f + 7536, activation: .silu, gradInput: s.tensor(285), gradGamma: s.g + 23856,
             gradBeta: s.g + 24000, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(404)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 13961472 &* s.n,
-            weights: s.p + 20400, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 5117952 &* s.n, gradWeights: s.g + 20400, pool: pool)
-        s.profiler?.stop(340)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(30), weights: s.p + 20400,
+            pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(287), gradWeights: s.g + 20400,
+            pool: pool)
+        s.profiler?.stop(405)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5117952 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 15810480 &* s.n : nil, batch: s.n,
-            perImage: 75264, gradBranch: s.t + 5193216 &* s.n, pool: pool)
-        s.profiler?.stop(341)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(287),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
+            perImage: 75264, gradBranch: s.tensor(288), pool: pool)
+        s.profiler?.stop(406)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5193216 &* s.n, input: s.t + 13886208 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(288), input: s.tensor(28),
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 7344,
-            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 5193216 &* s.n, gradGamma: s.g + 20272,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.tensor(288), gradGamma: s.g + 20272,
             gradBeta: s.g + 20304, pool: pool)
-        s.profiler?.stop(342)
+        s.profiler?.stop(407)
+        // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
+                beta: s.p + 14496, savedMean: s.f + 4464, savedInvStd: s.f + 4608, activation: .silu,
+                output: s.tensor(291), pool: pool)
+            s.profiler?.stop(408)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
+                activation: .silu, output: s.tensor(291), scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(409)
+        }
+        // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(291), savedScale: s.tensor(27), batch: s.n,
+                pixels: 3136, channels: 144, output: s.tensor(290), pool: pool)
+            s.profiler?.stop(410)
+        }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5193216 &* s.n, input: s.t + 4214784 &* s.n,
-            weights: s.p + 16816, pixels: 3136 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 4666368 &* s.n, gradWeights: s.g + 16816, pool: pool)
-        s.profiler?.stop(343)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(290), weights: s.p + 16816,
+            pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(289), gradWeights: s.g + 16816,
+            pool: pool)
+        s.profiler?.stop(411)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 4666368 &* s.n, input: s.t + 3763200 &* s.n,
-            batch: s.n, pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, activation: .silu,
-            expandWeights: s.p + 15808, savedPooled: s.t + 15809408 &* s.n, savedHidden: s.t + 15810464 &* s.n,
-            savedScale: s.t + 15809552 &* s.n, gradInput: s.t + 4214784 &* s.n, gradReduceWeights: s.g + 14928,
-            gradReduceBias: s.g + 15792, gradExpandWeights: s.g + 15808, gradExpandBias: s.g + 16672, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(344)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(289), input: s.tensor(291), batch: s.n,
+            pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, activation: .silu,
+            expandWeights: s.p + 15808, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
+            gradInput: s.tensor(292), gradReduceWeights: s.g + 14928, gradReduceBias: s.g + 15792,
+            gradExpandWeights: s.g + 15808, gradExpandBias: s.g + 16672, workspace: s.ws, pool: pool)
+        s.profiler?.stop(412)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 3311616 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(22),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 4464,
-            savedInvStd: s.f + 4608, activation: .silu, gradInput: s.t + 4214784 &* s.n, gradGamma: s.g + 14352,
+            savedInvStd: s.f + 4608, activation: .silu, gradInput: s.tensor(292), gradGamma: s.g + 14352,
             gradBeta: s.g + 14496, pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(413)
+        // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
+                beta: s.p + 12624, savedMean: s.f + 4176, savedInvStd: s.f + 4320, activation: .silu,
+                output: s.tensor(294), pool: pool)
+            s.profiler?.stop(414)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
+                activation: .silu, output: s.tensor(294), scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(415)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        s.profiler?.stop(346)
+        s.profiler?.stop(416)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 2860032 &* s.n,
-            batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 56, outWidth: 56, weights: s.f + 4752, gradInput: s.t + 3311616 &* s.n, gradWeights: s.f + 6048,
-            pool: pool)
-        s.profiler?.stop(347)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(294), batch: s.n, height: 56,
+            width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
+            weights: s.f + 4752, gradInput: s.tensor(293), gradWeights: s.f + 6048, pool: pool)
+        s.profiler?.stop(417)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 13056)
-        s.profiler?.stop(348)
+        s.profiler?.stop(418)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 2408448 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(293), input: s.tensor(20),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 4176,
-            savedInvStd: s.f + 4320, activation: .silu, gradInput: s.t + 3311616 &* s.n, gradGamma: s.g + 12480,
+            savedInvStd: s.f + 4320, activation: .silu, gradInput: s.tensor(293), gradGamma: s.g + 12480,
             gradBeta: s.g + 12624, pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(419)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 13810944 &* s.n,
-            weights: s.p + 9024, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 2709504 &* s.n, gradWeights: s.g + 9024, pool: pool)
-        s.profiler?.stop(350)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(19), weights: s.p + 9024,
+            pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(295), gradWeights: s.g + 9024,
+            pool: pool)
+        s.profiler?.stop(420)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 2709504 &* s.n, s.t + 5117952 &* s.n, count: 75264 &* s.n, pool: pool)
-        s.profiler?.stop(351)
+        TrainingKernels.accumulate(s.tensor(295), s.tensor(287), count: 75264 &* s.n, pool: pool)
+        s.profiler?.stop(421)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2709504 &* s.n, input: s.t + 13735680 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(295), input: s.tensor(18),
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 4128,
-            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2709504 &* s.n, gradGamma: s.g + 8896,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 8896,
             gradBeta: s.g + 8928, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(422)
+        // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
+                beta: s.p + 5424, savedMean: s.f + 2208, savedInvStd: s.f + 2304, activation: .silu,
+                output: s.tensor(298), pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
+                gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
+                activation: .silu, output: s.tensor(298), scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(424)
+        }
+        // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(298), savedScale: s.tensor(17), batch: s.n,
+                pixels: 3136, channels: 96, output: s.tensor(297), pool: pool)
+            s.profiler?.stop(425)
+        }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2709504 &* s.n, input: s.t + 8630272 &* s.n,
-            weights: s.p + 6592, pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 2408448 &* s.n,
-            gradWeights: s.g + 6592, pool: pool)
-        s.profiler?.stop(353)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 6592,
+            pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(296), gradWeights: s.g + 6592,
+            pool: pool)
+        s.profiler?.stop(426)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 8329216 &* s.n,
-            batch: s.n, pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, activation: .silu,
-            expandWeights: s.p + 6112, savedPooled: s.t + 15809984 &* s.n, savedHidden: s.t + 15810448 &* s.n,
-            savedScale: s.t + 15810080 &* s.n, gradInput: s.t + 3612672 &* s.n, gradReduceWeights: s.g + 5712,
-            gradReduceBias: s.g + 6096, gradExpandWeights: s.g + 6112, gradExpandBias: s.g + 6496, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(354)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(296), input: s.tensor(298), batch: s.n,
+            pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, activation: .silu,
+            expandWeights: s.p + 6112, savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17),
+            gradInput: s.tensor(299), gradReduceWeights: s.g + 5712, gradReduceBias: s.g + 6096,
+            gradExpandWeights: s.g + 6112, gradExpandBias: s.g + 6496, workspace: s.ws, pool: pool)
+        s.profiler?.stop(427)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 8028160 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(12),
             pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 2208,
-            savedInvStd: s.f + 2304, activation: .silu, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 5328,
+            savedInvStd: s.f + 2304, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 5328,
             gradBeta: s.g + 5424, pool: pool)
-        s.profiler?.stop(355)
+        s.profiler?.stop(428)
+        // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
+                beta: s.p + 4176, savedMean: s.f + 2016, savedInvStd: s.f + 2112, activation: .silu,
+                output: s.tensor(301), pool: pool)
+            s.profiler?.stop(429)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
+                gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
+                activation: .silu, output: s.tensor(301), scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(430)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        s.profiler?.stop(356)
+        s.profiler?.stop(431)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 1204224 &* s.n,
-            batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 56, outWidth: 56, weights: s.f + 2400, gradInput: s.t + 2408448 &* s.n, gradWeights: s.f + 3264,
-            pool: pool)
-        s.profiler?.stop(357)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(301), batch: s.n, height: 112,
+            width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
+            weights: s.f + 2400, gradInput: s.tensor(300), gradWeights: s.f + 3264, pool: pool)
+        s.profiler?.stop(432)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 4464)
-        s.profiler?.stop(358)
+        s.profiler?.stop(433)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t, pixels: 12544 &* s.n,
-            channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
-            activation: .silu, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 4080, gradBeta: s.g + 4176,
-            pool: pool)
-        s.profiler?.stop(359)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(300), input: s.tensor(10),
+            pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 2016,
+            savedInvStd: s.f + 2112, activation: .silu, gradInput: s.tensor(300), gradGamma: s.g + 4080,
+            gradBeta: s.g + 4176, pool: pool)
+        s.profiler?.stop(434)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 9132032 &* s.n,
-            weights: s.p + 2544, pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 401408 &* s.n,
-            gradWeights: s.g + 2544, pool: pool)
-        s.profiler?.stop(360)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(300), input: s.tensor(9), weights: s.p + 2544,
+            pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(302), gradWeights: s.g + 2544,
+            pool: pool)
+        s.profiler?.stop(435)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 8931328 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(8),
             pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 1984,
-            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 2480,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(436)
+        // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376, activation: .silu,
+                output: s.tensor(305), pool: pool)
+            s.profiler?.stop(437)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
+                activation: .silu, output: s.tensor(305), scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(438)
+        }
+        // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(7), batch: s.n,
+                pixels: 12544, channels: 32, output: s.tensor(304), pool: pool)
+            s.profiler?.stop(439)
+        }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 7626752 &* s.n,
-            weights: s.p + 1968, pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
-            gradWeights: s.g + 1968, pool: pool)
-        s.profiler?.stop(362)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 1968,
+            pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(303), gradWeights: s.g + 1968,
+            pool: pool)
+        s.profiler?.stop(440)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 7225344 &* s.n, batch: s.n, pixels: 12544,
-            channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
-            savedPooled: s.t + 15810176 &* s.n, savedHidden: s.t + 15810432 &* s.n, savedScale: s.t + 15810208 &* s.n,
-            gradInput: s.t + 401408 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n,
+            pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu,
+            expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
+            gradInput: s.tensor(306), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(441)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6823936 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(2),
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
-            savedInvStd: s.f + 1376, activation: .silu, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 1280,
+            savedInvStd: s.f + 1376, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(364)
+        s.profiler?.stop(442)
+        // features.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312, activation: .silu,
+                output: s.tensor(308), pool: pool)
+            s.profiler?.stop(443)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
+                activation: .silu, output: s.tensor(308), scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(444)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        s.profiler?.stop(365)
+        s.profiler?.stop(445)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6422528 &* s.n, batch: s.n,
-            height: 112, width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112,
-            outWidth: 112, weights: s.f + 1408, gradInput: s.t, gradWeights: s.f + 1696, pool: pool)
-        s.profiler?.stop(366)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 112,
+            width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+            weights: s.f + 1408, gradInput: s.tensor(307), gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(446)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(367)
+        s.profiler?.stop(447)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n,
-            channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
-            activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(368)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(0),
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
+            savedInvStd: s.f + 1312, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(448)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 224,
-            width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, outChannels: 32,
-            gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(369)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(307), input: s.x, batch: s.n, inChannels: 3,
+            height: 224, width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(449)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (6021120, 3612672),  // 0: features.0 conv output, 401,408 floats per image
+        (6422528, 0),  // 1: features.0 output, 401,408 floats per image
+        (6823936, 4014080),  // 2: features.1.0.block.0 conv output, 401,408 floats per image
+        (7225344, 0),  // 3: features.1.0.block.0 output, 401,408 floats per image
+        (7626752, 401408),  // 4: features.1.0.block.1 output, 401,408 floats per image
+        (15810176, 7458912),  // 5: features.1.0.block.1 pooled, 32 floats per image
+        (15810432, 7459168),  // 6: features.1.0.block.1 hidden, 8 floats per image
+        (15810208, 7458944),  // 7: features.1.0.block.1 scale, 32 floats per image
+        (8931328, 5017600),  // 8: features.1.0.block.2 conv output, 200,704 floats per image
+        (9132032, 5218304),  // 9: features.1.0.block.2 output, 200,704 floats per image
+        (0, 0),  // 10: features.2.0.block.0 conv output, 1,204,224 floats per image
+        (1204224, 1204224),  // 11: features.2.0.block.0 output, 1,204,224 floats per image
+        (8028160, 4415488),  // 12: features.2.0.block.1 conv output, 301,056 floats per image
+        (8329216, 1204224),  // 13: features.2.0.block.1 output, 301,056 floats per image
+        (8630272, 1505280),  // 14: features.2.0.block.2 output, 301,056 floats per image
+        (15809984, 7458576),  // 15: features.2.0.block.2 pooled, 96 floats per image
+        (15810448, 7459184),  // 16: features.2.0.block.2 hidden, 4 floats per image
+        (15810080, 7458672),  // 17: features.2.0.block.2 scale, 96 floats per image
+        (13735680, 6265728),  // 18: features.2.0.block.3 conv output, 75,264 floats per image
+        (13810944, 6340992),  // 19: features.2.0.block.3 output, 75,264 floats per image
+        (2408448, 1204224),  // 20: features.2.1.block.0 conv output, 451,584 floats per image
+        (2860032, 1655808),  // 21: features.2.1.block.0 output, 451,584 floats per image
+        (3311616, 2107392),  // 22: features.2.1.block.1 conv output, 451,584 floats per image
+        (3763200, 1655808),  // 23: features.2.1.block.1 output, 451,584 floats per image
+        (4214784, 2558976),  // 24: features.2.1.block.2 output, 451,584 floats per image
+        (15809408, 5017408),  // 25: features.2.1.block.2 pooled, 144 floats per image
+        (15810464, 7459200),  // 26: features.2.1.block.2 hidden, 6 floats per image
+        (15809552, 7458144),  // 27: features.2.1.block.2 scale, 144 floats per image
+        (13886208, 6416256),  // 28: features.2.1.block.3 conv output, 75,264 floats per image
+        (4666368, 1655808),  // 29: features.2.1.block.3 output, 75,264 floats per image
+        (13961472, 6491520),  // 30: features.2.1 output, 75,264 floats per image
+        (15810480, 7459216),  // 31: features.2.1 drop-path keep, 1 floats per image
+        (4666368, 1655808),  // 32: features.3.0.block.0 conv output, 451,584 floats per image
+        (5117952, 2558976),  // 33: features.3.0.block.0 output, 451,584 floats per image
+        (11985792, 5682432),  // 34: features.3.0.block.1 conv output, 112,896 floats per image
+        (12098688, 2558976),  // 35: features.3.0.block.1 output, 112,896 floats per image
+        (12211584, 2671872),  // 36: features.3.0.block.2 output, 112,896 floats per image
+        (15809696, 7458288),  // 37: features.3.0.block.2 pooled, 144 floats per image
+        (15810496, 7459232),  // 38: features.3.0.block.2 hidden, 6 floats per image
+        (15809840, 7458432),  // 39: features.3.0.block.2 scale, 144 floats per image
+        (15349152, 7008960),  // 40: features.3.0.block.3 conv output, 31,360 floats per image
+        (15380512, 7040320),  // 41: features.3.0.block.3 output, 31,360 floats per image
+        (5569536, 2558976),  // 42: features.3.1.block.0 conv output, 188,160 floats per image
+        (5757696, 2747136),  // 43: features.3.1.block.0 output, 188,160 floats per image
+        (9332736, 2935296),  // 44: features.3.1.block.1 conv output, 188,160 floats per image
+        (9520896, 2747136),  // 45: features.3.1.block.1 output, 188,160 floats per image
+        (9709056, 3123456),  // 46: features.3.1.block.2 output, 188,160 floats per image
+        (15808448, 7457184),  // 47: features.3.1.block.2 pooled, 240 floats per image
+        (15810512, 7459248),  // 48: features.3.1.block.2 hidden, 10 floats per image
+        (15808688, 7457424),  // 49: features.3.1.block.2 scale, 240 floats per image
+        (15411872, 7071680),  // 50: features.3.1.block.3 conv output, 31,360 floats per image
+        (5945856, 2747136),  // 51: features.3.1.block.3 output, 31,360 floats per image
+        (15443232, 7103040),  // 52: features.3.1 output, 31,360 floats per image
+        (15810528, 7459264),  // 53: features.3.1 drop-path keep, 1 floats per image
+        (9897216, 2747136),  // 54: features.4.0.block.0 conv output, 188,160 floats per image
+        (10085376, 3123456),  // 55: features.4.0.block.0 output, 188,160 floats per image
+        (15109248, 6961920),  // 56: features.4.0.block.1 conv output, 47,040 floats per image
+        (15156288, 3123456),  // 57: features.4.0.block.1 output, 47,040 floats per image
+        (15203328, 3170496),  // 58: features.4.0.block.2 output, 47,040 floats per image
+        (15808928, 7457664),  // 59: features.4.0.block.2 pooled, 240 floats per image
+        (15810544, 7459280),  // 60: features.4.0.block.2 hidden, 10 floats per image
+        (15809168, 7457904),  // 61: features.4.0.block.2 scale, 240 floats per image
+        (15606304, 7266112),  // 62: features.4.0.block.3 conv output, 15,680 floats per image
+        (15621984, 7281792),  // 63: features.4.0.block.3 output, 15,680 floats per image
+        (12324480, 3518592),  // 64: features.4.1.block.0 conv output, 94,080 floats per image
+        (12418560, 3123456),  // 65: features.4.1.block.0 output, 94,080 floats per image
+        (12512640, 5795328),  // 66: features.4.1.block.1 conv output, 94,080 floats per image
+        (12606720, 3123456),  // 67: features.4.1.block.1 output, 94,080 floats per image
+        (12700800, 3217536),  // 68: features.4.1.block.2 output, 94,080 floats per image
+        (15805568, 7454304),  // 69: features.4.1.block.2 pooled, 480 floats per image
+        (15810240, 7458976),  // 70: features.4.1.block.2 hidden, 20 floats per image
+        (15806048, 7454784),  // 71: features.4.1.block.2 scale, 480 floats per image
+        (15637664, 7297472),  // 72: features.4.1.block.3 conv output, 15,680 floats per image
+        (5945856, 3123456),  // 73: features.4.1.block.3 output, 15,680 floats per image
+        (15653344, 7313152),  // 74: features.4.1 output, 15,680 floats per image
+        (15810560, 7459296),  // 75: features.4.1 drop-path keep, 1 floats per image
+        (12794880, 5889408),  // 76: features.4.2.block.0 conv output, 94,080 floats per image
+        (12888960, 3123456),  // 77: features.4.2.block.0 output, 94,080 floats per image
+        (12983040, 5983488),  // 78: features.4.2.block.1 conv output, 94,080 floats per image
+        (13077120, 3123456),  // 79: features.4.2.block.1 output, 94,080 floats per image
+        (13171200, 3217536),  // 80: features.4.2.block.2 output, 94,080 floats per image
+        (15806528, 7455264),  // 81: features.4.2.block.2 pooled, 480 floats per image
+        (15810272, 7459008),  // 82: features.4.2.block.2 hidden, 20 floats per image
+        (15807008, 7455744),  // 83: features.4.2.block.2 scale, 480 floats per image
+        (15669024, 7328832),  // 84: features.4.2.block.3 conv output, 15,680 floats per image
+        (5945856, 3123456),  // 85: features.4.2.block.3 output, 15,680 floats per image
+        (15684704, 7344512),  // 86: features.4.2 output, 15,680 floats per image
+        (15810576, 7459312),  // 87: features.4.2 drop-path keep, 1 floats per image
+        (13265280, 6077568),  // 88: features.5.0.block.0 conv output, 94,080 floats per image
+        (13359360, 3123456),  // 89: features.5.0.block.0 output, 94,080 floats per image
+        (13453440, 6171648),  // 90: features.5.0.block.1 conv output, 94,080 floats per image
+        (13547520, 3123456),  // 91: features.5.0.block.1 output, 94,080 floats per image
+        (13641600, 3217536),  // 92: features.5.0.block.2 output, 94,080 floats per image
+        (15807488, 7456224),  // 93: features.5.0.block.2 pooled, 480 floats per image
+        (15810304, 7459040),  // 94: features.5.0.block.2 hidden, 20 floats per image
+        (15807968, 7456704),  // 95: features.5.0.block.2 scale, 480 floats per image
+        (15474592, 7134400),  // 96: features.5.0.block.3 conv output, 21,952 floats per image
+        (15496544, 7156352),  // 97: features.5.0.block.3 output, 21,952 floats per image
+        (10273536, 3123456),  // 98: features.5.1.block.0 conv output, 131,712 floats per image
+        (10405248, 3255168),  // 99: features.5.1.block.0 output, 131,712 floats per image
+        (10536960, 3386880),  // 100: features.5.1.block.1 conv output, 131,712 floats per image
+        (10668672, 3255168),  // 101: features.5.1.block.1 output, 131,712 floats per image
+        (10800384, 4716544),  // 102: features.5.1.block.2 output, 131,712 floats per image
+        (15802208, 5016736),  // 103: features.5.1.block.2 pooled, 672 floats per image
+        (15810336, 7459072),  // 104: features.5.1.block.2 hidden, 28 floats per image
+        (15802880, 7450944),  // 105: features.5.1.block.2 scale, 672 floats per image
+        (15518496, 7178304),  // 106: features.5.1.block.3 conv output, 21,952 floats per image
+        (5945856, 3255168),  // 107: features.5.1.block.3 output, 21,952 floats per image
+        (15540448, 7200256),  // 108: features.5.1 output, 21,952 floats per image
+        (15810592, 7459328),  // 109: features.5.1 drop-path keep, 1 floats per image
+        (10932096, 3255168),  // 110: features.5.2.block.0 conv output, 131,712 floats per image
+        (11063808, 4716544),  // 111: features.5.2.block.0 output, 131,712 floats per image
+        (11195520, 4848256),  // 112: features.5.2.block.1 conv output, 131,712 floats per image
+        (11327232, 4716544),  // 113: features.5.2.block.1 output, 131,712 floats per image
+        (11458944, 5419008),  // 114: features.5.2.block.2 output, 131,712 floats per image
+        (15803552, 7451616),  // 115: features.5.2.block.2 pooled, 672 floats per image
+        (15810368, 7459104),  // 116: features.5.2.block.2 hidden, 28 floats per image
+        (15804224, 7452288),  // 117: features.5.2.block.2 scale, 672 floats per image
+        (15562400, 7222208),  // 118: features.5.2.block.3 conv output, 21,952 floats per image
+        (5945856, 4716544),  // 119: features.5.2.block.3 output, 21,952 floats per image
+        (15584352, 7244160),  // 120: features.5.2 output, 21,952 floats per image
+        (15810608, 7459344),  // 121: features.5.2 drop-path keep, 1 floats per image
+        (11590656, 4716544),  // 122: features.6.0.block.0 conv output, 131,712 floats per image
+        (11722368, 5419008),  // 123: features.6.0.block.0 output, 131,712 floats per image
+        (15250368, 4979968),  // 124: features.6.0.block.1 conv output, 32,928 floats per image
+        (15283296, 5419008),  // 125: features.6.0.block.1 output, 32,928 floats per image
+        (15316224, 5451936),  // 126: features.6.0.block.2 output, 32,928 floats per image
+        (11984960, 7452960),  // 127: features.6.0.block.2 pooled, 672 floats per image
+        (15810400, 7459136),  // 128: features.6.0.block.2 hidden, 28 floats per image
+        (15804896, 7453632),  // 129: features.6.0.block.2 scale, 672 floats per image
+        (11973248, 5673024),  // 130: features.6.0.block.3 conv output, 9,408 floats per image
+        (15731744, 7375872),  // 131: features.6.0.block.3 output, 9,408 floats per image
+        (11916800, 5544448),  // 132: features.6.1.block.0 conv output, 56,448 floats per image
+        (14036736, 5419008),  // 133: features.6.1.block.0 output, 56,448 floats per image
+        (14093184, 5600896),  // 134: features.6.1.block.1 conv output, 56,448 floats per image
+        (14149632, 5419008),  // 135: features.6.1.block.1 output, 56,448 floats per image
+        (14206080, 5475456),  // 136: features.6.1.block.2 output, 56,448 floats per image
+        (11982656, 7441728),  // 137: features.6.1.block.2 pooled, 1,152 floats per image
+        (11985632, 5017552),  // 138: features.6.1.block.2 hidden, 48 floats per image
+        (11983808, 7442880),  // 139: features.6.1.block.2 scale, 1,152 floats per image
+        (15741152, 7385280),  // 140: features.6.1.block.3 conv output, 9,408 floats per image
+        (5945856, 5419008),  // 141: features.6.1.block.3 output, 9,408 floats per image
+        (15750560, 7394688),  // 142: features.6.1 output, 9,408 floats per image
+        (11985776, 7459360),  // 143: features.6.1 drop-path keep, 1 floats per image
+        (14262528, 6566784),  // 144: features.6.2.block.0 conv output, 56,448 floats per image
+        (14318976, 5419008),  // 145: features.6.2.block.0 output, 56,448 floats per image
+        (14375424, 6623232),  // 146: features.6.2.block.1 conv output, 56,448 floats per image
+        (14431872, 5419008),  // 147: features.6.2.block.1 output, 56,448 floats per image
+        (14488320, 5475456),  // 148: features.6.2.block.2 output, 56,448 floats per image
+        (15797600, 7444032),  // 149: features.6.2.block.2 pooled, 1,152 floats per image
+        (11985680, 7458768),  // 150: features.6.2.block.2 hidden, 48 floats per image
+        (15798752, 7445184),  // 151: features.6.2.block.2 scale, 1,152 floats per image
+        (15759968, 7404096),  // 152: features.6.2.block.3 conv output, 9,408 floats per image
+        (5945856, 5419008),  // 153: features.6.2.block.3 output, 9,408 floats per image
+        (15769376, 7413504),  // 154: features.6.2 output, 9,408 floats per image
+        (15810624, 7459376),  // 155: features.6.2 drop-path keep, 1 floats per image
+        (14544768, 6679680),  // 156: features.6.3.block.0 conv output, 56,448 floats per image
+        (14601216, 5419008),  // 157: features.6.3.block.0 output, 56,448 floats per image
+        (14657664, 6736128),  // 158: features.6.3.block.1 conv output, 56,448 floats per image
+        (14714112, 5419008),  // 159: features.6.3.block.1 output, 56,448 floats per image
+        (14770560, 5475456),  // 160: features.6.3.block.2 output, 56,448 floats per image
+        (15799904, 7446336),  // 161: features.6.3.block.2 pooled, 1,152 floats per image
+        (11985728, 7458816),  // 162: features.6.3.block.2 hidden, 48 floats per image
+        (15801056, 7447488),  // 163: features.6.3.block.2 scale, 1,152 floats per image
+        (15778784, 7422912),  // 164: features.6.3.block.3 conv output, 9,408 floats per image
+        (5945856, 5419008),  // 165: features.6.3.block.3 output, 9,408 floats per image
+        (15788192, 7432320),  // 166: features.6.3 output, 9,408 floats per image
+        (15810640, 7459392),  // 167: features.6.3 drop-path keep, 1 floats per image
+        (14827008, 6792576),  // 168: features.7.0.block.0 conv output, 56,448 floats per image
+        (14883456, 5419008),  // 169: features.7.0.block.0 output, 56,448 floats per image
+        (14939904, 6849024),  // 170: features.7.0.block.1 conv output, 56,448 floats per image
+        (14996352, 5419008),  // 171: features.7.0.block.1 output, 56,448 floats per image
+        (15052800, 5475456),  // 172: features.7.0.block.2 output, 56,448 floats per image
+        (6017984, 7448640),  // 173: features.7.0.block.2 pooled, 1,152 floats per image
+        (6020288, 7458864),  // 174: features.7.0.block.2 hidden, 48 floats per image
+        (6019136, 7449792),  // 175: features.7.0.block.2 scale, 1,152 floats per image
+        (15700384, 5657344),  // 176: features.7.0.block.3 conv output, 15,680 floats per image
+        (15716064, 6905472),  // 177: features.7.0.block.3 output, 15,680 floats per image
+        (5945856, 5419008),  // 178: features.8 conv output, 62,720 floats per image
+        (11854080, 5481728),  // 179: features.8 output, 62,720 floats per image
+        (6008576, 5012896),  // 180: avgpool output, 1,280 floats per image
+        (6009856, 5014176),  // 181: dropout mask, 1,280 floats per image
+        (6011136, 5015456),  // 182: dropout output, 1,280 floats per image
+        (6008576, 5012896),  // 183: logits, 1,000 floats per image
+        (6012416, 5481728),  // 184: logits gradient, 1,000 floats per image
+        (6008576, 5012896),  // 185: gradient of dropout output, 1,280 floats per image
+        (6011136, 5015456),  // 186: gradient of avgpool, 1,280 floats per image
+        (11854080, 5481728),  // 187: gradient of head output, 62,720 floats per image
+        (6002304, 7360192),  // 188: gradient of features.8 input, 15,680 floats per image
+        (5945856, 6905472),  // 189: gradient of features.7.0.block.3 input, 56,448 floats per image
+        (15052800, 5475456),  // 190: features.7.0.block.2 output (recomputed), 56,448 floats per image
+        (14996352, 5419008),  // 191: features.7.0.block.1 output (recomputed), 56,448 floats per image
+        (11854080, 5475456),  // 192: gradient of features.7.0.block.2 input, 56,448 floats per image
+        (5945856, 6849024),  // 193: gradient of features.7.0.block.1 input, 56,448 floats per image
+        (14883456, 5419008),  // 194: features.7.0.block.0 output (recomputed), 56,448 floats per image
+        (6002304, 5531904),  // 195: gradient of features.7.0.block.0 input, 9,408 floats per image
+        (6011712, 5657344),  // 196: gradient of features.6.3 branch, 9,408 floats per image
+        (5945856, 6792576),  // 197: gradient of features.6.3.block.3 input, 56,448 floats per image
+        (14770560, 5475456),  // 198: features.6.3.block.2 output (recomputed), 56,448 floats per image
+        (14714112, 5419008),  // 199: features.6.3.block.1 output (recomputed), 56,448 floats per image
+        (11854080, 5475456),  // 200: gradient of features.6.3.block.2 input, 56,448 floats per image
+        (5945856, 6736128),  // 201: gradient of features.6.3.block.1 input, 56,448 floats per image
+        (14601216, 5419008),  // 202: features.6.3.block.0 output (recomputed), 56,448 floats per image
+        (6011712, 5657344),  // 203: gradient of features.6.3.block.0 input, 9,408 floats per image
+        (6002304, 5531904),  // 204: gradient of features.6.2 branch, 9,408 floats per image
+        (5945856, 6679680),  // 205: gradient of features.6.2.block.3 input, 56,448 floats per image
+        (14488320, 5475456),  // 206: features.6.2.block.2 output (recomputed), 56,448 floats per image
+        (14431872, 5419008),  // 207: features.6.2.block.1 output (recomputed), 56,448 floats per image
+        (11854080, 5475456),  // 208: gradient of features.6.2.block.2 input, 56,448 floats per image
+        (5945856, 6623232),  // 209: gradient of features.6.2.block.1 input, 56,448 floats per image
+        (14318976, 5419008),  // 210: features.6.2.block.0 output (recomputed), 56,448 floats per image
+        (6002304, 5531904),  // 211: gradient of features.6.2.block.0 input, 9,408 floats per image
+        (6011712, 5657344),  // 212: gradient of features.6.1 branch, 9,408 floats per image
+        (5945856, 6566784),  // 213: gradient of features.6.1.block.3 input, 56,448 floats per image
+        (14206080, 5475456),  // 214: features.6.1.block.2 output (recomputed), 56,448 floats per image
+        (14149632, 5419008),  // 215: features.6.1.block.1 output (recomputed), 56,448 floats per image
+        (11854080, 5475456),  // 216: gradient of features.6.1.block.2 input, 56,448 floats per image
+        (5945856, 5600896),  // 217: gradient of features.6.1.block.1 input, 56,448 floats per image
+        (14036736, 5419008),  // 218: features.6.1.block.0 output (recomputed), 56,448 floats per image
+        (6011712, 5517792),  // 219: gradient of features.6.1.block.0 input, 9,408 floats per image
+        (5945856, 5484864),  // 220: gradient of features.6.0.block.3 input, 32,928 floats per image
+        (15316224, 5451936),  // 221: features.6.0.block.2 output (recomputed), 32,928 floats per image
+        (15283296, 5419008),  // 222: features.6.0.block.1 output (recomputed), 32,928 floats per image
+        (5978784, 6566784),  // 223: gradient of features.6.0.block.2 input, 32,928 floats per image
+        (11854080, 5550720),  // 224: gradient of features.6.0.block.1 input, 131,712 floats per image
+        (11722368, 5419008),  // 225: features.6.0.block.0 output (recomputed), 131,712 floats per image
+        (5945856, 4979968),  // 226: gradient of features.6.0.block.0 input, 21,952 floats per image
+        (5967808, 6566784),  // 227: gradient of features.5.2 branch, 21,952 floats per image
+        (11590656, 5550720),  // 228: gradient of features.5.2.block.3 input, 131,712 floats per image
+        (11458944, 5419008),  // 229: features.5.2.block.2 output (recomputed), 131,712 floats per image
+        (11327232, 4716544),  // 230: features.5.2.block.1 output (recomputed), 131,712 floats per image
+        (11458944, 5419008),  // 231: gradient of features.5.2.block.2 input, 131,712 floats per image
+        (11195520, 4848256),  // 232: gradient of features.5.2.block.1 input, 131,712 floats per image
+        (11063808, 4716544),  // 233: features.5.2.block.0 output (recomputed), 131,712 floats per image
+        (5967808, 5419008),  // 234: gradient of features.5.2.block.0 input, 21,952 floats per image
+        (5945856, 4979968),  // 235: gradient of features.5.1 branch, 21,952 floats per image
+        (10932096, 4848256),  // 236: gradient of features.5.1.block.3 input, 131,712 floats per image
+        (10800384, 4716544),  // 237: features.5.1.block.2 output (recomputed), 131,712 floats per image
+        (10668672, 3255168),  // 238: features.5.1.block.1 output (recomputed), 131,712 floats per image
+        (10800384, 4716544),  // 239: gradient of features.5.1.block.2 input, 131,712 floats per image
+        (10536960, 3386880),  // 240: gradient of features.5.1.block.1 input, 131,712 floats per image
+        (10405248, 3255168),  // 241: features.5.1.block.0 output (recomputed), 131,712 floats per image
+        (5945856, 4716544),  // 242: gradient of features.5.1.block.0 input, 21,952 floats per image
+        (10273536, 3311616),  // 243: gradient of features.5.0.block.3 input, 94,080 floats per image
+        (13641600, 3217536),  // 244: features.5.0.block.2 output (recomputed), 94,080 floats per image
+        (13547520, 3123456),  // 245: features.5.0.block.1 output (recomputed), 94,080 floats per image
+        (10367616, 3217536),  // 246: gradient of features.5.0.block.2 input, 94,080 floats per image
+        (10273536, 3311616),  // 247: gradient of features.5.0.block.1 input, 94,080 floats per image
+        (13359360, 3123456),  // 248: features.5.0.block.0 output (recomputed), 94,080 floats per image
+        (5945856, 3405696),  // 249: gradient of features.5.0.block.0 input, 15,680 floats per image
+        (5961536, 3421376),  // 250: gradient of features.4.2 branch, 15,680 floats per image
+        (10273536, 3311616),  // 251: gradient of features.4.2.block.3 input, 94,080 floats per image
+        (13171200, 3217536),  // 252: features.4.2.block.2 output (recomputed), 94,080 floats per image
+        (13077120, 3123456),  // 253: features.4.2.block.1 output (recomputed), 94,080 floats per image
+        (10367616, 3217536),  // 254: gradient of features.4.2.block.2 input, 94,080 floats per image
+        (10273536, 3311616),  // 255: gradient of features.4.2.block.1 input, 94,080 floats per image
+        (12888960, 3123456),  // 256: features.4.2.block.0 output (recomputed), 94,080 floats per image
+        (5961536, 3421376),  // 257: gradient of features.4.2.block.0 input, 15,680 floats per image
+        (5945856, 3405696),  // 258: gradient of features.4.1 branch, 15,680 floats per image
+        (10273536, 3311616),  // 259: gradient of features.4.1.block.3 input, 94,080 floats per image
+        (12700800, 3217536),  // 260: features.4.1.block.2 output (recomputed), 94,080 floats per image
+        (12606720, 3123456),  // 261: features.4.1.block.1 output (recomputed), 94,080 floats per image
+        (10367616, 3217536),  // 262: gradient of features.4.1.block.2 input, 94,080 floats per image
+        (10273536, 3311616),  // 263: gradient of features.4.1.block.1 input, 94,080 floats per image
+        (12418560, 3123456),  // 264: features.4.1.block.0 output (recomputed), 94,080 floats per image
+        (5992896, 3264576),  // 265: gradient of features.4.1.block.0 input, 15,680 floats per image
+        (5945856, 3217536),  // 266: gradient of features.4.0.block.3 input, 47,040 floats per image
+        (15203328, 3170496),  // 267: features.4.0.block.2 output (recomputed), 47,040 floats per image
+        (15156288, 3123456),  // 268: features.4.0.block.1 output (recomputed), 47,040 floats per image
+        (10461696, 3499776),  // 269: gradient of features.4.0.block.2 input, 47,040 floats per image
+        (10273536, 3311616),  // 270: gradient of features.4.0.block.1 input, 188,160 floats per image
+        (10085376, 3123456),  // 271: features.4.0.block.0 output (recomputed), 188,160 floats per image
+        (5945856, 3499776),  // 272: gradient of features.4.0.block.0 input, 31,360 floats per image
+        (5977216, 3531136),  // 273: gradient of features.3.1 branch, 31,360 floats per image
+        (9897216, 3311616),  // 274: gradient of features.3.1.block.3 input, 188,160 floats per image
+        (9709056, 3123456),  // 275: features.3.1.block.2 output (recomputed), 188,160 floats per image
+        (9520896, 2747136),  // 276: features.3.1.block.1 output (recomputed), 188,160 floats per image
+        (9709056, 3123456),  // 277: gradient of features.3.1.block.2 input, 188,160 floats per image
+        (9332736, 2935296),  // 278: gradient of features.3.1.block.1 input, 188,160 floats per image
+        (5757696, 2747136),  // 279: features.3.1.block.0 output (recomputed), 188,160 floats per image
+        (5682432, 2897664),  // 280: gradient of features.3.1.block.0 input, 31,360 floats per image
+        (5569536, 2784768),  // 281: gradient of features.3.0.block.3 input, 112,896 floats per image
+        (12211584, 2671872),  // 282: features.3.0.block.2 output (recomputed), 112,896 floats per image
+        (12098688, 2558976),  // 283: features.3.0.block.1 output (recomputed), 112,896 floats per image
+        (9332736, 3462144),  // 284: gradient of features.3.0.block.2 input, 112,896 floats per image
+        (5569536, 3010560),  // 285: gradient of features.3.0.block.1 input, 451,584 floats per image
+        (5117952, 2558976),  // 286: features.3.0.block.0 output (recomputed), 451,584 floats per image
+        (5117952, 3462144),  // 287: gradient of features.3.0.block.0 input, 75,264 floats per image
+        (5193216, 3537408),  // 288: gradient of features.2.1 branch, 75,264 floats per image
+        (4666368, 3010560),  // 289: gradient of features.2.1.block.3 input, 451,584 floats per image
+        (4214784, 2558976),  // 290: features.2.1.block.2 output (recomputed), 451,584 floats per image
+        (3763200, 1655808),  // 291: features.2.1.block.1 output (recomputed), 451,584 floats per image
+        (4214784, 2558976),  // 292: gradient of features.2.1.block.2 input, 451,584 floats per image
+        (3311616, 2107392),  // 293: gradient of features.2.1.block.1 input, 451,584 floats per image
+        (2860032, 1655808),  // 294: features.2.1.block.0 output (recomputed), 451,584 floats per image
+        (2709504, 2558976),  // 295: gradient of features.2.1.block.0 input, 75,264 floats per image
+        (2408448, 1806336),  // 296: gradient of features.2.0.block.3 input, 301,056 floats per image
+        (8630272, 1505280),  // 297: features.2.0.block.2 output (recomputed), 301,056 floats per image
+        (8329216, 1204224),  // 298: features.2.0.block.1 output (recomputed), 301,056 floats per image
+        (3612672, 4716544),  // 299: gradient of features.2.0.block.2 input, 301,056 floats per image
+        (2408448, 2408448),  // 300: gradient of features.2.0.block.1 input, 1,204,224 floats per image
+        (1204224, 1204224),  // 301: features.2.0.block.0 output (recomputed), 1,204,224 floats per image
+        (401408, 1204224),  // 302: gradient of features.2.0.block.0 input, 200,704 floats per image
+        (0, 802816),  // 303: gradient of features.1.0.block.2 input, 401,408 floats per image
+        (7626752, 401408),  // 304: features.1.0.block.1 output (recomputed), 401,408 floats per image
+        (7225344, 0),  // 305: features.1.0.block.0 output (recomputed), 401,408 floats per image
+        (401408, 401408),  // 306: gradient of features.1.0.block.1 input, 401,408 floats per image
+        (0, 802816),  // 307: gradient of features.1.0.block.0 input, 401,408 floats per image
+        (6422528, 0),  // 308: features.0 output (recomputed), 401,408 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -4355,12 +5216,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 320]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 36126720,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1016064,
@@ -4375,12 +5246,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 2822400,
@@ -4397,12 +5278,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 2822400,
@@ -4419,12 +5310,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 2822400,
@@ -4439,12 +5340,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 12644352,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 7, 7, 672]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 1646400,
@@ -4459,12 +5370,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 29503488,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 6585600,
@@ -4481,12 +5402,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 29503488,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 6585600,
@@ -4501,12 +5432,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 21073920,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 4704000,
@@ -4521,12 +5462,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1693440,
@@ -4543,12 +5494,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1693440,
@@ -4563,12 +5524,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 7526400,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 14, 14, 240]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 846720,
@@ -4583,12 +5554,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
               "conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 9408000,
@@ -4603,12 +5584,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 9031680,
               "conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 28, 28, 144]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 5644800,
@@ -4623,12 +5614,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 8128512,
@@ -4643,12 +5644,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 14450688,
               "conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 56, 56, 96]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 5419008,
@@ -4661,12 +5672,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 112, 112, 16]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 12845056,
               "conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 112, 112, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 7225344,

@@ -1673,12 +1673,13 @@ extension EfficientNetB1 {
 
 /// EfficientNetB1 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 25,880,016 floats per image (saved activations and gradients, packed by lifetime); parameters: 7,856,576 floats.
+/// Training arena: 25,880,016 floats per image (saved activations and gradients, packed by lifetime), 12,309,984 with `recomputeActivations`; parameters: 7,856,576 floats.
 public final class EfficientNetB1Training: TrainableModel {
     public static let descriptor = EfficientNetB1.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 7856576,
-        arenaFloatsPerImage: 25880016, fixedFloats: 577280,
+        arenaFloatsPerImage: 25880016, recomputingArenaFloatsPerImage: 12309984,
+        fixedFloats: 577280,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1708,9 +1709,12 @@ public final class EfficientNetB1Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 25880016 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 25880016 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 12309984 : 25880016
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1780,23 +1784,23 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 240, width: 240, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 9504000 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 9964800 &* s.n, savedMean: s.f + 1920, savedInvStd: s.f + 1952,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 1920, savedInvStd: s.f + 1952,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.t + 9964800 &* s.n, scratch: s.f + 1920, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 1920, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1809,56 +1813,54 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 9964800 &* s.n, batch: s.n, height: 120, width: 120, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2048, bias: s.f,
-            activation: .identity, output: s.t + 10425600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2048, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 10886400 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2016,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 1984, savedInvStd: s.f + 2016,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.t + 10886400 &* s.n, scratch: s.f + 1984, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 1984, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10886400 &* s.n, output: s.t + 11347200 &* s.n,
-            batch: s.n, pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
-            reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
-            savedPooled: s.t + 25879376 &* s.n, savedHidden: s.t + 25879664 &* s.n, savedScale: s.t + 25879408 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
+            pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
+            activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11347200 &* s.n, pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1968,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 12844800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1968, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
         s.profiler?.stop(9)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 13075200 &* s.n, savedMean: s.f + 2624, savedInvStd: s.f + 2640,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 2624, savedInvStd: s.f + 2640,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
             s.profiler?.stop(10)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
-                activation: .identity, output: s.t + 13075200 &* s.n, scratch: s.f + 2624, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 2624, pool: pool)
             s.profiler?.stop(11)
         }
     }
@@ -1871,70 +1873,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 120, 120, 16] -> [n, 120, 120, 16]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 13075200 &* s.n, batch: s.n, height: 120, width: 120, channels: 16,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2688, bias: s.f,
-            activation: .identity, output: s.t + 13305600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 120, width: 120, channels: 16, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2688, bias: s.f,
+            activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(13)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 13536000 &* s.n, savedMean: s.f + 2656, savedInvStd: s.f + 2672,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 2656, savedInvStd: s.f + 2672,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
             s.profiler?.stop(14)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.t + 13536000 &* s.n, scratch: s.f + 2656, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 2656, pool: pool)
             s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13536000 &* s.n, output: s.t + 13766400 &* s.n,
-            batch: s.n, pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
-            reduceBias: s.p + 2816, activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896,
-            savedPooled: s.t + 25879680 &* s.n, savedHidden: s.t + 25879696 &* s.n, savedScale: s.t + 25879712 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
+            pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
+            activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
+            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
         s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13766400 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 2912,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 13996800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(12), pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 2912,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(17)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t, savedMean: s.f + 2976, savedInvStd: s.f + 2992,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 2976, savedInvStd: s.f + 2992,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
             s.profiler?.stop(18)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
-                activation: .identity, output: s.t, scratch: s.f + 2976, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 2976, pool: pool)
             s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
-                into: s.t + 25879728 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13075200 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 25879728 &* s.n : nil, batch: s.n,
-            perImage: 230400, output: s.t + 14227200 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 230400, output: s.tensor(18), pool: pool)
         s.profiler?.stop(21)
     }
 
@@ -1942,24 +1942,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14227200 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 3232,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 3232,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(22)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
-                output: s.t + 1382400 &* s.n, savedMean: s.f + 3008, savedInvStd: s.f + 3104, runningMean: s.p + 4960,
-                runningVar: s.p + 5056, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 3008, savedInvStd: s.f + 3104,
+                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05, activation: .silu,
-                output: s.t + 1382400 &* s.n, scratch: s.f + 3008, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
+                activation: .silu, output: s.tensor(21), scratch: s.f + 3008, pool: pool)
             s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
@@ -1968,56 +1968,54 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 1382400 &* s.n, batch: s.n, height: 120, width: 120, channels: 96,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 3392, bias: s.f,
-            activation: .identity, output: s.t + 11808000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 3392, bias: s.f,
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(26)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12153600 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 3200, savedInvStd: s.f + 3296,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.t + 12153600 &* s.n, scratch: s.f + 3200, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 3200, pool: pool)
             s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12153600 &* s.n, output: s.t + 12499200 &* s.n,
-            batch: s.n, pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
-            reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184,
-            savedPooled: s.t + 25879184 &* s.n, savedHidden: s.t + 25879744 &* s.n, savedScale: s.t + 25879280 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
+            pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
+            activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
         s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12499200 &* s.n, pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 7280,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22502400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 7280, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(30)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22588800 &* s.n, savedMean: s.f + 5120, savedInvStd: s.f + 5144,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 5120, savedInvStd: s.f + 5144,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
-                activation: .identity, output: s.t + 22588800 &* s.n, scratch: s.f + 5120, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 5120, pool: pool)
             s.profiler?.stop(32)
         }
     }
@@ -2026,25 +2024,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22588800 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 9712,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(29), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 9712, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 3283200 &* s.n, savedMean: s.f + 5168, savedInvStd: s.f + 5312,
+                activation: .silu, output: s.tensor(31), savedMean: s.f + 5168, savedInvStd: s.f + 5312,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.t + 3283200 &* s.n, scratch: s.f + 5168, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 5168, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -2053,70 +2050,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 3283200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 5744, bias: s.f,
-            activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(37)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 4320000 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5600,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 5456, savedInvStd: s.f + 5600,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.t + 4320000 &* s.n, scratch: s.f + 5456, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 5456, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4320000 &* s.n, output: s.t + 4838400 &* s.n,
-            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
-            reduceBias: s.p + 16480, activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360,
-            savedPooled: s.t + 25878464 &* s.n, savedHidden: s.t + 25879760 &* s.n, savedScale: s.t + 25878608 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
+            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
+            activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
         s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 17504,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22675200 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 17504,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(41)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 5356800 &* s.n, savedMean: s.f + 8336, savedInvStd: s.f + 8360,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 8336, savedInvStd: s.f + 8360,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
-                activation: .identity, output: s.t + 5356800 &* s.n, scratch: s.f + 8336, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 8336, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
-                into: s.t + 25879776 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136, into: s.tensor(41),
+                random: &random)
             s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 22588800 &* s.n, branch: s.t + 5356800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25879776 &* s.n : nil, batch: s.n,
-            perImage: 86400, output: s.t + 22761600 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 86400, output: s.tensor(40), pool: pool)
         s.profiler?.stop(45)
     }
 
@@ -2124,25 +2119,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22761600 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 21088,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5356800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 21088,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(46)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 5875200 &* s.n, savedMean: s.f + 8384, savedInvStd: s.f + 8528,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 8384, savedInvStd: s.f + 8528,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.t + 5875200 &* s.n, scratch: s.f + 8384, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 8384, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -2151,70 +2145,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 5875200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 8960, bias: s.f,
-            activation: .identity, output: s.t + 6393600 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(50)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 6912000 &* s.n, savedMean: s.f + 8672, savedInvStd: s.f + 8816,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 8672, savedInvStd: s.f + 8816,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.t + 6912000 &* s.n, scratch: s.f + 8672, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 8672, pool: pool)
             s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6912000 &* s.n, output: s.t + 7430400 &* s.n,
-            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
-            reduceBias: s.p + 27856, activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736,
-            savedPooled: s.t + 25878752 &* s.n, savedHidden: s.t + 25879792 &* s.n, savedScale: s.t + 25878896 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
+            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
+            activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
         s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 7430400 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 28880,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22848000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(46), pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 28880,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(54)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 7948800 &* s.n, savedMean: s.f + 11552, savedInvStd: s.f + 11576,
+                activation: .identity, output: s.tensor(51), savedMean: s.f + 11552, savedInvStd: s.f + 11576,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
-                activation: .identity, output: s.t + 7948800 &* s.n, scratch: s.f + 11552, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 11552, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
-                into: s.t + 25879808 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174, into: s.tensor(53),
+                random: &random)
             s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 22761600 &* s.n, branch: s.t + 7948800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 25879808 &* s.n : nil, batch: s.n,
-            perImage: 86400, output: s.t + 22934400 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 86400, output: s.tensor(52), pool: pool)
         s.profiler?.stop(58)
     }
 
@@ -2222,25 +2214,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22934400 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 32464,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(52), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 32464,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(59)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 8467200 &* s.n, savedMean: s.f + 11600, savedInvStd: s.f + 11744,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 11600, savedInvStd: s.f + 11744,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
             s.profiler?.stop(60)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.t + 8467200 &* s.n, scratch: s.f + 11600, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 11600, pool: pool)
             s.profiler?.stop(61)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
@@ -2249,56 +2240,54 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(62)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 8467200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 12176, bias: s.f,
-            activation: .identity, output: s.t + 19339200 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(63)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 19468800 &* s.n, savedMean: s.f + 11888, savedInvStd: s.f + 12032,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 11888, savedInvStd: s.f + 12032,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.t + 19468800 &* s.n, scratch: s.f + 11888, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 11888, pool: pool)
             s.profiler?.stop(65)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19468800 &* s.n, output: s.t + 19598400 &* s.n,
-            batch: s.n, pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
-            reduceBias: s.p + 41536, activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416,
-            savedPooled: s.t + 9503856 &* s.n, savedHidden: s.t + 25879824 &* s.n, savedScale: s.t + 25879040 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
+            pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
+            activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
         s.profiler?.stop(66)
         // features.3.0.block.3 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19598400 &* s.n, pixels: 900 &* s.n, inChannels: 144, weights: s.p + 42560,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25155024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(58), pixels: 900 &* s.n, inChannels: 144, weights: s.p + 42560,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(67)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 25191024 &* s.n, savedMean: s.f + 19376, savedInvStd: s.f + 19416,
+                activation: .identity, output: s.tensor(63), savedMean: s.f + 19376, savedInvStd: s.f + 19416,
                 runningMean: s.p + 48416, runningVar: s.p + 48464, pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 48320, beta: s.p + 48368, runningMean: s.p + 48416, runningVar: s.p + 48464, eps: 1e-05,
-                activation: .identity, output: s.t + 25191024 &* s.n, scratch: s.f + 19376, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 19376, pool: pool)
             s.profiler?.stop(69)
         }
     }
@@ -2307,25 +2296,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25191024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 48512,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8985600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(63), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 48512, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(70)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 9201600 &* s.n, savedMean: s.f + 19456, savedInvStd: s.f + 19696,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 19456, savedInvStd: s.f + 19696,
                 runningMean: s.p + 58592, runningVar: s.p + 58832, pool: pool)
             s.profiler?.stop(71)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
-                activation: .silu, output: s.t + 9201600 &* s.n, scratch: s.f + 19456, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 19456, pool: pool)
             s.profiler?.stop(72)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -2334,70 +2322,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(73)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 9201600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 20416, bias: s.f,
-            activation: .identity, output: s.t + 14457600 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(74)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14673600 &* s.n, savedMean: s.f + 19936, savedInvStd: s.f + 20176,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 19936, savedInvStd: s.f + 20176,
                 runningMean: s.p + 65552, runningVar: s.p + 65792, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
-                activation: .silu, output: s.t + 14673600 &* s.n, scratch: s.f + 19936, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 19936, pool: pool)
             s.profiler?.stop(76)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14673600 &* s.n, output: s.t + 14889600 &* s.n,
-            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032,
-            reduceBias: s.p + 68432, activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848,
-            savedPooled: s.t + 9503616 &* s.n, savedHidden: s.t + 25879840 &* s.n, savedScale: s.t + 25877264 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
+            pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, reduceBias: s.p + 68432,
+            activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848, savedPooled: s.tensor(69),
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
         s.profiler?.stop(77)
         // features.3.1.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14889600 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 71088,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25227024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(68), pixels: 900 &* s.n, inChannels: 240, weights: s.p + 71088,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(78)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 32416, savedInvStd: s.f + 32456,
+                activation: .identity, output: s.tensor(73), savedMean: s.f + 32416, savedInvStd: s.f + 32456,
                 runningMean: s.p + 80784, runningVar: s.p + 80832, pool: pool)
             s.profiler?.stop(79)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 80688, beta: s.p + 80736, runningMean: s.p + 80784, runningVar: s.p + 80832, eps: 1e-05,
-                activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 32416, pool: pool)
+                activation: .identity, output: s.tensor(73), scratch: s.f + 32416, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
-                into: s.t + 25879856 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827, into: s.tensor(75),
+                random: &random)
             s.profiler?.stop(81)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25191024 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 25879856 &* s.n : nil, batch: s.n,
-            perImage: 36000, output: s.t + 25263024 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 36000, output: s.tensor(74), pool: pool)
         s.profiler?.stop(82)
     }
 
@@ -2405,25 +2391,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25263024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 80880,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 15105600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(74), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 80880, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(83)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 15321600 &* s.n, savedMean: s.f + 32496, savedInvStd: s.f + 32736,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 32496, savedInvStd: s.f + 32736,
                 runningMean: s.p + 90960, runningVar: s.p + 91200, pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
-                activation: .silu, output: s.t + 15321600 &* s.n, scratch: s.f + 32496, pool: pool)
+                activation: .silu, output: s.tensor(77), scratch: s.f + 32496, pool: pool)
             s.profiler?.stop(85)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -2432,70 +2417,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(86)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 15321600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 33456, bias: s.f,
-            activation: .identity, output: s.t + 15537600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 33456, bias: s.f,
+            activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(87)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 15753600 &* s.n, savedMean: s.f + 32976, savedInvStd: s.f + 33216,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 32976, savedInvStd: s.f + 33216,
                 runningMean: s.p + 97920, runningVar: s.p + 98160, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
-                activation: .silu, output: s.t + 15753600 &* s.n, scratch: s.f + 32976, pool: pool)
+                activation: .silu, output: s.tensor(79), scratch: s.f + 32976, pool: pool)
             s.profiler?.stop(89)
         }
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15753600 &* s.n, output: s.t + 15969600 &* s.n,
-            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400,
-            reduceBias: s.p + 100800, activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216,
-            savedPooled: s.t + 25877504 &* s.n, savedHidden: s.t + 25879872 &* s.n, savedScale: s.t + 25877744 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
+            pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, reduceBias: s.p + 100800,
+            activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216, savedPooled: s.tensor(81),
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
         s.profiler?.stop(90)
         // features.3.2.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15969600 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 103456,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25299024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(80), pixels: 900 &* s.n, inChannels: 240, weights: s.p + 103456,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(91)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 45456, savedInvStd: s.f + 45496,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 45456, savedInvStd: s.f + 45496,
                 runningMean: s.p + 113152, runningVar: s.p + 113200, pool: pool)
             s.profiler?.stop(92)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 113056, beta: s.p + 113104, runningMean: s.p + 113152, runningVar: s.p + 113200,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 45456, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 45456, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
-                into: s.t + 25879888 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(94)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25263024 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 25879888 &* s.n : nil, batch: s.n,
-            perImage: 36000, output: s.t + 25335024 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 36000, output: s.tensor(86), pool: pool)
         s.profiler?.stop(95)
     }
 
@@ -2503,25 +2486,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25335024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 113248,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 16185600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 113248,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(96)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 16401600 &* s.n, savedMean: s.f + 45536, savedInvStd: s.f + 45776,
+                activation: .silu, output: s.tensor(89), savedMean: s.f + 45536, savedInvStd: s.f + 45776,
                 runningMean: s.p + 123328, runningVar: s.p + 123568, pool: pool)
             s.profiler?.stop(97)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
-                eps: 1e-05, activation: .silu, output: s.t + 16401600 &* s.n, scratch: s.f + 45536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 45536, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -2530,56 +2512,54 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(99)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 16401600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 46496, bias: s.f,
-            activation: .identity, output: s.t + 24864000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 46496, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(100)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 24918000 &* s.n, savedMean: s.f + 46016, savedInvStd: s.f + 46256,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 46016, savedInvStd: s.f + 46256,
                 runningMean: s.p + 126448, runningVar: s.p + 126688, pool: pool)
             s.profiler?.stop(101)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
-                eps: 1e-05, activation: .silu, output: s.t + 24918000 &* s.n, scratch: s.f + 46016, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 46016, pool: pool)
             s.profiler?.stop(102)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24918000 &* s.n, output: s.t + 24972000 &* s.n,
-            batch: s.n, pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928,
-            reduceBias: s.p + 129328, activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744,
-            savedPooled: s.t + 25877984 &* s.n, savedHidden: s.t + 25879904 &* s.n, savedScale: s.t + 25878224 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
+            pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, reduceBias: s.p + 129328,
+            activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744, savedPooled: s.tensor(93),
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
         s.profiler?.stop(103)
         // features.4.0.block.3 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24972000 &* s.n, pixels: 225 &* s.n, inChannels: 240, weights: s.p + 131984,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25593104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 240, weights: s.p + 131984,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(104)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 25611104 &* s.n, savedMean: s.f + 50816, savedInvStd: s.f + 50896,
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 50816, savedInvStd: s.f + 50896,
                 runningMean: s.p + 151344, runningVar: s.p + 151424, pool: pool)
             s.profiler?.stop(105)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 151184, beta: s.p + 151264, runningMean: s.p + 151344, runningVar: s.p + 151424,
-                eps: 1e-05, activation: .identity, output: s.t + 25611104 &* s.n, scratch: s.f + 50816, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 50816, pool: pool)
             s.profiler?.stop(106)
         }
     }
@@ -2588,25 +2568,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25611104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 151504,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20342400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 151504,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(107)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 20450400 &* s.n, savedMean: s.f + 50976, savedInvStd: s.f + 51456,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 50976, savedInvStd: s.f + 51456,
                 runningMean: s.p + 190864, runningVar: s.p + 191344, pool: pool)
             s.profiler?.stop(108)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
-                eps: 1e-05, activation: .silu, output: s.t + 20450400 &* s.n, scratch: s.f + 50976, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 50976, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -2615,70 +2594,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(110)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 20450400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 52896, bias: s.f,
-            activation: .identity, output: s.t + 20558400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 52896, bias: s.f,
+            activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(111)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 20666400 &* s.n, savedMean: s.f + 51936, savedInvStd: s.f + 52416,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 51936, savedInvStd: s.f + 52416,
                 runningMean: s.p + 197104, runningVar: s.p + 197584, pool: pool)
             s.profiler?.stop(112)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
-                eps: 1e-05, activation: .silu, output: s.t + 20666400 &* s.n, scratch: s.f + 51936, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 51936, pool: pool)
             s.profiler?.stop(113)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20666400 &* s.n, output: s.t + 20774400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064,
-            reduceBias: s.p + 207664, activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296,
-            savedPooled: s.t + 25873424 &* s.n, savedHidden: s.t + 25879440 &* s.n, savedScale: s.t + 25873904 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, reduceBias: s.p + 207664,
+            activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296, savedPooled: s.tensor(103),
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
         s.profiler?.stop(114)
         // features.4.1.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20774400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 217776,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25629104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(102), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 217776,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(115)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 61536, savedInvStd: s.f + 61616,
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 61536, savedInvStd: s.f + 61616,
                 runningMean: s.p + 256336, runningVar: s.p + 256416, pool: pool)
             s.profiler?.stop(116)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 256176, beta: s.p + 256256, runningMean: s.p + 256336, runningVar: s.p + 256416,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 61536, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 61536, pool: pool)
             s.profiler?.stop(117)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
-                into: s.t + 25879920 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174, into: s.tensor(109),
+                random: &random)
             s.profiler?.stop(118)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25611104 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 25879920 &* s.n : nil, batch: s.n,
-            perImage: 18000, output: s.t + 25647104 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 18000, output: s.tensor(108), pool: pool)
         s.profiler?.stop(119)
     }
 
@@ -2686,25 +2663,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25647104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 256496,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20882400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 256496,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(120)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 20990400 &* s.n, savedMean: s.f + 61696, savedInvStd: s.f + 62176,
+                activation: .silu, output: s.tensor(111), savedMean: s.f + 61696, savedInvStd: s.f + 62176,
                 runningMean: s.p + 295856, runningVar: s.p + 296336, pool: pool)
             s.profiler?.stop(121)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
-                eps: 1e-05, activation: .silu, output: s.t + 20990400 &* s.n, scratch: s.f + 61696, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 61696, pool: pool)
             s.profiler?.stop(122)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -2713,70 +2689,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(123)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 20990400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 63616, bias: s.f,
-            activation: .identity, output: s.t + 21098400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 63616, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(124)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 21206400 &* s.n, savedMean: s.f + 62656, savedInvStd: s.f + 63136,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 62656, savedInvStd: s.f + 63136,
                 runningMean: s.p + 302096, runningVar: s.p + 302576, pool: pool)
             s.profiler?.stop(125)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.t + 21206400 &* s.n, scratch: s.f + 62656, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 62656, pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21206400 &* s.n, output: s.t + 21314400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056,
-            reduceBias: s.p + 312656, activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288,
-            savedPooled: s.t + 25874384 &* s.n, savedHidden: s.t + 25879472 &* s.n, savedScale: s.t + 25874864 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, reduceBias: s.p + 312656,
+            activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288, savedPooled: s.tensor(115),
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
         s.profiler?.stop(127)
         // features.4.2.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 21314400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 322768,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25665104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(114), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 322768,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
         s.profiler?.stop(128)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 72256, savedInvStd: s.f + 72336,
+                activation: .identity, output: s.tensor(119), savedMean: s.f + 72256, savedInvStd: s.f + 72336,
                 runningMean: s.p + 361328, runningVar: s.p + 361408, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 361168, beta: s.p + 361248, runningMean: s.p + 361328, runningVar: s.p + 361408,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 72256, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 72256, pool: pool)
             s.profiler?.stop(130)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
-                into: s.t + 25879936 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043, into: s.tensor(121),
+                random: &random)
             s.profiler?.stop(131)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25647104 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 25879936 &* s.n : nil, batch: s.n,
-            perImage: 18000, output: s.t + 25683104 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 18000, output: s.tensor(120), pool: pool)
         s.profiler?.stop(132)
     }
 
@@ -2784,25 +2758,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25683104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 361488,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21422400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(120), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 361488,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(133)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 21530400 &* s.n, savedMean: s.f + 72416, savedInvStd: s.f + 72896,
+                activation: .silu, output: s.tensor(123), savedMean: s.f + 72416, savedInvStd: s.f + 72896,
                 runningMean: s.p + 400848, runningVar: s.p + 401328, pool: pool)
             s.profiler?.stop(134)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
-                eps: 1e-05, activation: .silu, output: s.t + 21530400 &* s.n, scratch: s.f + 72416, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 72416, pool: pool)
             s.profiler?.stop(135)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -2811,70 +2784,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(136)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 21530400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 74336, bias: s.f,
-            activation: .identity, output: s.t + 21638400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 74336, bias: s.f,
+            activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(137)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 21746400 &* s.n, savedMean: s.f + 73376, savedInvStd: s.f + 73856,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 73376, savedInvStd: s.f + 73856,
                 runningMean: s.p + 407088, runningVar: s.p + 407568, pool: pool)
             s.profiler?.stop(138)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
-                eps: 1e-05, activation: .silu, output: s.t + 21746400 &* s.n, scratch: s.f + 73376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 73376, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21746400 &* s.n, output: s.t + 21854400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048,
-            reduceBias: s.p + 417648, activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280,
-            savedPooled: s.t + 25875344 &* s.n, savedHidden: s.t + 25879504 &* s.n, savedScale: s.t + 25875824 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, reduceBias: s.p + 417648,
+            activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280, savedPooled: s.tensor(127),
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
         s.profiler?.stop(140)
         // features.4.3.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 21854400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 427760,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25701104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(126), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 427760,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(141)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 82976, savedInvStd: s.f + 83056,
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 82976, savedInvStd: s.f + 83056,
                 runningMean: s.p + 466320, runningVar: s.p + 466400, pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 466160, beta: s.p + 466240, runningMean: s.p + 466320, runningVar: s.p + 466400,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 82976, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 82976, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
-                into: s.t + 25879952 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348, into: s.tensor(133),
+                random: &random)
             s.profiler?.stop(144)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25683104 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 25879952 &* s.n : nil, batch: s.n,
-            perImage: 18000, output: s.t + 25719104 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 18000, output: s.tensor(132), pool: pool)
         s.profiler?.stop(145)
     }
 
@@ -2882,25 +2853,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25719104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 466480,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21962400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(132), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 466480,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
         s.profiler?.stop(146)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 22070400 &* s.n, savedMean: s.f + 83136, savedInvStd: s.f + 83616,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 83136, savedInvStd: s.f + 83616,
                 runningMean: s.p + 505840, runningVar: s.p + 506320, pool: pool)
             s.profiler?.stop(147)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
-                eps: 1e-05, activation: .silu, output: s.t + 22070400 &* s.n, scratch: s.f + 83136, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 83136, pool: pool)
             s.profiler?.stop(148)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
@@ -2909,56 +2879,54 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(149)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 22070400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 85056, bias: s.f,
-            activation: .identity, output: s.t + 22178400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 85056, bias: s.f,
+            activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(150)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 22286400 &* s.n, savedMean: s.f + 84096, savedInvStd: s.f + 84576,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 84096, savedInvStd: s.f + 84576,
                 runningMean: s.p + 519760, runningVar: s.p + 520240, pool: pool)
             s.profiler?.stop(151)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
-                eps: 1e-05, activation: .silu, output: s.t + 22286400 &* s.n, scratch: s.f + 84096, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 84096, pool: pool)
             s.profiler?.stop(152)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 22286400 &* s.n, output: s.t + 22394400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720,
-            reduceBias: s.p + 530320, activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952,
-            savedPooled: s.t + 25876304 &* s.n, savedHidden: s.t + 25879536 &* s.n, savedScale: s.t + 25876784 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, reduceBias: s.p + 530320,
+            activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952, savedPooled: s.tensor(139),
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
         s.profiler?.stop(153)
         // features.5.0.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22394400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 540432,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25371024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 540432,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
         s.profiler?.stop(154)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 25396224 &* s.n, savedMean: s.f + 109056,
-                savedInvStd: s.f + 109168, runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
+                activation: .identity, output: s.tensor(143), savedMean: s.f + 109056, savedInvStd: s.f + 109168,
+                runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
             s.profiler?.stop(155)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, runningMean: s.p + 594416, runningVar: s.p + 594528,
-                eps: 1e-05, activation: .identity, output: s.t + 25396224 &* s.n, scratch: s.f + 109056, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 109056, pool: pool)
             s.profiler?.stop(156)
         }
     }
@@ -2967,25 +2935,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25396224 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 594640,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 16617600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(143), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 594640,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
         s.profiler?.stop(157)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 16768800 &* s.n, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
+                activation: .silu, output: s.tensor(145), savedMean: s.f + 109280, savedInvStd: s.f + 109952,
                 runningMean: s.p + 671248, runningVar: s.p + 671920, pool: pool)
             s.profiler?.stop(158)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
-                eps: 1e-05, activation: .silu, output: s.t + 16768800 &* s.n, scratch: s.f + 109280, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 109280, pool: pool)
             s.profiler?.stop(159)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2994,70 +2961,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(160)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 16768800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 111968, bias: s.f,
-            activation: .identity, output: s.t + 16920000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 111968, bias: s.f,
+            activation: .identity, output: s.tensor(146), pool: pool)
         s.profiler?.stop(161)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 17071200 &* s.n, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 110624, savedInvStd: s.f + 111296,
                 runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
             s.profiler?.stop(162)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
-                eps: 1e-05, activation: .silu, output: s.t + 17071200 &* s.n, scratch: s.f + 110624, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 110624, pool: pool)
             s.profiler?.stop(163)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17071200 &* s.n, output: s.t + 17222400 &* s.n,
-            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080,
-            reduceBias: s.p + 710896, activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744,
-            savedPooled: s.t + 25868048 &* s.n, savedHidden: s.t + 25879568 &* s.n, savedScale: s.t + 25868720 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
+            pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, reduceBias: s.p + 710896,
+            activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744, savedPooled: s.tensor(149),
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
         s.profiler?.stop(164)
         // features.5.1.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17222400 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 730416,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25421424 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(148), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 730416,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
         s.profiler?.stop(165)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 145568,
-                savedInvStd: s.f + 145680, runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 145568, savedInvStd: s.f + 145680,
+                runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
             s.profiler?.stop(166)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, runningMean: s.p + 805904, runningVar: s.p + 806016,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 145568, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 145568, pool: pool)
             s.profiler?.stop(167)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
-                into: s.t + 25879968 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956, into: s.tensor(155),
+                random: &random)
             s.profiler?.stop(168)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25396224 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 25879968 &* s.n : nil, batch: s.n,
-            perImage: 25200, output: s.t + 25446624 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(143), branch: s.tensor(153),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 25200, output: s.tensor(154), pool: pool)
         s.profiler?.stop(169)
     }
 
@@ -3065,25 +3030,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25446624 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 806128,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 17373600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(154), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 806128,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
         s.profiler?.stop(170)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 17524800 &* s.n, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
+                activation: .silu, output: s.tensor(157), savedMean: s.f + 145792, savedInvStd: s.f + 146464,
                 runningMean: s.p + 882736, runningVar: s.p + 883408, pool: pool)
             s.profiler?.stop(171)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
-                eps: 1e-05, activation: .silu, output: s.t + 17524800 &* s.n, scratch: s.f + 145792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 145792, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -3092,70 +3056,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(173)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 17524800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 148480, bias: s.f,
-            activation: .identity, output: s.t + 17676000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 148480, bias: s.f,
+            activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(174)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 17827200 &* s.n, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 147136, savedInvStd: s.f + 147808,
                 runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
             s.profiler?.stop(175)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
-                eps: 1e-05, activation: .silu, output: s.t + 17827200 &* s.n, scratch: s.f + 147136, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 147136, pool: pool)
             s.profiler?.stop(176)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17827200 &* s.n, output: s.t + 17978400 &* s.n,
-            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568,
-            reduceBias: s.p + 922384, activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232,
-            savedPooled: s.t + 25869392 &* s.n, savedHidden: s.t + 25879600 &* s.n, savedScale: s.t + 25870064 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
+            pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, reduceBias: s.p + 922384,
+            activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232, savedPooled: s.tensor(161),
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
         s.profiler?.stop(177)
         // features.5.2.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17978400 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 941904,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25471824 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(160), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 941904,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
         s.profiler?.stop(178)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 182080,
-                savedInvStd: s.f + 182192, runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
+                activation: .identity, output: s.tensor(165), savedMean: s.f + 182080, savedInvStd: s.f + 182192,
+                runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
             s.profiler?.stop(179)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, runningMean: s.p + 1017392, runningVar: s.p + 1017504,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 182080, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 182080, pool: pool)
             s.profiler?.stop(180)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
-                into: s.t + 25879984 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261, into: s.tensor(167),
+                random: &random)
             s.profiler?.stop(181)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25446624 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 25879984 &* s.n : nil, batch: s.n,
-            perImage: 25200, output: s.t + 25497024 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 25200, output: s.tensor(166), pool: pool)
         s.profiler?.stop(182)
     }
 
@@ -3163,25 +3125,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25497024 &* s.n, pixels: 225 &* s.n, inChannels: 112,
-            weights: s.p + 1017616, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 18129600 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(166), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 1017616,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
         s.profiler?.stop(183)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 18280800 &* s.n, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
+                activation: .silu, output: s.tensor(169), savedMean: s.f + 182304, savedInvStd: s.f + 182976,
                 runningMean: s.p + 1094224, runningVar: s.p + 1094896, pool: pool)
             s.profiler?.stop(184)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
-                eps: 1e-05, activation: .silu, output: s.t + 18280800 &* s.n, scratch: s.f + 182304, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 182304, pool: pool)
             s.profiler?.stop(185)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -3190,70 +3151,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(186)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18280800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184992, bias: s.f,
-            activation: .identity, output: s.t + 18432000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184992, bias: s.f,
+            activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(187)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 18583200 &* s.n, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 183648, savedInvStd: s.f + 184320,
                 runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
-                eps: 1e-05, activation: .silu, output: s.t + 18583200 &* s.n, scratch: s.f + 183648, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 183648, pool: pool)
             s.profiler?.stop(189)
         }
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18583200 &* s.n, output: s.t + 18734400 &* s.n,
-            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056,
-            reduceBias: s.p + 1133872, activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720,
-            savedPooled: s.t + 25870736 &* s.n, savedHidden: s.t + 25879632 &* s.n, savedScale: s.t + 25871408 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
+            pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, reduceBias: s.p + 1133872,
+            activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720, savedPooled: s.tensor(173),
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
         s.profiler?.stop(190)
         // features.5.3.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 18734400 &* s.n, pixels: 225 &* s.n, inChannels: 672,
-            weights: s.p + 1153392, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
-            output: s.t + 25522224 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(172), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 1153392,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
         s.profiler?.stop(191)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 218592,
-                savedInvStd: s.f + 218704, runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 218592, savedInvStd: s.f + 218704,
+                runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
             s.profiler?.stop(192)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, runningMean: s.p + 1228880, runningVar: s.p + 1228992,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 218592, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 218592, pool: pool)
             s.profiler?.stop(193)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
-                into: s.t + 25880000 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565, into: s.tensor(179),
+                random: &random)
             s.profiler?.stop(194)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25497024 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 25880000 &* s.n : nil, batch: s.n,
-            perImage: 25200, output: s.t + 25547424 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 25200, output: s.tensor(178), pool: pool)
         s.profiler?.stop(195)
     }
 
@@ -3261,25 +3220,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25547424 &* s.n, pixels: 225 &* s.n, inChannels: 112,
-            weights: s.p + 1229104, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 18885600 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(178), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 1229104,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
         s.profiler?.stop(196)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 19036800 &* s.n, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
+                activation: .silu, output: s.tensor(181), savedMean: s.f + 218816, savedInvStd: s.f + 219488,
                 runningMean: s.p + 1305712, runningVar: s.p + 1306384, pool: pool)
             s.profiler?.stop(197)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
-                eps: 1e-05, activation: .silu, output: s.t + 19036800 &* s.n, scratch: s.f + 218816, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 218816, pool: pool)
             s.profiler?.stop(198)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -3288,56 +3246,54 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(199)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 19036800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 221504, bias: s.f,
-            activation: .identity, output: s.t + 25026000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 221504, bias: s.f,
+            activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(200)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 25069008 &* s.n, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 220160, savedInvStd: s.f + 220832,
                 runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
             s.profiler?.stop(201)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
-                eps: 1e-05, activation: .silu, output: s.t + 25069008 &* s.n, scratch: s.f + 220160, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 220160, pool: pool)
             s.profiler?.stop(202)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25069008 &* s.n, output: s.t + 25112016 &* s.n,
-            batch: s.n, pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544,
-            reduceBias: s.p + 1345360, activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208,
-            savedPooled: s.t + 25872080 &* s.n, savedHidden: s.t + 19338848 &* s.n, savedScale: s.t + 25872752 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
+            pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, reduceBias: s.p + 1345360,
+            activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208, savedPooled: s.tensor(185),
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
         s.profiler?.stop(203)
         // features.6.0.block.3 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25112016 &* s.n, pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1364880,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 25737104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(184), pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1364880,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
         s.profiler?.stop(204)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 25749392 &* s.n, savedMean: s.f + 255104,
-                savedInvStd: s.f + 255296, runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
+                activation: .identity, output: s.tensor(189), savedMean: s.f + 255104, savedInvStd: s.f + 255296,
+                runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
             s.profiler?.stop(205)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, runningMean: s.p + 1494288, runningVar: s.p + 1494480,
-                eps: 1e-05, activation: .identity, output: s.t + 25749392 &* s.n, scratch: s.f + 255104, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 255104, pool: pool)
             s.profiler?.stop(206)
         }
     }
@@ -3346,25 +3302,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25749392 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1494672,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23020800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(189), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1494672,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(190), pool: pool)
         s.profiler?.stop(207)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23094528 &* s.n, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
+                activation: .silu, output: s.tensor(191), savedMean: s.f + 255488, savedInvStd: s.f + 256640,
                 runningMean: s.p + 1718160, runningVar: s.p + 1719312, pool: pool)
             s.profiler?.stop(208)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
-                eps: 1e-05, activation: .silu, output: s.t + 23094528 &* s.n, scratch: s.f + 255488, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 255488, pool: pool)
             s.profiler?.stop(209)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -3373,70 +3328,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(210)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23094528 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 260096, bias: s.f,
-            activation: .identity, output: s.t + 23168256 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(192), pool: pool)
         s.profiler?.stop(211)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23241984 &* s.n, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
+                activation: .silu, output: s.tensor(193), savedMean: s.f + 257792, savedInvStd: s.f + 258944,
                 runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
             s.profiler?.stop(212)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
-                eps: 1e-05, activation: .silu, output: s.t + 23241984 &* s.n, scratch: s.f + 257792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 257792, pool: pool)
             s.profiler?.stop(213)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23241984 &* s.n, output: s.t + 23315712 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872,
-            reduceBias: s.p + 1809168, activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512,
-            savedPooled: s.t + 19335200 &* s.n, savedHidden: s.t + 19338656 &* s.n, savedScale: s.t + 19336352 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(193), output: s.tensor(194), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, reduceBias: s.p + 1809168,
+            activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512, savedPooled: s.tensor(195),
+            savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
         s.profiler?.stop(214)
         // features.6.1.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 23315712 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 1865664, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 25761680 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(194), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 1865664,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(198), pool: pool)
         s.profiler?.stop(215)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 317696,
-                savedInvStd: s.f + 317888, runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
+                activation: .identity, output: s.tensor(199), savedMean: s.f + 317696, savedInvStd: s.f + 317888,
+                runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
             s.profiler?.stop(216)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, runningMean: s.p + 2087232, runningVar: s.p + 2087424,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 317696, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 317696, pool: pool)
             s.profiler?.stop(217)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
-                into: s.t + 19338880 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175, into: s.tensor(201),
+                random: &random)
             s.profiler?.stop(218)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25749392 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 19338880 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 25773968 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(189), branch: s.tensor(199),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(200), pool: pool)
         s.profiler?.stop(219)
     }
 
@@ -3444,25 +3397,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25773968 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2087616,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23389440 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(200), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2087616,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(202), pool: pool)
         s.profiler?.stop(220)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23463168 &* s.n, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
+                activation: .silu, output: s.tensor(203), savedMean: s.f + 318080, savedInvStd: s.f + 319232,
                 runningMean: s.p + 2311104, runningVar: s.p + 2312256, pool: pool)
             s.profiler?.stop(221)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
-                eps: 1e-05, activation: .silu, output: s.t + 23463168 &* s.n, scratch: s.f + 318080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 318080, pool: pool)
             s.profiler?.stop(222)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -3471,70 +3423,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(223)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23463168 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 322688, bias: s.f,
-            activation: .identity, output: s.t + 23536896 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(204), pool: pool)
         s.profiler?.stop(224)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23610624 &* s.n, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
+                activation: .silu, output: s.tensor(205), savedMean: s.f + 320384, savedInvStd: s.f + 321536,
                 runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
             s.profiler?.stop(225)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
-                eps: 1e-05, activation: .silu, output: s.t + 23610624 &* s.n, scratch: s.f + 320384, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 320384, pool: pool)
             s.profiler?.stop(226)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23610624 &* s.n, output: s.t + 23684352 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816,
-            reduceBias: s.p + 2402112, activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456,
-            savedPooled: s.t + 19337504 &* s.n, savedHidden: s.t + 19338704 &* s.n, savedScale: s.t + 25859984 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(205), output: s.tensor(206), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, reduceBias: s.p + 2402112,
+            activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456, savedPooled: s.tensor(207),
+            savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
         s.profiler?.stop(227)
         // features.6.2.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 23684352 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 2458608, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 25786256 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(206), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 2458608,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(210), pool: pool)
         s.profiler?.stop(228)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 380288,
-                savedInvStd: s.f + 380480, runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
+                activation: .identity, output: s.tensor(211), savedMean: s.f + 380288, savedInvStd: s.f + 380480,
+                runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
             s.profiler?.stop(229)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, runningMean: s.p + 2680176, runningVar: s.p + 2680368,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 380288, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 380288, pool: pool)
             s.profiler?.stop(230)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
-                into: s.t + 19338896 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348, into: s.tensor(213),
+                random: &random)
             s.profiler?.stop(231)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25773968 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 19338896 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 25798544 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(200), branch: s.tensor(211),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(212), pool: pool)
         s.profiler?.stop(232)
     }
 
@@ -3542,25 +3492,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25798544 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2680560,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23758080 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(212), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2680560,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(214), pool: pool)
         s.profiler?.stop(233)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23831808 &* s.n, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
+                activation: .silu, output: s.tensor(215), savedMean: s.f + 380672, savedInvStd: s.f + 381824,
                 runningMean: s.p + 2904048, runningVar: s.p + 2905200, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
-                eps: 1e-05, activation: .silu, output: s.t + 23831808 &* s.n, scratch: s.f + 380672, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 380672, pool: pool)
             s.profiler?.stop(235)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -3569,70 +3518,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(236)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23831808 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 385280, bias: s.f,
-            activation: .identity, output: s.t + 23905536 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(216), pool: pool)
         s.profiler?.stop(237)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23979264 &* s.n, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 382976, savedInvStd: s.f + 384128,
                 runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
             s.profiler?.stop(238)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
-                eps: 1e-05, activation: .silu, output: s.t + 23979264 &* s.n, scratch: s.f + 382976, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 382976, pool: pool)
             s.profiler?.stop(239)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23979264 &* s.n, output: s.t + 24052992 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760,
-            reduceBias: s.p + 2995056, activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400,
-            savedPooled: s.t + 25861136 &* s.n, savedHidden: s.t + 19338752 &* s.n, savedScale: s.t + 25862288 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(217), output: s.tensor(218), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, reduceBias: s.p + 2995056,
+            activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400, savedPooled: s.tensor(219),
+            savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
         s.profiler?.stop(240)
         // features.6.3.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24052992 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 3051552, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 25810832 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(218), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 3051552,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(222), pool: pool)
         s.profiler?.stop(241)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 442880,
-                savedInvStd: s.f + 443072, runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
+                activation: .identity, output: s.tensor(223), savedMean: s.f + 442880, savedInvStd: s.f + 443072,
+                runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
             s.profiler?.stop(242)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, runningMean: s.p + 3273120, runningVar: s.p + 3273312,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 442880, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 442880, pool: pool)
             s.profiler?.stop(243)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
-                into: s.t + 19338912 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784, into: s.tensor(225),
+                random: &random)
             s.profiler?.stop(244)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25798544 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 19338912 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 25823120 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(212), branch: s.tensor(223),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(224), pool: pool)
         s.profiler?.stop(245)
     }
 
@@ -3640,25 +3587,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25823120 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3273504,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24126720 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(224), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3273504,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
         s.profiler?.stop(246)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 24200448 &* s.n, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
+                activation: .silu, output: s.tensor(227), savedMean: s.f + 443264, savedInvStd: s.f + 444416,
                 runningMean: s.p + 3496992, runningVar: s.p + 3498144, pool: pool)
             s.profiler?.stop(247)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
-                eps: 1e-05, activation: .silu, output: s.t + 24200448 &* s.n, scratch: s.f + 443264, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 443264, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -3667,70 +3613,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(249)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 24200448 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 447872, bias: s.f,
-            activation: .identity, output: s.t + 24274176 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(228), pool: pool)
         s.profiler?.stop(250)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 24347904 &* s.n, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 445568, savedInvStd: s.f + 446720,
                 runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
             s.profiler?.stop(251)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
-                eps: 1e-05, activation: .silu, output: s.t + 24347904 &* s.n, scratch: s.f + 445568, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 445568, pool: pool)
             s.profiler?.stop(252)
         }
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24347904 &* s.n, output: s.t + 24421632 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704,
-            reduceBias: s.p + 3588000, activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344,
-            savedPooled: s.t + 25863440 &* s.n, savedHidden: s.t + 19338800 &* s.n, savedScale: s.t + 25864592 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(229), output: s.tensor(230), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, reduceBias: s.p + 3588000,
+            activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344, savedPooled: s.tensor(231),
+            savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
         s.profiler?.stop(253)
         // features.6.4.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24421632 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 3644496, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 25835408 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(230), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 3644496,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(234), pool: pool)
         s.profiler?.stop(254)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 505472,
-                savedInvStd: s.f + 505664, runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
+                activation: .identity, output: s.tensor(235), savedMean: s.f + 505472, savedInvStd: s.f + 505664,
+                runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
             s.profiler?.stop(255)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, runningMean: s.p + 3866064, runningVar: s.p + 3866256,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 505472, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 505472, pool: pool)
             s.profiler?.stop(256)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
-                into: s.t + 19338928 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086, into: s.tensor(237),
+                random: &random)
             s.profiler?.stop(257)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25823120 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 19338928 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 25847696 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(236), pool: pool)
         s.profiler?.stop(258)
     }
 
@@ -3738,25 +3682,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25847696 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3866448,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24495360 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(236), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3866448,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
         s.profiler?.stop(259)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 24569088 &* s.n, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
+                activation: .silu, output: s.tensor(239), savedMean: s.f + 505856, savedInvStd: s.f + 507008,
                 runningMean: s.p + 4089936, runningVar: s.p + 4091088, pool: pool)
             s.profiler?.stop(260)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
-                eps: 1e-05, activation: .silu, output: s.t + 24569088 &* s.n, scratch: s.f + 505856, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 505856, pool: pool)
             s.profiler?.stop(261)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
@@ -3765,56 +3708,54 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(262)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 24569088 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 510464, bias: s.f,
-            activation: .identity, output: s.t + 24642816 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(263)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 24716544 &* s.n, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 508160, savedInvStd: s.f + 509312,
                 runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
             s.profiler?.stop(264)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
-                eps: 1e-05, activation: .silu, output: s.t + 24716544 &* s.n, scratch: s.f + 508160, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 508160, pool: pool)
             s.profiler?.stop(265)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24716544 &* s.n, output: s.t + 24790272 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216,
-            reduceBias: s.p + 4162512, activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856,
-            savedPooled: s.t + 25865744 &* s.n, savedHidden: s.t + 9503440 &* s.n, savedScale: s.t + 25866896 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, reduceBias: s.p + 4162512,
+            activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856, savedPooled: s.tensor(243),
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
         s.profiler?.stop(266)
         // features.7.0.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24790272 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 4219008, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
-            output: s.t + 19310880 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(242), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 4219008,
+            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(246), pool: pool)
         s.profiler?.stop(267)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 25572624 &* s.n, savedMean: s.f + 531200,
-                savedInvStd: s.f + 531520, runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
+                activation: .identity, output: s.tensor(247), savedMean: s.f + 531200, savedInvStd: s.f + 531520,
+                runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
             s.profiler?.stop(268)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, runningMean: s.p + 4588288, runningVar: s.p + 4588608,
-                eps: 1e-05, activation: .identity, output: s.t + 25572624 &* s.n, scratch: s.f + 531200, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 531200, pool: pool)
             s.profiler?.stop(269)
         }
     }
@@ -3823,25 +3764,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25572624 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 4588928,
-            bias: s.f, outChannels: 1920, activation: .identity, residual: nil, output: s.t + 19188000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(247), pixels: 64 &* s.n, inChannels: 320, weights: s.p + 4588928,
+            bias: s.f, outChannels: 1920, activation: .identity, residual: nil, output: s.tensor(248), pool: pool)
         s.profiler?.stop(270)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 19728000 &* s.n, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
+                activation: .silu, output: s.tensor(249), savedMean: s.f + 531840, savedInvStd: s.f + 533760,
                 runningMean: s.p + 5207168, runningVar: s.p + 5209088, pool: pool)
             s.profiler?.stop(271)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
-                eps: 1e-05, activation: .silu, output: s.t + 19728000 &* s.n, scratch: s.f + 531840, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 531840, pool: pool)
             s.profiler?.stop(272)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
@@ -3850,70 +3790,68 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.stop(273)
         // features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 19728000 &* s.n, batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 539520, bias: s.f,
-            activation: .identity, output: s.t + 19850880 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(250), pool: pool)
         s.profiler?.stop(274)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 19973760 &* s.n, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
+                activation: .silu, output: s.tensor(251), savedMean: s.f + 535680, savedInvStd: s.f + 537600,
                 runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
             s.profiler?.stop(275)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
-                eps: 1e-05, activation: .silu, output: s.t + 19973760 &* s.n, scratch: s.f + 535680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 535680, pool: pool)
             s.profiler?.stop(276)
         }
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19973760 &* s.n, output: s.t + 20096640 &* s.n,
-            batch: s.n, pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968,
-            reduceBias: s.p + 5389568, activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248,
-            savedPooled: s.t + 9499520 &* s.n, savedHidden: s.t + 9503360 &* s.n, savedScale: s.t + 9501440 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(251), output: s.tensor(252), batch: s.n,
+            pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, reduceBias: s.p + 5389568,
+            activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248, savedPooled: s.tensor(253),
+            savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
         s.profiler?.stop(277)
         // features.7.1.block.3 project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20096640 &* s.n, pixels: 64 &* s.n, inChannels: 1920,
-            weights: s.p + 5545168, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
-            output: s.t + 20301440 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(252), pixels: 64 &* s.n, inChannels: 1920, weights: s.p + 5545168,
+            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(256), pool: pool)
         s.profiler?.stop(278)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 9417600 &* s.n, savedMean: s.f + 574080,
-                savedInvStd: s.f + 574400, runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
+                activation: .identity, output: s.tensor(257), savedMean: s.f + 574080, savedInvStd: s.f + 574400,
+                runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
             s.profiler?.stop(279)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, runningMean: s.p + 6160208, runningVar: s.p + 6160528,
-                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 574080, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 574080, pool: pool)
             s.profiler?.stop(280)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
-                into: s.t + 9503488 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696, into: s.tensor(259),
+                random: &random)
             s.profiler?.stop(281)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25572624 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 9503488 &* s.n : nil, batch: s.n,
-            perImage: 20480, output: s.t + 20321920 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(247), branch: s.tensor(257),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
+            perImage: 20480, output: s.tensor(258), pool: pool)
         s.profiler?.stop(282)
     }
 
@@ -3921,25 +3859,24 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20321920 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 6160848,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 9417600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(258), pixels: 64 &* s.n, inChannels: 320, weights: s.p + 6160848,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(260), pool: pool)
         s.profiler?.stop(283)
         // features.8 BatchNorm (batch statistics) + silu on [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 20219520 &* s.n, savedMean: s.f + 574720, savedInvStd: s.f + 576000,
+                activation: .silu, output: s.tensor(261), savedMean: s.f + 574720, savedInvStd: s.f + 576000,
                 runningMean: s.p + 6573008, runningVar: s.p + 6574288, pool: pool)
             s.profiler?.stop(284)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, runningMean: s.p + 6573008, runningVar: s.p + 6574288,
-                eps: 1e-05, activation: .silu, output: s.t + 20219520 &* s.n, scratch: s.f + 574720, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 574720, pool: pool)
             s.profiler?.stop(285)
         }
     }
@@ -3948,27 +3885,27 @@ public final class EfficientNetB1Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 20219520 &* s.n, batch: s.n, pixels: 64, channels: 1280,
-            output: s.t + 19331360 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(261), batch: s.n, pixels: 64, channels: 1280, output: s.tensor(262),
+            pool: pool)
         s.profiler?.stop(286)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 19331360 &* s.n, output: s.t + 19333920 &* s.n, count: 1280 &* s.n,
-            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 19332640 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(262), output: s.tensor(264), count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(263), random: &random)
         s.profiler?.stop(287)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 19333920 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 6575568,
-            bias: s.p + 7855568, outFeatures: 1000, output: s.t + 19331360 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(264), batch: s.n, inFeatures: 1280, weights: s.p + 6575568, bias: s.p + 7855568,
+            outFeatures: 1000, output: s.tensor(265), pool: pool)
         s.profiler?.stop(288)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 19331360 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 20219520 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(265), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(266))
         s.profiler?.stop(289)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 19331360 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(265), count: 1000 &* s.n)
         s.profiler?.stop(290)
     }
 
@@ -3976,19 +3913,19 @@ public final class EfficientNetB1Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 19333920 &* s.n,
-            weights: s.p + 6575568, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 19331360 &* s.n,
-            gradWeights: s.g + 6575568, gradBias: s.g + 7855568, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(266), input: s.tensor(264), weights: s.p + 6575568,
+            batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(267), gradWeights: s.g + 6575568,
+            gradBias: s.g + 7855568, pool: pool)
         s.profiler?.stop(291)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 19331360 &* s.n, mask: s.t + 19332640 &* s.n,
-            count: 1280 &* s.n, gradInput: s.t + 19333920 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(267), mask: s.tensor(263), count: 1280 &* s.n,
+            gradInput: s.tensor(268))
         s.profiler?.stop(292)
         // avgpool backward: spread each channel's gradient over the 64 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 19333920 &* s.n, batch: s.n, pixels: 64,
-            channels: 1280, gradInput: s.t + 20219520 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(268), batch: s.n, pixels: 64, channels: 1280,
+            gradInput: s.tensor(269), pool: pool)
         s.profiler?.stop(293)
     }
 
@@ -3996,16 +3933,16 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place) on [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 9417600 &* s.n,
-            pixels: 64 &* s.n, channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 574720,
-            savedInvStd: s.f + 576000, activation: .silu, gradInput: s.t + 20219520 &* s.n, gradGamma: s.g + 6570448,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(260), pixels: 64 &* s.n,
+            channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 574720,
+            savedInvStd: s.f + 576000, activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 6570448,
             gradBeta: s.g + 6571728, pool: pool)
         s.profiler?.stop(294)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 20321920 &* s.n,
-            weights: s.p + 6160848, pixels: 64 &* s.n, inChannels: 320, outChannels: 1280,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 6160848, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 6160848,
+            pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(270),
+            gradWeights: s.g + 6160848, pool: pool)
         s.profiler?.stop(295)
     }
 
@@ -4013,1552 +3950,2851 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 9503488 &* s.n : nil, batch: s.n,
-            perImage: 20480, gradBranch: s.t + 9438080 &* s.n, pool: pool)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(270),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
+            perImage: 20480, gradBranch: s.tensor(271), pool: pool)
         s.profiler?.stop(296)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9438080 &* s.n, input: s.t + 20301440 &* s.n,
-            pixels: 64 &* s.n, channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 574080,
-            savedInvStd: s.f + 574400, activation: .identity, gradInput: s.t + 9438080 &* s.n,
-            gradGamma: s.g + 6159568, gradBeta: s.g + 6159888, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 64 &* s.n,
+            channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 574080,
+            savedInvStd: s.f + 574400, activation: .identity, gradInput: s.tensor(271), gradGamma: s.g + 6159568,
+            gradBeta: s.g + 6159888, pool: pool)
         s.profiler?.stop(297)
+        // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
+                activation: .silu, output: s.tensor(274), pool: pool)
+            s.profiler?.stop(298)
+        }
+        // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
+                eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 535680, pool: pool)
+            s.profiler?.stop(299)
+        }
+        // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 64,
+                channels: 1920, output: s.tensor(273), pool: pool)
+            s.profiler?.stop(300)
+        }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9438080 &* s.n, input: s.t + 20096640 &* s.n,
-            weights: s.p + 5545168, pixels: 64 &* s.n, inChannels: 1920, outChannels: 320,
-            gradInput: s.t + 20219520 &* s.n, gradWeights: s.g + 5545168, pool: pool)
-        s.profiler?.stop(298)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 5545168,
+            pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
+            gradWeights: s.g + 5545168, pool: pool)
+        s.profiler?.stop(301)
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 19973760 &* s.n,
-            batch: s.n, pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968,
-            activation: .silu, expandWeights: s.p + 5389648, savedPooled: s.t + 9499520 &* s.n,
-            savedHidden: s.t + 9503360 &* s.n, savedScale: s.t + 9501440 &* s.n, gradInput: s.t + 20096640 &* s.n,
-            gradReduceWeights: s.g + 5235968, gradReduceBias: s.g + 5389568, gradExpandWeights: s.g + 5389648,
-            gradExpandBias: s.g + 5543248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(299)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(272), input: s.tensor(274), batch: s.n, pixels: 64,
+            channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, activation: .silu,
+            expandWeights: s.p + 5389648, savedPooled: s.tensor(253), savedHidden: s.tensor(254),
+            savedScale: s.tensor(255), gradInput: s.tensor(275), gradReduceWeights: s.g + 5235968,
+            gradReduceBias: s.g + 5389568, gradExpandWeights: s.g + 5389648, gradExpandBias: s.g + 5543248,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(302)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20096640 &* s.n, input: s.t + 19850880 &* s.n,
-            pixels: 64 &* s.n, channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 535680,
-            savedInvStd: s.f + 537600, activation: .silu, gradInput: s.t + 20096640 &* s.n, gradGamma: s.g + 5228288,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 64 &* s.n,
+            channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 535680,
+            savedInvStd: s.f + 537600, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 5228288,
             gradBeta: s.g + 5230208, pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(303)
+        // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
+                activation: .silu, output: s.tensor(277), pool: pool)
+            s.profiler?.stop(304)
+        }
+        // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 531840, pool: pool)
+            s.profiler?.stop(305)
+        }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 556800, count: 17280)
-        s.profiler?.stop(301)
+        s.profiler?.stop(306)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20096640 &* s.n, input: s.t + 19728000 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
-            outWidth: 8, weights: s.f + 539520, gradInput: s.t + 19850880 &* s.n, gradWeights: s.f + 556800,
-            pool: pool)
-        s.profiler?.stop(302)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 8,
+            width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
+            weights: s.f + 539520, gradInput: s.tensor(276), gradWeights: s.f + 556800, pool: pool)
+        s.profiler?.stop(307)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 556800, channels: 1920, kernel: 3, into: s.g + 5211008)
-        s.profiler?.stop(303)
+        s.profiler?.stop(308)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19850880 &* s.n, input: s.t + 19188000 &* s.n,
-            pixels: 64 &* s.n, channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 531840,
-            savedInvStd: s.f + 533760, activation: .silu, gradInput: s.t + 19850880 &* s.n, gradGamma: s.g + 5203328,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 64 &* s.n,
+            channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 531840,
+            savedInvStd: s.f + 533760, activation: .silu, gradInput: s.tensor(276), gradGamma: s.g + 5203328,
             gradBeta: s.g + 5205248, pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(309)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19850880 &* s.n, input: s.t + 25572624 &* s.n,
-            weights: s.p + 4588928, pixels: 64 &* s.n, inChannels: 320, outChannels: 1920,
-            gradInput: s.t + 19188000 &* s.n, gradWeights: s.g + 4588928, pool: pool)
-        s.profiler?.stop(305)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 4588928,
+            pixels: 64 &* s.n, inChannels: 320, outChannels: 1920, gradInput: s.tensor(278),
+            gradWeights: s.g + 4588928, pool: pool)
+        s.profiler?.stop(310)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 19188000 &* s.n, s.t + 9417600 &* s.n, count: 20480 &* s.n, pool: pool)
-        s.profiler?.stop(306)
+        TrainingKernels.accumulate(s.tensor(278), s.tensor(270), count: 20480 &* s.n, pool: pool)
+        s.profiler?.stop(311)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 19310880 &* s.n,
-            pixels: 64 &* s.n, channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 531200,
-            savedInvStd: s.f + 531520, activation: .identity, gradInput: s.t + 19188000 &* s.n,
-            gradGamma: s.g + 4587648, gradBeta: s.g + 4587968, pool: pool)
-        s.profiler?.stop(307)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 64 &* s.n,
+            channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 531200,
+            savedInvStd: s.f + 531520, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 4587648,
+            gradBeta: s.g + 4587968, pool: pool)
+        s.profiler?.stop(312)
+        // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
+                activation: .silu, output: s.tensor(281), pool: pool)
+            s.profiler?.stop(313)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
+                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 508160, pool: pool)
+            s.profiler?.stop(314)
+        }
+        // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(281), savedScale: s.tensor(245), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(280), pool: pool)
+            s.profiler?.stop(315)
+        }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24790272 &* s.n,
-            weights: s.p + 4219008, pixels: 64 &* s.n, inChannels: 1152, outChannels: 320,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 4219008, pool: pool)
-        s.profiler?.stop(308)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4219008,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(279),
+            gradWeights: s.g + 4219008, pool: pool)
+        s.profiler?.stop(316)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24716544 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216,
-            activation: .silu, expandWeights: s.p + 4162560, savedPooled: s.t + 25865744 &* s.n,
-            savedHidden: s.t + 9503440 &* s.n, savedScale: s.t + 25866896 &* s.n, gradInput: s.t + 19188000 &* s.n,
-            gradReduceWeights: s.g + 4107216, gradReduceBias: s.g + 4162512, gradExpandWeights: s.g + 4162560,
-            gradExpandBias: s.g + 4217856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(309)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(279), input: s.tensor(281), batch: s.n, pixels: 64,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, activation: .silu,
+            expandWeights: s.p + 4162560, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
+            savedScale: s.tensor(245), gradInput: s.tensor(282), gradReduceWeights: s.g + 4107216,
+            gradReduceBias: s.g + 4162512, gradExpandWeights: s.g + 4162560, gradExpandBias: s.g + 4217856,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(317)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24642816 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 508160,
-            savedInvStd: s.f + 509312, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 4102608,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 508160,
+            savedInvStd: s.f + 509312, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4102608,
             gradBeta: s.g + 4103760, pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(318)
+        // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
+                activation: .silu, output: s.tensor(284), pool: pool)
+            s.profiler?.stop(319)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
+                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 505856, pool: pool)
+            s.profiler?.stop(320)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 520832, count: 10368)
-        s.profiler?.stop(311)
+        s.profiler?.stop(321)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24569088 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
-            outWidth: 8, weights: s.f + 510464, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 520832,
-            pool: pool)
-        s.profiler?.stop(312)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
+            weights: s.f + 510464, gradInput: s.tensor(283), gradWeights: s.f + 520832, pool: pool)
+        s.profiler?.stop(322)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 520832, channels: 1152, kernel: 3, into: s.g + 4092240)
-        s.profiler?.stop(313)
+        s.profiler?.stop(323)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24495360 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 505856,
-            savedInvStd: s.f + 507008, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 4087632,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 505856,
+            savedInvStd: s.f + 507008, activation: .silu, gradInput: s.tensor(283), gradGamma: s.g + 4087632,
             gradBeta: s.g + 4088784, pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(324)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25847696 &* s.n,
-            weights: s.p + 3866448, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 3866448, pool: pool)
-        s.profiler?.stop(315)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 3866448,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(285),
+            gradWeights: s.g + 3866448, pool: pool)
+        s.profiler?.stop(325)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 19338928 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 19188000 &* s.n, pool: pool)
-        s.profiler?.stop(316)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(285),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(286), pool: pool)
+        s.profiler?.stop(326)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25835408 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 505472,
-            savedInvStd: s.f + 505664, activation: .identity, gradInput: s.t + 19188000 &* s.n,
-            gradGamma: s.g + 3865680, gradBeta: s.g + 3865872, pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 505472,
+            savedInvStd: s.f + 505664, activation: .identity, gradInput: s.tensor(286), gradGamma: s.g + 3865680,
+            gradBeta: s.g + 3865872, pool: pool)
+        s.profiler?.stop(327)
+        // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
+                activation: .silu, output: s.tensor(289), pool: pool)
+            s.profiler?.stop(328)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 445568, pool: pool)
+            s.profiler?.stop(329)
+        }
+        // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(289), savedScale: s.tensor(233), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(288), pool: pool)
+            s.profiler?.stop(330)
+        }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24421632 &* s.n,
-            weights: s.p + 3644496, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 3644496, pool: pool)
-        s.profiler?.stop(318)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 3644496,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(287),
+            gradWeights: s.g + 3644496, pool: pool)
+        s.profiler?.stop(331)
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24347904 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704,
-            activation: .silu, expandWeights: s.p + 3588048, savedPooled: s.t + 25863440 &* s.n,
-            savedHidden: s.t + 19338800 &* s.n, savedScale: s.t + 25864592 &* s.n, gradInput: s.t + 19188000 &* s.n,
-            gradReduceWeights: s.g + 3532704, gradReduceBias: s.g + 3588000, gradExpandWeights: s.g + 3588048,
-            gradExpandBias: s.g + 3643344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(319)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(287), input: s.tensor(289), batch: s.n, pixels: 64,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, activation: .silu,
+            expandWeights: s.p + 3588048, savedPooled: s.tensor(231), savedHidden: s.tensor(232),
+            savedScale: s.tensor(233), gradInput: s.tensor(290), gradReduceWeights: s.g + 3532704,
+            gradReduceBias: s.g + 3588000, gradExpandWeights: s.g + 3588048, gradExpandBias: s.g + 3643344,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(332)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24274176 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 445568,
-            savedInvStd: s.f + 446720, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 3528096,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 445568,
+            savedInvStd: s.f + 446720, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 3528096,
             gradBeta: s.g + 3529248, pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(333)
+        // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
+                activation: .silu, output: s.tensor(292), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
+                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 443264, pool: pool)
+            s.profiler?.stop(335)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 476672, count: 28800)
-        s.profiler?.stop(321)
+        s.profiler?.stop(336)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24200448 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 447872, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 476672,
-            pool: pool)
-        s.profiler?.stop(322)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 447872, gradInput: s.tensor(291), gradWeights: s.f + 476672, pool: pool)
+        s.profiler?.stop(337)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 476672, channels: 1152, kernel: 5, into: s.g + 3499296)
-        s.profiler?.stop(323)
+        s.profiler?.stop(338)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24126720 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 443264,
-            savedInvStd: s.f + 444416, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 3494688,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 443264,
+            savedInvStd: s.f + 444416, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 3494688,
             gradBeta: s.g + 3495840, pool: pool)
-        s.profiler?.stop(324)
+        s.profiler?.stop(339)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25823120 &* s.n,
-            weights: s.p + 3273504, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 19261728 &* s.n, gradWeights: s.g + 3273504, pool: pool)
-        s.profiler?.stop(325)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3273504,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(293),
+            gradWeights: s.g + 3273504, pool: pool)
+        s.profiler?.stop(340)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 19261728 &* s.n, s.t + 9491328 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(326)
+        TrainingKernels.accumulate(s.tensor(293), s.tensor(285), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(341)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 19338912 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 9491328 &* s.n, pool: pool)
-        s.profiler?.stop(327)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(293),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(294), pool: pool)
+        s.profiler?.stop(342)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25810832 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 442880,
-            savedInvStd: s.f + 443072, activation: .identity, gradInput: s.t + 9491328 &* s.n,
-            gradGamma: s.g + 3272736, gradBeta: s.g + 3272928, pool: pool)
-        s.profiler?.stop(328)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 442880,
+            savedInvStd: s.f + 443072, activation: .identity, gradInput: s.tensor(294), gradGamma: s.g + 3272736,
+            gradBeta: s.g + 3272928, pool: pool)
+        s.profiler?.stop(343)
+        // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
+                activation: .silu, output: s.tensor(297), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
+                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 382976, pool: pool)
+            s.profiler?.stop(345)
+        }
+        // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(297), savedScale: s.tensor(221), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(296), pool: pool)
+            s.profiler?.stop(346)
+        }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 24052992 &* s.n,
-            weights: s.p + 3051552, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 3051552, pool: pool)
-        s.profiler?.stop(329)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3051552,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(295),
+            gradWeights: s.g + 3051552, pool: pool)
+        s.profiler?.stop(347)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23979264 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760,
-            activation: .silu, expandWeights: s.p + 2995104, savedPooled: s.t + 25861136 &* s.n,
-            savedHidden: s.t + 19338752 &* s.n, savedScale: s.t + 25862288 &* s.n, gradInput: s.t + 19188000 &* s.n,
-            gradReduceWeights: s.g + 2939760, gradReduceBias: s.g + 2995056, gradExpandWeights: s.g + 2995104,
-            gradExpandBias: s.g + 3050400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(330)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(295), input: s.tensor(297), batch: s.n, pixels: 64,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, activation: .silu,
+            expandWeights: s.p + 2995104, savedPooled: s.tensor(219), savedHidden: s.tensor(220),
+            savedScale: s.tensor(221), gradInput: s.tensor(298), gradReduceWeights: s.g + 2939760,
+            gradReduceBias: s.g + 2995056, gradExpandWeights: s.g + 2995104, gradExpandBias: s.g + 3050400,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(348)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23905536 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 382976,
-            savedInvStd: s.f + 384128, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 2935152,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 382976,
+            savedInvStd: s.f + 384128, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 2935152,
             gradBeta: s.g + 2936304, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(349)
+        // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
+                activation: .silu, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(350)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
+                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 380672, pool: pool)
+            s.profiler?.stop(351)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 414080, count: 28800)
-        s.profiler?.stop(332)
+        s.profiler?.stop(352)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23831808 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 385280, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 414080,
-            pool: pool)
-        s.profiler?.stop(333)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 385280, gradInput: s.tensor(299), gradWeights: s.f + 414080, pool: pool)
+        s.profiler?.stop(353)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 414080, channels: 1152, kernel: 5, into: s.g + 2906352)
-        s.profiler?.stop(334)
+        s.profiler?.stop(354)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23758080 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 380672,
-            savedInvStd: s.f + 381824, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 2901744,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 380672,
+            savedInvStd: s.f + 381824, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 2901744,
             gradBeta: s.g + 2902896, pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(355)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25798544 &* s.n,
-            weights: s.p + 2680560, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 2680560, pool: pool)
-        s.profiler?.stop(336)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 2680560,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(301),
+            gradWeights: s.g + 2680560, pool: pool)
+        s.profiler?.stop(356)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9491328 &* s.n, s.t + 19261728 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(337)
+        TrainingKernels.accumulate(s.tensor(301), s.tensor(293), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(357)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 19338896 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 19188000 &* s.n, pool: pool)
-        s.profiler?.stop(338)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(301),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(302), pool: pool)
+        s.profiler?.stop(358)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25786256 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 380288,
-            savedInvStd: s.f + 380480, activation: .identity, gradInput: s.t + 19188000 &* s.n,
-            gradGamma: s.g + 2679792, gradBeta: s.g + 2679984, pool: pool)
-        s.profiler?.stop(339)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 380288,
+            savedInvStd: s.f + 380480, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2679792,
+            gradBeta: s.g + 2679984, pool: pool)
+        s.profiler?.stop(359)
+        // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
+                activation: .silu, output: s.tensor(305), pool: pool)
+            s.profiler?.stop(360)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
+                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 320384, pool: pool)
+            s.profiler?.stop(361)
+        }
+        // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(209), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(304), pool: pool)
+            s.profiler?.stop(362)
+        }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23684352 &* s.n,
-            weights: s.p + 2458608, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 2458608, pool: pool)
-        s.profiler?.stop(340)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2458608,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(303),
+            gradWeights: s.g + 2458608, pool: pool)
+        s.profiler?.stop(363)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23610624 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816,
-            activation: .silu, expandWeights: s.p + 2402160, savedPooled: s.t + 19337504 &* s.n,
-            savedHidden: s.t + 19338704 &* s.n, savedScale: s.t + 25859984 &* s.n, gradInput: s.t + 19188000 &* s.n,
-            gradReduceWeights: s.g + 2346816, gradReduceBias: s.g + 2402112, gradExpandWeights: s.g + 2402160,
-            gradExpandBias: s.g + 2457456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(341)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n, pixels: 64,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, activation: .silu,
+            expandWeights: s.p + 2402160, savedPooled: s.tensor(207), savedHidden: s.tensor(208),
+            savedScale: s.tensor(209), gradInput: s.tensor(306), gradReduceWeights: s.g + 2346816,
+            gradReduceBias: s.g + 2402112, gradExpandWeights: s.g + 2402160, gradExpandBias: s.g + 2457456,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(364)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23536896 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 320384,
-            savedInvStd: s.f + 321536, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 2342208,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 320384,
+            savedInvStd: s.f + 321536, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2342208,
             gradBeta: s.g + 2343360, pool: pool)
-        s.profiler?.stop(342)
+        s.profiler?.stop(365)
+        // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
+                activation: .silu, output: s.tensor(308), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
+                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 318080, pool: pool)
+            s.profiler?.stop(367)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 351488, count: 28800)
-        s.profiler?.stop(343)
+        s.profiler?.stop(368)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23463168 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 322688, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 351488,
-            pool: pool)
-        s.profiler?.stop(344)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 322688, gradInput: s.tensor(307), gradWeights: s.f + 351488, pool: pool)
+        s.profiler?.stop(369)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 351488, channels: 1152, kernel: 5, into: s.g + 2313408)
-        s.profiler?.stop(345)
+        s.profiler?.stop(370)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23389440 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 318080,
-            savedInvStd: s.f + 319232, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 2308800,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 318080,
+            savedInvStd: s.f + 319232, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 2308800,
             gradBeta: s.g + 2309952, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(371)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25773968 &* s.n,
-            weights: s.p + 2087616, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 19261728 &* s.n, gradWeights: s.g + 2087616, pool: pool)
-        s.profiler?.stop(347)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2087616,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(309),
+            gradWeights: s.g + 2087616, pool: pool)
+        s.profiler?.stop(372)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 19261728 &* s.n, s.t + 9491328 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(348)
+        TrainingKernels.accumulate(s.tensor(309), s.tensor(301), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(373)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 19338880 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 9491328 &* s.n, pool: pool)
-        s.profiler?.stop(349)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(310), pool: pool)
+        s.profiler?.stop(374)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25761680 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 317696,
-            savedInvStd: s.f + 317888, activation: .identity, gradInput: s.t + 9491328 &* s.n,
-            gradGamma: s.g + 2086848, gradBeta: s.g + 2087040, pool: pool)
-        s.profiler?.stop(350)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 317696,
+            savedInvStd: s.f + 317888, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 2086848,
+            gradBeta: s.g + 2087040, pool: pool)
+        s.profiler?.stop(375)
+        // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
+                activation: .silu, output: s.tensor(313), pool: pool)
+            s.profiler?.stop(376)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 257792, pool: pool)
+            s.profiler?.stop(377)
+        }
+        // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(313), savedScale: s.tensor(197), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(378)
+        }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 23315712 &* s.n,
-            weights: s.p + 1865664, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1865664, pool: pool)
-        s.profiler?.stop(351)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 1865664,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(311),
+            gradWeights: s.g + 1865664, pool: pool)
+        s.profiler?.stop(379)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23241984 &* s.n,
-            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872,
-            activation: .silu, expandWeights: s.p + 1809216, savedPooled: s.t + 19335200 &* s.n,
-            savedHidden: s.t + 19338656 &* s.n, savedScale: s.t + 19336352 &* s.n, gradInput: s.t + 19188000 &* s.n,
-            gradReduceWeights: s.g + 1753872, gradReduceBias: s.g + 1809168, gradExpandWeights: s.g + 1809216,
-            gradExpandBias: s.g + 1864512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(352)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, pixels: 64,
+            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, activation: .silu,
+            expandWeights: s.p + 1809216, savedPooled: s.tensor(195), savedHidden: s.tensor(196),
+            savedScale: s.tensor(197), gradInput: s.tensor(314), gradReduceWeights: s.g + 1753872,
+            gradReduceBias: s.g + 1809168, gradExpandWeights: s.g + 1809216, gradExpandBias: s.g + 1864512,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(380)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23168256 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 257792,
-            savedInvStd: s.f + 258944, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 1749264,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 257792,
+            savedInvStd: s.f + 258944, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 1749264,
             gradBeta: s.g + 1750416, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(381)
+        // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
+                activation: .silu, output: s.tensor(316), pool: pool)
+            s.profiler?.stop(382)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
+                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 255488, pool: pool)
+            s.profiler?.stop(383)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 288896, count: 28800)
-        s.profiler?.stop(354)
+        s.profiler?.stop(384)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23094528 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 260096, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 288896,
-            pool: pool)
-        s.profiler?.stop(355)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 260096, gradInput: s.tensor(315), gradWeights: s.f + 288896, pool: pool)
+        s.profiler?.stop(385)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 288896, channels: 1152, kernel: 5, into: s.g + 1720464)
-        s.profiler?.stop(356)
+        s.profiler?.stop(386)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23020800 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 255488,
-            savedInvStd: s.f + 256640, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 1715856,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 255488,
+            savedInvStd: s.f + 256640, activation: .silu, gradInput: s.tensor(315), gradGamma: s.g + 1715856,
             gradBeta: s.g + 1717008, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(387)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25749392 &* s.n,
-            weights: s.p + 1494672, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 1494672, pool: pool)
-        s.profiler?.stop(358)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1494672,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(317),
+            gradWeights: s.g + 1494672, pool: pool)
+        s.profiler?.stop(388)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9491328 &* s.n, s.t + 19261728 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(359)
+        TrainingKernels.accumulate(s.tensor(317), s.tensor(309), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(389)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25737104 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 255104,
-            savedInvStd: s.f + 255296, activation: .identity, gradInput: s.t + 9491328 &* s.n,
-            gradGamma: s.g + 1493904, gradBeta: s.g + 1494096, pool: pool)
-        s.profiler?.stop(360)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 255104,
+            savedInvStd: s.f + 255296, activation: .identity, gradInput: s.tensor(317), gradGamma: s.g + 1493904,
+            gradBeta: s.g + 1494096, pool: pool)
+        s.profiler?.stop(390)
+        // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
+                activation: .silu, output: s.tensor(320), pool: pool)
+            s.profiler?.stop(391)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
+                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 220160, pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(320), savedScale: s.tensor(187), batch: s.n, pixels: 64,
+                channels: 672, output: s.tensor(319), pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25112016 &* s.n,
-            weights: s.p + 1364880, pixels: 64 &* s.n, inChannels: 672, outChannels: 192,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1364880, pool: pool)
-        s.profiler?.stop(361)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1364880,
+            pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(318), gradWeights: s.g + 1364880,
+            pool: pool)
+        s.profiler?.stop(394)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25069008 &* s.n,
-            batch: s.n, pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544,
-            activation: .silu, expandWeights: s.p + 1345392, savedPooled: s.t + 25872080 &* s.n,
-            savedHidden: s.t + 19338848 &* s.n, savedScale: s.t + 25872752 &* s.n, gradInput: s.t + 9460608 &* s.n,
-            gradReduceWeights: s.g + 1326544, gradReduceBias: s.g + 1345360, gradExpandWeights: s.g + 1345392,
-            gradExpandBias: s.g + 1364208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(362)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, pixels: 64,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, activation: .silu,
+            expandWeights: s.p + 1345392, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
+            savedScale: s.tensor(187), gradInput: s.tensor(321), gradReduceWeights: s.g + 1326544,
+            gradReduceBias: s.g + 1345360, gradExpandWeights: s.g + 1345392, gradExpandBias: s.g + 1364208,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(395)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9460608 &* s.n, input: s.t + 25026000 &* s.n,
-            pixels: 64 &* s.n, channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 220160,
-            savedInvStd: s.f + 220832, activation: .silu, gradInput: s.t + 9460608 &* s.n, gradGamma: s.g + 1323856,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 64 &* s.n,
+            channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 220160,
+            savedInvStd: s.f + 220832, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1323856,
             gradBeta: s.g + 1324528, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(396)
+        // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
+                activation: .silu, output: s.tensor(323), pool: pool)
+            s.profiler?.stop(397)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 218816, pool: pool)
+            s.profiler?.stop(398)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 238304, count: 16800)
-        s.profiler?.stop(364)
+        s.profiler?.stop(399)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9460608 &* s.n, input: s.t + 19036800 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 8, outWidth: 8, weights: s.f + 221504, gradInput: s.t + 19188000 &* s.n,
-            gradWeights: s.f + 238304, pool: pool)
-        s.profiler?.stop(365)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 221504, gradInput: s.tensor(322), gradWeights: s.f + 238304, pool: pool)
+        s.profiler?.stop(400)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 238304, channels: 672, kernel: 5, into: s.g + 1307056)
-        s.profiler?.stop(366)
+        s.profiler?.stop(401)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 18885600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(180),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 218816,
-            savedInvStd: s.f + 219488, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 1304368,
+            savedInvStd: s.f + 219488, activation: .silu, gradInput: s.tensor(322), gradGamma: s.g + 1304368,
             gradBeta: s.g + 1305040, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(402)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25547424 &* s.n,
-            weights: s.p + 1229104, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1229104, pool: pool)
-        s.profiler?.stop(368)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1229104,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(324),
+            gradWeights: s.g + 1229104, pool: pool)
+        s.profiler?.stop(403)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 25880000 &* s.n : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.t + 9442800 &* s.n, pool: pool)
-        s.profiler?.stop(369)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.tensor(325), pool: pool)
+        s.profiler?.stop(404)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25522224 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(176),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 218592,
-            savedInvStd: s.f + 218704, activation: .identity, gradInput: s.t + 9442800 &* s.n,
-            gradGamma: s.g + 1228656, gradBeta: s.g + 1228768, pool: pool)
-        s.profiler?.stop(370)
+            savedInvStd: s.f + 218704, activation: .identity, gradInput: s.tensor(325), gradGamma: s.g + 1228656,
+            gradBeta: s.g + 1228768, pool: pool)
+        s.profiler?.stop(405)
+        // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
+                activation: .silu, output: s.tensor(328), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 183648, pool: pool)
+            s.profiler?.stop(407)
+        }
+        // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(175), batch: s.n,
+                pixels: 225, channels: 672, output: s.tensor(327), pool: pool)
+            s.profiler?.stop(408)
+        }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 18734400 &* s.n,
-            weights: s.p + 1153392, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 18885600 &* s.n, gradWeights: s.g + 1153392, pool: pool)
-        s.profiler?.stop(371)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1153392,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326),
+            gradWeights: s.g + 1153392, pool: pool)
+        s.profiler?.stop(409)
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 18885600 &* s.n, input: s.t + 18583200 &* s.n,
-            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056,
-            activation: .silu, expandWeights: s.p + 1133904, savedPooled: s.t + 25870736 &* s.n,
-            savedHidden: s.t + 25879632 &* s.n, savedScale: s.t + 25871408 &* s.n, gradInput: s.t + 18734400 &* s.n,
-            gradReduceWeights: s.g + 1115056, gradReduceBias: s.g + 1133872, gradExpandWeights: s.g + 1133904,
-            gradExpandBias: s.g + 1152720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(372)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, pixels: 225,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, activation: .silu,
+            expandWeights: s.p + 1133904, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
+            savedScale: s.tensor(175), gradInput: s.tensor(329), gradReduceWeights: s.g + 1115056,
+            gradReduceBias: s.g + 1133872, gradExpandWeights: s.g + 1133904, gradExpandBias: s.g + 1152720,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(410)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18734400 &* s.n, input: s.t + 18432000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 183648,
-            savedInvStd: s.f + 184320, activation: .silu, gradInput: s.t + 18734400 &* s.n, gradGamma: s.g + 1112368,
+            savedInvStd: s.f + 184320, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1112368,
             gradBeta: s.g + 1113040, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(411)
+        // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
+                activation: .silu, output: s.tensor(331), pool: pool)
+            s.profiler?.stop(412)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
+                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 182304, pool: pool)
+            s.profiler?.stop(413)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 201792, count: 16800)
-        s.profiler?.stop(374)
+        s.profiler?.stop(414)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18734400 &* s.n, input: s.t + 18280800 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 184992, gradInput: s.t + 18432000 &* s.n,
-            gradWeights: s.f + 201792, pool: pool)
-        s.profiler?.stop(375)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 184992, gradInput: s.tensor(330), gradWeights: s.f + 201792, pool: pool)
+        s.profiler?.stop(415)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 201792, channels: 672, kernel: 5, into: s.g + 1095568)
-        s.profiler?.stop(376)
+        s.profiler?.stop(416)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18432000 &* s.n, input: s.t + 18129600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(168),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 182304,
-            savedInvStd: s.f + 182976, activation: .silu, gradInput: s.t + 18432000 &* s.n, gradGamma: s.g + 1092880,
+            savedInvStd: s.f + 182976, activation: .silu, gradInput: s.tensor(330), gradGamma: s.g + 1092880,
             gradBeta: s.g + 1093552, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(417)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18432000 &* s.n, input: s.t + 25497024 &* s.n,
-            weights: s.p + 1017616, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 9442800 &* s.n, gradWeights: s.g + 1017616, pool: pool)
-        s.profiler?.stop(378)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1017616,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(332),
+            gradWeights: s.g + 1017616, pool: pool)
+        s.profiler?.stop(418)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9442800 &* s.n, s.t + 9417600 &* s.n, count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(379)
+        TrainingKernels.accumulate(s.tensor(332), s.tensor(324), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(419)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9442800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 25879984 &* s.n : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.t + 9417600 &* s.n, pool: pool)
-        s.profiler?.stop(380)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(332),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.tensor(333), pool: pool)
+        s.profiler?.stop(420)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25471824 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(164),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 182080,
-            savedInvStd: s.f + 182192, activation: .identity, gradInput: s.t + 9417600 &* s.n,
-            gradGamma: s.g + 1017168, gradBeta: s.g + 1017280, pool: pool)
-        s.profiler?.stop(381)
+            savedInvStd: s.f + 182192, activation: .identity, gradInput: s.tensor(333), gradGamma: s.g + 1017168,
+            gradBeta: s.g + 1017280, pool: pool)
+        s.profiler?.stop(421)
+        // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
+                activation: .silu, output: s.tensor(336), pool: pool)
+            s.profiler?.stop(422)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
+                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 147136, pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(336), savedScale: s.tensor(163), batch: s.n,
+                pixels: 225, channels: 672, output: s.tensor(335), pool: pool)
+            s.profiler?.stop(424)
+        }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 17978400 &* s.n,
-            weights: s.p + 941904, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 18129600 &* s.n, gradWeights: s.g + 941904, pool: pool)
-        s.profiler?.stop(382)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 941904,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(334), gradWeights: s.g + 941904,
+            pool: pool)
+        s.profiler?.stop(425)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 18129600 &* s.n, input: s.t + 17827200 &* s.n,
-            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568,
-            activation: .silu, expandWeights: s.p + 922416, savedPooled: s.t + 25869392 &* s.n,
-            savedHidden: s.t + 25879600 &* s.n, savedScale: s.t + 25870064 &* s.n, gradInput: s.t + 17978400 &* s.n,
-            gradReduceWeights: s.g + 903568, gradReduceBias: s.g + 922384, gradExpandWeights: s.g + 922416,
-            gradExpandBias: s.g + 941232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(383)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, pixels: 225,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, activation: .silu,
+            expandWeights: s.p + 922416, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
+            savedScale: s.tensor(163), gradInput: s.tensor(337), gradReduceWeights: s.g + 903568,
+            gradReduceBias: s.g + 922384, gradExpandWeights: s.g + 922416, gradExpandBias: s.g + 941232,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(426)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17978400 &* s.n, input: s.t + 17676000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 147136,
-            savedInvStd: s.f + 147808, activation: .silu, gradInput: s.t + 17978400 &* s.n, gradGamma: s.g + 900880,
+            savedInvStd: s.f + 147808, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 900880,
             gradBeta: s.g + 901552, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(427)
+        // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
+                activation: .silu, output: s.tensor(339), pool: pool)
+            s.profiler?.stop(428)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
+                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 145792, pool: pool)
+            s.profiler?.stop(429)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 165280, count: 16800)
-        s.profiler?.stop(385)
+        s.profiler?.stop(430)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17978400 &* s.n, input: s.t + 17524800 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 148480, gradInput: s.t + 17676000 &* s.n,
-            gradWeights: s.f + 165280, pool: pool)
-        s.profiler?.stop(386)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 148480, gradInput: s.tensor(338), gradWeights: s.f + 165280, pool: pool)
+        s.profiler?.stop(431)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 165280, channels: 672, kernel: 5, into: s.g + 884080)
-        s.profiler?.stop(387)
+        s.profiler?.stop(432)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17676000 &* s.n, input: s.t + 17373600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(156),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 145792,
-            savedInvStd: s.f + 146464, activation: .silu, gradInput: s.t + 17676000 &* s.n, gradGamma: s.g + 881392,
+            savedInvStd: s.f + 146464, activation: .silu, gradInput: s.tensor(338), gradGamma: s.g + 881392,
             gradBeta: s.g + 882064, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(433)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17676000 &* s.n, input: s.t + 25446624 &* s.n,
-            weights: s.p + 806128, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 806128, pool: pool)
-        s.profiler?.stop(389)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 806128,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(340), gradWeights: s.g + 806128,
+            pool: pool)
+        s.profiler?.stop(434)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9417600 &* s.n, s.t + 9442800 &* s.n, count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(390)
+        TrainingKernels.accumulate(s.tensor(340), s.tensor(332), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(435)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 25879968 &* s.n : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.t + 9442800 &* s.n, pool: pool)
-        s.profiler?.stop(391)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.tensor(341), pool: pool)
+        s.profiler?.stop(436)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25421424 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(341), input: s.tensor(152),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 145568,
-            savedInvStd: s.f + 145680, activation: .identity, gradInput: s.t + 9442800 &* s.n, gradGamma: s.g + 805680,
+            savedInvStd: s.f + 145680, activation: .identity, gradInput: s.tensor(341), gradGamma: s.g + 805680,
             gradBeta: s.g + 805792, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(437)
+        // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
+                activation: .silu, output: s.tensor(344), pool: pool)
+            s.profiler?.stop(438)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
+                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 110624, pool: pool)
+            s.profiler?.stop(439)
+        }
+        // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(151), batch: s.n,
+                pixels: 225, channels: 672, output: s.tensor(343), pool: pool)
+            s.profiler?.stop(440)
+        }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 17222400 &* s.n,
-            weights: s.p + 730416, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 17373600 &* s.n, gradWeights: s.g + 730416, pool: pool)
-        s.profiler?.stop(393)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 730416,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(342), gradWeights: s.g + 730416,
+            pool: pool)
+        s.profiler?.stop(441)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 17373600 &* s.n, input: s.t + 17071200 &* s.n,
-            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080,
-            activation: .silu, expandWeights: s.p + 710928, savedPooled: s.t + 25868048 &* s.n,
-            savedHidden: s.t + 25879568 &* s.n, savedScale: s.t + 25868720 &* s.n, gradInput: s.t + 17222400 &* s.n,
-            gradReduceWeights: s.g + 692080, gradReduceBias: s.g + 710896, gradExpandWeights: s.g + 710928,
-            gradExpandBias: s.g + 729744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(394)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, pixels: 225,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, activation: .silu,
+            expandWeights: s.p + 710928, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
+            savedScale: s.tensor(151), gradInput: s.tensor(345), gradReduceWeights: s.g + 692080,
+            gradReduceBias: s.g + 710896, gradExpandWeights: s.g + 710928, gradExpandBias: s.g + 729744,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(442)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17222400 &* s.n, input: s.t + 16920000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 110624,
-            savedInvStd: s.f + 111296, activation: .silu, gradInput: s.t + 17222400 &* s.n, gradGamma: s.g + 689392,
+            savedInvStd: s.f + 111296, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 689392,
             gradBeta: s.g + 690064, pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(443)
+        // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
+                activation: .silu, output: s.tensor(347), pool: pool)
+            s.profiler?.stop(444)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
+                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 109280, pool: pool)
+            s.profiler?.stop(445)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 128768, count: 16800)
-        s.profiler?.stop(396)
+        s.profiler?.stop(446)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17222400 &* s.n, input: s.t + 16768800 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 111968, gradInput: s.t + 16920000 &* s.n,
-            gradWeights: s.f + 128768, pool: pool)
-        s.profiler?.stop(397)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 111968, gradInput: s.tensor(346), gradWeights: s.f + 128768, pool: pool)
+        s.profiler?.stop(447)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 128768, channels: 672, kernel: 5, into: s.g + 672592)
-        s.profiler?.stop(398)
+        s.profiler?.stop(448)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16920000 &* s.n, input: s.t + 16617600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(144),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 109280,
-            savedInvStd: s.f + 109952, activation: .silu, gradInput: s.t + 16920000 &* s.n, gradGamma: s.g + 669904,
+            savedInvStd: s.f + 109952, activation: .silu, gradInput: s.tensor(346), gradGamma: s.g + 669904,
             gradBeta: s.g + 670576, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(449)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16920000 &* s.n, input: s.t + 25396224 &* s.n,
-            weights: s.p + 594640, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 9442800 &* s.n, gradWeights: s.g + 594640, pool: pool)
-        s.profiler?.stop(400)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 594640,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(348), gradWeights: s.g + 594640,
+            pool: pool)
+        s.profiler?.stop(450)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9442800 &* s.n, s.t + 9417600 &* s.n, count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(401)
+        TrainingKernels.accumulate(s.tensor(348), s.tensor(340), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(451)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25371024 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(348), input: s.tensor(142),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 109056,
-            savedInvStd: s.f + 109168, activation: .identity, gradInput: s.t + 9442800 &* s.n, gradGamma: s.g + 594192,
+            savedInvStd: s.f + 109168, activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 594192,
             gradBeta: s.g + 594304, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(452)
+        // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 84096, savedInvStd: s.f + 84576,
+                activation: .silu, output: s.tensor(351), pool: pool)
+            s.profiler?.stop(453)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
+                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 84096, pool: pool)
+            s.profiler?.stop(454)
+        }
+        // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(141), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(350), pool: pool)
+            s.profiler?.stop(455)
+        }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 22394400 &* s.n,
-            weights: s.p + 540432, pixels: 225 &* s.n, inChannels: 480, outChannels: 112,
-            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 540432, pool: pool)
-        s.profiler?.stop(403)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 540432,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 540432,
+            pool: pool)
+        s.profiler?.stop(456)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 22286400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720,
-            activation: .silu, expandWeights: s.p + 530352, savedPooled: s.t + 25876304 &* s.n,
-            savedHidden: s.t + 25879536 &* s.n, savedScale: s.t + 25876784 &* s.n, gradInput: s.t + 16725600 &* s.n,
-            gradReduceWeights: s.g + 520720, gradReduceBias: s.g + 530320, gradExpandWeights: s.g + 530352,
-            gradExpandBias: s.g + 539952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(404)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(349), input: s.tensor(351), batch: s.n, pixels: 225,
+            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, activation: .silu,
+            expandWeights: s.p + 530352, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
+            savedScale: s.tensor(141), gradInput: s.tensor(352), gradReduceWeights: s.g + 520720,
+            gradReduceBias: s.g + 530320, gradExpandWeights: s.g + 530352, gradExpandBias: s.g + 539952,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(457)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 22178400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 84096,
-            savedInvStd: s.f + 84576, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 518800,
+            savedInvStd: s.f + 84576, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 518800,
             gradBeta: s.g + 519280, pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(458)
+        // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 83136, savedInvStd: s.f + 83616,
+                activation: .silu, output: s.tensor(354), pool: pool)
+            s.profiler?.stop(459)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
+                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 83136, pool: pool)
+            s.profiler?.stop(460)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 97056, count: 12000)
-        s.profiler?.stop(406)
+        s.profiler?.stop(461)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 22070400 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 85056, gradInput: s.t + 16617600 &* s.n,
-            gradWeights: s.f + 97056, pool: pool)
-        s.profiler?.stop(407)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 85056, gradInput: s.tensor(353), gradWeights: s.f + 97056, pool: pool)
+        s.profiler?.stop(462)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 97056, channels: 480, kernel: 5, into: s.g + 506800)
-        s.profiler?.stop(408)
+        s.profiler?.stop(463)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21962400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(134),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 83136,
-            savedInvStd: s.f + 83616, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 504880,
+            savedInvStd: s.f + 83616, activation: .silu, gradInput: s.tensor(353), gradGamma: s.g + 504880,
             gradBeta: s.g + 505360, pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(464)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25719104 &* s.n,
-            weights: s.p + 466480, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 466480, pool: pool)
-        s.profiler?.stop(410)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 466480,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(355), gradWeights: s.g + 466480,
+            pool: pool)
+        s.profiler?.stop(465)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 25879952 &* s.n : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.t + 9435600 &* s.n, pool: pool)
-        s.profiler?.stop(411)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(355),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.tensor(356), pool: pool)
+        s.profiler?.stop(466)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25701104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(130),
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 82976,
-            savedInvStd: s.f + 83056, activation: .identity, gradInput: s.t + 9435600 &* s.n, gradGamma: s.g + 466160,
+            savedInvStd: s.f + 83056, activation: .identity, gradInput: s.tensor(356), gradGamma: s.g + 466160,
             gradBeta: s.g + 466240, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(467)
+        // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 73376, savedInvStd: s.f + 73856,
+                activation: .silu, output: s.tensor(359), pool: pool)
+            s.profiler?.stop(468)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
+                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 73376, pool: pool)
+            s.profiler?.stop(469)
+        }
+        // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(359), savedScale: s.tensor(129), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(358), pool: pool)
+            s.profiler?.stop(470)
+        }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 21854400 &* s.n,
-            weights: s.p + 427760, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 427760, pool: pool)
-        s.profiler?.stop(413)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 427760,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(357), gradWeights: s.g + 427760,
+            pool: pool)
+        s.profiler?.stop(471)
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21746400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048,
-            activation: .silu, expandWeights: s.p + 417680, savedPooled: s.t + 25875344 &* s.n,
-            savedHidden: s.t + 25879504 &* s.n, savedScale: s.t + 25875824 &* s.n, gradInput: s.t + 16725600 &* s.n,
-            gradReduceWeights: s.g + 408048, gradReduceBias: s.g + 417648, gradExpandWeights: s.g + 417680,
-            gradExpandBias: s.g + 427280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(414)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(357), input: s.tensor(359), batch: s.n, pixels: 225,
+            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, activation: .silu,
+            expandWeights: s.p + 417680, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
+            savedScale: s.tensor(129), gradInput: s.tensor(360), gradReduceWeights: s.g + 408048,
+            gradReduceBias: s.g + 417648, gradExpandWeights: s.g + 417680, gradExpandBias: s.g + 427280,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(472)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21638400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 73376,
-            savedInvStd: s.f + 73856, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 406128,
+            savedInvStd: s.f + 73856, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 406128,
             gradBeta: s.g + 406608, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(473)
+        // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 72416, savedInvStd: s.f + 72896,
+                activation: .silu, output: s.tensor(362), pool: pool)
+            s.profiler?.stop(474)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
+                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 72416, pool: pool)
+            s.profiler?.stop(475)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 78656, count: 4320)
-        s.profiler?.stop(416)
+        s.profiler?.stop(476)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21530400 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 74336, gradInput: s.t + 16617600 &* s.n,
-            gradWeights: s.f + 78656, pool: pool)
-        s.profiler?.stop(417)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 74336, gradInput: s.tensor(361), gradWeights: s.f + 78656, pool: pool)
+        s.profiler?.stop(477)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 78656, channels: 480, kernel: 3, into: s.g + 401808)
-        s.profiler?.stop(418)
+        s.profiler?.stop(478)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21422400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(122),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 72416,
-            savedInvStd: s.f + 72896, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 399888,
+            savedInvStd: s.f + 72896, activation: .silu, gradInput: s.tensor(361), gradGamma: s.g + 399888,
             gradBeta: s.g + 400368, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(479)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25683104 &* s.n,
-            weights: s.p + 361488, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 9435600 &* s.n, gradWeights: s.g + 361488, pool: pool)
-        s.profiler?.stop(420)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 361488,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(363), gradWeights: s.g + 361488,
+            pool: pool)
+        s.profiler?.stop(480)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9435600 &* s.n, s.t + 9417600 &* s.n, count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(421)
+        TrainingKernels.accumulate(s.tensor(363), s.tensor(355), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(481)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9435600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 25879936 &* s.n : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.t + 9417600 &* s.n, pool: pool)
-        s.profiler?.stop(422)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(363),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.tensor(364), pool: pool)
+        s.profiler?.stop(482)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25665104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(364), input: s.tensor(118),
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 72256,
-            savedInvStd: s.f + 72336, activation: .identity, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 361168,
+            savedInvStd: s.f + 72336, activation: .identity, gradInput: s.tensor(364), gradGamma: s.g + 361168,
             gradBeta: s.g + 361248, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(483)
+        // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 62656, savedInvStd: s.f + 63136,
+                activation: .silu, output: s.tensor(367), pool: pool)
+            s.profiler?.stop(484)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
+                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 62656, pool: pool)
+            s.profiler?.stop(485)
+        }
+        // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(367), savedScale: s.tensor(117), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(366), pool: pool)
+            s.profiler?.stop(486)
+        }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 21314400 &* s.n,
-            weights: s.p + 322768, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 322768, pool: pool)
-        s.profiler?.stop(424)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 322768,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(365), gradWeights: s.g + 322768,
+            pool: pool)
+        s.profiler?.stop(487)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21206400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056,
-            activation: .silu, expandWeights: s.p + 312688, savedPooled: s.t + 25874384 &* s.n,
-            savedHidden: s.t + 25879472 &* s.n, savedScale: s.t + 25874864 &* s.n, gradInput: s.t + 16725600 &* s.n,
-            gradReduceWeights: s.g + 303056, gradReduceBias: s.g + 312656, gradExpandWeights: s.g + 312688,
-            gradExpandBias: s.g + 322288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(425)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, pixels: 225,
+            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, activation: .silu,
+            expandWeights: s.p + 312688, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
+            savedScale: s.tensor(117), gradInput: s.tensor(368), gradReduceWeights: s.g + 303056,
+            gradReduceBias: s.g + 312656, gradExpandWeights: s.g + 312688, gradExpandBias: s.g + 322288,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(488)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21098400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 62656,
-            savedInvStd: s.f + 63136, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 301136,
+            savedInvStd: s.f + 63136, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 301136,
             gradBeta: s.g + 301616, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(489)
+        // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 61696, savedInvStd: s.f + 62176,
+                activation: .silu, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(490)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
+                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 61696, pool: pool)
+            s.profiler?.stop(491)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 67936, count: 4320)
-        s.profiler?.stop(427)
+        s.profiler?.stop(492)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20990400 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 63616, gradInput: s.t + 16617600 &* s.n,
-            gradWeights: s.f + 67936, pool: pool)
-        s.profiler?.stop(428)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 63616, gradInput: s.tensor(369), gradWeights: s.f + 67936, pool: pool)
+        s.profiler?.stop(493)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 67936, channels: 480, kernel: 3, into: s.g + 296816)
-        s.profiler?.stop(429)
+        s.profiler?.stop(494)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20882400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(110),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 61696,
-            savedInvStd: s.f + 62176, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 294896,
+            savedInvStd: s.f + 62176, activation: .silu, gradInput: s.tensor(369), gradGamma: s.g + 294896,
             gradBeta: s.g + 295376, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(495)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25647104 &* s.n,
-            weights: s.p + 256496, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 256496, pool: pool)
-        s.profiler?.stop(431)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 256496,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(371), gradWeights: s.g + 256496,
+            pool: pool)
+        s.profiler?.stop(496)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9417600 &* s.n, s.t + 9435600 &* s.n, count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(432)
+        TrainingKernels.accumulate(s.tensor(371), s.tensor(363), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(497)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 25879920 &* s.n : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.t + 9435600 &* s.n, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.tensor(372), pool: pool)
+        s.profiler?.stop(498)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25629104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(106),
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 61536,
-            savedInvStd: s.f + 61616, activation: .identity, gradInput: s.t + 9435600 &* s.n, gradGamma: s.g + 256176,
+            savedInvStd: s.f + 61616, activation: .identity, gradInput: s.tensor(372), gradGamma: s.g + 256176,
             gradBeta: s.g + 256256, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(499)
+        // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 51936, savedInvStd: s.f + 52416,
+                activation: .silu, output: s.tensor(375), pool: pool)
+            s.profiler?.stop(500)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
+                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 51936, pool: pool)
+            s.profiler?.stop(501)
+        }
+        // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(105), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(374), pool: pool)
+            s.profiler?.stop(502)
+        }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 20774400 &* s.n,
-            weights: s.p + 217776, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 217776, pool: pool)
-        s.profiler?.stop(435)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 217776,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(373), gradWeights: s.g + 217776,
+            pool: pool)
+        s.profiler?.stop(503)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20666400 &* s.n,
-            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064,
-            activation: .silu, expandWeights: s.p + 207696, savedPooled: s.t + 25873424 &* s.n,
-            savedHidden: s.t + 25879440 &* s.n, savedScale: s.t + 25873904 &* s.n, gradInput: s.t + 16725600 &* s.n,
-            gradReduceWeights: s.g + 198064, gradReduceBias: s.g + 207664, gradExpandWeights: s.g + 207696,
-            gradExpandBias: s.g + 217296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(436)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, pixels: 225,
+            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, activation: .silu,
+            expandWeights: s.p + 207696, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
+            savedScale: s.tensor(105), gradInput: s.tensor(376), gradReduceWeights: s.g + 198064,
+            gradReduceBias: s.g + 207664, gradExpandWeights: s.g + 207696, gradExpandBias: s.g + 217296,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(504)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20558400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 51936,
-            savedInvStd: s.f + 52416, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 196144,
+            savedInvStd: s.f + 52416, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 196144,
             gradBeta: s.g + 196624, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(505)
+        // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
+                beta: s.p + 190384, savedMean: s.f + 50976, savedInvStd: s.f + 51456, activation: .silu,
+                output: s.tensor(378), pool: pool)
+            s.profiler?.stop(506)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
+                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 50976, pool: pool)
+            s.profiler?.stop(507)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 57216, count: 4320)
-        s.profiler?.stop(438)
+        s.profiler?.stop(508)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20450400 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 52896, gradInput: s.t + 16617600 &* s.n,
-            gradWeights: s.f + 57216, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 52896, gradInput: s.tensor(377), gradWeights: s.f + 57216, pool: pool)
+        s.profiler?.stop(509)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 57216, channels: 480, kernel: 3, into: s.g + 191824)
-        s.profiler?.stop(440)
+        s.profiler?.stop(510)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20342400 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 50976,
-            savedInvStd: s.f + 51456, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 189904,
-            gradBeta: s.g + 190384, pool: pool)
-        s.profiler?.stop(441)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 50976, savedInvStd: s.f + 51456,
+            activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 189904, gradBeta: s.g + 190384, pool: pool)
+        s.profiler?.stop(511)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25611104 &* s.n,
-            weights: s.p + 151504, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 9471600 &* s.n, gradWeights: s.g + 151504, pool: pool)
-        s.profiler?.stop(442)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 151504,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(379), gradWeights: s.g + 151504,
+            pool: pool)
+        s.profiler?.stop(512)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9471600 &* s.n, s.t + 9417600 &* s.n, count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        TrainingKernels.accumulate(s.tensor(379), s.tensor(371), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(513)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9471600 &* s.n, input: s.t + 25593104 &* s.n,
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 50816,
-            savedInvStd: s.f + 50896, activation: .identity, gradInput: s.t + 9471600 &* s.n, gradGamma: s.g + 151184,
-            gradBeta: s.g + 151264, pool: pool)
-        s.profiler?.stop(444)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 50816, savedInvStd: s.f + 50896,
+            activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 151184, gradBeta: s.g + 151264,
+            pool: pool)
+        s.profiler?.stop(514)
+        // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
+                beta: s.p + 126208, savedMean: s.f + 46016, savedInvStd: s.f + 46256, activation: .silu,
+                output: s.tensor(382), pool: pool)
+            s.profiler?.stop(515)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
+                gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
+                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 46016, pool: pool)
+            s.profiler?.stop(516)
+        }
+        // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(95), batch: s.n, pixels: 225,
+                channels: 240, output: s.tensor(381), pool: pool)
+            s.profiler?.stop(517)
+        }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9471600 &* s.n, input: s.t + 24972000 &* s.n,
-            weights: s.p + 131984, pixels: 225 &* s.n, inChannels: 240, outChannels: 80,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 131984, pool: pool)
-        s.profiler?.stop(445)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 131984,
+            pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(380), gradWeights: s.g + 131984,
+            pool: pool)
+        s.profiler?.stop(518)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24918000 &* s.n,
-            batch: s.n, pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928,
-            activation: .silu, expandWeights: s.p + 129344, savedPooled: s.t + 25877984 &* s.n,
-            savedHidden: s.t + 25879904 &* s.n, savedScale: s.t + 25878224 &* s.n, gradInput: s.t + 16833600 &* s.n,
-            gradReduceWeights: s.g + 126928, gradReduceBias: s.g + 129328, gradExpandWeights: s.g + 129344,
-            gradExpandBias: s.g + 131744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(446)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 225,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, activation: .silu,
+            expandWeights: s.p + 129344, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
+            savedScale: s.tensor(95), gradInput: s.tensor(383), gradReduceWeights: s.g + 126928,
+            gradReduceBias: s.g + 129328, gradExpandWeights: s.g + 129344, gradExpandBias: s.g + 131744,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(519)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16833600 &* s.n, input: s.t + 24864000 &* s.n,
-            pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 46016,
-            savedInvStd: s.f + 46256, activation: .silu, gradInput: s.t + 16833600 &* s.n, gradGamma: s.g + 125968,
-            gradBeta: s.g + 126208, pool: pool)
-        s.profiler?.stop(447)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 225 &* s.n,
+            channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 46016, savedInvStd: s.f + 46256,
+            activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 125968, gradBeta: s.g + 126208, pool: pool)
+        s.profiler?.stop(520)
+        // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
+                beta: s.p + 123088, savedMean: s.f + 45536, savedInvStd: s.f + 45776, activation: .silu,
+                output: s.tensor(385), pool: pool)
+            s.profiler?.stop(521)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
+                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 45536, pool: pool)
+            s.profiler?.stop(522)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 48656, count: 2160)
-        s.profiler?.stop(448)
+        s.profiler?.stop(523)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16833600 &* s.n, input: s.t + 16401600 &* s.n,
-            batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 46496, gradInput: s.t + 16617600 &* s.n,
-            gradWeights: s.f + 48656, pool: pool)
-        s.profiler?.stop(449)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 30,
+            width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 46496, gradInput: s.tensor(384), gradWeights: s.f + 48656, pool: pool)
+        s.profiler?.stop(524)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 48656, channels: 240, kernel: 3, into: s.g + 123808)
-        s.profiler?.stop(450)
+        s.profiler?.stop(525)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 16185600 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 45536,
-            savedInvStd: s.f + 45776, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 122848,
-            gradBeta: s.g + 123088, pool: pool)
-        s.profiler?.stop(451)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(88), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 45536, savedInvStd: s.f + 45776,
+            activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 122848, gradBeta: s.g + 123088, pool: pool)
+        s.profiler?.stop(526)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25335024 &* s.n,
-            weights: s.p + 113248, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 113248, pool: pool)
-        s.profiler?.stop(452)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 113248,
+            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(386), gradWeights: s.g + 113248,
+            pool: pool)
+        s.profiler?.stop(527)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 25879888 &* s.n : nil, batch: s.n,
-            perImage: 36000, gradBranch: s.t + 9453600 &* s.n, pool: pool)
-        s.profiler?.stop(453)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(386),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.tensor(387), pool: pool)
+        s.profiler?.stop(528)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9453600 &* s.n, input: s.t + 25299024 &* s.n,
-            pixels: 900 &* s.n, channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 45456,
-            savedInvStd: s.f + 45496, activation: .identity, gradInput: s.t + 9453600 &* s.n, gradGamma: s.g + 113056,
-            gradBeta: s.g + 113104, pool: pool)
-        s.profiler?.stop(454)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(387), input: s.tensor(84), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 45456, savedInvStd: s.f + 45496,
+            activation: .identity, gradInput: s.tensor(387), gradGamma: s.g + 113056, gradBeta: s.g + 113104,
+            pool: pool)
+        s.profiler?.stop(529)
+        // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
+                beta: s.p + 97680, savedMean: s.f + 32976, savedInvStd: s.f + 33216, activation: .silu,
+                output: s.tensor(390), pool: pool)
+            s.profiler?.stop(530)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
+                activation: .silu, output: s.tensor(390), scratch: s.f + 32976, pool: pool)
+            s.profiler?.stop(531)
+        }
+        // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(390), savedScale: s.tensor(83), batch: s.n, pixels: 900,
+                channels: 240, output: s.tensor(389), pool: pool)
+            s.profiler?.stop(532)
+        }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9453600 &* s.n, input: s.t + 15969600 &* s.n,
-            weights: s.p + 103456, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 16185600 &* s.n, gradWeights: s.g + 103456, pool: pool)
-        s.profiler?.stop(455)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 103456,
+            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(388), gradWeights: s.g + 103456,
+            pool: pool)
+        s.profiler?.stop(533)
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16185600 &* s.n, input: s.t + 15753600 &* s.n,
-            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, activation: .silu,
-            expandWeights: s.p + 100816, savedPooled: s.t + 25877504 &* s.n, savedHidden: s.t + 25879872 &* s.n,
-            savedScale: s.t + 25877744 &* s.n, gradInput: s.t + 15969600 &* s.n, gradReduceWeights: s.g + 98400,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(388), input: s.tensor(390), batch: s.n, pixels: 900,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, activation: .silu,
+            expandWeights: s.p + 100816, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
+            savedScale: s.tensor(83), gradInput: s.tensor(391), gradReduceWeights: s.g + 98400,
             gradReduceBias: s.g + 100800, gradExpandWeights: s.g + 100816, gradExpandBias: s.g + 103216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(534)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15969600 &* s.n, input: s.t + 15537600 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 32976,
-            savedInvStd: s.f + 33216, activation: .silu, gradInput: s.t + 15969600 &* s.n, gradGamma: s.g + 97440,
-            gradBeta: s.g + 97680, pool: pool)
-        s.profiler?.stop(457)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 32976, savedInvStd: s.f + 33216,
+            activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 97440, gradBeta: s.g + 97680, pool: pool)
+        s.profiler?.stop(535)
+        // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
+                beta: s.p + 90720, savedMean: s.f + 32496, savedInvStd: s.f + 32736, activation: .silu,
+                output: s.tensor(393), pool: pool)
+            s.profiler?.stop(536)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
+                activation: .silu, output: s.tensor(393), scratch: s.f + 32496, pool: pool)
+            s.profiler?.stop(537)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 39456, count: 6000)
-        s.profiler?.stop(458)
+        s.profiler?.stop(538)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15969600 &* s.n, input: s.t + 15321600 &* s.n,
-            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30, weights: s.f + 33456, gradInput: s.t + 15537600 &* s.n,
-            gradWeights: s.f + 39456, pool: pool)
-        s.profiler?.stop(459)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 30,
+            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 33456, gradInput: s.tensor(392), gradWeights: s.f + 39456, pool: pool)
+        s.profiler?.stop(539)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39456, channels: 240, kernel: 5, into: s.g + 91440)
-        s.profiler?.stop(460)
+        s.profiler?.stop(540)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15537600 &* s.n, input: s.t + 15105600 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 32496,
-            savedInvStd: s.f + 32736, activation: .silu, gradInput: s.t + 15537600 &* s.n, gradGamma: s.g + 90480,
-            gradBeta: s.g + 90720, pool: pool)
-        s.profiler?.stop(461)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(392), input: s.tensor(76), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 32496, savedInvStd: s.f + 32736,
+            activation: .silu, gradInput: s.tensor(392), gradGamma: s.g + 90480, gradBeta: s.g + 90720, pool: pool)
+        s.profiler?.stop(541)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15537600 &* s.n, input: s.t + 25263024 &* s.n,
-            weights: s.p + 80880, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 9453600 &* s.n, gradWeights: s.g + 80880, pool: pool)
-        s.profiler?.stop(462)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 80880,
+            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(394), gradWeights: s.g + 80880,
+            pool: pool)
+        s.profiler?.stop(542)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9453600 &* s.n, s.t + 9417600 &* s.n, count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(463)
+        TrainingKernels.accumulate(s.tensor(394), s.tensor(386), count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(543)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9453600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 25879856 &* s.n : nil, batch: s.n,
-            perImage: 36000, gradBranch: s.t + 9417600 &* s.n, pool: pool)
-        s.profiler?.stop(464)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.tensor(395), pool: pool)
+        s.profiler?.stop(544)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25227024 &* s.n,
-            pixels: 900 &* s.n, channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 32416,
-            savedInvStd: s.f + 32456, activation: .identity, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 80688,
-            gradBeta: s.g + 80736, pool: pool)
-        s.profiler?.stop(465)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(72), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 32416, savedInvStd: s.f + 32456,
+            activation: .identity, gradInput: s.tensor(395), gradGamma: s.g + 80688, gradBeta: s.g + 80736,
+            pool: pool)
+        s.profiler?.stop(545)
+        // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
+                beta: s.p + 65312, savedMean: s.f + 19936, savedInvStd: s.f + 20176, activation: .silu,
+                output: s.tensor(398), pool: pool)
+            s.profiler?.stop(546)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
+                activation: .silu, output: s.tensor(398), scratch: s.f + 19936, pool: pool)
+            s.profiler?.stop(547)
+        }
+        // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(71), batch: s.n, pixels: 900,
+                channels: 240, output: s.tensor(397), pool: pool)
+            s.profiler?.stop(548)
+        }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 14889600 &* s.n,
-            weights: s.p + 71088, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 15105600 &* s.n, gradWeights: s.g + 71088, pool: pool)
-        s.profiler?.stop(466)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 71088,
+            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(396), gradWeights: s.g + 71088,
+            pool: pool)
+        s.profiler?.stop(549)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 15105600 &* s.n, input: s.t + 14673600 &* s.n,
-            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, activation: .silu,
-            expandWeights: s.p + 68448, savedPooled: s.t + 9503616 &* s.n, savedHidden: s.t + 25879840 &* s.n,
-            savedScale: s.t + 25877264 &* s.n, gradInput: s.t + 14889600 &* s.n, gradReduceWeights: s.g + 66032,
-            gradReduceBias: s.g + 68432, gradExpandWeights: s.g + 68448, gradExpandBias: s.g + 70848, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(467)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(396), input: s.tensor(398), batch: s.n, pixels: 900,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, activation: .silu,
+            expandWeights: s.p + 68448, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
+            gradInput: s.tensor(399), gradReduceWeights: s.g + 66032, gradReduceBias: s.g + 68432,
+            gradExpandWeights: s.g + 68448, gradExpandBias: s.g + 70848, workspace: s.ws, pool: pool)
+        s.profiler?.stop(550)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14889600 &* s.n, input: s.t + 14457600 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 19936,
-            savedInvStd: s.f + 20176, activation: .silu, gradInput: s.t + 14889600 &* s.n, gradGamma: s.g + 65072,
-            gradBeta: s.g + 65312, pool: pool)
-        s.profiler?.stop(468)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 19936, savedInvStd: s.f + 20176,
+            activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 65072, gradBeta: s.g + 65312, pool: pool)
+        s.profiler?.stop(551)
+        // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
+                beta: s.p + 58352, savedMean: s.f + 19456, savedInvStd: s.f + 19696, activation: .silu,
+                output: s.tensor(401), pool: pool)
+            s.profiler?.stop(552)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
+                activation: .silu, output: s.tensor(401), scratch: s.f + 19456, pool: pool)
+            s.profiler?.stop(553)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 26416, count: 6000)
-        s.profiler?.stop(469)
+        s.profiler?.stop(554)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14889600 &* s.n, input: s.t + 9201600 &* s.n,
-            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30, weights: s.f + 20416, gradInput: s.t + 14457600 &* s.n,
-            gradWeights: s.f + 26416, pool: pool)
-        s.profiler?.stop(470)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 30,
+            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 20416, gradInput: s.tensor(400), gradWeights: s.f + 26416, pool: pool)
+        s.profiler?.stop(555)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 26416, channels: 240, kernel: 5, into: s.g + 59072)
-        s.profiler?.stop(471)
+        s.profiler?.stop(556)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 8985600 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 19456,
-            savedInvStd: s.f + 19696, activation: .silu, gradInput: s.t + 14457600 &* s.n, gradGamma: s.g + 58112,
-            gradBeta: s.g + 58352, pool: pool)
-        s.profiler?.stop(472)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(64), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 19456, savedInvStd: s.f + 19696,
+            activation: .silu, gradInput: s.tensor(400), gradGamma: s.g + 58112, gradBeta: s.g + 58352, pool: pool)
+        s.profiler?.stop(557)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 25191024 &* s.n,
-            weights: s.p + 48512, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 9115200 &* s.n, gradWeights: s.g + 48512, pool: pool)
-        s.profiler?.stop(473)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 48512,
+            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(402), gradWeights: s.g + 48512,
+            pool: pool)
+        s.profiler?.stop(558)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9115200 &* s.n, s.t + 9453600 &* s.n, count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(474)
+        TrainingKernels.accumulate(s.tensor(402), s.tensor(394), count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(559)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9115200 &* s.n, input: s.t + 25155024 &* s.n,
-            pixels: 900 &* s.n, channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 19376,
-            savedInvStd: s.f + 19416, activation: .identity, gradInput: s.t + 9115200 &* s.n, gradGamma: s.g + 48320,
-            gradBeta: s.g + 48368, pool: pool)
-        s.profiler?.stop(475)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(62), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 19376, savedInvStd: s.f + 19416,
+            activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 48320, gradBeta: s.g + 48368,
+            pool: pool)
+        s.profiler?.stop(560)
+        // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
+                beta: s.p + 40240, savedMean: s.f + 11888, savedInvStd: s.f + 12032, activation: .silu,
+                output: s.tensor(405), pool: pool)
+            s.profiler?.stop(561)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
+                activation: .silu, output: s.tensor(405), scratch: s.f + 11888, pool: pool)
+            s.profiler?.stop(562)
+        }
+        // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(61), batch: s.n, pixels: 900,
+                channels: 144, output: s.tensor(404), pool: pool)
+            s.profiler?.stop(563)
+        }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9115200 &* s.n, input: s.t + 19598400 &* s.n,
-            weights: s.p + 42560, pixels: 900 &* s.n, inChannels: 144, outChannels: 40,
-            gradInput: s.t + 8985600 &* s.n, gradWeights: s.g + 42560, pool: pool)
-        s.profiler?.stop(476)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
+            pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(403), gradWeights: s.g + 42560,
+            pool: pool)
+        s.profiler?.stop(564)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 19468800 &* s.n,
-            batch: s.n, pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
-            expandWeights: s.p + 41552, savedPooled: s.t + 9503856 &* s.n, savedHidden: s.t + 25879824 &* s.n,
-            savedScale: s.t + 25879040 &* s.n, gradInput: s.t + 14457600 &* s.n, gradReduceWeights: s.g + 40672,
-            gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(477)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n, pixels: 900,
+            channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
+            expandWeights: s.p + 41552, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
+            gradInput: s.tensor(406), gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536,
+            gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws, pool: pool)
+        s.profiler?.stop(565)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 19339200 &* s.n,
-            pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 11888,
-            savedInvStd: s.f + 12032, activation: .silu, gradInput: s.t + 14457600 &* s.n, gradGamma: s.g + 40096,
-            gradBeta: s.g + 40240, pool: pool)
-        s.profiler?.stop(478)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56), pixels: 900 &* s.n,
+            channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 11888, savedInvStd: s.f + 12032,
+            activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096, gradBeta: s.g + 40240, pool: pool)
+        s.profiler?.stop(566)
+        // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
+                beta: s.p + 36064, savedMean: s.f + 11600, savedInvStd: s.f + 11744, activation: .silu,
+                output: s.tensor(408), pool: pool)
+            s.profiler?.stop(567)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
+                activation: .silu, output: s.tensor(408), scratch: s.f + 11600, pool: pool)
+            s.profiler?.stop(568)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 15776, count: 3600)
-        s.profiler?.stop(479)
+        s.profiler?.stop(569)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 8467200 &* s.n,
-            batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30, weights: s.f + 12176, gradInput: s.t + 8985600 &* s.n,
-            gradWeights: s.f + 15776, pool: pool)
-        s.profiler?.stop(480)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 60,
+            width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 12176, gradInput: s.tensor(407), gradWeights: s.f + 15776, pool: pool)
+        s.profiler?.stop(570)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 15776, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(481)
+        s.profiler?.stop(571)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 7948800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(54),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 11600,
-            savedInvStd: s.f + 11744, activation: .silu, gradInput: s.t + 8985600 &* s.n, gradGamma: s.g + 35920,
+            savedInvStd: s.f + 11744, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 35920,
             gradBeta: s.g + 36064, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(572)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 22934400 &* s.n,
-            weights: s.p + 32464, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 8467200 &* s.n, gradWeights: s.g + 32464, pool: pool)
-        s.profiler?.stop(483)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
+            pool: pool)
+        s.profiler?.stop(573)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8467200 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 25879808 &* s.n : nil, batch: s.n,
-            perImage: 86400, gradBranch: s.t + 8553600 &* s.n, pool: pool)
-        s.profiler?.stop(484)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.tensor(410), pool: pool)
+        s.profiler?.stop(574)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8553600 &* s.n, input: s.t + 22848000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(50),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11552,
-            savedInvStd: s.f + 11576, activation: .identity, gradInput: s.t + 8553600 &* s.n, gradGamma: s.g + 32336,
+            savedInvStd: s.f + 11576, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 32336,
             gradBeta: s.g + 32368, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(575)
+        // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
+                beta: s.p + 26560, savedMean: s.f + 8672, savedInvStd: s.f + 8816, activation: .silu,
+                output: s.tensor(413), pool: pool)
+            s.profiler?.stop(576)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
+                activation: .silu, output: s.tensor(413), scratch: s.f + 8672, pool: pool)
+            s.profiler?.stop(577)
+        }
+        // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(49), batch: s.n,
+                pixels: 3600, channels: 144, output: s.tensor(412), pool: pool)
+            s.profiler?.stop(578)
+        }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8553600 &* s.n, input: s.t + 7430400 &* s.n,
-            weights: s.p + 28880, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 7948800 &* s.n, gradWeights: s.g + 28880, pool: pool)
-        s.profiler?.stop(486)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
+            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
+            pool: pool)
+        s.profiler?.stop(579)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 6912000 &* s.n,
-            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
-            expandWeights: s.p + 27872, savedPooled: s.t + 25878752 &* s.n, savedHidden: s.t + 25879792 &* s.n,
-            savedScale: s.t + 25878896 &* s.n, gradInput: s.t + 7430400 &* s.n, gradReduceWeights: s.g + 26992,
-            gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(487)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n,
+            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
+            expandWeights: s.p + 27872, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
+            gradInput: s.tensor(414), gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856,
+            gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws, pool: pool)
+        s.profiler?.stop(580)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7430400 &* s.n, input: s.t + 6393600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 8672,
-            savedInvStd: s.f + 8816, activation: .silu, gradInput: s.t + 7430400 &* s.n, gradGamma: s.g + 26416,
+            savedInvStd: s.f + 8816, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(581)
+        // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
+                beta: s.p + 24688, savedMean: s.f + 8384, savedInvStd: s.f + 8528, activation: .silu,
+                output: s.tensor(416), pool: pool)
+            s.profiler?.stop(582)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
+                activation: .silu, output: s.tensor(416), scratch: s.f + 8384, pool: pool)
+            s.profiler?.stop(583)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 10256, count: 1296)
-        s.profiler?.stop(489)
+        s.profiler?.stop(584)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 7430400 &* s.n, input: s.t + 5875200 &* s.n,
-            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60, weights: s.f + 8960, gradInput: s.t + 6393600 &* s.n,
-            gradWeights: s.f + 10256, pool: pool)
-        s.profiler?.stop(490)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 60,
+            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 8960, gradInput: s.tensor(415), gradWeights: s.f + 10256, pool: pool)
+        s.profiler?.stop(585)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 10256, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(491)
+        s.profiler?.stop(586)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6393600 &* s.n, input: s.t + 5356800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(42),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 8384,
-            savedInvStd: s.f + 8528, activation: .silu, gradInput: s.t + 6393600 &* s.n, gradGamma: s.g + 24544,
+            savedInvStd: s.f + 8528, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 24544,
             gradBeta: s.g + 24688, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(587)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6393600 &* s.n, input: s.t + 22761600 &* s.n,
-            weights: s.p + 21088, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 5875200 &* s.n, gradWeights: s.g + 21088, pool: pool)
-        s.profiler?.stop(493)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
+            pool: pool)
+        s.profiler?.stop(588)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5875200 &* s.n, s.t + 8467200 &* s.n, count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(494)
+        TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(589)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5875200 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25879776 &* s.n : nil, batch: s.n,
-            perImage: 86400, gradBranch: s.t + 5961600 &* s.n, pool: pool)
-        s.profiler?.stop(495)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.tensor(418), pool: pool)
+        s.profiler?.stop(590)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961600 &* s.n, input: s.t + 22675200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(38),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8336,
-            savedInvStd: s.f + 8360, activation: .identity, gradInput: s.t + 5961600 &* s.n, gradGamma: s.g + 20960,
+            savedInvStd: s.f + 8360, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 20960,
             gradBeta: s.g + 20992, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(591)
+        // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
+                beta: s.p + 15184, savedMean: s.f + 5456, savedInvStd: s.f + 5600, activation: .silu,
+                output: s.tensor(421), pool: pool)
+            s.profiler?.stop(592)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
+                activation: .silu, output: s.tensor(421), scratch: s.f + 5456, pool: pool)
+            s.profiler?.stop(593)
+        }
+        // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(37), batch: s.n,
+                pixels: 3600, channels: 144, output: s.tensor(420), pool: pool)
+            s.profiler?.stop(594)
+        }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5961600 &* s.n, input: s.t + 4838400 &* s.n,
-            weights: s.p + 17504, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 5356800 &* s.n, gradWeights: s.g + 17504, pool: pool)
-        s.profiler?.stop(497)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
+            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
+            pool: pool)
+        s.profiler?.stop(595)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5356800 &* s.n, input: s.t + 4320000 &* s.n,
-            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
-            expandWeights: s.p + 16496, savedPooled: s.t + 25878464 &* s.n, savedHidden: s.t + 25879760 &* s.n,
-            savedScale: s.t + 25878608 &* s.n, gradInput: s.t + 4838400 &* s.n, gradReduceWeights: s.g + 15616,
-            gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(498)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n,
+            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
+            expandWeights: s.p + 16496, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
+            gradInput: s.tensor(422), gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480,
+            gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws, pool: pool)
+        s.profiler?.stop(596)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3801600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 5456,
-            savedInvStd: s.f + 5600, activation: .silu, gradInput: s.t + 4838400 &* s.n, gradGamma: s.g + 15040,
+            savedInvStd: s.f + 5600, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(597)
+        // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
+                beta: s.p + 13312, savedMean: s.f + 5168, savedInvStd: s.f + 5312, activation: .silu,
+                output: s.tensor(424), pool: pool)
+            s.profiler?.stop(598)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
+                activation: .silu, output: s.tensor(424), scratch: s.f + 5168, pool: pool)
+            s.profiler?.stop(599)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 7040, count: 1296)
-        s.profiler?.stop(500)
+        s.profiler?.stop(600)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3283200 &* s.n,
-            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60, weights: s.f + 5744, gradInput: s.t + 3801600 &* s.n, gradWeights: s.f + 7040,
-            pool: pool)
-        s.profiler?.stop(501)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 60,
+            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 5744, gradInput: s.tensor(423), gradWeights: s.f + 7040, pool: pool)
+        s.profiler?.stop(601)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7040, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(502)
+        s.profiler?.stop(602)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 2764800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(30),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 5168,
-            savedInvStd: s.f + 5312, activation: .silu, gradInput: s.t + 3801600 &* s.n, gradGamma: s.g + 13168,
+            savedInvStd: s.f + 5312, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 13168,
             gradBeta: s.g + 13312, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(603)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 22588800 &* s.n,
-            weights: s.p + 9712, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 3110400 &* s.n, gradWeights: s.g + 9712, pool: pool)
-        s.profiler?.stop(504)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
+            pool: pool)
+        s.profiler?.stop(604)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 3110400 &* s.n, s.t + 5875200 &* s.n, count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(505)
+        TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(605)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3110400 &* s.n, input: s.t + 22502400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(425), input: s.tensor(28),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 5120,
-            savedInvStd: s.f + 5144, activation: .identity, gradInput: s.t + 3110400 &* s.n, gradGamma: s.g + 9584,
+            savedInvStd: s.f + 5144, activation: .identity, gradInput: s.tensor(425), gradGamma: s.g + 9584,
             gradBeta: s.g + 9616, pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(606)
+        // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
+                beta: s.p + 6112, savedMean: s.f + 3200, savedInvStd: s.f + 3296, activation: .silu,
+                output: s.tensor(428), pool: pool)
+            s.profiler?.stop(607)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
+                activation: .silu, output: s.tensor(428), scratch: s.f + 3200, pool: pool)
+            s.profiler?.stop(608)
+        }
+        // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(428), savedScale: s.tensor(27), batch: s.n,
+                pixels: 3600, channels: 96, output: s.tensor(427), pool: pool)
+            s.profiler?.stop(609)
+        }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3110400 &* s.n, input: s.t + 12499200 &* s.n,
-            weights: s.p + 7280, pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 2764800 &* s.n,
-            gradWeights: s.g + 7280, pool: pool)
-        s.profiler?.stop(507)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
+            pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
+            pool: pool)
+        s.profiler?.stop(610)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 12153600 &* s.n,
-            batch: s.n, pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
-            expandWeights: s.p + 6800, savedPooled: s.t + 25879184 &* s.n, savedHidden: s.t + 25879744 &* s.n,
-            savedScale: s.t + 25879280 &* s.n, gradInput: s.t + 4147200 &* s.n, gradReduceWeights: s.g + 6400,
-            gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(508)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(426), input: s.tensor(428), batch: s.n,
+            pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
+            expandWeights: s.p + 6800, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
+            gradInput: s.tensor(429), gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784,
+            gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(611)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 11808000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
             pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 3200,
-            savedInvStd: s.f + 3296, activation: .silu, gradInput: s.t + 4147200 &* s.n, gradGamma: s.g + 6016,
+            savedInvStd: s.f + 3296, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(612)
+        // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 3008, savedInvStd: s.f + 3104, activation: .silu,
+                output: s.tensor(431), pool: pool)
+            s.profiler?.stop(613)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
+                activation: .silu, output: s.tensor(431), scratch: s.f + 3008, pool: pool)
+            s.profiler?.stop(614)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4256, count: 864)
-        s.profiler?.stop(510)
+        s.profiler?.stop(615)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 1382400 &* s.n,
-            batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60, weights: s.f + 3392, gradInput: s.t + 2764800 &* s.n, gradWeights: s.f + 4256,
-            pool: pool)
-        s.profiler?.stop(511)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 120,
+            width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 3392, gradInput: s.tensor(430), gradWeights: s.f + 4256, pool: pool)
+        s.profiler?.stop(616)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4256, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(512)
+        s.profiler?.stop(617)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t, pixels: 14400 &* s.n,
-            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3008, savedInvStd: s.f + 3104,
-            activation: .silu, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 4768, gradBeta: s.g + 4864,
-            pool: pool)
-        s.profiler?.stop(513)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(20),
+            pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3008,
+            savedInvStd: s.f + 3104, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 4768,
+            gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(618)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 14227200 &* s.n,
-            weights: s.p + 3232, pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t,
-            gradWeights: s.g + 3232, pool: pool)
-        s.profiler?.stop(514)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
+            pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
+            pool: pool)
+        s.profiler?.stop(619)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 25879728 &* s.n : nil, batch: s.n,
-            perImage: 230400, gradBranch: s.t + 230400 &* s.n, pool: pool)
-        s.profiler?.stop(515)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(432),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 230400, gradBranch: s.tensor(433), pool: pool)
+        s.profiler?.stop(620)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13996800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(433), input: s.tensor(16),
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 2976,
-            savedInvStd: s.f + 2992, activation: .identity, gradInput: s.t + 230400 &* s.n, gradGamma: s.g + 3168,
+            savedInvStd: s.f + 2992, activation: .identity, gradInput: s.tensor(433), gradGamma: s.g + 3168,
             gradBeta: s.g + 3184, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(621)
+        // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688,
+                beta: s.p + 2704, savedMean: s.f + 2656, savedInvStd: s.f + 2672, activation: .silu,
+                output: s.tensor(436), pool: pool)
+            s.profiler?.stop(622)
+        }
+        // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
+                activation: .silu, output: s.tensor(436), scratch: s.f + 2656, pool: pool)
+            s.profiler?.stop(623)
+        }
+        // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(436), savedScale: s.tensor(15), batch: s.n,
+                pixels: 14400, channels: 16, output: s.tensor(435), pool: pool)
+            s.profiler?.stop(624)
+        }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13766400 &* s.n,
-            weights: s.p + 2912, pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.t + 460800 &* s.n,
-            gradWeights: s.g + 2912, pool: pool)
-        s.profiler?.stop(517)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
+            pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
+            pool: pool)
+        s.profiler?.stop(625)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 13536000 &* s.n,
-            batch: s.n, pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
-            expandWeights: s.p + 2832, savedPooled: s.t + 25879680 &* s.n, savedHidden: s.t + 25879696 &* s.n,
-            savedScale: s.t + 25879712 &* s.n, gradInput: s.t + 230400 &* s.n, gradReduceWeights: s.g + 2752,
-            gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(518)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(434), input: s.tensor(436), batch: s.n,
+            pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
+            expandWeights: s.p + 2832, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            gradInput: s.tensor(437), gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816,
+            gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws, pool: pool)
+        s.profiler?.stop(626)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13305600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 2656,
-            savedInvStd: s.f + 2672, activation: .silu, gradInput: s.t + 230400 &* s.n, gradGamma: s.g + 2688,
+            savedInvStd: s.f + 2672, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(627)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2832, count: 144)
-        s.profiler?.stop(520)
+        s.profiler?.stop(628)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13075200 &* s.n,
-            batch: s.n, height: 120, width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 120, outWidth: 120, weights: s.f + 2688, gradInput: s.t + 460800 &* s.n,
-            gradWeights: s.f + 2832, pool: pool)
-        s.profiler?.stop(521)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 120,
+            width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+            weights: s.f + 2688, gradInput: s.tensor(438), gradWeights: s.f + 2832, pool: pool)
+        s.profiler?.stop(629)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2832, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(522)
+        s.profiler?.stop(630)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 460800 &* s.n, s.t, count: 230400 &* s.n, pool: pool)
-        s.profiler?.stop(523)
+        TrainingKernels.accumulate(s.tensor(438), s.tensor(432), count: 230400 &* s.n, pool: pool)
+        s.profiler?.stop(631)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 12844800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(8),
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 2624,
-            savedInvStd: s.f + 2640, activation: .identity, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 2480,
+            savedInvStd: s.f + 2640, activation: .identity, gradInput: s.tensor(438), gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(632)
+        // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 1984, savedInvStd: s.f + 2016, activation: .silu,
+                output: s.tensor(441), pool: pool)
+            s.profiler?.stop(633)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
+                activation: .silu, output: s.tensor(441), scratch: s.f + 1984, pool: pool)
+            s.profiler?.stop(634)
+        }
+        // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(441), savedScale: s.tensor(7), batch: s.n,
+                pixels: 14400, channels: 32, output: s.tensor(440), pool: pool)
+            s.profiler?.stop(635)
+        }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 11347200 &* s.n,
-            weights: s.p + 1968, pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
-            gradWeights: s.g + 1968, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
+            pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
+            pool: pool)
+        s.profiler?.stop(636)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 10886400 &* s.n, batch: s.n, pixels: 14400,
-            channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
-            savedPooled: s.t + 25879376 &* s.n, savedHidden: s.t + 25879664 &* s.n, savedScale: s.t + 25879408 &* s.n,
-            gradInput: s.t + 460800 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(439), input: s.tensor(441), batch: s.n,
+            pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu,
+            expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
+            gradInput: s.tensor(442), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(637)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 10425600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1984,
-            savedInvStd: s.f + 2016, activation: .silu, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 1280,
+            savedInvStd: s.f + 2016, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(638)
+        // features.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 1920, savedInvStd: s.f + 1952, activation: .silu,
+                output: s.tensor(444), pool: pool)
+            s.profiler?.stop(639)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
+                activation: .silu, output: s.tensor(444), scratch: s.f + 1920, pool: pool)
+            s.profiler?.stop(640)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2336, count: 288)
-        s.profiler?.stop(528)
+        s.profiler?.stop(641)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 9964800 &* s.n, batch: s.n,
-            height: 120, width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120,
-            outWidth: 120, weights: s.f + 2048, gradInput: s.t, gradWeights: s.f + 2336, pool: pool)
-        s.profiler?.stop(529)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 120,
+            width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+            weights: s.f + 2048, gradInput: s.tensor(443), gradWeights: s.f + 2336, pool: pool)
+        s.profiler?.stop(642)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2336, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(530)
+        s.profiler?.stop(643)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n,
-            channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1920, savedInvStd: s.f + 1952,
-            activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(531)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(0),
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1920,
+            savedInvStd: s.f + 1952, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(644)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 240,
-            width: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, outChannels: 32,
-            gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(443), input: s.x, batch: s.n, inChannels: 3,
+            height: 240, width: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(645)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (9504000, 5011200),  // 0: features.0 conv output, 460,800 floats per image
+        (9964800, 0),  // 1: features.0 output, 460,800 floats per image
+        (10425600, 5472000),  // 2: features.1.0.block.0 conv output, 460,800 floats per image
+        (10886400, 0),  // 3: features.1.0.block.0 output, 460,800 floats per image
+        (11347200, 460800),  // 4: features.1.0.block.1 output, 460,800 floats per image
+        (25879376, 12309280),  // 5: features.1.0.block.1 pooled, 32 floats per image
+        (25879664, 12309568),  // 6: features.1.0.block.1 hidden, 8 floats per image
+        (25879408, 12309312),  // 7: features.1.0.block.1 scale, 32 floats per image
+        (12844800, 6278400),  // 8: features.1.0.block.2 conv output, 230,400 floats per image
+        (13075200, 6508800),  // 9: features.1.0.block.2 output, 230,400 floats per image
+        (13305600, 6739200),  // 10: features.1.1.block.0 conv output, 230,400 floats per image
+        (13536000, 0),  // 11: features.1.1.block.0 output, 230,400 floats per image
+        (13766400, 230400),  // 12: features.1.1.block.1 output, 230,400 floats per image
+        (25879680, 12309584),  // 13: features.1.1.block.1 pooled, 16 floats per image
+        (25879696, 12309600),  // 14: features.1.1.block.1 hidden, 4 floats per image
+        (25879712, 12309616),  // 15: features.1.1.block.1 scale, 16 floats per image
+        (13996800, 6969600),  // 16: features.1.1.block.2 conv output, 230,400 floats per image
+        (0, 0),  // 17: features.1.1.block.2 output, 230,400 floats per image
+        (14227200, 7200000),  // 18: features.1.1 output, 230,400 floats per image
+        (25879728, 12309632),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (0, 0),  // 20: features.2.0.block.0 conv output, 1,382,400 floats per image
+        (1382400, 1382400),  // 21: features.2.0.block.0 output, 1,382,400 floats per image
+        (11808000, 5932800),  // 22: features.2.0.block.1 conv output, 345,600 floats per image
+        (12153600, 1382400),  // 23: features.2.0.block.1 output, 345,600 floats per image
+        (12499200, 1728000),  // 24: features.2.0.block.2 output, 345,600 floats per image
+        (25879184, 12309040),  // 25: features.2.0.block.2 pooled, 96 floats per image
+        (25879744, 12309648),  // 26: features.2.0.block.2 hidden, 4 floats per image
+        (25879280, 12309136),  // 27: features.2.0.block.2 scale, 96 floats per image
+        (22502400, 10218240),  // 28: features.2.0.block.3 conv output, 86,400 floats per image
+        (22588800, 10304640),  // 29: features.2.0.block.3 output, 86,400 floats per image
+        (2764800, 1382400),  // 30: features.2.1.block.0 conv output, 518,400 floats per image
+        (3283200, 1900800),  // 31: features.2.1.block.0 output, 518,400 floats per image
+        (3801600, 2419200),  // 32: features.2.1.block.1 conv output, 518,400 floats per image
+        (4320000, 1900800),  // 33: features.2.1.block.1 output, 518,400 floats per image
+        (4838400, 2937600),  // 34: features.2.1.block.2 output, 518,400 floats per image
+        (25878464, 12308176),  // 35: features.2.1.block.2 pooled, 144 floats per image
+        (25879760, 12309664),  // 36: features.2.1.block.2 hidden, 6 floats per image
+        (25878608, 12308320),  // 37: features.2.1.block.2 scale, 144 floats per image
+        (22675200, 10391040),  // 38: features.2.1.block.3 conv output, 86,400 floats per image
+        (5356800, 1900800),  // 39: features.2.1.block.3 output, 86,400 floats per image
+        (22761600, 10477440),  // 40: features.2.1 output, 86,400 floats per image
+        (25879776, 12309680),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (5356800, 1900800),  // 42: features.2.2.block.0 conv output, 518,400 floats per image
+        (5875200, 2937600),  // 43: features.2.2.block.0 output, 518,400 floats per image
+        (6393600, 3456000),  // 44: features.2.2.block.1 conv output, 518,400 floats per image
+        (6912000, 2937600),  // 45: features.2.2.block.1 output, 518,400 floats per image
+        (7430400, 3974400),  // 46: features.2.2.block.2 output, 518,400 floats per image
+        (25878752, 12308464),  // 47: features.2.2.block.2 pooled, 144 floats per image
+        (25879792, 12309696),  // 48: features.2.2.block.2 hidden, 6 floats per image
+        (25878896, 12308608),  // 49: features.2.2.block.2 scale, 144 floats per image
+        (22848000, 10563840),  // 50: features.2.2.block.3 conv output, 86,400 floats per image
+        (7948800, 2937600),  // 51: features.2.2.block.3 output, 86,400 floats per image
+        (22934400, 10650240),  // 52: features.2.2 output, 86,400 floats per image
+        (25879808, 12309712),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (7948800, 2937600),  // 54: features.3.0.block.0 conv output, 518,400 floats per image
+        (8467200, 3974400),  // 55: features.3.0.block.0 output, 518,400 floats per image
+        (19339200, 8856000),  // 56: features.3.0.block.1 conv output, 129,600 floats per image
+        (19468800, 3974400),  // 57: features.3.0.block.1 output, 129,600 floats per image
+        (19598400, 4104000),  // 58: features.3.0.block.2 output, 129,600 floats per image
+        (9503856, 12308752),  // 59: features.3.0.block.2 pooled, 144 floats per image
+        (25879824, 12309728),  // 60: features.3.0.block.2 hidden, 6 floats per image
+        (25879040, 12308896),  // 61: features.3.0.block.2 scale, 144 floats per image
+        (25155024, 11570928),  // 62: features.3.0.block.3 conv output, 36,000 floats per image
+        (25191024, 11606928),  // 63: features.3.0.block.3 output, 36,000 floats per image
+        (8985600, 3974400),  // 64: features.3.1.block.0 conv output, 216,000 floats per image
+        (9201600, 4190400),  // 65: features.3.1.block.0 output, 216,000 floats per image
+        (14457600, 4406400),  // 66: features.3.1.block.1 conv output, 216,000 floats per image
+        (14673600, 4190400),  // 67: features.3.1.block.1 output, 216,000 floats per image
+        (14889600, 4622400),  // 68: features.3.1.block.2 output, 216,000 floats per image
+        (9503616, 12306736),  // 69: features.3.1.block.2 pooled, 240 floats per image
+        (25879840, 12309744),  // 70: features.3.1.block.2 hidden, 10 floats per image
+        (25877264, 12306976),  // 71: features.3.1.block.2 scale, 240 floats per image
+        (25227024, 11642928),  // 72: features.3.1.block.3 conv output, 36,000 floats per image
+        (9417600, 4190400),  // 73: features.3.1.block.3 output, 36,000 floats per image
+        (25263024, 11678928),  // 74: features.3.1 output, 36,000 floats per image
+        (25879856, 12309760),  // 75: features.3.1 drop-path keep, 1 floats per image
+        (15105600, 4190400),  // 76: features.3.2.block.0 conv output, 216,000 floats per image
+        (15321600, 4622400),  // 77: features.3.2.block.0 output, 216,000 floats per image
+        (15537600, 7430400),  // 78: features.3.2.block.1 conv output, 216,000 floats per image
+        (15753600, 4622400),  // 79: features.3.2.block.1 output, 216,000 floats per image
+        (15969600, 7646400),  // 80: features.3.2.block.2 output, 216,000 floats per image
+        (25877504, 12307216),  // 81: features.3.2.block.2 pooled, 240 floats per image
+        (25879872, 12309776),  // 82: features.3.2.block.2 hidden, 10 floats per image
+        (25877744, 12307456),  // 83: features.3.2.block.2 scale, 240 floats per image
+        (25299024, 11714928),  // 84: features.3.2.block.3 conv output, 36,000 floats per image
+        (9417600, 4622400),  // 85: features.3.2.block.3 output, 36,000 floats per image
+        (25335024, 11750928),  // 86: features.3.2 output, 36,000 floats per image
+        (25879888, 12309792),  // 87: features.3.2 drop-path keep, 1 floats per image
+        (16185600, 4622400),  // 88: features.4.0.block.0 conv output, 216,000 floats per image
+        (16401600, 7646400),  // 89: features.4.0.block.0 output, 216,000 floats per image
+        (24864000, 11473920),  // 90: features.4.0.block.1 conv output, 54,000 floats per image
+        (24918000, 4838400),  // 91: features.4.0.block.1 output, 54,000 floats per image
+        (24972000, 4892400),  // 92: features.4.0.block.2 output, 54,000 floats per image
+        (25877984, 12307696),  // 93: features.4.0.block.2 pooled, 240 floats per image
+        (25879904, 12309808),  // 94: features.4.0.block.2 hidden, 10 floats per image
+        (25878224, 12307936),  // 95: features.4.0.block.2 scale, 240 floats per image
+        (25593104, 12029488),  // 96: features.4.0.block.3 conv output, 18,000 floats per image
+        (25611104, 12047488),  // 97: features.4.0.block.3 output, 18,000 floats per image
+        (20342400, 9354240),  // 98: features.4.1.block.0 conv output, 108,000 floats per image
+        (20450400, 4838400),  // 99: features.4.1.block.0 output, 108,000 floats per image
+        (20558400, 9462240),  // 100: features.4.1.block.1 conv output, 108,000 floats per image
+        (20666400, 4838400),  // 101: features.4.1.block.1 output, 108,000 floats per image
+        (20774400, 7646400),  // 102: features.4.1.block.2 output, 108,000 floats per image
+        (25873424, 12302896),  // 103: features.4.1.block.2 pooled, 480 floats per image
+        (25879440, 5011168),  // 104: features.4.1.block.2 hidden, 20 floats per image
+        (25873904, 12303376),  // 105: features.4.1.block.2 scale, 480 floats per image
+        (25629104, 12065488),  // 106: features.4.1.block.3 conv output, 18,000 floats per image
+        (9417600, 4838400),  // 107: features.4.1.block.3 output, 18,000 floats per image
+        (25647104, 12083488),  // 108: features.4.1 output, 18,000 floats per image
+        (25879920, 12309824),  // 109: features.4.1 drop-path keep, 1 floats per image
+        (20882400, 9570240),  // 110: features.4.2.block.0 conv output, 108,000 floats per image
+        (20990400, 4838400),  // 111: features.4.2.block.0 output, 108,000 floats per image
+        (21098400, 9678240),  // 112: features.4.2.block.1 conv output, 108,000 floats per image
+        (21206400, 4838400),  // 113: features.4.2.block.1 output, 108,000 floats per image
+        (21314400, 7646400),  // 114: features.4.2.block.2 output, 108,000 floats per image
+        (25874384, 12303856),  // 115: features.4.2.block.2 pooled, 480 floats per image
+        (25879472, 12309344),  // 116: features.4.2.block.2 hidden, 20 floats per image
+        (25874864, 12304336),  // 117: features.4.2.block.2 scale, 480 floats per image
+        (25665104, 12101488),  // 118: features.4.2.block.3 conv output, 18,000 floats per image
+        (9417600, 4838400),  // 119: features.4.2.block.3 output, 18,000 floats per image
+        (25683104, 12119488),  // 120: features.4.2 output, 18,000 floats per image
+        (25879936, 12309840),  // 121: features.4.2 drop-path keep, 1 floats per image
+        (21422400, 9786240),  // 122: features.4.3.block.0 conv output, 108,000 floats per image
+        (21530400, 4838400),  // 123: features.4.3.block.0 output, 108,000 floats per image
+        (21638400, 9894240),  // 124: features.4.3.block.1 conv output, 108,000 floats per image
+        (21746400, 4838400),  // 125: features.4.3.block.1 output, 108,000 floats per image
+        (21854400, 7646400),  // 126: features.4.3.block.2 output, 108,000 floats per image
+        (25875344, 12304816),  // 127: features.4.3.block.2 pooled, 480 floats per image
+        (25879504, 12309376),  // 128: features.4.3.block.2 hidden, 20 floats per image
+        (25875824, 12305296),  // 129: features.4.3.block.2 scale, 480 floats per image
+        (25701104, 12137488),  // 130: features.4.3.block.3 conv output, 18,000 floats per image
+        (9417600, 4838400),  // 131: features.4.3.block.3 output, 18,000 floats per image
+        (25719104, 12155488),  // 132: features.4.3 output, 18,000 floats per image
+        (25879952, 12309856),  // 133: features.4.3 drop-path keep, 1 floats per image
+        (21962400, 10002240),  // 134: features.5.0.block.0 conv output, 108,000 floats per image
+        (22070400, 4838400),  // 135: features.5.0.block.0 output, 108,000 floats per image
+        (22178400, 10110240),  // 136: features.5.0.block.1 conv output, 108,000 floats per image
+        (22286400, 4838400),  // 137: features.5.0.block.1 output, 108,000 floats per image
+        (22394400, 7646400),  // 138: features.5.0.block.2 output, 108,000 floats per image
+        (25876304, 12305776),  // 139: features.5.0.block.2 pooled, 480 floats per image
+        (25879536, 12309408),  // 140: features.5.0.block.2 hidden, 20 floats per image
+        (25876784, 12306256),  // 141: features.5.0.block.2 scale, 480 floats per image
+        (25371024, 11786928),  // 142: features.5.0.block.3 conv output, 25,200 floats per image
+        (25396224, 11812128),  // 143: features.5.0.block.3 output, 25,200 floats per image
+        (16617600, 4838400),  // 144: features.5.1.block.0 conv output, 151,200 floats per image
+        (16768800, 7646400),  // 145: features.5.1.block.0 output, 151,200 floats per image
+        (16920000, 7797600),  // 146: features.5.1.block.1 conv output, 151,200 floats per image
+        (17071200, 7646400),  // 147: features.5.1.block.1 output, 151,200 floats per image
+        (17222400, 7948800),  // 148: features.5.1.block.2 output, 151,200 floats per image
+        (25868048, 12297520),  // 149: features.5.1.block.2 pooled, 672 floats per image
+        (25879568, 12309440),  // 150: features.5.1.block.2 hidden, 28 floats per image
+        (25868720, 12298192),  // 151: features.5.1.block.2 scale, 672 floats per image
+        (25421424, 11837328),  // 152: features.5.1.block.3 conv output, 25,200 floats per image
+        (9417600, 7646400),  // 153: features.5.1.block.3 output, 25,200 floats per image
+        (25446624, 11862528),  // 154: features.5.1 output, 25,200 floats per image
+        (25879968, 12309872),  // 155: features.5.1 drop-path keep, 1 floats per image
+        (17373600, 7646400),  // 156: features.5.2.block.0 conv output, 151,200 floats per image
+        (17524800, 7948800),  // 157: features.5.2.block.0 output, 151,200 floats per image
+        (17676000, 8100000),  // 158: features.5.2.block.1 conv output, 151,200 floats per image
+        (17827200, 7948800),  // 159: features.5.2.block.1 output, 151,200 floats per image
+        (17978400, 8251200),  // 160: features.5.2.block.2 output, 151,200 floats per image
+        (25869392, 12298864),  // 161: features.5.2.block.2 pooled, 672 floats per image
+        (25879600, 12309472),  // 162: features.5.2.block.2 hidden, 28 floats per image
+        (25870064, 12299536),  // 163: features.5.2.block.2 scale, 672 floats per image
+        (25471824, 11887728),  // 164: features.5.2.block.3 conv output, 25,200 floats per image
+        (9417600, 7948800),  // 165: features.5.2.block.3 output, 25,200 floats per image
+        (25497024, 11912928),  // 166: features.5.2 output, 25,200 floats per image
+        (25879984, 12309888),  // 167: features.5.2 drop-path keep, 1 floats per image
+        (18129600, 7948800),  // 168: features.5.3.block.0 conv output, 151,200 floats per image
+        (18280800, 8251200),  // 169: features.5.3.block.0 output, 151,200 floats per image
+        (18432000, 8402400),  // 170: features.5.3.block.1 conv output, 151,200 floats per image
+        (18583200, 8251200),  // 171: features.5.3.block.1 output, 151,200 floats per image
+        (18734400, 8553600),  // 172: features.5.3.block.2 output, 151,200 floats per image
+        (25870736, 12300208),  // 173: features.5.3.block.2 pooled, 672 floats per image
+        (25879632, 12309504),  // 174: features.5.3.block.2 hidden, 28 floats per image
+        (25871408, 12300880),  // 175: features.5.3.block.2 scale, 672 floats per image
+        (25522224, 11938128),  // 176: features.5.3.block.3 conv output, 25,200 floats per image
+        (9417600, 8251200),  // 177: features.5.3.block.3 output, 25,200 floats per image
+        (25547424, 11963328),  // 178: features.5.3 output, 25,200 floats per image
+        (25880000, 12309904),  // 179: features.5.3 drop-path keep, 1 floats per image
+        (18885600, 8251200),  // 180: features.6.0.block.0 conv output, 151,200 floats per image
+        (19036800, 8553600),  // 181: features.6.0.block.0 output, 151,200 floats per image
+        (25026000, 11527920),  // 182: features.6.0.block.1 conv output, 43,008 floats per image
+        (25069008, 8553600),  // 183: features.6.0.block.1 output, 43,008 floats per image
+        (25112016, 8596608),  // 184: features.6.0.block.2 output, 43,008 floats per image
+        (25872080, 12301552),  // 185: features.6.0.block.2 pooled, 672 floats per image
+        (19338848, 12309536),  // 186: features.6.0.block.2 hidden, 28 floats per image
+        (25872752, 12302224),  // 187: features.6.0.block.2 scale, 672 floats per image
+        (25737104, 8840320),  // 188: features.6.0.block.3 conv output, 12,288 floats per image
+        (25749392, 12173488),  // 189: features.6.0.block.3 output, 12,288 floats per image
+        (23020800, 10736640),  // 190: features.6.1.block.0 conv output, 73,728 floats per image
+        (23094528, 8553600),  // 191: features.6.1.block.0 output, 73,728 floats per image
+        (23168256, 10810368),  // 192: features.6.1.block.1 conv output, 73,728 floats per image
+        (23241984, 8553600),  // 193: features.6.1.block.1 output, 73,728 floats per image
+        (23315712, 8627328),  // 194: features.6.1.block.2 output, 73,728 floats per image
+        (19335200, 12286000),  // 195: features.6.1.block.2 pooled, 1,152 floats per image
+        (19338656, 8855808),  // 196: features.6.1.block.2 hidden, 48 floats per image
+        (19336352, 12287152),  // 197: features.6.1.block.2 scale, 1,152 floats per image
+        (25761680, 12185776),  // 198: features.6.1.block.3 conv output, 12,288 floats per image
+        (9417600, 4989600),  // 199: features.6.1.block.3 output, 12,288 floats per image
+        (25773968, 12198064),  // 200: features.6.1 output, 12,288 floats per image
+        (19338880, 12309920),  // 201: features.6.1 drop-path keep, 1 floats per image
+        (23389440, 10884096),  // 202: features.6.2.block.0 conv output, 73,728 floats per image
+        (23463168, 8553600),  // 203: features.6.2.block.0 output, 73,728 floats per image
+        (23536896, 10957824),  // 204: features.6.2.block.1 conv output, 73,728 floats per image
+        (23610624, 8553600),  // 205: features.6.2.block.1 output, 73,728 floats per image
+        (23684352, 8627328),  // 206: features.6.2.block.2 output, 73,728 floats per image
+        (19337504, 12288304),  // 207: features.6.2.block.2 pooled, 1,152 floats per image
+        (19338704, 8855856),  // 208: features.6.2.block.2 hidden, 48 floats per image
+        (25859984, 12289456),  // 209: features.6.2.block.2 scale, 1,152 floats per image
+        (25786256, 12210352),  // 210: features.6.2.block.3 conv output, 12,288 floats per image
+        (9417600, 4989600),  // 211: features.6.2.block.3 output, 12,288 floats per image
+        (25798544, 12222640),  // 212: features.6.2 output, 12,288 floats per image
+        (19338896, 12309936),  // 213: features.6.2 drop-path keep, 1 floats per image
+        (23758080, 11031552),  // 214: features.6.3.block.0 conv output, 73,728 floats per image
+        (23831808, 8553600),  // 215: features.6.3.block.0 output, 73,728 floats per image
+        (23905536, 11105280),  // 216: features.6.3.block.1 conv output, 73,728 floats per image
+        (23979264, 8553600),  // 217: features.6.3.block.1 output, 73,728 floats per image
+        (24052992, 8627328),  // 218: features.6.3.block.2 output, 73,728 floats per image
+        (25861136, 12290608),  // 219: features.6.3.block.2 pooled, 1,152 floats per image
+        (19338752, 8855904),  // 220: features.6.3.block.2 hidden, 48 floats per image
+        (25862288, 12291760),  // 221: features.6.3.block.2 scale, 1,152 floats per image
+        (25810832, 12234928),  // 222: features.6.3.block.3 conv output, 12,288 floats per image
+        (9417600, 4989600),  // 223: features.6.3.block.3 output, 12,288 floats per image
+        (25823120, 12247216),  // 224: features.6.3 output, 12,288 floats per image
+        (19338912, 12309952),  // 225: features.6.3 drop-path keep, 1 floats per image
+        (24126720, 11179008),  // 226: features.6.4.block.0 conv output, 73,728 floats per image
+        (24200448, 8553600),  // 227: features.6.4.block.0 output, 73,728 floats per image
+        (24274176, 11252736),  // 228: features.6.4.block.1 conv output, 73,728 floats per image
+        (24347904, 8553600),  // 229: features.6.4.block.1 output, 73,728 floats per image
+        (24421632, 8627328),  // 230: features.6.4.block.2 output, 73,728 floats per image
+        (25863440, 12292912),  // 231: features.6.4.block.2 pooled, 1,152 floats per image
+        (19338800, 8855952),  // 232: features.6.4.block.2 hidden, 48 floats per image
+        (25864592, 12294064),  // 233: features.6.4.block.2 scale, 1,152 floats per image
+        (25835408, 12259504),  // 234: features.6.4.block.3 conv output, 12,288 floats per image
+        (9417600, 4989600),  // 235: features.6.4.block.3 output, 12,288 floats per image
+        (25847696, 12271792),  // 236: features.6.4 output, 12,288 floats per image
+        (19338928, 12309968),  // 237: features.6.4 drop-path keep, 1 floats per image
+        (24495360, 11326464),  // 238: features.7.0.block.0 conv output, 73,728 floats per image
+        (24569088, 8553600),  // 239: features.7.0.block.0 output, 73,728 floats per image
+        (24642816, 11400192),  // 240: features.7.0.block.1 conv output, 73,728 floats per image
+        (24716544, 8553600),  // 241: features.7.0.block.1 output, 73,728 floats per image
+        (24790272, 8627328),  // 242: features.7.0.block.2 output, 73,728 floats per image
+        (25865744, 12295216),  // 243: features.7.0.block.2 pooled, 1,152 floats per image
+        (9503440, 12309232),  // 244: features.7.0.block.2 hidden, 48 floats per image
+        (25866896, 12296368),  // 245: features.7.0.block.2 scale, 1,152 floats per image
+        (19310880, 4989600),  // 246: features.7.0.block.3 conv output, 20,480 floats per image
+        (25572624, 11988528),  // 247: features.7.0.block.3 output, 20,480 floats per image
+        (19188000, 8553600),  // 248: features.7.1.block.0 conv output, 122,880 floats per image
+        (19728000, 8676480),  // 249: features.7.1.block.0 output, 122,880 floats per image
+        (19850880, 8985600),  // 250: features.7.1.block.1 conv output, 122,880 floats per image
+        (19973760, 8676480),  // 251: features.7.1.block.1 output, 122,880 floats per image
+        (20096640, 9108480),  // 252: features.7.1.block.2 output, 122,880 floats per image
+        (9499520, 8852608),  // 253: features.7.1.block.2 pooled, 1,920 floats per image
+        (9503360, 5011088),  // 254: features.7.1.block.2 hidden, 80 floats per image
+        (9501440, 12284080),  // 255: features.7.1.block.2 scale, 1,920 floats per image
+        (20301440, 9231360),  // 256: features.7.1.block.3 conv output, 20,480 floats per image
+        (9417600, 8676480),  // 257: features.7.1.block.3 output, 20,480 floats per image
+        (20321920, 9108480),  // 258: features.7.1 output, 20,480 floats per image
+        (9503488, 9128960),  // 259: features.7.1 drop-path keep, 1 floats per image
+        (9417600, 8676480),  // 260: features.8 conv output, 81,920 floats per image
+        (20219520, 8758400),  // 261: features.8 output, 81,920 floats per image
+        (19331360, 8854528),  // 262: avgpool output, 1,280 floats per image
+        (19332640, 8758400),  // 263: dropout mask, 1,280 floats per image
+        (19333920, 8759680),  // 264: dropout output, 1,280 floats per image
+        (19331360, 5010080),  // 265: logits, 1,000 floats per image
+        (20219520, 8762240),  // 266: logits gradient, 1,000 floats per image
+        (19331360, 8760960),  // 267: gradient of dropout output, 1,280 floats per image
+        (19333920, 8854528),  // 268: gradient of avgpool, 1,280 floats per image
+        (20219520, 8758400),  // 269: gradient of head output, 81,920 floats per image
+        (9417600, 12009008),  // 270: gradient of features.8 input, 20,480 floats per image
+        (9438080, 8799360),  // 271: gradient of features.7.1 branch, 20,480 floats per image
+        (20219520, 9231360),  // 272: gradient of features.7.1.block.3 input, 122,880 floats per image
+        (20096640, 9108480),  // 273: features.7.1.block.2 output (recomputed), 122,880 floats per image
+        (19973760, 8676480),  // 274: features.7.1.block.1 output (recomputed), 122,880 floats per image
+        (20096640, 9108480),  // 275: gradient of features.7.1.block.2 input, 122,880 floats per image
+        (19850880, 8985600),  // 276: gradient of features.7.1.block.1 input, 122,880 floats per image
+        (19728000, 8676480),  // 277: features.7.1.block.0 output (recomputed), 122,880 floats per image
+        (19188000, 8774784),  // 278: gradient of features.7.1.block.0 input, 20,480 floats per image
+        (9417600, 8701056),  // 279: gradient of features.7.0.block.3 input, 73,728 floats per image
+        (24790272, 8627328),  // 280: features.7.0.block.2 output (recomputed), 73,728 floats per image
+        (24716544, 8553600),  // 281: features.7.0.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 282: gradient of features.7.0.block.2 input, 73,728 floats per image
+        (9417600, 8701056),  // 283: gradient of features.7.0.block.1 input, 73,728 floats per image
+        (24569088, 8553600),  // 284: features.7.0.block.0 output (recomputed), 73,728 floats per image
+        (9491328, 4989600),  // 285: gradient of features.7.0.block.0 input, 12,288 floats per image
+        (19188000, 8774784),  // 286: gradient of features.6.4 branch, 12,288 floats per image
+        (9417600, 8701056),  // 287: gradient of features.6.4.block.3 input, 73,728 floats per image
+        (24421632, 8627328),  // 288: features.6.4.block.2 output (recomputed), 73,728 floats per image
+        (24347904, 8553600),  // 289: features.6.4.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 290: gradient of features.6.4.block.2 input, 73,728 floats per image
+        (9417600, 8701056),  // 291: gradient of features.6.4.block.1 input, 73,728 floats per image
+        (24200448, 8553600),  // 292: features.6.4.block.0 output (recomputed), 73,728 floats per image
+        (19261728, 8774784),  // 293: gradient of features.6.4.block.0 input, 12,288 floats per image
+        (9491328, 4989600),  // 294: gradient of features.6.3 branch, 12,288 floats per image
+        (9417600, 8701056),  // 295: gradient of features.6.3.block.3 input, 73,728 floats per image
+        (24052992, 8627328),  // 296: features.6.3.block.2 output (recomputed), 73,728 floats per image
+        (23979264, 8553600),  // 297: features.6.3.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 298: gradient of features.6.3.block.2 input, 73,728 floats per image
+        (9417600, 8701056),  // 299: gradient of features.6.3.block.1 input, 73,728 floats per image
+        (23831808, 8553600),  // 300: features.6.3.block.0 output (recomputed), 73,728 floats per image
+        (9491328, 4989600),  // 301: gradient of features.6.3.block.0 input, 12,288 floats per image
+        (19188000, 8774784),  // 302: gradient of features.6.2 branch, 12,288 floats per image
+        (9417600, 8701056),  // 303: gradient of features.6.2.block.3 input, 73,728 floats per image
+        (23684352, 8627328),  // 304: features.6.2.block.2 output (recomputed), 73,728 floats per image
+        (23610624, 8553600),  // 305: features.6.2.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 306: gradient of features.6.2.block.2 input, 73,728 floats per image
+        (9417600, 8701056),  // 307: gradient of features.6.2.block.1 input, 73,728 floats per image
+        (23463168, 8553600),  // 308: features.6.2.block.0 output (recomputed), 73,728 floats per image
+        (19261728, 8774784),  // 309: gradient of features.6.2.block.0 input, 12,288 floats per image
+        (9491328, 4989600),  // 310: gradient of features.6.1 branch, 12,288 floats per image
+        (9417600, 8701056),  // 311: gradient of features.6.1.block.3 input, 73,728 floats per image
+        (23315712, 8627328),  // 312: features.6.1.block.2 output (recomputed), 73,728 floats per image
+        (23241984, 8553600),  // 313: features.6.1.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 314: gradient of features.6.1.block.2 input, 73,728 floats per image
+        (9417600, 8701056),  // 315: gradient of features.6.1.block.1 input, 73,728 floats per image
+        (23094528, 8553600),  // 316: features.6.1.block.0 output (recomputed), 73,728 floats per image
+        (9491328, 4989600),  // 317: gradient of features.6.1.block.0 input, 12,288 floats per image
+        (9417600, 8639616),  // 318: gradient of features.6.0.block.3 input, 43,008 floats per image
+        (25112016, 8596608),  // 319: features.6.0.block.2 output (recomputed), 43,008 floats per image
+        (25069008, 8553600),  // 320: features.6.0.block.1 output (recomputed), 43,008 floats per image
+        (9460608, 8985600),  // 321: gradient of features.6.0.block.2 input, 43,008 floats per image
+        (19188000, 8704800),  // 322: gradient of features.6.0.block.1 input, 151,200 floats per image
+        (19036800, 8553600),  // 323: features.6.0.block.0 output (recomputed), 151,200 floats per image
+        (9417600, 8985600),  // 324: gradient of features.6.0.block.0 input, 25,200 floats per image
+        (9442800, 9010800),  // 325: gradient of features.5.3 branch, 25,200 floats per image
+        (18885600, 8704800),  // 326: gradient of features.5.3.block.3 input, 151,200 floats per image
+        (18734400, 8553600),  // 327: features.5.3.block.2 output (recomputed), 151,200 floats per image
+        (18583200, 8251200),  // 328: features.5.3.block.1 output (recomputed), 151,200 floats per image
+        (18734400, 8553600),  // 329: gradient of features.5.3.block.2 input, 151,200 floats per image
+        (18432000, 8402400),  // 330: gradient of features.5.3.block.1 input, 151,200 floats per image
+        (18280800, 8251200),  // 331: features.5.3.block.0 output (recomputed), 151,200 floats per image
+        (9442800, 8553600),  // 332: gradient of features.5.3.block.0 input, 25,200 floats per image
+        (9417600, 8578800),  // 333: gradient of features.5.2 branch, 25,200 floats per image
+        (18129600, 8402400),  // 334: gradient of features.5.2.block.3 input, 151,200 floats per image
+        (17978400, 8251200),  // 335: features.5.2.block.2 output (recomputed), 151,200 floats per image
+        (17827200, 7948800),  // 336: features.5.2.block.1 output (recomputed), 151,200 floats per image
+        (17978400, 8251200),  // 337: gradient of features.5.2.block.2 input, 151,200 floats per image
+        (17676000, 8100000),  // 338: gradient of features.5.2.block.1 input, 151,200 floats per image
+        (17524800, 7948800),  // 339: features.5.2.block.0 output (recomputed), 151,200 floats per image
+        (9417600, 8251200),  // 340: gradient of features.5.2.block.0 input, 25,200 floats per image
+        (9442800, 8276400),  // 341: gradient of features.5.1 branch, 25,200 floats per image
+        (17373600, 8100000),  // 342: gradient of features.5.1.block.3 input, 151,200 floats per image
+        (17222400, 7948800),  // 343: features.5.1.block.2 output (recomputed), 151,200 floats per image
+        (17071200, 7646400),  // 344: features.5.1.block.1 output (recomputed), 151,200 floats per image
+        (17222400, 7948800),  // 345: gradient of features.5.1.block.2 input, 151,200 floats per image
+        (16920000, 7797600),  // 346: gradient of features.5.1.block.1 input, 151,200 floats per image
+        (16768800, 7646400),  // 347: features.5.1.block.0 output (recomputed), 151,200 floats per image
+        (9442800, 4946400),  // 348: gradient of features.5.1.block.0 input, 25,200 floats per image
+        (16617600, 7754400),  // 349: gradient of features.5.0.block.3 input, 108,000 floats per image
+        (22394400, 7646400),  // 350: features.5.0.block.2 output (recomputed), 108,000 floats per image
+        (22286400, 4838400),  // 351: features.5.0.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 352: gradient of features.5.0.block.2 input, 108,000 floats per image
+        (16617600, 7754400),  // 353: gradient of features.5.0.block.1 input, 108,000 floats per image
+        (22070400, 4838400),  // 354: features.5.0.block.0 output (recomputed), 108,000 floats per image
+        (9417600, 4946400),  // 355: gradient of features.5.0.block.0 input, 18,000 floats per image
+        (9435600, 4964400),  // 356: gradient of features.4.3 branch, 18,000 floats per image
+        (16617600, 7754400),  // 357: gradient of features.4.3.block.3 input, 108,000 floats per image
+        (21854400, 7646400),  // 358: features.4.3.block.2 output (recomputed), 108,000 floats per image
+        (21746400, 4838400),  // 359: features.4.3.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 360: gradient of features.4.3.block.2 input, 108,000 floats per image
+        (16617600, 7754400),  // 361: gradient of features.4.3.block.1 input, 108,000 floats per image
+        (21530400, 4838400),  // 362: features.4.3.block.0 output (recomputed), 108,000 floats per image
+        (9435600, 4964400),  // 363: gradient of features.4.3.block.0 input, 18,000 floats per image
+        (9417600, 4946400),  // 364: gradient of features.4.2 branch, 18,000 floats per image
+        (16617600, 7754400),  // 365: gradient of features.4.2.block.3 input, 108,000 floats per image
+        (21314400, 7646400),  // 366: features.4.2.block.2 output (recomputed), 108,000 floats per image
+        (21206400, 4838400),  // 367: features.4.2.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 368: gradient of features.4.2.block.2 input, 108,000 floats per image
+        (16617600, 7754400),  // 369: gradient of features.4.2.block.1 input, 108,000 floats per image
+        (20990400, 4838400),  // 370: features.4.2.block.0 output (recomputed), 108,000 floats per image
+        (9417600, 4946400),  // 371: gradient of features.4.2.block.0 input, 18,000 floats per image
+        (9435600, 4964400),  // 372: gradient of features.4.1 branch, 18,000 floats per image
+        (16617600, 7754400),  // 373: gradient of features.4.1.block.3 input, 108,000 floats per image
+        (20774400, 7646400),  // 374: features.4.1.block.2 output (recomputed), 108,000 floats per image
+        (20666400, 4838400),  // 375: features.4.1.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 376: gradient of features.4.1.block.2 input, 108,000 floats per image
+        (16617600, 7754400),  // 377: gradient of features.4.1.block.1 input, 108,000 floats per image
+        (20450400, 4838400),  // 378: features.4.1.block.0 output (recomputed), 108,000 floats per image
+        (9471600, 7646400),  // 379: gradient of features.4.1.block.0 input, 18,000 floats per image
+        (9417600, 4946400),  // 380: gradient of features.4.0.block.3 input, 54,000 floats per image
+        (24972000, 4892400),  // 381: features.4.0.block.2 output (recomputed), 54,000 floats per image
+        (24918000, 4838400),  // 382: features.4.0.block.1 output (recomputed), 54,000 floats per image
+        (16833600, 4892400),  // 383: gradient of features.4.0.block.2 input, 54,000 floats per image
+        (16617600, 7862400),  // 384: gradient of features.4.0.block.1 input, 216,000 floats per image
+        (16401600, 7646400),  // 385: features.4.0.block.0 output (recomputed), 216,000 floats per image
+        (9417600, 4838400),  // 386: gradient of features.4.0.block.0 input, 36,000 floats per image
+        (9453600, 4874400),  // 387: gradient of features.3.2 branch, 36,000 floats per image
+        (16185600, 7862400),  // 388: gradient of features.3.2.block.3 input, 216,000 floats per image
+        (15969600, 7646400),  // 389: features.3.2.block.2 output (recomputed), 216,000 floats per image
+        (15753600, 4622400),  // 390: features.3.2.block.1 output (recomputed), 216,000 floats per image
+        (15969600, 7646400),  // 391: gradient of features.3.2.block.2 input, 216,000 floats per image
+        (15537600, 7430400),  // 392: gradient of features.3.2.block.1 input, 216,000 floats per image
+        (15321600, 4622400),  // 393: features.3.2.block.0 output (recomputed), 216,000 floats per image
+        (9453600, 4874400),  // 394: gradient of features.3.2.block.0 input, 36,000 floats per image
+        (9417600, 4838400),  // 395: gradient of features.3.1 branch, 36,000 floats per image
+        (15105600, 7430400),  // 396: gradient of features.3.1.block.3 input, 216,000 floats per image
+        (14889600, 4622400),  // 397: features.3.1.block.2 output (recomputed), 216,000 floats per image
+        (14673600, 4190400),  // 398: features.3.1.block.1 output (recomputed), 216,000 floats per image
+        (14889600, 4622400),  // 399: gradient of features.3.1.block.2 input, 216,000 floats per image
+        (14457600, 4406400),  // 400: gradient of features.3.1.block.1 input, 216,000 floats per image
+        (9201600, 4190400),  // 401: features.3.1.block.0 output (recomputed), 216,000 floats per image
+        (9115200, 4363200),  // 402: gradient of features.3.1.block.0 input, 36,000 floats per image
+        (8985600, 4233600),  // 403: gradient of features.3.0.block.3 input, 129,600 floats per image
+        (19598400, 4104000),  // 404: features.3.0.block.2 output (recomputed), 129,600 floats per image
+        (19468800, 3974400),  // 405: features.3.0.block.1 output (recomputed), 129,600 floats per image
+        (14457600, 7430400),  // 406: gradient of features.3.0.block.2 input, 129,600 floats per image
+        (8985600, 4492800),  // 407: gradient of features.3.0.block.1 input, 518,400 floats per image
+        (8467200, 3974400),  // 408: features.3.0.block.0 output (recomputed), 518,400 floats per image
+        (8467200, 7430400),  // 409: gradient of features.3.0.block.0 input, 86,400 floats per image
+        (8553600, 7516800),  // 410: gradient of features.2.2 branch, 86,400 floats per image
+        (7948800, 4492800),  // 411: gradient of features.2.2.block.3 input, 518,400 floats per image
+        (7430400, 3974400),  // 412: features.2.2.block.2 output (recomputed), 518,400 floats per image
+        (6912000, 2937600),  // 413: features.2.2.block.1 output (recomputed), 518,400 floats per image
+        (7430400, 3974400),  // 414: gradient of features.2.2.block.2 input, 518,400 floats per image
+        (6393600, 3456000),  // 415: gradient of features.2.2.block.1 input, 518,400 floats per image
+        (5875200, 2937600),  // 416: features.2.2.block.0 output (recomputed), 518,400 floats per image
+        (5875200, 3974400),  // 417: gradient of features.2.2.block.0 input, 86,400 floats per image
+        (5961600, 4060800),  // 418: gradient of features.2.1 branch, 86,400 floats per image
+        (5356800, 3456000),  // 419: gradient of features.2.1.block.3 input, 518,400 floats per image
+        (4838400, 2937600),  // 420: features.2.1.block.2 output (recomputed), 518,400 floats per image
+        (4320000, 1900800),  // 421: features.2.1.block.1 output (recomputed), 518,400 floats per image
+        (4838400, 2937600),  // 422: gradient of features.2.1.block.2 input, 518,400 floats per image
+        (3801600, 2419200),  // 423: gradient of features.2.1.block.1 input, 518,400 floats per image
+        (3283200, 1900800),  // 424: features.2.1.block.0 output (recomputed), 518,400 floats per image
+        (3110400, 2937600),  // 425: gradient of features.2.1.block.0 input, 86,400 floats per image
+        (2764800, 2073600),  // 426: gradient of features.2.0.block.3 input, 345,600 floats per image
+        (12499200, 1728000),  // 427: features.2.0.block.2 output (recomputed), 345,600 floats per image
+        (12153600, 1382400),  // 428: features.2.0.block.1 output (recomputed), 345,600 floats per image
+        (4147200, 4147200),  // 429: gradient of features.2.0.block.2 input, 345,600 floats per image
+        (2764800, 2764800),  // 430: gradient of features.2.0.block.1 input, 1,382,400 floats per image
+        (1382400, 1382400),  // 431: features.2.0.block.0 output (recomputed), 1,382,400 floats per image
+        (0, 0),  // 432: gradient of features.2.0.block.0 input, 230,400 floats per image
+        (230400, 230400),  // 433: gradient of features.1.1 branch, 230,400 floats per image
+        (460800, 921600),  // 434: gradient of features.1.1.block.2 input, 230,400 floats per image
+        (13766400, 691200),  // 435: features.1.1.block.1 output (recomputed), 230,400 floats per image
+        (13536000, 460800),  // 436: features.1.1.block.0 output (recomputed), 230,400 floats per image
+        (230400, 230400),  // 437: gradient of features.1.1.block.1 input, 230,400 floats per image
+        (460800, 1382400),  // 438: gradient of features.1.1.block.0 input, 230,400 floats per image
+        (0, 921600),  // 439: gradient of features.1.0.block.2 input, 460,800 floats per image
+        (11347200, 460800),  // 440: features.1.0.block.1 output (recomputed), 460,800 floats per image
+        (10886400, 0),  // 441: features.1.0.block.0 output (recomputed), 460,800 floats per image
+        (460800, 460800),  // 442: gradient of features.1.0.block.1 input, 460,800 floats per image
+        (0, 921600),  // 443: gradient of features.1.0.block.0 input, 460,800 floats per image
+        (9964800, 0),  // 444: features.0 output (recomputed), 460,800 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -6157,12 +7393,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 78643200,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 614400,
               "squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 2211840,
@@ -6177,12 +7423,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 47185920,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1327104,
@@ -6197,12 +7453,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -6219,12 +7485,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -6241,12 +7517,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -6263,12 +7549,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -6283,12 +7579,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16515072,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 8, 8, 672]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2150400,
@@ -6303,12 +7609,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 7560000,
@@ -6325,12 +7641,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 7560000,
@@ -6347,12 +7673,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 7560000,
@@ -6367,12 +7703,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 24192000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 5400000,
@@ -6387,12 +7733,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 1944000,
@@ -6409,12 +7765,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1944000,
@@ -6431,12 +7797,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1944000,
@@ -6451,12 +7827,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 8640000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 240]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 972000,
@@ -6471,12 +7857,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 10800000,
@@ -6493,12 +7889,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 10800000,
@@ -6513,12 +7919,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 10368000,
               "conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 30, 30, 144]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 6480000,
@@ -6533,12 +7949,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 24883200,
               "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 9331200,
@@ -6555,12 +7981,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 24883200,
               "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 9331200,
@@ -6575,12 +8011,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16588800,
               "conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 60, 60, 96]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 6220800,
@@ -6595,6 +8041,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 7372800,
               "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
@@ -6611,12 +8063,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14745600,
               "conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 120, 120, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 8294400,

@@ -1675,12 +1675,13 @@ extension EfficientNetB2 {
 
 /// EfficientNetB2 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 38,549,936 floats per image (saved activations and gradients, packed by lifetime); parameters: 9,178,112 floats.
+/// Training arena: 38,549,936 floats per image (saved activations and gradients, packed by lifetime), 18,283,824 with `recomputeActivations`; parameters: 9,178,112 floats.
 public final class EfficientNetB2Training: TrainableModel {
     public static let descriptor = EfficientNetB2.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 9178112,
-        arenaFloatsPerImage: 38549936, fixedFloats: 627632,
+        arenaFloatsPerImage: 38549936, recomputingArenaFloatsPerImage: 18283824,
+        fixedFloats: 627632,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1710,9 +1711,12 @@ public final class EfficientNetB2Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 38549936 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 38549936 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 18283824 : 38549936
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1782,23 +1786,23 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 288, width: 288, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 13685760 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 14349312 &* s.n, savedMean: s.f + 2112, savedInvStd: s.f + 2144,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 2112, savedInvStd: s.f + 2144,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.t + 14349312 &* s.n, scratch: s.f + 2112, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 2112, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1811,56 +1815,54 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14349312 &* s.n, batch: s.n, height: 144, width: 144, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2240, bias: s.f,
-            activation: .identity, output: s.t + 15012864 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 144, width: 144, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2240, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 15676416 &* s.n, savedMean: s.f + 2176, savedInvStd: s.f + 2208,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 2176, savedInvStd: s.f + 2208,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.t + 15676416 &* s.n, scratch: s.f + 2176, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 2176, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15676416 &* s.n, output: s.t + 16339968 &* s.n,
-            batch: s.n, pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
-            reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
-            savedPooled: s.t + 38549280 &* s.n, savedHidden: s.t + 38549568 &* s.n, savedScale: s.t + 38549312 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
+            pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
+            activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16339968 &* s.n, pixels: 20736 &* s.n, inChannels: 32, weights: s.p + 1968,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 22602240 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 20736 &* s.n, inChannels: 32, weights: s.p + 1968, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
         s.profiler?.stop(9)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22934016 &* s.n, savedMean: s.f + 2816, savedInvStd: s.f + 2832,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 2816, savedInvStd: s.f + 2832,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
             s.profiler?.stop(10)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
-                activation: .identity, output: s.t + 22934016 &* s.n, scratch: s.f + 2816, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 2816, pool: pool)
             s.profiler?.stop(11)
         }
     }
@@ -1873,70 +1875,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 144, 144, 16] -> [n, 144, 144, 16]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 22934016 &* s.n, batch: s.n, height: 144, width: 144, channels: 16,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2880, bias: s.f,
-            activation: .identity, output: s.t + 23265792 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 144, width: 144, channels: 16, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2880, bias: s.f,
+            activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(13)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23597568 &* s.n, savedMean: s.f + 2848, savedInvStd: s.f + 2864,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 2848, savedInvStd: s.f + 2864,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
             s.profiler?.stop(14)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.t + 23597568 &* s.n, scratch: s.f + 2848, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 2848, pool: pool)
             s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23597568 &* s.n, output: s.t + 23929344 &* s.n,
-            batch: s.n, pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
-            reduceBias: s.p + 2816, activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896,
-            savedPooled: s.t + 38549584 &* s.n, savedHidden: s.t + 38549600 &* s.n, savedScale: s.t + 38549616 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
+            pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
+            activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
+            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
         s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 23929344 &* s.n, pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 2912,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 24261120 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(12), pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 2912,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(17)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t, savedMean: s.f + 3168, savedInvStd: s.f + 3184,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 3168, savedInvStd: s.f + 3184,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
             s.profiler?.stop(18)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
-                activation: .identity, output: s.t, scratch: s.f + 3168, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 3168, pool: pool)
             s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
-                into: s.t + 38549632 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 22934016 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 38549632 &* s.n : nil, batch: s.n,
-            perImage: 331776, output: s.t + 24592896 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 331776, output: s.tensor(18), pool: pool)
         s.profiler?.stop(21)
     }
 
@@ -1944,24 +1944,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24592896 &* s.n, pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 3232,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 3232,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(22)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
-                output: s.t + 1990656 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 4960,
-                runningVar: s.p + 5056, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 3200, savedInvStd: s.f + 3296,
+                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05, activation: .silu,
-                output: s.t + 1990656 &* s.n, scratch: s.f + 3200, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
+                activation: .silu, output: s.tensor(21), scratch: s.f + 3200, pool: pool)
             s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
@@ -1970,56 +1970,54 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 1990656 &* s.n, batch: s.n, height: 144, width: 144, channels: 96,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 3584, bias: s.f,
-            activation: .identity, output: s.t + 17003520 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 144, width: 144, channels: 96, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 3584, bias: s.f,
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(26)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 17501184 &* s.n, savedMean: s.f + 3392, savedInvStd: s.f + 3488,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 3392, savedInvStd: s.f + 3488,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.t + 17501184 &* s.n, scratch: s.f + 3392, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 3392, pool: pool)
             s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17501184 &* s.n, output: s.t + 17998848 &* s.n,
-            batch: s.n, pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
-            reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184,
-            savedPooled: s.t + 38549088 &* s.n, savedHidden: s.t + 38549648 &* s.n, savedScale: s.t + 38549184 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
+            pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
+            activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
         s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17998848 &* s.n, pixels: 5184 &* s.n, inChannels: 96, weights: s.p + 7280,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33727104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 5184 &* s.n, inChannels: 96, weights: s.p + 7280, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(30)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 33851520 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5336,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 5312, savedInvStd: s.f + 5336,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
-                activation: .identity, output: s.t + 33851520 &* s.n, scratch: s.f + 5312, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 5312, pool: pool)
             s.profiler?.stop(32)
         }
     }
@@ -2028,25 +2026,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 33851520 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 9712,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3981312 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(29), pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 9712, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 4727808 &* s.n, savedMean: s.f + 5360, savedInvStd: s.f + 5504,
+                activation: .silu, output: s.tensor(31), savedMean: s.f + 5360, savedInvStd: s.f + 5504,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.t + 4727808 &* s.n, scratch: s.f + 5360, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 5360, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -2055,70 +2052,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 4727808 &* s.n, batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 5936, bias: s.f,
-            activation: .identity, output: s.t + 5474304 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(37)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 6220800 &* s.n, savedMean: s.f + 5648, savedInvStd: s.f + 5792,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 5648, savedInvStd: s.f + 5792,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.t + 6220800 &* s.n, scratch: s.f + 5648, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 5648, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6220800 &* s.n, output: s.t + 6967296 &* s.n,
-            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
-            reduceBias: s.p + 16480, activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360,
-            savedPooled: s.t + 38548224 &* s.n, savedHidden: s.t + 38549664 &* s.n, savedScale: s.t + 38548368 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
+            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
+            activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
         s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 6967296 &* s.n, pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 17504,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33975936 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 17504,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(41)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 7713792 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8552,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 8528, savedInvStd: s.f + 8552,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
-                activation: .identity, output: s.t + 7713792 &* s.n, scratch: s.f + 8528, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 8528, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
-                into: s.t + 38549680 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136, into: s.tensor(41),
+                random: &random)
             s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 33851520 &* s.n, branch: s.t + 7713792 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38549680 &* s.n : nil, batch: s.n,
-            perImage: 124416, output: s.t + 34100352 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 124416, output: s.tensor(40), pool: pool)
         s.profiler?.stop(45)
     }
 
@@ -2126,25 +2121,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 34100352 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 21088,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7713792 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 21088,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(46)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 8460288 &* s.n, savedMean: s.f + 8576, savedInvStd: s.f + 8720,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 8576, savedInvStd: s.f + 8720,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.t + 8460288 &* s.n, scratch: s.f + 8576, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 8576, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -2153,70 +2147,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 8460288 &* s.n, batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 9152, bias: s.f,
-            activation: .identity, output: s.t + 9206784 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(50)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 9953280 &* s.n, savedMean: s.f + 8864, savedInvStd: s.f + 9008,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 8864, savedInvStd: s.f + 9008,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.t + 9953280 &* s.n, scratch: s.f + 8864, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 8864, pool: pool)
             s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9953280 &* s.n, output: s.t + 10699776 &* s.n,
-            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
-            reduceBias: s.p + 27856, activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736,
-            savedPooled: s.t + 38548512 &* s.n, savedHidden: s.t + 38549696 &* s.n, savedScale: s.t + 38548656 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
+            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
+            activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
         s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 10699776 &* s.n, pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 28880,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 34224768 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(46), pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 28880,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(54)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 11446272 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 11768,
+                activation: .identity, output: s.tensor(51), savedMean: s.f + 11744, savedInvStd: s.f + 11768,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
-                activation: .identity, output: s.t + 11446272 &* s.n, scratch: s.f + 11744, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 11744, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
-                into: s.t + 38549712 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174, into: s.tensor(53),
+                random: &random)
             s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 34100352 &* s.n, branch: s.t + 11446272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 38549712 &* s.n : nil, batch: s.n,
-            perImage: 124416, output: s.t + 34349184 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 124416, output: s.tensor(52), pool: pool)
         s.profiler?.stop(58)
     }
 
@@ -2224,25 +2216,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 34349184 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 32464,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 11446272 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(52), pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 32464,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(59)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12192768 &* s.n, savedMean: s.f + 11792, savedInvStd: s.f + 11936,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 11792, savedInvStd: s.f + 11936,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
             s.profiler?.stop(60)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.t + 12192768 &* s.n, scratch: s.f + 11792, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 11792, pool: pool)
             s.profiler?.stop(61)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
@@ -2251,56 +2242,54 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(62)
         // features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12192768 &* s.n, batch: s.n, height: 72, width: 72, channels: 144,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 12368, bias: s.f,
-            activation: .identity, output: s.t + 28890432 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 72, width: 72, channels: 144, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 12368, bias: s.f,
+            activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(63)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 29077056 &* s.n, savedMean: s.f + 12080, savedInvStd: s.f + 12224,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 12080, savedInvStd: s.f + 12224,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.t + 29077056 &* s.n, scratch: s.f + 12080, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 12080, pool: pool)
             s.profiler?.stop(65)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29077056 &* s.n, output: s.t + 29263680 &* s.n,
-            batch: s.n, pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
-            reduceBias: s.p + 41536, activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416,
-            savedPooled: s.t + 38548800 &* s.n, savedHidden: s.t + 38549728 &* s.n, savedScale: s.t + 38548944 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
+            pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
+            activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
         s.profiler?.stop(66)
         // features.3.0.block.3 project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 29263680 &* s.n, pixels: 1296 &* s.n, inChannels: 144, weights: s.p + 42560,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37280736 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(58), pixels: 1296 &* s.n, inChannels: 144, weights: s.p + 42560,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(67)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 37342944 &* s.n, savedMean: s.f + 19568, savedInvStd: s.f + 19616,
+                activation: .identity, output: s.tensor(63), savedMean: s.f + 19568, savedInvStd: s.f + 19616,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 1e-05,
-                activation: .identity, output: s.t + 37342944 &* s.n, scratch: s.f + 19568, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 19568, pool: pool)
             s.profiler?.stop(69)
         }
     }
@@ -2309,25 +2298,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37342944 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 49664,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 12939264 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(63), pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 49664,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(70)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 13312512 &* s.n, savedMean: s.f + 19664, savedInvStd: s.f + 19952,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 19664, savedInvStd: s.f + 19952,
                 runningMean: s.p + 64064, runningVar: s.p + 64352, pool: pool)
             s.profiler?.stop(71)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
-                activation: .silu, output: s.t + 13312512 &* s.n, scratch: s.f + 19664, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 19664, pool: pool)
             s.profiler?.stop(72)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -2336,70 +2324,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(73)
         // features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 13312512 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 20816, bias: s.f,
-            activation: .identity, output: s.t + 18496512 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 20816, bias: s.f,
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(74)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 18869760 &* s.n, savedMean: s.f + 20240, savedInvStd: s.f + 20528,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 20240, savedInvStd: s.f + 20528,
                 runningMean: s.p + 72416, runningVar: s.p + 72704, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
-                activation: .silu, output: s.t + 18869760 &* s.n, scratch: s.f + 20240, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 20240, pool: pool)
             s.profiler?.stop(76)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18869760 &* s.n, output: s.t + 19243008 &* s.n,
-            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992,
-            reduceBias: s.p + 76448, activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920,
-            savedPooled: s.t + 38546496 &* s.n, savedHidden: s.t + 38549744 &* s.n, savedScale: s.t + 38546784 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
+            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, reduceBias: s.p + 76448,
+            activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920, savedPooled: s.tensor(69),
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
         s.profiler?.stop(77)
         // features.3.1.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19243008 &* s.n, pixels: 1296 &* s.n, inChannels: 288, weights: s.p + 80208,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37405152 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(68), pixels: 1296 &* s.n, inChannels: 288, weights: s.p + 80208,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(78)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 19616256 &* s.n, savedMean: s.f + 35216, savedInvStd: s.f + 35264,
+                activation: .identity, output: s.tensor(73), savedMean: s.f + 35216, savedInvStd: s.f + 35264,
                 runningMean: s.p + 94128, runningVar: s.p + 94176, pool: pool)
             s.profiler?.stop(79)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 94032, beta: s.p + 94080, runningMean: s.p + 94128, runningVar: s.p + 94176, eps: 1e-05,
-                activation: .identity, output: s.t + 19616256 &* s.n, scratch: s.f + 35216, pool: pool)
+                activation: .identity, output: s.tensor(73), scratch: s.f + 35216, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
-                into: s.t + 38549760 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827, into: s.tensor(75),
+                random: &random)
             s.profiler?.stop(81)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37342944 &* s.n, branch: s.t + 19616256 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38549760 &* s.n : nil, batch: s.n,
-            perImage: 62208, output: s.t + 37467360 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 62208, output: s.tensor(74), pool: pool)
         s.profiler?.stop(82)
     }
 
@@ -2407,25 +2393,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37467360 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 94224,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19616256 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(74), pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 94224,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(83)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 19989504 &* s.n, savedMean: s.f + 35312, savedInvStd: s.f + 35600,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 35312, savedInvStd: s.f + 35600,
                 runningMean: s.p + 108624, runningVar: s.p + 108912, pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
-                eps: 1e-05, activation: .silu, output: s.t + 19989504 &* s.n, scratch: s.f + 35312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 35312, pool: pool)
             s.profiler?.stop(85)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -2434,70 +2419,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(86)
         // features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 19989504 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 36464, bias: s.f,
-            activation: .identity, output: s.t + 20362752 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 36464, bias: s.f,
+            activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(87)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 20736000 &* s.n, savedMean: s.f + 35888, savedInvStd: s.f + 36176,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 35888, savedInvStd: s.f + 36176,
                 runningMean: s.p + 116976, runningVar: s.p + 117264, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
-                eps: 1e-05, activation: .silu, output: s.t + 20736000 &* s.n, scratch: s.f + 35888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 35888, pool: pool)
             s.profiler?.stop(89)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20736000 &* s.n, output: s.t + 21109248 &* s.n,
-            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552,
-            reduceBias: s.p + 121008, activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480,
-            savedPooled: s.t + 38547072 &* s.n, savedHidden: s.t + 38549776 &* s.n, savedScale: s.t + 38547360 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
+            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, reduceBias: s.p + 121008,
+            activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480, savedPooled: s.tensor(81),
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
         s.profiler?.stop(90)
         // features.3.2.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 21109248 &* s.n, pixels: 1296 &* s.n, inChannels: 288,
-            weights: s.p + 124768, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
-            output: s.t + 37529568 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(80), pixels: 1296 &* s.n, inChannels: 288, weights: s.p + 124768,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(91)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 21482496 &* s.n, savedMean: s.f + 50864, savedInvStd: s.f + 50912,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 50864, savedInvStd: s.f + 50912,
                 runningMean: s.p + 138688, runningVar: s.p + 138736, pool: pool)
             s.profiler?.stop(92)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 138592, beta: s.p + 138640, runningMean: s.p + 138688, runningVar: s.p + 138736,
-                eps: 1e-05, activation: .identity, output: s.t + 21482496 &* s.n, scratch: s.f + 50864, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 50864, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
-                into: s.t + 38549792 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(94)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37467360 &* s.n, branch: s.t + 21482496 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 38549792 &* s.n : nil, batch: s.n,
-            perImage: 62208, output: s.t + 37591776 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 62208, output: s.tensor(86), pool: pool)
         s.profiler?.stop(95)
     }
 
@@ -2505,25 +2488,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37591776 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 138784,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21482496 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 138784,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(96)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 21855744 &* s.n, savedMean: s.f + 50960, savedInvStd: s.f + 51248,
+                activation: .silu, output: s.tensor(89), savedMean: s.f + 50960, savedInvStd: s.f + 51248,
                 runningMean: s.p + 153184, runningVar: s.p + 153472, pool: pool)
             s.profiler?.stop(97)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
-                eps: 1e-05, activation: .silu, output: s.t + 21855744 &* s.n, scratch: s.f + 50960, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 50960, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
@@ -2532,56 +2514,54 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(99)
         // features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 21855744 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 52112, bias: s.f,
-            activation: .identity, output: s.t + 37000800 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 36, width: 36, channels: 288, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 52112, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(100)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 37094112 &* s.n, savedMean: s.f + 51536, savedInvStd: s.f + 51824,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 51536, savedInvStd: s.f + 51824,
                 runningMean: s.p + 156928, runningVar: s.p + 157216, pool: pool)
             s.profiler?.stop(101)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
-                eps: 1e-05, activation: .silu, output: s.t + 37094112 &* s.n, scratch: s.f + 51536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 51536, pool: pool)
             s.profiler?.stop(102)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37094112 &* s.n, output: s.t + 37187424 &* s.n,
-            batch: s.n, pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504,
-            reduceBias: s.p + 160960, activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432,
-            savedPooled: s.t + 38547648 &* s.n, savedHidden: s.t + 38549808 &* s.n, savedScale: s.t + 38547936 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
+            pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, reduceBias: s.p + 160960,
+            activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432, savedPooled: s.tensor(93),
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
         s.profiler?.stop(103)
         // features.4.0.block.3 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37187424 &* s.n, pixels: 324 &* s.n, inChannels: 288, weights: s.p + 164720,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38081664 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 324 &* s.n, inChannels: 288, weights: s.p + 164720,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(104)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 38110176 &* s.n, savedMean: s.f + 57296, savedInvStd: s.f + 57384,
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 57296, savedInvStd: s.f + 57384,
                 runningMean: s.p + 190256, runningVar: s.p + 190352, pool: pool)
             s.profiler?.stop(105)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 190064, beta: s.p + 190160, runningMean: s.p + 190256, runningVar: s.p + 190352,
-                eps: 1e-05, activation: .identity, output: s.t + 38110176 &* s.n, scratch: s.f + 57296, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 57296, pool: pool)
             s.profiler?.stop(106)
         }
     }
@@ -2590,25 +2570,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38110176 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 190448,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 29450304 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 88, weights: s.p + 190448,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(107)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 29621376 &* s.n, savedMean: s.f + 57472, savedInvStd: s.f + 58000,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 57472, savedInvStd: s.f + 58000,
                 runningMean: s.p + 237968, runningVar: s.p + 238496, pool: pool)
             s.profiler?.stop(108)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
-                eps: 1e-05, activation: .silu, output: s.t + 29621376 &* s.n, scratch: s.f + 57472, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 57472, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
@@ -2617,70 +2596,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(110)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 29621376 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 59584, bias: s.f,
-            activation: .identity, output: s.t + 29792448 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 59584, bias: s.f,
+            activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(111)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 29963520 &* s.n, savedMean: s.f + 58528, savedInvStd: s.f + 59056,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 58528, savedInvStd: s.f + 59056,
                 runningMean: s.p + 244832, runningVar: s.p + 245360, pool: pool)
             s.profiler?.stop(112)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
-                eps: 1e-05, activation: .silu, output: s.t + 29963520 &* s.n, scratch: s.f + 58528, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 58528, pool: pool)
             s.profiler?.stop(113)
         }
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29963520 &* s.n, output: s.t + 30134592 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888,
-            reduceBias: s.p + 257504, activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152,
-            savedPooled: s.t + 38542272 &* s.n, savedHidden: s.t + 38549344 &* s.n, savedScale: s.t + 38542800 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, reduceBias: s.p + 257504,
+            activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152, savedPooled: s.tensor(103),
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
         s.profiler?.stop(114)
         // features.4.1.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 30134592 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 269680,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38138688 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(102), pixels: 324 &* s.n, inChannels: 528, weights: s.p + 269680,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(115)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 69088, savedInvStd: s.f + 69176,
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 69088, savedInvStd: s.f + 69176,
                 runningMean: s.p + 316336, runningVar: s.p + 316432, pool: pool)
             s.profiler?.stop(116)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 316144, beta: s.p + 316240, runningMean: s.p + 316336, runningVar: s.p + 316432,
-                eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 69088, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 69088, pool: pool)
             s.profiler?.stop(117)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
-                into: s.t + 38549824 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174, into: s.tensor(109),
+                random: &random)
             s.profiler?.stop(118)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38110176 &* s.n, branch: s.t + 22228992 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38549824 &* s.n : nil, batch: s.n,
-            perImage: 28512, output: s.t + 38167200 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 28512, output: s.tensor(108), pool: pool)
         s.profiler?.stop(119)
     }
 
@@ -2688,25 +2665,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38167200 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 316528,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 30305664 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 88, weights: s.p + 316528,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(120)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 30476736 &* s.n, savedMean: s.f + 69264, savedInvStd: s.f + 69792,
+                activation: .silu, output: s.tensor(111), savedMean: s.f + 69264, savedInvStd: s.f + 69792,
                 runningMean: s.p + 364048, runningVar: s.p + 364576, pool: pool)
             s.profiler?.stop(121)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
-                eps: 1e-05, activation: .silu, output: s.t + 30476736 &* s.n, scratch: s.f + 69264, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 69264, pool: pool)
             s.profiler?.stop(122)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
@@ -2715,70 +2691,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(123)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 30476736 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 71376, bias: s.f,
-            activation: .identity, output: s.t + 30647808 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 71376, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(124)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 30818880 &* s.n, savedMean: s.f + 70320, savedInvStd: s.f + 70848,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 70320, savedInvStd: s.f + 70848,
                 runningMean: s.p + 370912, runningVar: s.p + 371440, pool: pool)
             s.profiler?.stop(125)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
-                eps: 1e-05, activation: .silu, output: s.t + 30818880 &* s.n, scratch: s.f + 70320, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 70320, pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 30818880 &* s.n, output: s.t + 30989952 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968,
-            reduceBias: s.p + 383584, activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232,
-            savedPooled: s.t + 38543328 &* s.n, savedHidden: s.t + 38549376 &* s.n, savedScale: s.t + 38543856 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, reduceBias: s.p + 383584,
+            activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232, savedPooled: s.tensor(115),
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
         s.profiler?.stop(127)
         // features.4.2.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 30989952 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 395760,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38195712 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(114), pixels: 324 &* s.n, inChannels: 528, weights: s.p + 395760,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
         s.profiler?.stop(128)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 80880, savedInvStd: s.f + 80968,
+                activation: .identity, output: s.tensor(119), savedMean: s.f + 80880, savedInvStd: s.f + 80968,
                 runningMean: s.p + 442416, runningVar: s.p + 442512, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 442224, beta: s.p + 442320, runningMean: s.p + 442416, runningVar: s.p + 442512,
-                eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 80880, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 80880, pool: pool)
             s.profiler?.stop(130)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
-                into: s.t + 38549840 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043, into: s.tensor(121),
+                random: &random)
             s.profiler?.stop(131)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38167200 &* s.n, branch: s.t + 22228992 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38549840 &* s.n : nil, batch: s.n,
-            perImage: 28512, output: s.t + 38224224 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 28512, output: s.tensor(120), pool: pool)
         s.profiler?.stop(132)
     }
 
@@ -2786,25 +2760,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38224224 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 442608,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 31161024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(120), pixels: 324 &* s.n, inChannels: 88, weights: s.p + 442608,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(133)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 31332096 &* s.n, savedMean: s.f + 81056, savedInvStd: s.f + 81584,
+                activation: .silu, output: s.tensor(123), savedMean: s.f + 81056, savedInvStd: s.f + 81584,
                 runningMean: s.p + 490128, runningVar: s.p + 490656, pool: pool)
             s.profiler?.stop(134)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
-                eps: 1e-05, activation: .silu, output: s.t + 31332096 &* s.n, scratch: s.f + 81056, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 81056, pool: pool)
             s.profiler?.stop(135)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
@@ -2813,70 +2786,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(136)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 31332096 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 83168, bias: s.f,
-            activation: .identity, output: s.t + 31503168 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 83168, bias: s.f,
+            activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(137)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 31674240 &* s.n, savedMean: s.f + 82112, savedInvStd: s.f + 82640,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 82112, savedInvStd: s.f + 82640,
                 runningMean: s.p + 496992, runningVar: s.p + 497520, pool: pool)
             s.profiler?.stop(138)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
-                eps: 1e-05, activation: .silu, output: s.t + 31674240 &* s.n, scratch: s.f + 82112, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 82112, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31674240 &* s.n, output: s.t + 31845312 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048,
-            reduceBias: s.p + 509664, activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312,
-            savedPooled: s.t + 38544384 &* s.n, savedHidden: s.t + 38549408 &* s.n, savedScale: s.t + 38544912 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, reduceBias: s.p + 509664,
+            activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312, savedPooled: s.tensor(127),
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
         s.profiler?.stop(140)
         // features.4.3.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 31845312 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 521840,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38252736 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(126), pixels: 324 &* s.n, inChannels: 528, weights: s.p + 521840,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(141)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22228992 &* s.n, savedMean: s.f + 92672, savedInvStd: s.f + 92760,
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 92672, savedInvStd: s.f + 92760,
                 runningMean: s.p + 568496, runningVar: s.p + 568592, pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 568304, beta: s.p + 568400, runningMean: s.p + 568496, runningVar: s.p + 568592,
-                eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 92672, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 92672, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
-                into: s.t + 38549856 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348, into: s.tensor(133),
+                random: &random)
             s.profiler?.stop(144)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38224224 &* s.n, branch: s.t + 22228992 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38549856 &* s.n : nil, batch: s.n,
-            perImage: 28512, output: s.t + 38281248 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 28512, output: s.tensor(132), pool: pool)
         s.profiler?.stop(145)
     }
 
@@ -2884,25 +2855,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38281248 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 568688,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 32016384 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(132), pixels: 324 &* s.n, inChannels: 88, weights: s.p + 568688,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
         s.profiler?.stop(146)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 32187456 &* s.n, savedMean: s.f + 92848, savedInvStd: s.f + 93376,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 92848, savedInvStd: s.f + 93376,
                 runningMean: s.p + 616208, runningVar: s.p + 616736, pool: pool)
             s.profiler?.stop(147)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
-                eps: 1e-05, activation: .silu, output: s.t + 32187456 &* s.n, scratch: s.f + 92848, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 92848, pool: pool)
             s.profiler?.stop(148)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
@@ -2911,56 +2881,54 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(149)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 32187456 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 94960, bias: s.f,
-            activation: .identity, output: s.t + 32358528 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 18, width: 18, channels: 528, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 94960, bias: s.f,
+            activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(150)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 32529600 &* s.n, savedMean: s.f + 93904, savedInvStd: s.f + 94432,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 93904, savedInvStd: s.f + 94432,
                 runningMean: s.p + 631520, runningVar: s.p + 632048, pool: pool)
             s.profiler?.stop(151)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
-                eps: 1e-05, activation: .silu, output: s.t + 32529600 &* s.n, scratch: s.f + 93904, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 93904, pool: pool)
             s.profiler?.stop(152)
         }
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32529600 &* s.n, output: s.t + 32700672 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576,
-            reduceBias: s.p + 644192, activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840,
-            savedPooled: s.t + 38545440 &* s.n, savedHidden: s.t + 38549440 &* s.n, savedScale: s.t + 38545968 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, reduceBias: s.p + 644192,
+            activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840, savedPooled: s.tensor(139),
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
         s.profiler?.stop(153)
         // features.5.0.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 32700672 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 656368,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37770624 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 324 &* s.n, inChannels: 528, weights: s.p + 656368,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
         s.profiler?.stop(154)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 37809504 &* s.n, savedMean: s.f + 121360,
-                savedInvStd: s.f + 121480, runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
+                activation: .identity, output: s.tensor(143), savedMean: s.f + 121360, savedInvStd: s.f + 121480,
+                runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
             s.profiler?.stop(155)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, runningMean: s.p + 719984, runningVar: s.p + 720112,
-                eps: 1e-05, activation: .identity, output: s.t + 37809504 &* s.n, scratch: s.f + 121360, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 121360, pool: pool)
             s.profiler?.stop(156)
         }
     }
@@ -2969,25 +2937,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37809504 &* s.n, pixels: 324 &* s.n, inChannels: 120, weights: s.p + 720240,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 22228992 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(143), pixels: 324 &* s.n, inChannels: 120, weights: s.p + 720240,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
         s.profiler?.stop(157)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 24924672 &* s.n, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
+                activation: .silu, output: s.tensor(145), savedMean: s.f + 121600, savedInvStd: s.f + 122320,
                 runningMean: s.p + 808080, runningVar: s.p + 808800, pool: pool)
             s.profiler?.stop(158)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
-                eps: 1e-05, activation: .silu, output: s.t + 24924672 &* s.n, scratch: s.f + 121600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 121600, pool: pool)
             s.profiler?.stop(159)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -2996,70 +2963,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(160)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 24924672 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 124480, bias: s.f,
-            activation: .identity, output: s.t + 25157952 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 124480, bias: s.f,
+            activation: .identity, output: s.tensor(146), pool: pool)
         s.profiler?.stop(161)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 25391232 &* s.n, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 123040, savedInvStd: s.f + 123760,
                 runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
             s.profiler?.stop(162)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
-                eps: 1e-05, activation: .silu, output: s.t + 25391232 &* s.n, scratch: s.f + 123040, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 123040, pool: pool)
             s.profiler?.stop(163)
         }
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25391232 &* s.n, output: s.t + 25624512 &* s.n,
-            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400,
-            reduceBias: s.p + 852000, activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632,
-            savedPooled: s.t + 38536512 &* s.n, savedHidden: s.t + 38549472 &* s.n, savedScale: s.t + 38537232 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
+            pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, reduceBias: s.p + 852000,
+            activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632, savedPooled: s.tensor(149),
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
         s.profiler?.stop(164)
         // features.5.1.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25624512 &* s.n, pixels: 324 &* s.n, inChannels: 720, weights: s.p + 874352,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37848384 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(148), pixels: 324 &* s.n, inChannels: 720, weights: s.p + 874352,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
         s.profiler?.stop(165)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 160480,
-                savedInvStd: s.f + 160600, runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 160480, savedInvStd: s.f + 160600,
+                runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
             s.profiler?.stop(166)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, runningMean: s.p + 961008, runningVar: s.p + 961136,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 160480, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 160480, pool: pool)
             s.profiler?.stop(167)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
-                into: s.t + 38549872 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956, into: s.tensor(155),
+                random: &random)
             s.profiler?.stop(168)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37809504 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38549872 &* s.n : nil, batch: s.n,
-            perImage: 38880, output: s.t + 37887264 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(143), branch: s.tensor(153),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 38880, output: s.tensor(154), pool: pool)
         s.profiler?.stop(169)
     }
 
@@ -3067,25 +3032,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37887264 &* s.n, pixels: 324 &* s.n, inChannels: 120, weights: s.p + 961264,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 25857792 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(154), pixels: 324 &* s.n, inChannels: 120, weights: s.p + 961264,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
         s.profiler?.stop(170)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 26091072 &* s.n, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
+                activation: .silu, output: s.tensor(157), savedMean: s.f + 160720, savedInvStd: s.f + 161440,
                 runningMean: s.p + 1049104, runningVar: s.p + 1049824, pool: pool)
             s.profiler?.stop(171)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
-                eps: 1e-05, activation: .silu, output: s.t + 26091072 &* s.n, scratch: s.f + 160720, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 160720, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -3094,70 +3058,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(173)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 26091072 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 163600, bias: s.f,
-            activation: .identity, output: s.t + 26324352 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 163600, bias: s.f,
+            activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(174)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 26557632 &* s.n, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 162160, savedInvStd: s.f + 162880,
                 runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
             s.profiler?.stop(175)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
-                eps: 1e-05, activation: .silu, output: s.t + 26557632 &* s.n, scratch: s.f + 162160, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 162160, pool: pool)
             s.profiler?.stop(176)
         }
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 26557632 &* s.n, output: s.t + 26790912 &* s.n,
-            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424,
-            reduceBias: s.p + 1093024, activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656,
-            savedPooled: s.t + 38537952 &* s.n, savedHidden: s.t + 38549504 &* s.n, savedScale: s.t + 38538672 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
+            pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, reduceBias: s.p + 1093024,
+            activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656, savedPooled: s.tensor(161),
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
         s.profiler?.stop(177)
         // features.5.2.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 26790912 &* s.n, pixels: 324 &* s.n, inChannels: 720,
-            weights: s.p + 1115376, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
-            output: s.t + 37926144 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(160), pixels: 324 &* s.n, inChannels: 720, weights: s.p + 1115376,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
         s.profiler?.stop(178)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 199600,
-                savedInvStd: s.f + 199720, runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
+                activation: .identity, output: s.tensor(165), savedMean: s.f + 199600, savedInvStd: s.f + 199720,
+                runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
             s.profiler?.stop(179)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, runningMean: s.p + 1202032, runningVar: s.p + 1202160,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 199600, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 199600, pool: pool)
             s.profiler?.stop(180)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
-                into: s.t + 38549888 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261, into: s.tensor(167),
+                random: &random)
             s.profiler?.stop(181)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37887264 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38549888 &* s.n : nil, batch: s.n,
-            perImage: 38880, output: s.t + 37965024 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 38880, output: s.tensor(166), pool: pool)
         s.profiler?.stop(182)
     }
 
@@ -3165,25 +3127,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37965024 &* s.n, pixels: 324 &* s.n, inChannels: 120,
-            weights: s.p + 1202288, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
-            output: s.t + 27024192 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(166), pixels: 324 &* s.n, inChannels: 120, weights: s.p + 1202288,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
         s.profiler?.stop(183)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 27257472 &* s.n, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
+                activation: .silu, output: s.tensor(169), savedMean: s.f + 199840, savedInvStd: s.f + 200560,
                 runningMean: s.p + 1290128, runningVar: s.p + 1290848, pool: pool)
             s.profiler?.stop(184)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
-                eps: 1e-05, activation: .silu, output: s.t + 27257472 &* s.n, scratch: s.f + 199840, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 199840, pool: pool)
             s.profiler?.stop(185)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -3192,70 +3153,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(186)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 27257472 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 202720, bias: s.f,
-            activation: .identity, output: s.t + 27490752 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 202720, bias: s.f,
+            activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(187)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 27724032 &* s.n, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 201280, savedInvStd: s.f + 202000,
                 runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
-                eps: 1e-05, activation: .silu, output: s.t + 27724032 &* s.n, scratch: s.f + 201280, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 201280, pool: pool)
             s.profiler?.stop(189)
         }
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 27724032 &* s.n, output: s.t + 27957312 &* s.n,
-            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448,
-            reduceBias: s.p + 1334048, activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680,
-            savedPooled: s.t + 38539392 &* s.n, savedHidden: s.t + 38549536 &* s.n, savedScale: s.t + 38540112 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
+            pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, reduceBias: s.p + 1334048,
+            activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680, savedPooled: s.tensor(173),
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
         s.profiler?.stop(190)
         // features.5.3.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 27957312 &* s.n, pixels: 324 &* s.n, inChannels: 720,
-            weights: s.p + 1356400, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
-            output: s.t + 38003904 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(172), pixels: 324 &* s.n, inChannels: 720, weights: s.p + 1356400,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
         s.profiler?.stop(191)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 238720,
-                savedInvStd: s.f + 238840, runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 238720, savedInvStd: s.f + 238840,
+                runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
             s.profiler?.stop(192)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, runningMean: s.p + 1443056, runningVar: s.p + 1443184,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 238720, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 238720, pool: pool)
             s.profiler?.stop(193)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
-                into: s.t + 38549904 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565, into: s.tensor(179),
+                random: &random)
             s.profiler?.stop(194)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37965024 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38549904 &* s.n : nil, batch: s.n,
-            perImage: 38880, output: s.t + 38042784 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 38880, output: s.tensor(178), pool: pool)
         s.profiler?.stop(195)
     }
 
@@ -3263,25 +3222,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38042784 &* s.n, pixels: 324 &* s.n, inChannels: 120,
-            weights: s.p + 1443312, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
-            output: s.t + 28190592 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(178), pixels: 324 &* s.n, inChannels: 120, weights: s.p + 1443312,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
         s.profiler?.stop(196)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 28423872 &* s.n, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
+                activation: .silu, output: s.tensor(181), savedMean: s.f + 238960, savedInvStd: s.f + 239680,
                 runningMean: s.p + 1531152, runningVar: s.p + 1531872, pool: pool)
             s.profiler?.stop(197)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
-                eps: 1e-05, activation: .silu, output: s.t + 28423872 &* s.n, scratch: s.f + 238960, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 238960, pool: pool)
             s.profiler?.stop(198)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -3290,56 +3248,54 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(199)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 28423872 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 241840, bias: s.f,
-            activation: .identity, output: s.t + 28828224 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 241840, bias: s.f,
+            activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(200)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 37653984 &* s.n, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 240400, savedInvStd: s.f + 241120,
                 runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
             s.profiler?.stop(201)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
-                eps: 1e-05, activation: .silu, output: s.t + 37653984 &* s.n, scratch: s.f + 240400, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 240400, pool: pool)
             s.profiler?.stop(202)
         }
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37653984 &* s.n, output: s.t + 37712304 &* s.n,
-            batch: s.n, pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472,
-            reduceBias: s.p + 1575072, activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704,
-            savedPooled: s.t + 38540832 &* s.n, savedHidden: s.t + 28890352 &* s.n, savedScale: s.t + 38541552 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
+            pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, reduceBias: s.p + 1575072,
+            activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704, savedPooled: s.tensor(185),
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
         s.profiler?.stop(203)
         // features.6.0.block.3 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37712304 &* s.n, pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1597424,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 38366784 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(184), pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1597424,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
         s.profiler?.stop(204)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 38383632 &* s.n, savedMean: s.f + 277840,
-                savedInvStd: s.f + 278048, runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
+                activation: .identity, output: s.tensor(189), savedMean: s.f + 277840, savedInvStd: s.f + 278048,
+                runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
             s.profiler?.stop(205)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, runningMean: s.p + 1747600, runningVar: s.p + 1747808,
-                eps: 1e-05, activation: .identity, output: s.t + 38383632 &* s.n, scratch: s.f + 277840, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 277840, pool: pool)
             s.profiler?.stop(206)
         }
     }
@@ -3348,25 +3304,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38383632 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1748016,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34473600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(189), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1748016,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(190), pool: pool)
         s.profiler?.stop(207)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 34574688 &* s.n, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
+                activation: .silu, output: s.tensor(191), savedMean: s.f + 278256, savedInvStd: s.f + 279504,
                 runningMean: s.p + 2010096, runningVar: s.p + 2011344, pool: pool)
             s.profiler?.stop(208)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
-                eps: 1e-05, activation: .silu, output: s.t + 34574688 &* s.n, scratch: s.f + 278256, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 278256, pool: pool)
             s.profiler?.stop(209)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -3375,70 +3330,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(210)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 34574688 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 283248, bias: s.f,
-            activation: .identity, output: s.t + 34675776 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(192), pool: pool)
         s.profiler?.stop(211)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 34776864 &* s.n, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
+                activation: .silu, output: s.tensor(193), savedMean: s.f + 280752, savedInvStd: s.f + 282000,
                 runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
             s.profiler?.stop(212)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
-                eps: 1e-05, activation: .silu, output: s.t + 34776864 &* s.n, scratch: s.f + 280752, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 280752, pool: pool)
             s.profiler?.stop(213)
         }
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 34776864 &* s.n, output: s.t + 34877952 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784,
-            reduceBias: s.p + 2113680, activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640,
-            savedPooled: s.t + 22597056 &* s.n, savedHidden: s.t + 22602048 &* s.n, savedScale: s.t + 22598304 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(193), output: s.tensor(194), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, reduceBias: s.p + 2113680,
+            activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640, savedPooled: s.tensor(195),
+            savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
         s.profiler?.stop(214)
         // features.6.1.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 34877952 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 2179888, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 38400480 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(194), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 2179888,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(198), pool: pool)
         s.profiler?.stop(215)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 345648,
-                savedInvStd: s.f + 345856, runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
+                activation: .identity, output: s.tensor(199), savedMean: s.f + 345648, savedInvStd: s.f + 345856,
+                runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
             s.profiler?.stop(216)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, runningMean: s.p + 2439888, runningVar: s.p + 2440096,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 345648, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 345648, pool: pool)
             s.profiler?.stop(217)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
-                into: s.t + 28890384 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175, into: s.tensor(201),
+                random: &random)
             s.profiler?.stop(218)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38383632 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 28890384 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 38417328 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(189), branch: s.tensor(199),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(200), pool: pool)
         s.profiler?.stop(219)
     }
 
@@ -3446,25 +3399,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38417328 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2440304,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34979040 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(200), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2440304,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(202), pool: pool)
         s.profiler?.stop(220)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 35080128 &* s.n, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
+                activation: .silu, output: s.tensor(203), savedMean: s.f + 346064, savedInvStd: s.f + 347312,
                 runningMean: s.p + 2702384, runningVar: s.p + 2703632, pool: pool)
             s.profiler?.stop(221)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
-                eps: 1e-05, activation: .silu, output: s.t + 35080128 &* s.n, scratch: s.f + 346064, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 346064, pool: pool)
             s.profiler?.stop(222)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -3473,70 +3425,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(223)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 35080128 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 351056, bias: s.f,
-            activation: .identity, output: s.t + 35181216 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(204), pool: pool)
         s.profiler?.stop(224)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 35282304 &* s.n, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
+                activation: .silu, output: s.tensor(205), savedMean: s.f + 348560, savedInvStd: s.f + 349808,
                 runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
             s.profiler?.stop(225)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
-                eps: 1e-05, activation: .silu, output: s.t + 35282304 &* s.n, scratch: s.f + 348560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 348560, pool: pool)
             s.profiler?.stop(226)
         }
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35282304 &* s.n, output: s.t + 35383392 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072,
-            reduceBias: s.p + 2805968, activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928,
-            savedPooled: s.t + 22599552 &* s.n, savedHidden: s.t + 22602112 &* s.n, savedScale: s.t + 22600800 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(205), output: s.tensor(206), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, reduceBias: s.p + 2805968,
+            activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928, savedPooled: s.tensor(207),
+            savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
         s.profiler?.stop(227)
         // features.6.2.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 35383392 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 2872176, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 38434176 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(206), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 2872176,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(210), pool: pool)
         s.profiler?.stop(228)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 413456,
-                savedInvStd: s.f + 413664, runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
+                activation: .identity, output: s.tensor(211), savedMean: s.f + 413456, savedInvStd: s.f + 413664,
+                runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
             s.profiler?.stop(229)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, runningMean: s.p + 3132176, runningVar: s.p + 3132384,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 413456, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 413456, pool: pool)
             s.profiler?.stop(230)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
-                into: s.t + 28890400 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348, into: s.tensor(213),
+                random: &random)
             s.profiler?.stop(231)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38417328 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28890400 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 38451024 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(200), branch: s.tensor(211),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(212), pool: pool)
         s.profiler?.stop(232)
     }
 
@@ -3544,25 +3494,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38451024 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3132592,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35484480 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(212), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3132592,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(214), pool: pool)
         s.profiler?.stop(233)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 35585568 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
+                activation: .silu, output: s.tensor(215), savedMean: s.f + 413872, savedInvStd: s.f + 415120,
                 runningMean: s.p + 3394672, runningVar: s.p + 3395920, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
-                eps: 1e-05, activation: .silu, output: s.t + 35585568 &* s.n, scratch: s.f + 413872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 413872, pool: pool)
             s.profiler?.stop(235)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -3571,70 +3520,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(236)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 35585568 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 418864, bias: s.f,
-            activation: .identity, output: s.t + 35686656 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(216), pool: pool)
         s.profiler?.stop(237)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 35787744 &* s.n, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 416368, savedInvStd: s.f + 417616,
                 runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
             s.profiler?.stop(238)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
-                eps: 1e-05, activation: .silu, output: s.t + 35787744 &* s.n, scratch: s.f + 416368, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 416368, pool: pool)
             s.profiler?.stop(239)
         }
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35787744 &* s.n, output: s.t + 35888832 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360,
-            reduceBias: s.p + 3498256, activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216,
-            savedPooled: s.t + 28886544 &* s.n, savedHidden: s.t + 22602176 &* s.n, savedScale: s.t + 28887792 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(217), output: s.tensor(218), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, reduceBias: s.p + 3498256,
+            activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216, savedPooled: s.tensor(219),
+            savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
         s.profiler?.stop(240)
         // features.6.3.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 35888832 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 3564464, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 38467872 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(218), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 3564464,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(222), pool: pool)
         s.profiler?.stop(241)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 481264,
-                savedInvStd: s.f + 481472, runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
+                activation: .identity, output: s.tensor(223), savedMean: s.f + 481264, savedInvStd: s.f + 481472,
+                runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
             s.profiler?.stop(242)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, runningMean: s.p + 3824464, runningVar: s.p + 3824672,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 481264, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 481264, pool: pool)
             s.profiler?.stop(243)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
-                into: s.t + 28890416 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784, into: s.tensor(225),
+                random: &random)
             s.profiler?.stop(244)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38451024 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28890416 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 38484720 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(212), branch: s.tensor(223),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(224), pool: pool)
         s.profiler?.stop(245)
     }
 
@@ -3642,25 +3589,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38484720 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3824880,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35989920 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(224), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3824880,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
         s.profiler?.stop(246)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 36091008 &* s.n, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
+                activation: .silu, output: s.tensor(227), savedMean: s.f + 481680, savedInvStd: s.f + 482928,
                 runningMean: s.p + 4086960, runningVar: s.p + 4088208, pool: pool)
             s.profiler?.stop(247)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
-                eps: 1e-05, activation: .silu, output: s.t + 36091008 &* s.n, scratch: s.f + 481680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 481680, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -3669,70 +3615,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(249)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 36091008 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 486672, bias: s.f,
-            activation: .identity, output: s.t + 36192096 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(228), pool: pool)
         s.profiler?.stop(250)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 36293184 &* s.n, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 484176, savedInvStd: s.f + 485424,
                 runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
             s.profiler?.stop(251)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
-                eps: 1e-05, activation: .silu, output: s.t + 36293184 &* s.n, scratch: s.f + 484176, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 484176, pool: pool)
             s.profiler?.stop(252)
         }
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36293184 &* s.n, output: s.t + 36394272 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648,
-            reduceBias: s.p + 4190544, activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504,
-            savedPooled: s.t + 28889040 &* s.n, savedHidden: s.t + 28890288 &* s.n, savedScale: s.t + 38535264 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(229), output: s.tensor(230), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, reduceBias: s.p + 4190544,
+            activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504, savedPooled: s.tensor(231),
+            savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
         s.profiler?.stop(253)
         // features.6.4.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36394272 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 4256752, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 38501568 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(230), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 4256752,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(234), pool: pool)
         s.profiler?.stop(254)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 549072,
-                savedInvStd: s.f + 549280, runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
+                activation: .identity, output: s.tensor(235), savedMean: s.f + 549072, savedInvStd: s.f + 549280,
+                runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
             s.profiler?.stop(255)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, runningMean: s.p + 4516752, runningVar: s.p + 4516960,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 549072, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 549072, pool: pool)
             s.profiler?.stop(256)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
-                into: s.t + 38549920 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086, into: s.tensor(237),
+                random: &random)
             s.profiler?.stop(257)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38484720 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 38549920 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 38518416 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(236), pool: pool)
         s.profiler?.stop(258)
     }
 
@@ -3740,25 +3684,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38518416 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 4517168,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 36495360 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(236), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 4517168,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
         s.profiler?.stop(259)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 36596448 &* s.n, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
+                activation: .silu, output: s.tensor(239), savedMean: s.f + 549488, savedInvStd: s.f + 550736,
                 runningMean: s.p + 4779248, runningVar: s.p + 4780496, pool: pool)
             s.profiler?.stop(260)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
-                eps: 1e-05, activation: .silu, output: s.t + 36596448 &* s.n, scratch: s.f + 549488, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 549488, pool: pool)
             s.profiler?.stop(261)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
@@ -3767,56 +3710,54 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(262)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 36596448 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 554480, bias: s.f,
-            activation: .identity, output: s.t + 36697536 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(263)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 36798624 &* s.n, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 551984, savedInvStd: s.f + 553232,
                 runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
             s.profiler?.stop(264)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
-                eps: 1e-05, activation: .silu, output: s.t + 36798624 &* s.n, scratch: s.f + 551984, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 551984, pool: pool)
             s.profiler?.stop(265)
         }
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36798624 &* s.n, output: s.t + 36899712 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968,
-            reduceBias: s.p + 4862864, activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824,
-            savedPooled: s.t + 22591872 &* s.n, savedHidden: s.t + 22594368 &* s.n, savedScale: s.t + 22593120 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, reduceBias: s.p + 4862864,
+            activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824, savedPooled: s.tensor(243),
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
         s.profiler?.stop(266)
         // features.7.0.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36899712 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 4929072, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
-            output: s.t + 38309760 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(242), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 4929072,
+            bias: s.f, outChannels: 352, activation: .identity, residual: nil, output: s.tensor(246), pool: pool)
         s.profiler?.stop(267)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 38338272 &* s.n, savedMean: s.f + 576944,
-                savedInvStd: s.f + 577296, runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
+                activation: .identity, output: s.tensor(247), savedMean: s.f + 576944, savedInvStd: s.f + 577296,
+                runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
             s.profiler?.stop(268)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, runningMean: s.p + 5369072, runningVar: s.p + 5369424,
-                eps: 1e-05, activation: .identity, output: s.t + 38338272 &* s.n, scratch: s.f + 576944, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 576944, pool: pool)
             s.profiler?.stop(269)
         }
     }
@@ -3825,25 +3766,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38338272 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 5369776,
-            bias: s.f, outChannels: 2112, activation: .identity, residual: nil, output: s.t + 28657152 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(247), pixels: 81 &* s.n, inChannels: 352, weights: s.p + 5369776,
+            bias: s.f, outChannels: 2112, activation: .identity, residual: nil, output: s.tensor(248), pool: pool)
         s.profiler?.stop(270)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 32871744 &* s.n, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
+                activation: .silu, output: s.tensor(249), savedMean: s.f + 577648, savedInvStd: s.f + 579760,
                 runningMean: s.p + 6117424, runningVar: s.p + 6119536, pool: pool)
             s.profiler?.stop(271)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
-                eps: 1e-05, activation: .silu, output: s.t + 32871744 &* s.n, scratch: s.f + 577648, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 577648, pool: pool)
             s.profiler?.stop(272)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
@@ -3852,70 +3792,68 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.stop(273)
         // features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 32871744 &* s.n, batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 586096, bias: s.f,
-            activation: .identity, output: s.t + 33042816 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(250), pool: pool)
         s.profiler?.stop(274)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 33213888 &* s.n, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
+                activation: .silu, output: s.tensor(251), savedMean: s.f + 581872, savedInvStd: s.f + 583984,
                 runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
             s.profiler?.stop(275)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
-                eps: 1e-05, activation: .silu, output: s.t + 33213888 &* s.n, scratch: s.f + 581872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 581872, pool: pool)
             s.profiler?.stop(276)
         }
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33213888 &* s.n, output: s.t + 33384960 &* s.n,
-            batch: s.n, pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104,
-            reduceBias: s.p + 6334960, activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912,
-            savedPooled: s.t + 22576320 &* s.n, savedHidden: s.t + 22585776 &* s.n, savedScale: s.t + 22578432 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(251), output: s.tensor(252), batch: s.n,
+            pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, reduceBias: s.p + 6334960,
+            activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912, savedPooled: s.tensor(253),
+            savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
         s.profiler?.stop(277)
         // features.7.1.block.3 project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 33384960 &* s.n, pixels: 81 &* s.n, inChannels: 2112,
-            weights: s.p + 6523024, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
-            output: s.t + 33670080 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(252), pixels: 81 &* s.n, inChannels: 2112, weights: s.p + 6523024,
+            bias: s.f, outChannels: 352, activation: .identity, residual: nil, output: s.tensor(256), pool: pool)
         s.profiler?.stop(278)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 22462272 &* s.n, savedMean: s.f + 624112,
-                savedInvStd: s.f + 624464, runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
+                activation: .identity, output: s.tensor(257), savedMean: s.f + 624112, savedInvStd: s.f + 624464,
+                runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
             s.profiler?.stop(279)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, runningMean: s.p + 7267152, runningVar: s.p + 7267504,
-                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 624112, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 624112, pool: pool)
             s.profiler?.stop(280)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
-                into: s.t + 22585872 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696, into: s.tensor(259),
+                random: &random)
             s.profiler?.stop(281)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 38338272 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22585872 &* s.n : nil, batch: s.n,
-            perImage: 28512, output: s.t + 33698592 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(247), branch: s.tensor(257),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
+            perImage: 28512, output: s.tensor(258), pool: pool)
         s.profiler?.stop(282)
     }
 
@@ -3923,25 +3861,24 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 33698592 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 7267856,
-            bias: s.f, outChannels: 1408, activation: .identity, residual: nil, output: s.t + 22462272 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(258), pixels: 81 &* s.n, inChannels: 352, weights: s.p + 7267856,
+            bias: s.f, outChannels: 1408, activation: .identity, residual: nil, output: s.tensor(260), pool: pool)
         s.profiler?.stop(283)
         // features.8 BatchNorm (batch statistics) + silu on [n, 9, 9, 1408]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 33556032 &* s.n, savedMean: s.f + 624816, savedInvStd: s.f + 626224,
+                activation: .silu, output: s.tensor(261), savedMean: s.f + 624816, savedInvStd: s.f + 626224,
                 runningMean: s.p + 7766288, runningVar: s.p + 7767696, pool: pool)
             s.profiler?.stop(284)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1408]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, runningMean: s.p + 7766288, runningVar: s.p + 7767696,
-                eps: 1e-05, activation: .silu, output: s.t + 33556032 &* s.n, scratch: s.f + 624816, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 624816, pool: pool)
             s.profiler?.stop(285)
         }
     }
@@ -3950,27 +3887,27 @@ public final class EfficientNetB2Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1408] -> [n, 1408]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 33556032 &* s.n, batch: s.n, pixels: 81, channels: 1408,
-            output: s.t + 22580544 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(261), batch: s.n, pixels: 81, channels: 1408, output: s.tensor(262),
+            pool: pool)
         s.profiler?.stop(286)
         // dropout p=0.3 (when options.dropout) on [n, 1408]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 22580544 &* s.n, output: s.t + 22583360 &* s.n, count: 1408 &* s.n,
-            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 22581952 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(262), output: s.tensor(264), count: 1408 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(263), random: &random)
         s.profiler?.stop(287)
         // classifier.1 linear, [n, 1408] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 22583360 &* s.n, batch: s.n, inFeatures: 1408, weights: s.p + 7769104,
-            bias: s.p + 9177104, outFeatures: 1000, output: s.t + 22580544 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(264), batch: s.n, inFeatures: 1408, weights: s.p + 7769104, bias: s.p + 9177104,
+            outFeatures: 1000, output: s.tensor(265), pool: pool)
         s.profiler?.stop(288)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 22580544 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 22584768 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(265), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(266))
         s.profiler?.stop(289)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 22580544 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(265), count: 1000 &* s.n)
         s.profiler?.stop(290)
     }
 
@@ -3978,19 +3915,19 @@ public final class EfficientNetB2Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 22584768 &* s.n, input: s.t + 22583360 &* s.n,
-            weights: s.p + 7769104, batch: s.n, inFeatures: 1408, outFeatures: 1000, gradInput: s.t + 22580544 &* s.n,
-            gradWeights: s.g + 7769104, gradBias: s.g + 9177104, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(266), input: s.tensor(264), weights: s.p + 7769104,
+            batch: s.n, inFeatures: 1408, outFeatures: 1000, gradInput: s.tensor(267), gradWeights: s.g + 7769104,
+            gradBias: s.g + 9177104, pool: pool)
         s.profiler?.stop(291)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 22580544 &* s.n, mask: s.t + 22581952 &* s.n,
-            count: 1408 &* s.n, gradInput: s.t + 22583360 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(267), mask: s.tensor(263), count: 1408 &* s.n,
+            gradInput: s.tensor(268))
         s.profiler?.stop(292)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22583360 &* s.n, batch: s.n, pixels: 81,
-            channels: 1408, gradInput: s.t + 33556032 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(268), batch: s.n, pixels: 81, channels: 1408,
+            gradInput: s.tensor(269), pool: pool)
         s.profiler?.stop(293)
     }
 
@@ -3998,16 +3935,16 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place) on [n, 9, 9, 1408]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 22462272 &* s.n,
-            pixels: 81 &* s.n, channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 624816,
-            savedInvStd: s.f + 626224, activation: .silu, gradInput: s.t + 33556032 &* s.n, gradGamma: s.g + 7763472,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(260), pixels: 81 &* s.n,
+            channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 624816,
+            savedInvStd: s.f + 626224, activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 7763472,
             gradBeta: s.g + 7764880, pool: pool)
         s.profiler?.stop(294)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 33698592 &* s.n,
-            weights: s.p + 7267856, pixels: 81 &* s.n, inChannels: 352, outChannels: 1408,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 7267856, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 7267856,
+            pixels: 81 &* s.n, inChannels: 352, outChannels: 1408, gradInput: s.tensor(270),
+            gradWeights: s.g + 7267856, pool: pool)
         s.profiler?.stop(295)
     }
 
@@ -4015,1553 +3952,2857 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22585872 &* s.n : nil, batch: s.n,
-            perImage: 28512, gradBranch: s.t + 22490784 &* s.n, pool: pool)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(270),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.tensor(271), pool: pool)
         s.profiler?.stop(296)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22490784 &* s.n, input: s.t + 33670080 &* s.n,
-            pixels: 81 &* s.n, channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 624112,
-            savedInvStd: s.f + 624464, activation: .identity, gradInput: s.t + 22490784 &* s.n,
-            gradGamma: s.g + 7266448, gradBeta: s.g + 7266800, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 81 &* s.n,
+            channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 624112,
+            savedInvStd: s.f + 624464, activation: .identity, gradInput: s.tensor(271), gradGamma: s.g + 7266448,
+            gradBeta: s.g + 7266800, pool: pool)
         s.profiler?.stop(297)
+        // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
+                activation: .silu, output: s.tensor(274), pool: pool)
+            s.profiler?.stop(298)
+        }
+        // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
+                eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 581872, pool: pool)
+            s.profiler?.stop(299)
+        }
+        // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 81,
+                channels: 2112, output: s.tensor(273), pool: pool)
+            s.profiler?.stop(300)
+        }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22490784 &* s.n, input: s.t + 33384960 &* s.n,
-            weights: s.p + 6523024, pixels: 81 &* s.n, inChannels: 2112, outChannels: 352,
-            gradInput: s.t + 33556032 &* s.n, gradWeights: s.g + 6523024, pool: pool)
-        s.profiler?.stop(298)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 6523024,
+            pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
+            gradWeights: s.g + 6523024, pool: pool)
+        s.profiler?.stop(301)
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 33213888 &* s.n,
-            batch: s.n, pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104,
-            activation: .silu, expandWeights: s.p + 6335056, savedPooled: s.t + 22576320 &* s.n,
-            savedHidden: s.t + 22585776 &* s.n, savedScale: s.t + 22578432 &* s.n, gradInput: s.t + 33384960 &* s.n,
-            gradReduceWeights: s.g + 6149104, gradReduceBias: s.g + 6334960, gradExpandWeights: s.g + 6335056,
-            gradExpandBias: s.g + 6520912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(299)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(272), input: s.tensor(274), batch: s.n, pixels: 81,
+            channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, activation: .silu,
+            expandWeights: s.p + 6335056, savedPooled: s.tensor(253), savedHidden: s.tensor(254),
+            savedScale: s.tensor(255), gradInput: s.tensor(275), gradReduceWeights: s.g + 6149104,
+            gradReduceBias: s.g + 6334960, gradExpandWeights: s.g + 6335056, gradExpandBias: s.g + 6520912,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(302)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33384960 &* s.n, input: s.t + 33042816 &* s.n,
-            pixels: 81 &* s.n, channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 581872,
-            savedInvStd: s.f + 583984, activation: .silu, gradInput: s.t + 33384960 &* s.n, gradGamma: s.g + 6140656,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 81 &* s.n,
+            channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 581872,
+            savedInvStd: s.f + 583984, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 6140656,
             gradBeta: s.g + 6142768, pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(303)
+        // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
+                activation: .silu, output: s.tensor(277), pool: pool)
+            s.profiler?.stop(304)
+        }
+        // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 577648, pool: pool)
+            s.profiler?.stop(305)
+        }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 605104, count: 19008)
-        s.profiler?.stop(301)
+        s.profiler?.stop(306)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33384960 &* s.n, input: s.t + 32871744 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
-            outWidth: 9, weights: s.f + 586096, gradInput: s.t + 33042816 &* s.n, gradWeights: s.f + 605104,
-            pool: pool)
-        s.profiler?.stop(302)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 9,
+            width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 586096, gradInput: s.tensor(276), gradWeights: s.f + 605104, pool: pool)
+        s.profiler?.stop(307)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 605104, channels: 2112, kernel: 3, into: s.g + 6121648)
-        s.profiler?.stop(303)
+        s.profiler?.stop(308)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33042816 &* s.n, input: s.t + 28657152 &* s.n,
-            pixels: 81 &* s.n, channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 577648,
-            savedInvStd: s.f + 579760, activation: .silu, gradInput: s.t + 33042816 &* s.n, gradGamma: s.g + 6113200,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 81 &* s.n,
+            channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 577648,
+            savedInvStd: s.f + 579760, activation: .silu, gradInput: s.tensor(276), gradGamma: s.g + 6113200,
             gradBeta: s.g + 6115312, pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(309)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33042816 &* s.n, input: s.t + 38338272 &* s.n,
-            weights: s.p + 5369776, pixels: 81 &* s.n, inChannels: 352, outChannels: 2112,
-            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 5369776, pool: pool)
-        s.profiler?.stop(305)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 5369776,
+            pixels: 81 &* s.n, inChannels: 352, outChannels: 2112, gradInput: s.tensor(278),
+            gradWeights: s.g + 5369776, pool: pool)
+        s.profiler?.stop(310)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22462272 &* s.n, count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(306)
+        TrainingKernels.accumulate(s.tensor(278), s.tensor(270), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(311)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38309760 &* s.n,
-            pixels: 81 &* s.n, channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 576944,
-            savedInvStd: s.f + 577296, activation: .identity, gradInput: s.t + 22563360 &* s.n,
-            gradGamma: s.g + 5368368, gradBeta: s.g + 5368720, pool: pool)
-        s.profiler?.stop(307)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 81 &* s.n,
+            channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 576944,
+            savedInvStd: s.f + 577296, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 5368368,
+            gradBeta: s.g + 5368720, pool: pool)
+        s.profiler?.stop(312)
+        // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
+                activation: .silu, output: s.tensor(281), pool: pool)
+            s.profiler?.stop(313)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
+                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 551984, pool: pool)
+            s.profiler?.stop(314)
+        }
+        // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(281), savedScale: s.tensor(245), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(280), pool: pool)
+            s.profiler?.stop(315)
+        }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 36899712 &* s.n,
-            weights: s.p + 4929072, pixels: 81 &* s.n, inChannels: 1248, outChannels: 352,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 4929072, pool: pool)
-        s.profiler?.stop(308)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4929072,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(279),
+            gradWeights: s.g + 4929072, pool: pool)
+        s.profiler?.stop(316)
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36798624 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968,
-            activation: .silu, expandWeights: s.p + 4862928, savedPooled: s.t + 22591872 &* s.n,
-            savedHidden: s.t + 22594368 &* s.n, savedScale: s.t + 22593120 &* s.n, gradInput: s.t + 28657152 &* s.n,
-            gradReduceWeights: s.g + 4797968, gradReduceBias: s.g + 4862864, gradExpandWeights: s.g + 4862928,
-            gradExpandBias: s.g + 4927824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(309)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(279), input: s.tensor(281), batch: s.n, pixels: 81,
+            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, activation: .silu,
+            expandWeights: s.p + 4862928, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
+            savedScale: s.tensor(245), gradInput: s.tensor(282), gradReduceWeights: s.g + 4797968,
+            gradReduceBias: s.g + 4862864, gradExpandWeights: s.g + 4862928, gradExpandBias: s.g + 4927824,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(317)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36697536 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 551984,
-            savedInvStd: s.f + 553232, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 4792976,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 551984,
+            savedInvStd: s.f + 553232, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4792976,
             gradBeta: s.g + 4794224, pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(318)
+        // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
+                activation: .silu, output: s.tensor(284), pool: pool)
+            s.profiler?.stop(319)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
+                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 549488, pool: pool)
+            s.profiler?.stop(320)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 565712, count: 11232)
-        s.profiler?.stop(311)
+        s.profiler?.stop(321)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36596448 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
-            outWidth: 9, weights: s.f + 554480, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 565712,
-            pool: pool)
-        s.profiler?.stop(312)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 554480, gradInput: s.tensor(283), gradWeights: s.f + 565712, pool: pool)
+        s.profiler?.stop(322)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 565712, channels: 1248, kernel: 3, into: s.g + 4781744)
-        s.profiler?.stop(313)
+        s.profiler?.stop(323)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36495360 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 549488,
-            savedInvStd: s.f + 550736, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 4776752,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 549488,
+            savedInvStd: s.f + 550736, activation: .silu, gradInput: s.tensor(283), gradGamma: s.g + 4776752,
             gradBeta: s.g + 4778000, pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(324)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38518416 &* s.n,
-            weights: s.p + 4517168, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 4517168, pool: pool)
-        s.profiler?.stop(315)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 4517168,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(285),
+            gradWeights: s.g + 4517168, pool: pool)
+        s.profiler?.stop(325)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 38549920 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 22580208 &* s.n, pool: pool)
-        s.profiler?.stop(316)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(285),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(286), pool: pool)
+        s.profiler?.stop(326)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38501568 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 549072,
-            savedInvStd: s.f + 549280, activation: .identity, gradInput: s.t + 22580208 &* s.n,
-            gradGamma: s.g + 4516336, gradBeta: s.g + 4516544, pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 549072,
+            savedInvStd: s.f + 549280, activation: .identity, gradInput: s.tensor(286), gradGamma: s.g + 4516336,
+            gradBeta: s.g + 4516544, pool: pool)
+        s.profiler?.stop(327)
+        // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
+                activation: .silu, output: s.tensor(289), pool: pool)
+            s.profiler?.stop(328)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 484176, pool: pool)
+            s.profiler?.stop(329)
+        }
+        // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(289), savedScale: s.tensor(233), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(288), pool: pool)
+            s.profiler?.stop(330)
+        }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 36394272 &* s.n,
-            weights: s.p + 4256752, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 4256752, pool: pool)
-        s.profiler?.stop(318)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 4256752,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(287),
+            gradWeights: s.g + 4256752, pool: pool)
+        s.profiler?.stop(331)
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36293184 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648,
-            activation: .silu, expandWeights: s.p + 4190608, savedPooled: s.t + 28889040 &* s.n,
-            savedHidden: s.t + 28890288 &* s.n, savedScale: s.t + 38535264 &* s.n, gradInput: s.t + 28657152 &* s.n,
-            gradReduceWeights: s.g + 4125648, gradReduceBias: s.g + 4190544, gradExpandWeights: s.g + 4190608,
-            gradExpandBias: s.g + 4255504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(319)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(287), input: s.tensor(289), batch: s.n, pixels: 81,
+            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, activation: .silu,
+            expandWeights: s.p + 4190608, savedPooled: s.tensor(231), savedHidden: s.tensor(232),
+            savedScale: s.tensor(233), gradInput: s.tensor(290), gradReduceWeights: s.g + 4125648,
+            gradReduceBias: s.g + 4190544, gradExpandWeights: s.g + 4190608, gradExpandBias: s.g + 4255504,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(332)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36192096 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 484176,
-            savedInvStd: s.f + 485424, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 4120656,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 484176,
+            savedInvStd: s.f + 485424, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 4120656,
             gradBeta: s.g + 4121904, pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(333)
+        // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
+                activation: .silu, output: s.tensor(292), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
+                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 481680, pool: pool)
+            s.profiler?.stop(335)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 517872, count: 31200)
-        s.profiler?.stop(321)
+        s.profiler?.stop(336)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36091008 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 486672, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 517872,
-            pool: pool)
-        s.profiler?.stop(322)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 486672, gradInput: s.tensor(291), gradWeights: s.f + 517872, pool: pool)
+        s.profiler?.stop(337)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 517872, channels: 1248, kernel: 5, into: s.g + 4089456)
-        s.profiler?.stop(323)
+        s.profiler?.stop(338)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35989920 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 481680,
-            savedInvStd: s.f + 482928, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 4084464,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 481680,
+            savedInvStd: s.f + 482928, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 4084464,
             gradBeta: s.g + 4085712, pool: pool)
-        s.profiler?.stop(324)
+        s.profiler?.stop(339)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38484720 &* s.n,
-            weights: s.p + 3824880, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 22580208 &* s.n, gradWeights: s.g + 3824880, pool: pool)
-        s.profiler?.stop(325)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3824880,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(293),
+            gradWeights: s.g + 3824880, pool: pool)
+        s.profiler?.stop(340)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22580208 &* s.n, s.t + 22563360 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(326)
+        TrainingKernels.accumulate(s.tensor(293), s.tensor(285), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(341)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28890416 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 22563360 &* s.n, pool: pool)
-        s.profiler?.stop(327)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(293),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(294), pool: pool)
+        s.profiler?.stop(342)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38467872 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 481264,
-            savedInvStd: s.f + 481472, activation: .identity, gradInput: s.t + 22563360 &* s.n,
-            gradGamma: s.g + 3824048, gradBeta: s.g + 3824256, pool: pool)
-        s.profiler?.stop(328)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 481264,
+            savedInvStd: s.f + 481472, activation: .identity, gradInput: s.tensor(294), gradGamma: s.g + 3824048,
+            gradBeta: s.g + 3824256, pool: pool)
+        s.profiler?.stop(343)
+        // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
+                activation: .silu, output: s.tensor(297), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
+                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 416368, pool: pool)
+            s.profiler?.stop(345)
+        }
+        // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(297), savedScale: s.tensor(221), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(296), pool: pool)
+            s.profiler?.stop(346)
+        }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 35888832 &* s.n,
-            weights: s.p + 3564464, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 3564464, pool: pool)
-        s.profiler?.stop(329)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3564464,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(295),
+            gradWeights: s.g + 3564464, pool: pool)
+        s.profiler?.stop(347)
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35787744 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360,
-            activation: .silu, expandWeights: s.p + 3498320, savedPooled: s.t + 28886544 &* s.n,
-            savedHidden: s.t + 22602176 &* s.n, savedScale: s.t + 28887792 &* s.n, gradInput: s.t + 28657152 &* s.n,
-            gradReduceWeights: s.g + 3433360, gradReduceBias: s.g + 3498256, gradExpandWeights: s.g + 3498320,
-            gradExpandBias: s.g + 3563216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(330)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(295), input: s.tensor(297), batch: s.n, pixels: 81,
+            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, activation: .silu,
+            expandWeights: s.p + 3498320, savedPooled: s.tensor(219), savedHidden: s.tensor(220),
+            savedScale: s.tensor(221), gradInput: s.tensor(298), gradReduceWeights: s.g + 3433360,
+            gradReduceBias: s.g + 3498256, gradExpandWeights: s.g + 3498320, gradExpandBias: s.g + 3563216,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(348)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35686656 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 416368,
-            savedInvStd: s.f + 417616, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 3428368,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 416368,
+            savedInvStd: s.f + 417616, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 3428368,
             gradBeta: s.g + 3429616, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(349)
+        // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
+                activation: .silu, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(350)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
+                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 413872, pool: pool)
+            s.profiler?.stop(351)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 450064, count: 31200)
-        s.profiler?.stop(332)
+        s.profiler?.stop(352)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35585568 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 418864, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 450064,
-            pool: pool)
-        s.profiler?.stop(333)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 418864, gradInput: s.tensor(299), gradWeights: s.f + 450064, pool: pool)
+        s.profiler?.stop(353)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 450064, channels: 1248, kernel: 5, into: s.g + 3397168)
-        s.profiler?.stop(334)
+        s.profiler?.stop(354)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35484480 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 413872,
-            savedInvStd: s.f + 415120, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 3392176,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 413872,
+            savedInvStd: s.f + 415120, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 3392176,
             gradBeta: s.g + 3393424, pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(355)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38451024 &* s.n,
-            weights: s.p + 3132592, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 3132592, pool: pool)
-        s.profiler?.stop(336)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 3132592,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(301),
+            gradWeights: s.g + 3132592, pool: pool)
+        s.profiler?.stop(356)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22580208 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(337)
+        TrainingKernels.accumulate(s.tensor(301), s.tensor(293), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(357)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28890400 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 22580208 &* s.n, pool: pool)
-        s.profiler?.stop(338)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(301),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(302), pool: pool)
+        s.profiler?.stop(358)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38434176 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 413456,
-            savedInvStd: s.f + 413664, activation: .identity, gradInput: s.t + 22580208 &* s.n,
-            gradGamma: s.g + 3131760, gradBeta: s.g + 3131968, pool: pool)
-        s.profiler?.stop(339)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 413456,
+            savedInvStd: s.f + 413664, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 3131760,
+            gradBeta: s.g + 3131968, pool: pool)
+        s.profiler?.stop(359)
+        // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
+                activation: .silu, output: s.tensor(305), pool: pool)
+            s.profiler?.stop(360)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
+                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 348560, pool: pool)
+            s.profiler?.stop(361)
+        }
+        // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(209), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(304), pool: pool)
+            s.profiler?.stop(362)
+        }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 35383392 &* s.n,
-            weights: s.p + 2872176, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 2872176, pool: pool)
-        s.profiler?.stop(340)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2872176,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(303),
+            gradWeights: s.g + 2872176, pool: pool)
+        s.profiler?.stop(363)
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35282304 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072,
-            activation: .silu, expandWeights: s.p + 2806032, savedPooled: s.t + 22599552 &* s.n,
-            savedHidden: s.t + 22602112 &* s.n, savedScale: s.t + 22600800 &* s.n, gradInput: s.t + 28657152 &* s.n,
-            gradReduceWeights: s.g + 2741072, gradReduceBias: s.g + 2805968, gradExpandWeights: s.g + 2806032,
-            gradExpandBias: s.g + 2870928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(341)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n, pixels: 81,
+            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, activation: .silu,
+            expandWeights: s.p + 2806032, savedPooled: s.tensor(207), savedHidden: s.tensor(208),
+            savedScale: s.tensor(209), gradInput: s.tensor(306), gradReduceWeights: s.g + 2741072,
+            gradReduceBias: s.g + 2805968, gradExpandWeights: s.g + 2806032, gradExpandBias: s.g + 2870928,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(364)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35181216 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 348560,
-            savedInvStd: s.f + 349808, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 2736080,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 348560,
+            savedInvStd: s.f + 349808, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2736080,
             gradBeta: s.g + 2737328, pool: pool)
-        s.profiler?.stop(342)
+        s.profiler?.stop(365)
+        // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
+                activation: .silu, output: s.tensor(308), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
+                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 346064, pool: pool)
+            s.profiler?.stop(367)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 382256, count: 31200)
-        s.profiler?.stop(343)
+        s.profiler?.stop(368)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35080128 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 351056, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 382256,
-            pool: pool)
-        s.profiler?.stop(344)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 351056, gradInput: s.tensor(307), gradWeights: s.f + 382256, pool: pool)
+        s.profiler?.stop(369)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 382256, channels: 1248, kernel: 5, into: s.g + 2704880)
-        s.profiler?.stop(345)
+        s.profiler?.stop(370)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34979040 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 346064,
-            savedInvStd: s.f + 347312, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 2699888,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 346064,
+            savedInvStd: s.f + 347312, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 2699888,
             gradBeta: s.g + 2701136, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(371)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38417328 &* s.n,
-            weights: s.p + 2440304, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 22580208 &* s.n, gradWeights: s.g + 2440304, pool: pool)
-        s.profiler?.stop(347)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2440304,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(309),
+            gradWeights: s.g + 2440304, pool: pool)
+        s.profiler?.stop(372)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22580208 &* s.n, s.t + 22563360 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(348)
+        TrainingKernels.accumulate(s.tensor(309), s.tensor(301), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(373)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 28890384 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 22563360 &* s.n, pool: pool)
-        s.profiler?.stop(349)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(310), pool: pool)
+        s.profiler?.stop(374)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38400480 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 345648,
-            savedInvStd: s.f + 345856, activation: .identity, gradInput: s.t + 22563360 &* s.n,
-            gradGamma: s.g + 2439472, gradBeta: s.g + 2439680, pool: pool)
-        s.profiler?.stop(350)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 345648,
+            savedInvStd: s.f + 345856, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 2439472,
+            gradBeta: s.g + 2439680, pool: pool)
+        s.profiler?.stop(375)
+        // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
+                activation: .silu, output: s.tensor(313), pool: pool)
+            s.profiler?.stop(376)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 280752, pool: pool)
+            s.profiler?.stop(377)
+        }
+        // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(313), savedScale: s.tensor(197), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(378)
+        }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 34877952 &* s.n,
-            weights: s.p + 2179888, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 2179888, pool: pool)
-        s.profiler?.stop(351)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 2179888,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(311),
+            gradWeights: s.g + 2179888, pool: pool)
+        s.profiler?.stop(379)
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34776864 &* s.n,
-            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784,
-            activation: .silu, expandWeights: s.p + 2113744, savedPooled: s.t + 22597056 &* s.n,
-            savedHidden: s.t + 22602048 &* s.n, savedScale: s.t + 22598304 &* s.n, gradInput: s.t + 28657152 &* s.n,
-            gradReduceWeights: s.g + 2048784, gradReduceBias: s.g + 2113680, gradExpandWeights: s.g + 2113744,
-            gradExpandBias: s.g + 2178640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(352)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, pixels: 81,
+            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, activation: .silu,
+            expandWeights: s.p + 2113744, savedPooled: s.tensor(195), savedHidden: s.tensor(196),
+            savedScale: s.tensor(197), gradInput: s.tensor(314), gradReduceWeights: s.g + 2048784,
+            gradReduceBias: s.g + 2113680, gradExpandWeights: s.g + 2113744, gradExpandBias: s.g + 2178640,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(380)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 34675776 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 280752,
-            savedInvStd: s.f + 282000, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 2043792,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 280752,
+            savedInvStd: s.f + 282000, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 2043792,
             gradBeta: s.g + 2045040, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(381)
+        // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
+                activation: .silu, output: s.tensor(316), pool: pool)
+            s.profiler?.stop(382)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
+                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 278256, pool: pool)
+            s.profiler?.stop(383)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 314448, count: 31200)
-        s.profiler?.stop(354)
+        s.profiler?.stop(384)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 34574688 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 283248, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 314448,
-            pool: pool)
-        s.profiler?.stop(355)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 283248, gradInput: s.tensor(315), gradWeights: s.f + 314448, pool: pool)
+        s.profiler?.stop(385)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 314448, channels: 1248, kernel: 5, into: s.g + 2012592)
-        s.profiler?.stop(356)
+        s.profiler?.stop(386)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34473600 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 278256,
-            savedInvStd: s.f + 279504, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 2007600,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 278256,
+            savedInvStd: s.f + 279504, activation: .silu, gradInput: s.tensor(315), gradGamma: s.g + 2007600,
             gradBeta: s.g + 2008848, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(387)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38383632 &* s.n,
-            weights: s.p + 1748016, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 1748016, pool: pool)
-        s.profiler?.stop(358)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1748016,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(317),
+            gradWeights: s.g + 1748016, pool: pool)
+        s.profiler?.stop(388)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22580208 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(359)
+        TrainingKernels.accumulate(s.tensor(317), s.tensor(309), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(389)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38366784 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 277840,
-            savedInvStd: s.f + 278048, activation: .identity, gradInput: s.t + 22563360 &* s.n,
-            gradGamma: s.g + 1747184, gradBeta: s.g + 1747392, pool: pool)
-        s.profiler?.stop(360)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 277840,
+            savedInvStd: s.f + 278048, activation: .identity, gradInput: s.tensor(317), gradGamma: s.g + 1747184,
+            gradBeta: s.g + 1747392, pool: pool)
+        s.profiler?.stop(390)
+        // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
+                activation: .silu, output: s.tensor(320), pool: pool)
+            s.profiler?.stop(391)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
+                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 240400, pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(320), savedScale: s.tensor(187), batch: s.n, pixels: 81,
+                channels: 720, output: s.tensor(319), pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 37712304 &* s.n,
-            weights: s.p + 1597424, pixels: 81 &* s.n, inChannels: 720, outChannels: 208,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 1597424, pool: pool)
-        s.profiler?.stop(361)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1597424,
+            pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(318), gradWeights: s.g + 1597424,
+            pool: pool)
+        s.profiler?.stop(394)
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 37653984 &* s.n,
-            batch: s.n, pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472,
-            activation: .silu, expandWeights: s.p + 1575104, savedPooled: s.t + 38540832 &* s.n,
-            savedHidden: s.t + 28890352 &* s.n, savedScale: s.t + 38541552 &* s.n, gradInput: s.t + 22520592 &* s.n,
-            gradReduceWeights: s.g + 1553472, gradReduceBias: s.g + 1575072, gradExpandWeights: s.g + 1575104,
-            gradExpandBias: s.g + 1596704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(362)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, pixels: 81,
+            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, activation: .silu,
+            expandWeights: s.p + 1575104, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
+            savedScale: s.tensor(187), gradInput: s.tensor(321), gradReduceWeights: s.g + 1553472,
+            gradReduceBias: s.g + 1575072, gradExpandWeights: s.g + 1575104, gradExpandBias: s.g + 1596704,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(395)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22520592 &* s.n, input: s.t + 28828224 &* s.n,
-            pixels: 81 &* s.n, channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 240400,
-            savedInvStd: s.f + 241120, activation: .silu, gradInput: s.t + 22520592 &* s.n, gradGamma: s.g + 1550592,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 81 &* s.n,
+            channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 240400,
+            savedInvStd: s.f + 241120, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1550592,
             gradBeta: s.g + 1551312, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(396)
+        // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
+                activation: .silu, output: s.tensor(323), pool: pool)
+            s.profiler?.stop(397)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 238960, pool: pool)
+            s.profiler?.stop(398)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 259840, count: 18000)
-        s.profiler?.stop(364)
+        s.profiler?.stop(399)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22520592 &* s.n, input: s.t + 28423872 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 9, outWidth: 9, weights: s.f + 241840, gradInput: s.t + 28657152 &* s.n,
-            gradWeights: s.f + 259840, pool: pool)
-        s.profiler?.stop(365)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 18,
+            width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 241840, gradInput: s.tensor(322), gradWeights: s.f + 259840, pool: pool)
+        s.profiler?.stop(400)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 259840, channels: 720, kernel: 5, into: s.g + 1532592)
-        s.profiler?.stop(366)
+        s.profiler?.stop(401)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 28190592 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(180),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 238960,
-            savedInvStd: s.f + 239680, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 1529712,
+            savedInvStd: s.f + 239680, activation: .silu, gradInput: s.tensor(322), gradGamma: s.g + 1529712,
             gradBeta: s.g + 1530432, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(402)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 38042784 &* s.n,
-            weights: s.p + 1443312, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 1443312, pool: pool)
-        s.profiler?.stop(368)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1443312,
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(324),
+            gradWeights: s.g + 1443312, pool: pool)
+        s.profiler?.stop(403)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38549904 &* s.n : nil, batch: s.n,
-            perImage: 38880, gradBranch: s.t + 22501152 &* s.n, pool: pool)
-        s.profiler?.stop(369)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 38880, gradBranch: s.tensor(325), pool: pool)
+        s.profiler?.stop(404)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 38003904 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(176),
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 238720,
-            savedInvStd: s.f + 238840, activation: .identity, gradInput: s.t + 22501152 &* s.n,
-            gradGamma: s.g + 1442800, gradBeta: s.g + 1442928, pool: pool)
-        s.profiler?.stop(370)
+            savedInvStd: s.f + 238840, activation: .identity, gradInput: s.tensor(325), gradGamma: s.g + 1442800,
+            gradBeta: s.g + 1442928, pool: pool)
+        s.profiler?.stop(405)
+        // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
+                activation: .silu, output: s.tensor(328), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 201280, pool: pool)
+            s.profiler?.stop(407)
+        }
+        // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(175), batch: s.n,
+                pixels: 324, channels: 720, output: s.tensor(327), pool: pool)
+            s.profiler?.stop(408)
+        }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 27957312 &* s.n,
-            weights: s.p + 1356400, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
-            gradInput: s.t + 28190592 &* s.n, gradWeights: s.g + 1356400, pool: pool)
-        s.profiler?.stop(371)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1356400,
+            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
+            gradWeights: s.g + 1356400, pool: pool)
+        s.profiler?.stop(409)
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 28190592 &* s.n, input: s.t + 27724032 &* s.n,
-            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448,
-            activation: .silu, expandWeights: s.p + 1334080, savedPooled: s.t + 38539392 &* s.n,
-            savedHidden: s.t + 38549536 &* s.n, savedScale: s.t + 38540112 &* s.n, gradInput: s.t + 27957312 &* s.n,
-            gradReduceWeights: s.g + 1312448, gradReduceBias: s.g + 1334048, gradExpandWeights: s.g + 1334080,
-            gradExpandBias: s.g + 1355680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(372)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, pixels: 324,
+            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, activation: .silu,
+            expandWeights: s.p + 1334080, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
+            savedScale: s.tensor(175), gradInput: s.tensor(329), gradReduceWeights: s.g + 1312448,
+            gradReduceBias: s.g + 1334048, gradExpandWeights: s.g + 1334080, gradExpandBias: s.g + 1355680,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(410)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27957312 &* s.n, input: s.t + 27490752 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 201280,
-            savedInvStd: s.f + 202000, activation: .silu, gradInput: s.t + 27957312 &* s.n, gradGamma: s.g + 1309568,
+            savedInvStd: s.f + 202000, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1309568,
             gradBeta: s.g + 1310288, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(411)
+        // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
+                activation: .silu, output: s.tensor(331), pool: pool)
+            s.profiler?.stop(412)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
+                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 199840, pool: pool)
+            s.profiler?.stop(413)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 220720, count: 18000)
-        s.profiler?.stop(374)
+        s.profiler?.stop(414)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27957312 &* s.n, input: s.t + 27257472 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 202720, gradInput: s.t + 27490752 &* s.n,
-            gradWeights: s.f + 220720, pool: pool)
-        s.profiler?.stop(375)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 18,
+            width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 202720, gradInput: s.tensor(330), gradWeights: s.f + 220720, pool: pool)
+        s.profiler?.stop(415)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 220720, channels: 720, kernel: 5, into: s.g + 1291568)
-        s.profiler?.stop(376)
+        s.profiler?.stop(416)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27490752 &* s.n, input: s.t + 27024192 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(168),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 199840,
-            savedInvStd: s.f + 200560, activation: .silu, gradInput: s.t + 27490752 &* s.n, gradGamma: s.g + 1288688,
+            savedInvStd: s.f + 200560, activation: .silu, gradInput: s.tensor(330), gradGamma: s.g + 1288688,
             gradBeta: s.g + 1289408, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(417)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27490752 &* s.n, input: s.t + 37965024 &* s.n,
-            weights: s.p + 1202288, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 22501152 &* s.n, gradWeights: s.g + 1202288, pool: pool)
-        s.profiler?.stop(378)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1202288,
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(332),
+            gradWeights: s.g + 1202288, pool: pool)
+        s.profiler?.stop(418)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22501152 &* s.n, s.t + 22462272 &* s.n, count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(379)
+        TrainingKernels.accumulate(s.tensor(332), s.tensor(324), count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(419)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22501152 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38549888 &* s.n : nil, batch: s.n,
-            perImage: 38880, gradBranch: s.t + 22462272 &* s.n, pool: pool)
-        s.profiler?.stop(380)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(332),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 38880, gradBranch: s.tensor(333), pool: pool)
+        s.profiler?.stop(420)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 37926144 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(164),
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 199600,
-            savedInvStd: s.f + 199720, activation: .identity, gradInput: s.t + 22462272 &* s.n,
-            gradGamma: s.g + 1201776, gradBeta: s.g + 1201904, pool: pool)
-        s.profiler?.stop(381)
+            savedInvStd: s.f + 199720, activation: .identity, gradInput: s.tensor(333), gradGamma: s.g + 1201776,
+            gradBeta: s.g + 1201904, pool: pool)
+        s.profiler?.stop(421)
+        // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
+                activation: .silu, output: s.tensor(336), pool: pool)
+            s.profiler?.stop(422)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
+                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 162160, pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(336), savedScale: s.tensor(163), batch: s.n,
+                pixels: 324, channels: 720, output: s.tensor(335), pool: pool)
+            s.profiler?.stop(424)
+        }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 26790912 &* s.n,
-            weights: s.p + 1115376, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
-            gradInput: s.t + 27024192 &* s.n, gradWeights: s.g + 1115376, pool: pool)
-        s.profiler?.stop(382)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 1115376,
+            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(334),
+            gradWeights: s.g + 1115376, pool: pool)
+        s.profiler?.stop(425)
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 27024192 &* s.n, input: s.t + 26557632 &* s.n,
-            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424,
-            activation: .silu, expandWeights: s.p + 1093056, savedPooled: s.t + 38537952 &* s.n,
-            savedHidden: s.t + 38549504 &* s.n, savedScale: s.t + 38538672 &* s.n, gradInput: s.t + 26790912 &* s.n,
-            gradReduceWeights: s.g + 1071424, gradReduceBias: s.g + 1093024, gradExpandWeights: s.g + 1093056,
-            gradExpandBias: s.g + 1114656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(383)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, pixels: 324,
+            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, activation: .silu,
+            expandWeights: s.p + 1093056, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
+            savedScale: s.tensor(163), gradInput: s.tensor(337), gradReduceWeights: s.g + 1071424,
+            gradReduceBias: s.g + 1093024, gradExpandWeights: s.g + 1093056, gradExpandBias: s.g + 1114656,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(426)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26790912 &* s.n, input: s.t + 26324352 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 162160,
-            savedInvStd: s.f + 162880, activation: .silu, gradInput: s.t + 26790912 &* s.n, gradGamma: s.g + 1068544,
+            savedInvStd: s.f + 162880, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 1068544,
             gradBeta: s.g + 1069264, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(427)
+        // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
+                activation: .silu, output: s.tensor(339), pool: pool)
+            s.profiler?.stop(428)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
+                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 160720, pool: pool)
+            s.profiler?.stop(429)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 181600, count: 18000)
-        s.profiler?.stop(385)
+        s.profiler?.stop(430)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 26790912 &* s.n, input: s.t + 26091072 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 163600, gradInput: s.t + 26324352 &* s.n,
-            gradWeights: s.f + 181600, pool: pool)
-        s.profiler?.stop(386)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 18,
+            width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 163600, gradInput: s.tensor(338), gradWeights: s.f + 181600, pool: pool)
+        s.profiler?.stop(431)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 181600, channels: 720, kernel: 5, into: s.g + 1050544)
-        s.profiler?.stop(387)
+        s.profiler?.stop(432)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26324352 &* s.n, input: s.t + 25857792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(156),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 160720,
-            savedInvStd: s.f + 161440, activation: .silu, gradInput: s.t + 26324352 &* s.n, gradGamma: s.g + 1047664,
+            savedInvStd: s.f + 161440, activation: .silu, gradInput: s.tensor(338), gradGamma: s.g + 1047664,
             gradBeta: s.g + 1048384, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(433)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26324352 &* s.n, input: s.t + 37887264 &* s.n,
-            weights: s.p + 961264, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 961264, pool: pool)
-        s.profiler?.stop(389)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 961264,
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(340), gradWeights: s.g + 961264,
+            pool: pool)
+        s.profiler?.stop(434)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22462272 &* s.n, s.t + 22501152 &* s.n, count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(390)
+        TrainingKernels.accumulate(s.tensor(340), s.tensor(332), count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(435)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38549872 &* s.n : nil, batch: s.n,
-            perImage: 38880, gradBranch: s.t + 22501152 &* s.n, pool: pool)
-        s.profiler?.stop(391)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 38880, gradBranch: s.tensor(341), pool: pool)
+        s.profiler?.stop(436)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 37848384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(341), input: s.tensor(152),
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 160480,
-            savedInvStd: s.f + 160600, activation: .identity, gradInput: s.t + 22501152 &* s.n,
-            gradGamma: s.g + 960752, gradBeta: s.g + 960880, pool: pool)
-        s.profiler?.stop(392)
+            savedInvStd: s.f + 160600, activation: .identity, gradInput: s.tensor(341), gradGamma: s.g + 960752,
+            gradBeta: s.g + 960880, pool: pool)
+        s.profiler?.stop(437)
+        // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
+                activation: .silu, output: s.tensor(344), pool: pool)
+            s.profiler?.stop(438)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
+                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 123040, pool: pool)
+            s.profiler?.stop(439)
+        }
+        // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(151), batch: s.n,
+                pixels: 324, channels: 720, output: s.tensor(343), pool: pool)
+            s.profiler?.stop(440)
+        }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 25624512 &* s.n,
-            weights: s.p + 874352, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
-            gradInput: s.t + 25857792 &* s.n, gradWeights: s.g + 874352, pool: pool)
-        s.profiler?.stop(393)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 874352,
+            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(342), gradWeights: s.g + 874352,
+            pool: pool)
+        s.profiler?.stop(441)
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 25857792 &* s.n, input: s.t + 25391232 &* s.n,
-            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400,
-            activation: .silu, expandWeights: s.p + 852032, savedPooled: s.t + 38536512 &* s.n,
-            savedHidden: s.t + 38549472 &* s.n, savedScale: s.t + 38537232 &* s.n, gradInput: s.t + 25624512 &* s.n,
-            gradReduceWeights: s.g + 830400, gradReduceBias: s.g + 852000, gradExpandWeights: s.g + 852032,
-            gradExpandBias: s.g + 873632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(394)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, pixels: 324,
+            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, activation: .silu,
+            expandWeights: s.p + 852032, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
+            savedScale: s.tensor(151), gradInput: s.tensor(345), gradReduceWeights: s.g + 830400,
+            gradReduceBias: s.g + 852000, gradExpandWeights: s.g + 852032, gradExpandBias: s.g + 873632,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(442)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25624512 &* s.n, input: s.t + 25157952 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 123040,
-            savedInvStd: s.f + 123760, activation: .silu, gradInput: s.t + 25624512 &* s.n, gradGamma: s.g + 827520,
+            savedInvStd: s.f + 123760, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 827520,
             gradBeta: s.g + 828240, pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(443)
+        // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
+                activation: .silu, output: s.tensor(347), pool: pool)
+            s.profiler?.stop(444)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
+                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 121600, pool: pool)
+            s.profiler?.stop(445)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 142480, count: 18000)
-        s.profiler?.stop(396)
+        s.profiler?.stop(446)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25624512 &* s.n, input: s.t + 24924672 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 124480, gradInput: s.t + 25157952 &* s.n,
-            gradWeights: s.f + 142480, pool: pool)
-        s.profiler?.stop(397)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 18,
+            width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 124480, gradInput: s.tensor(346), gradWeights: s.f + 142480, pool: pool)
+        s.profiler?.stop(447)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 142480, channels: 720, kernel: 5, into: s.g + 809520)
-        s.profiler?.stop(398)
+        s.profiler?.stop(448)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25157952 &* s.n, input: s.t + 22228992 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(144),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 121600,
-            savedInvStd: s.f + 122320, activation: .silu, gradInput: s.t + 25157952 &* s.n, gradGamma: s.g + 806640,
+            savedInvStd: s.f + 122320, activation: .silu, gradInput: s.tensor(346), gradGamma: s.g + 806640,
             gradBeta: s.g + 807360, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(449)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25157952 &* s.n, input: s.t + 37809504 &* s.n,
-            weights: s.p + 720240, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 22400064 &* s.n, gradWeights: s.g + 720240, pool: pool)
-        s.profiler?.stop(400)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 720240,
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(348), gradWeights: s.g + 720240,
+            pool: pool)
+        s.profiler?.stop(450)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22400064 &* s.n, s.t + 22462272 &* s.n, count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(401)
+        TrainingKernels.accumulate(s.tensor(348), s.tensor(340), count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(451)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 37770624 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(348), input: s.tensor(142),
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 121360,
-            savedInvStd: s.f + 121480, activation: .identity, gradInput: s.t + 22400064 &* s.n,
-            gradGamma: s.g + 719728, gradBeta: s.g + 719856, pool: pool)
-        s.profiler?.stop(402)
+            savedInvStd: s.f + 121480, activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 719728,
+            gradBeta: s.g + 719856, pool: pool)
+        s.profiler?.stop(452)
+        // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 93904, savedInvStd: s.f + 94432,
+                activation: .silu, output: s.tensor(351), pool: pool)
+            s.profiler?.stop(453)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
+                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 93904, pool: pool)
+            s.profiler?.stop(454)
+        }
+        // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(141), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(350), pool: pool)
+            s.profiler?.stop(455)
+        }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32700672 &* s.n,
-            weights: s.p + 656368, pixels: 324 &* s.n, inChannels: 528, outChannels: 120,
-            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 656368, pool: pool)
-        s.profiler?.stop(403)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 656368,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(349), gradWeights: s.g + 656368,
+            pool: pool)
+        s.profiler?.stop(456)
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 32529600 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576,
-            activation: .silu, expandWeights: s.p + 644224, savedPooled: s.t + 38545440 &* s.n,
-            savedHidden: s.t + 38549440 &* s.n, savedScale: s.t + 38545968 &* s.n, gradInput: s.t + 22400064 &* s.n,
-            gradReduceWeights: s.g + 632576, gradReduceBias: s.g + 644192, gradExpandWeights: s.g + 644224,
-            gradExpandBias: s.g + 655840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(404)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(349), input: s.tensor(351), batch: s.n, pixels: 324,
+            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, activation: .silu,
+            expandWeights: s.p + 644224, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
+            savedScale: s.tensor(141), gradInput: s.tensor(352), gradReduceWeights: s.g + 632576,
+            gradReduceBias: s.g + 644192, gradExpandWeights: s.g + 644224, gradExpandBias: s.g + 655840,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(457)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32358528 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 93904,
-            savedInvStd: s.f + 94432, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 630464,
+            savedInvStd: s.f + 94432, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 630464,
             gradBeta: s.g + 630992, pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(458)
+        // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 92848, savedInvStd: s.f + 93376,
+                activation: .silu, output: s.tensor(354), pool: pool)
+            s.profiler?.stop(459)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
+                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 92848, pool: pool)
+            s.profiler?.stop(460)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 108160, count: 13200)
-        s.profiler?.stop(406)
+        s.profiler?.stop(461)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32187456 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 94960, gradInput: s.t + 22228992 &* s.n,
-            gradWeights: s.f + 108160, pool: pool)
-        s.profiler?.stop(407)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 18,
+            width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 94960, gradInput: s.tensor(353), gradWeights: s.f + 108160, pool: pool)
+        s.profiler?.stop(462)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 108160, channels: 528, kernel: 5, into: s.g + 617264)
-        s.profiler?.stop(408)
+        s.profiler?.stop(463)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 32016384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(134),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 92848,
-            savedInvStd: s.f + 93376, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 615152,
+            savedInvStd: s.f + 93376, activation: .silu, gradInput: s.tensor(353), gradGamma: s.g + 615152,
             gradBeta: s.g + 615680, pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(464)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38281248 &* s.n,
-            weights: s.p + 568688, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 22571136 &* s.n, gradWeights: s.g + 568688, pool: pool)
-        s.profiler?.stop(410)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 568688,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(355), gradWeights: s.g + 568688,
+            pool: pool)
+        s.profiler?.stop(465)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38549856 &* s.n : nil, batch: s.n,
-            perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
-        s.profiler?.stop(411)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(355),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.tensor(356), pool: pool)
+        s.profiler?.stop(466)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38252736 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(130),
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 92672,
-            savedInvStd: s.f + 92760, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 568304,
+            savedInvStd: s.f + 92760, activation: .identity, gradInput: s.tensor(356), gradGamma: s.g + 568304,
             gradBeta: s.g + 568400, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(467)
+        // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 82112, savedInvStd: s.f + 82640,
+                activation: .silu, output: s.tensor(359), pool: pool)
+            s.profiler?.stop(468)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
+                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 82112, pool: pool)
+            s.profiler?.stop(469)
+        }
+        // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(359), savedScale: s.tensor(129), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(358), pool: pool)
+            s.profiler?.stop(470)
+        }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31845312 &* s.n,
-            weights: s.p + 521840, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
-            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 521840, pool: pool)
-        s.profiler?.stop(413)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 521840,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(357), gradWeights: s.g + 521840,
+            pool: pool)
+        s.profiler?.stop(471)
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 31674240 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048,
-            activation: .silu, expandWeights: s.p + 509696, savedPooled: s.t + 38544384 &* s.n,
-            savedHidden: s.t + 38549408 &* s.n, savedScale: s.t + 38544912 &* s.n, gradInput: s.t + 22400064 &* s.n,
-            gradReduceWeights: s.g + 498048, gradReduceBias: s.g + 509664, gradExpandWeights: s.g + 509696,
-            gradExpandBias: s.g + 521312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(414)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(357), input: s.tensor(359), batch: s.n, pixels: 324,
+            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, activation: .silu,
+            expandWeights: s.p + 509696, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
+            savedScale: s.tensor(129), gradInput: s.tensor(360), gradReduceWeights: s.g + 498048,
+            gradReduceBias: s.g + 509664, gradExpandWeights: s.g + 509696, gradExpandBias: s.g + 521312,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(472)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31503168 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 82112,
-            savedInvStd: s.f + 82640, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 495936,
+            savedInvStd: s.f + 82640, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 495936,
             gradBeta: s.g + 496464, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(473)
+        // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 81056, savedInvStd: s.f + 81584,
+                activation: .silu, output: s.tensor(362), pool: pool)
+            s.profiler?.stop(474)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
+                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 81056, pool: pool)
+            s.profiler?.stop(475)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 87920, count: 4752)
-        s.profiler?.stop(416)
+        s.profiler?.stop(476)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31332096 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 83168, gradInput: s.t + 22228992 &* s.n,
-            gradWeights: s.f + 87920, pool: pool)
-        s.profiler?.stop(417)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 18,
+            width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 83168, gradInput: s.tensor(361), gradWeights: s.f + 87920, pool: pool)
+        s.profiler?.stop(477)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 87920, channels: 528, kernel: 3, into: s.g + 491184)
-        s.profiler?.stop(418)
+        s.profiler?.stop(478)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 31161024 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(122),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 81056,
-            savedInvStd: s.f + 81584, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 489072,
+            savedInvStd: s.f + 81584, activation: .silu, gradInput: s.tensor(361), gradGamma: s.g + 489072,
             gradBeta: s.g + 489600, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(479)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38224224 &* s.n,
-            weights: s.p + 442608, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 24924672 &* s.n, gradWeights: s.g + 442608, pool: pool)
-        s.profiler?.stop(420)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 442608,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(363), gradWeights: s.g + 442608,
+            pool: pool)
+        s.profiler?.stop(480)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 24924672 &* s.n, s.t + 22571136 &* s.n, count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(421)
+        TrainingKernels.accumulate(s.tensor(363), s.tensor(355), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(481)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 24924672 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38549840 &* s.n : nil, batch: s.n,
-            perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
-        s.profiler?.stop(422)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(363),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.tensor(364), pool: pool)
+        s.profiler?.stop(482)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38195712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(364), input: s.tensor(118),
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 80880,
-            savedInvStd: s.f + 80968, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 442224,
+            savedInvStd: s.f + 80968, activation: .identity, gradInput: s.tensor(364), gradGamma: s.g + 442224,
             gradBeta: s.g + 442320, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(483)
+        // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 70320, savedInvStd: s.f + 70848,
+                activation: .silu, output: s.tensor(367), pool: pool)
+            s.profiler?.stop(484)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
+                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 70320, pool: pool)
+            s.profiler?.stop(485)
+        }
+        // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(367), savedScale: s.tensor(117), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(366), pool: pool)
+            s.profiler?.stop(486)
+        }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30989952 &* s.n,
-            weights: s.p + 395760, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
-            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 395760, pool: pool)
-        s.profiler?.stop(424)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 395760,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(365), gradWeights: s.g + 395760,
+            pool: pool)
+        s.profiler?.stop(487)
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 30818880 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968,
-            activation: .silu, expandWeights: s.p + 383616, savedPooled: s.t + 38543328 &* s.n,
-            savedHidden: s.t + 38549376 &* s.n, savedScale: s.t + 38543856 &* s.n, gradInput: s.t + 22400064 &* s.n,
-            gradReduceWeights: s.g + 371968, gradReduceBias: s.g + 383584, gradExpandWeights: s.g + 383616,
-            gradExpandBias: s.g + 395232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(425)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, pixels: 324,
+            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, activation: .silu,
+            expandWeights: s.p + 383616, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
+            savedScale: s.tensor(117), gradInput: s.tensor(368), gradReduceWeights: s.g + 371968,
+            gradReduceBias: s.g + 383584, gradExpandWeights: s.g + 383616, gradExpandBias: s.g + 395232,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(488)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30647808 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 70320,
-            savedInvStd: s.f + 70848, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 369856,
+            savedInvStd: s.f + 70848, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 369856,
             gradBeta: s.g + 370384, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(489)
+        // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 69264, savedInvStd: s.f + 69792,
+                activation: .silu, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(490)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
+                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 69264, pool: pool)
+            s.profiler?.stop(491)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 76128, count: 4752)
-        s.profiler?.stop(427)
+        s.profiler?.stop(492)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30476736 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 71376, gradInput: s.t + 22228992 &* s.n,
-            gradWeights: s.f + 76128, pool: pool)
-        s.profiler?.stop(428)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 18,
+            width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 71376, gradInput: s.tensor(369), gradWeights: s.f + 76128, pool: pool)
+        s.profiler?.stop(493)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 76128, channels: 528, kernel: 3, into: s.g + 365104)
-        s.profiler?.stop(429)
+        s.profiler?.stop(494)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 30305664 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(110),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 69264,
-            savedInvStd: s.f + 69792, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 362992,
+            savedInvStd: s.f + 69792, activation: .silu, gradInput: s.tensor(369), gradGamma: s.g + 362992,
             gradBeta: s.g + 363520, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(495)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38167200 &* s.n,
-            weights: s.p + 316528, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 22571136 &* s.n, gradWeights: s.g + 316528, pool: pool)
-        s.profiler?.stop(431)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 316528,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(371), gradWeights: s.g + 316528,
+            pool: pool)
+        s.profiler?.stop(496)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22571136 &* s.n, s.t + 24924672 &* s.n, count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(432)
+        TrainingKernels.accumulate(s.tensor(371), s.tensor(363), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(497)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38549824 &* s.n : nil, batch: s.n,
-            perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.tensor(372), pool: pool)
+        s.profiler?.stop(498)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38138688 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(106),
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 69088,
-            savedInvStd: s.f + 69176, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 316144,
+            savedInvStd: s.f + 69176, activation: .identity, gradInput: s.tensor(372), gradGamma: s.g + 316144,
             gradBeta: s.g + 316240, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(499)
+        // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 58528, savedInvStd: s.f + 59056,
+                activation: .silu, output: s.tensor(375), pool: pool)
+            s.profiler?.stop(500)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
+                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 58528, pool: pool)
+            s.profiler?.stop(501)
+        }
+        // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(105), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(374), pool: pool)
+            s.profiler?.stop(502)
+        }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30134592 &* s.n,
-            weights: s.p + 269680, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
-            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 269680, pool: pool)
-        s.profiler?.stop(435)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 269680,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(373), gradWeights: s.g + 269680,
+            pool: pool)
+        s.profiler?.stop(503)
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 29963520 &* s.n,
-            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888,
-            activation: .silu, expandWeights: s.p + 257536, savedPooled: s.t + 38542272 &* s.n,
-            savedHidden: s.t + 38549344 &* s.n, savedScale: s.t + 38542800 &* s.n, gradInput: s.t + 22400064 &* s.n,
-            gradReduceWeights: s.g + 245888, gradReduceBias: s.g + 257504, gradExpandWeights: s.g + 257536,
-            gradExpandBias: s.g + 269152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(436)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, pixels: 324,
+            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, activation: .silu,
+            expandWeights: s.p + 257536, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
+            savedScale: s.tensor(105), gradInput: s.tensor(376), gradReduceWeights: s.g + 245888,
+            gradReduceBias: s.g + 257504, gradExpandWeights: s.g + 257536, gradExpandBias: s.g + 269152,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(504)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 29792448 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 58528,
-            savedInvStd: s.f + 59056, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 243776,
+            savedInvStd: s.f + 59056, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 243776,
             gradBeta: s.g + 244304, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(505)
+        // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
+                beta: s.p + 237440, savedMean: s.f + 57472, savedInvStd: s.f + 58000, activation: .silu,
+                output: s.tensor(378), pool: pool)
+            s.profiler?.stop(506)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
+                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 57472, pool: pool)
+            s.profiler?.stop(507)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 64336, count: 4752)
-        s.profiler?.stop(438)
+        s.profiler?.stop(508)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 29621376 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 59584, gradInput: s.t + 22228992 &* s.n,
-            gradWeights: s.f + 64336, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 18,
+            width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 59584, gradInput: s.tensor(377), gradWeights: s.f + 64336, pool: pool)
+        s.profiler?.stop(509)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 64336, channels: 528, kernel: 3, into: s.g + 239024)
-        s.profiler?.stop(440)
+        s.profiler?.stop(510)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 29450304 &* s.n,
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 57472,
-            savedInvStd: s.f + 58000, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 236912,
-            gradBeta: s.g + 237440, pool: pool)
-        s.profiler?.stop(441)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 324 &* s.n,
+            channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 57472, savedInvStd: s.f + 58000,
+            activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 236912, gradBeta: s.g + 237440, pool: pool)
+        s.profiler?.stop(511)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38110176 &* s.n,
-            weights: s.p + 190448, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 22400064 &* s.n, gradWeights: s.g + 190448, pool: pool)
-        s.profiler?.stop(442)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 190448,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(379), gradWeights: s.g + 190448,
+            pool: pool)
+        s.profiler?.stop(512)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22400064 &* s.n, s.t + 22571136 &* s.n, count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        TrainingKernels.accumulate(s.tensor(379), s.tensor(371), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(513)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38081664 &* s.n,
-            pixels: 324 &* s.n, channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 57296,
-            savedInvStd: s.f + 57384, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 190064,
-            gradBeta: s.g + 190160, pool: pool)
-        s.profiler?.stop(444)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 324 &* s.n,
+            channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 57296, savedInvStd: s.f + 57384,
+            activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 190064, gradBeta: s.g + 190160,
+            pool: pool)
+        s.profiler?.stop(514)
+        // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
+                beta: s.p + 156640, savedMean: s.f + 51536, savedInvStd: s.f + 51824, activation: .silu,
+                output: s.tensor(382), pool: pool)
+            s.profiler?.stop(515)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
+                gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
+                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 51536, pool: pool)
+            s.profiler?.stop(516)
+        }
+        // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(95), batch: s.n, pixels: 324,
+                channels: 288, output: s.tensor(381), pool: pool)
+            s.profiler?.stop(517)
+        }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 37187424 &* s.n,
-            weights: s.p + 164720, pixels: 324 &* s.n, inChannels: 288, outChannels: 88,
-            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 164720, pool: pool)
-        s.profiler?.stop(445)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 164720,
+            pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(380), gradWeights: s.g + 164720,
+            pool: pool)
+        s.profiler?.stop(518)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 37094112 &* s.n,
-            batch: s.n, pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504,
-            activation: .silu, expandWeights: s.p + 160976, savedPooled: s.t + 38547648 &* s.n,
-            savedHidden: s.t + 38549808 &* s.n, savedScale: s.t + 38547936 &* s.n, gradInput: s.t + 24924672 &* s.n,
-            gradReduceWeights: s.g + 157504, gradReduceBias: s.g + 160960, gradExpandWeights: s.g + 160976,
-            gradExpandBias: s.g + 164432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(446)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 324,
+            channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, activation: .silu,
+            expandWeights: s.p + 160976, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
+            savedScale: s.tensor(95), gradInput: s.tensor(383), gradReduceWeights: s.g + 157504,
+            gradReduceBias: s.g + 160960, gradExpandWeights: s.g + 160976, gradExpandBias: s.g + 164432,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(519)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24924672 &* s.n, input: s.t + 37000800 &* s.n,
-            pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 51536,
-            savedInvStd: s.f + 51824, activation: .silu, gradInput: s.t + 24924672 &* s.n, gradGamma: s.g + 156352,
-            gradBeta: s.g + 156640, pool: pool)
-        s.profiler?.stop(447)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 324 &* s.n,
+            channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 51536, savedInvStd: s.f + 51824,
+            activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 156352, gradBeta: s.g + 156640, pool: pool)
+        s.profiler?.stop(520)
+        // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 50960, savedInvStd: s.f + 51248,
+                activation: .silu, output: s.tensor(385), pool: pool)
+            s.profiler?.stop(521)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
+                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 50960, pool: pool)
+            s.profiler?.stop(522)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 54704, count: 2592)
-        s.profiler?.stop(448)
+        s.profiler?.stop(523)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24924672 &* s.n, input: s.t + 21855744 &* s.n,
-            batch: s.n, height: 36, width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 52112, gradInput: s.t + 22228992 &* s.n,
-            gradWeights: s.f + 54704, pool: pool)
-        s.profiler?.stop(449)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 36,
+            width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 52112, gradInput: s.tensor(384), gradWeights: s.f + 54704, pool: pool)
+        s.profiler?.stop(524)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 54704, channels: 288, kernel: 3, into: s.g + 153760)
-        s.profiler?.stop(450)
+        s.profiler?.stop(525)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 21482496 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(88),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 50960,
-            savedInvStd: s.f + 51248, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 152608,
+            savedInvStd: s.f + 51248, activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 152608,
             gradBeta: s.g + 152896, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(526)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 37591776 &* s.n,
-            weights: s.p + 138784, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 21855744 &* s.n, gradWeights: s.g + 138784, pool: pool)
-        s.profiler?.stop(452)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 138784,
+            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(386), gradWeights: s.g + 138784,
+            pool: pool)
+        s.profiler?.stop(527)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 21855744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 38549792 &* s.n : nil, batch: s.n,
-            perImage: 62208, gradBranch: s.t + 21917952 &* s.n, pool: pool)
-        s.profiler?.stop(453)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(386),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 62208, gradBranch: s.tensor(387), pool: pool)
+        s.profiler?.stop(528)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21917952 &* s.n, input: s.t + 37529568 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(387), input: s.tensor(84),
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 50864,
-            savedInvStd: s.f + 50912, activation: .identity, gradInput: s.t + 21917952 &* s.n, gradGamma: s.g + 138592,
+            savedInvStd: s.f + 50912, activation: .identity, gradInput: s.tensor(387), gradGamma: s.g + 138592,
             gradBeta: s.g + 138640, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(529)
+        // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 35888, savedInvStd: s.f + 36176,
+                activation: .silu, output: s.tensor(390), pool: pool)
+            s.profiler?.stop(530)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
+                eps: 1e-05, activation: .silu, output: s.tensor(390), scratch: s.f + 35888, pool: pool)
+            s.profiler?.stop(531)
+        }
+        // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(390), savedScale: s.tensor(83), batch: s.n,
+                pixels: 1296, channels: 288, output: s.tensor(389), pool: pool)
+            s.profiler?.stop(532)
+        }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21917952 &* s.n, input: s.t + 21109248 &* s.n,
-            weights: s.p + 124768, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 21482496 &* s.n, gradWeights: s.g + 124768, pool: pool)
-        s.profiler?.stop(455)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 124768,
+            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(388), gradWeights: s.g + 124768,
+            pool: pool)
+        s.profiler?.stop(533)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 21482496 &* s.n, input: s.t + 20736000 &* s.n,
-            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552,
-            activation: .silu, expandWeights: s.p + 121024, savedPooled: s.t + 38547072 &* s.n,
-            savedHidden: s.t + 38549776 &* s.n, savedScale: s.t + 38547360 &* s.n, gradInput: s.t + 21109248 &* s.n,
-            gradReduceWeights: s.g + 117552, gradReduceBias: s.g + 121008, gradExpandWeights: s.g + 121024,
-            gradExpandBias: s.g + 124480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(456)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(388), input: s.tensor(390), batch: s.n,
+            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, activation: .silu,
+            expandWeights: s.p + 121024, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
+            savedScale: s.tensor(83), gradInput: s.tensor(391), gradReduceWeights: s.g + 117552,
+            gradReduceBias: s.g + 121008, gradExpandWeights: s.g + 121024, gradExpandBias: s.g + 124480,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(534)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21109248 &* s.n, input: s.t + 20362752 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 35888,
-            savedInvStd: s.f + 36176, activation: .silu, gradInput: s.t + 21109248 &* s.n, gradGamma: s.g + 116400,
+            savedInvStd: s.f + 36176, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 116400,
             gradBeta: s.g + 116688, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(535)
+        // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 35312, savedInvStd: s.f + 35600,
+                activation: .silu, output: s.tensor(393), pool: pool)
+            s.profiler?.stop(536)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
+                eps: 1e-05, activation: .silu, output: s.tensor(393), scratch: s.f + 35312, pool: pool)
+            s.profiler?.stop(537)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 43664, count: 7200)
-        s.profiler?.stop(458)
+        s.profiler?.stop(538)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 21109248 &* s.n, input: s.t + 19989504 &* s.n,
-            batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 36, outWidth: 36, weights: s.f + 36464, gradInput: s.t + 20362752 &* s.n,
-            gradWeights: s.f + 43664, pool: pool)
-        s.profiler?.stop(459)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 36,
+            width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
+            weights: s.f + 36464, gradInput: s.tensor(392), gradWeights: s.f + 43664, pool: pool)
+        s.profiler?.stop(539)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 43664, channels: 288, kernel: 5, into: s.g + 109200)
-        s.profiler?.stop(460)
+        s.profiler?.stop(540)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20362752 &* s.n, input: s.t + 19616256 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(392), input: s.tensor(76),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 35312,
-            savedInvStd: s.f + 35600, activation: .silu, gradInput: s.t + 20362752 &* s.n, gradGamma: s.g + 108048,
+            savedInvStd: s.f + 35600, activation: .silu, gradInput: s.tensor(392), gradGamma: s.g + 108048,
             gradBeta: s.g + 108336, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(541)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20362752 &* s.n, input: s.t + 37467360 &* s.n,
-            weights: s.p + 94224, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 19989504 &* s.n, gradWeights: s.g + 94224, pool: pool)
-        s.profiler?.stop(462)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 94224,
+            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(394), gradWeights: s.g + 94224,
+            pool: pool)
+        s.profiler?.stop(542)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 19989504 &* s.n, s.t + 21855744 &* s.n, count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(463)
+        TrainingKernels.accumulate(s.tensor(394), s.tensor(386), count: 62208 &* s.n, pool: pool)
+        s.profiler?.stop(543)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 19989504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38549760 &* s.n : nil, batch: s.n,
-            perImage: 62208, gradBranch: s.t + 20051712 &* s.n, pool: pool)
-        s.profiler?.stop(464)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 62208, gradBranch: s.tensor(395), pool: pool)
+        s.profiler?.stop(544)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20051712 &* s.n, input: s.t + 37405152 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(72),
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 35216,
-            savedInvStd: s.f + 35264, activation: .identity, gradInput: s.t + 20051712 &* s.n, gradGamma: s.g + 94032,
+            savedInvStd: s.f + 35264, activation: .identity, gradInput: s.tensor(395), gradGamma: s.g + 94032,
             gradBeta: s.g + 94080, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(545)
+        // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
+                beta: s.p + 72128, savedMean: s.f + 20240, savedInvStd: s.f + 20528, activation: .silu,
+                output: s.tensor(398), pool: pool)
+            s.profiler?.stop(546)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
+                activation: .silu, output: s.tensor(398), scratch: s.f + 20240, pool: pool)
+            s.profiler?.stop(547)
+        }
+        // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(71), batch: s.n,
+                pixels: 1296, channels: 288, output: s.tensor(397), pool: pool)
+            s.profiler?.stop(548)
+        }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20051712 &* s.n, input: s.t + 19243008 &* s.n,
-            weights: s.p + 80208, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 19616256 &* s.n, gradWeights: s.g + 80208, pool: pool)
-        s.profiler?.stop(466)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 80208,
+            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(396), gradWeights: s.g + 80208,
+            pool: pool)
+        s.profiler?.stop(549)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 19616256 &* s.n, input: s.t + 18869760 &* s.n,
-            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992,
-            activation: .silu, expandWeights: s.p + 76464, savedPooled: s.t + 38546496 &* s.n,
-            savedHidden: s.t + 38549744 &* s.n, savedScale: s.t + 38546784 &* s.n, gradInput: s.t + 19243008 &* s.n,
-            gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448, gradExpandWeights: s.g + 76464,
-            gradExpandBias: s.g + 79920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(467)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(396), input: s.tensor(398), batch: s.n,
+            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, activation: .silu,
+            expandWeights: s.p + 76464, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
+            gradInput: s.tensor(399), gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448,
+            gradExpandWeights: s.g + 76464, gradExpandBias: s.g + 79920, workspace: s.ws, pool: pool)
+        s.profiler?.stop(550)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19243008 &* s.n, input: s.t + 18496512 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 20240,
-            savedInvStd: s.f + 20528, activation: .silu, gradInput: s.t + 19243008 &* s.n, gradGamma: s.g + 71840,
+            savedInvStd: s.f + 20528, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 71840,
             gradBeta: s.g + 72128, pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(551)
+        // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
+                beta: s.p + 63776, savedMean: s.f + 19664, savedInvStd: s.f + 19952, activation: .silu,
+                output: s.tensor(401), pool: pool)
+            s.profiler?.stop(552)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
+                activation: .silu, output: s.tensor(401), scratch: s.f + 19664, pool: pool)
+            s.profiler?.stop(553)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 28016, count: 7200)
-        s.profiler?.stop(469)
+        s.profiler?.stop(554)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19243008 &* s.n, input: s.t + 13312512 &* s.n,
-            batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 36, outWidth: 36, weights: s.f + 20816, gradInput: s.t + 18496512 &* s.n,
-            gradWeights: s.f + 28016, pool: pool)
-        s.profiler?.stop(470)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 36,
+            width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
+            weights: s.f + 20816, gradInput: s.tensor(400), gradWeights: s.f + 28016, pool: pool)
+        s.profiler?.stop(555)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 28016, channels: 288, kernel: 5, into: s.g + 64640)
-        s.profiler?.stop(471)
+        s.profiler?.stop(556)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 12939264 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(64),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 19664,
-            savedInvStd: s.f + 19952, activation: .silu, gradInput: s.t + 18496512 &* s.n, gradGamma: s.g + 63488,
+            savedInvStd: s.f + 19952, activation: .silu, gradInput: s.tensor(400), gradGamma: s.g + 63488,
             gradBeta: s.g + 63776, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(557)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 37342944 &* s.n,
-            weights: s.p + 49664, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 13125888 &* s.n, gradWeights: s.g + 49664, pool: pool)
-        s.profiler?.stop(473)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 49664,
+            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(402), gradWeights: s.g + 49664,
+            pool: pool)
+        s.profiler?.stop(558)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 13125888 &* s.n, s.t + 19989504 &* s.n, count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(474)
+        TrainingKernels.accumulate(s.tensor(402), s.tensor(394), count: 62208 &* s.n, pool: pool)
+        s.profiler?.stop(559)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13125888 &* s.n, input: s.t + 37280736 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(62),
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 19568,
-            savedInvStd: s.f + 19616, activation: .identity, gradInput: s.t + 13125888 &* s.n, gradGamma: s.g + 49472,
+            savedInvStd: s.f + 19616, activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 49472,
             gradBeta: s.g + 49520, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(560)
+        // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
+                beta: s.p + 40240, savedMean: s.f + 12080, savedInvStd: s.f + 12224, activation: .silu,
+                output: s.tensor(405), pool: pool)
+            s.profiler?.stop(561)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
+                activation: .silu, output: s.tensor(405), scratch: s.f + 12080, pool: pool)
+            s.profiler?.stop(562)
+        }
+        // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(61), batch: s.n,
+                pixels: 1296, channels: 144, output: s.tensor(404), pool: pool)
+            s.profiler?.stop(563)
+        }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13125888 &* s.n, input: s.t + 29263680 &* s.n,
-            weights: s.p + 42560, pixels: 1296 &* s.n, inChannels: 144, outChannels: 48,
-            gradInput: s.t + 12939264 &* s.n, gradWeights: s.g + 42560, pool: pool)
-        s.profiler?.stop(476)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
+            pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(403), gradWeights: s.g + 42560,
+            pool: pool)
+        s.profiler?.stop(564)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 29077056 &* s.n,
-            batch: s.n, pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
-            expandWeights: s.p + 41552, savedPooled: s.t + 38548800 &* s.n, savedHidden: s.t + 38549728 &* s.n,
-            savedScale: s.t + 38548944 &* s.n, gradInput: s.t + 18496512 &* s.n, gradReduceWeights: s.g + 40672,
-            gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(477)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n,
+            pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
+            expandWeights: s.p + 41552, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
+            gradInput: s.tensor(406), gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536,
+            gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws, pool: pool)
+        s.profiler?.stop(565)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 28890432 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56),
             pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 12080,
-            savedInvStd: s.f + 12224, activation: .silu, gradInput: s.t + 18496512 &* s.n, gradGamma: s.g + 40096,
+            savedInvStd: s.f + 12224, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096,
             gradBeta: s.g + 40240, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(566)
+        // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
+                beta: s.p + 36064, savedMean: s.f + 11792, savedInvStd: s.f + 11936, activation: .silu,
+                output: s.tensor(408), pool: pool)
+            s.profiler?.stop(567)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
+                activation: .silu, output: s.tensor(408), scratch: s.f + 11792, pool: pool)
+            s.profiler?.stop(568)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 15968, count: 3600)
-        s.profiler?.stop(479)
+        s.profiler?.stop(569)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 12192768 &* s.n,
-            batch: s.n, height: 72, width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 36, outWidth: 36, weights: s.f + 12368, gradInput: s.t + 12939264 &* s.n,
-            gradWeights: s.f + 15968, pool: pool)
-        s.profiler?.stop(480)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 72,
+            width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
+            weights: s.f + 12368, gradInput: s.tensor(407), gradWeights: s.f + 15968, pool: pool)
+        s.profiler?.stop(570)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 15968, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(481)
+        s.profiler?.stop(571)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 11446272 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(54),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 11792,
-            savedInvStd: s.f + 11936, activation: .silu, gradInput: s.t + 12939264 &* s.n, gradGamma: s.g + 35920,
+            savedInvStd: s.f + 11936, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 35920,
             gradBeta: s.g + 36064, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(572)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 34349184 &* s.n,
-            weights: s.p + 32464, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 12192768 &* s.n, gradWeights: s.g + 32464, pool: pool)
-        s.profiler?.stop(483)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
+            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
+            pool: pool)
+        s.profiler?.stop(573)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 12192768 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 38549712 &* s.n : nil, batch: s.n,
-            perImage: 124416, gradBranch: s.t + 12317184 &* s.n, pool: pool)
-        s.profiler?.stop(484)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 124416, gradBranch: s.tensor(410), pool: pool)
+        s.profiler?.stop(574)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12317184 &* s.n, input: s.t + 34224768 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(50),
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11744,
-            savedInvStd: s.f + 11768, activation: .identity, gradInput: s.t + 12317184 &* s.n, gradGamma: s.g + 32336,
+            savedInvStd: s.f + 11768, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 32336,
             gradBeta: s.g + 32368, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(575)
+        // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
+                beta: s.p + 26560, savedMean: s.f + 8864, savedInvStd: s.f + 9008, activation: .silu,
+                output: s.tensor(413), pool: pool)
+            s.profiler?.stop(576)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
+                activation: .silu, output: s.tensor(413), scratch: s.f + 8864, pool: pool)
+            s.profiler?.stop(577)
+        }
+        // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(49), batch: s.n,
+                pixels: 5184, channels: 144, output: s.tensor(412), pool: pool)
+            s.profiler?.stop(578)
+        }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12317184 &* s.n, input: s.t + 10699776 &* s.n,
-            weights: s.p + 28880, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 11446272 &* s.n, gradWeights: s.g + 28880, pool: pool)
-        s.profiler?.stop(486)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
+            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
+            pool: pool)
+        s.profiler?.stop(579)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11446272 &* s.n, input: s.t + 9953280 &* s.n,
-            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
-            expandWeights: s.p + 27872, savedPooled: s.t + 38548512 &* s.n, savedHidden: s.t + 38549696 &* s.n,
-            savedScale: s.t + 38548656 &* s.n, gradInput: s.t + 10699776 &* s.n, gradReduceWeights: s.g + 26992,
-            gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(487)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n,
+            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
+            expandWeights: s.p + 27872, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
+            gradInput: s.tensor(414), gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856,
+            gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws, pool: pool)
+        s.profiler?.stop(580)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10699776 &* s.n, input: s.t + 9206784 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 8864,
-            savedInvStd: s.f + 9008, activation: .silu, gradInput: s.t + 10699776 &* s.n, gradGamma: s.g + 26416,
+            savedInvStd: s.f + 9008, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(581)
+        // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
+                beta: s.p + 24688, savedMean: s.f + 8576, savedInvStd: s.f + 8720, activation: .silu,
+                output: s.tensor(416), pool: pool)
+            s.profiler?.stop(582)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
+                activation: .silu, output: s.tensor(416), scratch: s.f + 8576, pool: pool)
+            s.profiler?.stop(583)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 10448, count: 1296)
-        s.profiler?.stop(489)
+        s.profiler?.stop(584)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10699776 &* s.n, input: s.t + 8460288 &* s.n,
-            batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 72, outWidth: 72, weights: s.f + 9152, gradInput: s.t + 9206784 &* s.n,
-            gradWeights: s.f + 10448, pool: pool)
-        s.profiler?.stop(490)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 72,
+            width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
+            weights: s.f + 9152, gradInput: s.tensor(415), gradWeights: s.f + 10448, pool: pool)
+        s.profiler?.stop(585)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 10448, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(491)
+        s.profiler?.stop(586)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9206784 &* s.n, input: s.t + 7713792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(42),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 8576,
-            savedInvStd: s.f + 8720, activation: .silu, gradInput: s.t + 9206784 &* s.n, gradGamma: s.g + 24544,
+            savedInvStd: s.f + 8720, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 24544,
             gradBeta: s.g + 24688, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(587)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9206784 &* s.n, input: s.t + 34100352 &* s.n,
-            weights: s.p + 21088, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 8460288 &* s.n, gradWeights: s.g + 21088, pool: pool)
-        s.profiler?.stop(493)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
+            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
+            pool: pool)
+        s.profiler?.stop(588)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8460288 &* s.n, s.t + 12192768 &* s.n, count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(494)
+        TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 124416 &* s.n, pool: pool)
+        s.profiler?.stop(589)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8460288 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38549680 &* s.n : nil, batch: s.n,
-            perImage: 124416, gradBranch: s.t + 8584704 &* s.n, pool: pool)
-        s.profiler?.stop(495)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 124416, gradBranch: s.tensor(418), pool: pool)
+        s.profiler?.stop(590)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8584704 &* s.n, input: s.t + 33975936 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(38),
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8528,
-            savedInvStd: s.f + 8552, activation: .identity, gradInput: s.t + 8584704 &* s.n, gradGamma: s.g + 20960,
+            savedInvStd: s.f + 8552, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 20960,
             gradBeta: s.g + 20992, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(591)
+        // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
+                beta: s.p + 15184, savedMean: s.f + 5648, savedInvStd: s.f + 5792, activation: .silu,
+                output: s.tensor(421), pool: pool)
+            s.profiler?.stop(592)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
+                activation: .silu, output: s.tensor(421), scratch: s.f + 5648, pool: pool)
+            s.profiler?.stop(593)
+        }
+        // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(37), batch: s.n,
+                pixels: 5184, channels: 144, output: s.tensor(420), pool: pool)
+            s.profiler?.stop(594)
+        }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8584704 &* s.n, input: s.t + 6967296 &* s.n,
-            weights: s.p + 17504, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 7713792 &* s.n, gradWeights: s.g + 17504, pool: pool)
-        s.profiler?.stop(497)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
+            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
+            pool: pool)
+        s.profiler?.stop(595)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7713792 &* s.n, input: s.t + 6220800 &* s.n,
-            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
-            expandWeights: s.p + 16496, savedPooled: s.t + 38548224 &* s.n, savedHidden: s.t + 38549664 &* s.n,
-            savedScale: s.t + 38548368 &* s.n, gradInput: s.t + 6967296 &* s.n, gradReduceWeights: s.g + 15616,
-            gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(498)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n,
+            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
+            expandWeights: s.p + 16496, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
+            gradInput: s.tensor(422), gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480,
+            gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws, pool: pool)
+        s.profiler?.stop(596)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6967296 &* s.n, input: s.t + 5474304 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 5648,
-            savedInvStd: s.f + 5792, activation: .silu, gradInput: s.t + 6967296 &* s.n, gradGamma: s.g + 15040,
+            savedInvStd: s.f + 5792, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(597)
+        // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
+                beta: s.p + 13312, savedMean: s.f + 5360, savedInvStd: s.f + 5504, activation: .silu,
+                output: s.tensor(424), pool: pool)
+            s.profiler?.stop(598)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
+                activation: .silu, output: s.tensor(424), scratch: s.f + 5360, pool: pool)
+            s.profiler?.stop(599)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 7232, count: 1296)
-        s.profiler?.stop(500)
+        s.profiler?.stop(600)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 6967296 &* s.n, input: s.t + 4727808 &* s.n,
-            batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 72, outWidth: 72, weights: s.f + 5936, gradInput: s.t + 5474304 &* s.n, gradWeights: s.f + 7232,
-            pool: pool)
-        s.profiler?.stop(501)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 72,
+            width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
+            weights: s.f + 5936, gradInput: s.tensor(423), gradWeights: s.f + 7232, pool: pool)
+        s.profiler?.stop(601)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7232, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(502)
+        s.profiler?.stop(602)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5474304 &* s.n, input: s.t + 3981312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(30),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 5360,
-            savedInvStd: s.f + 5504, activation: .silu, gradInput: s.t + 5474304 &* s.n, gradGamma: s.g + 13168,
+            savedInvStd: s.f + 5504, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 13168,
             gradBeta: s.g + 13312, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(603)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5474304 &* s.n, input: s.t + 33851520 &* s.n,
-            weights: s.p + 9712, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 4478976 &* s.n, gradWeights: s.g + 9712, pool: pool)
-        s.profiler?.stop(504)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
+            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
+            pool: pool)
+        s.profiler?.stop(604)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 4478976 &* s.n, s.t + 8460288 &* s.n, count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(505)
+        TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 124416 &* s.n, pool: pool)
+        s.profiler?.stop(605)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4478976 &* s.n, input: s.t + 33727104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(425), input: s.tensor(28),
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 5312,
-            savedInvStd: s.f + 5336, activation: .identity, gradInput: s.t + 4478976 &* s.n, gradGamma: s.g + 9584,
+            savedInvStd: s.f + 5336, activation: .identity, gradInput: s.tensor(425), gradGamma: s.g + 9584,
             gradBeta: s.g + 9616, pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(606)
+        // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
+                beta: s.p + 6112, savedMean: s.f + 3392, savedInvStd: s.f + 3488, activation: .silu,
+                output: s.tensor(428), pool: pool)
+            s.profiler?.stop(607)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
+                activation: .silu, output: s.tensor(428), scratch: s.f + 3392, pool: pool)
+            s.profiler?.stop(608)
+        }
+        // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(428), savedScale: s.tensor(27), batch: s.n,
+                pixels: 5184, channels: 96, output: s.tensor(427), pool: pool)
+            s.profiler?.stop(609)
+        }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4478976 &* s.n, input: s.t + 17998848 &* s.n,
-            weights: s.p + 7280, pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 3981312 &* s.n,
-            gradWeights: s.g + 7280, pool: pool)
-        s.profiler?.stop(507)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
+            pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
+            pool: pool)
+        s.profiler?.stop(610)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t + 17501184 &* s.n,
-            batch: s.n, pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
-            expandWeights: s.p + 6800, savedPooled: s.t + 38549088 &* s.n, savedHidden: s.t + 38549648 &* s.n,
-            savedScale: s.t + 38549184 &* s.n, gradInput: s.t + 5971968 &* s.n, gradReduceWeights: s.g + 6400,
-            gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(508)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(426), input: s.tensor(428), batch: s.n,
+            pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
+            expandWeights: s.p + 6800, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
+            gradInput: s.tensor(429), gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784,
+            gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(611)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5971968 &* s.n, input: s.t + 17003520 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
             pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 3392,
-            savedInvStd: s.f + 3488, activation: .silu, gradInput: s.t + 5971968 &* s.n, gradGamma: s.g + 6016,
+            savedInvStd: s.f + 3488, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(612)
+        // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 3200, savedInvStd: s.f + 3296, activation: .silu,
+                output: s.tensor(431), pool: pool)
+            s.profiler?.stop(613)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
+                activation: .silu, output: s.tensor(431), scratch: s.f + 3200, pool: pool)
+            s.profiler?.stop(614)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4448, count: 864)
-        s.profiler?.stop(510)
+        s.profiler?.stop(615)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5971968 &* s.n, input: s.t + 1990656 &* s.n,
-            batch: s.n, height: 144, width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 72, outWidth: 72, weights: s.f + 3584, gradInput: s.t + 3981312 &* s.n, gradWeights: s.f + 4448,
-            pool: pool)
-        s.profiler?.stop(511)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 144,
+            width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
+            weights: s.f + 3584, gradInput: s.tensor(430), gradWeights: s.f + 4448, pool: pool)
+        s.profiler?.stop(616)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4448, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(512)
+        s.profiler?.stop(617)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t, pixels: 20736 &* s.n,
-            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3200, savedInvStd: s.f + 3296,
-            activation: .silu, gradInput: s.t + 3981312 &* s.n, gradGamma: s.g + 4768, gradBeta: s.g + 4864,
-            pool: pool)
-        s.profiler?.stop(513)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(20),
+            pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3200,
+            savedInvStd: s.f + 3296, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 4768,
+            gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(618)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t + 24592896 &* s.n,
-            weights: s.p + 3232, pixels: 20736 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t,
-            gradWeights: s.g + 3232, pool: pool)
-        s.profiler?.stop(514)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
+            pixels: 20736 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
+            pool: pool)
+        s.profiler?.stop(619)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 38549632 &* s.n : nil, batch: s.n,
-            perImage: 331776, gradBranch: s.t + 331776 &* s.n, pool: pool)
-        s.profiler?.stop(515)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(432),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 331776, gradBranch: s.tensor(433), pool: pool)
+        s.profiler?.stop(620)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 24261120 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(433), input: s.tensor(16),
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 3168,
-            savedInvStd: s.f + 3184, activation: .identity, gradInput: s.t + 331776 &* s.n, gradGamma: s.g + 3168,
+            savedInvStd: s.f + 3184, activation: .identity, gradInput: s.tensor(433), gradGamma: s.g + 3168,
             gradBeta: s.g + 3184, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(621)
+        // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688,
+                beta: s.p + 2704, savedMean: s.f + 2848, savedInvStd: s.f + 2864, activation: .silu,
+                output: s.tensor(436), pool: pool)
+            s.profiler?.stop(622)
+        }
+        // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
+                gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
+                activation: .silu, output: s.tensor(436), scratch: s.f + 2848, pool: pool)
+            s.profiler?.stop(623)
+        }
+        // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(436), savedScale: s.tensor(15), batch: s.n,
+                pixels: 20736, channels: 16, output: s.tensor(435), pool: pool)
+            s.profiler?.stop(624)
+        }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 23929344 &* s.n,
-            weights: s.p + 2912, pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.t + 663552 &* s.n,
-            gradWeights: s.g + 2912, pool: pool)
-        s.profiler?.stop(517)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
+            pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
+            pool: pool)
+        s.profiler?.stop(625)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 23597568 &* s.n,
-            batch: s.n, pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
-            expandWeights: s.p + 2832, savedPooled: s.t + 38549584 &* s.n, savedHidden: s.t + 38549600 &* s.n,
-            savedScale: s.t + 38549616 &* s.n, gradInput: s.t + 331776 &* s.n, gradReduceWeights: s.g + 2752,
-            gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(518)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(434), input: s.tensor(436), batch: s.n,
+            pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
+            expandWeights: s.p + 2832, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            gradInput: s.tensor(437), gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816,
+            gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws, pool: pool)
+        s.profiler?.stop(626)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 23265792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 2848,
-            savedInvStd: s.f + 2864, activation: .silu, gradInput: s.t + 331776 &* s.n, gradGamma: s.g + 2688,
+            savedInvStd: s.f + 2864, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(627)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3024, count: 144)
-        s.profiler?.stop(520)
+        s.profiler?.stop(628)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 22934016 &* s.n,
-            batch: s.n, height: 144, width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 144, outWidth: 144, weights: s.f + 2880, gradInput: s.t + 663552 &* s.n,
-            gradWeights: s.f + 3024, pool: pool)
-        s.profiler?.stop(521)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 144,
+            width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
+            weights: s.f + 2880, gradInput: s.tensor(438), gradWeights: s.f + 3024, pool: pool)
+        s.profiler?.stop(629)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3024, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(522)
+        s.profiler?.stop(630)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 663552 &* s.n, s.t, count: 331776 &* s.n, pool: pool)
-        s.profiler?.stop(523)
+        TrainingKernels.accumulate(s.tensor(438), s.tensor(432), count: 331776 &* s.n, pool: pool)
+        s.profiler?.stop(631)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 22602240 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(8),
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 2816,
-            savedInvStd: s.f + 2832, activation: .identity, gradInput: s.t + 663552 &* s.n, gradGamma: s.g + 2480,
+            savedInvStd: s.f + 2832, activation: .identity, gradInput: s.tensor(438), gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(632)
+        // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 2176, savedInvStd: s.f + 2208, activation: .silu,
+                output: s.tensor(441), pool: pool)
+            s.profiler?.stop(633)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
+                activation: .silu, output: s.tensor(441), scratch: s.f + 2176, pool: pool)
+            s.profiler?.stop(634)
+        }
+        // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(441), savedScale: s.tensor(7), batch: s.n,
+                pixels: 20736, channels: 32, output: s.tensor(440), pool: pool)
+            s.profiler?.stop(635)
+        }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 16339968 &* s.n,
-            weights: s.p + 1968, pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
-            gradWeights: s.g + 1968, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
+            pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
+            pool: pool)
+        s.profiler?.stop(636)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 15676416 &* s.n, batch: s.n, pixels: 20736,
-            channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
-            savedPooled: s.t + 38549280 &* s.n, savedHidden: s.t + 38549568 &* s.n, savedScale: s.t + 38549312 &* s.n,
-            gradInput: s.t + 663552 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(439), input: s.tensor(441), batch: s.n,
+            pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu,
+            expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
+            gradInput: s.tensor(442), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(637)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 15012864 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 2176,
-            savedInvStd: s.f + 2208, activation: .silu, gradInput: s.t + 663552 &* s.n, gradGamma: s.g + 1280,
+            savedInvStd: s.f + 2208, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(638)
+        // features.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 2112, savedInvStd: s.f + 2144, activation: .silu,
+                output: s.tensor(444), pool: pool)
+            s.profiler?.stop(639)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
+                activation: .silu, output: s.tensor(444), scratch: s.f + 2112, pool: pool)
+            s.profiler?.stop(640)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2528, count: 288)
-        s.profiler?.stop(528)
+        s.profiler?.stop(641)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 14349312 &* s.n,
-            batch: s.n, height: 144, width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 144, outWidth: 144, weights: s.f + 2240, gradInput: s.t, gradWeights: s.f + 2528, pool: pool)
-        s.profiler?.stop(529)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 144,
+            width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
+            weights: s.f + 2240, gradInput: s.tensor(443), gradWeights: s.f + 2528, pool: pool)
+        s.profiler?.stop(642)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2528, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(530)
+        s.profiler?.stop(643)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 13685760 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(0),
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 2112,
-            savedInvStd: s.f + 2144, activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896,
-            pool: pool)
-        s.profiler?.stop(531)
+            savedInvStd: s.f + 2144, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(644)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 288,
-            width: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, outChannels: 32,
-            gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(443), input: s.x, batch: s.n, inChannels: 3,
+            height: 288, width: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(645)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (13685760, 7216128),  // 0: features.0 conv output, 663,552 floats per image
+        (14349312, 0),  // 1: features.0 output, 663,552 floats per image
+        (15012864, 7879680),  // 2: features.1.0.block.0 conv output, 663,552 floats per image
+        (15676416, 0),  // 3: features.1.0.block.0 output, 663,552 floats per image
+        (16339968, 663552),  // 4: features.1.0.block.1 output, 663,552 floats per image
+        (38549280, 18283120),  // 5: features.1.0.block.1 pooled, 32 floats per image
+        (38549568, 18283440),  // 6: features.1.0.block.1 hidden, 8 floats per image
+        (38549312, 18283152),  // 7: features.1.0.block.1 scale, 32 floats per image
+        (22602240, 10160640),  // 8: features.1.0.block.2 conv output, 331,776 floats per image
+        (22934016, 10492416),  // 9: features.1.0.block.2 output, 331,776 floats per image
+        (23265792, 10824192),  // 10: features.1.1.block.0 conv output, 331,776 floats per image
+        (23597568, 0),  // 11: features.1.1.block.0 output, 331,776 floats per image
+        (23929344, 331776),  // 12: features.1.1.block.1 output, 331,776 floats per image
+        (38549584, 18283456),  // 13: features.1.1.block.1 pooled, 16 floats per image
+        (38549600, 18283472),  // 14: features.1.1.block.1 hidden, 4 floats per image
+        (38549616, 18283488),  // 15: features.1.1.block.1 scale, 16 floats per image
+        (24261120, 11155968),  // 16: features.1.1.block.2 conv output, 331,776 floats per image
+        (0, 0),  // 17: features.1.1.block.2 output, 331,776 floats per image
+        (24592896, 11487744),  // 18: features.1.1 output, 331,776 floats per image
+        (38549632, 18283504),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (0, 0),  // 20: features.2.0.block.0 conv output, 1,990,656 floats per image
+        (1990656, 1990656),  // 21: features.2.0.block.0 output, 1,990,656 floats per image
+        (17003520, 8543232),  // 22: features.2.0.block.1 conv output, 497,664 floats per image
+        (17501184, 1990656),  // 23: features.2.0.block.1 output, 497,664 floats per image
+        (17998848, 2488320),  // 24: features.2.0.block.2 output, 497,664 floats per image
+        (38549088, 18282672),  // 25: features.2.0.block.2 pooled, 96 floats per image
+        (38549648, 18283520),  // 26: features.2.0.block.2 hidden, 4 floats per image
+        (38549184, 18282768),  // 27: features.2.0.block.2 scale, 96 floats per image
+        (33727104, 15287616),  // 28: features.2.0.block.3 conv output, 124,416 floats per image
+        (33851520, 15412032),  // 29: features.2.0.block.3 output, 124,416 floats per image
+        (3981312, 1990656),  // 30: features.2.1.block.0 conv output, 746,496 floats per image
+        (4727808, 2737152),  // 31: features.2.1.block.0 output, 746,496 floats per image
+        (5474304, 3483648),  // 32: features.2.1.block.1 conv output, 746,496 floats per image
+        (6220800, 2737152),  // 33: features.2.1.block.1 output, 746,496 floats per image
+        (6967296, 4230144),  // 34: features.2.1.block.2 output, 746,496 floats per image
+        (38548224, 18281808),  // 35: features.2.1.block.2 pooled, 144 floats per image
+        (38549664, 18283536),  // 36: features.2.1.block.2 hidden, 6 floats per image
+        (38548368, 18281952),  // 37: features.2.1.block.2 scale, 144 floats per image
+        (33975936, 15536448),  // 38: features.2.1.block.3 conv output, 124,416 floats per image
+        (7713792, 2737152),  // 39: features.2.1.block.3 output, 124,416 floats per image
+        (34100352, 15660864),  // 40: features.2.1 output, 124,416 floats per image
+        (38549680, 18283552),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (7713792, 2737152),  // 42: features.2.2.block.0 conv output, 746,496 floats per image
+        (8460288, 4230144),  // 43: features.2.2.block.0 output, 746,496 floats per image
+        (9206784, 4976640),  // 44: features.2.2.block.1 conv output, 746,496 floats per image
+        (9953280, 4230144),  // 45: features.2.2.block.1 output, 746,496 floats per image
+        (10699776, 5723136),  // 46: features.2.2.block.2 output, 746,496 floats per image
+        (38548512, 18282096),  // 47: features.2.2.block.2 pooled, 144 floats per image
+        (38549696, 18283568),  // 48: features.2.2.block.2 hidden, 6 floats per image
+        (38548656, 18282240),  // 49: features.2.2.block.2 scale, 144 floats per image
+        (34224768, 15785280),  // 50: features.2.2.block.3 conv output, 124,416 floats per image
+        (11446272, 4230144),  // 51: features.2.2.block.3 output, 124,416 floats per image
+        (34349184, 15909696),  // 52: features.2.2 output, 124,416 floats per image
+        (38549712, 18283584),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (11446272, 4230144),  // 54: features.3.0.block.0 conv output, 746,496 floats per image
+        (12192768, 5723136),  // 55: features.3.0.block.0 output, 746,496 floats per image
+        (28890432, 13219200),  // 56: features.3.0.block.1 conv output, 186,624 floats per image
+        (29077056, 5723136),  // 57: features.3.0.block.1 output, 186,624 floats per image
+        (29263680, 5909760),  // 58: features.3.0.block.2 output, 186,624 floats per image
+        (38548800, 18282384),  // 59: features.3.0.block.2 pooled, 144 floats per image
+        (38549728, 18283600),  // 60: features.3.0.block.2 hidden, 6 floats per image
+        (38548944, 18282528),  // 61: features.3.0.block.2 scale, 144 floats per image
+        (37280736, 17138304),  // 62: features.3.0.block.3 conv output, 62,208 floats per image
+        (37342944, 17200512),  // 63: features.3.0.block.3 output, 62,208 floats per image
+        (12939264, 5723136),  // 64: features.3.1.block.0 conv output, 373,248 floats per image
+        (13312512, 6096384),  // 65: features.3.1.block.0 output, 373,248 floats per image
+        (18496512, 6469632),  // 66: features.3.1.block.1 conv output, 373,248 floats per image
+        (18869760, 6096384),  // 67: features.3.1.block.1 output, 373,248 floats per image
+        (19243008, 6842880),  // 68: features.3.1.block.2 output, 373,248 floats per image
+        (38546496, 18280080),  // 69: features.3.1.block.2 pooled, 288 floats per image
+        (38549744, 18283616),  // 70: features.3.1.block.2 hidden, 12 floats per image
+        (38546784, 18280368),  // 71: features.3.1.block.2 scale, 288 floats per image
+        (37405152, 17262720),  // 72: features.3.1.block.3 conv output, 62,208 floats per image
+        (19616256, 6096384),  // 73: features.3.1.block.3 output, 62,208 floats per image
+        (37467360, 17324928),  // 74: features.3.1 output, 62,208 floats per image
+        (38549760, 18283632),  // 75: features.3.1 drop-path keep, 1 floats per image
+        (19616256, 6096384),  // 76: features.3.2.block.0 conv output, 373,248 floats per image
+        (19989504, 6842880),  // 77: features.3.2.block.0 output, 373,248 floats per image
+        (20362752, 9040896),  // 78: features.3.2.block.1 conv output, 373,248 floats per image
+        (20736000, 6842880),  // 79: features.3.2.block.1 output, 373,248 floats per image
+        (21109248, 9414144),  // 80: features.3.2.block.2 output, 373,248 floats per image
+        (38547072, 18280656),  // 81: features.3.2.block.2 pooled, 288 floats per image
+        (38549776, 18283648),  // 82: features.3.2.block.2 hidden, 12 floats per image
+        (38547360, 18280944),  // 83: features.3.2.block.2 scale, 288 floats per image
+        (37529568, 17387136),  // 84: features.3.2.block.3 conv output, 62,208 floats per image
+        (21482496, 6842880),  // 85: features.3.2.block.3 output, 62,208 floats per image
+        (37591776, 17449344),  // 86: features.3.2 output, 62,208 floats per image
+        (38549792, 18283664),  // 87: features.3.2 drop-path keep, 1 floats per image
+        (21482496, 6842880),  // 88: features.4.0.block.0 conv output, 373,248 floats per image
+        (21855744, 9414144),  // 89: features.4.0.block.0 output, 373,248 floats per image
+        (37000800, 17044992),  // 90: features.4.0.block.1 conv output, 93,312 floats per image
+        (37094112, 9414144),  // 91: features.4.0.block.1 output, 93,312 floats per image
+        (37187424, 9507456),  // 92: features.4.0.block.2 output, 93,312 floats per image
+        (38547648, 18281232),  // 93: features.4.0.block.2 pooled, 288 floats per image
+        (38549808, 10160624),  // 94: features.4.0.block.2 hidden, 12 floats per image
+        (38547936, 18281520),  // 95: features.4.0.block.2 scale, 288 floats per image
+        (38081664, 17783712),  // 96: features.4.0.block.3 conv output, 28,512 floats per image
+        (38110176, 17812224),  // 97: features.4.0.block.3 output, 28,512 floats per image
+        (29450304, 13405824),  // 98: features.4.1.block.0 conv output, 171,072 floats per image
+        (29621376, 9414144),  // 99: features.4.1.block.0 output, 171,072 floats per image
+        (29792448, 13576896),  // 100: features.4.1.block.1 conv output, 171,072 floats per image
+        (29963520, 9414144),  // 101: features.4.1.block.1 output, 171,072 floats per image
+        (30134592, 9585216),  // 102: features.4.1.block.2 output, 171,072 floats per image
+        (38542272, 18275856),  // 103: features.4.1.block.2 pooled, 528 floats per image
+        (38549344, 18283184),  // 104: features.4.1.block.2 hidden, 22 floats per image
+        (38542800, 18276384),  // 105: features.4.1.block.2 scale, 528 floats per image
+        (38138688, 17840736),  // 106: features.4.1.block.3 conv output, 28,512 floats per image
+        (22228992, 9414144),  // 107: features.4.1.block.3 output, 28,512 floats per image
+        (38167200, 17869248),  // 108: features.4.1 output, 28,512 floats per image
+        (38549824, 18283680),  // 109: features.4.1 drop-path keep, 1 floats per image
+        (30305664, 13747968),  // 110: features.4.2.block.0 conv output, 171,072 floats per image
+        (30476736, 9414144),  // 111: features.4.2.block.0 output, 171,072 floats per image
+        (30647808, 13919040),  // 112: features.4.2.block.1 conv output, 171,072 floats per image
+        (30818880, 9414144),  // 113: features.4.2.block.1 output, 171,072 floats per image
+        (30989952, 9585216),  // 114: features.4.2.block.2 output, 171,072 floats per image
+        (38543328, 18276912),  // 115: features.4.2.block.2 pooled, 528 floats per image
+        (38549376, 18283216),  // 116: features.4.2.block.2 hidden, 22 floats per image
+        (38543856, 18277440),  // 117: features.4.2.block.2 scale, 528 floats per image
+        (38195712, 17897760),  // 118: features.4.2.block.3 conv output, 28,512 floats per image
+        (22228992, 9414144),  // 119: features.4.2.block.3 output, 28,512 floats per image
+        (38224224, 17926272),  // 120: features.4.2 output, 28,512 floats per image
+        (38549840, 18283696),  // 121: features.4.2 drop-path keep, 1 floats per image
+        (31161024, 14090112),  // 122: features.4.3.block.0 conv output, 171,072 floats per image
+        (31332096, 9414144),  // 123: features.4.3.block.0 output, 171,072 floats per image
+        (31503168, 14261184),  // 124: features.4.3.block.1 conv output, 171,072 floats per image
+        (31674240, 9414144),  // 125: features.4.3.block.1 output, 171,072 floats per image
+        (31845312, 9585216),  // 126: features.4.3.block.2 output, 171,072 floats per image
+        (38544384, 18277968),  // 127: features.4.3.block.2 pooled, 528 floats per image
+        (38549408, 18283248),  // 128: features.4.3.block.2 hidden, 22 floats per image
+        (38544912, 18278496),  // 129: features.4.3.block.2 scale, 528 floats per image
+        (38252736, 17954784),  // 130: features.4.3.block.3 conv output, 28,512 floats per image
+        (22228992, 9414144),  // 131: features.4.3.block.3 output, 28,512 floats per image
+        (38281248, 17983296),  // 132: features.4.3 output, 28,512 floats per image
+        (38549856, 18283712),  // 133: features.4.3 drop-path keep, 1 floats per image
+        (32016384, 14432256),  // 134: features.5.0.block.0 conv output, 171,072 floats per image
+        (32187456, 9414144),  // 135: features.5.0.block.0 output, 171,072 floats per image
+        (32358528, 14603328),  // 136: features.5.0.block.1 conv output, 171,072 floats per image
+        (32529600, 9414144),  // 137: features.5.0.block.1 output, 171,072 floats per image
+        (32700672, 9585216),  // 138: features.5.0.block.2 output, 171,072 floats per image
+        (38545440, 18279024),  // 139: features.5.0.block.2 pooled, 528 floats per image
+        (38549440, 18283280),  // 140: features.5.0.block.2 hidden, 22 floats per image
+        (38545968, 18279552),  // 141: features.5.0.block.2 scale, 528 floats per image
+        (37770624, 10113984),  // 142: features.5.0.block.3 conv output, 38,880 floats per image
+        (37809504, 17511552),  // 143: features.5.0.block.3 output, 38,880 floats per image
+        (22228992, 9414144),  // 144: features.5.1.block.0 conv output, 233,280 floats per image
+        (24924672, 9647424),  // 145: features.5.1.block.0 output, 233,280 floats per image
+        (25157952, 9880704),  // 146: features.5.1.block.1 conv output, 233,280 floats per image
+        (25391232, 9647424),  // 147: features.5.1.block.1 output, 233,280 floats per image
+        (25624512, 11819520),  // 148: features.5.1.block.2 output, 233,280 floats per image
+        (38536512, 10159904),  // 149: features.5.1.block.2 pooled, 720 floats per image
+        (38549472, 18283312),  // 150: features.5.1.block.2 hidden, 30 floats per image
+        (38537232, 18270816),  // 151: features.5.1.block.2 scale, 720 floats per image
+        (37848384, 17550432),  // 152: features.5.1.block.3 conv output, 38,880 floats per image
+        (22462272, 9647424),  // 153: features.5.1.block.3 output, 38,880 floats per image
+        (37887264, 17589312),  // 154: features.5.1 output, 38,880 floats per image
+        (38549872, 18283728),  // 155: features.5.1 drop-path keep, 1 floats per image
+        (25857792, 9647424),  // 156: features.5.2.block.0 conv output, 233,280 floats per image
+        (26091072, 11819520),  // 157: features.5.2.block.0 output, 233,280 floats per image
+        (26324352, 12052800),  // 158: features.5.2.block.1 conv output, 233,280 floats per image
+        (26557632, 11819520),  // 159: features.5.2.block.1 output, 233,280 floats per image
+        (26790912, 12286080),  // 160: features.5.2.block.2 output, 233,280 floats per image
+        (38537952, 18271536),  // 161: features.5.2.block.2 pooled, 720 floats per image
+        (38549504, 18283344),  // 162: features.5.2.block.2 hidden, 30 floats per image
+        (38538672, 18272256),  // 163: features.5.2.block.2 scale, 720 floats per image
+        (37926144, 17628192),  // 164: features.5.2.block.3 conv output, 38,880 floats per image
+        (22462272, 11819520),  // 165: features.5.2.block.3 output, 38,880 floats per image
+        (37965024, 17667072),  // 166: features.5.2 output, 38,880 floats per image
+        (38549888, 18283744),  // 167: features.5.2 drop-path keep, 1 floats per image
+        (27024192, 11819520),  // 168: features.5.3.block.0 conv output, 233,280 floats per image
+        (27257472, 12286080),  // 169: features.5.3.block.0 output, 233,280 floats per image
+        (27490752, 12519360),  // 170: features.5.3.block.1 conv output, 233,280 floats per image
+        (27724032, 12286080),  // 171: features.5.3.block.1 output, 233,280 floats per image
+        (27957312, 12752640),  // 172: features.5.3.block.2 output, 233,280 floats per image
+        (38539392, 18272976),  // 173: features.5.3.block.2 pooled, 720 floats per image
+        (38549536, 18283376),  // 174: features.5.3.block.2 hidden, 30 floats per image
+        (38540112, 18273696),  // 175: features.5.3.block.2 scale, 720 floats per image
+        (38003904, 17705952),  // 176: features.5.3.block.3 conv output, 38,880 floats per image
+        (22462272, 12286080),  // 177: features.5.3.block.3 output, 38,880 floats per image
+        (38042784, 17744832),  // 178: features.5.3 output, 38,880 floats per image
+        (38549904, 18283760),  // 179: features.5.3 drop-path keep, 1 floats per image
+        (28190592, 12286080),  // 180: features.6.0.block.0 conv output, 233,280 floats per image
+        (28423872, 12752640),  // 181: features.6.0.block.0 output, 233,280 floats per image
+        (28828224, 13151808),  // 182: features.6.0.block.1 conv output, 58,320 floats per image
+        (37653984, 12752640),  // 183: features.6.0.block.1 output, 58,320 floats per image
+        (37712304, 12810960),  // 184: features.6.0.block.2 output, 58,320 floats per image
+        (38540832, 18274416),  // 185: features.6.0.block.2 pooled, 720 floats per image
+        (28890352, 18283408),  // 186: features.6.0.block.2 hidden, 30 floats per image
+        (38541552, 18275136),  // 187: features.6.0.block.2 scale, 720 floats per image
+        (38366784, 18097344),  // 188: features.6.0.block.3 conv output, 16,848 floats per image
+        (38383632, 18114192),  // 189: features.6.0.block.3 output, 16,848 floats per image
+        (34473600, 16034112),  // 190: features.6.1.block.0 conv output, 101,088 floats per image
+        (34574688, 12752640),  // 191: features.6.1.block.0 output, 101,088 floats per image
+        (34675776, 16135200),  // 192: features.6.1.block.1 conv output, 101,088 floats per image
+        (34776864, 12752640),  // 193: features.6.1.block.1 output, 101,088 floats per image
+        (34877952, 12853728),  // 194: features.6.1.block.2 output, 101,088 floats per image
+        (22597056, 13211536),  // 195: features.6.1.block.2 pooled, 1,248 floats per image
+        (22602048, 13219120),  // 196: features.6.1.block.2 hidden, 52 floats per image
+        (22598304, 13212784),  // 197: features.6.1.block.2 scale, 1,248 floats per image
+        (38400480, 18131040),  // 198: features.6.1.block.3 conv output, 16,848 floats per image
+        (22462272, 12752640),  // 199: features.6.1.block.3 output, 16,848 floats per image
+        (38417328, 18147888),  // 200: features.6.1 output, 16,848 floats per image
+        (28890384, 13219184),  // 201: features.6.1 drop-path keep, 1 floats per image
+        (34979040, 16236288),  // 202: features.6.2.block.0 conv output, 101,088 floats per image
+        (35080128, 12752640),  // 203: features.6.2.block.0 output, 101,088 floats per image
+        (35181216, 16337376),  // 204: features.6.2.block.1 conv output, 101,088 floats per image
+        (35282304, 12752640),  // 205: features.6.2.block.1 output, 101,088 floats per image
+        (35383392, 12853728),  // 206: features.6.2.block.2 output, 101,088 floats per image
+        (22599552, 13214032),  // 207: features.6.2.block.2 pooled, 1,248 floats per image
+        (22602112, 18282864),  // 208: features.6.2.block.2 hidden, 52 floats per image
+        (22600800, 13215280),  // 209: features.6.2.block.2 scale, 1,248 floats per image
+        (38434176, 18164736),  // 210: features.6.2.block.3 conv output, 16,848 floats per image
+        (22462272, 12752640),  // 211: features.6.2.block.3 output, 16,848 floats per image
+        (38451024, 18181584),  // 212: features.6.2 output, 16,848 floats per image
+        (28890400, 18283776),  // 213: features.6.2 drop-path keep, 1 floats per image
+        (35484480, 16438464),  // 214: features.6.3.block.0 conv output, 101,088 floats per image
+        (35585568, 12752640),  // 215: features.6.3.block.0 output, 101,088 floats per image
+        (35686656, 16539552),  // 216: features.6.3.block.1 conv output, 101,088 floats per image
+        (35787744, 12752640),  // 217: features.6.3.block.1 output, 101,088 floats per image
+        (35888832, 12853728),  // 218: features.6.3.block.2 output, 101,088 floats per image
+        (28886544, 13216528),  // 219: features.6.3.block.2 pooled, 1,248 floats per image
+        (22602176, 18282928),  // 220: features.6.3.block.2 hidden, 52 floats per image
+        (28887792, 13217776),  // 221: features.6.3.block.2 scale, 1,248 floats per image
+        (38467872, 18198432),  // 222: features.6.3.block.3 conv output, 16,848 floats per image
+        (22462272, 12752640),  // 223: features.6.3.block.3 output, 16,848 floats per image
+        (38484720, 18215280),  // 224: features.6.3 output, 16,848 floats per image
+        (28890416, 18283792),  // 225: features.6.3 drop-path keep, 1 floats per image
+        (35989920, 16640640),  // 226: features.6.4.block.0 conv output, 101,088 floats per image
+        (36091008, 12752640),  // 227: features.6.4.block.0 output, 101,088 floats per image
+        (36192096, 16741728),  // 228: features.6.4.block.1 conv output, 101,088 floats per image
+        (36293184, 12752640),  // 229: features.6.4.block.1 output, 101,088 floats per image
+        (36394272, 12853728),  // 230: features.6.4.block.2 output, 101,088 floats per image
+        (28889040, 18265824),  // 231: features.6.4.block.2 pooled, 1,248 floats per image
+        (28890288, 18282992),  // 232: features.6.4.block.2 hidden, 52 floats per image
+        (38535264, 18267072),  // 233: features.6.4.block.2 scale, 1,248 floats per image
+        (38501568, 18232128),  // 234: features.6.4.block.3 conv output, 16,848 floats per image
+        (22462272, 12752640),  // 235: features.6.4.block.3 output, 16,848 floats per image
+        (38518416, 18248976),  // 236: features.6.4 output, 16,848 floats per image
+        (38549920, 18283808),  // 237: features.6.4 drop-path keep, 1 floats per image
+        (36495360, 16842816),  // 238: features.7.0.block.0 conv output, 101,088 floats per image
+        (36596448, 12752640),  // 239: features.7.0.block.0 output, 101,088 floats per image
+        (36697536, 16943904),  // 240: features.7.0.block.1 conv output, 101,088 floats per image
+        (36798624, 12752640),  // 241: features.7.0.block.1 output, 101,088 floats per image
+        (36899712, 12853728),  // 242: features.7.0.block.2 output, 101,088 floats per image
+        (22591872, 18268320),  // 243: features.7.0.block.2 pooled, 1,248 floats per image
+        (22594368, 18283056),  // 244: features.7.0.block.2 hidden, 52 floats per image
+        (22593120, 18269568),  // 245: features.7.0.block.2 scale, 1,248 floats per image
+        (38309760, 18011808),  // 246: features.7.0.block.3 conv output, 28,512 floats per image
+        (38338272, 18040320),  // 247: features.7.0.block.3 output, 28,512 floats per image
+        (28657152, 12752640),  // 248: features.7.1.block.0 conv output, 171,072 floats per image
+        (32871744, 12923712),  // 249: features.7.1.block.0 output, 171,072 floats per image
+        (33042816, 14774400),  // 250: features.7.1.block.1 conv output, 171,072 floats per image
+        (33213888, 12923712),  // 251: features.7.1.block.1 output, 171,072 floats per image
+        (33384960, 14945472),  // 252: features.7.1.block.2 output, 171,072 floats per image
+        (22576320, 10152864),  // 253: features.7.1.block.2 pooled, 2,112 floats per image
+        (22585776, 13219024),  // 254: features.7.1.block.2 hidden, 88 floats per image
+        (22578432, 10154976),  // 255: features.7.1.block.2 scale, 2,112 floats per image
+        (33670080, 15116544),  // 256: features.7.1.block.3 conv output, 28,512 floats per image
+        (22462272, 12923712),  // 257: features.7.1.block.3 output, 28,512 floats per image
+        (33698592, 14945472),  // 258: features.7.1 output, 28,512 floats per image
+        (22585872, 14973984),  // 259: features.7.1 drop-path keep, 1 floats per image
+        (22462272, 12923712),  // 260: features.8 conv output, 114,048 floats per image
+        (33556032, 13037760),  // 261: features.8 output, 114,048 floats per image
+        (22580544, 10157088),  // 262: avgpool output, 1,408 floats per image
+        (22581952, 10158496),  // 263: dropout mask, 1,408 floats per image
+        (22583360, 13037760),  // 264: dropout output, 1,408 floats per image
+        (22580544, 10157088),  // 265: logits, 1,000 floats per image
+        (22584768, 13039168),  // 266: logits gradient, 1,000 floats per image
+        (22580544, 10157088),  // 267: gradient of dropout output, 1,408 floats per image
+        (22583360, 13210128),  // 268: gradient of avgpool, 1,408 floats per image
+        (33556032, 13037760),  // 269: gradient of head output, 114,048 floats per image
+        (22462272, 18068832),  // 270: gradient of features.8 input, 28,512 floats per image
+        (22490784, 13094784),  // 271: gradient of features.7.1 branch, 28,512 floats per image
+        (33556032, 15116544),  // 272: gradient of features.7.1.block.3 input, 171,072 floats per image
+        (33384960, 14945472),  // 273: features.7.1.block.2 output (recomputed), 171,072 floats per image
+        (33213888, 12923712),  // 274: features.7.1.block.1 output (recomputed), 171,072 floats per image
+        (33384960, 14945472),  // 275: gradient of features.7.1.block.2 input, 171,072 floats per image
+        (33042816, 14774400),  // 276: gradient of features.7.1.block.1 input, 171,072 floats per image
+        (32871744, 12923712),  // 277: features.7.1.block.0 output (recomputed), 171,072 floats per image
+        (22563360, 13055904),  // 278: gradient of features.7.1.block.0 input, 28,512 floats per image
+        (22462272, 12954816),  // 279: gradient of features.7.0.block.3 input, 101,088 floats per image
+        (36899712, 12853728),  // 280: features.7.0.block.2 output (recomputed), 101,088 floats per image
+        (36798624, 12752640),  // 281: features.7.0.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 282: gradient of features.7.0.block.2 input, 101,088 floats per image
+        (22462272, 12954816),  // 283: gradient of features.7.0.block.1 input, 101,088 floats per image
+        (36596448, 12752640),  // 284: features.7.0.block.0 output (recomputed), 101,088 floats per image
+        (22563360, 13055904),  // 285: gradient of features.7.0.block.0 input, 16,848 floats per image
+        (22580208, 13072752),  // 286: gradient of features.6.4 branch, 16,848 floats per image
+        (22462272, 12954816),  // 287: gradient of features.6.4.block.3 input, 101,088 floats per image
+        (36394272, 12853728),  // 288: features.6.4.block.2 output (recomputed), 101,088 floats per image
+        (36293184, 12752640),  // 289: features.6.4.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 290: gradient of features.6.4.block.2 input, 101,088 floats per image
+        (22462272, 12954816),  // 291: gradient of features.6.4.block.1 input, 101,088 floats per image
+        (36091008, 12752640),  // 292: features.6.4.block.0 output (recomputed), 101,088 floats per image
+        (22580208, 13072752),  // 293: gradient of features.6.4.block.0 input, 16,848 floats per image
+        (22563360, 13055904),  // 294: gradient of features.6.3 branch, 16,848 floats per image
+        (22462272, 12954816),  // 295: gradient of features.6.3.block.3 input, 101,088 floats per image
+        (35888832, 12853728),  // 296: features.6.3.block.2 output (recomputed), 101,088 floats per image
+        (35787744, 12752640),  // 297: features.6.3.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 298: gradient of features.6.3.block.2 input, 101,088 floats per image
+        (22462272, 12954816),  // 299: gradient of features.6.3.block.1 input, 101,088 floats per image
+        (35585568, 12752640),  // 300: features.6.3.block.0 output (recomputed), 101,088 floats per image
+        (22563360, 13055904),  // 301: gradient of features.6.3.block.0 input, 16,848 floats per image
+        (22580208, 13072752),  // 302: gradient of features.6.2 branch, 16,848 floats per image
+        (22462272, 12954816),  // 303: gradient of features.6.2.block.3 input, 101,088 floats per image
+        (35383392, 12853728),  // 304: features.6.2.block.2 output (recomputed), 101,088 floats per image
+        (35282304, 12752640),  // 305: features.6.2.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 306: gradient of features.6.2.block.2 input, 101,088 floats per image
+        (22462272, 12954816),  // 307: gradient of features.6.2.block.1 input, 101,088 floats per image
+        (35080128, 12752640),  // 308: features.6.2.block.0 output (recomputed), 101,088 floats per image
+        (22580208, 13072752),  // 309: gradient of features.6.2.block.0 input, 16,848 floats per image
+        (22563360, 13055904),  // 310: gradient of features.6.1 branch, 16,848 floats per image
+        (22462272, 12954816),  // 311: gradient of features.6.1.block.3 input, 101,088 floats per image
+        (34877952, 12853728),  // 312: features.6.1.block.2 output (recomputed), 101,088 floats per image
+        (34776864, 12752640),  // 313: features.6.1.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 314: gradient of features.6.1.block.2 input, 101,088 floats per image
+        (22462272, 12954816),  // 315: gradient of features.6.1.block.1 input, 101,088 floats per image
+        (34574688, 12752640),  // 316: features.6.1.block.0 output (recomputed), 101,088 floats per image
+        (22563360, 12927600),  // 317: gradient of features.6.1.block.0 input, 16,848 floats per image
+        (22462272, 12869280),  // 318: gradient of features.6.0.block.3 input, 58,320 floats per image
+        (37712304, 12810960),  // 319: features.6.0.block.2 output (recomputed), 58,320 floats per image
+        (37653984, 12752640),  // 320: features.6.0.block.1 output (recomputed), 58,320 floats per image
+        (22520592, 14774400),  // 321: gradient of features.6.0.block.2 input, 58,320 floats per image
+        (28657152, 12985920),  // 322: gradient of features.6.0.block.1 input, 233,280 floats per image
+        (28423872, 12752640),  // 323: features.6.0.block.0 output (recomputed), 233,280 floats per image
+        (22462272, 14774400),  // 324: gradient of features.6.0.block.0 input, 38,880 floats per image
+        (22501152, 14813280),  // 325: gradient of features.5.3 branch, 38,880 floats per image
+        (28190592, 12985920),  // 326: gradient of features.5.3.block.3 input, 233,280 floats per image
+        (27957312, 12752640),  // 327: features.5.3.block.2 output (recomputed), 233,280 floats per image
+        (27724032, 12286080),  // 328: features.5.3.block.1 output (recomputed), 233,280 floats per image
+        (27957312, 12752640),  // 329: gradient of features.5.3.block.2 input, 233,280 floats per image
+        (27490752, 12519360),  // 330: gradient of features.5.3.block.1 input, 233,280 floats per image
+        (27257472, 12286080),  // 331: features.5.3.block.0 output (recomputed), 233,280 floats per image
+        (22501152, 12752640),  // 332: gradient of features.5.3.block.0 input, 38,880 floats per image
+        (22462272, 12791520),  // 333: gradient of features.5.2 branch, 38,880 floats per image
+        (27024192, 12519360),  // 334: gradient of features.5.2.block.3 input, 233,280 floats per image
+        (26790912, 12286080),  // 335: features.5.2.block.2 output (recomputed), 233,280 floats per image
+        (26557632, 11819520),  // 336: features.5.2.block.1 output (recomputed), 233,280 floats per image
+        (26790912, 12286080),  // 337: gradient of features.5.2.block.2 input, 233,280 floats per image
+        (26324352, 12052800),  // 338: gradient of features.5.2.block.1 input, 233,280 floats per image
+        (26091072, 11819520),  // 339: features.5.2.block.0 output (recomputed), 233,280 floats per image
+        (22462272, 12286080),  // 340: gradient of features.5.2.block.0 input, 38,880 floats per image
+        (22501152, 12324960),  // 341: gradient of features.5.1 branch, 38,880 floats per image
+        (25857792, 12052800),  // 342: gradient of features.5.1.block.3 input, 233,280 floats per image
+        (25624512, 11819520),  // 343: features.5.1.block.2 output (recomputed), 233,280 floats per image
+        (25391232, 9647424),  // 344: features.5.1.block.1 output (recomputed), 233,280 floats per image
+        (25624512, 11819520),  // 345: gradient of features.5.1.block.2 input, 233,280 floats per image
+        (25157952, 9880704),  // 346: gradient of features.5.1.block.1 input, 233,280 floats per image
+        (24924672, 9647424),  // 347: features.5.1.block.0 output (recomputed), 233,280 floats per image
+        (22400064, 11819520),  // 348: gradient of features.5.1.block.0 input, 38,880 floats per image
+        (22228992, 9756288),  // 349: gradient of features.5.0.block.3 input, 171,072 floats per image
+        (32700672, 9585216),  // 350: features.5.0.block.2 output (recomputed), 171,072 floats per image
+        (32529600, 9414144),  // 351: features.5.0.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 352: gradient of features.5.0.block.2 input, 171,072 floats per image
+        (22228992, 9756288),  // 353: gradient of features.5.0.block.1 input, 171,072 floats per image
+        (32187456, 9414144),  // 354: features.5.0.block.0 output (recomputed), 171,072 floats per image
+        (22571136, 9927360),  // 355: gradient of features.5.0.block.0 input, 28,512 floats per image
+        (22400064, 9955872),  // 356: gradient of features.4.3 branch, 28,512 floats per image
+        (22228992, 9756288),  // 357: gradient of features.4.3.block.3 input, 171,072 floats per image
+        (31845312, 9585216),  // 358: features.4.3.block.2 output (recomputed), 171,072 floats per image
+        (31674240, 9414144),  // 359: features.4.3.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 360: gradient of features.4.3.block.2 input, 171,072 floats per image
+        (22228992, 9756288),  // 361: gradient of features.4.3.block.1 input, 171,072 floats per image
+        (31332096, 9414144),  // 362: features.4.3.block.0 output (recomputed), 171,072 floats per image
+        (24924672, 9955872),  // 363: gradient of features.4.3.block.0 input, 28,512 floats per image
+        (22400064, 9927360),  // 364: gradient of features.4.2 branch, 28,512 floats per image
+        (22228992, 9756288),  // 365: gradient of features.4.2.block.3 input, 171,072 floats per image
+        (30989952, 9585216),  // 366: features.4.2.block.2 output (recomputed), 171,072 floats per image
+        (30818880, 9414144),  // 367: features.4.2.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 368: gradient of features.4.2.block.2 input, 171,072 floats per image
+        (22228992, 9756288),  // 369: gradient of features.4.2.block.1 input, 171,072 floats per image
+        (30476736, 9414144),  // 370: features.4.2.block.0 output (recomputed), 171,072 floats per image
+        (22571136, 9927360),  // 371: gradient of features.4.2.block.0 input, 28,512 floats per image
+        (22400064, 9955872),  // 372: gradient of features.4.1 branch, 28,512 floats per image
+        (22228992, 9756288),  // 373: gradient of features.4.1.block.3 input, 171,072 floats per image
+        (30134592, 9585216),  // 374: features.4.1.block.2 output (recomputed), 171,072 floats per image
+        (29963520, 9414144),  // 375: features.4.1.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 376: gradient of features.4.1.block.2 input, 171,072 floats per image
+        (22228992, 9756288),  // 377: gradient of features.4.1.block.1 input, 171,072 floats per image
+        (29621376, 9414144),  // 378: features.4.1.block.0 output (recomputed), 171,072 floats per image
+        (22400064, 9694080),  // 379: gradient of features.4.1.block.0 input, 28,512 floats per image
+        (22228992, 9600768),  // 380: gradient of features.4.0.block.3 input, 93,312 floats per image
+        (37187424, 9507456),  // 381: features.4.0.block.2 output (recomputed), 93,312 floats per image
+        (37094112, 9414144),  // 382: features.4.0.block.1 output (recomputed), 93,312 floats per image
+        (24924672, 11819520),  // 383: gradient of features.4.0.block.2 input, 93,312 floats per image
+        (22228992, 9787392),  // 384: gradient of features.4.0.block.1 input, 373,248 floats per image
+        (21855744, 9414144),  // 385: features.4.0.block.0 output (recomputed), 373,248 floats per image
+        (21855744, 11819520),  // 386: gradient of features.4.0.block.0 input, 62,208 floats per image
+        (21917952, 11881728),  // 387: gradient of features.3.2 branch, 62,208 floats per image
+        (21482496, 9787392),  // 388: gradient of features.3.2.block.3 input, 373,248 floats per image
+        (21109248, 9414144),  // 389: features.3.2.block.2 output (recomputed), 373,248 floats per image
+        (20736000, 6842880),  // 390: features.3.2.block.1 output (recomputed), 373,248 floats per image
+        (21109248, 9414144),  // 391: gradient of features.3.2.block.2 input, 373,248 floats per image
+        (20362752, 9040896),  // 392: gradient of features.3.2.block.1 input, 373,248 floats per image
+        (19989504, 6842880),  // 393: features.3.2.block.0 output (recomputed), 373,248 floats per image
+        (19989504, 9414144),  // 394: gradient of features.3.2.block.0 input, 62,208 floats per image
+        (20051712, 9476352),  // 395: gradient of features.3.1 branch, 62,208 floats per image
+        (19616256, 9040896),  // 396: gradient of features.3.1.block.3 input, 373,248 floats per image
+        (19243008, 6842880),  // 397: features.3.1.block.2 output (recomputed), 373,248 floats per image
+        (18869760, 6096384),  // 398: features.3.1.block.1 output (recomputed), 373,248 floats per image
+        (19243008, 6842880),  // 399: gradient of features.3.1.block.2 input, 373,248 floats per image
+        (18496512, 6469632),  // 400: gradient of features.3.1.block.1 input, 373,248 floats per image
+        (13312512, 6096384),  // 401: features.3.1.block.0 output (recomputed), 373,248 floats per image
+        (13125888, 6283008),  // 402: gradient of features.3.1.block.0 input, 62,208 floats per image
+        (12939264, 6096384),  // 403: gradient of features.3.0.block.3 input, 186,624 floats per image
+        (29263680, 5909760),  // 404: features.3.0.block.2 output (recomputed), 186,624 floats per image
+        (29077056, 5723136),  // 405: features.3.0.block.1 output (recomputed), 186,624 floats per image
+        (18496512, 9040896),  // 406: gradient of features.3.0.block.2 input, 186,624 floats per image
+        (12939264, 6469632),  // 407: gradient of features.3.0.block.1 input, 746,496 floats per image
+        (12192768, 5723136),  // 408: features.3.0.block.0 output (recomputed), 746,496 floats per image
+        (12192768, 9040896),  // 409: gradient of features.3.0.block.0 input, 124,416 floats per image
+        (12317184, 9165312),  // 410: gradient of features.2.2 branch, 124,416 floats per image
+        (11446272, 6469632),  // 411: gradient of features.2.2.block.3 input, 746,496 floats per image
+        (10699776, 5723136),  // 412: features.2.2.block.2 output (recomputed), 746,496 floats per image
+        (9953280, 4230144),  // 413: features.2.2.block.1 output (recomputed), 746,496 floats per image
+        (10699776, 5723136),  // 414: gradient of features.2.2.block.2 input, 746,496 floats per image
+        (9206784, 4976640),  // 415: gradient of features.2.2.block.1 input, 746,496 floats per image
+        (8460288, 4230144),  // 416: features.2.2.block.0 output (recomputed), 746,496 floats per image
+        (8460288, 5723136),  // 417: gradient of features.2.2.block.0 input, 124,416 floats per image
+        (8584704, 5847552),  // 418: gradient of features.2.1 branch, 124,416 floats per image
+        (7713792, 4976640),  // 419: gradient of features.2.1.block.3 input, 746,496 floats per image
+        (6967296, 4230144),  // 420: features.2.1.block.2 output (recomputed), 746,496 floats per image
+        (6220800, 2737152),  // 421: features.2.1.block.1 output (recomputed), 746,496 floats per image
+        (6967296, 4230144),  // 422: gradient of features.2.1.block.2 input, 746,496 floats per image
+        (5474304, 3483648),  // 423: gradient of features.2.1.block.1 input, 746,496 floats per image
+        (4727808, 2737152),  // 424: features.2.1.block.0 output (recomputed), 746,496 floats per image
+        (4478976, 4230144),  // 425: gradient of features.2.1.block.0 input, 124,416 floats per image
+        (3981312, 2985984),  // 426: gradient of features.2.0.block.3 input, 497,664 floats per image
+        (17998848, 2488320),  // 427: features.2.0.block.2 output (recomputed), 497,664 floats per image
+        (17501184, 1990656),  // 428: features.2.0.block.1 output (recomputed), 497,664 floats per image
+        (5971968, 5971968),  // 429: gradient of features.2.0.block.2 input, 497,664 floats per image
+        (3981312, 3981312),  // 430: gradient of features.2.0.block.1 input, 1,990,656 floats per image
+        (1990656, 1990656),  // 431: features.2.0.block.0 output (recomputed), 1,990,656 floats per image
+        (0, 0),  // 432: gradient of features.2.0.block.0 input, 331,776 floats per image
+        (331776, 331776),  // 433: gradient of features.1.1 branch, 331,776 floats per image
+        (663552, 1327104),  // 434: gradient of features.1.1.block.2 input, 331,776 floats per image
+        (23929344, 995328),  // 435: features.1.1.block.1 output (recomputed), 331,776 floats per image
+        (23597568, 663552),  // 436: features.1.1.block.0 output (recomputed), 331,776 floats per image
+        (331776, 331776),  // 437: gradient of features.1.1.block.1 input, 331,776 floats per image
+        (663552, 1990656),  // 438: gradient of features.1.1.block.0 input, 331,776 floats per image
+        (0, 1327104),  // 439: gradient of features.1.0.block.2 input, 663,552 floats per image
+        (16339968, 663552),  // 440: features.1.0.block.1 output (recomputed), 663,552 floats per image
+        (15676416, 0),  // 441: features.1.0.block.0 output (recomputed), 663,552 floats per image
+        (663552, 663552),  // 442: gradient of features.1.0.block.1 input, 663,552 floats per image
+        (0, 1327104),  // 443: gradient of features.1.0.block.0 input, 663,552 floats per image
+        (14349312, 0),  // 444: features.0 output (recomputed), 663,552 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -6160,12 +7401,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 120434688,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 743424,
               "squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 3079296,
@@ -6180,12 +7431,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 71165952,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1819584,
@@ -6200,12 +7461,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -6222,12 +7493,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -6244,12 +7525,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -6266,12 +7557,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -6286,12 +7587,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 24261120,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 720]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2916000,
@@ -6306,12 +7617,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 11664000,
@@ -6328,12 +7649,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 11664000,
@@ -6350,12 +7681,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 11664000,
@@ -6370,12 +7711,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 41057280,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 8553600,
@@ -6390,12 +7741,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3079296,
@@ -6412,12 +7773,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3079296,
@@ -6434,12 +7805,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3079296,
@@ -6454,12 +7835,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16422912,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 288]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1679616,
@@ -6474,12 +7865,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 18662400,
@@ -6496,12 +7897,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 18662400,
@@ -6516,12 +7927,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 17915904,
               "conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 36, 36, 144]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 9331200,
@@ -6536,12 +7957,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 13436928,
@@ -6558,12 +7989,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 13436928,
@@ -6578,12 +8019,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 23887872,
               "conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 72, 72, 96]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 8957952,
@@ -6598,6 +8049,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 10616832,
               "conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
@@ -6614,12 +8071,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 144, 144, 16]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 21233664,
               "conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 144, 144, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 11943936,

@@ -1874,12 +1874,13 @@ extension EfficientNetB3 {
 
 /// EfficientNetB3 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 56,692,560 floats per image (saved activations and gradients, packed by lifetime); parameters: 12,321,296 floats.
+/// Training arena: 56,692,560 floats per image (saved activations and gradients, packed by lifetime), 26,893,584 with `recomputeActivations`; parameters: 12,321,296 floats.
 public final class EfficientNetB3Training: TrainableModel {
     public static let descriptor = EfficientNetB3.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 12321296,
-        arenaFloatsPerImage: 56692560, fixedFloats: 832640,
+        arenaFloatsPerImage: 56692560, recomputingArenaFloatsPerImage: 26893584,
+        fixedFloats: 832640,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1909,9 +1910,12 @@ public final class EfficientNetB3Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 56692560 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 56692560 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 26893584 : 56692560
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1987,23 +1991,23 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 300, width: 300, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 40,
-            activation: .identity, output: s.t + 20520000 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 21420000 &* s.n, savedMean: s.f + 2304, savedInvStd: s.f + 2344,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 2304, savedInvStd: s.f + 2344,
                 runningMean: s.p + 1184, runningVar: s.p + 1232, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
-                activation: .silu, output: s.t + 21420000 &* s.n, scratch: s.f + 2304, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 2304, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -2016,56 +2020,54 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 21420000 &* s.n, batch: s.n, height: 150, width: 150, channels: 40,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2464, bias: s.f,
-            activation: .identity, output: s.t + 22320000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 40, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2464, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 23220000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2424,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 2384, savedInvStd: s.f + 2424,
                 runningMean: s.p + 1744, runningVar: s.p + 1792, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
-                activation: .silu, output: s.t + 23220000 &* s.n, scratch: s.f + 2384, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 2384, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23220000 &* s.n, output: s.t + 24120000 &* s.n,
-            batch: s.n, pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840,
-            reduceBias: s.p + 2240, activation: .silu, expandWeights: s.p + 2256, expandBias: s.p + 2656,
-            savedPooled: s.t + 56691568 &* s.n, savedHidden: s.t + 56692128 &* s.n, savedScale: s.t + 56691616 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
+            pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, reduceBias: s.p + 2240,
+            activation: .silu, expandWeights: s.p + 2256, expandBias: s.p + 2656, savedPooled: s.tensor(5),
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24120000 &* s.n, pixels: 22500 &* s.n, inChannels: 40, weights: s.p + 2704,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27450000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 22500 &* s.n, inChannels: 40, weights: s.p + 2704, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
         s.profiler?.stop(9)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 27990000 &* s.n, savedMean: s.f + 3184, savedInvStd: s.f + 3208,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 3184, savedInvStd: s.f + 3208,
                 runningMean: s.p + 3728, runningVar: s.p + 3760, pool: pool)
             s.profiler?.stop(10)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 3664, beta: s.p + 3696, runningMean: s.p + 3728, runningVar: s.p + 3760, eps: 1e-05,
-                activation: .identity, output: s.t + 27990000 &* s.n, scratch: s.f + 3184, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 3184, pool: pool)
             s.profiler?.stop(11)
         }
     }
@@ -2078,70 +2080,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 150, 150, 24] -> [n, 150, 150, 24]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 27990000 &* s.n, batch: s.n, height: 150, width: 150, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 3280, bias: s.f,
-            activation: .identity, output: s.t + 28530000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 150, width: 150, channels: 24, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 3280, bias: s.f,
+            activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(13)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 29070000 &* s.n, savedMean: s.f + 3232, savedInvStd: s.f + 3256,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 3232, savedInvStd: s.f + 3256,
                 runningMean: s.p + 4080, runningVar: s.p + 4112, pool: pool)
             s.profiler?.stop(14)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
-                activation: .silu, output: s.t + 29070000 &* s.n, scratch: s.f + 3232, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 3232, pool: pool)
             s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29070000 &* s.n, output: s.t + 29610000 &* s.n,
-            batch: s.n, pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144,
-            reduceBias: s.p + 4288, activation: .silu, expandWeights: s.p + 4304, expandBias: s.p + 4448,
-            savedPooled: s.t + 56691904 &* s.n, savedHidden: s.t + 56692144 &* s.n, savedScale: s.t + 56691936 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
+            pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, reduceBias: s.p + 4288,
+            activation: .silu, expandWeights: s.p + 4304, expandBias: s.p + 4448, savedPooled: s.tensor(13),
+            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
         s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 29610000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 4480,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 30150000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(12), pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 4480,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(17)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t, savedMean: s.f + 3712, savedInvStd: s.f + 3736,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 3712, savedInvStd: s.f + 3736,
                 runningMean: s.p + 5120, runningVar: s.p + 5152, pool: pool)
             s.profiler?.stop(18)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 5056, beta: s.p + 5088, runningMean: s.p + 5120, runningVar: s.p + 5152, eps: 1e-05,
-                activation: .identity, output: s.t, scratch: s.f + 3712, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 3712, pool: pool)
             s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9923076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007692307692307693,
-                into: s.t + 56692160 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007692307692307693, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 27990000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 56692160 &* s.n : nil, batch: s.n,
-            perImage: 540000, output: s.t + 30690000 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 540000, output: s.tensor(18), pool: pool)
         s.profiler?.stop(21)
     }
 
@@ -2149,24 +2149,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 30690000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 5184,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 5184,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(22)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 3240000 &* s.n, savedMean: s.f + 3760, savedInvStd: s.f + 3904,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 3760, savedInvStd: s.f + 3904,
                 runningMean: s.p + 8928, runningVar: s.p + 9072, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
-                beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05, activation: .silu,
-                output: s.t + 3240000 &* s.n, scratch: s.f + 3760, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
+                gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
+                activation: .silu, output: s.tensor(21), scratch: s.f + 3760, pool: pool)
             s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -2175,56 +2175,54 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 3240000 &* s.n, batch: s.n, height: 150, width: 150, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 4336, bias: s.f,
-            activation: .identity, output: s.t + 25020000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 4336, bias: s.f,
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(26)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 25830000 &* s.n, savedMean: s.f + 4048, savedInvStd: s.f + 4192,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 4048, savedInvStd: s.f + 4192,
                 runningMean: s.p + 10800, runningVar: s.p + 10944, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
-                activation: .silu, output: s.t + 25830000 &* s.n, scratch: s.f + 4048, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 4048, pool: pool)
             s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25830000 &* s.n, output: s.t + 26640000 &* s.n,
-            batch: s.n, pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088,
-            reduceBias: s.p + 11952, activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832,
-            savedPooled: s.t + 56690960 &* s.n, savedHidden: s.t + 56692176 &* s.n, savedScale: s.t + 56691104 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
+            pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, reduceBias: s.p + 11952,
+            activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832, savedPooled: s.tensor(25),
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
         s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 26640000 &* s.n, pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 12976,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49115712 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 12976,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(30)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 49295712 &* s.n, savedMean: s.f + 6928, savedInvStd: s.f + 6960,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 6928, savedInvStd: s.f + 6960,
                 runningMean: s.p + 17648, runningVar: s.p + 17680, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 17584, beta: s.p + 17616, runningMean: s.p + 17648, runningVar: s.p + 17680, eps: 1e-05,
-                activation: .identity, output: s.t + 49295712 &* s.n, scratch: s.f + 6928, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 6928, pool: pool)
             s.profiler?.stop(32)
         }
     }
@@ -2233,25 +2231,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 49295712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 17712,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(29), pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 17712,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 7560000 &* s.n, savedMean: s.f + 6992, savedInvStd: s.f + 7184,
+                activation: .silu, output: s.tensor(31), savedMean: s.f + 6992, savedInvStd: s.f + 7184,
                 runningMean: s.p + 24240, runningVar: s.p + 24432, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
-                activation: .silu, output: s.t + 7560000 &* s.n, scratch: s.f + 6992, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 6992, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -2260,70 +2257,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 7560000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 7760, bias: s.f,
-            activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(37)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 9720000 &* s.n, savedMean: s.f + 7376, savedInvStd: s.f + 7568,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 7376, savedInvStd: s.f + 7568,
                 runningMean: s.p + 26736, runningVar: s.p + 26928, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
-                activation: .silu, output: s.t + 9720000 &* s.n, scratch: s.f + 7376, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 7376, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9720000 &* s.n, output: s.t + 10800000 &* s.n,
-            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120,
-            reduceBias: s.p + 28656, activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208,
-            savedPooled: s.t + 56689808 &* s.n, savedHidden: s.t + 56692192 &* s.n, savedScale: s.t + 56690000 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
+            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, reduceBias: s.p + 28656,
+            activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208, savedPooled: s.tensor(35),
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
         s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 30400,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49475712 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 30400,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(41)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 11880000 &* s.n, savedMean: s.f + 11216, savedInvStd: s.f + 11248,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 11216, savedInvStd: s.f + 11248,
                 runningMean: s.p + 36608, runningVar: s.p + 36640, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 36544, beta: s.p + 36576, runningMean: s.p + 36608, runningVar: s.p + 36640, eps: 1e-05,
-                activation: .identity, output: s.t + 11880000 &* s.n, scratch: s.f + 11216, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 11216, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02307692307692308,
-                into: s.t + 56692208 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02307692307692308, into: s.tensor(41),
+                random: &random)
             s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 49295712 &* s.n, branch: s.t + 11880000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 56692208 &* s.n : nil, batch: s.n,
-            perImage: 180000, output: s.t + 49655712 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 180000, output: s.tensor(40), pool: pool)
         s.profiler?.stop(45)
     }
 
@@ -2331,25 +2326,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 49655712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 36672,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11880000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 36672,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(46)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12960000 &* s.n, savedMean: s.f + 11280, savedInvStd: s.f + 11472,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 11280, savedInvStd: s.f + 11472,
                 runningMean: s.p + 43200, runningVar: s.p + 43392, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
-                activation: .silu, output: s.t + 12960000 &* s.n, scratch: s.f + 11280, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 11280, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -2358,70 +2352,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12960000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 12048, bias: s.f,
-            activation: .identity, output: s.t + 14040000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 12048, bias: s.f,
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(50)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 15120000 &* s.n, savedMean: s.f + 11664, savedInvStd: s.f + 11856,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 11664, savedInvStd: s.f + 11856,
                 runningMean: s.p + 45696, runningVar: s.p + 45888, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
-                activation: .silu, output: s.t + 15120000 &* s.n, scratch: s.f + 11664, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 11664, pool: pool)
             s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15120000 &* s.n, output: s.t + 16200000 &* s.n,
-            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080,
-            reduceBias: s.p + 47616, activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168,
-            savedPooled: s.t + 56690192 &* s.n, savedHidden: s.t + 56692224 &* s.n, savedScale: s.t + 56690384 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
+            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, reduceBias: s.p + 47616,
+            activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168, savedPooled: s.tensor(47),
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
         s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16200000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 49360,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49835712 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(46), pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 49360,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(54)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 17280000 &* s.n, savedMean: s.f + 15504, savedInvStd: s.f + 15536,
+                activation: .identity, output: s.tensor(51), savedMean: s.f + 15504, savedInvStd: s.f + 15536,
                 runningMean: s.p + 55568, runningVar: s.p + 55600, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 55504, beta: s.p + 55536, runningMean: s.p + 55568, runningVar: s.p + 55600, eps: 1e-05,
-                activation: .identity, output: s.t + 17280000 &* s.n, scratch: s.f + 15504, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 15504, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03076923076923077,
-                into: s.t + 56692240 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03076923076923077, into: s.tensor(53),
+                random: &random)
             s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 49655712 &* s.n, branch: s.t + 17280000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 56692240 &* s.n : nil, batch: s.n,
-            perImage: 180000, output: s.t + 50015712 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 180000, output: s.tensor(52), pool: pool)
         s.profiler?.stop(58)
     }
 
@@ -2429,25 +2421,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 50015712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 55632,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 17280000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(52), pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 55632,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(59)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 18360000 &* s.n, savedMean: s.f + 15568, savedInvStd: s.f + 15760,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 15568, savedInvStd: s.f + 15760,
                 runningMean: s.p + 62160, runningVar: s.p + 62352, pool: pool)
             s.profiler?.stop(60)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
-                activation: .silu, output: s.t + 18360000 &* s.n, scratch: s.f + 15568, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 15568, pool: pool)
             s.profiler?.stop(61)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
@@ -2456,56 +2447,54 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(62)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18360000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 16336, bias: s.f,
-            activation: .identity, output: s.t + 42163968 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 16336, bias: s.f,
+            activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(63)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 42441216 &* s.n, savedMean: s.f + 15952, savedInvStd: s.f + 16144,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 15952, savedInvStd: s.f + 16144,
                 runningMean: s.p + 67728, runningVar: s.p + 67920, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
-                activation: .silu, output: s.t + 42441216 &* s.n, scratch: s.f + 15952, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 15952, pool: pool)
             s.profiler?.stop(65)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 42441216 &* s.n, output: s.t + 42718464 &* s.n,
-            batch: s.n, pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112,
-            reduceBias: s.p + 69648, activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200,
-            savedPooled: s.t + 56690576 &* s.n, savedHidden: s.t + 56692256 &* s.n, savedScale: s.t + 56690768 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
+            pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, reduceBias: s.p + 69648,
+            activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200, savedPooled: s.tensor(59),
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
         s.profiler?.stop(66)
         // features.3.0.block.3 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 42718464 &* s.n, pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 71392,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 55082016 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(58), pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 71392,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(67)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 55151328 &* s.n, savedMean: s.f + 25936, savedInvStd: s.f + 25984,
+                activation: .identity, output: s.tensor(63), savedMean: s.f + 25936, savedInvStd: s.f + 25984,
                 runningMean: s.p + 80704, runningVar: s.p + 80752, pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 80608, beta: s.p + 80656, runningMean: s.p + 80704, runningVar: s.p + 80752, eps: 1e-05,
-                activation: .identity, output: s.t + 55151328 &* s.n, scratch: s.f + 25936, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 25936, pool: pool)
             s.profiler?.stop(69)
         }
     }
@@ -2514,25 +2503,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55151328 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 80800,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(63), pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 80800,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(70)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 19855872 &* s.n, savedMean: s.f + 26032, savedInvStd: s.f + 26320,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 26032, savedInvStd: s.f + 26320,
                 runningMean: s.p + 95200, runningVar: s.p + 95488, pool: pool)
             s.profiler?.stop(71)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
-                activation: .silu, output: s.t + 19855872 &* s.n, scratch: s.f + 26032, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 26032, pool: pool)
             s.profiler?.stop(72)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -2541,70 +2529,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(73)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 19855872 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 27184, bias: s.f,
-            activation: .identity, output: s.t + 31230000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 27184, bias: s.f,
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(74)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 31645872 &* s.n, savedMean: s.f + 26608, savedInvStd: s.f + 26896,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 26608, savedInvStd: s.f + 26896,
                 runningMean: s.p + 103552, runningVar: s.p + 103840, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
-                eps: 1e-05, activation: .silu, output: s.t + 31645872 &* s.n, scratch: s.f + 26608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 26608, pool: pool)
             s.profiler?.stop(76)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31645872 &* s.n, output: s.t + 32061744 &* s.n,
-            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128,
-            reduceBias: s.p + 107584, activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056,
-            savedPooled: s.t + 20519712 &* s.n, savedHidden: s.t + 56692272 &* s.n, savedScale: s.t + 56688368 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
+            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, reduceBias: s.p + 107584,
+            activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056, savedPooled: s.tensor(69),
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
         s.profiler?.stop(77)
         // features.3.1.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 32061744 &* s.n, pixels: 1444 &* s.n, inChannels: 288,
-            weights: s.p + 111344, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
-            output: s.t + 55220640 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(68), pixels: 1444 &* s.n, inChannels: 288, weights: s.p + 111344,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(78)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 41584, savedInvStd: s.f + 41632,
+                activation: .identity, output: s.tensor(73), savedMean: s.f + 41584, savedInvStd: s.f + 41632,
                 runningMean: s.p + 125264, runningVar: s.p + 125312, pool: pool)
             s.profiler?.stop(79)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 125168, beta: s.p + 125216, runningMean: s.p + 125264, runningVar: s.p + 125312,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 41584, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 41584, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04615384615384616,
-                into: s.t + 56692288 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04615384615384616, into: s.tensor(75),
+                random: &random)
             s.profiler?.stop(81)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55151328 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 56692288 &* s.n : nil, batch: s.n,
-            perImage: 69312, output: s.t + 55289952 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 69312, output: s.tensor(74), pool: pool)
         s.profiler?.stop(82)
     }
 
@@ -2612,25 +2598,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55289952 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 125360,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 32477616 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(74), pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 125360,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(83)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 32893488 &* s.n, savedMean: s.f + 41680, savedInvStd: s.f + 41968,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 41680, savedInvStd: s.f + 41968,
                 runningMean: s.p + 139760, runningVar: s.p + 140048, pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
-                eps: 1e-05, activation: .silu, output: s.t + 32893488 &* s.n, scratch: s.f + 41680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 41680, pool: pool)
             s.profiler?.stop(85)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -2639,70 +2624,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(86)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 32893488 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 42832, bias: s.f,
-            activation: .identity, output: s.t + 33309360 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 42832, bias: s.f,
+            activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(87)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 33725232 &* s.n, savedMean: s.f + 42256, savedInvStd: s.f + 42544,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 42256, savedInvStd: s.f + 42544,
                 runningMean: s.p + 148112, runningVar: s.p + 148400, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
-                eps: 1e-05, activation: .silu, output: s.t + 33725232 &* s.n, scratch: s.f + 42256, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 42256, pool: pool)
             s.profiler?.stop(89)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33725232 &* s.n, output: s.t + 34141104 &* s.n,
-            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688,
-            reduceBias: s.p + 152144, activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616,
-            savedPooled: s.t + 56688656 &* s.n, savedHidden: s.t + 56692304 &* s.n, savedScale: s.t + 56688944 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
+            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, reduceBias: s.p + 152144,
+            activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616, savedPooled: s.tensor(81),
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
         s.profiler?.stop(90)
         // features.3.2.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 34141104 &* s.n, pixels: 1444 &* s.n, inChannels: 288,
-            weights: s.p + 155904, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
-            output: s.t + 55359264 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(80), pixels: 1444 &* s.n, inChannels: 288, weights: s.p + 155904,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(91)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57280,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 57232, savedInvStd: s.f + 57280,
                 runningMean: s.p + 169824, runningVar: s.p + 169872, pool: pool)
             s.profiler?.stop(92)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 169728, beta: s.p + 169776, runningMean: s.p + 169824, runningVar: s.p + 169872,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 57232, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 57232, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05384615384615385,
-                into: s.t + 56692320 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05384615384615385, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(94)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55289952 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 56692320 &* s.n : nil, batch: s.n,
-            perImage: 69312, output: s.t + 55428576 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 69312, output: s.tensor(86), pool: pool)
         s.profiler?.stop(95)
     }
 
@@ -2710,25 +2693,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55428576 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 169920,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 34556976 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 169920,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(96)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 34972848 &* s.n, savedMean: s.f + 57328, savedInvStd: s.f + 57616,
+                activation: .silu, output: s.tensor(89), savedMean: s.f + 57328, savedInvStd: s.f + 57616,
                 runningMean: s.p + 184320, runningVar: s.p + 184608, pool: pool)
             s.profiler?.stop(97)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
-                eps: 1e-05, activation: .silu, output: s.t + 34972848 &* s.n, scratch: s.f + 57328, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 57328, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
@@ -2737,56 +2719,54 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(99)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 34972848 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 58480, bias: s.f,
-            activation: .identity, output: s.t + 54525312 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 38, width: 38, channels: 288, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 58480, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(100)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 54629280 &* s.n, savedMean: s.f + 57904, savedInvStd: s.f + 58192,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 57904, savedInvStd: s.f + 58192,
                 runningMean: s.p + 188064, runningVar: s.p + 188352, pool: pool)
             s.profiler?.stop(101)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
-                eps: 1e-05, activation: .silu, output: s.t + 54629280 &* s.n, scratch: s.f + 57904, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 57904, pool: pool)
             s.profiler?.stop(102)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54629280 &* s.n, output: s.t + 54733248 &* s.n,
-            batch: s.n, pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640,
-            reduceBias: s.p + 192096, activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568,
-            savedPooled: s.t + 56689232 &* s.n, savedHidden: s.t + 56692336 &* s.n, savedScale: s.t + 56689520 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
+            pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, reduceBias: s.p + 192096,
+            activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568, savedPooled: s.tensor(93),
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
         s.profiler?.stop(103)
         // features.4.0.block.3 project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 54733248 &* s.n, pixels: 361 &* s.n, inChannels: 288, weights: s.p + 195856,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56065728 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 361 &* s.n, inChannels: 288, weights: s.p + 195856,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(104)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 56100384 &* s.n, savedMean: s.f + 63664, savedInvStd: s.f + 63760,
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 63664, savedInvStd: s.f + 63760,
                 runningMean: s.p + 223696, runningVar: s.p + 223792, pool: pool)
             s.profiler?.stop(105)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 223504, beta: s.p + 223600, runningMean: s.p + 223696, runningVar: s.p + 223792,
-                eps: 1e-05, activation: .identity, output: s.t + 56100384 &* s.n, scratch: s.f + 63664, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 63664, pool: pool)
             s.profiler?.stop(106)
         }
     }
@@ -2795,25 +2775,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56100384 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 223888,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 43917312 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 361 &* s.n, inChannels: 96, weights: s.p + 223888,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(107)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 44125248 &* s.n, savedMean: s.f + 63856, savedInvStd: s.f + 64432,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 63856, savedInvStd: s.f + 64432,
                 runningMean: s.p + 280336, runningVar: s.p + 280912, pool: pool)
             s.profiler?.stop(108)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
-                eps: 1e-05, activation: .silu, output: s.t + 44125248 &* s.n, scratch: s.f + 63856, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 63856, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -2822,70 +2801,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(110)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 44125248 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 66160, bias: s.f,
-            activation: .identity, output: s.t + 44333184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 66160, bias: s.f,
+            activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(111)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 44541120 &* s.n, savedMean: s.f + 65008, savedInvStd: s.f + 65584,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 65008, savedInvStd: s.f + 65584,
                 runningMean: s.p + 287824, runningVar: s.p + 288400, pool: pool)
             s.profiler?.stop(112)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
-                eps: 1e-05, activation: .silu, output: s.t + 44541120 &* s.n, scratch: s.f + 65008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 65008, pool: pool)
             s.profiler?.stop(113)
         }
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 44541120 &* s.n, output: s.t + 44749056 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976,
-            reduceBias: s.p + 302800, activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656,
-            savedPooled: s.t + 56682608 &* s.n, savedHidden: s.t + 56691968 &* s.n, savedScale: s.t + 56683184 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, reduceBias: s.p + 302800,
+            activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656, savedPooled: s.tensor(103),
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
         s.profiler?.stop(114)
         // features.4.1.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 44749056 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 317232,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56135040 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 576, weights: s.p + 317232,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(115)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 76528, savedInvStd: s.f + 76624,
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 76528, savedInvStd: s.f + 76624,
                 runningMean: s.p + 372720, runningVar: s.p + 372816, pool: pool)
             s.profiler?.stop(116)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 372528, beta: s.p + 372624, runningMean: s.p + 372720, runningVar: s.p + 372816,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 76528, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 76528, pool: pool)
             s.profiler?.stop(117)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9307692307692308
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06923076923076923,
-                into: s.t + 56692352 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06923076923076923, into: s.tensor(109),
+                random: &random)
             s.profiler?.stop(118)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56100384 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 56692352 &* s.n : nil, batch: s.n,
-            perImage: 34656, output: s.t + 56169696 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 34656, output: s.tensor(108), pool: pool)
         s.profiler?.stop(119)
     }
 
@@ -2893,25 +2870,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56169696 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 372912,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 44956992 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 361 &* s.n, inChannels: 96, weights: s.p + 372912,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(120)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 45164928 &* s.n, savedMean: s.f + 76720, savedInvStd: s.f + 77296,
+                activation: .silu, output: s.tensor(111), savedMean: s.f + 76720, savedInvStd: s.f + 77296,
                 runningMean: s.p + 429360, runningVar: s.p + 429936, pool: pool)
             s.profiler?.stop(121)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
-                eps: 1e-05, activation: .silu, output: s.t + 45164928 &* s.n, scratch: s.f + 76720, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 76720, pool: pool)
             s.profiler?.stop(122)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -2920,70 +2896,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(123)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 45164928 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 79024, bias: s.f,
-            activation: .identity, output: s.t + 45372864 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 79024, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(124)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 45580800 &* s.n, savedMean: s.f + 77872, savedInvStd: s.f + 78448,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 77872, savedInvStd: s.f + 78448,
                 runningMean: s.p + 436848, runningVar: s.p + 437424, pool: pool)
             s.profiler?.stop(125)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
-                eps: 1e-05, activation: .silu, output: s.t + 45580800 &* s.n, scratch: s.f + 77872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 77872, pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 45580800 &* s.n, output: s.t + 45788736 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000,
-            reduceBias: s.p + 451824, activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680,
-            savedPooled: s.t + 56683760 &* s.n, savedHidden: s.t + 56692000 &* s.n, savedScale: s.t + 56684336 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, reduceBias: s.p + 451824,
+            activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680, savedPooled: s.tensor(115),
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
         s.profiler?.stop(127)
         // features.4.2.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 45788736 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 466256,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56204352 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(114), pixels: 361 &* s.n, inChannels: 576, weights: s.p + 466256,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
         s.profiler?.stop(128)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 89392, savedInvStd: s.f + 89488,
+                activation: .identity, output: s.tensor(119), savedMean: s.f + 89392, savedInvStd: s.f + 89488,
                 runningMean: s.p + 521744, runningVar: s.p + 521840, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 521552, beta: s.p + 521648, runningMean: s.p + 521744, runningVar: s.p + 521840,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 89392, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 89392, pool: pool)
             s.profiler?.stop(130)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
-                into: s.t + 56692368 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693, into: s.tensor(121),
+                random: &random)
             s.profiler?.stop(131)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56169696 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 56692368 &* s.n : nil, batch: s.n,
-            perImage: 34656, output: s.t + 56239008 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 34656, output: s.tensor(120), pool: pool)
         s.profiler?.stop(132)
     }
 
@@ -2991,25 +2965,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56239008 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 521936,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 45996672 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(120), pixels: 361 &* s.n, inChannels: 96, weights: s.p + 521936,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(133)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 46204608 &* s.n, savedMean: s.f + 89584, savedInvStd: s.f + 90160,
+                activation: .silu, output: s.tensor(123), savedMean: s.f + 89584, savedInvStd: s.f + 90160,
                 runningMean: s.p + 578384, runningVar: s.p + 578960, pool: pool)
             s.profiler?.stop(134)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
-                eps: 1e-05, activation: .silu, output: s.t + 46204608 &* s.n, scratch: s.f + 89584, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 89584, pool: pool)
             s.profiler?.stop(135)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -3018,70 +2991,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(136)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 46204608 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 91888, bias: s.f,
-            activation: .identity, output: s.t + 46412544 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 91888, bias: s.f,
+            activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(137)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 46620480 &* s.n, savedMean: s.f + 90736, savedInvStd: s.f + 91312,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 90736, savedInvStd: s.f + 91312,
                 runningMean: s.p + 585872, runningVar: s.p + 586448, pool: pool)
             s.profiler?.stop(138)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
-                eps: 1e-05, activation: .silu, output: s.t + 46620480 &* s.n, scratch: s.f + 90736, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 90736, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 46620480 &* s.n, output: s.t + 46828416 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024,
-            reduceBias: s.p + 600848, activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704,
-            savedPooled: s.t + 56684912 &* s.n, savedHidden: s.t + 56692032 &* s.n, savedScale: s.t + 56685488 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, reduceBias: s.p + 600848,
+            activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704, savedPooled: s.tensor(127),
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
         s.profiler?.stop(140)
         // features.4.3.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 46828416 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 615280,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56273664 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(126), pixels: 361 &* s.n, inChannels: 576, weights: s.p + 615280,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(141)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 102256,
-                savedInvStd: s.f + 102352, runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 102256, savedInvStd: s.f + 102352,
+                runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 670576, beta: s.p + 670672, runningMean: s.p + 670768, runningVar: s.p + 670864,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 102256, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 102256, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9153846153846154
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08461538461538462,
-                into: s.t + 56692384 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08461538461538462, into: s.tensor(133),
+                random: &random)
             s.profiler?.stop(144)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56239008 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 56692384 &* s.n : nil, batch: s.n,
-            perImage: 34656, output: s.t + 56308320 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 34656, output: s.tensor(132), pool: pool)
         s.profiler?.stop(145)
     }
 
@@ -3089,25 +3060,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56308320 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 670960,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 47036352 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 96, weights: s.p + 670960,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
         s.profiler?.stop(146)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 47244288 &* s.n, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 102448, savedInvStd: s.f + 103024,
                 runningMean: s.p + 727408, runningVar: s.p + 727984, pool: pool)
             s.profiler?.stop(147)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
-                eps: 1e-05, activation: .silu, output: s.t + 47244288 &* s.n, scratch: s.f + 102448, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 102448, pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -3116,70 +3086,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(149)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 47244288 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 104752, bias: s.f,
-            activation: .identity, output: s.t + 47452224 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 104752, bias: s.f,
+            activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(150)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 47660160 &* s.n, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 103600, savedInvStd: s.f + 104176,
                 runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
             s.profiler?.stop(151)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
-                eps: 1e-05, activation: .silu, output: s.t + 47660160 &* s.n, scratch: s.f + 103600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 103600, pool: pool)
             s.profiler?.stop(152)
         }
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 47660160 &* s.n, output: s.t + 47868096 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048,
-            reduceBias: s.p + 749872, activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728,
-            savedPooled: s.t + 56686064 &* s.n, savedHidden: s.t + 56692064 &* s.n, savedScale: s.t + 56686640 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, reduceBias: s.p + 749872,
+            activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728, savedPooled: s.tensor(139),
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
         s.profiler?.stop(153)
         // features.4.4.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 47868096 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 764304,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56342976 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 361 &* s.n, inChannels: 576, weights: s.p + 764304,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
         s.profiler?.stop(154)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 115120,
-                savedInvStd: s.f + 115216, runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
+                activation: .identity, output: s.tensor(143), savedMean: s.f + 115120, savedInvStd: s.f + 115216,
+                runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
             s.profiler?.stop(155)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 819600, beta: s.p + 819696, runningMean: s.p + 819792, runningVar: s.p + 819888,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 115120, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 115120, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769233,
-                into: s.t + 56692400 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769233, into: s.tensor(145),
+                random: &random)
             s.profiler?.stop(157)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56308320 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 56692400 &* s.n : nil, batch: s.n,
-            perImage: 34656, output: s.t + 56377632 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
+            perImage: 34656, output: s.tensor(144), pool: pool)
         s.profiler?.stop(158)
     }
 
@@ -3187,25 +3155,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56377632 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 819984,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 48076032 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(144), pixels: 361 &* s.n, inChannels: 96, weights: s.p + 819984,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
         s.profiler?.stop(159)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 48283968 &* s.n, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 115312, savedInvStd: s.f + 115888,
                 runningMean: s.p + 876432, runningVar: s.p + 877008, pool: pool)
             s.profiler?.stop(160)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
-                eps: 1e-05, activation: .silu, output: s.t + 48283968 &* s.n, scratch: s.f + 115312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 115312, pool: pool)
             s.profiler?.stop(161)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
@@ -3214,56 +3181,54 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(162)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 48283968 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 117616, bias: s.f,
-            activation: .identity, output: s.t + 48491904 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 19, width: 19, channels: 576, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 117616, bias: s.f,
+            activation: .identity, output: s.tensor(148), pool: pool)
         s.profiler?.stop(163)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 48699840 &* s.n, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
+                activation: .silu, output: s.tensor(149), savedMean: s.f + 116464, savedInvStd: s.f + 117040,
                 runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
             s.profiler?.stop(164)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
-                eps: 1e-05, activation: .silu, output: s.t + 48699840 &* s.n, scratch: s.f + 116464, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 116464, pool: pool)
             s.profiler?.stop(165)
         }
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 48699840 &* s.n, output: s.t + 48907776 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288,
-            reduceBias: s.p + 908112, activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968,
-            savedPooled: s.t + 56687216 &* s.n, savedHidden: s.t + 56692096 &* s.n, savedScale: s.t + 56687792 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(149), output: s.tensor(150), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, reduceBias: s.p + 908112,
+            activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968, savedPooled: s.tensor(151),
+            savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
         s.profiler?.stop(166)
         // features.5.0.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 48907776 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 922544,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 55497888 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(150), pixels: 361 &* s.n, inChannels: 576, weights: s.p + 922544,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
         s.profiler?.stop(167)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 55546992 &* s.n, savedMean: s.f + 146416,
-                savedInvStd: s.f + 146552, runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
+                activation: .identity, output: s.tensor(155), savedMean: s.f + 146416, savedInvStd: s.f + 146552,
+                runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
             s.profiler?.stop(168)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, runningMean: s.p + 1001168, runningVar: s.p + 1001312,
-                eps: 1e-05, activation: .identity, output: s.t + 55546992 &* s.n, scratch: s.f + 146416, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 146416, pool: pool)
             s.profiler?.stop(169)
         }
     }
@@ -3272,25 +3237,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55546992 &* s.n, pixels: 361 &* s.n, inChannels: 136,
-            weights: s.p + 1001456, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 35388720 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(155), pixels: 361 &* s.n, inChannels: 136, weights: s.p + 1001456,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
         s.profiler?.stop(170)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 35683296 &* s.n, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
+                activation: .silu, output: s.tensor(157), savedMean: s.f + 146688, savedInvStd: s.f + 147504,
                 runningMean: s.p + 1114064, runningVar: s.p + 1114880, pool: pool)
             s.profiler?.stop(171)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
-                eps: 1e-05, activation: .silu, output: s.t + 35683296 &* s.n, scratch: s.f + 146688, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 146688, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -3299,70 +3263,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(173)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 35683296 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 149952, bias: s.f,
-            activation: .identity, output: s.t + 35977872 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 149952, bias: s.f,
+            activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(174)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 36272448 &* s.n, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 148320, savedInvStd: s.f + 149136,
                 runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
             s.profiler?.stop(175)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
-                eps: 1e-05, activation: .silu, output: s.t + 36272448 &* s.n, scratch: s.f + 148320, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 148320, pool: pool)
             s.profiler?.stop(176)
         }
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36272448 &* s.n, output: s.t + 36567024 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360,
-            reduceBias: s.p + 1167104, activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896,
-            savedPooled: s.t + 56674448 &* s.n, savedHidden: s.t + 56691664 &* s.n, savedScale: s.t + 56675264 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, reduceBias: s.p + 1167104,
+            activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896, savedPooled: s.tensor(161),
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
         s.profiler?.stop(177)
         // features.5.1.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36567024 &* s.n, pixels: 361 &* s.n, inChannels: 816,
-            weights: s.p + 1195712, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
-            output: s.t + 55596096 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(160), pixels: 361 &* s.n, inChannels: 816, weights: s.p + 1195712,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
         s.profiler?.stop(178)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 190752,
-                savedInvStd: s.f + 190888, runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
+                activation: .identity, output: s.tensor(165), savedMean: s.f + 190752, savedInvStd: s.f + 190888,
+                runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
             s.profiler?.stop(179)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, runningMean: s.p + 1306976, runningVar: s.p + 1307120,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 190752, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 190752, pool: pool)
             s.profiler?.stop(180)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
-                into: s.t + 56692416 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077, into: s.tensor(167),
+                random: &random)
             s.profiler?.stop(181)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55546992 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 56692416 &* s.n : nil, batch: s.n,
-            perImage: 49096, output: s.t + 55645200 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(155), branch: s.tensor(165),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 49096, output: s.tensor(166), pool: pool)
         s.profiler?.stop(182)
     }
 
@@ -3370,25 +3332,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55645200 &* s.n, pixels: 361 &* s.n, inChannels: 136,
-            weights: s.p + 1307264, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 36861600 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(166), pixels: 361 &* s.n, inChannels: 136, weights: s.p + 1307264,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
         s.profiler?.stop(183)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 37156176 &* s.n, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
+                activation: .silu, output: s.tensor(169), savedMean: s.f + 191024, savedInvStd: s.f + 191840,
                 runningMean: s.p + 1419872, runningVar: s.p + 1420688, pool: pool)
             s.profiler?.stop(184)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
-                eps: 1e-05, activation: .silu, output: s.t + 37156176 &* s.n, scratch: s.f + 191024, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 191024, pool: pool)
             s.profiler?.stop(185)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -3397,70 +3358,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(186)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 37156176 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 194288, bias: s.f,
-            activation: .identity, output: s.t + 37450752 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 194288, bias: s.f,
+            activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(187)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 37745328 &* s.n, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 192656, savedInvStd: s.f + 193472,
                 runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
-                eps: 1e-05, activation: .silu, output: s.t + 37745328 &* s.n, scratch: s.f + 192656, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 192656, pool: pool)
             s.profiler?.stop(189)
         }
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37745328 &* s.n, output: s.t + 38039904 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168,
-            reduceBias: s.p + 1472912, activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704,
-            savedPooled: s.t + 56676080 &* s.n, savedHidden: s.t + 56691712 &* s.n, savedScale: s.t + 56676896 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, reduceBias: s.p + 1472912,
+            activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704, savedPooled: s.tensor(173),
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
         s.profiler?.stop(190)
         // features.5.2.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 38039904 &* s.n, pixels: 361 &* s.n, inChannels: 816,
-            weights: s.p + 1501520, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
-            output: s.t + 55694304 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(172), pixels: 361 &* s.n, inChannels: 816, weights: s.p + 1501520,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
         s.profiler?.stop(191)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 235088,
-                savedInvStd: s.f + 235224, runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 235088, savedInvStd: s.f + 235224,
+                runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
             s.profiler?.stop(192)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, runningMean: s.p + 1612784, runningVar: s.p + 1612928,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 235088, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 235088, pool: pool)
             s.profiler?.stop(193)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8846153846153846
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11538461538461539,
-                into: s.t + 56692432 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11538461538461539, into: s.tensor(179),
+                random: &random)
             s.profiler?.stop(194)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55645200 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 56692432 &* s.n : nil, batch: s.n,
-            perImage: 49096, output: s.t + 55743408 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 49096, output: s.tensor(178), pool: pool)
         s.profiler?.stop(195)
     }
 
@@ -3468,25 +3427,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55743408 &* s.n, pixels: 361 &* s.n, inChannels: 136,
-            weights: s.p + 1613072, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 38334480 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(178), pixels: 361 &* s.n, inChannels: 136, weights: s.p + 1613072,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
         s.profiler?.stop(196)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 38629056 &* s.n, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
+                activation: .silu, output: s.tensor(181), savedMean: s.f + 235360, savedInvStd: s.f + 236176,
                 runningMean: s.p + 1725680, runningVar: s.p + 1726496, pool: pool)
             s.profiler?.stop(197)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
-                eps: 1e-05, activation: .silu, output: s.t + 38629056 &* s.n, scratch: s.f + 235360, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 235360, pool: pool)
             s.profiler?.stop(198)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -3495,70 +3453,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(199)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 38629056 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 238624, bias: s.f,
-            activation: .identity, output: s.t + 38923632 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 238624, bias: s.f,
+            activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(200)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 39218208 &* s.n, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 236992, savedInvStd: s.f + 237808,
                 runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
             s.profiler?.stop(201)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
-                eps: 1e-05, activation: .silu, output: s.t + 39218208 &* s.n, scratch: s.f + 236992, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 236992, pool: pool)
             s.profiler?.stop(202)
         }
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39218208 &* s.n, output: s.t + 39512784 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976,
-            reduceBias: s.p + 1778720, activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512,
-            savedPooled: s.t + 56677712 &* s.n, savedHidden: s.t + 56691760 &* s.n, savedScale: s.t + 56678528 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, reduceBias: s.p + 1778720,
+            activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512, savedPooled: s.tensor(185),
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
         s.profiler?.stop(203)
         // features.5.3.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 39512784 &* s.n, pixels: 361 &* s.n, inChannels: 816,
-            weights: s.p + 1807328, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
-            output: s.t + 55792512 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(184), pixels: 361 &* s.n, inChannels: 816, weights: s.p + 1807328,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
         s.profiler?.stop(204)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 279424,
-                savedInvStd: s.f + 279560, runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
+                activation: .identity, output: s.tensor(189), savedMean: s.f + 279424, savedInvStd: s.f + 279560,
+                runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
             s.profiler?.stop(205)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, runningMean: s.p + 1918592, runningVar: s.p + 1918736,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 279424, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 279424, pool: pool)
             s.profiler?.stop(206)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12307692307692308,
-                into: s.t + 56692448 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12307692307692308, into: s.tensor(191),
+                random: &random)
             s.profiler?.stop(207)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55743408 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 56692448 &* s.n : nil, batch: s.n,
-            perImage: 49096, output: s.t + 55841616 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(189),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
+            perImage: 49096, output: s.tensor(190), pool: pool)
         s.profiler?.stop(208)
     }
 
@@ -3566,25 +3522,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55841616 &* s.n, pixels: 361 &* s.n, inChannels: 136,
-            weights: s.p + 1918880, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 39807360 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(190), pixels: 361 &* s.n, inChannels: 136, weights: s.p + 1918880,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(192), pool: pool)
         s.profiler?.stop(209)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 40101936 &* s.n, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
+                activation: .silu, output: s.tensor(193), savedMean: s.f + 279696, savedInvStd: s.f + 280512,
                 runningMean: s.p + 2031488, runningVar: s.p + 2032304, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
-                eps: 1e-05, activation: .silu, output: s.t + 40101936 &* s.n, scratch: s.f + 279696, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 279696, pool: pool)
             s.profiler?.stop(211)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -3593,70 +3548,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(212)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 40101936 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 282960, bias: s.f,
-            activation: .identity, output: s.t + 40396512 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 282960, bias: s.f,
+            activation: .identity, output: s.tensor(194), pool: pool)
         s.profiler?.stop(213)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 40691088 &* s.n, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
+                activation: .silu, output: s.tensor(195), savedMean: s.f + 281328, savedInvStd: s.f + 282144,
                 runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
             s.profiler?.stop(214)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
-                eps: 1e-05, activation: .silu, output: s.t + 40691088 &* s.n, scratch: s.f + 281328, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 281328, pool: pool)
             s.profiler?.stop(215)
         }
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 40691088 &* s.n, output: s.t + 40985664 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784,
-            reduceBias: s.p + 2084528, activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320,
-            savedPooled: s.t + 56679344 &* s.n, savedHidden: s.t + 56691808 &* s.n, savedScale: s.t + 56680160 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, reduceBias: s.p + 2084528,
+            activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320, savedPooled: s.tensor(197),
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
         s.profiler?.stop(216)
         // features.5.4.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 40985664 &* s.n, pixels: 361 &* s.n, inChannels: 816,
-            weights: s.p + 2113136, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
-            output: s.t + 55890720 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(196), pixels: 361 &* s.n, inChannels: 816, weights: s.p + 2113136,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(200), pool: pool)
         s.profiler?.stop(217)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 323760,
-                savedInvStd: s.f + 323896, runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
+                activation: .identity, output: s.tensor(201), savedMean: s.f + 323760, savedInvStd: s.f + 323896,
+                runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, runningMean: s.p + 2224400, runningVar: s.p + 2224544,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 323760, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 323760, pool: pool)
             s.profiler?.stop(219)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8692307692307693
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13076923076923078,
-                into: s.t + 56692464 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13076923076923078, into: s.tensor(203),
+                random: &random)
             s.profiler?.stop(220)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55841616 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 56692464 &* s.n : nil, batch: s.n,
-            perImage: 49096, output: s.t + 55939824 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 49096, output: s.tensor(202), pool: pool)
         s.profiler?.stop(221)
     }
 
@@ -3664,25 +3617,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55939824 &* s.n, pixels: 361 &* s.n, inChannels: 136,
-            weights: s.p + 2224688, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 41280240 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(202), pixels: 361 &* s.n, inChannels: 136, weights: s.p + 2224688,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
         s.profiler?.stop(222)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 41574816 &* s.n, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
+                activation: .silu, output: s.tensor(205), savedMean: s.f + 324032, savedInvStd: s.f + 324848,
                 runningMean: s.p + 2337296, runningVar: s.p + 2338112, pool: pool)
             s.profiler?.stop(223)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
-                eps: 1e-05, activation: .silu, output: s.t + 41574816 &* s.n, scratch: s.f + 324032, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 324032, pool: pool)
             s.profiler?.stop(224)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -3691,56 +3643,54 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(225)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 41574816 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 327296, bias: s.f,
-            activation: .identity, output: s.t + 54837216 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 327296, bias: s.f,
+            activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(226)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 54918816 &* s.n, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
+                activation: .silu, output: s.tensor(207), savedMean: s.f + 325664, savedInvStd: s.f + 326480,
                 runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
             s.profiler?.stop(227)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
-                eps: 1e-05, activation: .silu, output: s.t + 54918816 &* s.n, scratch: s.f + 325664, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 325664, pool: pool)
             s.profiler?.stop(228)
         }
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54918816 &* s.n, output: s.t + 55000416 &* s.n,
-            batch: s.n, pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592,
-            reduceBias: s.p + 2390336, activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128,
-            savedPooled: s.t + 56680976 &* s.n, savedHidden: s.t + 56691856 &* s.n, savedScale: s.t + 56681792 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
+            pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, reduceBias: s.p + 2390336,
+            activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128, savedPooled: s.tensor(209),
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
         s.profiler?.stop(229)
         // features.6.0.block.3 project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55000416 &* s.n, pixels: 100 &* s.n, inChannels: 816,
-            weights: s.p + 2418944, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 42138192 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(208), pixels: 100 &* s.n, inChannels: 816, weights: s.p + 2418944,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
         s.profiler?.stop(230)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 56412288 &* s.n, savedMean: s.f + 368096,
-                savedInvStd: s.f + 368328, runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
+                activation: .identity, output: s.tensor(213), savedMean: s.f + 368096, savedInvStd: s.f + 368328,
+                runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
             s.profiler?.stop(231)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, runningMean: s.p + 2608736, runningVar: s.p + 2608976,
-                eps: 1e-05, activation: .identity, output: s.t + 56412288 &* s.n, scratch: s.f + 368096, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 368096, pool: pool)
             s.profiler?.stop(232)
         }
     }
@@ -3749,25 +3699,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56412288 &* s.n, pixels: 100 &* s.n, inChannels: 232,
-            weights: s.p + 2609216, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
-            output: s.t + 50349312 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(213), pixels: 100 &* s.n, inChannels: 232, weights: s.p + 2609216,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(214), pool: pool)
         s.profiler?.stop(233)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 50488512 &* s.n, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
+                activation: .silu, output: s.tensor(215), savedMean: s.f + 368560, savedInvStd: s.f + 369952,
                 runningMean: s.p + 2934944, runningVar: s.p + 2936336, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
-                eps: 1e-05, activation: .silu, output: s.t + 50488512 &* s.n, scratch: s.f + 368560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 368560, pool: pool)
             s.profiler?.stop(235)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3776,70 +3725,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(236)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 50488512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 374128, bias: s.f,
-            activation: .identity, output: s.t + 50627712 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 374128, bias: s.f,
+            activation: .identity, output: s.tensor(216), pool: pool)
         s.profiler?.stop(237)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 50766912 &* s.n, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 371344, savedInvStd: s.f + 372736,
                 runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
             s.profiler?.stop(238)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
-                eps: 1e-05, activation: .silu, output: s.t + 50766912 &* s.n, scratch: s.f + 371344, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 371344, pool: pool)
             s.profiler?.stop(239)
         }
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 50766912 &* s.n, output: s.t + 50906112 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096,
-            reduceBias: s.p + 3058832, activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632,
-            savedPooled: s.t + 20511360 &* s.n, savedHidden: s.t + 42163888 &* s.n, savedScale: s.t + 20512752 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(217), output: s.tensor(218), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, reduceBias: s.p + 3058832,
+            activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632, savedPooled: s.tensor(219),
+            savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
         s.profiler?.stop(240)
         // features.6.1.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 50906112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
-            weights: s.p + 3141024, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 56435488 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 1392, weights: s.p + 3141024,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(222), pool: pool)
         s.profiler?.stop(241)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 443728,
-                savedInvStd: s.f + 443960, runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
+                activation: .identity, output: s.tensor(223), savedMean: s.f + 443728, savedInvStd: s.f + 443960,
+                runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
             s.profiler?.stop(242)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, runningMean: s.p + 3464448, runningVar: s.p + 3464688,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 443728, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 443728, pool: pool)
             s.profiler?.stop(243)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14615384615384616,
-                into: s.t + 42163952 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14615384615384616, into: s.tensor(225),
+                random: &random)
             s.profiler?.stop(244)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56412288 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 42163952 &* s.n : nil, batch: s.n,
-            perImage: 23200, output: s.t + 56458688 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(213), branch: s.tensor(223),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
+            perImage: 23200, output: s.tensor(224), pool: pool)
         s.profiler?.stop(245)
     }
 
@@ -3847,25 +3794,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56458688 &* s.n, pixels: 100 &* s.n, inChannels: 232,
-            weights: s.p + 3464928, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
-            output: s.t + 51045312 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(224), pixels: 100 &* s.n, inChannels: 232, weights: s.p + 3464928,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
         s.profiler?.stop(246)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 51184512 &* s.n, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
+                activation: .silu, output: s.tensor(227), savedMean: s.f + 444192, savedInvStd: s.f + 445584,
                 runningMean: s.p + 3790656, runningVar: s.p + 3792048, pool: pool)
             s.profiler?.stop(247)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
-                eps: 1e-05, activation: .silu, output: s.t + 51184512 &* s.n, scratch: s.f + 444192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 444192, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3874,70 +3820,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(249)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 51184512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 449760, bias: s.f,
-            activation: .identity, output: s.t + 51323712 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 449760, bias: s.f,
+            activation: .identity, output: s.tensor(228), pool: pool)
         s.profiler?.stop(250)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 51462912 &* s.n, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 446976, savedInvStd: s.f + 448368,
                 runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
             s.profiler?.stop(251)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
-                eps: 1e-05, activation: .silu, output: s.t + 51462912 &* s.n, scratch: s.f + 446976, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 446976, pool: pool)
             s.profiler?.stop(252)
         }
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51462912 &* s.n, output: s.t + 51602112 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808,
-            reduceBias: s.p + 3914544, activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344,
-            savedPooled: s.t + 20514144 &* s.n, savedHidden: s.t + 56691248 &* s.n, savedScale: s.t + 20515536 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(229), output: s.tensor(230), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, reduceBias: s.p + 3914544,
+            activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344, savedPooled: s.tensor(231),
+            savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
         s.profiler?.stop(253)
         // features.6.2.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 51602112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
-            weights: s.p + 3996736, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 56481888 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(230), pixels: 100 &* s.n, inChannels: 1392, weights: s.p + 3996736,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(234), pool: pool)
         s.profiler?.stop(254)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 519360,
-                savedInvStd: s.f + 519592, runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
+                activation: .identity, output: s.tensor(235), savedMean: s.f + 519360, savedInvStd: s.f + 519592,
+                runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
             s.profiler?.stop(255)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, runningMean: s.p + 4320160, runningVar: s.p + 4320400,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 519360, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 519360, pool: pool)
             s.profiler?.stop(256)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
-                into: s.t + 56692480 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385, into: s.tensor(237),
+                random: &random)
             s.profiler?.stop(257)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56458688 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 56692480 &* s.n : nil, batch: s.n,
-            perImage: 23200, output: s.t + 56505088 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
+            perImage: 23200, output: s.tensor(236), pool: pool)
         s.profiler?.stop(258)
     }
 
@@ -3945,25 +3889,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56505088 &* s.n, pixels: 100 &* s.n, inChannels: 232,
-            weights: s.p + 4320640, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
-            output: s.t + 51741312 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(236), pixels: 100 &* s.n, inChannels: 232, weights: s.p + 4320640,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
         s.profiler?.stop(259)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 51880512 &* s.n, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
+                activation: .silu, output: s.tensor(239), savedMean: s.f + 519824, savedInvStd: s.f + 521216,
                 runningMean: s.p + 4646368, runningVar: s.p + 4647760, pool: pool)
             s.profiler?.stop(260)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
-                eps: 1e-05, activation: .silu, output: s.t + 51880512 &* s.n, scratch: s.f + 519824, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 519824, pool: pool)
             s.profiler?.stop(261)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3972,70 +3915,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(262)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 51880512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 525392, bias: s.f,
-            activation: .identity, output: s.t + 52019712 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 525392, bias: s.f,
+            activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(263)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 52158912 &* s.n, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 522608, savedInvStd: s.f + 524000,
                 runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
             s.profiler?.stop(264)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
-                eps: 1e-05, activation: .silu, output: s.t + 52158912 &* s.n, scratch: s.f + 522608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 522608, pool: pool)
             s.profiler?.stop(265)
         }
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52158912 &* s.n, output: s.t + 52298112 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520,
-            reduceBias: s.p + 4770256, activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056,
-            savedPooled: s.t + 20516928 &* s.n, savedHidden: s.t + 56691312 &* s.n, savedScale: s.t + 20518320 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, reduceBias: s.p + 4770256,
+            activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056, savedPooled: s.tensor(243),
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
         s.profiler?.stop(266)
         // features.6.3.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 52298112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
-            weights: s.p + 4852448, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 56528288 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(242), pixels: 100 &* s.n, inChannels: 1392, weights: s.p + 4852448,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(246), pool: pool)
         s.profiler?.stop(267)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 594992,
-                savedInvStd: s.f + 595224, runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
+                activation: .identity, output: s.tensor(247), savedMean: s.f + 594992, savedInvStd: s.f + 595224,
+                runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
             s.profiler?.stop(268)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, runningMean: s.p + 5175872, runningVar: s.p + 5176112,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 594992, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 594992, pool: pool)
             s.profiler?.stop(269)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16153846153846155,
-                into: s.t + 56692496 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16153846153846155, into: s.tensor(249),
+                random: &random)
             s.profiler?.stop(270)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56505088 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 56692496 &* s.n : nil, batch: s.n,
-            perImage: 23200, output: s.t + 56551488 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(236), branch: s.tensor(247),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
+            perImage: 23200, output: s.tensor(248), pool: pool)
         s.profiler?.stop(271)
     }
 
@@ -4043,25 +3984,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56551488 &* s.n, pixels: 100 &* s.n, inChannels: 232,
-            weights: s.p + 5176352, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
-            output: s.t + 52437312 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(248), pixels: 100 &* s.n, inChannels: 232, weights: s.p + 5176352,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(250), pool: pool)
         s.profiler?.stop(272)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 52576512 &* s.n, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
+                activation: .silu, output: s.tensor(251), savedMean: s.f + 595456, savedInvStd: s.f + 596848,
                 runningMean: s.p + 5502080, runningVar: s.p + 5503472, pool: pool)
             s.profiler?.stop(273)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
-                eps: 1e-05, activation: .silu, output: s.t + 52576512 &* s.n, scratch: s.f + 595456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 595456, pool: pool)
             s.profiler?.stop(274)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -4070,70 +4010,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(275)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 52576512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 601024, bias: s.f,
-            activation: .identity, output: s.t + 52715712 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 601024, bias: s.f,
+            activation: .identity, output: s.tensor(252), pool: pool)
         s.profiler?.stop(276)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 52854912 &* s.n, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
+                activation: .silu, output: s.tensor(253), savedMean: s.f + 598240, savedInvStd: s.f + 599632,
                 runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
             s.profiler?.stop(277)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
-                eps: 1e-05, activation: .silu, output: s.t + 52854912 &* s.n, scratch: s.f + 598240, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 598240, pool: pool)
             s.profiler?.stop(278)
         }
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52854912 &* s.n, output: s.t + 52994112 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232,
-            reduceBias: s.p + 5625968, activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768,
-            savedPooled: s.t + 42161392 &* s.n, savedHidden: s.t + 56691376 &* s.n, savedScale: s.t + 56667488 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(253), output: s.tensor(254), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, reduceBias: s.p + 5625968,
+            activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768, savedPooled: s.tensor(255),
+            savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
         s.profiler?.stop(279)
         // features.6.4.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 52994112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
-            weights: s.p + 5708160, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 56574688 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(254), pixels: 100 &* s.n, inChannels: 1392, weights: s.p + 5708160,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(258), pool: pool)
         s.profiler?.stop(280)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 670624,
-                savedInvStd: s.f + 670856, runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
+                activation: .identity, output: s.tensor(259), savedMean: s.f + 670624, savedInvStd: s.f + 670856,
+                runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
             s.profiler?.stop(281)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, runningMean: s.p + 6031584, runningVar: s.p + 6031824,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 670624, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(259), scratch: s.f + 670624, pool: pool)
             s.profiler?.stop(282)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
-                into: s.t + 56692512 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924, into: s.tensor(261),
+                random: &random)
             s.profiler?.stop(283)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56551488 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 56692512 &* s.n : nil, batch: s.n,
-            perImage: 23200, output: s.t + 56597888 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(248), branch: s.tensor(259),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
+            perImage: 23200, output: s.tensor(260), pool: pool)
         s.profiler?.stop(284)
     }
 
@@ -4141,25 +4079,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56597888 &* s.n, pixels: 100 &* s.n, inChannels: 232,
-            weights: s.p + 6032064, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
-            output: s.t + 53133312 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(260), pixels: 100 &* s.n, inChannels: 232, weights: s.p + 6032064,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(262), pool: pool)
         s.profiler?.stop(285)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 53272512 &* s.n, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
+                activation: .silu, output: s.tensor(263), savedMean: s.f + 671088, savedInvStd: s.f + 672480,
                 runningMean: s.p + 6357792, runningVar: s.p + 6359184, pool: pool)
             s.profiler?.stop(286)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
-                eps: 1e-05, activation: .silu, output: s.t + 53272512 &* s.n, scratch: s.f + 671088, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 671088, pool: pool)
             s.profiler?.stop(287)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -4168,70 +4105,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(288)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 53272512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 676656, bias: s.f,
-            activation: .identity, output: s.t + 53411712 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 676656, bias: s.f,
+            activation: .identity, output: s.tensor(264), pool: pool)
         s.profiler?.stop(289)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 53550912 &* s.n, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
+                activation: .silu, output: s.tensor(265), savedMean: s.f + 673872, savedInvStd: s.f + 675264,
                 runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
             s.profiler?.stop(290)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
-                eps: 1e-05, activation: .silu, output: s.t + 53550912 &* s.n, scratch: s.f + 673872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 673872, pool: pool)
             s.profiler?.stop(291)
         }
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 53550912 &* s.n, output: s.t + 53690112 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944,
-            reduceBias: s.p + 6481680, activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480,
-            savedPooled: s.t + 56668880 &* s.n, savedHidden: s.t + 56691440 &* s.n, savedScale: s.t + 56670272 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, reduceBias: s.p + 6481680,
+            activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480, savedPooled: s.tensor(267),
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
         s.profiler?.stop(292)
         // features.6.5.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 53690112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
-            weights: s.p + 6563872, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 56621088 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(266), pixels: 100 &* s.n, inChannels: 1392, weights: s.p + 6563872,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(270), pool: pool)
         s.profiler?.stop(293)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 20271744 &* s.n, savedMean: s.f + 746256,
-                savedInvStd: s.f + 746488, runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
+                activation: .identity, output: s.tensor(271), savedMean: s.f + 746256, savedInvStd: s.f + 746488,
+                runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
             s.profiler?.stop(294)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, runningMean: s.p + 6887296, runningVar: s.p + 6887536,
-                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 746256, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 746256, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.823076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17692307692307693,
-                into: s.t + 56692528 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17692307692307693, into: s.tensor(273),
+                random: &random)
             s.profiler?.stop(296)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56597888 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 56692528 &* s.n : nil, batch: s.n,
-            perImage: 23200, output: s.t + 56644288 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(260), branch: s.tensor(271),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
+            perImage: 23200, output: s.tensor(272), pool: pool)
         s.profiler?.stop(297)
     }
 
@@ -4239,25 +4174,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56644288 &* s.n, pixels: 100 &* s.n, inChannels: 232,
-            weights: s.p + 6887776, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
-            output: s.t + 53829312 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(272), pixels: 100 &* s.n, inChannels: 232, weights: s.p + 6887776,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(274), pool: pool)
         s.profiler?.stop(298)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 53968512 &* s.n, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
+                activation: .silu, output: s.tensor(275), savedMean: s.f + 746720, savedInvStd: s.f + 748112,
                 runningMean: s.p + 7213504, runningVar: s.p + 7214896, pool: pool)
             s.profiler?.stop(299)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
-                eps: 1e-05, activation: .silu, output: s.t + 53968512 &* s.n, scratch: s.f + 746720, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 746720, pool: pool)
             s.profiler?.stop(300)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
@@ -4266,56 +4200,54 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(301)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 53968512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 752288, bias: s.f,
-            activation: .identity, output: s.t + 54107712 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 752288, bias: s.f,
+            activation: .identity, output: s.tensor(276), pool: pool)
         s.profiler?.stop(302)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 54246912 &* s.n, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
+                activation: .silu, output: s.tensor(277), savedMean: s.f + 749504, savedInvStd: s.f + 750896,
                 runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
             s.profiler?.stop(303)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
-                eps: 1e-05, activation: .silu, output: s.t + 54246912 &* s.n, scratch: s.f + 749504, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 749504, pool: pool)
             s.profiler?.stop(304)
         }
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54246912 &* s.n, output: s.t + 54386112 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384,
-            reduceBias: s.p + 7315120, activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920,
-            savedPooled: s.t + 56671664 &* s.n, savedHidden: s.t + 56691504 &* s.n, savedScale: s.t + 56673056 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, reduceBias: s.p + 7315120,
+            activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920, savedPooled: s.tensor(279),
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
         s.profiler?.stop(305)
         // features.7.0.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 54386112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
-            weights: s.p + 7397312, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 42099792 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(278), pixels: 100 &* s.n, inChannels: 1392, weights: s.p + 7397312,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(282), pool: pool)
         s.profiler?.stop(306)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 55988928 &* s.n, savedMean: s.f + 777344,
-                savedInvStd: s.f + 777728, runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
+                activation: .identity, output: s.tensor(283), savedMean: s.f + 777344, savedInvStd: s.f + 777728,
+                runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
             s.profiler?.stop(307)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, runningMean: s.p + 7932608, runningVar: s.p + 7932992,
-                eps: 1e-05, activation: .identity, output: s.t + 55988928 &* s.n, scratch: s.f + 777344, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 777344, pool: pool)
             s.profiler?.stop(308)
         }
     }
@@ -4324,25 +4256,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55988928 &* s.n, pixels: 100 &* s.n, inChannels: 384,
-            weights: s.p + 7933376, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
-            output: s.t + 20271744 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(283), pixels: 100 &* s.n, inChannels: 384, weights: s.p + 7933376,
+            bias: s.f, outChannels: 2304, activation: .identity, residual: nil, output: s.tensor(284), pool: pool)
         s.profiler?.stop(309)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 41869392 &* s.n, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
+                activation: .silu, output: s.tensor(285), savedMean: s.f + 778112, savedInvStd: s.f + 780416,
                 runningMean: s.p + 8822720, runningVar: s.p + 8825024, pool: pool)
             s.profiler?.stop(310)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
-                eps: 1e-05, activation: .silu, output: s.t + 41869392 &* s.n, scratch: s.f + 778112, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(285), scratch: s.f + 778112, pool: pool)
             s.profiler?.stop(311)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
@@ -4351,70 +4282,68 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.stop(312)
         // features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 41869392 &* s.n, batch: s.n, height: 10, width: 10, channels: 2304,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 787328, bias: s.f,
-            activation: .identity, output: s.t + 42995712 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 787328, bias: s.f,
+            activation: .identity, output: s.tensor(286), pool: pool)
         s.profiler?.stop(313)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 43226112 &* s.n, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
+                activation: .silu, output: s.tensor(287), savedMean: s.f + 782720, savedInvStd: s.f + 785024,
                 runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
             s.profiler?.stop(314)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
-                eps: 1e-05, activation: .silu, output: s.t + 43226112 &* s.n, scratch: s.f + 782720, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 782720, pool: pool)
             s.profiler?.stop(315)
         }
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 43226112 &* s.n, output: s.t + 43456512 &* s.n,
-            batch: s.n, pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280,
-            reduceBias: s.p + 9078464, activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744,
-            savedPooled: s.t + 20502144 &* s.n, savedHidden: s.t + 42163792 &* s.n, savedScale: s.t + 20504448 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(287), output: s.tensor(288), batch: s.n,
+            pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, reduceBias: s.p + 9078464,
+            activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744, savedPooled: s.tensor(289),
+            savedHidden: s.tensor(290), savedScale: s.tensor(291), pool: pool)
         s.profiler?.stop(316)
         // features.7.1.block.3 project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 43456512 &* s.n, pixels: 100 &* s.n, inChannels: 2304,
-            weights: s.p + 9302048, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 43840512 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(288), pixels: 100 &* s.n, inChannels: 2304, weights: s.p + 9302048,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(292), pool: pool)
         s.profiler?.stop(317)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 43686912 &* s.n, savedMean: s.f + 828800,
-                savedInvStd: s.f + 829184, runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
+                activation: .identity, output: s.tensor(293), savedMean: s.f + 828800, savedInvStd: s.f + 829184,
+                runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
             s.profiler?.stop(318)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, runningMean: s.p + 10187552, runningVar: s.p + 10187936,
-                eps: 1e-05, activation: .identity, output: s.t + 43686912 &* s.n, scratch: s.f + 828800, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(293), scratch: s.f + 828800, pool: pool)
             s.profiler?.stop(319)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19230769230769232,
-                into: s.t + 56692544 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19230769230769232, into: s.tensor(295),
+                random: &random)
             s.profiler?.stop(320)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55988928 &* s.n, branch: s.t + 43686912 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 56692544 &* s.n : nil, batch: s.n,
-            perImage: 38400, output: s.t + 43878912 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(283), branch: s.tensor(293),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(295) : nil, batch: s.n,
+            perImage: 38400, output: s.tensor(294), pool: pool)
         s.profiler?.stop(321)
     }
 
@@ -4422,25 +4351,24 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 43878912 &* s.n, pixels: 100 &* s.n, inChannels: 384,
-            weights: s.p + 10188320, bias: s.f, outChannels: 1536, activation: .identity, residual: nil,
-            output: s.t + 43686912 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(294), pixels: 100 &* s.n, inChannels: 384, weights: s.p + 10188320,
+            bias: s.f, outChannels: 1536, activation: .identity, residual: nil, output: s.tensor(296), pool: pool)
         s.profiler?.stop(322)
         // features.8 BatchNorm (batch statistics) + silu on [n, 10, 10, 1536]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 50195712 &* s.n, savedMean: s.f + 829568, savedInvStd: s.f + 831104,
+                activation: .silu, output: s.tensor(297), savedMean: s.f + 829568, savedInvStd: s.f + 831104,
                 runningMean: s.p + 10781216, runningVar: s.p + 10782752, pool: pool)
             s.profiler?.stop(323)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1536]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, runningMean: s.p + 10781216, runningVar: s.p + 10782752,
-                eps: 1e-05, activation: .silu, output: s.t + 50195712 &* s.n, scratch: s.f + 829568, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 829568, pool: pool)
             s.profiler?.stop(324)
         }
     }
@@ -4449,27 +4377,27 @@ public final class EfficientNetB3Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 10, 10, 1536] -> [n, 1536]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 50195712 &* s.n, batch: s.n, pixels: 100, channels: 1536,
-            output: s.t + 20506752 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(297), batch: s.n, pixels: 100, channels: 1536, output: s.tensor(298),
+            pool: pool)
         s.profiler?.stop(325)
         // dropout p=0.3 (when options.dropout) on [n, 1536]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 20506752 &* s.n, output: s.t + 20509824 &* s.n, count: 1536 &* s.n,
-            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 20508288 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(298), output: s.tensor(300), count: 1536 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(299), random: &random)
         s.profiler?.stop(326)
         // classifier.1 linear, [n, 1536] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 20509824 &* s.n, batch: s.n, inFeatures: 1536, weights: s.p + 10784288,
-            bias: s.p + 12320288, outFeatures: 1000, output: s.t + 20506752 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(300), batch: s.n, inFeatures: 1536, weights: s.p + 10784288,
+            bias: s.p + 12320288, outFeatures: 1000, output: s.tensor(301), pool: pool)
         s.profiler?.stop(327)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 20506752 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 42162784 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(301), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(302))
         s.profiler?.stop(328)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 20506752 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(301), count: 1000 &* s.n)
         s.profiler?.stop(329)
     }
 
@@ -4477,19 +4405,19 @@ public final class EfficientNetB3Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 42162784 &* s.n, input: s.t + 20509824 &* s.n,
-            weights: s.p + 10784288, batch: s.n, inFeatures: 1536, outFeatures: 1000, gradInput: s.t + 20506752 &* s.n,
-            gradWeights: s.g + 10784288, gradBias: s.g + 12320288, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(302), input: s.tensor(300), weights: s.p + 10784288,
+            batch: s.n, inFeatures: 1536, outFeatures: 1000, gradInput: s.tensor(303), gradWeights: s.g + 10784288,
+            gradBias: s.g + 12320288, pool: pool)
         s.profiler?.stop(330)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 20506752 &* s.n, mask: s.t + 20508288 &* s.n,
-            count: 1536 &* s.n, gradInput: s.t + 20509824 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(303), mask: s.tensor(299), count: 1536 &* s.n,
+            gradInput: s.tensor(304))
         s.profiler?.stop(331)
         // avgpool backward: spread each channel's gradient over the 100 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 20509824 &* s.n, batch: s.n, pixels: 100,
-            channels: 1536, gradInput: s.t + 50195712 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(304), batch: s.n, pixels: 100, channels: 1536,
+            gradInput: s.tensor(305), pool: pool)
         s.profiler?.stop(332)
     }
 
@@ -4497,16 +4425,16 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place) on [n, 10, 10, 1536]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43686912 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(305), input: s.tensor(296),
             pixels: 100 &* s.n, channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 829568,
-            savedInvStd: s.f + 831104, activation: .silu, gradInput: s.t + 50195712 &* s.n, gradGamma: s.g + 10778144,
+            savedInvStd: s.f + 831104, activation: .silu, gradInput: s.tensor(305), gradGamma: s.g + 10778144,
             gradBeta: s.g + 10779680, pool: pool)
         s.profiler?.stop(333)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43878912 &* s.n,
-            weights: s.p + 10188320, pixels: 100 &* s.n, inChannels: 384, outChannels: 1536,
-            gradInput: s.t + 56027328 &* s.n, gradWeights: s.g + 10188320, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(305), input: s.tensor(294), weights: s.p + 10188320,
+            pixels: 100 &* s.n, inChannels: 384, outChannels: 1536, gradInput: s.tensor(306),
+            gradWeights: s.g + 10188320, pool: pool)
         s.profiler?.stop(334)
     }
 
@@ -4514,1766 +4442,3245 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 56027328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 56692544 &* s.n : nil, batch: s.n,
-            perImage: 38400, gradBranch: s.t + 50195712 &* s.n, pool: pool)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(306),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(295) : nil, batch: s.n,
+            perImage: 38400, gradBranch: s.tensor(307), pool: pool)
         s.profiler?.stop(335)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43840512 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(292),
             pixels: 100 &* s.n, channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 828800,
-            savedInvStd: s.f + 829184, activation: .identity, gradInput: s.t + 50195712 &* s.n,
-            gradGamma: s.g + 10186784, gradBeta: s.g + 10187168, pool: pool)
+            savedInvStd: s.f + 829184, activation: .identity, gradInput: s.tensor(307), gradGamma: s.g + 10186784,
+            gradBeta: s.g + 10187168, pool: pool)
         s.profiler?.stop(336)
+        // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
+                activation: .silu, output: s.tensor(310), pool: pool)
+            s.profiler?.stop(337)
+        }
+        // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
+                eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 782720, pool: pool)
+            s.profiler?.stop(338)
+        }
+        // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(310), savedScale: s.tensor(291), batch: s.n,
+                pixels: 100, channels: 2304, output: s.tensor(309), pool: pool)
+            s.profiler?.stop(339)
+        }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43456512 &* s.n,
-            weights: s.p + 9302048, pixels: 100 &* s.n, inChannels: 2304, outChannels: 384,
-            gradInput: s.t + 43686912 &* s.n, gradWeights: s.g + 9302048, pool: pool)
-        s.profiler?.stop(337)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 9302048,
+            pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
+            gradWeights: s.g + 9302048, pool: pool)
+        s.profiler?.stop(340)
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 43686912 &* s.n, input: s.t + 43226112 &* s.n,
-            batch: s.n, pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280,
-            activation: .silu, expandWeights: s.p + 9078560, savedPooled: s.t + 20502144 &* s.n,
-            savedHidden: s.t + 42163792 &* s.n, savedScale: s.t + 20504448 &* s.n, gradInput: s.t + 43456512 &* s.n,
-            gradReduceWeights: s.g + 8857280, gradReduceBias: s.g + 9078464, gradExpandWeights: s.g + 9078560,
-            gradExpandBias: s.g + 9299744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(338)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(308), input: s.tensor(310), batch: s.n, pixels: 100,
+            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, activation: .silu,
+            expandWeights: s.p + 9078560, savedPooled: s.tensor(289), savedHidden: s.tensor(290),
+            savedScale: s.tensor(291), gradInput: s.tensor(311), gradReduceWeights: s.g + 8857280,
+            gradReduceBias: s.g + 9078464, gradExpandWeights: s.g + 9078560, gradExpandBias: s.g + 9299744,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(341)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43456512 &* s.n, input: s.t + 42995712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(311), input: s.tensor(286),
             pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 782720,
-            savedInvStd: s.f + 785024, activation: .silu, gradInput: s.t + 43456512 &* s.n, gradGamma: s.g + 8848064,
+            savedInvStd: s.f + 785024, activation: .silu, gradInput: s.tensor(311), gradGamma: s.g + 8848064,
             gradBeta: s.g + 8850368, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(342)
+        // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
+                activation: .silu, output: s.tensor(313), pool: pool)
+            s.profiler?.stop(343)
+        }
+        // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 778112, pool: pool)
+            s.profiler?.stop(344)
+        }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 808064, count: 20736)
-        s.profiler?.stop(340)
+        s.profiler?.stop(345)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43456512 &* s.n, input: s.t + 41869392 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 10, outWidth: 10, weights: s.f + 787328, gradInput: s.t + 42995712 &* s.n,
-            gradWeights: s.f + 808064, pool: pool)
-        s.profiler?.stop(341)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, height: 10,
+            width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
+            weights: s.f + 787328, gradInput: s.tensor(312), gradWeights: s.f + 808064, pool: pool)
+        s.profiler?.stop(346)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 808064, channels: 2304, kernel: 3, into: s.g + 8827328)
-        s.profiler?.stop(342)
+        s.profiler?.stop(347)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 42995712 &* s.n, input: s.t + 20271744 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(312), input: s.tensor(284),
             pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 778112,
-            savedInvStd: s.f + 780416, activation: .silu, gradInput: s.t + 42995712 &* s.n, gradGamma: s.g + 8818112,
+            savedInvStd: s.f + 780416, activation: .silu, gradInput: s.tensor(312), gradGamma: s.g + 8818112,
             gradBeta: s.g + 8820416, pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(348)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 42995712 &* s.n, input: s.t + 55988928 &* s.n,
-            weights: s.p + 7933376, pixels: 100 &* s.n, inChannels: 384, outChannels: 2304,
-            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 7933376, pool: pool)
-        s.profiler?.stop(344)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(283), weights: s.p + 7933376,
+            pixels: 100 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(314),
+            gradWeights: s.g + 7933376, pool: pool)
+        s.profiler?.stop(349)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 56027328 &* s.n, count: 38400 &* s.n, pool: pool)
-        s.profiler?.stop(345)
+        TrainingKernels.accumulate(s.tensor(314), s.tensor(306), count: 38400 &* s.n, pool: pool)
+        s.profiler?.stop(350)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 42099792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(282),
             pixels: 100 &* s.n, channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 777344,
-            savedInvStd: s.f + 777728, activation: .identity, gradInput: s.t + 20410944 &* s.n,
-            gradGamma: s.g + 7931840, gradBeta: s.g + 7932224, pool: pool)
-        s.profiler?.stop(346)
+            savedInvStd: s.f + 777728, activation: .identity, gradInput: s.tensor(314), gradGamma: s.g + 7931840,
+            gradBeta: s.g + 7932224, pool: pool)
+        s.profiler?.stop(351)
+        // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
+                activation: .silu, output: s.tensor(317), pool: pool)
+            s.profiler?.stop(352)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
+                eps: 1e-05, activation: .silu, output: s.tensor(317), scratch: s.f + 749504, pool: pool)
+            s.profiler?.stop(353)
+        }
+        // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(317), savedScale: s.tensor(281), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(316), pool: pool)
+            s.profiler?.stop(354)
+        }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 54386112 &* s.n,
-            weights: s.p + 7397312, pixels: 100 &* s.n, inChannels: 1392, outChannels: 384,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 7397312, pool: pool)
-        s.profiler?.stop(347)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), weights: s.p + 7397312,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(315),
+            gradWeights: s.g + 7397312, pool: pool)
+        s.profiler?.stop(355)
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54246912 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384,
-            activation: .silu, expandWeights: s.p + 7315184, savedPooled: s.t + 56671664 &* s.n,
-            savedHidden: s.t + 56691504 &* s.n, savedScale: s.t + 56673056 &* s.n, gradInput: s.t + 41869392 &* s.n,
-            gradReduceWeights: s.g + 7234384, gradReduceBias: s.g + 7315120, gradExpandWeights: s.g + 7315184,
-            gradExpandBias: s.g + 7395920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(348)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(315), input: s.tensor(317), batch: s.n, pixels: 100,
+            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, activation: .silu,
+            expandWeights: s.p + 7315184, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
+            savedScale: s.tensor(281), gradInput: s.tensor(318), gradReduceWeights: s.g + 7234384,
+            gradReduceBias: s.g + 7315120, gradExpandWeights: s.g + 7315184, gradExpandBias: s.g + 7395920,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(356)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 54107712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(276),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 749504,
-            savedInvStd: s.f + 750896, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 7228816,
+            savedInvStd: s.f + 750896, activation: .silu, gradInput: s.tensor(318), gradGamma: s.g + 7228816,
             gradBeta: s.g + 7230208, pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(357)
+        // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
+                activation: .silu, output: s.tensor(320), pool: pool)
+            s.profiler?.stop(358)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
+                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 746720, pool: pool)
+            s.profiler?.stop(359)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 764816, count: 12528)
-        s.profiler?.stop(350)
+        s.profiler?.stop(360)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53968512 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 10, outWidth: 10, weights: s.f + 752288, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 764816, pool: pool)
-        s.profiler?.stop(351)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, height: 10,
+            width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
+            weights: s.f + 752288, gradInput: s.tensor(319), gradWeights: s.f + 764816, pool: pool)
+        s.profiler?.stop(361)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 764816, channels: 1392, kernel: 3, into: s.g + 7216288)
-        s.profiler?.stop(352)
+        s.profiler?.stop(362)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53829312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(319), input: s.tensor(274),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 746720,
-            savedInvStd: s.f + 748112, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 7210720,
+            savedInvStd: s.f + 748112, activation: .silu, gradInput: s.tensor(319), gradGamma: s.g + 7210720,
             gradBeta: s.g + 7212112, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(363)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56644288 &* s.n,
-            weights: s.p + 6887776, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 6887776, pool: pool)
-        s.profiler?.stop(354)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(272), weights: s.p + 6887776,
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(321),
+            gradWeights: s.g + 6887776, pool: pool)
+        s.profiler?.stop(364)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 56692528 &* s.n : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
-        s.profiler?.stop(355)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(321),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.tensor(322), pool: pool)
+        s.profiler?.stop(365)
         // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56621088 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(270),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 746256,
-            savedInvStd: s.f + 746488, activation: .identity, gradInput: s.t + 20434144 &* s.n,
-            gradGamma: s.g + 6886816, gradBeta: s.g + 6887056, pool: pool)
-        s.profiler?.stop(356)
+            savedInvStd: s.f + 746488, activation: .identity, gradInput: s.tensor(322), gradGamma: s.g + 6886816,
+            gradBeta: s.g + 6887056, pool: pool)
+        s.profiler?.stop(366)
+        // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
+                activation: .silu, output: s.tensor(325), pool: pool)
+            s.profiler?.stop(367)
+        }
+        // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
+                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 673872, pool: pool)
+            s.profiler?.stop(368)
+        }
+        // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(325), savedScale: s.tensor(269), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(324), pool: pool)
+            s.profiler?.stop(369)
+        }
         // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 53690112 &* s.n,
-            weights: s.p + 6563872, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 6563872, pool: pool)
-        s.profiler?.stop(357)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(324), weights: s.p + 6563872,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(323),
+            gradWeights: s.g + 6563872, pool: pool)
+        s.profiler?.stop(370)
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53550912 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944,
-            activation: .silu, expandWeights: s.p + 6481744, savedPooled: s.t + 56668880 &* s.n,
-            savedHidden: s.t + 56691440 &* s.n, savedScale: s.t + 56670272 &* s.n, gradInput: s.t + 41869392 &* s.n,
-            gradReduceWeights: s.g + 6400944, gradReduceBias: s.g + 6481680, gradExpandWeights: s.g + 6481744,
-            gradExpandBias: s.g + 6562480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(358)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(323), input: s.tensor(325), batch: s.n, pixels: 100,
+            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, activation: .silu,
+            expandWeights: s.p + 6481744, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
+            savedScale: s.tensor(269), gradInput: s.tensor(326), gradReduceWeights: s.g + 6400944,
+            gradReduceBias: s.g + 6481680, gradExpandWeights: s.g + 6481744, gradExpandBias: s.g + 6562480,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(371)
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53411712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(326), input: s.tensor(264),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 673872,
-            savedInvStd: s.f + 675264, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 6395376,
+            savedInvStd: s.f + 675264, activation: .silu, gradInput: s.tensor(326), gradGamma: s.g + 6395376,
             gradBeta: s.g + 6396768, pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(372)
+        // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
+                activation: .silu, output: s.tensor(328), pool: pool)
+            s.profiler?.stop(373)
+        }
+        // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 671088, pool: pool)
+            s.profiler?.stop(374)
+        }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 711456, count: 34800)
-        s.profiler?.stop(360)
+        s.profiler?.stop(375)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53272512 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 676656, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 711456, pool: pool)
-        s.profiler?.stop(361)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, height: 10,
+            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 676656, gradInput: s.tensor(327), gradWeights: s.f + 711456, pool: pool)
+        s.profiler?.stop(376)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 711456, channels: 1392, kernel: 5, into: s.g + 6360576)
-        s.profiler?.stop(362)
+        s.profiler?.stop(377)
         // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53133312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(327), input: s.tensor(262),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 671088,
-            savedInvStd: s.f + 672480, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 6355008,
+            savedInvStd: s.f + 672480, activation: .silu, gradInput: s.tensor(327), gradGamma: s.g + 6355008,
             gradBeta: s.g + 6356400, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(378)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56597888 &* s.n,
-            weights: s.p + 6032064, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 6032064, pool: pool)
-        s.profiler?.stop(364)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(260), weights: s.p + 6032064,
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(329),
+            gradWeights: s.g + 6032064, pool: pool)
+        s.profiler?.stop(379)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(365)
+        TrainingKernels.accumulate(s.tensor(329), s.tensor(321), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(380)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 56692512 &* s.n : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.t + 20410944 &* s.n, pool: pool)
-        s.profiler?.stop(366)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(329),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.tensor(330), pool: pool)
+        s.profiler?.stop(381)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56574688 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(258),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 670624,
-            savedInvStd: s.f + 670856, activation: .identity, gradInput: s.t + 20410944 &* s.n,
-            gradGamma: s.g + 6031104, gradBeta: s.g + 6031344, pool: pool)
-        s.profiler?.stop(367)
+            savedInvStd: s.f + 670856, activation: .identity, gradInput: s.tensor(330), gradGamma: s.g + 6031104,
+            gradBeta: s.g + 6031344, pool: pool)
+        s.profiler?.stop(382)
+        // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
+                activation: .silu, output: s.tensor(333), pool: pool)
+            s.profiler?.stop(383)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
+                eps: 1e-05, activation: .silu, output: s.tensor(333), scratch: s.f + 598240, pool: pool)
+            s.profiler?.stop(384)
+        }
+        // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(333), savedScale: s.tensor(257), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(332), pool: pool)
+            s.profiler?.stop(385)
+        }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 52994112 &* s.n,
-            weights: s.p + 5708160, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 5708160, pool: pool)
-        s.profiler?.stop(368)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 5708160,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(331),
+            gradWeights: s.g + 5708160, pool: pool)
+        s.profiler?.stop(386)
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52854912 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232,
-            activation: .silu, expandWeights: s.p + 5626032, savedPooled: s.t + 42161392 &* s.n,
-            savedHidden: s.t + 56691376 &* s.n, savedScale: s.t + 56667488 &* s.n, gradInput: s.t + 41869392 &* s.n,
-            gradReduceWeights: s.g + 5545232, gradReduceBias: s.g + 5625968, gradExpandWeights: s.g + 5626032,
-            gradExpandBias: s.g + 5706768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(369)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(331), input: s.tensor(333), batch: s.n, pixels: 100,
+            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, activation: .silu,
+            expandWeights: s.p + 5626032, savedPooled: s.tensor(255), savedHidden: s.tensor(256),
+            savedScale: s.tensor(257), gradInput: s.tensor(334), gradReduceWeights: s.g + 5545232,
+            gradReduceBias: s.g + 5625968, gradExpandWeights: s.g + 5626032, gradExpandBias: s.g + 5706768,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(387)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52715712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(334), input: s.tensor(252),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 598240,
-            savedInvStd: s.f + 599632, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 5539664,
+            savedInvStd: s.f + 599632, activation: .silu, gradInput: s.tensor(334), gradGamma: s.g + 5539664,
             gradBeta: s.g + 5541056, pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(388)
+        // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
+                activation: .silu, output: s.tensor(336), pool: pool)
+            s.profiler?.stop(389)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
+                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 595456, pool: pool)
+            s.profiler?.stop(390)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 635824, count: 34800)
-        s.profiler?.stop(371)
+        s.profiler?.stop(391)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52576512 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 601024, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 635824, pool: pool)
-        s.profiler?.stop(372)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, height: 10,
+            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 601024, gradInput: s.tensor(335), gradWeights: s.f + 635824, pool: pool)
+        s.profiler?.stop(392)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 635824, channels: 1392, kernel: 5, into: s.g + 5504864)
-        s.profiler?.stop(373)
+        s.profiler?.stop(393)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52437312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(335), input: s.tensor(250),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 595456,
-            savedInvStd: s.f + 596848, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 5499296,
+            savedInvStd: s.f + 596848, activation: .silu, gradInput: s.tensor(335), gradGamma: s.g + 5499296,
             gradBeta: s.g + 5500688, pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(394)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56551488 &* s.n,
-            weights: s.p + 5176352, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 5176352, pool: pool)
-        s.profiler?.stop(375)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(335), input: s.tensor(248), weights: s.p + 5176352,
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(337),
+            gradWeights: s.g + 5176352, pool: pool)
+        s.profiler?.stop(395)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 20434144 &* s.n, count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(376)
+        TrainingKernels.accumulate(s.tensor(337), s.tensor(329), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(396)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 56692496 &* s.n : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
-        s.profiler?.stop(377)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(337),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.tensor(338), pool: pool)
+        s.profiler?.stop(397)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56528288 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(246),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 594992,
-            savedInvStd: s.f + 595224, activation: .identity, gradInput: s.t + 20434144 &* s.n,
-            gradGamma: s.g + 5175392, gradBeta: s.g + 5175632, pool: pool)
-        s.profiler?.stop(378)
+            savedInvStd: s.f + 595224, activation: .identity, gradInput: s.tensor(338), gradGamma: s.g + 5175392,
+            gradBeta: s.g + 5175632, pool: pool)
+        s.profiler?.stop(398)
+        // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
+                activation: .silu, output: s.tensor(341), pool: pool)
+            s.profiler?.stop(399)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
+                eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 522608, pool: pool)
+            s.profiler?.stop(400)
+        }
+        // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(245), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(340), pool: pool)
+            s.profiler?.stop(401)
+        }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 52298112 &* s.n,
-            weights: s.p + 4852448, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 4852448, pool: pool)
-        s.profiler?.stop(379)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(340), weights: s.p + 4852448,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(339),
+            gradWeights: s.g + 4852448, pool: pool)
+        s.profiler?.stop(402)
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52158912 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520,
-            activation: .silu, expandWeights: s.p + 4770320, savedPooled: s.t + 20516928 &* s.n,
-            savedHidden: s.t + 56691312 &* s.n, savedScale: s.t + 20518320 &* s.n, gradInput: s.t + 41869392 &* s.n,
-            gradReduceWeights: s.g + 4689520, gradReduceBias: s.g + 4770256, gradExpandWeights: s.g + 4770320,
-            gradExpandBias: s.g + 4851056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(380)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(339), input: s.tensor(341), batch: s.n, pixels: 100,
+            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, activation: .silu,
+            expandWeights: s.p + 4770320, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
+            savedScale: s.tensor(245), gradInput: s.tensor(342), gradReduceWeights: s.g + 4689520,
+            gradReduceBias: s.g + 4770256, gradExpandWeights: s.g + 4770320, gradExpandBias: s.g + 4851056,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(403)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52019712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(342), input: s.tensor(240),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 522608,
-            savedInvStd: s.f + 524000, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 4683952,
+            savedInvStd: s.f + 524000, activation: .silu, gradInput: s.tensor(342), gradGamma: s.g + 4683952,
             gradBeta: s.g + 4685344, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(404)
+        // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
+                activation: .silu, output: s.tensor(344), pool: pool)
+            s.profiler?.stop(405)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
+                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 519824, pool: pool)
+            s.profiler?.stop(406)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 560192, count: 34800)
-        s.profiler?.stop(382)
+        s.profiler?.stop(407)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51880512 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 525392, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 560192, pool: pool)
-        s.profiler?.stop(383)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, height: 10,
+            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 525392, gradInput: s.tensor(343), gradWeights: s.f + 560192, pool: pool)
+        s.profiler?.stop(408)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 560192, channels: 1392, kernel: 5, into: s.g + 4649152)
-        s.profiler?.stop(384)
+        s.profiler?.stop(409)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51741312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(343), input: s.tensor(238),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 519824,
-            savedInvStd: s.f + 521216, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 4643584,
+            savedInvStd: s.f + 521216, activation: .silu, gradInput: s.tensor(343), gradGamma: s.g + 4643584,
             gradBeta: s.g + 4644976, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(410)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56505088 &* s.n,
-            weights: s.p + 4320640, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 4320640, pool: pool)
-        s.profiler?.stop(386)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(236), weights: s.p + 4320640,
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(345),
+            gradWeights: s.g + 4320640, pool: pool)
+        s.profiler?.stop(411)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(387)
+        TrainingKernels.accumulate(s.tensor(345), s.tensor(337), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(412)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 56692480 &* s.n : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.t + 20410944 &* s.n, pool: pool)
-        s.profiler?.stop(388)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(345),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.tensor(346), pool: pool)
+        s.profiler?.stop(413)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56481888 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(234),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 519360,
-            savedInvStd: s.f + 519592, activation: .identity, gradInput: s.t + 20410944 &* s.n,
-            gradGamma: s.g + 4319680, gradBeta: s.g + 4319920, pool: pool)
-        s.profiler?.stop(389)
+            savedInvStd: s.f + 519592, activation: .identity, gradInput: s.tensor(346), gradGamma: s.g + 4319680,
+            gradBeta: s.g + 4319920, pool: pool)
+        s.profiler?.stop(414)
+        // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
+                activation: .silu, output: s.tensor(349), pool: pool)
+            s.profiler?.stop(415)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
+                eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 446976, pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(349), savedScale: s.tensor(233), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(348), pool: pool)
+            s.profiler?.stop(417)
+        }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 51602112 &* s.n,
-            weights: s.p + 3996736, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 3996736, pool: pool)
-        s.profiler?.stop(390)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(348), weights: s.p + 3996736,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(347),
+            gradWeights: s.g + 3996736, pool: pool)
+        s.profiler?.stop(418)
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51462912 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808,
-            activation: .silu, expandWeights: s.p + 3914608, savedPooled: s.t + 20514144 &* s.n,
-            savedHidden: s.t + 56691248 &* s.n, savedScale: s.t + 20515536 &* s.n, gradInput: s.t + 41869392 &* s.n,
-            gradReduceWeights: s.g + 3833808, gradReduceBias: s.g + 3914544, gradExpandWeights: s.g + 3914608,
-            gradExpandBias: s.g + 3995344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(391)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(347), input: s.tensor(349), batch: s.n, pixels: 100,
+            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, activation: .silu,
+            expandWeights: s.p + 3914608, savedPooled: s.tensor(231), savedHidden: s.tensor(232),
+            savedScale: s.tensor(233), gradInput: s.tensor(350), gradReduceWeights: s.g + 3833808,
+            gradReduceBias: s.g + 3914544, gradExpandWeights: s.g + 3914608, gradExpandBias: s.g + 3995344,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(419)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51323712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(350), input: s.tensor(228),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 446976,
-            savedInvStd: s.f + 448368, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 3828240,
+            savedInvStd: s.f + 448368, activation: .silu, gradInput: s.tensor(350), gradGamma: s.g + 3828240,
             gradBeta: s.g + 3829632, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(420)
+        // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
+                activation: .silu, output: s.tensor(352), pool: pool)
+            s.profiler?.stop(421)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
+                eps: 1e-05, activation: .silu, output: s.tensor(352), scratch: s.f + 444192, pool: pool)
+            s.profiler?.stop(422)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 484560, count: 34800)
-        s.profiler?.stop(393)
+        s.profiler?.stop(423)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51184512 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 449760, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 484560, pool: pool)
-        s.profiler?.stop(394)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(350), input: s.tensor(352), batch: s.n, height: 10,
+            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 449760, gradInput: s.tensor(351), gradWeights: s.f + 484560, pool: pool)
+        s.profiler?.stop(424)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 484560, channels: 1392, kernel: 5, into: s.g + 3793440)
-        s.profiler?.stop(395)
+        s.profiler?.stop(425)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51045312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(351), input: s.tensor(226),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 444192,
-            savedInvStd: s.f + 445584, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 3787872,
+            savedInvStd: s.f + 445584, activation: .silu, gradInput: s.tensor(351), gradGamma: s.g + 3787872,
             gradBeta: s.g + 3789264, pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(426)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56458688 &* s.n,
-            weights: s.p + 3464928, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 3464928, pool: pool)
-        s.profiler?.stop(397)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(224), weights: s.p + 3464928,
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(353),
+            gradWeights: s.g + 3464928, pool: pool)
+        s.profiler?.stop(427)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 20434144 &* s.n, count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(398)
+        TrainingKernels.accumulate(s.tensor(353), s.tensor(345), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(428)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 42163952 &* s.n : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
-        s.profiler?.stop(399)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(353),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.tensor(354), pool: pool)
+        s.profiler?.stop(429)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56435488 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(354), input: s.tensor(222),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 443728,
-            savedInvStd: s.f + 443960, activation: .identity, gradInput: s.t + 20434144 &* s.n,
-            gradGamma: s.g + 3463968, gradBeta: s.g + 3464208, pool: pool)
-        s.profiler?.stop(400)
+            savedInvStd: s.f + 443960, activation: .identity, gradInput: s.tensor(354), gradGamma: s.g + 3463968,
+            gradBeta: s.g + 3464208, pool: pool)
+        s.profiler?.stop(430)
+        // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
+                activation: .silu, output: s.tensor(357), pool: pool)
+            s.profiler?.stop(431)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
+                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 371344, pool: pool)
+            s.profiler?.stop(432)
+        }
+        // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(357), savedScale: s.tensor(221), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(356), pool: pool)
+            s.profiler?.stop(433)
+        }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 50906112 &* s.n,
-            weights: s.p + 3141024, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 3141024, pool: pool)
-        s.profiler?.stop(401)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(356), weights: s.p + 3141024,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(355),
+            gradWeights: s.g + 3141024, pool: pool)
+        s.profiler?.stop(434)
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 50766912 &* s.n,
-            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096,
-            activation: .silu, expandWeights: s.p + 3058896, savedPooled: s.t + 20511360 &* s.n,
-            savedHidden: s.t + 42163888 &* s.n, savedScale: s.t + 20512752 &* s.n, gradInput: s.t + 41869392 &* s.n,
-            gradReduceWeights: s.g + 2978096, gradReduceBias: s.g + 3058832, gradExpandWeights: s.g + 3058896,
-            gradExpandBias: s.g + 3139632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(402)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(355), input: s.tensor(357), batch: s.n, pixels: 100,
+            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, activation: .silu,
+            expandWeights: s.p + 3058896, savedPooled: s.tensor(219), savedHidden: s.tensor(220),
+            savedScale: s.tensor(221), gradInput: s.tensor(358), gradReduceWeights: s.g + 2978096,
+            gradReduceBias: s.g + 3058832, gradExpandWeights: s.g + 3058896, gradExpandBias: s.g + 3139632,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(435)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 50627712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(358), input: s.tensor(216),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 371344,
-            savedInvStd: s.f + 372736, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 2972528,
+            savedInvStd: s.f + 372736, activation: .silu, gradInput: s.tensor(358), gradGamma: s.g + 2972528,
             gradBeta: s.g + 2973920, pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(436)
+        // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
+                activation: .silu, output: s.tensor(360), pool: pool)
+            s.profiler?.stop(437)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
+                eps: 1e-05, activation: .silu, output: s.tensor(360), scratch: s.f + 368560, pool: pool)
+            s.profiler?.stop(438)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 408928, count: 34800)
-        s.profiler?.stop(404)
+        s.profiler?.stop(439)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 50488512 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 374128, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 408928, pool: pool)
-        s.profiler?.stop(405)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(358), input: s.tensor(360), batch: s.n, height: 10,
+            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 374128, gradInput: s.tensor(359), gradWeights: s.f + 408928, pool: pool)
+        s.profiler?.stop(440)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 408928, channels: 1392, kernel: 5, into: s.g + 2937728)
-        s.profiler?.stop(406)
+        s.profiler?.stop(441)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 50349312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(359), input: s.tensor(214),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 368560,
-            savedInvStd: s.f + 369952, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 2932160,
+            savedInvStd: s.f + 369952, activation: .silu, gradInput: s.tensor(359), gradGamma: s.g + 2932160,
             gradBeta: s.g + 2933552, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(442)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56412288 &* s.n,
-            weights: s.p + 2609216, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 2609216, pool: pool)
-        s.profiler?.stop(408)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(213), weights: s.p + 2609216,
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(361),
+            gradWeights: s.g + 2609216, pool: pool)
+        s.profiler?.stop(443)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(409)
+        TrainingKernels.accumulate(s.tensor(361), s.tensor(353), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(444)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 42138192 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(212),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 368096,
-            savedInvStd: s.f + 368328, activation: .identity, gradInput: s.t + 20434144 &* s.n,
-            gradGamma: s.g + 2608256, gradBeta: s.g + 2608496, pool: pool)
-        s.profiler?.stop(410)
+            savedInvStd: s.f + 368328, activation: .identity, gradInput: s.tensor(361), gradGamma: s.g + 2608256,
+            gradBeta: s.g + 2608496, pool: pool)
+        s.profiler?.stop(445)
+        // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
+                gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
+                activation: .silu, output: s.tensor(364), pool: pool)
+            s.profiler?.stop(446)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
+                gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
+                eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 325664, pool: pool)
+            s.profiler?.stop(447)
+        }
+        // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(364), savedScale: s.tensor(211), batch: s.n,
+                pixels: 100, channels: 816, output: s.tensor(363), pool: pool)
+            s.profiler?.stop(448)
+        }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 55000416 &* s.n,
-            weights: s.p + 2418944, pixels: 100 &* s.n, inChannels: 816, outChannels: 232,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 2418944, pool: pool)
-        s.profiler?.stop(411)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(363), weights: s.p + 2418944,
+            pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(362),
+            gradWeights: s.g + 2418944, pool: pool)
+        s.profiler?.stop(449)
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54918816 &* s.n,
-            batch: s.n, pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592,
-            activation: .silu, expandWeights: s.p + 2390384, savedPooled: s.t + 56680976 &* s.n,
-            savedHidden: s.t + 56691856 &* s.n, savedScale: s.t + 56681792 &* s.n, gradInput: s.t + 20353344 &* s.n,
-            gradReduceWeights: s.g + 2362592, gradReduceBias: s.g + 2390336, gradExpandWeights: s.g + 2390384,
-            gradExpandBias: s.g + 2418128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(412)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(362), input: s.tensor(364), batch: s.n, pixels: 100,
+            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, activation: .silu,
+            expandWeights: s.p + 2390384, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
+            savedScale: s.tensor(211), gradInput: s.tensor(365), gradReduceWeights: s.g + 2362592,
+            gradReduceBias: s.g + 2390336, gradExpandWeights: s.g + 2390384, gradExpandBias: s.g + 2418128,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(450)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20353344 &* s.n, input: s.t + 54837216 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(365), input: s.tensor(206),
             pixels: 100 &* s.n, channels: 816, gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 325664,
-            savedInvStd: s.f + 326480, activation: .silu, gradInput: s.t + 20353344 &* s.n, gradGamma: s.g + 2359328,
+            savedInvStd: s.f + 326480, activation: .silu, gradInput: s.tensor(365), gradGamma: s.g + 2359328,
             gradBeta: s.g + 2360144, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(451)
+        // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
+                activation: .silu, output: s.tensor(367), pool: pool)
+            s.profiler?.stop(452)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
+                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 324032, pool: pool)
+            s.profiler?.stop(453)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 347696, count: 20400)
-        s.profiler?.stop(414)
+        s.profiler?.stop(454)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20353344 &* s.n, input: s.t + 41574816 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 327296, gradInput: s.t + 41869392 &* s.n,
-            gradWeights: s.f + 347696, pool: pool)
-        s.profiler?.stop(415)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, height: 19,
+            width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 327296, gradInput: s.tensor(366), gradWeights: s.f + 347696, pool: pool)
+        s.profiler?.stop(455)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 347696, channels: 816, kernel: 5, into: s.g + 2338928)
-        s.profiler?.stop(416)
+        s.profiler?.stop(456)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 41280240 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(366), input: s.tensor(204),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 324032,
-            savedInvStd: s.f + 324848, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 2335664,
+            savedInvStd: s.f + 324848, activation: .silu, gradInput: s.tensor(366), gradGamma: s.g + 2335664,
             gradBeta: s.g + 2336480, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(457)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 55939824 &* s.n,
-            weights: s.p + 2224688, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 2224688, pool: pool)
-        s.profiler?.stop(418)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(202), weights: s.p + 2224688,
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(368),
+            gradWeights: s.g + 2224688, pool: pool)
+        s.profiler?.stop(458)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 56692464 &* s.n : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.t + 20320848 &* s.n, pool: pool)
-        s.profiler?.stop(419)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(368),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.tensor(369), pool: pool)
+        s.profiler?.stop(459)
         // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55890720 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(200),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 323760,
-            savedInvStd: s.f + 323896, activation: .identity, gradInput: s.t + 20320848 &* s.n,
-            gradGamma: s.g + 2224112, gradBeta: s.g + 2224256, pool: pool)
-        s.profiler?.stop(420)
+            savedInvStd: s.f + 323896, activation: .identity, gradInput: s.tensor(369), gradGamma: s.g + 2224112,
+            gradBeta: s.g + 2224256, pool: pool)
+        s.profiler?.stop(460)
+        // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
+                activation: .silu, output: s.tensor(372), pool: pool)
+            s.profiler?.stop(461)
+        }
+        // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
+                eps: 1e-05, activation: .silu, output: s.tensor(372), scratch: s.f + 281328, pool: pool)
+            s.profiler?.stop(462)
+        }
+        // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(372), savedScale: s.tensor(199), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(371), pool: pool)
+            s.profiler?.stop(463)
+        }
         // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 40985664 &* s.n,
-            weights: s.p + 2113136, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 41280240 &* s.n, gradWeights: s.g + 2113136, pool: pool)
-        s.profiler?.stop(421)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(371), weights: s.p + 2113136,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(370),
+            gradWeights: s.g + 2113136, pool: pool)
+        s.profiler?.stop(464)
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 41280240 &* s.n, input: s.t + 40691088 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784,
-            activation: .silu, expandWeights: s.p + 2084576, savedPooled: s.t + 56679344 &* s.n,
-            savedHidden: s.t + 56691808 &* s.n, savedScale: s.t + 56680160 &* s.n, gradInput: s.t + 40985664 &* s.n,
-            gradReduceWeights: s.g + 2056784, gradReduceBias: s.g + 2084528, gradExpandWeights: s.g + 2084576,
-            gradExpandBias: s.g + 2112320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(422)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(370), input: s.tensor(372), batch: s.n, pixels: 361,
+            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, activation: .silu,
+            expandWeights: s.p + 2084576, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
+            savedScale: s.tensor(199), gradInput: s.tensor(373), gradReduceWeights: s.g + 2056784,
+            gradReduceBias: s.g + 2084528, gradExpandWeights: s.g + 2084576, gradExpandBias: s.g + 2112320,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(465)
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40985664 &* s.n, input: s.t + 40396512 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(373), input: s.tensor(194),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 281328,
-            savedInvStd: s.f + 282144, activation: .silu, gradInput: s.t + 40985664 &* s.n, gradGamma: s.g + 2053520,
+            savedInvStd: s.f + 282144, activation: .silu, gradInput: s.tensor(373), gradGamma: s.g + 2053520,
             gradBeta: s.g + 2054336, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(466)
+        // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
+                activation: .silu, output: s.tensor(375), pool: pool)
+            s.profiler?.stop(467)
+        }
+        // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
+                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 279696, pool: pool)
+            s.profiler?.stop(468)
+        }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 303360, count: 20400)
-        s.profiler?.stop(424)
+        s.profiler?.stop(469)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 40985664 &* s.n, input: s.t + 40101936 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 282960, gradInput: s.t + 40396512 &* s.n,
-            gradWeights: s.f + 303360, pool: pool)
-        s.profiler?.stop(425)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, height: 19,
+            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 282960, gradInput: s.tensor(374), gradWeights: s.f + 303360, pool: pool)
+        s.profiler?.stop(470)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 303360, channels: 816, kernel: 5, into: s.g + 2033120)
-        s.profiler?.stop(426)
+        s.profiler?.stop(471)
         // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40396512 &* s.n, input: s.t + 39807360 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(374), input: s.tensor(192),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 279696,
-            savedInvStd: s.f + 280512, activation: .silu, gradInput: s.t + 40396512 &* s.n, gradGamma: s.g + 2029856,
+            savedInvStd: s.f + 280512, activation: .silu, gradInput: s.tensor(374), gradGamma: s.g + 2029856,
             gradBeta: s.g + 2030672, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(472)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 40396512 &* s.n, input: s.t + 55841616 &* s.n,
-            weights: s.p + 1918880, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 20320848 &* s.n, gradWeights: s.g + 1918880, pool: pool)
-        s.profiler?.stop(428)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(190), weights: s.p + 1918880,
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(376),
+            gradWeights: s.g + 1918880, pool: pool)
+        s.profiler?.stop(473)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20320848 &* s.n, s.t + 20271744 &* s.n, count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(429)
+        TrainingKernels.accumulate(s.tensor(376), s.tensor(368), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(474)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 56692448 &* s.n : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.t + 20271744 &* s.n, pool: pool)
-        s.profiler?.stop(430)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(376),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.tensor(377), pool: pool)
+        s.profiler?.stop(475)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55792512 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(188),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 279424,
-            savedInvStd: s.f + 279560, activation: .identity, gradInput: s.t + 20271744 &* s.n,
-            gradGamma: s.g + 1918304, gradBeta: s.g + 1918448, pool: pool)
-        s.profiler?.stop(431)
+            savedInvStd: s.f + 279560, activation: .identity, gradInput: s.tensor(377), gradGamma: s.g + 1918304,
+            gradBeta: s.g + 1918448, pool: pool)
+        s.profiler?.stop(476)
+        // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
+                activation: .silu, output: s.tensor(380), pool: pool)
+            s.profiler?.stop(477)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
+                eps: 1e-05, activation: .silu, output: s.tensor(380), scratch: s.f + 236992, pool: pool)
+            s.profiler?.stop(478)
+        }
+        // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(380), savedScale: s.tensor(187), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(379), pool: pool)
+            s.profiler?.stop(479)
+        }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 39512784 &* s.n,
-            weights: s.p + 1807328, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 39807360 &* s.n, gradWeights: s.g + 1807328, pool: pool)
-        s.profiler?.stop(432)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(379), weights: s.p + 1807328,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(378),
+            gradWeights: s.g + 1807328, pool: pool)
+        s.profiler?.stop(480)
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 39807360 &* s.n, input: s.t + 39218208 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976,
-            activation: .silu, expandWeights: s.p + 1778768, savedPooled: s.t + 56677712 &* s.n,
-            savedHidden: s.t + 56691760 &* s.n, savedScale: s.t + 56678528 &* s.n, gradInput: s.t + 39512784 &* s.n,
-            gradReduceWeights: s.g + 1750976, gradReduceBias: s.g + 1778720, gradExpandWeights: s.g + 1778768,
-            gradExpandBias: s.g + 1806512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(378), input: s.tensor(380), batch: s.n, pixels: 361,
+            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, activation: .silu,
+            expandWeights: s.p + 1778768, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
+            savedScale: s.tensor(187), gradInput: s.tensor(381), gradReduceWeights: s.g + 1750976,
+            gradReduceBias: s.g + 1778720, gradExpandWeights: s.g + 1778768, gradExpandBias: s.g + 1806512,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(481)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39512784 &* s.n, input: s.t + 38923632 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(381), input: s.tensor(182),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 236992,
-            savedInvStd: s.f + 237808, activation: .silu, gradInput: s.t + 39512784 &* s.n, gradGamma: s.g + 1747712,
+            savedInvStd: s.f + 237808, activation: .silu, gradInput: s.tensor(381), gradGamma: s.g + 1747712,
             gradBeta: s.g + 1748528, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(482)
+        // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
+                activation: .silu, output: s.tensor(383), pool: pool)
+            s.profiler?.stop(483)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
+                eps: 1e-05, activation: .silu, output: s.tensor(383), scratch: s.f + 235360, pool: pool)
+            s.profiler?.stop(484)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 259024, count: 20400)
-        s.profiler?.stop(435)
+        s.profiler?.stop(485)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 39512784 &* s.n, input: s.t + 38629056 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 238624, gradInput: s.t + 38923632 &* s.n,
-            gradWeights: s.f + 259024, pool: pool)
-        s.profiler?.stop(436)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(381), input: s.tensor(383), batch: s.n, height: 19,
+            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 238624, gradInput: s.tensor(382), gradWeights: s.f + 259024, pool: pool)
+        s.profiler?.stop(486)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 259024, channels: 816, kernel: 5, into: s.g + 1727312)
-        s.profiler?.stop(437)
+        s.profiler?.stop(487)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38923632 &* s.n, input: s.t + 38334480 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(382), input: s.tensor(180),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 235360,
-            savedInvStd: s.f + 236176, activation: .silu, gradInput: s.t + 38923632 &* s.n, gradGamma: s.g + 1724048,
+            savedInvStd: s.f + 236176, activation: .silu, gradInput: s.tensor(382), gradGamma: s.g + 1724048,
             gradBeta: s.g + 1724864, pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(488)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38923632 &* s.n, input: s.t + 55743408 &* s.n,
-            weights: s.p + 1613072, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 1613072, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(178), weights: s.p + 1613072,
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(384),
+            gradWeights: s.g + 1613072, pool: pool)
+        s.profiler?.stop(489)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20271744 &* s.n, s.t + 20320848 &* s.n, count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(440)
+        TrainingKernels.accumulate(s.tensor(384), s.tensor(376), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(490)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 56692432 &* s.n : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.t + 20320848 &* s.n, pool: pool)
-        s.profiler?.stop(441)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(384),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.tensor(385), pool: pool)
+        s.profiler?.stop(491)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55694304 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(385), input: s.tensor(176),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 235088,
-            savedInvStd: s.f + 235224, activation: .identity, gradInput: s.t + 20320848 &* s.n,
-            gradGamma: s.g + 1612496, gradBeta: s.g + 1612640, pool: pool)
-        s.profiler?.stop(442)
+            savedInvStd: s.f + 235224, activation: .identity, gradInput: s.tensor(385), gradGamma: s.g + 1612496,
+            gradBeta: s.g + 1612640, pool: pool)
+        s.profiler?.stop(492)
+        // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
+                activation: .silu, output: s.tensor(388), pool: pool)
+            s.profiler?.stop(493)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
+                eps: 1e-05, activation: .silu, output: s.tensor(388), scratch: s.f + 192656, pool: pool)
+            s.profiler?.stop(494)
+        }
+        // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(175), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(387), pool: pool)
+            s.profiler?.stop(495)
+        }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 38039904 &* s.n,
-            weights: s.p + 1501520, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 38334480 &* s.n, gradWeights: s.g + 1501520, pool: pool)
-        s.profiler?.stop(443)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(387), weights: s.p + 1501520,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(386),
+            gradWeights: s.g + 1501520, pool: pool)
+        s.profiler?.stop(496)
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 38334480 &* s.n, input: s.t + 37745328 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168,
-            activation: .silu, expandWeights: s.p + 1472960, savedPooled: s.t + 56676080 &* s.n,
-            savedHidden: s.t + 56691712 &* s.n, savedScale: s.t + 56676896 &* s.n, gradInput: s.t + 38039904 &* s.n,
-            gradReduceWeights: s.g + 1445168, gradReduceBias: s.g + 1472912, gradExpandWeights: s.g + 1472960,
-            gradExpandBias: s.g + 1500704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(444)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(386), input: s.tensor(388), batch: s.n, pixels: 361,
+            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, activation: .silu,
+            expandWeights: s.p + 1472960, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
+            savedScale: s.tensor(175), gradInput: s.tensor(389), gradReduceWeights: s.g + 1445168,
+            gradReduceBias: s.g + 1472912, gradExpandWeights: s.g + 1472960, gradExpandBias: s.g + 1500704,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(497)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38039904 &* s.n, input: s.t + 37450752 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(170),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 192656,
-            savedInvStd: s.f + 193472, activation: .silu, gradInput: s.t + 38039904 &* s.n, gradGamma: s.g + 1441904,
+            savedInvStd: s.f + 193472, activation: .silu, gradInput: s.tensor(389), gradGamma: s.g + 1441904,
             gradBeta: s.g + 1442720, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(498)
+        // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
+                activation: .silu, output: s.tensor(391), pool: pool)
+            s.profiler?.stop(499)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
+                eps: 1e-05, activation: .silu, output: s.tensor(391), scratch: s.f + 191024, pool: pool)
+            s.profiler?.stop(500)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 214688, count: 20400)
-        s.profiler?.stop(446)
+        s.profiler?.stop(501)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 38039904 &* s.n, input: s.t + 37156176 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 194288, gradInput: s.t + 37450752 &* s.n,
-            gradWeights: s.f + 214688, pool: pool)
-        s.profiler?.stop(447)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(391), batch: s.n, height: 19,
+            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 194288, gradInput: s.tensor(390), gradWeights: s.f + 214688, pool: pool)
+        s.profiler?.stop(502)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 214688, channels: 816, kernel: 5, into: s.g + 1421504)
-        s.profiler?.stop(448)
+        s.profiler?.stop(503)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37450752 &* s.n, input: s.t + 36861600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(390), input: s.tensor(168),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 191024,
-            savedInvStd: s.f + 191840, activation: .silu, gradInput: s.t + 37450752 &* s.n, gradGamma: s.g + 1418240,
+            savedInvStd: s.f + 191840, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 1418240,
             gradBeta: s.g + 1419056, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(504)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37450752 &* s.n, input: s.t + 55645200 &* s.n,
-            weights: s.p + 1307264, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 20320848 &* s.n, gradWeights: s.g + 1307264, pool: pool)
-        s.profiler?.stop(450)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(166), weights: s.p + 1307264,
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(392),
+            gradWeights: s.g + 1307264, pool: pool)
+        s.profiler?.stop(505)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20320848 &* s.n, s.t + 20271744 &* s.n, count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(451)
+        TrainingKernels.accumulate(s.tensor(392), s.tensor(384), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(506)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 56692416 &* s.n : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.t + 20271744 &* s.n, pool: pool)
-        s.profiler?.stop(452)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(392),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.tensor(393), pool: pool)
+        s.profiler?.stop(507)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55596096 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(393), input: s.tensor(164),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 190752,
-            savedInvStd: s.f + 190888, activation: .identity, gradInput: s.t + 20271744 &* s.n,
-            gradGamma: s.g + 1306688, gradBeta: s.g + 1306832, pool: pool)
-        s.profiler?.stop(453)
+            savedInvStd: s.f + 190888, activation: .identity, gradInput: s.tensor(393), gradGamma: s.g + 1306688,
+            gradBeta: s.g + 1306832, pool: pool)
+        s.profiler?.stop(508)
+        // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
+                activation: .silu, output: s.tensor(396), pool: pool)
+            s.profiler?.stop(509)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
+                eps: 1e-05, activation: .silu, output: s.tensor(396), scratch: s.f + 148320, pool: pool)
+            s.profiler?.stop(510)
+        }
+        // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(396), savedScale: s.tensor(163), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(395), pool: pool)
+            s.profiler?.stop(511)
+        }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 36567024 &* s.n,
-            weights: s.p + 1195712, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 36861600 &* s.n, gradWeights: s.g + 1195712, pool: pool)
-        s.profiler?.stop(454)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(395), weights: s.p + 1195712,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(394),
+            gradWeights: s.g + 1195712, pool: pool)
+        s.profiler?.stop(512)
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 36861600 &* s.n, input: s.t + 36272448 &* s.n,
-            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360,
-            activation: .silu, expandWeights: s.p + 1167152, savedPooled: s.t + 56674448 &* s.n,
-            savedHidden: s.t + 56691664 &* s.n, savedScale: s.t + 56675264 &* s.n, gradInput: s.t + 36567024 &* s.n,
-            gradReduceWeights: s.g + 1139360, gradReduceBias: s.g + 1167104, gradExpandWeights: s.g + 1167152,
-            gradExpandBias: s.g + 1194896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(455)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(394), input: s.tensor(396), batch: s.n, pixels: 361,
+            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, activation: .silu,
+            expandWeights: s.p + 1167152, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
+            savedScale: s.tensor(163), gradInput: s.tensor(397), gradReduceWeights: s.g + 1139360,
+            gradReduceBias: s.g + 1167104, gradExpandWeights: s.g + 1167152, gradExpandBias: s.g + 1194896,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(513)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36567024 &* s.n, input: s.t + 35977872 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(397), input: s.tensor(158),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 148320,
-            savedInvStd: s.f + 149136, activation: .silu, gradInput: s.t + 36567024 &* s.n, gradGamma: s.g + 1136096,
+            savedInvStd: s.f + 149136, activation: .silu, gradInput: s.tensor(397), gradGamma: s.g + 1136096,
             gradBeta: s.g + 1136912, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(514)
+        // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
+                activation: .silu, output: s.tensor(399), pool: pool)
+            s.profiler?.stop(515)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
+                eps: 1e-05, activation: .silu, output: s.tensor(399), scratch: s.f + 146688, pool: pool)
+            s.profiler?.stop(516)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 170352, count: 20400)
-        s.profiler?.stop(457)
+        s.profiler?.stop(517)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36567024 &* s.n, input: s.t + 35683296 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 149952, gradInput: s.t + 35977872 &* s.n,
-            gradWeights: s.f + 170352, pool: pool)
-        s.profiler?.stop(458)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(399), batch: s.n, height: 19,
+            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 149952, gradInput: s.tensor(398), gradWeights: s.f + 170352, pool: pool)
+        s.profiler?.stop(518)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 170352, channels: 816, kernel: 5, into: s.g + 1115696)
-        s.profiler?.stop(459)
+        s.profiler?.stop(519)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35977872 &* s.n, input: s.t + 35388720 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(398), input: s.tensor(156),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 146688,
-            savedInvStd: s.f + 147504, activation: .silu, gradInput: s.t + 35977872 &* s.n, gradGamma: s.g + 1112432,
+            savedInvStd: s.f + 147504, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 1112432,
             gradBeta: s.g + 1113248, pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(520)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35977872 &* s.n, input: s.t + 55546992 &* s.n,
-            weights: s.p + 1001456, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 35388720 &* s.n, gradWeights: s.g + 1001456, pool: pool)
-        s.profiler?.stop(461)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(155), weights: s.p + 1001456,
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(400),
+            gradWeights: s.g + 1001456, pool: pool)
+        s.profiler?.stop(521)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 35388720 &* s.n, s.t + 20320848 &* s.n, count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(462)
+        TrainingKernels.accumulate(s.tensor(400), s.tensor(392), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(522)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 55497888 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(154),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 146416,
-            savedInvStd: s.f + 146552, activation: .identity, gradInput: s.t + 35388720 &* s.n,
-            gradGamma: s.g + 1000880, gradBeta: s.g + 1001024, pool: pool)
-        s.profiler?.stop(463)
+            savedInvStd: s.f + 146552, activation: .identity, gradInput: s.tensor(400), gradGamma: s.g + 1000880,
+            gradBeta: s.g + 1001024, pool: pool)
+        s.profiler?.stop(523)
+        // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
+                activation: .silu, output: s.tensor(403), pool: pool)
+            s.profiler?.stop(524)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
+                eps: 1e-05, activation: .silu, output: s.tensor(403), scratch: s.f + 116464, pool: pool)
+            s.profiler?.stop(525)
+        }
+        // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(403), savedScale: s.tensor(153), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(402), pool: pool)
+            s.profiler?.stop(526)
+        }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48907776 &* s.n,
-            weights: s.p + 922544, pixels: 361 &* s.n, inChannels: 576, outChannels: 136,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 922544, pool: pool)
-        s.profiler?.stop(464)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(402), weights: s.p + 922544,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(401), gradWeights: s.g + 922544,
+            pool: pool)
+        s.profiler?.stop(527)
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 48699840 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288,
-            activation: .silu, expandWeights: s.p + 908144, savedPooled: s.t + 56687216 &* s.n,
-            savedHidden: s.t + 56692096 &* s.n, savedScale: s.t + 56687792 &* s.n, gradInput: s.t + 35388720 &* s.n,
-            gradReduceWeights: s.g + 894288, gradReduceBias: s.g + 908112, gradExpandWeights: s.g + 908144,
-            gradExpandBias: s.g + 921968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(465)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(401), input: s.tensor(403), batch: s.n, pixels: 361,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, activation: .silu,
+            expandWeights: s.p + 908144, savedPooled: s.tensor(151), savedHidden: s.tensor(152),
+            savedScale: s.tensor(153), gradInput: s.tensor(404), gradReduceWeights: s.g + 894288,
+            gradReduceBias: s.g + 908112, gradExpandWeights: s.g + 908144, gradExpandBias: s.g + 921968,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(528)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48491904 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(404), input: s.tensor(148),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 116464,
-            savedInvStd: s.f + 117040, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 891984,
+            savedInvStd: s.f + 117040, activation: .silu, gradInput: s.tensor(404), gradGamma: s.g + 891984,
             gradBeta: s.g + 892560, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(529)
+        // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
+                activation: .silu, output: s.tensor(406), pool: pool)
+            s.profiler?.stop(530)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
+                eps: 1e-05, activation: .silu, output: s.tensor(406), scratch: s.f + 115312, pool: pool)
+            s.profiler?.stop(531)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 132016, count: 14400)
-        s.profiler?.stop(467)
+        s.profiler?.stop(532)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48283968 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 117616, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 132016, pool: pool)
-        s.profiler?.stop(468)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), batch: s.n, height: 19,
+            width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 117616, gradInput: s.tensor(405), gradWeights: s.f + 132016, pool: pool)
+        s.profiler?.stop(533)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 132016, channels: 576, kernel: 5, into: s.g + 877584)
-        s.profiler?.stop(469)
+        s.profiler?.stop(534)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 48076032 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(405), input: s.tensor(146),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 115312,
-            savedInvStd: s.f + 115888, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 875280,
+            savedInvStd: s.f + 115888, activation: .silu, gradInput: s.tensor(405), gradGamma: s.g + 875280,
             gradBeta: s.g + 875856, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(535)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56377632 &* s.n,
-            weights: s.p + 819984, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 819984, pool: pool)
-        s.profiler?.stop(471)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(144), weights: s.p + 819984,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(407), gradWeights: s.g + 819984,
+            pool: pool)
+        s.profiler?.stop(536)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 56692400 &* s.n : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.t + 35388720 &* s.n, pool: pool)
-        s.profiler?.stop(472)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(407),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.tensor(408), pool: pool)
+        s.profiler?.stop(537)
         // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56342976 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(408), input: s.tensor(142),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 115120,
-            savedInvStd: s.f + 115216, activation: .identity, gradInput: s.t + 35388720 &* s.n,
-            gradGamma: s.g + 819600, gradBeta: s.g + 819696, pool: pool)
-        s.profiler?.stop(473)
+            savedInvStd: s.f + 115216, activation: .identity, gradInput: s.tensor(408), gradGamma: s.g + 819600,
+            gradBeta: s.g + 819696, pool: pool)
+        s.profiler?.stop(538)
+        // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
+                activation: .silu, output: s.tensor(411), pool: pool)
+            s.profiler?.stop(539)
+        }
+        // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
+                eps: 1e-05, activation: .silu, output: s.tensor(411), scratch: s.f + 103600, pool: pool)
+            s.profiler?.stop(540)
+        }
+        // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(411), savedScale: s.tensor(141), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(410), pool: pool)
+            s.profiler?.stop(541)
+        }
         // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47868096 &* s.n,
-            weights: s.p + 764304, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 764304, pool: pool)
-        s.profiler?.stop(474)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(408), input: s.tensor(410), weights: s.p + 764304,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(409), gradWeights: s.g + 764304,
+            pool: pool)
+        s.profiler?.stop(542)
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 47660160 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048,
-            activation: .silu, expandWeights: s.p + 749904, savedPooled: s.t + 56686064 &* s.n,
-            savedHidden: s.t + 56692064 &* s.n, savedScale: s.t + 56686640 &* s.n, gradInput: s.t + 35388720 &* s.n,
-            gradReduceWeights: s.g + 736048, gradReduceBias: s.g + 749872, gradExpandWeights: s.g + 749904,
-            gradExpandBias: s.g + 763728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(475)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(409), input: s.tensor(411), batch: s.n, pixels: 361,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, activation: .silu,
+            expandWeights: s.p + 749904, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
+            savedScale: s.tensor(141), gradInput: s.tensor(412), gradReduceWeights: s.g + 736048,
+            gradReduceBias: s.g + 749872, gradExpandWeights: s.g + 749904, gradExpandBias: s.g + 763728,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(543)
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47452224 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(412), input: s.tensor(136),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 103600,
-            savedInvStd: s.f + 104176, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 733744,
+            savedInvStd: s.f + 104176, activation: .silu, gradInput: s.tensor(412), gradGamma: s.g + 733744,
             gradBeta: s.g + 734320, pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(544)
+        // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
+                activation: .silu, output: s.tensor(414), pool: pool)
+            s.profiler?.stop(545)
+        }
+        // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
+                eps: 1e-05, activation: .silu, output: s.tensor(414), scratch: s.f + 102448, pool: pool)
+            s.profiler?.stop(546)
+        }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 109936, count: 5184)
-        s.profiler?.stop(477)
+        s.profiler?.stop(547)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47244288 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 104752, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 109936, pool: pool)
-        s.profiler?.stop(478)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(412), input: s.tensor(414), batch: s.n, height: 19,
+            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 104752, gradInput: s.tensor(413), gradWeights: s.f + 109936, pool: pool)
+        s.profiler?.stop(548)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 109936, channels: 576, kernel: 3, into: s.g + 728560)
-        s.profiler?.stop(479)
+        s.profiler?.stop(549)
         // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 47036352 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(413), input: s.tensor(134),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 102448,
-            savedInvStd: s.f + 103024, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 726256,
+            savedInvStd: s.f + 103024, activation: .silu, gradInput: s.tensor(413), gradGamma: s.g + 726256,
             gradBeta: s.g + 726832, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(550)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56308320 &* s.n,
-            weights: s.p + 670960, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 35596656 &* s.n, gradWeights: s.g + 670960, pool: pool)
-        s.profiler?.stop(481)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(132), weights: s.p + 670960,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(415), gradWeights: s.g + 670960,
+            pool: pool)
+        s.profiler?.stop(551)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 35596656 &* s.n, s.t + 20479680 &* s.n, count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(482)
+        TrainingKernels.accumulate(s.tensor(415), s.tensor(407), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(552)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 56692384 &* s.n : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.t + 20479680 &* s.n, pool: pool)
-        s.profiler?.stop(483)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(415),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.tensor(416), pool: pool)
+        s.profiler?.stop(553)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56273664 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(416), input: s.tensor(130),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 102256,
-            savedInvStd: s.f + 102352, activation: .identity, gradInput: s.t + 20479680 &* s.n,
-            gradGamma: s.g + 670576, gradBeta: s.g + 670672, pool: pool)
-        s.profiler?.stop(484)
+            savedInvStd: s.f + 102352, activation: .identity, gradInput: s.tensor(416), gradGamma: s.g + 670576,
+            gradBeta: s.g + 670672, pool: pool)
+        s.profiler?.stop(554)
+        // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 90736, savedInvStd: s.f + 91312,
+                activation: .silu, output: s.tensor(419), pool: pool)
+            s.profiler?.stop(555)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
+                eps: 1e-05, activation: .silu, output: s.tensor(419), scratch: s.f + 90736, pool: pool)
+            s.profiler?.stop(556)
+        }
+        // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(129), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(557)
+        }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 46828416 &* s.n,
-            weights: s.p + 615280, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 615280, pool: pool)
-        s.profiler?.stop(485)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(416), input: s.tensor(418), weights: s.p + 615280,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 615280,
+            pool: pool)
+        s.profiler?.stop(558)
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 46620480 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024,
-            activation: .silu, expandWeights: s.p + 600880, savedPooled: s.t + 56684912 &* s.n,
-            savedHidden: s.t + 56692032 &* s.n, savedScale: s.t + 56685488 &* s.n, gradInput: s.t + 35388720 &* s.n,
-            gradReduceWeights: s.g + 587024, gradReduceBias: s.g + 600848, gradExpandWeights: s.g + 600880,
-            gradExpandBias: s.g + 614704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(417), input: s.tensor(419), batch: s.n, pixels: 361,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, activation: .silu,
+            expandWeights: s.p + 600880, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
+            savedScale: s.tensor(129), gradInput: s.tensor(420), gradReduceWeights: s.g + 587024,
+            gradReduceBias: s.g + 600848, gradExpandWeights: s.g + 600880, gradExpandBias: s.g + 614704,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(559)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 46412544 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(420), input: s.tensor(124),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 90736,
-            savedInvStd: s.f + 91312, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 584720,
+            savedInvStd: s.f + 91312, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 584720,
             gradBeta: s.g + 585296, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(560)
+        // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 89584, savedInvStd: s.f + 90160,
+                activation: .silu, output: s.tensor(422), pool: pool)
+            s.profiler?.stop(561)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
+                eps: 1e-05, activation: .silu, output: s.tensor(422), scratch: s.f + 89584, pool: pool)
+            s.profiler?.stop(562)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 97072, count: 5184)
-        s.profiler?.stop(488)
+        s.profiler?.stop(563)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 46204608 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 91888, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 97072, pool: pool)
-        s.profiler?.stop(489)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(420), input: s.tensor(422), batch: s.n, height: 19,
+            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 91888, gradInput: s.tensor(421), gradWeights: s.f + 97072, pool: pool)
+        s.profiler?.stop(564)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 97072, channels: 576, kernel: 3, into: s.g + 579536)
-        s.profiler?.stop(490)
+        s.profiler?.stop(565)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 45996672 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(421), input: s.tensor(122),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 89584,
-            savedInvStd: s.f + 90160, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 577232,
+            savedInvStd: s.f + 90160, activation: .silu, gradInput: s.tensor(421), gradGamma: s.g + 577232,
             gradBeta: s.g + 577808, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(566)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56239008 &* s.n,
-            weights: s.p + 521936, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 521936, pool: pool)
-        s.profiler?.stop(492)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(421), input: s.tensor(120), weights: s.p + 521936,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(423), gradWeights: s.g + 521936,
+            pool: pool)
+        s.profiler?.stop(567)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20479680 &* s.n, s.t + 35596656 &* s.n, count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(493)
+        TrainingKernels.accumulate(s.tensor(423), s.tensor(415), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(568)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 56692368 &* s.n : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.t + 35388720 &* s.n, pool: pool)
-        s.profiler?.stop(494)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(423),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.tensor(424), pool: pool)
+        s.profiler?.stop(569)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56204352 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(424), input: s.tensor(118),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 89392,
-            savedInvStd: s.f + 89488, activation: .identity, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 521552,
+            savedInvStd: s.f + 89488, activation: .identity, gradInput: s.tensor(424), gradGamma: s.g + 521552,
             gradBeta: s.g + 521648, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(570)
+        // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 77872, savedInvStd: s.f + 78448,
+                activation: .silu, output: s.tensor(427), pool: pool)
+            s.profiler?.stop(571)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
+                eps: 1e-05, activation: .silu, output: s.tensor(427), scratch: s.f + 77872, pool: pool)
+            s.profiler?.stop(572)
+        }
+        // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(427), savedScale: s.tensor(117), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(426), pool: pool)
+            s.profiler?.stop(573)
+        }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45788736 &* s.n,
-            weights: s.p + 466256, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 466256, pool: pool)
-        s.profiler?.stop(496)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(424), input: s.tensor(426), weights: s.p + 466256,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(425), gradWeights: s.g + 466256,
+            pool: pool)
+        s.profiler?.stop(574)
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 45580800 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000,
-            activation: .silu, expandWeights: s.p + 451856, savedPooled: s.t + 56683760 &* s.n,
-            savedHidden: s.t + 56692000 &* s.n, savedScale: s.t + 56684336 &* s.n, gradInput: s.t + 35388720 &* s.n,
-            gradReduceWeights: s.g + 438000, gradReduceBias: s.g + 451824, gradExpandWeights: s.g + 451856,
-            gradExpandBias: s.g + 465680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(497)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(425), input: s.tensor(427), batch: s.n, pixels: 361,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, activation: .silu,
+            expandWeights: s.p + 451856, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
+            savedScale: s.tensor(117), gradInput: s.tensor(428), gradReduceWeights: s.g + 438000,
+            gradReduceBias: s.g + 451824, gradExpandWeights: s.g + 451856, gradExpandBias: s.g + 465680,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(575)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45372864 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(428), input: s.tensor(112),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 77872,
-            savedInvStd: s.f + 78448, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 435696,
+            savedInvStd: s.f + 78448, activation: .silu, gradInput: s.tensor(428), gradGamma: s.g + 435696,
             gradBeta: s.g + 436272, pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(576)
+        // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 76720, savedInvStd: s.f + 77296,
+                activation: .silu, output: s.tensor(430), pool: pool)
+            s.profiler?.stop(577)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
+                eps: 1e-05, activation: .silu, output: s.tensor(430), scratch: s.f + 76720, pool: pool)
+            s.profiler?.stop(578)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 84208, count: 5184)
-        s.profiler?.stop(499)
+        s.profiler?.stop(579)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45164928 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 79024, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 84208, pool: pool)
-        s.profiler?.stop(500)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(428), input: s.tensor(430), batch: s.n, height: 19,
+            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 79024, gradInput: s.tensor(429), gradWeights: s.f + 84208, pool: pool)
+        s.profiler?.stop(580)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 84208, channels: 576, kernel: 3, into: s.g + 430512)
-        s.profiler?.stop(501)
+        s.profiler?.stop(581)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 44956992 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(110),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 76720,
-            savedInvStd: s.f + 77296, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 428208,
+            savedInvStd: s.f + 77296, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 428208,
             gradBeta: s.g + 428784, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(582)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56169696 &* s.n,
-            weights: s.p + 372912, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 35596656 &* s.n, gradWeights: s.g + 372912, pool: pool)
-        s.profiler?.stop(503)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(108), weights: s.p + 372912,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(431), gradWeights: s.g + 372912,
+            pool: pool)
+        s.profiler?.stop(583)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 35596656 &* s.n, s.t + 20479680 &* s.n, count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(504)
+        TrainingKernels.accumulate(s.tensor(431), s.tensor(423), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(584)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 56692352 &* s.n : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.t + 20479680 &* s.n, pool: pool)
-        s.profiler?.stop(505)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(431),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.tensor(432), pool: pool)
+        s.profiler?.stop(585)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56135040 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(432), input: s.tensor(106),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 76528,
-            savedInvStd: s.f + 76624, activation: .identity, gradInput: s.t + 20479680 &* s.n, gradGamma: s.g + 372528,
+            savedInvStd: s.f + 76624, activation: .identity, gradInput: s.tensor(432), gradGamma: s.g + 372528,
             gradBeta: s.g + 372624, pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(586)
+        // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 65008, savedInvStd: s.f + 65584,
+                activation: .silu, output: s.tensor(435), pool: pool)
+            s.profiler?.stop(587)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
+                eps: 1e-05, activation: .silu, output: s.tensor(435), scratch: s.f + 65008, pool: pool)
+            s.profiler?.stop(588)
+        }
+        // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(435), savedScale: s.tensor(105), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(434), pool: pool)
+            s.profiler?.stop(589)
+        }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 44749056 &* s.n,
-            weights: s.p + 317232, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 317232, pool: pool)
-        s.profiler?.stop(507)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(432), input: s.tensor(434), weights: s.p + 317232,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(433), gradWeights: s.g + 317232,
+            pool: pool)
+        s.profiler?.stop(590)
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 44541120 &* s.n,
-            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976,
-            activation: .silu, expandWeights: s.p + 302832, savedPooled: s.t + 56682608 &* s.n,
-            savedHidden: s.t + 56691968 &* s.n, savedScale: s.t + 56683184 &* s.n, gradInput: s.t + 35388720 &* s.n,
-            gradReduceWeights: s.g + 288976, gradReduceBias: s.g + 302800, gradExpandWeights: s.g + 302832,
-            gradExpandBias: s.g + 316656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(508)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(433), input: s.tensor(435), batch: s.n, pixels: 361,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, activation: .silu,
+            expandWeights: s.p + 302832, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
+            savedScale: s.tensor(105), gradInput: s.tensor(436), gradReduceWeights: s.g + 288976,
+            gradReduceBias: s.g + 302800, gradExpandWeights: s.g + 302832, gradExpandBias: s.g + 316656,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(591)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 44333184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(436), input: s.tensor(100),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 65008,
-            savedInvStd: s.f + 65584, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 286672,
+            savedInvStd: s.f + 65584, activation: .silu, gradInput: s.tensor(436), gradGamma: s.g + 286672,
             gradBeta: s.g + 287248, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(592)
+        // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
+                beta: s.p + 279760, savedMean: s.f + 63856, savedInvStd: s.f + 64432, activation: .silu,
+                output: s.tensor(438), pool: pool)
+            s.profiler?.stop(593)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
+                eps: 1e-05, activation: .silu, output: s.tensor(438), scratch: s.f + 63856, pool: pool)
+            s.profiler?.stop(594)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 71344, count: 5184)
-        s.profiler?.stop(510)
+        s.profiler?.stop(595)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 44125248 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 66160, gradInput: s.t + 20271744 &* s.n,
-            gradWeights: s.f + 71344, pool: pool)
-        s.profiler?.stop(511)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(436), input: s.tensor(438), batch: s.n, height: 19,
+            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 66160, gradInput: s.tensor(437), gradWeights: s.f + 71344, pool: pool)
+        s.profiler?.stop(596)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 71344, channels: 576, kernel: 3, into: s.g + 281488)
-        s.profiler?.stop(512)
+        s.profiler?.stop(597)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 43917312 &* s.n,
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 63856,
-            savedInvStd: s.f + 64432, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 279184,
-            gradBeta: s.g + 279760, pool: pool)
-        s.profiler?.stop(513)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(98), pixels: 361 &* s.n,
+            channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 63856, savedInvStd: s.f + 64432,
+            activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 279184, gradBeta: s.g + 279760, pool: pool)
+        s.profiler?.stop(598)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56100384 &* s.n,
-            weights: s.p + 223888, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 223888, pool: pool)
-        s.profiler?.stop(514)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(97), weights: s.p + 223888,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(439), gradWeights: s.g + 223888,
+            pool: pool)
+        s.profiler?.stop(599)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20479680 &* s.n, s.t + 35596656 &* s.n, count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(515)
+        TrainingKernels.accumulate(s.tensor(439), s.tensor(431), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(600)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56065728 &* s.n,
-            pixels: 361 &* s.n, channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 63664,
-            savedInvStd: s.f + 63760, activation: .identity, gradInput: s.t + 20479680 &* s.n, gradGamma: s.g + 223504,
-            gradBeta: s.g + 223600, pool: pool)
-        s.profiler?.stop(516)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(439), input: s.tensor(96), pixels: 361 &* s.n,
+            channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 63664, savedInvStd: s.f + 63760,
+            activation: .identity, gradInput: s.tensor(439), gradGamma: s.g + 223504, gradBeta: s.g + 223600,
+            pool: pool)
+        s.profiler?.stop(601)
+        // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
+                beta: s.p + 187776, savedMean: s.f + 57904, savedInvStd: s.f + 58192, activation: .silu,
+                output: s.tensor(442), pool: pool)
+            s.profiler?.stop(602)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
+                gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
+                eps: 1e-05, activation: .silu, output: s.tensor(442), scratch: s.f + 57904, pool: pool)
+            s.profiler?.stop(603)
+        }
+        // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(442), savedScale: s.tensor(95), batch: s.n, pixels: 361,
+                channels: 288, output: s.tensor(441), pool: pool)
+            s.profiler?.stop(604)
+        }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 54733248 &* s.n,
-            weights: s.p + 195856, pixels: 361 &* s.n, inChannels: 288, outChannels: 96,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 195856, pool: pool)
-        s.profiler?.stop(517)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(441), weights: s.p + 195856,
+            pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(440), gradWeights: s.g + 195856,
+            pool: pool)
+        s.profiler?.stop(605)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54629280 &* s.n,
-            batch: s.n, pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640,
-            activation: .silu, expandWeights: s.p + 192112, savedPooled: s.t + 56689232 &* s.n,
-            savedHidden: s.t + 56692336 &* s.n, savedScale: s.t + 56689520 &* s.n, gradInput: s.t + 20375712 &* s.n,
-            gradReduceWeights: s.g + 188640, gradReduceBias: s.g + 192096, gradExpandWeights: s.g + 192112,
-            gradExpandBias: s.g + 195568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(518)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(440), input: s.tensor(442), batch: s.n, pixels: 361,
+            channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, activation: .silu,
+            expandWeights: s.p + 192112, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
+            savedScale: s.tensor(95), gradInput: s.tensor(443), gradReduceWeights: s.g + 188640,
+            gradReduceBias: s.g + 192096, gradExpandWeights: s.g + 192112, gradExpandBias: s.g + 195568,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(606)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20375712 &* s.n, input: s.t + 54525312 &* s.n,
-            pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 57904,
-            savedInvStd: s.f + 58192, activation: .silu, gradInput: s.t + 20375712 &* s.n, gradGamma: s.g + 187488,
-            gradBeta: s.g + 187776, pool: pool)
-        s.profiler?.stop(519)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(90), pixels: 361 &* s.n,
+            channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 57904, savedInvStd: s.f + 58192,
+            activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 187488, gradBeta: s.g + 187776, pool: pool)
+        s.profiler?.stop(607)
+        // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 57328, savedInvStd: s.f + 57616,
+                activation: .silu, output: s.tensor(445), pool: pool)
+            s.profiler?.stop(608)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
+                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 57328, pool: pool)
+            s.profiler?.stop(609)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 61072, count: 2592)
-        s.profiler?.stop(520)
+        s.profiler?.stop(610)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20375712 &* s.n, input: s.t + 34972848 &* s.n,
-            batch: s.n, height: 38, width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 58480, gradInput: s.t + 35388720 &* s.n,
-            gradWeights: s.f + 61072, pool: pool)
-        s.profiler?.stop(521)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(443), input: s.tensor(445), batch: s.n, height: 38,
+            width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 58480, gradInput: s.tensor(444), gradWeights: s.f + 61072, pool: pool)
+        s.profiler?.stop(611)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 61072, channels: 288, kernel: 3, into: s.g + 184896)
-        s.profiler?.stop(522)
+        s.profiler?.stop(612)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 34556976 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(444), input: s.tensor(88),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 57328,
-            savedInvStd: s.f + 57616, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 183744,
+            savedInvStd: s.f + 57616, activation: .silu, gradInput: s.tensor(444), gradGamma: s.g + 183744,
             gradBeta: s.g + 184032, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(613)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 55428576 &* s.n,
-            weights: s.p + 169920, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 169920, pool: pool)
-        s.profiler?.stop(524)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(444), input: s.tensor(86), weights: s.p + 169920,
+            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(446), gradWeights: s.g + 169920,
+            pool: pool)
+        s.profiler?.stop(614)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 56692320 &* s.n : nil, batch: s.n,
-            perImage: 69312, gradBranch: s.t + 20341056 &* s.n, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(446),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 69312, gradBranch: s.tensor(447), pool: pool)
+        s.profiler?.stop(615)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20341056 &* s.n, input: s.t + 55359264 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(447), input: s.tensor(84),
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 57232,
-            savedInvStd: s.f + 57280, activation: .identity, gradInput: s.t + 20341056 &* s.n, gradGamma: s.g + 169728,
+            savedInvStd: s.f + 57280, activation: .identity, gradInput: s.tensor(447), gradGamma: s.g + 169728,
             gradBeta: s.g + 169776, pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(616)
+        // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 42256, savedInvStd: s.f + 42544,
+                activation: .silu, output: s.tensor(450), pool: pool)
+            s.profiler?.stop(617)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
+                eps: 1e-05, activation: .silu, output: s.tensor(450), scratch: s.f + 42256, pool: pool)
+            s.profiler?.stop(618)
+        }
+        // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(450), savedScale: s.tensor(83), batch: s.n,
+                pixels: 1444, channels: 288, output: s.tensor(449), pool: pool)
+            s.profiler?.stop(619)
+        }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20341056 &* s.n, input: s.t + 34141104 &* s.n,
-            weights: s.p + 155904, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 34556976 &* s.n, gradWeights: s.g + 155904, pool: pool)
-        s.profiler?.stop(527)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(449), weights: s.p + 155904,
+            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(448), gradWeights: s.g + 155904,
+            pool: pool)
+        s.profiler?.stop(620)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 34556976 &* s.n, input: s.t + 33725232 &* s.n,
-            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688,
-            activation: .silu, expandWeights: s.p + 152160, savedPooled: s.t + 56688656 &* s.n,
-            savedHidden: s.t + 56692304 &* s.n, savedScale: s.t + 56688944 &* s.n, gradInput: s.t + 34141104 &* s.n,
-            gradReduceWeights: s.g + 148688, gradReduceBias: s.g + 152144, gradExpandWeights: s.g + 152160,
-            gradExpandBias: s.g + 155616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(528)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(448), input: s.tensor(450), batch: s.n,
+            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, activation: .silu,
+            expandWeights: s.p + 152160, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
+            savedScale: s.tensor(83), gradInput: s.tensor(451), gradReduceWeights: s.g + 148688,
+            gradReduceBias: s.g + 152144, gradExpandWeights: s.g + 152160, gradExpandBias: s.g + 155616,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(621)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34141104 &* s.n, input: s.t + 33309360 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(451), input: s.tensor(78),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 42256,
-            savedInvStd: s.f + 42544, activation: .silu, gradInput: s.t + 34141104 &* s.n, gradGamma: s.g + 147536,
+            savedInvStd: s.f + 42544, activation: .silu, gradInput: s.tensor(451), gradGamma: s.g + 147536,
             gradBeta: s.g + 147824, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(622)
+        // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 41680, savedInvStd: s.f + 41968,
+                activation: .silu, output: s.tensor(453), pool: pool)
+            s.profiler?.stop(623)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
+                eps: 1e-05, activation: .silu, output: s.tensor(453), scratch: s.f + 41680, pool: pool)
+            s.profiler?.stop(624)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 50032, count: 7200)
-        s.profiler?.stop(530)
+        s.profiler?.stop(625)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34141104 &* s.n, input: s.t + 32893488 &* s.n,
-            batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38, weights: s.f + 42832, gradInput: s.t + 33309360 &* s.n,
-            gradWeights: s.f + 50032, pool: pool)
-        s.profiler?.stop(531)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(451), input: s.tensor(453), batch: s.n, height: 38,
+            width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 42832, gradInput: s.tensor(452), gradWeights: s.f + 50032, pool: pool)
+        s.profiler?.stop(626)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 50032, channels: 288, kernel: 5, into: s.g + 140336)
-        s.profiler?.stop(532)
+        s.profiler?.stop(627)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33309360 &* s.n, input: s.t + 32477616 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(452), input: s.tensor(76),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 41680,
-            savedInvStd: s.f + 41968, activation: .silu, gradInput: s.t + 33309360 &* s.n, gradGamma: s.g + 139184,
+            savedInvStd: s.f + 41968, activation: .silu, gradInput: s.tensor(452), gradGamma: s.g + 139184,
             gradBeta: s.g + 139472, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(628)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33309360 &* s.n, input: s.t + 55289952 &* s.n,
-            weights: s.p + 125360, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 20341056 &* s.n, gradWeights: s.g + 125360, pool: pool)
-        s.profiler?.stop(534)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(452), input: s.tensor(74), weights: s.p + 125360,
+            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(454), gradWeights: s.g + 125360,
+            pool: pool)
+        s.profiler?.stop(629)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 20341056 &* s.n, s.t + 20271744 &* s.n, count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(535)
+        TrainingKernels.accumulate(s.tensor(454), s.tensor(446), count: 69312 &* s.n, pool: pool)
+        s.profiler?.stop(630)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20341056 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 56692288 &* s.n : nil, batch: s.n,
-            perImage: 69312, gradBranch: s.t + 20271744 &* s.n, pool: pool)
-        s.profiler?.stop(536)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(454),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 69312, gradBranch: s.tensor(455), pool: pool)
+        s.profiler?.stop(631)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55220640 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(455), input: s.tensor(72),
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 41584,
-            savedInvStd: s.f + 41632, activation: .identity, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 125168,
+            savedInvStd: s.f + 41632, activation: .identity, gradInput: s.tensor(455), gradGamma: s.g + 125168,
             gradBeta: s.g + 125216, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(632)
+        // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 26608, savedInvStd: s.f + 26896,
+                activation: .silu, output: s.tensor(458), pool: pool)
+            s.profiler?.stop(633)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
+                eps: 1e-05, activation: .silu, output: s.tensor(458), scratch: s.f + 26608, pool: pool)
+            s.profiler?.stop(634)
+        }
+        // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(458), savedScale: s.tensor(71), batch: s.n,
+                pixels: 1444, channels: 288, output: s.tensor(457), pool: pool)
+            s.profiler?.stop(635)
+        }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 32061744 &* s.n,
-            weights: s.p + 111344, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 32477616 &* s.n, gradWeights: s.g + 111344, pool: pool)
-        s.profiler?.stop(538)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(455), input: s.tensor(457), weights: s.p + 111344,
+            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(456), gradWeights: s.g + 111344,
+            pool: pool)
+        s.profiler?.stop(636)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 32477616 &* s.n, input: s.t + 31645872 &* s.n,
-            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128,
-            activation: .silu, expandWeights: s.p + 107600, savedPooled: s.t + 20519712 &* s.n,
-            savedHidden: s.t + 56692272 &* s.n, savedScale: s.t + 56688368 &* s.n, gradInput: s.t + 32061744 &* s.n,
-            gradReduceWeights: s.g + 104128, gradReduceBias: s.g + 107584, gradExpandWeights: s.g + 107600,
-            gradExpandBias: s.g + 111056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(539)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(456), input: s.tensor(458), batch: s.n,
+            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, activation: .silu,
+            expandWeights: s.p + 107600, savedPooled: s.tensor(69), savedHidden: s.tensor(70),
+            savedScale: s.tensor(71), gradInput: s.tensor(459), gradReduceWeights: s.g + 104128,
+            gradReduceBias: s.g + 107584, gradExpandWeights: s.g + 107600, gradExpandBias: s.g + 111056,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(637)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 32061744 &* s.n, input: s.t + 31230000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(459), input: s.tensor(66),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 26608,
-            savedInvStd: s.f + 26896, activation: .silu, gradInput: s.t + 32061744 &* s.n, gradGamma: s.g + 102976,
+            savedInvStd: s.f + 26896, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 102976,
             gradBeta: s.g + 103264, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(638)
+        // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
+                beta: s.p + 94912, savedMean: s.f + 26032, savedInvStd: s.f + 26320, activation: .silu,
+                output: s.tensor(461), pool: pool)
+            s.profiler?.stop(639)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
+                activation: .silu, output: s.tensor(461), scratch: s.f + 26032, pool: pool)
+            s.profiler?.stop(640)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 34384, count: 7200)
-        s.profiler?.stop(541)
+        s.profiler?.stop(641)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 32061744 &* s.n, input: s.t + 19855872 &* s.n,
-            batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38, weights: s.f + 27184, gradInput: s.t + 31230000 &* s.n,
-            gradWeights: s.f + 34384, pool: pool)
-        s.profiler?.stop(542)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(461), batch: s.n, height: 38,
+            width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 27184, gradInput: s.tensor(460), gradWeights: s.f + 34384, pool: pool)
+        s.profiler?.stop(642)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 34384, channels: 288, kernel: 5, into: s.g + 95776)
-        s.profiler?.stop(543)
+        s.profiler?.stop(643)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 19440000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(460), input: s.tensor(64),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 26032,
-            savedInvStd: s.f + 26320, activation: .silu, gradInput: s.t + 31230000 &* s.n, gradGamma: s.g + 94624,
+            savedInvStd: s.f + 26320, activation: .silu, gradInput: s.tensor(460), gradGamma: s.g + 94624,
             gradBeta: s.g + 94912, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(644)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 55151328 &* s.n,
-            weights: s.p + 80800, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 19717248 &* s.n, gradWeights: s.g + 80800, pool: pool)
-        s.profiler?.stop(545)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(460), input: s.tensor(63), weights: s.p + 80800,
+            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(462), gradWeights: s.g + 80800,
+            pool: pool)
+        s.profiler?.stop(645)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 19717248 &* s.n, s.t + 20341056 &* s.n, count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(546)
+        TrainingKernels.accumulate(s.tensor(462), s.tensor(454), count: 69312 &* s.n, pool: pool)
+        s.profiler?.stop(646)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19717248 &* s.n, input: s.t + 55082016 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(462), input: s.tensor(62),
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 25936,
-            savedInvStd: s.f + 25984, activation: .identity, gradInput: s.t + 19717248 &* s.n, gradGamma: s.g + 80608,
+            savedInvStd: s.f + 25984, activation: .identity, gradInput: s.tensor(462), gradGamma: s.g + 80608,
             gradBeta: s.g + 80656, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(647)
+        // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
+                beta: s.p + 67536, savedMean: s.f + 15952, savedInvStd: s.f + 16144, activation: .silu,
+                output: s.tensor(465), pool: pool)
+            s.profiler?.stop(648)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
+                gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
+                activation: .silu, output: s.tensor(465), scratch: s.f + 15952, pool: pool)
+            s.profiler?.stop(649)
+        }
+        // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(465), savedScale: s.tensor(61), batch: s.n,
+                pixels: 1444, channels: 192, output: s.tensor(464), pool: pool)
+            s.profiler?.stop(650)
+        }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19717248 &* s.n, input: s.t + 42718464 &* s.n,
-            weights: s.p + 71392, pixels: 1444 &* s.n, inChannels: 192, outChannels: 48,
-            gradInput: s.t + 19440000 &* s.n, gradWeights: s.g + 71392, pool: pool)
-        s.profiler?.stop(548)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(464), weights: s.p + 71392,
+            pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(463), gradWeights: s.g + 71392,
+            pool: pool)
+        s.profiler?.stop(651)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 42441216 &* s.n,
-            batch: s.n, pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, activation: .silu,
-            expandWeights: s.p + 69664, savedPooled: s.t + 56690576 &* s.n, savedHidden: s.t + 56692256 &* s.n,
-            savedScale: s.t + 56690768 &* s.n, gradInput: s.t + 31230000 &* s.n, gradReduceWeights: s.g + 68112,
-            gradReduceBias: s.g + 69648, gradExpandWeights: s.g + 69664, gradExpandBias: s.g + 71200, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(549)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(463), input: s.tensor(465), batch: s.n,
+            pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, activation: .silu,
+            expandWeights: s.p + 69664, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
+            gradInput: s.tensor(466), gradReduceWeights: s.g + 68112, gradReduceBias: s.g + 69648,
+            gradExpandWeights: s.g + 69664, gradExpandBias: s.g + 71200, workspace: s.ws, pool: pool)
+        s.profiler?.stop(652)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 42163968 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(466), input: s.tensor(56),
             pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 15952,
-            savedInvStd: s.f + 16144, activation: .silu, gradInput: s.t + 31230000 &* s.n, gradGamma: s.g + 67344,
+            savedInvStd: s.f + 16144, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 67344,
             gradBeta: s.g + 67536, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(653)
+        // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
+                beta: s.p + 61968, savedMean: s.f + 15568, savedInvStd: s.f + 15760, activation: .silu,
+                output: s.tensor(468), pool: pool)
+            s.profiler?.stop(654)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
+                activation: .silu, output: s.tensor(468), scratch: s.f + 15568, pool: pool)
+            s.profiler?.stop(655)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 21136, count: 4800)
-        s.profiler?.stop(551)
+        s.profiler?.stop(656)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 18360000 &* s.n,
-            batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38, weights: s.f + 16336, gradInput: s.t + 19440000 &* s.n,
-            gradWeights: s.f + 21136, pool: pool)
-        s.profiler?.stop(552)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(468), batch: s.n, height: 75,
+            width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 16336, gradInput: s.tensor(467), gradWeights: s.f + 21136, pool: pool)
+        s.profiler?.stop(657)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 21136, channels: 192, kernel: 5, into: s.g + 62544)
-        s.profiler?.stop(553)
+        s.profiler?.stop(658)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 17280000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(467), input: s.tensor(54),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 15568,
-            savedInvStd: s.f + 15760, activation: .silu, gradInput: s.t + 19440000 &* s.n, gradGamma: s.g + 61776,
+            savedInvStd: s.f + 15760, activation: .silu, gradInput: s.tensor(467), gradGamma: s.g + 61776,
             gradBeta: s.g + 61968, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(659)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 50015712 &* s.n,
-            weights: s.p + 55632, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 18360000 &* s.n, gradWeights: s.g + 55632, pool: pool)
-        s.profiler?.stop(555)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(467), input: s.tensor(52), weights: s.p + 55632,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(469), gradWeights: s.g + 55632,
+            pool: pool)
+        s.profiler?.stop(660)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 18360000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 56692240 &* s.n : nil, batch: s.n,
-            perImage: 180000, gradBranch: s.t + 18540000 &* s.n, pool: pool)
-        s.profiler?.stop(556)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(469),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.tensor(470), pool: pool)
+        s.profiler?.stop(661)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18540000 &* s.n, input: s.t + 49835712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(470), input: s.tensor(50),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 15504,
-            savedInvStd: s.f + 15536, activation: .identity, gradInput: s.t + 18540000 &* s.n, gradGamma: s.g + 55504,
+            savedInvStd: s.f + 15536, activation: .identity, gradInput: s.tensor(470), gradGamma: s.g + 55504,
             gradBeta: s.g + 55536, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(662)
+        // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
+                beta: s.p + 45504, savedMean: s.f + 11664, savedInvStd: s.f + 11856, activation: .silu,
+                output: s.tensor(473), pool: pool)
+            s.profiler?.stop(663)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
+                activation: .silu, output: s.tensor(473), scratch: s.f + 11664, pool: pool)
+            s.profiler?.stop(664)
+        }
+        // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(473), savedScale: s.tensor(49), batch: s.n,
+                pixels: 5625, channels: 192, output: s.tensor(472), pool: pool)
+            s.profiler?.stop(665)
+        }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18540000 &* s.n, input: s.t + 16200000 &* s.n,
-            weights: s.p + 49360, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 17280000 &* s.n, gradWeights: s.g + 49360, pool: pool)
-        s.profiler?.stop(558)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(472), weights: s.p + 49360,
+            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(471), gradWeights: s.g + 49360,
+            pool: pool)
+        s.profiler?.stop(666)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 15120000 &* s.n,
-            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, activation: .silu,
-            expandWeights: s.p + 47632, savedPooled: s.t + 56690192 &* s.n, savedHidden: s.t + 56692224 &* s.n,
-            savedScale: s.t + 56690384 &* s.n, gradInput: s.t + 16200000 &* s.n, gradReduceWeights: s.g + 46080,
-            gradReduceBias: s.g + 47616, gradExpandWeights: s.g + 47632, gradExpandBias: s.g + 49168, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(559)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(471), input: s.tensor(473), batch: s.n,
+            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, activation: .silu,
+            expandWeights: s.p + 47632, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
+            gradInput: s.tensor(474), gradReduceWeights: s.g + 46080, gradReduceBias: s.g + 47616,
+            gradExpandWeights: s.g + 47632, gradExpandBias: s.g + 49168, workspace: s.ws, pool: pool)
+        s.profiler?.stop(667)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16200000 &* s.n, input: s.t + 14040000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(474), input: s.tensor(44),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 11664,
-            savedInvStd: s.f + 11856, activation: .silu, gradInput: s.t + 16200000 &* s.n, gradGamma: s.g + 45312,
+            savedInvStd: s.f + 11856, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 45312,
             gradBeta: s.g + 45504, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(668)
+        // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
+                beta: s.p + 43008, savedMean: s.f + 11280, savedInvStd: s.f + 11472, activation: .silu,
+                output: s.tensor(476), pool: pool)
+            s.profiler?.stop(669)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
+                activation: .silu, output: s.tensor(476), scratch: s.f + 11280, pool: pool)
+            s.profiler?.stop(670)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13776, count: 1728)
-        s.profiler?.stop(561)
+        s.profiler?.stop(671)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16200000 &* s.n, input: s.t + 12960000 &* s.n,
-            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75, weights: s.f + 12048, gradInput: s.t + 14040000 &* s.n,
-            gradWeights: s.f + 13776, pool: pool)
-        s.profiler?.stop(562)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(476), batch: s.n, height: 75,
+            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 12048, gradInput: s.tensor(475), gradWeights: s.f + 13776, pool: pool)
+        s.profiler?.stop(672)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 13776, channels: 192, kernel: 3, into: s.g + 43584)
-        s.profiler?.stop(563)
+        s.profiler?.stop(673)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14040000 &* s.n, input: s.t + 11880000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(475), input: s.tensor(42),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 11280,
-            savedInvStd: s.f + 11472, activation: .silu, gradInput: s.t + 14040000 &* s.n, gradGamma: s.g + 42816,
+            savedInvStd: s.f + 11472, activation: .silu, gradInput: s.tensor(475), gradGamma: s.g + 42816,
             gradBeta: s.g + 43008, pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(674)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14040000 &* s.n, input: s.t + 49655712 &* s.n,
-            weights: s.p + 36672, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 12960000 &* s.n, gradWeights: s.g + 36672, pool: pool)
-        s.profiler?.stop(565)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(475), input: s.tensor(40), weights: s.p + 36672,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(477), gradWeights: s.g + 36672,
+            pool: pool)
+        s.profiler?.stop(675)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 12960000 &* s.n, s.t + 18360000 &* s.n, count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(566)
+        TrainingKernels.accumulate(s.tensor(477), s.tensor(469), count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(676)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 12960000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 56692208 &* s.n : nil, batch: s.n,
-            perImage: 180000, gradBranch: s.t + 13140000 &* s.n, pool: pool)
-        s.profiler?.stop(567)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(477),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.tensor(478), pool: pool)
+        s.profiler?.stop(677)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13140000 &* s.n, input: s.t + 49475712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(478), input: s.tensor(38),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 11216,
-            savedInvStd: s.f + 11248, activation: .identity, gradInput: s.t + 13140000 &* s.n, gradGamma: s.g + 36544,
+            savedInvStd: s.f + 11248, activation: .identity, gradInput: s.tensor(478), gradGamma: s.g + 36544,
             gradBeta: s.g + 36576, pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(678)
+        // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
+                beta: s.p + 26544, savedMean: s.f + 7376, savedInvStd: s.f + 7568, activation: .silu,
+                output: s.tensor(481), pool: pool)
+            s.profiler?.stop(679)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
+                activation: .silu, output: s.tensor(481), scratch: s.f + 7376, pool: pool)
+            s.profiler?.stop(680)
+        }
+        // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(481), savedScale: s.tensor(37), batch: s.n,
+                pixels: 5625, channels: 192, output: s.tensor(480), pool: pool)
+            s.profiler?.stop(681)
+        }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13140000 &* s.n, input: s.t + 10800000 &* s.n,
-            weights: s.p + 30400, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 11880000 &* s.n, gradWeights: s.g + 30400, pool: pool)
-        s.profiler?.stop(569)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(480), weights: s.p + 30400,
+            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(479), gradWeights: s.g + 30400,
+            pool: pool)
+        s.profiler?.stop(682)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11880000 &* s.n, input: s.t + 9720000 &* s.n,
-            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, activation: .silu,
-            expandWeights: s.p + 28672, savedPooled: s.t + 56689808 &* s.n, savedHidden: s.t + 56692192 &* s.n,
-            savedScale: s.t + 56690000 &* s.n, gradInput: s.t + 10800000 &* s.n, gradReduceWeights: s.g + 27120,
-            gradReduceBias: s.g + 28656, gradExpandWeights: s.g + 28672, gradExpandBias: s.g + 30208, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(570)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(479), input: s.tensor(481), batch: s.n,
+            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, activation: .silu,
+            expandWeights: s.p + 28672, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
+            gradInput: s.tensor(482), gradReduceWeights: s.g + 27120, gradReduceBias: s.g + 28656,
+            gradExpandWeights: s.g + 28672, gradExpandBias: s.g + 30208, workspace: s.ws, pool: pool)
+        s.profiler?.stop(683)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 8640000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(482), input: s.tensor(32),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 7376,
-            savedInvStd: s.f + 7568, activation: .silu, gradInput: s.t + 10800000 &* s.n, gradGamma: s.g + 26352,
+            savedInvStd: s.f + 7568, activation: .silu, gradInput: s.tensor(482), gradGamma: s.g + 26352,
             gradBeta: s.g + 26544, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(684)
+        // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
+                beta: s.p + 24048, savedMean: s.f + 6992, savedInvStd: s.f + 7184, activation: .silu,
+                output: s.tensor(484), pool: pool)
+            s.profiler?.stop(685)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
+                activation: .silu, output: s.tensor(484), scratch: s.f + 6992, pool: pool)
+            s.profiler?.stop(686)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 9488, count: 1728)
-        s.profiler?.stop(572)
+        s.profiler?.stop(687)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 7560000 &* s.n,
-            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75, weights: s.f + 7760, gradInput: s.t + 8640000 &* s.n, gradWeights: s.f + 9488,
-            pool: pool)
-        s.profiler?.stop(573)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(484), batch: s.n, height: 75,
+            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 7760, gradInput: s.tensor(483), gradWeights: s.f + 9488, pool: pool)
+        s.profiler?.stop(688)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9488, channels: 192, kernel: 3, into: s.g + 24624)
-        s.profiler?.stop(574)
+        s.profiler?.stop(689)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 6480000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(483), input: s.tensor(30),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 6992,
-            savedInvStd: s.f + 7184, activation: .silu, gradInput: s.t + 8640000 &* s.n, gradGamma: s.g + 23856,
+            savedInvStd: s.f + 7184, activation: .silu, gradInput: s.tensor(483), gradGamma: s.g + 23856,
             gradBeta: s.g + 24048, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(690)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 49295712 &* s.n,
-            weights: s.p + 17712, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 7290000 &* s.n, gradWeights: s.g + 17712, pool: pool)
-        s.profiler?.stop(576)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(483), input: s.tensor(29), weights: s.p + 17712,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(485), gradWeights: s.g + 17712,
+            pool: pool)
+        s.profiler?.stop(691)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 7290000 &* s.n, s.t + 12960000 &* s.n, count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(577)
+        TrainingKernels.accumulate(s.tensor(485), s.tensor(477), count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(692)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7290000 &* s.n, input: s.t + 49115712 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(485), input: s.tensor(28),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 6928,
-            savedInvStd: s.f + 6960, activation: .identity, gradInput: s.t + 7290000 &* s.n, gradGamma: s.g + 17584,
+            savedInvStd: s.f + 6960, activation: .identity, gradInput: s.tensor(485), gradGamma: s.g + 17584,
             gradBeta: s.g + 17616, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(693)
+        // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
+                beta: s.p + 10656, savedMean: s.f + 4048, savedInvStd: s.f + 4192, activation: .silu,
+                output: s.tensor(488), pool: pool)
+            s.profiler?.stop(694)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
+                gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
+                activation: .silu, output: s.tensor(488), scratch: s.f + 4048, pool: pool)
+            s.profiler?.stop(695)
+        }
+        // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(488), savedScale: s.tensor(27), batch: s.n,
+                pixels: 5625, channels: 144, output: s.tensor(487), pool: pool)
+            s.profiler?.stop(696)
+        }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7290000 &* s.n, input: s.t + 26640000 &* s.n,
-            weights: s.p + 12976, pixels: 5625 &* s.n, inChannels: 144, outChannels: 32,
-            gradInput: s.t + 6480000 &* s.n, gradWeights: s.g + 12976, pool: pool)
-        s.profiler?.stop(579)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), weights: s.p + 12976,
+            pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(486), gradWeights: s.g + 12976,
+            pool: pool)
+        s.profiler?.stop(697)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 25830000 &* s.n,
-            batch: s.n, pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, activation: .silu,
-            expandWeights: s.p + 11968, savedPooled: s.t + 56690960 &* s.n, savedHidden: s.t + 56692176 &* s.n,
-            savedScale: s.t + 56691104 &* s.n, gradInput: s.t + 9720000 &* s.n, gradReduceWeights: s.g + 11088,
-            gradReduceBias: s.g + 11952, gradExpandWeights: s.g + 11968, gradExpandBias: s.g + 12832, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(580)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(486), input: s.tensor(488), batch: s.n,
+            pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, activation: .silu,
+            expandWeights: s.p + 11968, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
+            gradInput: s.tensor(489), gradReduceWeights: s.g + 11088, gradReduceBias: s.g + 11952,
+            gradExpandWeights: s.g + 11968, gradExpandBias: s.g + 12832, workspace: s.ws, pool: pool)
+        s.profiler?.stop(698)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 25020000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(22),
             pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 4048,
-            savedInvStd: s.f + 4192, activation: .silu, gradInput: s.t + 9720000 &* s.n, gradGamma: s.g + 10512,
+            savedInvStd: s.f + 4192, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 10512,
             gradBeta: s.g + 10656, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(699)
+        // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
+                beta: s.p + 8784, savedMean: s.f + 3760, savedInvStd: s.f + 3904, activation: .silu,
+                output: s.tensor(491), pool: pool)
+            s.profiler?.stop(700)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
+                gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
+                activation: .silu, output: s.tensor(491), scratch: s.f + 3760, pool: pool)
+            s.profiler?.stop(701)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5632, count: 1296)
-        s.profiler?.stop(582)
+        s.profiler?.stop(702)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 3240000 &* s.n,
-            batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75, weights: s.f + 4336, gradInput: s.t + 6480000 &* s.n, gradWeights: s.f + 5632,
-            pool: pool)
-        s.profiler?.stop(583)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), batch: s.n, height: 150,
+            width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 4336, gradInput: s.tensor(490), gradWeights: s.f + 5632, pool: pool)
+        s.profiler?.stop(703)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5632, channels: 144, kernel: 3, into: s.g + 9216)
-        s.profiler?.stop(584)
+        s.profiler?.stop(704)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t, pixels: 22500 &* s.n,
-            channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 3760, savedInvStd: s.f + 3904,
-            activation: .silu, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 8640, gradBeta: s.g + 8784,
-            pool: pool)
-        s.profiler?.stop(585)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(490), input: s.tensor(20),
+            pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 3760,
+            savedInvStd: s.f + 3904, activation: .silu, gradInput: s.tensor(490), gradGamma: s.g + 8640,
+            gradBeta: s.g + 8784, pool: pool)
+        s.profiler?.stop(705)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 30690000 &* s.n,
-            weights: s.p + 5184, pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
-            gradWeights: s.g + 5184, pool: pool)
-        s.profiler?.stop(586)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(490), input: s.tensor(18), weights: s.p + 5184,
+            pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(492), gradWeights: s.g + 5184,
+            pool: pool)
+        s.profiler?.stop(706)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 56692160 &* s.n : nil, batch: s.n,
-            perImage: 540000, gradBranch: s.t + 540000 &* s.n, pool: pool)
-        s.profiler?.stop(587)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(492),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 540000, gradBranch: s.tensor(493), pool: pool)
+        s.profiler?.stop(707)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 30150000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(493), input: s.tensor(16),
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 3712,
-            savedInvStd: s.f + 3736, activation: .identity, gradInput: s.t + 540000 &* s.n, gradGamma: s.g + 5056,
+            savedInvStd: s.f + 3736, activation: .identity, gradInput: s.tensor(493), gradGamma: s.g + 5056,
             gradBeta: s.g + 5088, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(708)
+        // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016,
+                beta: s.p + 4048, savedMean: s.f + 3232, savedInvStd: s.f + 3256, activation: .silu,
+                output: s.tensor(496), pool: pool)
+            s.profiler?.stop(709)
+        }
+        // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
+                activation: .silu, output: s.tensor(496), scratch: s.f + 3232, pool: pool)
+            s.profiler?.stop(710)
+        }
+        // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(496), savedScale: s.tensor(15), batch: s.n,
+                pixels: 22500, channels: 24, output: s.tensor(495), pool: pool)
+            s.profiler?.stop(711)
+        }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 29610000 &* s.n,
-            weights: s.p + 4480, pixels: 22500 &* s.n, inChannels: 24, outChannels: 24,
-            gradInput: s.t + 1080000 &* s.n, gradWeights: s.g + 4480, pool: pool)
-        s.profiler?.stop(589)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), weights: s.p + 4480,
+            pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(494), gradWeights: s.g + 4480,
+            pool: pool)
+        s.profiler?.stop(712)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 29070000 &* s.n,
-            batch: s.n, pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, activation: .silu,
-            expandWeights: s.p + 4304, savedPooled: s.t + 56691904 &* s.n, savedHidden: s.t + 56692144 &* s.n,
-            savedScale: s.t + 56691936 &* s.n, gradInput: s.t + 540000 &* s.n, gradReduceWeights: s.g + 4144,
-            gradReduceBias: s.g + 4288, gradExpandWeights: s.g + 4304, gradExpandBias: s.g + 4448, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(590)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(494), input: s.tensor(496), batch: s.n,
+            pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, activation: .silu,
+            expandWeights: s.p + 4304, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            gradInput: s.tensor(497), gradReduceWeights: s.g + 4144, gradReduceBias: s.g + 4288,
+            gradExpandWeights: s.g + 4304, gradExpandBias: s.g + 4448, workspace: s.ws, pool: pool)
+        s.profiler?.stop(713)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 28530000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(497), input: s.tensor(10),
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 3232,
-            savedInvStd: s.f + 3256, activation: .silu, gradInput: s.t + 540000 &* s.n, gradGamma: s.g + 4016,
+            savedInvStd: s.f + 3256, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 4016,
             gradBeta: s.g + 4048, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(714)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3496, count: 216)
-        s.profiler?.stop(592)
+        s.profiler?.stop(715)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 27990000 &* s.n,
-            batch: s.n, height: 150, width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150, weights: s.f + 3280, gradInput: s.t + 1080000 &* s.n,
-            gradWeights: s.f + 3496, pool: pool)
-        s.profiler?.stop(593)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(9), batch: s.n, height: 150,
+            width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 3280, gradInput: s.tensor(498), gradWeights: s.f + 3496, pool: pool)
+        s.profiler?.stop(716)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3496, channels: 24, kernel: 3, into: s.g + 3792)
-        s.profiler?.stop(594)
+        s.profiler?.stop(717)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 1080000 &* s.n, s.t, count: 540000 &* s.n, pool: pool)
-        s.profiler?.stop(595)
+        TrainingKernels.accumulate(s.tensor(498), s.tensor(492), count: 540000 &* s.n, pool: pool)
+        s.profiler?.stop(718)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 27450000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(498), input: s.tensor(8),
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 3184,
-            savedInvStd: s.f + 3208, activation: .identity, gradInput: s.t + 1080000 &* s.n, gradGamma: s.g + 3664,
+            savedInvStd: s.f + 3208, activation: .identity, gradInput: s.tensor(498), gradGamma: s.g + 3664,
             gradBeta: s.g + 3696, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(719)
+        // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648,
+                beta: s.p + 1696, savedMean: s.f + 2384, savedInvStd: s.f + 2424, activation: .silu,
+                output: s.tensor(501), pool: pool)
+            s.profiler?.stop(720)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
+                gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
+                activation: .silu, output: s.tensor(501), scratch: s.f + 2384, pool: pool)
+            s.profiler?.stop(721)
+        }
+        // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(501), savedScale: s.tensor(7), batch: s.n,
+                pixels: 22500, channels: 40, output: s.tensor(500), pool: pool)
+            s.profiler?.stop(722)
+        }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 24120000 &* s.n,
-            weights: s.p + 2704, pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.t,
-            gradWeights: s.g + 2704, pool: pool)
-        s.profiler?.stop(597)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(498), input: s.tensor(500), weights: s.p + 2704,
+            pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(499), gradWeights: s.g + 2704,
+            pool: pool)
+        s.profiler?.stop(723)
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 23220000 &* s.n, batch: s.n, pixels: 22500,
-            channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, activation: .silu, expandWeights: s.p + 2256,
-            savedPooled: s.t + 56691568 &* s.n, savedHidden: s.t + 56692128 &* s.n, savedScale: s.t + 56691616 &* s.n,
-            gradInput: s.t + 900000 &* s.n, gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(499), input: s.tensor(501), batch: s.n,
+            pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, activation: .silu,
+            expandWeights: s.p + 2256, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
+            gradInput: s.tensor(502), gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240,
             gradExpandWeights: s.g + 2256, gradExpandBias: s.g + 2656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(724)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 900000 &* s.n, input: s.t + 22320000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(502), input: s.tensor(2),
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 2384,
-            savedInvStd: s.f + 2424, activation: .silu, gradInput: s.t + 900000 &* s.n, gradGamma: s.g + 1648,
+            savedInvStd: s.f + 2424, activation: .silu, gradInput: s.tensor(502), gradGamma: s.g + 1648,
             gradBeta: s.g + 1696, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(725)
+        // features.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088,
+                beta: s.p + 1136, savedMean: s.f + 2304, savedInvStd: s.f + 2344, activation: .silu,
+                output: s.tensor(504), pool: pool)
+            s.profiler?.stop(726)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
+                gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
+                activation: .silu, output: s.tensor(504), scratch: s.f + 2304, pool: pool)
+            s.profiler?.stop(727)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2824, count: 360)
-        s.profiler?.stop(600)
+        s.profiler?.stop(728)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 900000 &* s.n, input: s.t + 21420000 &* s.n,
-            batch: s.n, height: 150, width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150, weights: s.f + 2464, gradInput: s.t, gradWeights: s.f + 2824, pool: pool)
-        s.profiler?.stop(601)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(502), input: s.tensor(504), batch: s.n, height: 150,
+            width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2464, gradInput: s.tensor(503), gradWeights: s.f + 2824, pool: pool)
+        s.profiler?.stop(729)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2824, channels: 40, kernel: 3, into: s.g + 1280)
-        s.profiler?.stop(602)
+        s.profiler?.stop(730)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 40 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 20520000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(503), input: s.tensor(0),
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 2304,
-            savedInvStd: s.f + 2344, activation: .silu, gradInput: s.t, gradGamma: s.g + 1088, gradBeta: s.g + 1136,
-            pool: pool)
-        s.profiler?.stop(603)
+            savedInvStd: s.f + 2344, activation: .silu, gradInput: s.tensor(503), gradGamma: s.g + 1088,
+            gradBeta: s.g + 1136, pool: pool)
+        s.profiler?.stop(731)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 300,
-            width: 300, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, outChannels: 40,
-            gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(604)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(503), input: s.x, batch: s.n, inChannels: 3,
+            height: 300, width: 300, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            outChannels: 40, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(732)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (20520000, 10800000),  // 0: features.0 conv output, 900,000 floats per image
+        (21420000, 0),  // 1: features.0 output, 900,000 floats per image
+        (22320000, 11700000),  // 2: features.1.0.block.0 conv output, 900,000 floats per image
+        (23220000, 0),  // 3: features.1.0.block.0 output, 900,000 floats per image
+        (24120000, 900000),  // 4: features.1.0.block.1 output, 900,000 floats per image
+        (56691568, 26892768),  // 5: features.1.0.block.1 pooled, 40 floats per image
+        (56692128, 26893232),  // 6: features.1.0.block.1 hidden, 10 floats per image
+        (56691616, 26892816),  // 7: features.1.0.block.1 scale, 40 floats per image
+        (27450000, 13410000),  // 8: features.1.0.block.2 conv output, 540,000 floats per image
+        (27990000, 13950000),  // 9: features.1.0.block.2 output, 540,000 floats per image
+        (28530000, 14490000),  // 10: features.1.1.block.0 conv output, 540,000 floats per image
+        (29070000, 0),  // 11: features.1.1.block.0 output, 540,000 floats per image
+        (29610000, 540000),  // 12: features.1.1.block.1 output, 540,000 floats per image
+        (56691904, 26893008),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (56692144, 26893248),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (56691936, 26893040),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (30150000, 15030000),  // 16: features.1.1.block.2 conv output, 540,000 floats per image
+        (0, 0),  // 17: features.1.1.block.2 output, 540,000 floats per image
+        (30690000, 15570000),  // 18: features.1.1 output, 540,000 floats per image
+        (56692160, 26893264),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (0, 0),  // 20: features.2.0.block.0 conv output, 3,240,000 floats per image
+        (3240000, 3240000),  // 21: features.2.0.block.0 output, 3,240,000 floats per image
+        (25020000, 12600000),  // 22: features.2.0.block.1 conv output, 810,000 floats per image
+        (25830000, 3240000),  // 23: features.2.0.block.1 output, 810,000 floats per image
+        (26640000, 4050000),  // 24: features.2.0.block.2 output, 810,000 floats per image
+        (56690960, 26892480),  // 25: features.2.0.block.2 pooled, 144 floats per image
+        (56692176, 26893280),  // 26: features.2.0.block.2 hidden, 6 floats per image
+        (56691104, 26892624),  // 27: features.2.0.block.2 scale, 144 floats per image
+        (49115712, 22398144),  // 28: features.2.0.block.3 conv output, 180,000 floats per image
+        (49295712, 22578144),  // 29: features.2.0.block.3 output, 180,000 floats per image
+        (6480000, 3240000),  // 30: features.2.1.block.0 conv output, 1,080,000 floats per image
+        (7560000, 4320000),  // 31: features.2.1.block.0 output, 1,080,000 floats per image
+        (8640000, 5400000),  // 32: features.2.1.block.1 conv output, 1,080,000 floats per image
+        (9720000, 4320000),  // 33: features.2.1.block.1 output, 1,080,000 floats per image
+        (10800000, 6480000),  // 34: features.2.1.block.2 output, 1,080,000 floats per image
+        (56689808, 26891328),  // 35: features.2.1.block.2 pooled, 192 floats per image
+        (56692192, 26893296),  // 36: features.2.1.block.2 hidden, 8 floats per image
+        (56690000, 26891520),  // 37: features.2.1.block.2 scale, 192 floats per image
+        (49475712, 22758144),  // 38: features.2.1.block.3 conv output, 180,000 floats per image
+        (11880000, 4320000),  // 39: features.2.1.block.3 output, 180,000 floats per image
+        (49655712, 22938144),  // 40: features.2.1 output, 180,000 floats per image
+        (56692208, 26893312),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (11880000, 4320000),  // 42: features.2.2.block.0 conv output, 1,080,000 floats per image
+        (12960000, 6480000),  // 43: features.2.2.block.0 output, 1,080,000 floats per image
+        (14040000, 7560000),  // 44: features.2.2.block.1 conv output, 1,080,000 floats per image
+        (15120000, 6480000),  // 45: features.2.2.block.1 output, 1,080,000 floats per image
+        (16200000, 8640000),  // 46: features.2.2.block.2 output, 1,080,000 floats per image
+        (56690192, 26891712),  // 47: features.2.2.block.2 pooled, 192 floats per image
+        (56692224, 26893328),  // 48: features.2.2.block.2 hidden, 8 floats per image
+        (56690384, 26891904),  // 49: features.2.2.block.2 scale, 192 floats per image
+        (49835712, 23118144),  // 50: features.2.2.block.3 conv output, 180,000 floats per image
+        (17280000, 6480000),  // 51: features.2.2.block.3 output, 180,000 floats per image
+        (50015712, 23298144),  // 52: features.2.2 output, 180,000 floats per image
+        (56692240, 26893344),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (17280000, 6480000),  // 54: features.3.0.block.0 conv output, 1,080,000 floats per image
+        (18360000, 8640000),  // 55: features.3.0.block.0 output, 1,080,000 floats per image
+        (42163968, 19350336),  // 56: features.3.0.block.1 conv output, 277,248 floats per image
+        (42441216, 8640000),  // 57: features.3.0.block.1 output, 277,248 floats per image
+        (42718464, 8917248),  // 58: features.3.0.block.2 output, 277,248 floats per image
+        (56690576, 26892096),  // 59: features.3.0.block.2 pooled, 192 floats per image
+        (56692256, 26893360),  // 60: features.3.0.block.2 hidden, 8 floats per image
+        (56690768, 26892288),  // 61: features.3.0.block.2 scale, 192 floats per image
+        (55082016, 10719360),  // 62: features.3.0.block.3 conv output, 69,312 floats per image
+        (55151328, 25334112),  // 63: features.3.0.block.3 output, 69,312 floats per image
+        (19440000, 8640000),  // 64: features.3.1.block.0 conv output, 415,872 floats per image
+        (19855872, 9055872),  // 65: features.3.1.block.0 output, 415,872 floats per image
+        (31230000, 9471744),  // 66: features.3.1.block.1 conv output, 415,872 floats per image
+        (31645872, 9055872),  // 67: features.3.1.block.1 output, 415,872 floats per image
+        (32061744, 9887616),  // 68: features.3.1.block.2 output, 415,872 floats per image
+        (20519712, 26889600),  // 69: features.3.1.block.2 pooled, 288 floats per image
+        (56692272, 26893376),  // 70: features.3.1.block.2 hidden, 12 floats per image
+        (56688368, 26889888),  // 71: features.3.1.block.2 scale, 288 floats per image
+        (55220640, 25403424),  // 72: features.3.1.block.3 conv output, 69,312 floats per image
+        (20271744, 9055872),  // 73: features.3.1.block.3 output, 69,312 floats per image
+        (55289952, 25472736),  // 74: features.3.1 output, 69,312 floats per image
+        (56692288, 26893392),  // 75: features.3.1 drop-path keep, 1 floats per image
+        (32477616, 9055872),  // 76: features.3.2.block.0 conv output, 415,872 floats per image
+        (32893488, 9887616),  // 77: features.3.2.block.0 output, 415,872 floats per image
+        (33309360, 10303488),  // 78: features.3.2.block.1 conv output, 415,872 floats per image
+        (33725232, 9887616),  // 79: features.3.2.block.1 output, 415,872 floats per image
+        (34141104, 16110000),  // 80: features.3.2.block.2 output, 415,872 floats per image
+        (56688656, 26890176),  // 81: features.3.2.block.2 pooled, 288 floats per image
+        (56692304, 26893408),  // 82: features.3.2.block.2 hidden, 12 floats per image
+        (56688944, 26890464),  // 83: features.3.2.block.2 scale, 288 floats per image
+        (55359264, 25542048),  // 84: features.3.2.block.3 conv output, 69,312 floats per image
+        (20271744, 9887616),  // 85: features.3.2.block.3 output, 69,312 floats per image
+        (55428576, 25611360),  // 86: features.3.2 output, 69,312 floats per image
+        (56692320, 26893424),  // 87: features.3.2 drop-path keep, 1 floats per image
+        (34556976, 9887616),  // 88: features.4.0.block.0 conv output, 415,872 floats per image
+        (34972848, 16110000),  // 89: features.4.0.block.0 output, 415,872 floats per image
+        (54525312, 25148544),  // 90: features.4.0.block.1 conv output, 103,968 floats per image
+        (54629280, 16110000),  // 91: features.4.0.block.1 output, 103,968 floats per image
+        (54733248, 16213968),  // 92: features.4.0.block.2 output, 103,968 floats per image
+        (56689232, 26890752),  // 93: features.4.0.block.2 pooled, 288 floats per image
+        (56692336, 26893440),  // 94: features.4.0.block.2 hidden, 12 floats per image
+        (56689520, 26891040),  // 95: features.4.0.block.2 scale, 288 floats per image
+        (56065728, 26248512),  // 96: features.4.0.block.3 conv output, 34,656 floats per image
+        (56100384, 26283168),  // 97: features.4.0.block.3 output, 34,656 floats per image
+        (43917312, 20318784),  // 98: features.4.1.block.0 conv output, 207,936 floats per image
+        (44125248, 16110000),  // 99: features.4.1.block.0 output, 207,936 floats per image
+        (44333184, 20526720),  // 100: features.4.1.block.1 conv output, 207,936 floats per image
+        (44541120, 16110000),  // 101: features.4.1.block.1 output, 207,936 floats per image
+        (44749056, 16317936),  // 102: features.4.1.block.2 output, 207,936 floats per image
+        (56682608, 10799280),  // 103: features.4.1.block.2 pooled, 576 floats per image
+        (56691968, 26893072),  // 104: features.4.1.block.2 hidden, 24 floats per image
+        (56683184, 26884416),  // 105: features.4.1.block.2 scale, 576 floats per image
+        (56135040, 26317824),  // 106: features.4.1.block.3 conv output, 34,656 floats per image
+        (20271744, 16110000),  // 107: features.4.1.block.3 output, 34,656 floats per image
+        (56169696, 26352480),  // 108: features.4.1 output, 34,656 floats per image
+        (56692352, 26893456),  // 109: features.4.1 drop-path keep, 1 floats per image
+        (44956992, 20734656),  // 110: features.4.2.block.0 conv output, 207,936 floats per image
+        (45164928, 16110000),  // 111: features.4.2.block.0 output, 207,936 floats per image
+        (45372864, 20942592),  // 112: features.4.2.block.1 conv output, 207,936 floats per image
+        (45580800, 16110000),  // 113: features.4.2.block.1 output, 207,936 floats per image
+        (45788736, 16317936),  // 114: features.4.2.block.2 output, 207,936 floats per image
+        (56683760, 26884992),  // 115: features.4.2.block.2 pooled, 576 floats per image
+        (56692000, 26893104),  // 116: features.4.2.block.2 hidden, 24 floats per image
+        (56684336, 26885568),  // 117: features.4.2.block.2 scale, 576 floats per image
+        (56204352, 26387136),  // 118: features.4.2.block.3 conv output, 34,656 floats per image
+        (20271744, 16110000),  // 119: features.4.2.block.3 output, 34,656 floats per image
+        (56239008, 26421792),  // 120: features.4.2 output, 34,656 floats per image
+        (56692368, 26893472),  // 121: features.4.2 drop-path keep, 1 floats per image
+        (45996672, 21150528),  // 122: features.4.3.block.0 conv output, 207,936 floats per image
+        (46204608, 16110000),  // 123: features.4.3.block.0 output, 207,936 floats per image
+        (46412544, 21358464),  // 124: features.4.3.block.1 conv output, 207,936 floats per image
+        (46620480, 16110000),  // 125: features.4.3.block.1 output, 207,936 floats per image
+        (46828416, 16317936),  // 126: features.4.3.block.2 output, 207,936 floats per image
+        (56684912, 26886144),  // 127: features.4.3.block.2 pooled, 576 floats per image
+        (56692032, 26893136),  // 128: features.4.3.block.2 hidden, 24 floats per image
+        (56685488, 26886720),  // 129: features.4.3.block.2 scale, 576 floats per image
+        (56273664, 26456448),  // 130: features.4.3.block.3 conv output, 34,656 floats per image
+        (20271744, 16110000),  // 131: features.4.3.block.3 output, 34,656 floats per image
+        (56308320, 26491104),  // 132: features.4.3 output, 34,656 floats per image
+        (56692384, 26893488),  // 133: features.4.3 drop-path keep, 1 floats per image
+        (47036352, 21566400),  // 134: features.4.4.block.0 conv output, 207,936 floats per image
+        (47244288, 16110000),  // 135: features.4.4.block.0 output, 207,936 floats per image
+        (47452224, 21774336),  // 136: features.4.4.block.1 conv output, 207,936 floats per image
+        (47660160, 16110000),  // 137: features.4.4.block.1 output, 207,936 floats per image
+        (47868096, 16317936),  // 138: features.4.4.block.2 output, 207,936 floats per image
+        (56686064, 26887296),  // 139: features.4.4.block.2 pooled, 576 floats per image
+        (56692064, 26893168),  // 140: features.4.4.block.2 hidden, 24 floats per image
+        (56686640, 26887872),  // 141: features.4.4.block.2 scale, 576 floats per image
+        (56342976, 26525760),  // 142: features.4.4.block.3 conv output, 34,656 floats per image
+        (20271744, 16110000),  // 143: features.4.4.block.3 output, 34,656 floats per image
+        (56377632, 26560416),  // 144: features.4.4 output, 34,656 floats per image
+        (56692400, 26893504),  // 145: features.4.4 drop-path keep, 1 floats per image
+        (48076032, 21982272),  // 146: features.5.0.block.0 conv output, 207,936 floats per image
+        (48283968, 16110000),  // 147: features.5.0.block.0 output, 207,936 floats per image
+        (48491904, 22190208),  // 148: features.5.0.block.1 conv output, 207,936 floats per image
+        (48699840, 16110000),  // 149: features.5.0.block.1 output, 207,936 floats per image
+        (48907776, 16317936),  // 150: features.5.0.block.2 output, 207,936 floats per image
+        (56687216, 26888448),  // 151: features.5.0.block.2 pooled, 576 floats per image
+        (56692096, 26893200),  // 152: features.5.0.block.2 hidden, 24 floats per image
+        (56687792, 26889024),  // 153: features.5.0.block.2 scale, 576 floats per image
+        (55497888, 25680672),  // 154: features.5.0.block.3 conv output, 49,096 floats per image
+        (55546992, 25729776),  // 155: features.5.0.block.3 output, 49,096 floats per image
+        (35388720, 16110000),  // 156: features.5.1.block.0 conv output, 294,576 floats per image
+        (35683296, 16404576),  // 157: features.5.1.block.0 output, 294,576 floats per image
+        (35977872, 16699152),  // 158: features.5.1.block.1 conv output, 294,576 floats per image
+        (36272448, 16404576),  // 159: features.5.1.block.1 output, 294,576 floats per image
+        (36567024, 16993728),  // 160: features.5.1.block.2 output, 294,576 floats per image
+        (56674448, 26876256),  // 161: features.5.1.block.2 pooled, 816 floats per image
+        (56691664, 10799952),  // 162: features.5.1.block.2 hidden, 34 floats per image
+        (56675264, 26877072),  // 163: features.5.1.block.2 scale, 816 floats per image
+        (55596096, 25778880),  // 164: features.5.1.block.3 conv output, 49,096 floats per image
+        (20271744, 16404576),  // 165: features.5.1.block.3 output, 49,096 floats per image
+        (55645200, 25827984),  // 166: features.5.1 output, 49,096 floats per image
+        (56692416, 26893520),  // 167: features.5.1 drop-path keep, 1 floats per image
+        (36861600, 16404576),  // 168: features.5.2.block.0 conv output, 294,576 floats per image
+        (37156176, 16993728),  // 169: features.5.2.block.0 output, 294,576 floats per image
+        (37450752, 17288304),  // 170: features.5.2.block.1 conv output, 294,576 floats per image
+        (37745328, 16993728),  // 171: features.5.2.block.1 output, 294,576 floats per image
+        (38039904, 17582880),  // 172: features.5.2.block.2 output, 294,576 floats per image
+        (56676080, 26877888),  // 173: features.5.2.block.2 pooled, 816 floats per image
+        (56691712, 26892864),  // 174: features.5.2.block.2 hidden, 34 floats per image
+        (56676896, 26878704),  // 175: features.5.2.block.2 scale, 816 floats per image
+        (55694304, 25877088),  // 176: features.5.2.block.3 conv output, 49,096 floats per image
+        (20271744, 16993728),  // 177: features.5.2.block.3 output, 49,096 floats per image
+        (55743408, 25926192),  // 178: features.5.2 output, 49,096 floats per image
+        (56692432, 26893536),  // 179: features.5.2 drop-path keep, 1 floats per image
+        (38334480, 16993728),  // 180: features.5.3.block.0 conv output, 294,576 floats per image
+        (38629056, 17582880),  // 181: features.5.3.block.0 output, 294,576 floats per image
+        (38923632, 17877456),  // 182: features.5.3.block.1 conv output, 294,576 floats per image
+        (39218208, 17582880),  // 183: features.5.3.block.1 output, 294,576 floats per image
+        (39512784, 18172032),  // 184: features.5.3.block.2 output, 294,576 floats per image
+        (56677712, 26879520),  // 185: features.5.3.block.2 pooled, 816 floats per image
+        (56691760, 26892912),  // 186: features.5.3.block.2 hidden, 34 floats per image
+        (56678528, 26880336),  // 187: features.5.3.block.2 scale, 816 floats per image
+        (55792512, 25975296),  // 188: features.5.3.block.3 conv output, 49,096 floats per image
+        (20271744, 17582880),  // 189: features.5.3.block.3 output, 49,096 floats per image
+        (55841616, 26024400),  // 190: features.5.3 output, 49,096 floats per image
+        (56692448, 26893552),  // 191: features.5.3 drop-path keep, 1 floats per image
+        (39807360, 17582880),  // 192: features.5.4.block.0 conv output, 294,576 floats per image
+        (40101936, 18172032),  // 193: features.5.4.block.0 output, 294,576 floats per image
+        (40396512, 18466608),  // 194: features.5.4.block.1 conv output, 294,576 floats per image
+        (40691088, 18172032),  // 195: features.5.4.block.1 output, 294,576 floats per image
+        (40985664, 18761184),  // 196: features.5.4.block.2 output, 294,576 floats per image
+        (56679344, 26881152),  // 197: features.5.4.block.2 pooled, 816 floats per image
+        (56691808, 26892960),  // 198: features.5.4.block.2 hidden, 34 floats per image
+        (56680160, 26881968),  // 199: features.5.4.block.2 scale, 816 floats per image
+        (55890720, 26073504),  // 200: features.5.4.block.3 conv output, 49,096 floats per image
+        (20271744, 18172032),  // 201: features.5.4.block.3 output, 49,096 floats per image
+        (55939824, 26122608),  // 202: features.5.4 output, 49,096 floats per image
+        (56692464, 26893568),  // 203: features.5.4 drop-path keep, 1 floats per image
+        (41280240, 18172032),  // 204: features.6.0.block.0 conv output, 294,576 floats per image
+        (41574816, 18761184),  // 205: features.6.0.block.0 output, 294,576 floats per image
+        (54837216, 25252512),  // 206: features.6.0.block.1 conv output, 81,600 floats per image
+        (54918816, 18761184),  // 207: features.6.0.block.1 output, 81,600 floats per image
+        (55000416, 18842784),  // 208: features.6.0.block.2 output, 81,600 floats per image
+        (56680976, 26882784),  // 209: features.6.0.block.2 pooled, 816 floats per image
+        (56691856, 19350096),  // 210: features.6.0.block.2 hidden, 34 floats per image
+        (56681792, 26883600),  // 211: features.6.0.block.2 scale, 816 floats per image
+        (42138192, 26595072),  // 212: features.6.0.block.3 conv output, 23,200 floats per image
+        (56412288, 26618272),  // 213: features.6.0.block.3 output, 23,200 floats per image
+        (50349312, 23478144),  // 214: features.6.1.block.0 conv output, 139,200 floats per image
+        (50488512, 18761184),  // 215: features.6.1.block.0 output, 139,200 floats per image
+        (50627712, 23617344),  // 216: features.6.1.block.1 conv output, 139,200 floats per image
+        (50766912, 18761184),  // 217: features.6.1.block.1 output, 139,200 floats per image
+        (50906112, 18900384),  // 218: features.6.1.block.2 output, 139,200 floats per image
+        (20511360, 10797888),  // 219: features.6.1.block.2 pooled, 1,392 floats per image
+        (42163888, 19349712),  // 220: features.6.1.block.2 hidden, 58 floats per image
+        (20512752, 19337184),  // 221: features.6.1.block.2 scale, 1,392 floats per image
+        (56435488, 26641472),  // 222: features.6.1.block.3 conv output, 23,200 floats per image
+        (20271744, 18761184),  // 223: features.6.1.block.3 output, 23,200 floats per image
+        (56458688, 26664672),  // 224: features.6.1 output, 23,200 floats per image
+        (42163952, 19350144),  // 225: features.6.1 drop-path keep, 1 floats per image
+        (51045312, 23756544),  // 226: features.6.2.block.0 conv output, 139,200 floats per image
+        (51184512, 18761184),  // 227: features.6.2.block.0 output, 139,200 floats per image
+        (51323712, 23895744),  // 228: features.6.2.block.1 conv output, 139,200 floats per image
+        (51462912, 18761184),  // 229: features.6.2.block.1 output, 139,200 floats per image
+        (51602112, 18900384),  // 230: features.6.2.block.2 output, 139,200 floats per image
+        (20514144, 19338576),  // 231: features.6.2.block.2 pooled, 1,392 floats per image
+        (56691248, 19349776),  // 232: features.6.2.block.2 hidden, 58 floats per image
+        (20515536, 19339968),  // 233: features.6.2.block.2 scale, 1,392 floats per image
+        (56481888, 26687872),  // 234: features.6.2.block.3 conv output, 23,200 floats per image
+        (20271744, 18761184),  // 235: features.6.2.block.3 output, 23,200 floats per image
+        (56505088, 26711072),  // 236: features.6.2 output, 23,200 floats per image
+        (56692480, 19350160),  // 237: features.6.2 drop-path keep, 1 floats per image
+        (51741312, 24034944),  // 238: features.6.3.block.0 conv output, 139,200 floats per image
+        (51880512, 18761184),  // 239: features.6.3.block.0 output, 139,200 floats per image
+        (52019712, 24174144),  // 240: features.6.3.block.1 conv output, 139,200 floats per image
+        (52158912, 18761184),  // 241: features.6.3.block.1 output, 139,200 floats per image
+        (52298112, 18900384),  // 242: features.6.3.block.2 output, 139,200 floats per image
+        (20516928, 19341360),  // 243: features.6.3.block.2 pooled, 1,392 floats per image
+        (56691312, 19349840),  // 244: features.6.3.block.2 hidden, 58 floats per image
+        (20518320, 19342752),  // 245: features.6.3.block.2 scale, 1,392 floats per image
+        (56528288, 26734272),  // 246: features.6.3.block.3 conv output, 23,200 floats per image
+        (20271744, 18761184),  // 247: features.6.3.block.3 output, 23,200 floats per image
+        (56551488, 26757472),  // 248: features.6.3 output, 23,200 floats per image
+        (56692496, 19350176),  // 249: features.6.3 drop-path keep, 1 floats per image
+        (52437312, 24313344),  // 250: features.6.4.block.0 conv output, 139,200 floats per image
+        (52576512, 18761184),  // 251: features.6.4.block.0 output, 139,200 floats per image
+        (52715712, 24452544),  // 252: features.6.4.block.1 conv output, 139,200 floats per image
+        (52854912, 18761184),  // 253: features.6.4.block.1 output, 139,200 floats per image
+        (52994112, 18900384),  // 254: features.6.4.block.2 output, 139,200 floats per image
+        (42161392, 19344144),  // 255: features.6.4.block.2 pooled, 1,392 floats per image
+        (56691376, 19349904),  // 256: features.6.4.block.2 hidden, 58 floats per image
+        (56667488, 19345536),  // 257: features.6.4.block.2 scale, 1,392 floats per image
+        (56574688, 26780672),  // 258: features.6.4.block.3 conv output, 23,200 floats per image
+        (20271744, 18761184),  // 259: features.6.4.block.3 output, 23,200 floats per image
+        (56597888, 26803872),  // 260: features.6.4 output, 23,200 floats per image
+        (56692512, 19350192),  // 261: features.6.4 drop-path keep, 1 floats per image
+        (53133312, 24591744),  // 262: features.6.5.block.0 conv output, 139,200 floats per image
+        (53272512, 18761184),  // 263: features.6.5.block.0 output, 139,200 floats per image
+        (53411712, 24730944),  // 264: features.6.5.block.1 conv output, 139,200 floats per image
+        (53550912, 18761184),  // 265: features.6.5.block.1 output, 139,200 floats per image
+        (53690112, 18900384),  // 266: features.6.5.block.2 output, 139,200 floats per image
+        (56668880, 19346928),  // 267: features.6.5.block.2 pooled, 1,392 floats per image
+        (56691440, 19349968),  // 268: features.6.5.block.2 hidden, 58 floats per image
+        (56670272, 19348320),  // 269: features.6.5.block.2 scale, 1,392 floats per image
+        (56621088, 26827072),  // 270: features.6.5.block.3 conv output, 23,200 floats per image
+        (20271744, 18761184),  // 271: features.6.5.block.3 output, 23,200 floats per image
+        (56644288, 26850272),  // 272: features.6.5 output, 23,200 floats per image
+        (56692528, 19350208),  // 273: features.6.5 drop-path keep, 1 floats per image
+        (53829312, 24870144),  // 274: features.7.0.block.0 conv output, 139,200 floats per image
+        (53968512, 18761184),  // 275: features.7.0.block.0 output, 139,200 floats per image
+        (54107712, 25009344),  // 276: features.7.0.block.1 conv output, 139,200 floats per image
+        (54246912, 18761184),  // 277: features.7.0.block.1 output, 139,200 floats per image
+        (54386112, 18900384),  // 278: features.7.0.block.2 output, 139,200 floats per image
+        (56671664, 26873472),  // 279: features.7.0.block.2 pooled, 1,392 floats per image
+        (56691504, 19350032),  // 280: features.7.0.block.2 hidden, 58 floats per image
+        (56673056, 26874864),  // 281: features.7.0.block.2 scale, 1,392 floats per image
+        (42099792, 19298784),  // 282: features.7.0.block.3 conv output, 38,400 floats per image
+        (55988928, 26171712),  // 283: features.7.0.block.3 output, 38,400 floats per image
+        (20271744, 18761184),  // 284: features.7.1.block.0 conv output, 230,400 floats per image
+        (41869392, 18991584),  // 285: features.7.1.block.0 output, 230,400 floats per image
+        (42995712, 19627584),  // 286: features.7.1.block.1 conv output, 230,400 floats per image
+        (43226112, 18991584),  // 287: features.7.1.block.1 output, 230,400 floats per image
+        (43456512, 19857984),  // 288: features.7.1.block.2 output, 230,400 floats per image
+        (20502144, 10788672),  // 289: features.7.1.block.2 pooled, 2,304 floats per image
+        (42163792, 10799856),  // 290: features.7.1.block.2 hidden, 96 floats per image
+        (20504448, 10790976),  // 291: features.7.1.block.2 scale, 2,304 floats per image
+        (43840512, 20088384),  // 292: features.7.1.block.3 conv output, 38,400 floats per image
+        (43686912, 18991584),  // 293: features.7.1.block.3 output, 38,400 floats per image
+        (43878912, 19857984),  // 294: features.7.1 output, 38,400 floats per image
+        (56692544, 19350224),  // 295: features.7.1 drop-path keep, 1 floats per image
+        (43686912, 18991584),  // 296: features.8 conv output, 153,600 floats per image
+        (50195712, 19145184),  // 297: features.8 output, 153,600 floats per image
+        (20506752, 10793280),  // 298: avgpool output, 1,536 floats per image
+        (20508288, 10794816),  // 299: dropout mask, 1,536 floats per image
+        (20509824, 10796352),  // 300: dropout output, 1,536 floats per image
+        (20506752, 10793280),  // 301: logits, 1,000 floats per image
+        (42162784, 19145184),  // 302: logits gradient, 1,000 floats per image
+        (20506752, 10793280),  // 303: gradient of dropout output, 1,536 floats per image
+        (20509824, 10796352),  // 304: gradient of avgpool, 1,536 floats per image
+        (50195712, 19145184),  // 305: gradient of head output, 153,600 floats per image
+        (56027328, 26210112),  // 306: gradient of features.8 input, 38,400 floats per image
+        (50195712, 19221984),  // 307: gradient of features.7.1 branch, 38,400 floats per image
+        (43686912, 20088384),  // 308: gradient of features.7.1.block.3 input, 230,400 floats per image
+        (43456512, 19857984),  // 309: features.7.1.block.2 output (recomputed), 230,400 floats per image
+        (43226112, 18991584),  // 310: features.7.1.block.1 output (recomputed), 230,400 floats per image
+        (43456512, 19857984),  // 311: gradient of features.7.1.block.2 input, 230,400 floats per image
+        (42995712, 19627584),  // 312: gradient of features.7.1.block.1 input, 230,400 floats per image
+        (41869392, 18991584),  // 313: features.7.1.block.0 output (recomputed), 230,400 floats per image
+        (20410944, 19178784),  // 314: gradient of features.7.1.block.0 input, 38,400 floats per image
+        (20271744, 19039584),  // 315: gradient of features.7.0.block.3 input, 139,200 floats per image
+        (54386112, 18900384),  // 316: features.7.0.block.2 output (recomputed), 139,200 floats per image
+        (54246912, 18761184),  // 317: features.7.0.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 318: gradient of features.7.0.block.2 input, 139,200 floats per image
+        (20271744, 19039584),  // 319: gradient of features.7.0.block.1 input, 139,200 floats per image
+        (53968512, 18761184),  // 320: features.7.0.block.0 output (recomputed), 139,200 floats per image
+        (20410944, 19178784),  // 321: gradient of features.7.0.block.0 input, 23,200 floats per image
+        (20434144, 19201984),  // 322: gradient of features.6.5 branch, 23,200 floats per image
+        (20271744, 19039584),  // 323: gradient of features.6.5.block.3 input, 139,200 floats per image
+        (53690112, 18900384),  // 324: features.6.5.block.2 output (recomputed), 139,200 floats per image
+        (53550912, 18761184),  // 325: features.6.5.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 326: gradient of features.6.5.block.2 input, 139,200 floats per image
+        (20271744, 19039584),  // 327: gradient of features.6.5.block.1 input, 139,200 floats per image
+        (53272512, 18761184),  // 328: features.6.5.block.0 output (recomputed), 139,200 floats per image
+        (20434144, 19201984),  // 329: gradient of features.6.5.block.0 input, 23,200 floats per image
+        (20410944, 19178784),  // 330: gradient of features.6.4 branch, 23,200 floats per image
+        (20271744, 19039584),  // 331: gradient of features.6.4.block.3 input, 139,200 floats per image
+        (52994112, 18900384),  // 332: features.6.4.block.2 output (recomputed), 139,200 floats per image
+        (52854912, 18761184),  // 333: features.6.4.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 334: gradient of features.6.4.block.2 input, 139,200 floats per image
+        (20271744, 19039584),  // 335: gradient of features.6.4.block.1 input, 139,200 floats per image
+        (52576512, 18761184),  // 336: features.6.4.block.0 output (recomputed), 139,200 floats per image
+        (20410944, 19178784),  // 337: gradient of features.6.4.block.0 input, 23,200 floats per image
+        (20434144, 19201984),  // 338: gradient of features.6.3 branch, 23,200 floats per image
+        (20271744, 19039584),  // 339: gradient of features.6.3.block.3 input, 139,200 floats per image
+        (52298112, 18900384),  // 340: features.6.3.block.2 output (recomputed), 139,200 floats per image
+        (52158912, 18761184),  // 341: features.6.3.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 342: gradient of features.6.3.block.2 input, 139,200 floats per image
+        (20271744, 19039584),  // 343: gradient of features.6.3.block.1 input, 139,200 floats per image
+        (51880512, 18761184),  // 344: features.6.3.block.0 output (recomputed), 139,200 floats per image
+        (20434144, 19201984),  // 345: gradient of features.6.3.block.0 input, 23,200 floats per image
+        (20410944, 19178784),  // 346: gradient of features.6.2 branch, 23,200 floats per image
+        (20271744, 19039584),  // 347: gradient of features.6.2.block.3 input, 139,200 floats per image
+        (51602112, 18900384),  // 348: features.6.2.block.2 output (recomputed), 139,200 floats per image
+        (51462912, 18761184),  // 349: features.6.2.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 350: gradient of features.6.2.block.2 input, 139,200 floats per image
+        (20271744, 19039584),  // 351: gradient of features.6.2.block.1 input, 139,200 floats per image
+        (51184512, 18761184),  // 352: features.6.2.block.0 output (recomputed), 139,200 floats per image
+        (20410944, 19178784),  // 353: gradient of features.6.2.block.0 input, 23,200 floats per image
+        (20434144, 19201984),  // 354: gradient of features.6.1 branch, 23,200 floats per image
+        (20271744, 19039584),  // 355: gradient of features.6.1.block.3 input, 139,200 floats per image
+        (50906112, 18900384),  // 356: features.6.1.block.2 output (recomputed), 139,200 floats per image
+        (50766912, 18761184),  // 357: features.6.1.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 358: gradient of features.6.1.block.2 input, 139,200 floats per image
+        (20271744, 19039584),  // 359: gradient of features.6.1.block.1 input, 139,200 floats per image
+        (50488512, 18761184),  // 360: features.6.1.block.0 output (recomputed), 139,200 floats per image
+        (20434144, 19005984),  // 361: gradient of features.6.1.block.0 input, 23,200 floats per image
+        (20271744, 18924384),  // 362: gradient of features.6.0.block.3 input, 81,600 floats per image
+        (55000416, 18842784),  // 363: features.6.0.block.2 output (recomputed), 81,600 floats per image
+        (54918816, 18761184),  // 364: features.6.0.block.1 output (recomputed), 81,600 floats per image
+        (20353344, 19627584),  // 365: gradient of features.6.0.block.2 input, 81,600 floats per image
+        (41869392, 19055760),  // 366: gradient of features.6.0.block.1 input, 294,576 floats per image
+        (41574816, 18761184),  // 367: features.6.0.block.0 output (recomputed), 294,576 floats per image
+        (20271744, 19627584),  // 368: gradient of features.6.0.block.0 input, 49,096 floats per image
+        (20320848, 19676688),  // 369: gradient of features.5.4 branch, 49,096 floats per image
+        (41280240, 19055760),  // 370: gradient of features.5.4.block.3 input, 294,576 floats per image
+        (40985664, 18761184),  // 371: features.5.4.block.2 output (recomputed), 294,576 floats per image
+        (40691088, 18172032),  // 372: features.5.4.block.1 output (recomputed), 294,576 floats per image
+        (40985664, 18761184),  // 373: gradient of features.5.4.block.2 input, 294,576 floats per image
+        (40396512, 18466608),  // 374: gradient of features.5.4.block.1 input, 294,576 floats per image
+        (40101936, 18172032),  // 375: features.5.4.block.0 output (recomputed), 294,576 floats per image
+        (20320848, 18761184),  // 376: gradient of features.5.4.block.0 input, 49,096 floats per image
+        (20271744, 18810288),  // 377: gradient of features.5.3 branch, 49,096 floats per image
+        (39807360, 18466608),  // 378: gradient of features.5.3.block.3 input, 294,576 floats per image
+        (39512784, 18172032),  // 379: features.5.3.block.2 output (recomputed), 294,576 floats per image
+        (39218208, 17582880),  // 380: features.5.3.block.1 output (recomputed), 294,576 floats per image
+        (39512784, 18172032),  // 381: gradient of features.5.3.block.2 input, 294,576 floats per image
+        (38923632, 17877456),  // 382: gradient of features.5.3.block.1 input, 294,576 floats per image
+        (38629056, 17582880),  // 383: features.5.3.block.0 output (recomputed), 294,576 floats per image
+        (20271744, 18172032),  // 384: gradient of features.5.3.block.0 input, 49,096 floats per image
+        (20320848, 18221136),  // 385: gradient of features.5.2 branch, 49,096 floats per image
+        (38334480, 17877456),  // 386: gradient of features.5.2.block.3 input, 294,576 floats per image
+        (38039904, 17582880),  // 387: features.5.2.block.2 output (recomputed), 294,576 floats per image
+        (37745328, 16993728),  // 388: features.5.2.block.1 output (recomputed), 294,576 floats per image
+        (38039904, 17582880),  // 389: gradient of features.5.2.block.2 input, 294,576 floats per image
+        (37450752, 17288304),  // 390: gradient of features.5.2.block.1 input, 294,576 floats per image
+        (37156176, 16993728),  // 391: features.5.2.block.0 output (recomputed), 294,576 floats per image
+        (20320848, 17582880),  // 392: gradient of features.5.2.block.0 input, 49,096 floats per image
+        (20271744, 17631984),  // 393: gradient of features.5.1 branch, 49,096 floats per image
+        (36861600, 17288304),  // 394: gradient of features.5.1.block.3 input, 294,576 floats per image
+        (36567024, 16993728),  // 395: features.5.1.block.2 output (recomputed), 294,576 floats per image
+        (36272448, 16404576),  // 396: features.5.1.block.1 output (recomputed), 294,576 floats per image
+        (36567024, 16993728),  // 397: gradient of features.5.1.block.2 input, 294,576 floats per image
+        (35977872, 16699152),  // 398: gradient of features.5.1.block.1 input, 294,576 floats per image
+        (35683296, 16404576),  // 399: features.5.1.block.0 output (recomputed), 294,576 floats per image
+        (35388720, 16993728),  // 400: gradient of features.5.1.block.0 input, 49,096 floats per image
+        (20271744, 16525872),  // 401: gradient of features.5.0.block.3 input, 207,936 floats per image
+        (48907776, 16317936),  // 402: features.5.0.block.2 output (recomputed), 207,936 floats per image
+        (48699840, 16110000),  // 403: features.5.0.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 404: gradient of features.5.0.block.2 input, 207,936 floats per image
+        (20271744, 16525872),  // 405: gradient of features.5.0.block.1 input, 207,936 floats per image
+        (48283968, 16110000),  // 406: features.5.0.block.0 output (recomputed), 207,936 floats per image
+        (20479680, 16733808),  // 407: gradient of features.5.0.block.0 input, 34,656 floats per image
+        (35388720, 16768464),  // 408: gradient of features.4.4 branch, 34,656 floats per image
+        (20271744, 16525872),  // 409: gradient of features.4.4.block.3 input, 207,936 floats per image
+        (47868096, 16317936),  // 410: features.4.4.block.2 output (recomputed), 207,936 floats per image
+        (47660160, 16110000),  // 411: features.4.4.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 412: gradient of features.4.4.block.2 input, 207,936 floats per image
+        (20271744, 16525872),  // 413: gradient of features.4.4.block.1 input, 207,936 floats per image
+        (47244288, 16110000),  // 414: features.4.4.block.0 output (recomputed), 207,936 floats per image
+        (35596656, 16768464),  // 415: gradient of features.4.4.block.0 input, 34,656 floats per image
+        (20479680, 16733808),  // 416: gradient of features.4.3 branch, 34,656 floats per image
+        (20271744, 16525872),  // 417: gradient of features.4.3.block.3 input, 207,936 floats per image
+        (46828416, 16317936),  // 418: features.4.3.block.2 output (recomputed), 207,936 floats per image
+        (46620480, 16110000),  // 419: features.4.3.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 420: gradient of features.4.3.block.2 input, 207,936 floats per image
+        (20271744, 16525872),  // 421: gradient of features.4.3.block.1 input, 207,936 floats per image
+        (46204608, 16110000),  // 422: features.4.3.block.0 output (recomputed), 207,936 floats per image
+        (20479680, 16733808),  // 423: gradient of features.4.3.block.0 input, 34,656 floats per image
+        (35388720, 16768464),  // 424: gradient of features.4.2 branch, 34,656 floats per image
+        (20271744, 16525872),  // 425: gradient of features.4.2.block.3 input, 207,936 floats per image
+        (45788736, 16317936),  // 426: features.4.2.block.2 output (recomputed), 207,936 floats per image
+        (45580800, 16110000),  // 427: features.4.2.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 428: gradient of features.4.2.block.2 input, 207,936 floats per image
+        (20271744, 16525872),  // 429: gradient of features.4.2.block.1 input, 207,936 floats per image
+        (45164928, 16110000),  // 430: features.4.2.block.0 output (recomputed), 207,936 floats per image
+        (35596656, 16768464),  // 431: gradient of features.4.2.block.0 input, 34,656 floats per image
+        (20479680, 16733808),  // 432: gradient of features.4.1 branch, 34,656 floats per image
+        (20271744, 16525872),  // 433: gradient of features.4.1.block.3 input, 207,936 floats per image
+        (44749056, 16317936),  // 434: features.4.1.block.2 output (recomputed), 207,936 floats per image
+        (44541120, 16110000),  // 435: features.4.1.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 436: gradient of features.4.1.block.2 input, 207,936 floats per image
+        (20271744, 16525872),  // 437: gradient of features.4.1.block.1 input, 207,936 floats per image
+        (44125248, 16110000),  // 438: features.4.1.block.0 output (recomputed), 207,936 floats per image
+        (20479680, 16421904),  // 439: gradient of features.4.1.block.0 input, 34,656 floats per image
+        (20271744, 16317936),  // 440: gradient of features.4.0.block.3 input, 103,968 floats per image
+        (54733248, 16213968),  // 441: features.4.0.block.2 output (recomputed), 103,968 floats per image
+        (54629280, 16110000),  // 442: features.4.0.block.1 output (recomputed), 103,968 floats per image
+        (20375712, 16941744),  // 443: gradient of features.4.0.block.2 input, 103,968 floats per image
+        (35388720, 16525872),  // 444: gradient of features.4.0.block.1 input, 415,872 floats per image
+        (34972848, 16110000),  // 445: features.4.0.block.0 output (recomputed), 415,872 floats per image
+        (20271744, 16941744),  // 446: gradient of features.4.0.block.0 input, 69,312 floats per image
+        (20341056, 17011056),  // 447: gradient of features.3.2 branch, 69,312 floats per image
+        (34556976, 16525872),  // 448: gradient of features.3.2.block.3 input, 415,872 floats per image
+        (34141104, 16110000),  // 449: features.3.2.block.2 output (recomputed), 415,872 floats per image
+        (33725232, 9887616),  // 450: features.3.2.block.1 output (recomputed), 415,872 floats per image
+        (34141104, 16110000),  // 451: gradient of features.3.2.block.2 input, 415,872 floats per image
+        (33309360, 10303488),  // 452: gradient of features.3.2.block.1 input, 415,872 floats per image
+        (32893488, 9887616),  // 453: features.3.2.block.0 output (recomputed), 415,872 floats per image
+        (20341056, 16110000),  // 454: gradient of features.3.2.block.0 input, 69,312 floats per image
+        (20271744, 16179312),  // 455: gradient of features.3.1 branch, 69,312 floats per image
+        (32477616, 10303488),  // 456: gradient of features.3.1.block.3 input, 415,872 floats per image
+        (32061744, 9887616),  // 457: features.3.1.block.2 output (recomputed), 415,872 floats per image
+        (31645872, 9055872),  // 458: features.3.1.block.1 output (recomputed), 415,872 floats per image
+        (32061744, 9887616),  // 459: gradient of features.3.1.block.2 input, 415,872 floats per image
+        (31230000, 9471744),  // 460: gradient of features.3.1.block.1 input, 415,872 floats per image
+        (19855872, 9055872),  // 461: features.3.1.block.0 output (recomputed), 415,872 floats per image
+        (19717248, 9887616),  // 462: gradient of features.3.1.block.0 input, 69,312 floats per image
+        (19440000, 9194496),  // 463: gradient of features.3.0.block.3 input, 277,248 floats per image
+        (42718464, 8917248),  // 464: features.3.0.block.2 output (recomputed), 277,248 floats per image
+        (42441216, 8640000),  // 465: features.3.0.block.1 output (recomputed), 277,248 floats per image
+        (31230000, 16110000),  // 466: gradient of features.3.0.block.2 input, 277,248 floats per image
+        (19440000, 9720000),  // 467: gradient of features.3.0.block.1 input, 1,080,000 floats per image
+        (18360000, 8640000),  // 468: features.3.0.block.0 output (recomputed), 1,080,000 floats per image
+        (18360000, 16110000),  // 469: gradient of features.3.0.block.0 input, 180,000 floats per image
+        (18540000, 16290000),  // 470: gradient of features.2.2 branch, 180,000 floats per image
+        (17280000, 9720000),  // 471: gradient of features.2.2.block.3 input, 1,080,000 floats per image
+        (16200000, 8640000),  // 472: features.2.2.block.2 output (recomputed), 1,080,000 floats per image
+        (15120000, 6480000),  // 473: features.2.2.block.1 output (recomputed), 1,080,000 floats per image
+        (16200000, 8640000),  // 474: gradient of features.2.2.block.2 input, 1,080,000 floats per image
+        (14040000, 7560000),  // 475: gradient of features.2.2.block.1 input, 1,080,000 floats per image
+        (12960000, 6480000),  // 476: features.2.2.block.0 output (recomputed), 1,080,000 floats per image
+        (12960000, 8640000),  // 477: gradient of features.2.2.block.0 input, 180,000 floats per image
+        (13140000, 8820000),  // 478: gradient of features.2.1 branch, 180,000 floats per image
+        (11880000, 7560000),  // 479: gradient of features.2.1.block.3 input, 1,080,000 floats per image
+        (10800000, 6480000),  // 480: features.2.1.block.2 output (recomputed), 1,080,000 floats per image
+        (9720000, 4320000),  // 481: features.2.1.block.1 output (recomputed), 1,080,000 floats per image
+        (10800000, 6480000),  // 482: gradient of features.2.1.block.2 input, 1,080,000 floats per image
+        (8640000, 5400000),  // 483: gradient of features.2.1.block.1 input, 1,080,000 floats per image
+        (7560000, 4320000),  // 484: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
+        (7290000, 6480000),  // 485: gradient of features.2.1.block.0 input, 180,000 floats per image
+        (6480000, 4860000),  // 486: gradient of features.2.0.block.3 input, 810,000 floats per image
+        (26640000, 4050000),  // 487: features.2.0.block.2 output (recomputed), 810,000 floats per image
+        (25830000, 3240000),  // 488: features.2.0.block.1 output (recomputed), 810,000 floats per image
+        (9720000, 9720000),  // 489: gradient of features.2.0.block.2 input, 810,000 floats per image
+        (6480000, 6480000),  // 490: gradient of features.2.0.block.1 input, 3,240,000 floats per image
+        (3240000, 3240000),  // 491: features.2.0.block.0 output (recomputed), 3,240,000 floats per image
+        (0, 0),  // 492: gradient of features.2.0.block.0 input, 540,000 floats per image
+        (540000, 540000),  // 493: gradient of features.1.1 branch, 540,000 floats per image
+        (1080000, 2160000),  // 494: gradient of features.1.1.block.2 input, 540,000 floats per image
+        (29610000, 1620000),  // 495: features.1.1.block.1 output (recomputed), 540,000 floats per image
+        (29070000, 1080000),  // 496: features.1.1.block.0 output (recomputed), 540,000 floats per image
+        (540000, 540000),  // 497: gradient of features.1.1.block.1 input, 540,000 floats per image
+        (1080000, 2700000),  // 498: gradient of features.1.1.block.0 input, 540,000 floats per image
+        (0, 1800000),  // 499: gradient of features.1.0.block.2 input, 900,000 floats per image
+        (24120000, 900000),  // 500: features.1.0.block.1 output (recomputed), 900,000 floats per image
+        (23220000, 0),  // 501: features.1.0.block.0 output (recomputed), 900,000 floats per image
+        (900000, 900000),  // 502: gradient of features.1.0.block.1 input, 900,000 floats per image
+        (0, 1800000),  // 503: gradient of features.1.0.block.0 input, 900,000 floats per image
+        (21420000, 0),  // 504: features.0 output (recomputed), 900,000 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -6950,12 +8357,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 384]"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 4147200,
@@ -6970,12 +8387,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 384]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 106905600,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2505600,
@@ -6990,12 +8417,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 6960000,
@@ -7012,12 +8449,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 6960000,
@@ -7034,12 +8481,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 6960000,
@@ -7056,12 +8513,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 6960000,
@@ -7078,12 +8545,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 6960000,
@@ -7098,12 +8575,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 37862400,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 10, 10, 816]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 4080000,
@@ -7118,12 +8605,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 14728800,
@@ -7140,12 +8637,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 14728800,
@@ -7162,12 +8669,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 14728800,
@@ -7184,12 +8701,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 14728800,
@@ -7204,12 +8731,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 56558592,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 10396800,
@@ -7224,12 +8761,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 3742848,
@@ -7246,12 +8793,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3742848,
@@ -7268,12 +8825,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3742848,
@@ -7290,12 +8857,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3742848,
@@ -7310,12 +8887,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 19961856,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 19, 19, 288]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1871424,
@@ -7330,12 +8917,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
               "conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 20793600,
@@ -7352,12 +8949,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
               "conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 20793600,
@@ -7372,12 +8979,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 26615808,
               "conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 38, 38, 192]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 13862400,
@@ -7392,12 +9009,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 69120000,
               "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 19440000,
@@ -7414,12 +9041,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 69120000,
               "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 19440000,
@@ -7434,12 +9071,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 51840000,
               "conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 75, 75, 144]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 14580000,
@@ -7454,6 +9101,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 25920000,
               "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
@@ -7470,12 +9123,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 43200000,
               "conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1600,
               "squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 150, 150, 40]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 16200000,

@@ -2276,12 +2276,13 @@ extension EfficientNetB4 {
 
 /// EfficientNetB4 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 118,613,616 floats per image (saved activations and gradients, packed by lifetime); parameters: 19,467,296 floats.
+/// Training arena: 118,613,616 floats per image (saved activations and gradients, packed by lifetime), 55,351,584 with `recomputeActivations`; parameters: 19,467,296 floats.
 public final class EfficientNetB4Training: TrainableModel {
     public static let descriptor = EfficientNetB4.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 19467296,
-        arenaFloatsPerImage: 118613616, fixedFloats: 1239232,
+        arenaFloatsPerImage: 118613616, recomputingArenaFloatsPerImage: 55351584,
+        fixedFloats: 1239232,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -2311,9 +2312,12 @@ public final class EfficientNetB4Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 118613616 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 118613616 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 55351584 : 118613616
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -2401,23 +2405,23 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 380, width: 380, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.p, bias: s.f, outChannels: 48,
-            activation: .identity, output: s.t + 15595200 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 17328000 &* s.n, savedMean: s.f + 2688, savedInvStd: s.f + 2736,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 2688, savedInvStd: s.f + 2736,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
-                activation: .silu, output: s.t + 17328000 &* s.n, scratch: s.f + 2688, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 2688, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -2430,56 +2434,54 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 17328000 &* s.n, batch: s.n, height: 190, width: 190, channels: 48,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 2880, bias: s.f,
-            activation: .identity, output: s.t + 19060800 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 190, width: 190, channels: 48, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 2880, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 20793600 &* s.n, savedMean: s.f + 2784, savedInvStd: s.f + 2832,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 2784, savedInvStd: s.f + 2832,
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
-                activation: .silu, output: s.t + 20793600 &* s.n, scratch: s.f + 2784, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 2784, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20793600 &* s.n, output: s.t + 22526400 &* s.n,
-            batch: s.n, pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
-            reduceBias: s.p + 2688, activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280,
-            savedPooled: s.t + 118612512 &* s.n, savedHidden: s.t + 118613104 &* s.n,
-            savedScale: s.t + 118612560 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
+            pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
+            activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22526400 &* s.n, pixels: 36100 &* s.n, inChannels: 48, weights: s.p + 3328,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 54150000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 36100 &* s.n, inChannels: 48, weights: s.p + 3328, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
         s.profiler?.stop(9)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 55016400 &* s.n, savedMean: s.f + 3744, savedInvStd: s.f + 3768,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 3744, savedInvStd: s.f + 3768,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
             s.profiler?.stop(10)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 1e-05,
-                activation: .identity, output: s.t + 55016400 &* s.n, scratch: s.f + 3744, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 3744, pool: pool)
             s.profiler?.stop(11)
         }
     }
@@ -2492,70 +2494,67 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 190, 190, 24] -> [n, 190, 190, 24]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 55016400 &* s.n, batch: s.n, height: 190, width: 190, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 3840, bias: s.f,
-            activation: .identity, output: s.t + 55882800 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 190, width: 190, channels: 24, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 3840, bias: s.f,
+            activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(13)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 56749200 &* s.n, savedMean: s.f + 3792, savedInvStd: s.f + 3816,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 3792, savedInvStd: s.f + 3816,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
             s.profiler?.stop(14)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
-                activation: .silu, output: s.t + 56749200 &* s.n, scratch: s.f + 3792, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 3792, pool: pool)
             s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 56749200 &* s.n, output: s.t + 57615600 &* s.n,
-            batch: s.n, pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
-            reduceBias: s.p + 5104, activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264,
-            savedPooled: s.t + 118612848 &* s.n, savedHidden: s.t + 118613120 &* s.n,
-            savedScale: s.t + 118612880 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
+            pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
+            activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
+            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
         s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57615600 &* s.n, pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 5296,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 58482000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(12), pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 5296,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(17)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t, savedMean: s.f + 4272, savedInvStd: s.f + 4296,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 4272, savedInvStd: s.f + 4296,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
             s.profiler?.stop(18)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 1e-05,
-                activation: .identity, output: s.t, scratch: s.f + 4272, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 4272, pool: pool)
             s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.99375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00625, into: s.t + 118613136 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00625, into: s.tensor(19), random: &random)
             s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55016400 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 118613136 &* s.n : nil, batch: s.n,
-            perImage: 866400, output: s.t + 59348400 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 866400, output: s.tensor(18), pool: pool)
         s.profiler?.stop(21)
     }
 
@@ -2563,24 +2562,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 59348400 &* s.n, pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 6000,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 6000,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(22)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 36100 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 5198400 &* s.n, savedMean: s.f + 4320, savedInvStd: s.f + 4464,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 4320, savedInvStd: s.f + 4464,
                 runningMean: s.p + 9744, runningVar: s.p + 9888, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
-                beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05, activation: .silu,
-                output: s.t + 5198400 &* s.n, scratch: s.f + 4320, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
+                gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
+                activation: .silu, output: s.tensor(21), scratch: s.f + 4320, pool: pool)
             s.profiler?.stop(24)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -2589,56 +2588,54 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(25)
         // features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 5198400 &* s.n, batch: s.n, height: 190, width: 190, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 4896, bias: s.f,
-            activation: .identity, output: s.t + 50251200 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 190, width: 190, channels: 144, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 4896, bias: s.f,
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(26)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 51550800 &* s.n, savedMean: s.f + 4608, savedInvStd: s.f + 4752,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 4608, savedInvStd: s.f + 4752,
                 runningMean: s.p + 11616, runningVar: s.p + 11760, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
-                activation: .silu, output: s.t + 51550800 &* s.n, scratch: s.f + 4608, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 4608, pool: pool)
             s.profiler?.stop(28)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51550800 &* s.n, output: s.t + 52850400 &* s.n,
-            batch: s.n, pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904,
-            reduceBias: s.p + 12768, activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648,
-            savedPooled: s.t + 118612144 &* s.n, savedHidden: s.t + 118613152 &* s.n,
-            savedScale: s.t + 118612288 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
+            pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, reduceBias: s.p + 12768,
+            activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648, savedPooled: s.tensor(25),
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
         s.profiler?.stop(29)
         // features.2.0.block.3 project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 52850400 &* s.n, pixels: 9025 &* s.n, inChannels: 144, weights: s.p + 13792,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102184464 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 9025 &* s.n, inChannels: 144, weights: s.p + 13792,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(30)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 102473264 &* s.n, savedMean: s.f + 7488, savedInvStd: s.f + 7520,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 7488, savedInvStd: s.f + 7520,
                 runningMean: s.p + 18464, runningVar: s.p + 18496, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 18400, beta: s.p + 18432, runningMean: s.p + 18464, runningVar: s.p + 18496, eps: 1e-05,
-                activation: .identity, output: s.t + 102473264 &* s.n, scratch: s.f + 7488, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 7488, pool: pool)
             s.profiler?.stop(32)
         }
     }
@@ -2647,25 +2644,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 102473264 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 18528,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10396800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(29), pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 18528,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 12129600 &* s.n, savedMean: s.f + 7552, savedInvStd: s.f + 7744,
+                activation: .silu, output: s.tensor(31), savedMean: s.f + 7552, savedInvStd: s.f + 7744,
                 runningMean: s.p + 25056, runningVar: s.p + 25248, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
-                activation: .silu, output: s.t + 12129600 &* s.n, scratch: s.f + 7552, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 7552, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -2674,70 +2670,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12129600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 8320, bias: s.f,
-            activation: .identity, output: s.t + 13862400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 8320, bias: s.f,
+            activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(37)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 24259200 &* s.n, savedMean: s.f + 7936, savedInvStd: s.f + 8128,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 7936, savedInvStd: s.f + 8128,
                 runningMean: s.p + 27552, runningVar: s.p + 27744, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
-                activation: .silu, output: s.t + 24259200 &* s.n, scratch: s.f + 7936, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 7936, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24259200 &* s.n, output: s.t + 25992000 &* s.n,
-            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936,
-            reduceBias: s.p + 29472, activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024,
-            savedPooled: s.t + 118610608 &* s.n, savedHidden: s.t + 118613168 &* s.n,
-            savedScale: s.t + 118610800 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, reduceBias: s.p + 29472,
+            activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024, savedPooled: s.tensor(35),
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
         s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25992000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 31216,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102762064 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 31216,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(41)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 27724800 &* s.n, savedMean: s.f + 11776, savedInvStd: s.f + 11808,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 11776, savedInvStd: s.f + 11808,
                 runningMean: s.p + 37424, runningVar: s.p + 37456, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 37360, beta: s.p + 37392, runningMean: s.p + 37424, runningVar: s.p + 37456, eps: 1e-05,
-                activation: .identity, output: s.t + 27724800 &* s.n, scratch: s.f + 11776, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 11776, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.98125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018750000000000003,
-                into: s.t + 118613184 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018750000000000003, into: s.tensor(41),
+                random: &random)
             s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 102473264 &* s.n, branch: s.t + 27724800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 118613184 &* s.n : nil, batch: s.n,
-            perImage: 288800, output: s.t + 103050864 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 288800, output: s.tensor(40), pool: pool)
         s.profiler?.stop(45)
     }
 
@@ -2745,25 +2739,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 103050864 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 37488,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 27724800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 37488,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(46)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 29457600 &* s.n, savedMean: s.f + 11840, savedInvStd: s.f + 12032,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 11840, savedInvStd: s.f + 12032,
                 runningMean: s.p + 44016, runningVar: s.p + 44208, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
-                activation: .silu, output: s.t + 29457600 &* s.n, scratch: s.f + 11840, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 11840, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -2772,70 +2765,67 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(49)
         // features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 29457600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 12608, bias: s.f,
-            activation: .identity, output: s.t + 31190400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 12608, bias: s.f,
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(50)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 32923200 &* s.n, savedMean: s.f + 12224, savedInvStd: s.f + 12416,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 12224, savedInvStd: s.f + 12416,
                 runningMean: s.p + 46512, runningVar: s.p + 46704, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
-                activation: .silu, output: s.t + 32923200 &* s.n, scratch: s.f + 12224, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 12224, pool: pool)
             s.profiler?.stop(52)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32923200 &* s.n, output: s.t + 34656000 &* s.n,
-            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896,
-            reduceBias: s.p + 48432, activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984,
-            savedPooled: s.t + 118610992 &* s.n, savedHidden: s.t + 118613200 &* s.n,
-            savedScale: s.t + 118611184 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, reduceBias: s.p + 48432,
+            activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984, savedPooled: s.tensor(47),
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
         s.profiler?.stop(53)
         // features.2.2.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 34656000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 50176,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103339664 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(46), pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 50176,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(54)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 36388800 &* s.n, savedMean: s.f + 16064, savedInvStd: s.f + 16096,
+                activation: .identity, output: s.tensor(51), savedMean: s.f + 16064, savedInvStd: s.f + 16096,
                 runningMean: s.p + 56384, runningVar: s.p + 56416, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 56320, beta: s.p + 56352, runningMean: s.p + 56384, runningVar: s.p + 56416, eps: 1e-05,
-                activation: .identity, output: s.t + 36388800 &* s.n, scratch: s.f + 16064, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 16064, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 118613216 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(53), random: &random)
             s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 103050864 &* s.n, branch: s.t + 36388800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 118613216 &* s.n : nil, batch: s.n,
-            perImage: 288800, output: s.t + 103628464 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 288800, output: s.tensor(52), pool: pool)
         s.profiler?.stop(58)
     }
 
@@ -2843,25 +2833,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_2_3_forward(_ s: TrainingStepContext) throws {
         // features.2.3.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 103628464 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 56448,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 36388800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(52), pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 56448,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(59)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 38121600 &* s.n, savedMean: s.f + 16128, savedInvStd: s.f + 16320,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 16128, savedInvStd: s.f + 16320,
                 runningMean: s.p + 62976, runningVar: s.p + 63168, pool: pool)
             s.profiler?.stop(60)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
-                activation: .silu, output: s.t + 38121600 &* s.n, scratch: s.f + 16128, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 16128, pool: pool)
             s.profiler?.stop(61)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -2870,70 +2859,67 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(62)
         // features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 38121600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 16896, bias: s.f,
-            activation: .identity, output: s.t + 39854400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 16896, bias: s.f,
+            activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(63)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 41587200 &* s.n, savedMean: s.f + 16512, savedInvStd: s.f + 16704,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 16512, savedInvStd: s.f + 16704,
                 runningMean: s.p + 65472, runningVar: s.p + 65664, pool: pool)
             s.profiler?.stop(64)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
-                activation: .silu, output: s.t + 41587200 &* s.n, scratch: s.f + 16512, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 16512, pool: pool)
             s.profiler?.stop(65)
         }
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 41587200 &* s.n, output: s.t + 43320000 &* s.n,
-            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856,
-            reduceBias: s.p + 67392, activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944,
-            savedPooled: s.t + 118611376 &* s.n, savedHidden: s.t + 118613232 &* s.n,
-            savedScale: s.t + 118611568 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, reduceBias: s.p + 67392,
+            activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944, savedPooled: s.tensor(59),
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
         s.profiler?.stop(66)
         // features.2.3.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 43320000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 69136,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103917264 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(58), pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 69136,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(67)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 45052800 &* s.n, savedMean: s.f + 20352, savedInvStd: s.f + 20384,
+                activation: .identity, output: s.tensor(63), savedMean: s.f + 20352, savedInvStd: s.f + 20384,
                 runningMean: s.p + 75344, runningVar: s.p + 75376, pool: pool)
             s.profiler?.stop(68)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 75280, beta: s.p + 75312, runningMean: s.p + 75344, runningVar: s.p + 75376, eps: 1e-05,
-                activation: .identity, output: s.t + 45052800 &* s.n, scratch: s.f + 20352, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 20352, pool: pool)
             s.profiler?.stop(69)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.96875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03125, into: s.t + 118613248 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03125, into: s.tensor(65), random: &random)
             s.profiler?.stop(70)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 103628464 &* s.n, branch: s.t + 45052800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 118613248 &* s.n : nil, batch: s.n,
-            perImage: 288800, output: s.t + 104206064 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(52), branch: s.tensor(63),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
+            perImage: 288800, output: s.tensor(64), pool: pool)
         s.profiler?.stop(71)
     }
 
@@ -2941,25 +2927,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 104206064 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 75408,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 45052800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(64), pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 75408,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(66), pool: pool)
         s.profiler?.stop(72)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 46785600 &* s.n, savedMean: s.f + 20416, savedInvStd: s.f + 20608,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 20416, savedInvStd: s.f + 20608,
                 runningMean: s.p + 81936, runningVar: s.p + 82128, pool: pool)
             s.profiler?.stop(73)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
-                activation: .silu, output: s.t + 46785600 &* s.n, scratch: s.f + 20416, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 20416, pool: pool)
             s.profiler?.stop(74)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
@@ -2968,56 +2953,54 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(75)
         // features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 46785600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 21184, bias: s.f,
-            activation: .identity, output: s.t + 87309840 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 95, width: 95, channels: 192, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 21184, bias: s.f,
+            activation: .identity, output: s.tensor(68), pool: pool)
         s.profiler?.stop(76)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 87752208 &* s.n, savedMean: s.f + 20800, savedInvStd: s.f + 20992,
+                activation: .silu, output: s.tensor(69), savedMean: s.f + 20800, savedInvStd: s.f + 20992,
                 runningMean: s.p + 87504, runningVar: s.p + 87696, pool: pool)
             s.profiler?.stop(77)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
-                activation: .silu, output: s.t + 87752208 &* s.n, scratch: s.f + 20800, pool: pool)
+                activation: .silu, output: s.tensor(69), scratch: s.f + 20800, pool: pool)
             s.profiler?.stop(78)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 87752208 &* s.n, output: s.t + 88194576 &* s.n,
-            batch: s.n, pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888,
-            reduceBias: s.p + 89424, activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976,
-            savedPooled: s.t + 118611760 &* s.n, savedHidden: s.t + 50251184 &* s.n,
-            savedScale: s.t + 118611952 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(69), output: s.tensor(70), batch: s.n,
+            pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, reduceBias: s.p + 89424,
+            activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976, savedPooled: s.tensor(71),
+            savedHidden: s.tensor(72), savedScale: s.tensor(73), pool: pool)
         s.profiler?.stop(79)
         // features.3.0.block.3 project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 88194576 &* s.n, pixels: 2304 &* s.n, inChannels: 192, weights: s.p + 91168,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 115010320 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(70), pixels: 2304 &* s.n, inChannels: 192, weights: s.p + 91168,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
         s.profiler?.stop(80)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 115139344 &* s.n, savedMean: s.f + 30784,
-                savedInvStd: s.f + 30840, runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
+                activation: .identity, output: s.tensor(75), savedMean: s.f + 30784, savedInvStd: s.f + 30840,
+                runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
             s.profiler?.stop(81)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 101920, beta: s.p + 101984, runningMean: s.p + 102048, runningVar: s.p + 102112,
-                eps: 1e-05, activation: .identity, output: s.t + 115139344 &* s.n, scratch: s.f + 30784, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(75), scratch: s.f + 30784, pool: pool)
             s.profiler?.stop(82)
         }
     }
@@ -3026,25 +3009,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 115139344 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
-            weights: s.p + 102176, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
-            output: s.t + 48518400 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(75), pixels: 2304 &* s.n, inChannels: 56, weights: s.p + 102176,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(83)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 49292544 &* s.n, savedMean: s.f + 30896, savedInvStd: s.f + 31232,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 30896, savedInvStd: s.f + 31232,
                 runningMean: s.p + 121664, runningVar: s.p + 122000, pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
-                eps: 1e-05, activation: .silu, output: s.t + 49292544 &* s.n, scratch: s.f + 30896, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 30896, pool: pool)
             s.profiler?.stop(85)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -3053,70 +3035,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(86)
         // features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 49292544 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 32240, bias: s.f,
-            activation: .identity, output: s.t + 60214800 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 32240, bias: s.f,
+            activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(87)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 60988944 &* s.n, savedMean: s.f + 31568, savedInvStd: s.f + 31904,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 31568, savedInvStd: s.f + 31904,
                 runningMean: s.p + 131408, runningVar: s.p + 131744, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
-                eps: 1e-05, activation: .silu, output: s.t + 60988944 &* s.n, scratch: s.f + 31568, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 31568, pool: pool)
             s.profiler?.stop(89)
         }
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 60988944 &* s.n, output: s.t + 61763088 &* s.n,
-            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080,
-            reduceBias: s.p + 136784, activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504,
-            savedPooled: s.t + 118607920 &* s.n, savedHidden: s.t + 118613264 &* s.n,
-            savedScale: s.t + 118608256 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, reduceBias: s.p + 136784,
+            activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504, savedPooled: s.tensor(81),
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
         s.profiler?.stop(90)
         // features.3.1.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 61763088 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
-            weights: s.p + 141840, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
-            output: s.t + 115268368 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(80), pixels: 2304 &* s.n, inChannels: 336, weights: s.p + 141840,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(91)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 49040, savedInvStd: s.f + 49096,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 49040, savedInvStd: s.f + 49096,
                 runningMean: s.p + 160784, runningVar: s.p + 160848, pool: pool)
             s.profiler?.stop(92)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 160656, beta: s.p + 160720, runningMean: s.p + 160784, runningVar: s.p + 160848,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 49040, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 49040, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.043750000000000004,
-                into: s.t + 118613280 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.043750000000000004, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(94)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 115139344 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 118613280 &* s.n : nil, batch: s.n,
-            perImage: 129024, output: s.t + 115397392 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(75), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 129024, output: s.tensor(86), pool: pool)
         s.profiler?.stop(95)
     }
 
@@ -3124,25 +3104,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 115397392 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
-            weights: s.p + 160912, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
-            output: s.t + 62537232 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 2304 &* s.n, inChannels: 56, weights: s.p + 160912,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(96)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 63311376 &* s.n, savedMean: s.f + 49152, savedInvStd: s.f + 49488,
+                activation: .silu, output: s.tensor(89), savedMean: s.f + 49152, savedInvStd: s.f + 49488,
                 runningMean: s.p + 180400, runningVar: s.p + 180736, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
-                eps: 1e-05, activation: .silu, output: s.t + 63311376 &* s.n, scratch: s.f + 49152, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 49152, pool: pool)
             s.profiler?.stop(98)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -3151,70 +3130,67 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(99)
         // features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 63311376 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 50496, bias: s.f,
-            activation: .identity, output: s.t + 64085520 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 50496, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(100)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 64859664 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 50160,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 49824, savedInvStd: s.f + 50160,
                 runningMean: s.p + 190144, runningVar: s.p + 190480, pool: pool)
             s.profiler?.stop(101)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
-                eps: 1e-05, activation: .silu, output: s.t + 64859664 &* s.n, scratch: s.f + 49824, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 49824, pool: pool)
             s.profiler?.stop(102)
         }
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 64859664 &* s.n, output: s.t + 65633808 &* s.n,
-            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816,
-            reduceBias: s.p + 195520, activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240,
-            savedPooled: s.t + 118608592 &* s.n, savedHidden: s.t + 118613296 &* s.n,
-            savedScale: s.t + 118608928 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, reduceBias: s.p + 195520,
+            activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240, savedPooled: s.tensor(93),
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
         s.profiler?.stop(103)
         // features.3.2.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 65633808 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
-            weights: s.p + 200576, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
-            output: s.t + 115526416 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 2304 &* s.n, inChannels: 336, weights: s.p + 200576,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(104)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 67296, savedInvStd: s.f + 67352,
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 67296, savedInvStd: s.f + 67352,
                 runningMean: s.p + 219520, runningVar: s.p + 219584, pool: pool)
             s.profiler?.stop(105)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 219392, beta: s.p + 219456, runningMean: s.p + 219520, runningVar: s.p + 219584,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 67296, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 67296, pool: pool)
             s.profiler?.stop(106)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 118613312 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(99), random: &random)
             s.profiler?.stop(107)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 115397392 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 118613312 &* s.n : nil, batch: s.n,
-            perImage: 129024, output: s.t + 115655440 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(97),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
+            perImage: 129024, output: s.tensor(98), pool: pool)
         s.profiler?.stop(108)
     }
 
@@ -3222,25 +3198,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_3_3_forward(_ s: TrainingStepContext) throws {
         // features.3.3.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 115655440 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
-            weights: s.p + 219648, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
-            output: s.t + 66407952 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(98), pixels: 2304 &* s.n, inChannels: 56, weights: s.p + 219648,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(100), pool: pool)
         s.profiler?.stop(109)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 67182096 &* s.n, savedMean: s.f + 67408, savedInvStd: s.f + 67744,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 67408, savedInvStd: s.f + 67744,
                 runningMean: s.p + 239136, runningVar: s.p + 239472, pool: pool)
             s.profiler?.stop(110)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
-                eps: 1e-05, activation: .silu, output: s.t + 67182096 &* s.n, scratch: s.f + 67408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 67408, pool: pool)
             s.profiler?.stop(111)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -3249,70 +3224,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(112)
         // features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 67182096 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 68752, bias: s.f,
-            activation: .identity, output: s.t + 67956240 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 68752, bias: s.f,
+            activation: .identity, output: s.tensor(102), pool: pool)
         s.profiler?.stop(113)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 68730384 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68416,
+                activation: .silu, output: s.tensor(103), savedMean: s.f + 68080, savedInvStd: s.f + 68416,
                 runningMean: s.p + 248880, runningVar: s.p + 249216, pool: pool)
             s.profiler?.stop(114)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
-                eps: 1e-05, activation: .silu, output: s.t + 68730384 &* s.n, scratch: s.f + 68080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(103), scratch: s.f + 68080, pool: pool)
             s.profiler?.stop(115)
         }
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 68730384 &* s.n, output: s.t + 69504528 &* s.n,
-            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552,
-            reduceBias: s.p + 254256, activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976,
-            savedPooled: s.t + 118609264 &* s.n, savedHidden: s.t + 118613328 &* s.n,
-            savedScale: s.t + 118609600 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(103), output: s.tensor(104), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, reduceBias: s.p + 254256,
+            activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976, savedPooled: s.tensor(105),
+            savedHidden: s.tensor(106), savedScale: s.tensor(107), pool: pool)
         s.profiler?.stop(116)
         // features.3.3.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 69504528 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
-            weights: s.p + 259312, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
-            output: s.t + 115784464 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(104), pixels: 2304 &* s.n, inChannels: 336, weights: s.p + 259312,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(108), pool: pool)
         s.profiler?.stop(117)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 85552, savedInvStd: s.f + 85608,
+                activation: .identity, output: s.tensor(109), savedMean: s.f + 85552, savedInvStd: s.f + 85608,
                 runningMean: s.p + 278256, runningVar: s.p + 278320, pool: pool)
             s.profiler?.stop(118)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, runningMean: s.p + 278256, runningVar: s.p + 278320,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 85552, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(109), scratch: s.f + 85552, pool: pool)
             s.profiler?.stop(119)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.94375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05625, into: s.t + 118613344 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05625, into: s.tensor(111),
                 random: &random)
             s.profiler?.stop(120)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 115655440 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 118613344 &* s.n : nil, batch: s.n,
-            perImage: 129024, output: s.t + 115913488 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(98), branch: s.tensor(109),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
+            perImage: 129024, output: s.tensor(110), pool: pool)
         s.profiler?.stop(121)
     }
 
@@ -3320,25 +3293,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 115913488 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
-            weights: s.p + 278384, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
-            output: s.t + 70278672 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(110), pixels: 2304 &* s.n, inChannels: 56, weights: s.p + 278384,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(112), pool: pool)
         s.profiler?.stop(122)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 71052816 &* s.n, savedMean: s.f + 85664, savedInvStd: s.f + 86000,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 85664, savedInvStd: s.f + 86000,
                 runningMean: s.p + 297872, runningVar: s.p + 298208, pool: pool)
             s.profiler?.stop(123)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
-                eps: 1e-05, activation: .silu, output: s.t + 71052816 &* s.n, scratch: s.f + 85664, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 85664, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
@@ -3347,56 +3319,54 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(125)
         // features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 71052816 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 87008, bias: s.f,
-            activation: .identity, output: s.t + 114153232 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 48, width: 48, channels: 336, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 87008, bias: s.f,
+            activation: .identity, output: s.tensor(114), pool: pool)
         s.profiler?.stop(126)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 114346768 &* s.n, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
+                activation: .silu, output: s.tensor(115), savedMean: s.f + 86336, savedInvStd: s.f + 86672,
                 runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
             s.profiler?.stop(127)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.t + 114346768 &* s.n, scratch: s.f + 86336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(115), scratch: s.f + 86336, pool: pool)
             s.profiler?.stop(128)
         }
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114346768 &* s.n, output: s.t + 114540304 &* s.n,
-            batch: s.n, pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912,
-            reduceBias: s.p + 307616, activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336,
-            savedPooled: s.t + 118609936 &* s.n, savedHidden: s.t + 118613360 &* s.n,
-            savedScale: s.t + 118610272 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(115), output: s.tensor(116), batch: s.n,
+            pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, reduceBias: s.p + 307616,
+            activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336, savedPooled: s.tensor(117),
+            savedHidden: s.tensor(118), savedScale: s.tensor(119), pool: pool)
         s.profiler?.stop(129)
         // features.4.0.block.3 project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 114540304 &* s.n, pixels: 576 &* s.n, inChannels: 336,
-            weights: s.p + 312672, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
-            output: s.t + 117148432 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(116), pixels: 576 &* s.n, inChannels: 336, weights: s.p + 312672,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(120), pool: pool)
         s.profiler?.stop(130)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 117212944 &* s.n, savedMean: s.f + 93056,
-                savedInvStd: s.f + 93168, runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
+                activation: .identity, output: s.tensor(121), savedMean: s.f + 93056, savedInvStd: s.f + 93168,
+                runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
             s.profiler?.stop(131)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, runningMean: s.p + 350528, runningVar: s.p + 350640,
-                eps: 1e-05, activation: .identity, output: s.t + 117212944 &* s.n, scratch: s.f + 93056, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(121), scratch: s.f + 93056, pool: pool)
             s.profiler?.stop(132)
         }
     }
@@ -3405,25 +3375,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117212944 &* s.n, pixels: 576 &* s.n, inChannels: 112,
-            weights: s.p + 350752, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 88636944 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(121), pixels: 576 &* s.n, inChannels: 112, weights: s.p + 350752,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(133)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 89024016 &* s.n, savedMean: s.f + 93280, savedInvStd: s.f + 93952,
+                activation: .silu, output: s.tensor(123), savedMean: s.f + 93280, savedInvStd: s.f + 93952,
                 runningMean: s.p + 427360, runningVar: s.p + 428032, pool: pool)
             s.profiler?.stop(134)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
-                eps: 1e-05, activation: .silu, output: s.t + 89024016 &* s.n, scratch: s.f + 93280, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 93280, pool: pool)
             s.profiler?.stop(135)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -3432,70 +3401,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(136)
         // features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 89024016 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 95968, bias: s.f,
-            activation: .identity, output: s.t + 89411088 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 95968, bias: s.f,
+            activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(137)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 89798160 &* s.n, savedMean: s.f + 94624, savedInvStd: s.f + 95296,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 94624, savedInvStd: s.f + 95296,
                 runningMean: s.p + 436096, runningVar: s.p + 436768, pool: pool)
             s.profiler?.stop(138)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
-                eps: 1e-05, activation: .silu, output: s.t + 89798160 &* s.n, scratch: s.f + 94624, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 94624, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 89798160 &* s.n, output: s.t + 90185232 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440,
-            reduceBias: s.p + 456256, activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104,
-            savedPooled: s.t + 118599856 &* s.n, savedHidden: s.t + 118612912 &* s.n,
-            savedScale: s.t + 118600528 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, reduceBias: s.p + 456256,
+            activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104, savedPooled: s.tensor(127),
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
         s.profiler?.stop(140)
         // features.4.1.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 90185232 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 475776,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117277456 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(126), pixels: 576 &* s.n, inChannels: 672, weights: s.p + 475776,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(141)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 108064,
-                savedInvStd: s.f + 108176, runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+                runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, runningMean: s.p + 551264, runningVar: s.p + 551376,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 108064, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 108064, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.93125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06875, into: s.t + 118613376 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06875, into: s.tensor(133),
                 random: &random)
             s.profiler?.stop(144)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 117212944 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 118613376 &* s.n : nil, batch: s.n,
-            perImage: 64512, output: s.t + 117341968 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(121), branch: s.tensor(131),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 64512, output: s.tensor(132), pool: pool)
         s.profiler?.stop(145)
     }
 
@@ -3503,25 +3470,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117341968 &* s.n, pixels: 576 &* s.n, inChannels: 112,
-            weights: s.p + 551488, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 90572304 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(132), pixels: 576 &* s.n, inChannels: 112, weights: s.p + 551488,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
         s.profiler?.stop(146)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 90959376 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 108288, savedInvStd: s.f + 108960,
                 runningMean: s.p + 628096, runningVar: s.p + 628768, pool: pool)
             s.profiler?.stop(147)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
-                eps: 1e-05, activation: .silu, output: s.t + 90959376 &* s.n, scratch: s.f + 108288, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 108288, pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -3530,70 +3496,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(149)
         // features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 90959376 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 110976, bias: s.f,
-            activation: .identity, output: s.t + 91346448 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 110976, bias: s.f,
+            activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(150)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 91733520 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 109632, savedInvStd: s.f + 110304,
                 runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
             s.profiler?.stop(151)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
-                eps: 1e-05, activation: .silu, output: s.t + 91733520 &* s.n, scratch: s.f + 109632, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 109632, pool: pool)
             s.profiler?.stop(152)
         }
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 91733520 &* s.n, output: s.t + 92120592 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176,
-            reduceBias: s.p + 656992, activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840,
-            savedPooled: s.t + 118601200 &* s.n, savedHidden: s.t + 118612944 &* s.n,
-            savedScale: s.t + 118601872 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, reduceBias: s.p + 656992,
+            activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840, savedPooled: s.tensor(139),
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
         s.profiler?.stop(153)
         // features.4.2.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 92120592 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 676512,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117406480 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 576 &* s.n, inChannels: 672, weights: s.p + 676512,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
         s.profiler?.stop(154)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 123072,
-                savedInvStd: s.f + 123184, runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
+                activation: .identity, output: s.tensor(143), savedMean: s.f + 123072, savedInvStd: s.f + 123184,
+                runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
             s.profiler?.stop(155)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, runningMean: s.p + 752000, runningVar: s.p + 752112,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 123072, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 123072, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
-                into: s.t + 118613392 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(145),
+                random: &random)
             s.profiler?.stop(157)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 117341968 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 118613392 &* s.n : nil, batch: s.n,
-            perImage: 64512, output: s.t + 117470992 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
+            perImage: 64512, output: s.tensor(144), pool: pool)
         s.profiler?.stop(158)
     }
 
@@ -3601,25 +3565,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117470992 &* s.n, pixels: 576 &* s.n, inChannels: 112,
-            weights: s.p + 752224, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 92507664 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(144), pixels: 576 &* s.n, inChannels: 112, weights: s.p + 752224,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
         s.profiler?.stop(159)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 92894736 &* s.n, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 123296, savedInvStd: s.f + 123968,
                 runningMean: s.p + 828832, runningVar: s.p + 829504, pool: pool)
             s.profiler?.stop(160)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
-                eps: 1e-05, activation: .silu, output: s.t + 92894736 &* s.n, scratch: s.f + 123296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 123296, pool: pool)
             s.profiler?.stop(161)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -3628,70 +3591,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(162)
         // features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 92894736 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 125984, bias: s.f,
-            activation: .identity, output: s.t + 93281808 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 125984, bias: s.f,
+            activation: .identity, output: s.tensor(148), pool: pool)
         s.profiler?.stop(163)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 93668880 &* s.n, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
+                activation: .silu, output: s.tensor(149), savedMean: s.f + 124640, savedInvStd: s.f + 125312,
                 runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
-                eps: 1e-05, activation: .silu, output: s.t + 93668880 &* s.n, scratch: s.f + 124640, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 124640, pool: pool)
             s.profiler?.stop(165)
         }
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 93668880 &* s.n, output: s.t + 94055952 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912,
-            reduceBias: s.p + 857728, activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576,
-            savedPooled: s.t + 118602544 &* s.n, savedHidden: s.t + 118612976 &* s.n,
-            savedScale: s.t + 118603216 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(149), output: s.tensor(150), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, reduceBias: s.p + 857728,
+            activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576, savedPooled: s.tensor(151),
+            savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
         s.profiler?.stop(166)
         // features.4.3.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 94055952 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 877248,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117535504 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(150), pixels: 576 &* s.n, inChannels: 672, weights: s.p + 877248,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
         s.profiler?.stop(167)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 138080,
-                savedInvStd: s.f + 138192, runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
+                activation: .identity, output: s.tensor(155), savedMean: s.f + 138080, savedInvStd: s.f + 138192,
+                runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
             s.profiler?.stop(168)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, runningMean: s.p + 952736, runningVar: s.p + 952848,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 138080, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 138080, pool: pool)
             s.profiler?.stop(169)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.91875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08125, into: s.t + 118613408 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08125, into: s.tensor(157),
                 random: &random)
             s.profiler?.stop(170)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 117470992 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 118613408 &* s.n : nil, batch: s.n,
-            perImage: 64512, output: s.t + 117600016 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(144), branch: s.tensor(155),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
+            perImage: 64512, output: s.tensor(156), pool: pool)
         s.profiler?.stop(171)
     }
 
@@ -3699,25 +3660,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117600016 &* s.n, pixels: 576 &* s.n, inChannels: 112,
-            weights: s.p + 952960, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 94443024 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(156), pixels: 576 &* s.n, inChannels: 112, weights: s.p + 952960,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(158), pool: pool)
         s.profiler?.stop(172)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 94830096 &* s.n, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 138304, savedInvStd: s.f + 138976,
                 runningMean: s.p + 1029568, runningVar: s.p + 1030240, pool: pool)
             s.profiler?.stop(173)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
-                eps: 1e-05, activation: .silu, output: s.t + 94830096 &* s.n, scratch: s.f + 138304, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 138304, pool: pool)
             s.profiler?.stop(174)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -3726,70 +3686,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(175)
         // features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 94830096 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 140992, bias: s.f,
-            activation: .identity, output: s.t + 95217168 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 140992, bias: s.f,
+            activation: .identity, output: s.tensor(160), pool: pool)
         s.profiler?.stop(176)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 95604240 &* s.n, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
+                activation: .silu, output: s.tensor(161), savedMean: s.f + 139648, savedInvStd: s.f + 140320,
                 runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
             s.profiler?.stop(177)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
-                eps: 1e-05, activation: .silu, output: s.t + 95604240 &* s.n, scratch: s.f + 139648, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(161), scratch: s.f + 139648, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 95604240 &* s.n, output: s.t + 95991312 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648,
-            reduceBias: s.p + 1058464, activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312,
-            savedPooled: s.t + 118603888 &* s.n, savedHidden: s.t + 118613008 &* s.n,
-            savedScale: s.t + 118604560 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(161), output: s.tensor(162), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, reduceBias: s.p + 1058464,
+            activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312, savedPooled: s.tensor(163),
+            savedHidden: s.tensor(164), savedScale: s.tensor(165), pool: pool)
         s.profiler?.stop(179)
         // features.4.4.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 95991312 &* s.n, pixels: 576 &* s.n, inChannels: 672,
-            weights: s.p + 1077984, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
-            output: s.t + 117664528 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(162), pixels: 576 &* s.n, inChannels: 672, weights: s.p + 1077984,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(166), pool: pool)
         s.profiler?.stop(180)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 153088,
-                savedInvStd: s.f + 153200, runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
+                activation: .identity, output: s.tensor(167), savedMean: s.f + 153088, savedInvStd: s.f + 153200,
+                runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
             s.profiler?.stop(181)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, runningMean: s.p + 1153472, runningVar: s.p + 1153584,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 153088, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(167), scratch: s.f + 153088, pool: pool)
             s.profiler?.stop(182)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
-                into: s.t + 118613424 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(169),
+                random: &random)
             s.profiler?.stop(183)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 117600016 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 118613424 &* s.n : nil, batch: s.n,
-            perImage: 64512, output: s.t + 117729040 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(156), branch: s.tensor(167),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
+            perImage: 64512, output: s.tensor(168), pool: pool)
         s.profiler?.stop(184)
     }
 
@@ -3797,25 +3755,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_5_forward(_ s: TrainingStepContext) throws {
         // features.4.5.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117729040 &* s.n, pixels: 576 &* s.n, inChannels: 112,
-            weights: s.p + 1153696, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 96378384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(168), pixels: 576 &* s.n, inChannels: 112, weights: s.p + 1153696,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(170), pool: pool)
         s.profiler?.stop(185)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 96765456 &* s.n, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 153312, savedInvStd: s.f + 153984,
                 runningMean: s.p + 1230304, runningVar: s.p + 1230976, pool: pool)
             s.profiler?.stop(186)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
-                eps: 1e-05, activation: .silu, output: s.t + 96765456 &* s.n, scratch: s.f + 153312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 153312, pool: pool)
             s.profiler?.stop(187)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -3824,70 +3781,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(188)
         // features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 96765456 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 156000, bias: s.f,
-            activation: .identity, output: s.t + 97152528 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 156000, bias: s.f,
+            activation: .identity, output: s.tensor(172), pool: pool)
         s.profiler?.stop(189)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 97539600 &* s.n, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
+                activation: .silu, output: s.tensor(173), savedMean: s.f + 154656, savedInvStd: s.f + 155328,
                 runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
             s.profiler?.stop(190)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
-                eps: 1e-05, activation: .silu, output: s.t + 97539600 &* s.n, scratch: s.f + 154656, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(173), scratch: s.f + 154656, pool: pool)
             s.profiler?.stop(191)
         }
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 97539600 &* s.n, output: s.t + 97926672 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384,
-            reduceBias: s.p + 1259200, activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048,
-            savedPooled: s.t + 118605232 &* s.n, savedHidden: s.t + 118613040 &* s.n,
-            savedScale: s.t + 118605904 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(173), output: s.tensor(174), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, reduceBias: s.p + 1259200,
+            activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048, savedPooled: s.tensor(175),
+            savedHidden: s.tensor(176), savedScale: s.tensor(177), pool: pool)
         s.profiler?.stop(192)
         // features.4.5.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 97926672 &* s.n, pixels: 576 &* s.n, inChannels: 672,
-            weights: s.p + 1278720, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
-            output: s.t + 117793552 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(174), pixels: 576 &* s.n, inChannels: 672, weights: s.p + 1278720,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(178), pool: pool)
         s.profiler?.stop(193)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 168096,
-                savedInvStd: s.f + 168208, runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
+                activation: .identity, output: s.tensor(179), savedMean: s.f + 168096, savedInvStd: s.f + 168208,
+                runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
             s.profiler?.stop(194)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, runningMean: s.p + 1354208, runningVar: s.p + 1354320,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 168096, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(179), scratch: s.f + 168096, pool: pool)
             s.profiler?.stop(195)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.90625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09375, into: s.t + 118613440 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09375, into: s.tensor(181),
                 random: &random)
             s.profiler?.stop(196)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 117729040 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 118613440 &* s.n : nil, batch: s.n,
-            perImage: 64512, output: s.t + 117858064 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(168), branch: s.tensor(179),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
+            perImage: 64512, output: s.tensor(180), pool: pool)
         s.profiler?.stop(197)
     }
 
@@ -3895,25 +3850,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117858064 &* s.n, pixels: 576 &* s.n, inChannels: 112,
-            weights: s.p + 1354432, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 98313744 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(180), pixels: 576 &* s.n, inChannels: 112, weights: s.p + 1354432,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(182), pool: pool)
         s.profiler?.stop(198)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 98700816 &* s.n, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 168320, savedInvStd: s.f + 168992,
                 runningMean: s.p + 1431040, runningVar: s.p + 1431712, pool: pool)
             s.profiler?.stop(199)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
-                eps: 1e-05, activation: .silu, output: s.t + 98700816 &* s.n, scratch: s.f + 168320, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 168320, pool: pool)
             s.profiler?.stop(200)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -3922,56 +3876,54 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(201)
         // features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 98700816 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 171008, bias: s.f,
-            activation: .identity, output: s.t + 99087888 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 171008, bias: s.f,
+            activation: .identity, output: s.tensor(184), pool: pool)
         s.profiler?.stop(202)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 99474960 &* s.n, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
+                activation: .silu, output: s.tensor(185), savedMean: s.f + 169664, savedInvStd: s.f + 170336,
                 runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
             s.profiler?.stop(203)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
-                eps: 1e-05, activation: .silu, output: s.t + 99474960 &* s.n, scratch: s.f + 169664, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(185), scratch: s.f + 169664, pool: pool)
             s.profiler?.stop(204)
         }
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 99474960 &* s.n, output: s.t + 99862032 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872,
-            reduceBias: s.p + 1470688, activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536,
-            savedPooled: s.t + 118606576 &* s.n, savedHidden: s.t + 118613072 &* s.n,
-            savedScale: s.t + 118607248 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(185), output: s.tensor(186), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, reduceBias: s.p + 1470688,
+            activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536, savedPooled: s.tensor(187),
+            savedHidden: s.tensor(188), savedScale: s.tensor(189), pool: pool)
         s.profiler?.stop(205)
         // features.5.0.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 99862032 &* s.n, pixels: 576 &* s.n, inChannels: 672,
-            weights: s.p + 1490208, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 116042512 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(186), pixels: 576 &* s.n, inChannels: 672, weights: s.p + 1490208,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(190), pool: pool)
         s.profiler?.stop(206)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 116134672 &* s.n, savedMean: s.f + 204608,
-                savedInvStd: s.f + 204768, runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
+                activation: .identity, output: s.tensor(191), savedMean: s.f + 204608, savedInvStd: s.f + 204768,
+                runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
             s.profiler?.stop(207)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, runningMean: s.p + 1598048, runningVar: s.p + 1598208,
-                eps: 1e-05, activation: .identity, output: s.t + 116134672 &* s.n, scratch: s.f + 204608, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(191), scratch: s.f + 204608, pool: pool)
             s.profiler?.stop(208)
         }
     }
@@ -3980,25 +3932,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 116134672 &* s.n, pixels: 576 &* s.n, inChannels: 160,
-            weights: s.p + 1598368, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 71826960 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(191), pixels: 576 &* s.n, inChannels: 160, weights: s.p + 1598368,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(192), pool: pool)
         s.profiler?.stop(209)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 72379920 &* s.n, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
+                activation: .silu, output: s.tensor(193), savedMean: s.f + 204928, savedInvStd: s.f + 205888,
                 runningMean: s.p + 1753888, runningVar: s.p + 1754848, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
-                eps: 1e-05, activation: .silu, output: s.t + 72379920 &* s.n, scratch: s.f + 204928, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 204928, pool: pool)
             s.profiler?.stop(211)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -4007,70 +3958,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(212)
         // features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 72379920 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 208768, bias: s.f,
-            activation: .identity, output: s.t + 72932880 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 208768, bias: s.f,
+            activation: .identity, output: s.tensor(194), pool: pool)
         s.profiler?.stop(213)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 73485840 &* s.n, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
+                activation: .silu, output: s.tensor(195), savedMean: s.f + 206848, savedInvStd: s.f + 207808,
                 runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
             s.profiler?.stop(214)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
-                eps: 1e-05, activation: .silu, output: s.t + 73485840 &* s.n, scratch: s.f + 206848, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 206848, pool: pool)
             s.profiler?.stop(215)
         }
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 73485840 &* s.n, output: s.t + 74038800 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648,
-            reduceBias: s.p + 1822048, activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496,
-            savedPooled: s.t + 118589296 &* s.n, savedHidden: s.t + 118612608 &* s.n,
-            savedScale: s.t + 118590256 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, reduceBias: s.p + 1822048,
+            activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496, savedPooled: s.tensor(197),
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
         s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 74038800 &* s.n, pixels: 576 &* s.n, inChannels: 960,
-            weights: s.p + 1861456, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 116226832 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(196), pixels: 576 &* s.n, inChannels: 960, weights: s.p + 1861456,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(200), pool: pool)
         s.profiler?.stop(217)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 256768,
-                savedInvStd: s.f + 256928, runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
+                activation: .identity, output: s.tensor(201), savedMean: s.f + 256768, savedInvStd: s.f + 256928,
+                runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, runningMean: s.p + 2015376, runningVar: s.p + 2015536,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 256768, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 256768, pool: pool)
             s.profiler?.stop(219)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.89375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10625000000000001,
-                into: s.t + 118613456 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10625000000000001, into: s.tensor(203),
+                random: &random)
             s.profiler?.stop(220)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 116134672 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 118613456 &* s.n : nil, batch: s.n,
-            perImage: 92160, output: s.t + 116318992 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(191), branch: s.tensor(201),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 92160, output: s.tensor(202), pool: pool)
         s.profiler?.stop(221)
     }
 
@@ -4078,25 +4027,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 116318992 &* s.n, pixels: 576 &* s.n, inChannels: 160,
-            weights: s.p + 2015696, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 74591760 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(202), pixels: 576 &* s.n, inChannels: 160, weights: s.p + 2015696,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
         s.profiler?.stop(222)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 75144720 &* s.n, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
+                activation: .silu, output: s.tensor(205), savedMean: s.f + 257088, savedInvStd: s.f + 258048,
                 runningMean: s.p + 2171216, runningVar: s.p + 2172176, pool: pool)
             s.profiler?.stop(223)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
-                eps: 1e-05, activation: .silu, output: s.t + 75144720 &* s.n, scratch: s.f + 257088, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 257088, pool: pool)
             s.profiler?.stop(224)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -4105,70 +4053,67 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(225)
         // features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 75144720 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 260928, bias: s.f,
-            activation: .identity, output: s.t + 75697680 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 260928, bias: s.f,
+            activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(226)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 76250640 &* s.n, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
+                activation: .silu, output: s.tensor(207), savedMean: s.f + 259008, savedInvStd: s.f + 259968,
                 runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
-                eps: 1e-05, activation: .silu, output: s.t + 76250640 &* s.n, scratch: s.f + 259008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 259008, pool: pool)
             s.profiler?.stop(228)
         }
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 76250640 &* s.n, output: s.t + 76803600 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976,
-            reduceBias: s.p + 2239376, activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824,
-            savedPooled: s.t + 118591216 &* s.n, savedHidden: s.t + 118612656 &* s.n,
-            savedScale: s.t + 118592176 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, reduceBias: s.p + 2239376,
+            activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824, savedPooled: s.tensor(209),
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
         s.profiler?.stop(229)
         // features.5.2.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 76803600 &* s.n, pixels: 576 &* s.n, inChannels: 960,
-            weights: s.p + 2278784, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 116411152 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(208), pixels: 576 &* s.n, inChannels: 960, weights: s.p + 2278784,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
         s.profiler?.stop(230)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 308928,
-                savedInvStd: s.f + 309088, runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
+                activation: .identity, output: s.tensor(213), savedMean: s.f + 308928, savedInvStd: s.f + 309088,
+                runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
             s.profiler?.stop(231)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, runningMean: s.p + 2432704, runningVar: s.p + 2432864,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 308928, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 308928, pool: pool)
             s.profiler?.stop(232)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 118613472 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(215), random: &random)
             s.profiler?.stop(233)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 116318992 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 118613472 &* s.n : nil, batch: s.n,
-            perImage: 92160, output: s.t + 116503312 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
+            perImage: 92160, output: s.tensor(214), pool: pool)
         s.profiler?.stop(234)
     }
 
@@ -4176,25 +4121,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 116503312 &* s.n, pixels: 576 &* s.n, inChannels: 160,
-            weights: s.p + 2433024, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 77356560 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(214), pixels: 576 &* s.n, inChannels: 160, weights: s.p + 2433024,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(216), pool: pool)
         s.profiler?.stop(235)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 77909520 &* s.n, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 309248, savedInvStd: s.f + 310208,
                 runningMean: s.p + 2588544, runningVar: s.p + 2589504, pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
-                eps: 1e-05, activation: .silu, output: s.t + 77909520 &* s.n, scratch: s.f + 309248, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 309248, pool: pool)
             s.profiler?.stop(237)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -4203,70 +4147,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(238)
         // features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 77909520 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 313088, bias: s.f,
-            activation: .identity, output: s.t + 78462480 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 313088, bias: s.f,
+            activation: .identity, output: s.tensor(218), pool: pool)
         s.profiler?.stop(239)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 79015440 &* s.n, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
+                activation: .silu, output: s.tensor(219), savedMean: s.f + 311168, savedInvStd: s.f + 312128,
                 runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
             s.profiler?.stop(240)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
-                eps: 1e-05, activation: .silu, output: s.t + 79015440 &* s.n, scratch: s.f + 311168, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(219), scratch: s.f + 311168, pool: pool)
             s.profiler?.stop(241)
         }
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 79015440 &* s.n, output: s.t + 79568400 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304,
-            reduceBias: s.p + 2656704, activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152,
-            savedPooled: s.t + 118593136 &* s.n, savedHidden: s.t + 118612704 &* s.n,
-            savedScale: s.t + 118594096 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(219), output: s.tensor(220), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, reduceBias: s.p + 2656704,
+            activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152, savedPooled: s.tensor(221),
+            savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
         s.profiler?.stop(242)
         // features.5.3.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 79568400 &* s.n, pixels: 576 &* s.n, inChannels: 960,
-            weights: s.p + 2696112, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 116595472 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(220), pixels: 576 &* s.n, inChannels: 960, weights: s.p + 2696112,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(224), pool: pool)
         s.profiler?.stop(243)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 361088,
-                savedInvStd: s.f + 361248, runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
+                activation: .identity, output: s.tensor(225), savedMean: s.f + 361088, savedInvStd: s.f + 361248,
+                runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
             s.profiler?.stop(244)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, runningMean: s.p + 2850032, runningVar: s.p + 2850192,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 361088, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(225), scratch: s.f + 361088, pool: pool)
             s.profiler?.stop(245)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11875000000000001,
-                into: s.t + 118613488 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11875000000000001, into: s.tensor(227),
+                random: &random)
             s.profiler?.stop(246)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 116503312 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 118613488 &* s.n : nil, batch: s.n,
-            perImage: 92160, output: s.t + 116687632 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
+            perImage: 92160, output: s.tensor(226), pool: pool)
         s.profiler?.stop(247)
     }
 
@@ -4274,25 +4216,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 116687632 &* s.n, pixels: 576 &* s.n, inChannels: 160,
-            weights: s.p + 2850352, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 80121360 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(226), pixels: 576 &* s.n, inChannels: 160, weights: s.p + 2850352,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(228), pool: pool)
         s.profiler?.stop(248)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 80674320 &* s.n, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 361408, savedInvStd: s.f + 362368,
                 runningMean: s.p + 3005872, runningVar: s.p + 3006832, pool: pool)
             s.profiler?.stop(249)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
-                eps: 1e-05, activation: .silu, output: s.t + 80674320 &* s.n, scratch: s.f + 361408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 361408, pool: pool)
             s.profiler?.stop(250)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -4301,70 +4242,67 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(251)
         // features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 80674320 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 365248, bias: s.f,
-            activation: .identity, output: s.t + 81227280 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 365248, bias: s.f,
+            activation: .identity, output: s.tensor(230), pool: pool)
         s.profiler?.stop(252)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 81780240 &* s.n, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
+                activation: .silu, output: s.tensor(231), savedMean: s.f + 363328, savedInvStd: s.f + 364288,
                 runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
             s.profiler?.stop(253)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
-                eps: 1e-05, activation: .silu, output: s.t + 81780240 &* s.n, scratch: s.f + 363328, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(231), scratch: s.f + 363328, pool: pool)
             s.profiler?.stop(254)
         }
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 81780240 &* s.n, output: s.t + 82333200 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632,
-            reduceBias: s.p + 3074032, activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480,
-            savedPooled: s.t + 118595056 &* s.n, savedHidden: s.t + 118612752 &* s.n,
-            savedScale: s.t + 118596016 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(231), output: s.tensor(232), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, reduceBias: s.p + 3074032,
+            activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480, savedPooled: s.tensor(233),
+            savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
         s.profiler?.stop(255)
         // features.5.4.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 82333200 &* s.n, pixels: 576 &* s.n, inChannels: 960,
-            weights: s.p + 3113440, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 116779792 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(232), pixels: 576 &* s.n, inChannels: 960, weights: s.p + 3113440,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(236), pool: pool)
         s.profiler?.stop(256)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 413248,
-                savedInvStd: s.f + 413408, runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
+                activation: .identity, output: s.tensor(237), savedMean: s.f + 413248, savedInvStd: s.f + 413408,
+                runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
             s.profiler?.stop(257)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, runningMean: s.p + 3267360, runningVar: s.p + 3267520,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 413248, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(237), scratch: s.f + 413248, pool: pool)
             s.profiler?.stop(258)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 118613504 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(239), random: &random)
             s.profiler?.stop(259)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 116687632 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 118613504 &* s.n : nil, batch: s.n,
-            perImage: 92160, output: s.t + 116871952 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(226), branch: s.tensor(237),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
+            perImage: 92160, output: s.tensor(238), pool: pool)
         s.profiler?.stop(260)
     }
 
@@ -4372,25 +4310,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_5_forward(_ s: TrainingStepContext) throws {
         // features.5.5.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 116871952 &* s.n, pixels: 576 &* s.n, inChannels: 160,
-            weights: s.p + 3267680, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 82886160 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(238), pixels: 576 &* s.n, inChannels: 160, weights: s.p + 3267680,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(240), pool: pool)
         s.profiler?.stop(261)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 83439120 &* s.n, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 413568, savedInvStd: s.f + 414528,
                 runningMean: s.p + 3423200, runningVar: s.p + 3424160, pool: pool)
             s.profiler?.stop(262)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
-                eps: 1e-05, activation: .silu, output: s.t + 83439120 &* s.n, scratch: s.f + 413568, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 413568, pool: pool)
             s.profiler?.stop(263)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -4399,70 +4336,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(264)
         // features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 83439120 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 417408, bias: s.f,
-            activation: .identity, output: s.t + 83992080 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 417408, bias: s.f,
+            activation: .identity, output: s.tensor(242), pool: pool)
         s.profiler?.stop(265)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 84545040 &* s.n, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
+                activation: .silu, output: s.tensor(243), savedMean: s.f + 415488, savedInvStd: s.f + 416448,
                 runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
             s.profiler?.stop(266)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
-                eps: 1e-05, activation: .silu, output: s.t + 84545040 &* s.n, scratch: s.f + 415488, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(243), scratch: s.f + 415488, pool: pool)
             s.profiler?.stop(267)
         }
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 84545040 &* s.n, output: s.t + 85098000 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960,
-            reduceBias: s.p + 3491360, activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808,
-            savedPooled: s.t + 118596976 &* s.n, savedHidden: s.t + 118612800 &* s.n,
-            savedScale: s.t + 118597936 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(243), output: s.tensor(244), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, reduceBias: s.p + 3491360,
+            activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808, savedPooled: s.tensor(245),
+            savedHidden: s.tensor(246), savedScale: s.tensor(247), pool: pool)
         s.profiler?.stop(268)
         // features.5.5.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 85098000 &* s.n, pixels: 576 &* s.n, inChannels: 960,
-            weights: s.p + 3530768, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 116964112 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(244), pixels: 576 &* s.n, inChannels: 960, weights: s.p + 3530768,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(248), pool: pool)
         s.profiler?.stop(269)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 50066688 &* s.n, savedMean: s.f + 465408,
-                savedInvStd: s.f + 465568, runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
+                activation: .identity, output: s.tensor(249), savedMean: s.f + 465408, savedInvStd: s.f + 465568,
+                runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
             s.profiler?.stop(270)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, runningMean: s.p + 3684688, runningVar: s.p + 3684848,
-                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 465408, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(249), scratch: s.f + 465408, pool: pool)
             s.profiler?.stop(271)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.86875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13125, into: s.t + 118613520 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13125, into: s.tensor(251),
                 random: &random)
             s.profiler?.stop(272)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 116871952 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 118613520 &* s.n : nil, batch: s.n,
-            perImage: 92160, output: s.t + 117056272 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(238), branch: s.tensor(249),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
+            perImage: 92160, output: s.tensor(250), pool: pool)
         s.profiler?.stop(273)
     }
 
@@ -4470,25 +4405,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117056272 &* s.n, pixels: 576 &* s.n, inChannels: 160,
-            weights: s.p + 3685008, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 85650960 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(250), pixels: 576 &* s.n, inChannels: 160, weights: s.p + 3685008,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(252), pool: pool)
         s.profiler?.stop(274)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 86203920 &* s.n, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
+                activation: .silu, output: s.tensor(253), savedMean: s.f + 465728, savedInvStd: s.f + 466688,
                 runningMean: s.p + 3840528, runningVar: s.p + 3841488, pool: pool)
             s.profiler?.stop(275)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
-                eps: 1e-05, activation: .silu, output: s.t + 86203920 &* s.n, scratch: s.f + 465728, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 465728, pool: pool)
             s.profiler?.stop(276)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -4497,56 +4431,54 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(277)
         // features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 86203920 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 469568, bias: s.f,
-            activation: .identity, output: s.t + 50066688 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 469568, bias: s.f,
+            activation: .identity, output: s.tensor(254), pool: pool)
         s.profiler?.stop(278)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 114733840 &* s.n, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
+                activation: .silu, output: s.tensor(255), savedMean: s.f + 467648, savedInvStd: s.f + 468608,
                 runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
             s.profiler?.stop(279)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
-                eps: 1e-05, activation: .silu, output: s.t + 114733840 &* s.n, scratch: s.f + 467648, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(255), scratch: s.f + 467648, pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114733840 &* s.n, output: s.t + 114872080 &* s.n,
-            batch: s.n, pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288,
-            reduceBias: s.p + 3908688, activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136,
-            savedPooled: s.t + 87308496 &* s.n, savedHidden: s.t + 87309776 &* s.n, savedScale: s.t + 118598896 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(255), output: s.tensor(256), batch: s.n,
+            pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, reduceBias: s.p + 3908688,
+            activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136, savedPooled: s.tensor(257),
+            savedHidden: s.tensor(258), savedScale: s.tensor(259), pool: pool)
         s.profiler?.stop(281)
         // features.6.0.block.3 project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 114872080 &* s.n, pixels: 144 &* s.n, inChannels: 960,
-            weights: s.p + 3948096, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 50204928 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(256), pixels: 144 &* s.n, inChannels: 960, weights: s.p + 3948096,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(260), pool: pool)
         s.profiler?.stop(282)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 117987088 &* s.n, savedMean: s.f + 517568,
-                savedInvStd: s.f + 517840, runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
+                activation: .identity, output: s.tensor(261), savedMean: s.f + 517568, savedInvStd: s.f + 517840,
+                runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
             s.profiler?.stop(283)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, runningMean: s.p + 4209760, runningVar: s.p + 4210032,
-                eps: 1e-05, activation: .identity, output: s.t + 117987088 &* s.n, scratch: s.f + 517568, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(261), scratch: s.f + 517568, pool: pool)
             s.profiler?.stop(284)
         }
     }
@@ -4555,25 +4487,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 117987088 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 4210304, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 104752912 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(261), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 4210304,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(262), pool: pool)
         s.profiler?.stop(285)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 104987920 &* s.n, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
+                activation: .silu, output: s.tensor(263), savedMean: s.f + 518112, savedInvStd: s.f + 519744,
                 runningMean: s.p + 4657472, runningVar: s.p + 4659104, pool: pool)
             s.profiler?.stop(286)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
-                eps: 1e-05, activation: .silu, output: s.t + 104987920 &* s.n, scratch: s.f + 518112, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 518112, pool: pool)
             s.profiler?.stop(287)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4582,70 +4513,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(288)
         // features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 104987920 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 524640, bias: s.f,
-            activation: .identity, output: s.t + 105222928 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 524640, bias: s.f,
+            activation: .identity, output: s.tensor(264), pool: pool)
         s.profiler?.stop(289)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 105457936 &* s.n, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
+                activation: .silu, output: s.tensor(265), savedMean: s.f + 521376, savedInvStd: s.f + 523008,
                 runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
             s.profiler?.stop(290)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
-                eps: 1e-05, activation: .silu, output: s.t + 105457936 &* s.n, scratch: s.f + 521376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 521376, pool: pool)
             s.profiler?.stop(291)
         }
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 105457936 &* s.n, output: s.t + 105692944 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064,
-            reduceBias: s.p + 4819040, activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096,
-            savedPooled: s.t + 50249472 &* s.n, savedHidden: s.t + 50251104 &* s.n, savedScale: s.t + 87305232 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, reduceBias: s.p + 4819040,
+            activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096, savedPooled: s.tensor(267),
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
         s.profiler?.stop(292)
         // features.6.1.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 105692944 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 4931728, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 118026256 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(266), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 4931728,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(270), pool: pool)
         s.profiler?.stop(293)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 606240,
-                savedInvStd: s.f + 606512, runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
+                activation: .identity, output: s.tensor(271), savedMean: s.f + 606240, savedInvStd: s.f + 606512,
+                runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
             s.profiler?.stop(294)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, runningMean: s.p + 5376176, runningVar: s.p + 5376448,
-                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 606240, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 606240, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14375000000000002,
-                into: s.t + 87309824 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14375000000000002, into: s.tensor(273),
+                random: &random)
             s.profiler?.stop(296)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 117987088 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 87309824 &* s.n : nil, batch: s.n,
-            perImage: 39168, output: s.t + 118065424 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(261), branch: s.tensor(271),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
+            perImage: 39168, output: s.tensor(272), pool: pool)
         s.profiler?.stop(297)
     }
 
@@ -4653,25 +4582,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118065424 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 5376720, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 105927952 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(272), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 5376720,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(274), pool: pool)
         s.profiler?.stop(298)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 106162960 &* s.n, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
+                activation: .silu, output: s.tensor(275), savedMean: s.f + 606784, savedInvStd: s.f + 608416,
                 runningMean: s.p + 5823888, runningVar: s.p + 5825520, pool: pool)
             s.profiler?.stop(299)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
-                eps: 1e-05, activation: .silu, output: s.t + 106162960 &* s.n, scratch: s.f + 606784, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 606784, pool: pool)
             s.profiler?.stop(300)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4680,70 +4608,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(301)
         // features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 106162960 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 613312, bias: s.f,
-            activation: .identity, output: s.t + 106397968 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 613312, bias: s.f,
+            activation: .identity, output: s.tensor(276), pool: pool)
         s.profiler?.stop(302)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 106632976 &* s.n, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
+                activation: .silu, output: s.tensor(277), savedMean: s.f + 610048, savedInvStd: s.f + 611680,
                 runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
             s.profiler?.stop(303)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
-                eps: 1e-05, activation: .silu, output: s.t + 106632976 &* s.n, scratch: s.f + 610048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 610048, pool: pool)
             s.profiler?.stop(304)
         }
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 106632976 &* s.n, output: s.t + 106867984 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480,
-            reduceBias: s.p + 5985456, activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512,
-            savedPooled: s.t + 87306864 &* s.n, savedHidden: s.t + 87309456 &* s.n, savedScale: s.t + 118574608 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, reduceBias: s.p + 5985456,
+            activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512, savedPooled: s.tensor(279),
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
         s.profiler?.stop(305)
         // features.6.2.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 106867984 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 6098144, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 118104592 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(278), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 6098144,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(282), pool: pool)
         s.profiler?.stop(306)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 694912,
-                savedInvStd: s.f + 695184, runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
+                activation: .identity, output: s.tensor(283), savedMean: s.f + 694912, savedInvStd: s.f + 695184,
+                runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
             s.profiler?.stop(307)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, runningMean: s.p + 6542592, runningVar: s.p + 6542864,
-                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 694912, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 694912, pool: pool)
             s.profiler?.stop(308)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
-                into: s.t + 118613536 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(285),
+                random: &random)
             s.profiler?.stop(309)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 118065424 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 118613536 &* s.n : nil, batch: s.n,
-            perImage: 39168, output: s.t + 118143760 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(272), branch: s.tensor(283),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
+            perImage: 39168, output: s.tensor(284), pool: pool)
         s.profiler?.stop(310)
     }
 
@@ -4751,25 +4677,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118143760 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 6543136, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 107102992 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(284), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 6543136,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(286), pool: pool)
         s.profiler?.stop(311)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 107338000 &* s.n, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
+                activation: .silu, output: s.tensor(287), savedMean: s.f + 695456, savedInvStd: s.f + 697088,
                 runningMean: s.p + 6990304, runningVar: s.p + 6991936, pool: pool)
             s.profiler?.stop(312)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
-                eps: 1e-05, activation: .silu, output: s.t + 107338000 &* s.n, scratch: s.f + 695456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 695456, pool: pool)
             s.profiler?.stop(313)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4778,70 +4703,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(314)
         // features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 107338000 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 701984, bias: s.f,
-            activation: .identity, output: s.t + 107573008 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 701984, bias: s.f,
+            activation: .identity, output: s.tensor(288), pool: pool)
         s.profiler?.stop(315)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 107808016 &* s.n, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
+                activation: .silu, output: s.tensor(289), savedMean: s.f + 698720, savedInvStd: s.f + 700352,
                 runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
             s.profiler?.stop(316)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
-                eps: 1e-05, activation: .silu, output: s.t + 107808016 &* s.n, scratch: s.f + 698720, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 698720, pool: pool)
             s.profiler?.stop(317)
         }
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 107808016 &* s.n, output: s.t + 108043024 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896,
-            reduceBias: s.p + 7151872, activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928,
-            savedPooled: s.t + 118576240 &* s.n, savedHidden: s.t + 87309536 &* s.n,
-            savedScale: s.t + 118577872 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(289), output: s.tensor(290), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, reduceBias: s.p + 7151872,
+            activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928, savedPooled: s.tensor(291),
+            savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
         s.profiler?.stop(318)
         // features.6.3.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 108043024 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 7264560, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 118182928 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(290), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 7264560,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(294), pool: pool)
         s.profiler?.stop(319)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 783584,
-                savedInvStd: s.f + 783856, runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
+                activation: .identity, output: s.tensor(295), savedMean: s.f + 783584, savedInvStd: s.f + 783856,
+                runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
             s.profiler?.stop(320)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, runningMean: s.p + 7709008, runningVar: s.p + 7709280,
-                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 783584, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(295), scratch: s.f + 783584, pool: pool)
             s.profiler?.stop(321)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15625, into: s.t + 118613552 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15625, into: s.tensor(297),
                 random: &random)
             s.profiler?.stop(322)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 118143760 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 118613552 &* s.n : nil, batch: s.n,
-            perImage: 39168, output: s.t + 118222096 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
+            perImage: 39168, output: s.tensor(296), pool: pool)
         s.profiler?.stop(323)
     }
 
@@ -4849,25 +4772,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118222096 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 7709552, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 108278032 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(296), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 7709552,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(298), pool: pool)
         s.profiler?.stop(324)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 108513040 &* s.n, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
+                activation: .silu, output: s.tensor(299), savedMean: s.f + 784128, savedInvStd: s.f + 785760,
                 runningMean: s.p + 8156720, runningVar: s.p + 8158352, pool: pool)
             s.profiler?.stop(325)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
-                eps: 1e-05, activation: .silu, output: s.t + 108513040 &* s.n, scratch: s.f + 784128, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(299), scratch: s.f + 784128, pool: pool)
             s.profiler?.stop(326)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4876,70 +4798,67 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(327)
         // features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 108513040 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 790656, bias: s.f,
-            activation: .identity, output: s.t + 108748048 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 790656, bias: s.f,
+            activation: .identity, output: s.tensor(300), pool: pool)
         s.profiler?.stop(328)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 108983056 &* s.n, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
+                activation: .silu, output: s.tensor(301), savedMean: s.f + 787392, savedInvStd: s.f + 789024,
                 runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
             s.profiler?.stop(329)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
-                eps: 1e-05, activation: .silu, output: s.t + 108983056 &* s.n, scratch: s.f + 787392, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 787392, pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108983056 &* s.n, output: s.t + 109218064 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312,
-            reduceBias: s.p + 8318288, activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344,
-            savedPooled: s.t + 118579504 &* s.n, savedHidden: s.t + 87309616 &* s.n,
-            savedScale: s.t + 118581136 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(301), output: s.tensor(302), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, reduceBias: s.p + 8318288,
+            activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344, savedPooled: s.tensor(303),
+            savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
         s.profiler?.stop(331)
         // features.6.4.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 109218064 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 8430976, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 118261264 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(302), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 8430976,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(306), pool: pool)
         s.profiler?.stop(332)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 872256,
-                savedInvStd: s.f + 872528, runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
+                activation: .identity, output: s.tensor(307), savedMean: s.f + 872256, savedInvStd: s.f + 872528,
+                runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
             s.profiler?.stop(333)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, runningMean: s.p + 8875424, runningVar: s.p + 8875696,
-                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 872256, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(307), scratch: s.f + 872256, pool: pool)
             s.profiler?.stop(334)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 118613568 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(309), random: &random)
             s.profiler?.stop(335)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 118222096 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 118613568 &* s.n : nil, batch: s.n,
-            perImage: 39168, output: s.t + 118300432 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
+            perImage: 39168, output: s.tensor(308), pool: pool)
         s.profiler?.stop(336)
     }
 
@@ -4947,25 +4866,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118300432 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 8875968, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 109453072 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(308), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 8875968,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(310), pool: pool)
         s.profiler?.stop(337)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 109688080 &* s.n, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
+                activation: .silu, output: s.tensor(311), savedMean: s.f + 872800, savedInvStd: s.f + 874432,
                 runningMean: s.p + 9323136, runningVar: s.p + 9324768, pool: pool)
             s.profiler?.stop(338)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
-                eps: 1e-05, activation: .silu, output: s.t + 109688080 &* s.n, scratch: s.f + 872800, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(311), scratch: s.f + 872800, pool: pool)
             s.profiler?.stop(339)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4974,70 +4892,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(340)
         // features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 109688080 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 879328, bias: s.f,
-            activation: .identity, output: s.t + 109923088 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 879328, bias: s.f,
+            activation: .identity, output: s.tensor(312), pool: pool)
         s.profiler?.stop(341)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 110158096 &* s.n, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
+                activation: .silu, output: s.tensor(313), savedMean: s.f + 876064, savedInvStd: s.f + 877696,
                 runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
             s.profiler?.stop(342)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
-                eps: 1e-05, activation: .silu, output: s.t + 110158096 &* s.n, scratch: s.f + 876064, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 876064, pool: pool)
             s.profiler?.stop(343)
         }
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 110158096 &* s.n, output: s.t + 110393104 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728,
-            reduceBias: s.p + 9484704, activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760,
-            savedPooled: s.t + 118582768 &* s.n, savedHidden: s.t + 87309696 &* s.n,
-            savedScale: s.t + 118584400 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(313), output: s.tensor(314), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, reduceBias: s.p + 9484704,
+            activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760, savedPooled: s.tensor(315),
+            savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
         s.profiler?.stop(344)
         // features.6.5.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 110393104 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 9597392, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 118339600 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(314), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 9597392,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(318), pool: pool)
         s.profiler?.stop(345)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 960928,
-                savedInvStd: s.f + 961200, runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
+                activation: .identity, output: s.tensor(319), savedMean: s.f + 960928, savedInvStd: s.f + 961200,
+                runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
             s.profiler?.stop(346)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, runningMean: s.p + 10041840, runningVar: s.p + 10042112,
-                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 960928, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(319), scratch: s.f + 960928, pool: pool)
             s.profiler?.stop(347)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.83125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16875, into: s.t + 118613584 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16875, into: s.tensor(321),
                 random: &random)
             s.profiler?.stop(348)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 118300432 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 118613584 &* s.n : nil, batch: s.n,
-            perImage: 39168, output: s.t + 118378768 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(308), branch: s.tensor(319),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
+            perImage: 39168, output: s.tensor(320), pool: pool)
         s.profiler?.stop(349)
     }
 
@@ -5045,25 +4961,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_6_forward(_ s: TrainingStepContext) throws {
         // features.6.6.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118378768 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 10042384, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 110628112 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(320), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 10042384,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(322), pool: pool)
         s.profiler?.stop(350)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 110863120 &* s.n, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
+                activation: .silu, output: s.tensor(323), savedMean: s.f + 961472, savedInvStd: s.f + 963104,
                 runningMean: s.p + 10489552, runningVar: s.p + 10491184, pool: pool)
             s.profiler?.stop(351)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
-                eps: 1e-05, activation: .silu, output: s.t + 110863120 &* s.n, scratch: s.f + 961472, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 961472, pool: pool)
             s.profiler?.stop(352)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -5072,70 +4987,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(353)
         // features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 110863120 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 968000, bias: s.f,
-            activation: .identity, output: s.t + 111098128 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 968000, bias: s.f,
+            activation: .identity, output: s.tensor(324), pool: pool)
         s.profiler?.stop(354)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 111333136 &* s.n, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
+                activation: .silu, output: s.tensor(325), savedMean: s.f + 964736, savedInvStd: s.f + 966368,
                 runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
             s.profiler?.stop(355)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
-                eps: 1e-05, activation: .silu, output: s.t + 111333136 &* s.n, scratch: s.f + 964736, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 964736, pool: pool)
             s.profiler?.stop(356)
         }
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 111333136 &* s.n, output: s.t + 111568144 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(325), output: s.tensor(326), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
             reduceBias: s.p + 10651120, activation: .silu, expandWeights: s.p + 10651200, expandBias: s.p + 10762176,
-            savedPooled: s.t + 118586032 &* s.n, savedHidden: s.t + 118612432 &* s.n,
-            savedScale: s.t + 118587664 &* s.n, pool: pool)
+            savedPooled: s.tensor(327), savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
         s.profiler?.stop(357)
         // features.6.6.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 111568144 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 10763808, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 118417936 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(326), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 10763808,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(330), pool: pool)
         s.profiler?.stop(358)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 1049600,
-                savedInvStd: s.f + 1049872, runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
+                activation: .identity, output: s.tensor(331), savedMean: s.f + 1049600, savedInvStd: s.f + 1049872,
+                runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
             s.profiler?.stop(359)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, runningMean: s.p + 11208256, runningVar: s.p + 11208528,
-                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 1049600, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(331), scratch: s.f + 1049600, pool: pool)
             s.profiler?.stop(360)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
-                into: s.t + 118613600 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(333),
+                random: &random)
             s.profiler?.stop(361)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 118378768 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 118613600 &* s.n : nil, batch: s.n,
-            perImage: 39168, output: s.t + 118457104 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(320), branch: s.tensor(331),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
+            perImage: 39168, output: s.tensor(332), pool: pool)
         s.profiler?.stop(362)
     }
 
@@ -5143,25 +5056,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_7_forward(_ s: TrainingStepContext) throws {
         // features.6.7.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118457104 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 11208800, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 111803152 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(332), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 11208800,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(334), pool: pool)
         s.profiler?.stop(363)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 112038160 &* s.n, savedMean: s.f + 1050144,
-                savedInvStd: s.f + 1051776, runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
+                activation: .silu, output: s.tensor(335), savedMean: s.f + 1050144, savedInvStd: s.f + 1051776,
+                runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
             s.profiler?.stop(364)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
-                eps: 1e-05, activation: .silu, output: s.t + 112038160 &* s.n, scratch: s.f + 1050144, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 1050144, pool: pool)
             s.profiler?.stop(365)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -5170,70 +5082,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(366)
         // features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 112038160 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1056672,
-            bias: s.f, activation: .identity, output: s.t + 112273168 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1056672, bias: s.f,
+            activation: .identity, output: s.tensor(336), pool: pool)
         s.profiler?.stop(367)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 112508176 &* s.n, savedMean: s.f + 1053408,
-                savedInvStd: s.f + 1055040, runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
+                activation: .silu, output: s.tensor(337), savedMean: s.f + 1053408, savedInvStd: s.f + 1055040,
+                runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
             s.profiler?.stop(368)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
-                eps: 1e-05, activation: .silu, output: s.t + 112508176 &* s.n, scratch: s.f + 1053408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 1053408, pool: pool)
             s.profiler?.stop(369)
         }
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 112508176 &* s.n, output: s.t + 112743184 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(337), output: s.tensor(338), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
             reduceBias: s.p + 11817536, activation: .silu, expandWeights: s.p + 11817616, expandBias: s.p + 11928592,
-            savedPooled: s.t + 87278352 &* s.n, savedHidden: s.t + 87286000 &* s.n, savedScale: s.t + 87279984 &* s.n,
-            pool: pool)
+            savedPooled: s.tensor(339), savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
         s.profiler?.stop(370)
         // features.6.7.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 112743184 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 11930224, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 118496272 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(338), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 11930224,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(342), pool: pool)
         s.profiler?.stop(371)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 86756880 &* s.n, savedMean: s.f + 1138272,
-                savedInvStd: s.f + 1138544, runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
+                activation: .identity, output: s.tensor(343), savedMean: s.f + 1138272, savedInvStd: s.f + 1138544,
+                runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
             s.profiler?.stop(372)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, runningMean: s.p + 12374672, runningVar: s.p + 12374944,
-                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 1138272, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(343), scratch: s.f + 1138272, pool: pool)
             s.profiler?.stop(373)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.81875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18125000000000002,
-                into: s.t + 87286160 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18125000000000002, into: s.tensor(345),
+                random: &random)
             s.profiler?.stop(374)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 118457104 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 87286160 &* s.n : nil, batch: s.n,
-            perImage: 39168, output: s.t + 118535440 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(332), branch: s.tensor(343),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
+            perImage: 39168, output: s.tensor(344), pool: pool)
         s.profiler?.stop(375)
     }
 
@@ -5241,25 +5151,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118535440 &* s.n, pixels: 144 &* s.n, inChannels: 272,
-            weights: s.p + 12375216, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 112978192 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(344), pixels: 144 &* s.n, inChannels: 272, weights: s.p + 12375216,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(346), pool: pool)
         s.profiler?.stop(376)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 113213200 &* s.n, savedMean: s.f + 1138816,
-                savedInvStd: s.f + 1140448, runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
+                activation: .silu, output: s.tensor(347), savedMean: s.f + 1138816, savedInvStd: s.f + 1140448,
+                runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
             s.profiler?.stop(377)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
-                eps: 1e-05, activation: .silu, output: s.t + 113213200 &* s.n, scratch: s.f + 1138816, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 1138816, pool: pool)
             s.profiler?.stop(378)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
@@ -5268,56 +5177,54 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(379)
         // features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 113213200 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1145344,
-            bias: s.f, activation: .identity, output: s.t + 113448208 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1145344, bias: s.f,
+            activation: .identity, output: s.tensor(348), pool: pool)
         s.profiler?.stop(380)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 113683216 &* s.n, savedMean: s.f + 1142080,
-                savedInvStd: s.f + 1143712, runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
+                activation: .silu, output: s.tensor(349), savedMean: s.f + 1142080, savedInvStd: s.f + 1143712,
+                runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
             s.profiler?.stop(381)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
-                eps: 1e-05, activation: .silu, output: s.t + 113683216 &* s.n, scratch: s.f + 1142080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 1142080, pool: pool)
             s.profiler?.stop(382)
         }
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 113683216 &* s.n, output: s.t + 113918224 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(349), output: s.tensor(350), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
             reduceBias: s.p + 12957840, activation: .silu, expandWeights: s.p + 12957920, expandBias: s.p + 13068896,
-            savedPooled: s.t + 87281616 &* s.n, savedHidden: s.t + 87286080 &* s.n, savedScale: s.t + 87283248 &* s.n,
-            pool: pool)
+            savedPooled: s.tensor(351), savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
         s.profiler?.stop(383)
         // features.7.0.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 113918224 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
-            weights: s.p + 13070528, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
-            output: s.t + 87143952 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(350), pixels: 144 &* s.n, inChannels: 1632, weights: s.p + 13070528,
+            bias: s.f, outChannels: 448, activation: .identity, residual: nil, output: s.tensor(354), pool: pool)
         s.profiler?.stop(384)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 87208464 &* s.n, savedMean: s.f + 1174720,
-                savedInvStd: s.f + 1175168, runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
+                activation: .identity, output: s.tensor(355), savedMean: s.f + 1174720, savedInvStd: s.f + 1175168,
+                runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
             s.profiler?.stop(385)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, runningMean: s.p + 13802560, runningVar: s.p + 13803008,
-                eps: 1e-05, activation: .identity, output: s.t + 87208464 &* s.n, scratch: s.f + 1174720, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(355), scratch: s.f + 1174720, pool: pool)
             s.profiler?.stop(386)
         }
     }
@@ -5326,25 +5233,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 87208464 &* s.n, pixels: 144 &* s.n, inChannels: 448,
-            weights: s.p + 13803456, bias: s.f, outChannels: 2688, activation: .identity, residual: nil,
-            output: s.t + 86756880 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(355), pixels: 144 &* s.n, inChannels: 448, weights: s.p + 13803456,
+            bias: s.f, outChannels: 2688, activation: .identity, residual: nil, output: s.tensor(356), pool: pool)
         s.profiler?.stop(387)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 100249104 &* s.n, savedMean: s.f + 1175616,
-                savedInvStd: s.f + 1178304, runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
+                activation: .silu, output: s.tensor(357), savedMean: s.f + 1175616, savedInvStd: s.f + 1178304,
+                runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
             s.profiler?.stop(388)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
-                eps: 1e-05, activation: .silu, output: s.t + 100249104 &* s.n, scratch: s.f + 1175616, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 1175616, pool: pool)
             s.profiler?.stop(389)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
@@ -5353,70 +5259,68 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.stop(390)
         // features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 100249104 &* s.n, batch: s.n, height: 12, width: 12, channels: 2688,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1186368,
-            bias: s.f, activation: .identity, output: s.t + 100636176 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1186368, bias: s.f,
+            activation: .identity, output: s.tensor(358), pool: pool)
         s.profiler?.stop(391)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 101023248 &* s.n, savedMean: s.f + 1180992,
-                savedInvStd: s.f + 1183680, runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
+                activation: .silu, output: s.tensor(359), savedMean: s.f + 1180992, savedInvStd: s.f + 1183680,
+                runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
             s.profiler?.stop(392)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
-                eps: 1e-05, activation: .silu, output: s.t + 101023248 &* s.n, scratch: s.f + 1180992, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 1180992, pool: pool)
             s.profiler?.stop(393)
         }
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101023248 &* s.n, output: s.t + 101410320 &* s.n,
-            batch: s.n, pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(359), output: s.tensor(360), batch: s.n,
+            pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
             reduceBias: s.p + 15354432, activation: .silu, expandWeights: s.p + 15354544, expandBias: s.p + 15655600,
-            savedPooled: s.t + 50244096 &* s.n, savedHidden: s.t + 87285888 &* s.n, savedScale: s.t + 50246784 &* s.n,
-            pool: pool)
+            savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
         s.profiler?.stop(394)
         // features.7.1.block.3 project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 101410320 &* s.n, pixels: 144 &* s.n, inChannels: 2688,
-            weights: s.p + 15658288, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
-            output: s.t + 102055440 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(360), pixels: 144 &* s.n, inChannels: 2688, weights: s.p + 15658288,
+            bias: s.f, outChannels: 448, activation: .identity, residual: nil, output: s.tensor(364), pool: pool)
         s.profiler?.stop(395)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 101797392 &* s.n, savedMean: s.f + 1234752,
-                savedInvStd: s.f + 1235200, runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
+                activation: .identity, output: s.tensor(365), savedMean: s.f + 1234752, savedInvStd: s.f + 1235200,
+                runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
             s.profiler?.stop(396)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, runningMean: s.p + 16863408, runningVar: s.p + 16863856,
-                eps: 1e-05, activation: .identity, output: s.t + 101797392 &* s.n, scratch: s.f + 1234752, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(365), scratch: s.f + 1234752, pool: pool)
             s.profiler?.stop(397)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.80625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19375, into: s.t + 87286176 &* s.n,
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19375, into: s.tensor(367),
                 random: &random)
             s.profiler?.stop(398)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 87208464 &* s.n, branch: s.t + 101797392 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 87286176 &* s.n : nil, batch: s.n,
-            perImage: 64512, output: s.t + 102119952 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(355), branch: s.tensor(365),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
+            perImage: 64512, output: s.tensor(366), pool: pool)
         s.profiler?.stop(399)
     }
 
@@ -5424,25 +5328,24 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 102119952 &* s.n, pixels: 144 &* s.n, inChannels: 448,
-            weights: s.p + 16864304, bias: s.f, outChannels: 1792, activation: .identity, residual: nil,
-            output: s.t + 101797392 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(366), pixels: 144 &* s.n, inChannels: 448, weights: s.p + 16864304,
+            bias: s.f, outChannels: 1792, activation: .identity, residual: nil, output: s.tensor(368), pool: pool)
         s.profiler?.stop(400)
         // features.8 BatchNorm (batch statistics) + silu on [n, 12, 12, 1792]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 104494864 &* s.n, savedMean: s.f + 1235648,
-                savedInvStd: s.f + 1237440, runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
+                activation: .silu, output: s.tensor(369), savedMean: s.f + 1235648, savedInvStd: s.f + 1237440,
+                runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
             s.profiler?.stop(401)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1792]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, runningMean: s.p + 17670704, runningVar: s.p + 17672496,
-                eps: 1e-05, activation: .silu, output: s.t + 104494864 &* s.n, scratch: s.f + 1235648, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(369), scratch: s.f + 1235648, pool: pool)
             s.profiler?.stop(402)
         }
     }
@@ -5451,27 +5354,27 @@ public final class EfficientNetB4Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 12, 12, 1792] -> [n, 1792]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 104494864 &* s.n, batch: s.n, pixels: 144, channels: 1792,
-            output: s.t + 87272976 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(369), batch: s.n, pixels: 144, channels: 1792, output: s.tensor(370),
+            pool: pool)
         s.profiler?.stop(403)
         // dropout p=0.4 (when options.dropout) on [n, 1792]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 87272976 &* s.n, output: s.t + 87276560 &* s.n, count: 1792 &* s.n,
-            probability: s.options.dropout ? 0.4 : 0, mask: s.t + 87274768 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(370), output: s.tensor(372), count: 1792 &* s.n,
+            probability: s.options.dropout ? 0.4 : 0, mask: s.tensor(371), random: &random)
         s.profiler?.stop(404)
         // classifier.1 linear, [n, 1792] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 87276560 &* s.n, batch: s.n, inFeatures: 1792, weights: s.p + 17674288,
-            bias: s.p + 19466288, outFeatures: 1000, output: s.t + 87272976 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(372), batch: s.n, inFeatures: 1792, weights: s.p + 17674288,
+            bias: s.p + 19466288, outFeatures: 1000, output: s.tensor(373), pool: pool)
         s.profiler?.stop(405)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 87272976 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 87284880 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(373), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(374))
         s.profiler?.stop(406)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 87272976 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(373), count: 1000 &* s.n)
         s.profiler?.stop(407)
     }
 
@@ -5479,19 +5382,19 @@ public final class EfficientNetB4Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 87284880 &* s.n, input: s.t + 87276560 &* s.n,
-            weights: s.p + 17674288, batch: s.n, inFeatures: 1792, outFeatures: 1000, gradInput: s.t + 87272976 &* s.n,
-            gradWeights: s.g + 17674288, gradBias: s.g + 19466288, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(374), input: s.tensor(372), weights: s.p + 17674288,
+            batch: s.n, inFeatures: 1792, outFeatures: 1000, gradInput: s.tensor(375), gradWeights: s.g + 17674288,
+            gradBias: s.g + 19466288, pool: pool)
         s.profiler?.stop(408)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 87272976 &* s.n, mask: s.t + 87274768 &* s.n,
-            count: 1792 &* s.n, gradInput: s.t + 87276560 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(375), mask: s.tensor(371), count: 1792 &* s.n,
+            gradInput: s.tensor(376))
         s.profiler?.stop(409)
         // avgpool backward: spread each channel's gradient over the 144 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 87276560 &* s.n, batch: s.n, pixels: 144,
-            channels: 1792, gradInput: s.t + 104494864 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(376), batch: s.n, pixels: 144, channels: 1792,
+            gradInput: s.tensor(377), pool: pool)
         s.profiler?.stop(410)
     }
 
@@ -5499,16 +5402,16 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place) on [n, 12, 12, 1792]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 101797392 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(368),
             pixels: 144 &* s.n, channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 1235648,
-            savedInvStd: s.f + 1237440, activation: .silu, gradInput: s.t + 104494864 &* s.n,
-            gradGamma: s.g + 17667120, gradBeta: s.g + 17668912, pool: pool)
+            savedInvStd: s.f + 1237440, activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 17667120,
+            gradBeta: s.g + 17668912, pool: pool)
         s.profiler?.stop(411)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 102119952 &* s.n,
-            weights: s.p + 16864304, pixels: 144 &* s.n, inChannels: 448, outChannels: 1792,
-            gradInput: s.t + 117922576 &* s.n, gradWeights: s.g + 16864304, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(366), weights: s.p + 16864304,
+            pixels: 144 &* s.n, inChannels: 448, outChannels: 1792, gradInput: s.tensor(378),
+            gradWeights: s.g + 16864304, pool: pool)
         s.profiler?.stop(412)
     }
 
@@ -5516,2193 +5419,4020 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 117922576 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 87286176 &* s.n : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.t + 104494864 &* s.n, pool: pool)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(378),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.tensor(379), pool: pool)
         s.profiler?.stop(413)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 102055440 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(364),
             pixels: 144 &* s.n, channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 1234752,
-            savedInvStd: s.f + 1235200, activation: .identity, gradInput: s.t + 104494864 &* s.n,
-            gradGamma: s.g + 16862512, gradBeta: s.g + 16862960, pool: pool)
+            savedInvStd: s.f + 1235200, activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 16862512,
+            gradBeta: s.g + 16862960, pool: pool)
         s.profiler?.stop(414)
+        // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 1180992, savedInvStd: s.f + 1183680,
+                activation: .silu, output: s.tensor(382), pool: pool)
+            s.profiler?.stop(415)
+        }
+        // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
+                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 1180992, pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(363), batch: s.n,
+                pixels: 144, channels: 2688, output: s.tensor(381), pool: pool)
+            s.profiler?.stop(417)
+        }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 101410320 &* s.n,
-            weights: s.p + 15658288, pixels: 144 &* s.n, inChannels: 2688, outChannels: 448,
-            gradInput: s.t + 101797392 &* s.n, gradWeights: s.g + 15658288, pool: pool)
-        s.profiler?.stop(415)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 15658288,
+            pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
+            gradWeights: s.g + 15658288, pool: pool)
+        s.profiler?.stop(418)
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 101797392 &* s.n, input: s.t + 101023248 &* s.n,
-            batch: s.n, pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
-            activation: .silu, expandWeights: s.p + 15354544, savedPooled: s.t + 50244096 &* s.n,
-            savedHidden: s.t + 87285888 &* s.n, savedScale: s.t + 50246784 &* s.n, gradInput: s.t + 101410320 &* s.n,
-            gradReduceWeights: s.g + 15053376, gradReduceBias: s.g + 15354432, gradExpandWeights: s.g + 15354544,
-            gradExpandBias: s.g + 15655600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(416)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 144,
+            channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376, activation: .silu,
+            expandWeights: s.p + 15354544, savedPooled: s.tensor(361), savedHidden: s.tensor(362),
+            savedScale: s.tensor(363), gradInput: s.tensor(383), gradReduceWeights: s.g + 15053376,
+            gradReduceBias: s.g + 15354432, gradExpandWeights: s.g + 15354544, gradExpandBias: s.g + 15655600,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(419)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 101410320 &* s.n, input: s.t + 100636176 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(358),
             pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 1180992,
-            savedInvStd: s.f + 1183680, activation: .silu, gradInput: s.t + 101410320 &* s.n,
-            gradGamma: s.g + 15042624, gradBeta: s.g + 15045312, pool: pool)
-        s.profiler?.stop(417)
+            savedInvStd: s.f + 1183680, activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 15042624,
+            gradBeta: s.g + 15045312, pool: pool)
+        s.profiler?.stop(420)
+        // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 1175616, savedInvStd: s.f + 1178304,
+                activation: .silu, output: s.tensor(385), pool: pool)
+            s.profiler?.stop(421)
+        }
+        // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
+                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 1175616, pool: pool)
+            s.profiler?.stop(422)
+        }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1210560, count: 24192)
-        s.profiler?.stop(418)
+        s.profiler?.stop(423)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 101410320 &* s.n, input: s.t + 100249104 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 12, outWidth: 12, weights: s.f + 1186368, gradInput: s.t + 100636176 &* s.n,
-            gradWeights: s.f + 1210560, pool: pool)
-        s.profiler?.stop(419)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 12,
+            width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
+            weights: s.f + 1186368, gradInput: s.tensor(384), gradWeights: s.f + 1210560, pool: pool)
+        s.profiler?.stop(424)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1210560, channels: 2688, kernel: 3, into: s.g + 15018432)
-        s.profiler?.stop(420)
+        s.profiler?.stop(425)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 100636176 &* s.n, input: s.t + 86756880 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(356),
             pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 1175616,
-            savedInvStd: s.f + 1178304, activation: .silu, gradInput: s.t + 100636176 &* s.n,
-            gradGamma: s.g + 15007680, gradBeta: s.g + 15010368, pool: pool)
-        s.profiler?.stop(421)
+            savedInvStd: s.f + 1178304, activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 15007680,
+            gradBeta: s.g + 15010368, pool: pool)
+        s.profiler?.stop(426)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 100636176 &* s.n, input: s.t + 87208464 &* s.n,
-            weights: s.p + 13803456, pixels: 144 &* s.n, inChannels: 448, outChannels: 2688,
-            gradInput: s.t + 86991888 &* s.n, gradWeights: s.g + 13803456, pool: pool)
-        s.profiler?.stop(422)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(355), weights: s.p + 13803456,
+            pixels: 144 &* s.n, inChannels: 448, outChannels: 2688, gradInput: s.tensor(386),
+            gradWeights: s.g + 13803456, pool: pool)
+        s.profiler?.stop(427)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86991888 &* s.n, s.t + 117922576 &* s.n, count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(423)
+        TrainingKernels.accumulate(s.tensor(386), s.tensor(378), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(428)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 87143952 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(386), input: s.tensor(354),
             pixels: 144 &* s.n, channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 1174720,
-            savedInvStd: s.f + 1175168, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 13801664, gradBeta: s.g + 13802112, pool: pool)
-        s.profiler?.stop(424)
+            savedInvStd: s.f + 1175168, activation: .identity, gradInput: s.tensor(386), gradGamma: s.g + 13801664,
+            gradBeta: s.g + 13802112, pool: pool)
+        s.profiler?.stop(429)
+        // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 1142080, savedInvStd: s.f + 1143712,
+                activation: .silu, output: s.tensor(389), pool: pool)
+            s.profiler?.stop(430)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
+                eps: 1e-05, activation: .silu, output: s.tensor(389), scratch: s.f + 1142080, pool: pool)
+            s.profiler?.stop(431)
+        }
+        // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(389), savedScale: s.tensor(353), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(388), pool: pool)
+            s.profiler?.stop(432)
+        }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113918224 &* s.n,
-            weights: s.p + 13070528, pixels: 144 &* s.n, inChannels: 1632, outChannels: 448,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 13070528, pool: pool)
-        s.profiler?.stop(425)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(388), weights: s.p + 13070528,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(387),
+            gradWeights: s.g + 13070528, pool: pool)
+        s.profiler?.stop(433)
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 113683216 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
-            activation: .silu, expandWeights: s.p + 12957920, savedPooled: s.t + 87281616 &* s.n,
-            savedHidden: s.t + 87286080 &* s.n, savedScale: s.t + 87283248 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 12846864, gradReduceBias: s.g + 12957840, gradExpandWeights: s.g + 12957920,
-            gradExpandBias: s.g + 13068896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(426)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(387), input: s.tensor(389), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864, activation: .silu,
+            expandWeights: s.p + 12957920, savedPooled: s.tensor(351), savedHidden: s.tensor(352),
+            savedScale: s.tensor(353), gradInput: s.tensor(390), gradReduceWeights: s.g + 12846864,
+            gradReduceBias: s.g + 12957840, gradExpandWeights: s.g + 12957920, gradExpandBias: s.g + 13068896,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(434)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113448208 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(390), input: s.tensor(348),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 1142080,
-            savedInvStd: s.f + 1143712, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 12840336,
+            savedInvStd: s.f + 1143712, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 12840336,
             gradBeta: s.g + 12841968, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(435)
+        // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 1138816, savedInvStd: s.f + 1140448,
+                activation: .silu, output: s.tensor(392), pool: pool)
+            s.profiler?.stop(436)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
+                eps: 1e-05, activation: .silu, output: s.tensor(392), scratch: s.f + 1138816, pool: pool)
+            s.profiler?.stop(437)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1160032, count: 14688)
-        s.profiler?.stop(428)
+        s.profiler?.stop(438)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113213200 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 12, outWidth: 12, weights: s.f + 1145344, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 1160032, pool: pool)
-        s.profiler?.stop(429)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(392), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
+            weights: s.f + 1145344, gradInput: s.tensor(391), gradWeights: s.f + 1160032, pool: pool)
+        s.profiler?.stop(439)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1160032, channels: 1632, kernel: 3, into: s.g + 12825648)
-        s.profiler?.stop(430)
+        s.profiler?.stop(440)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 112978192 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(346),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 1138816,
-            savedInvStd: s.f + 1140448, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 12819120,
+            savedInvStd: s.f + 1140448, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 12819120,
             gradBeta: s.g + 12820752, pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(441)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118535440 &* s.n,
-            weights: s.p + 12375216, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 12375216, pool: pool)
-        s.profiler?.stop(432)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(344), weights: s.p + 12375216,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(393),
+            gradWeights: s.g + 12375216, pool: pool)
+        s.profiler?.stop(442)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 87286160 &* s.n : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(393),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.tensor(394), pool: pool)
+        s.profiler?.stop(443)
         // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118496272 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(394), input: s.tensor(342),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 1138272,
-            savedInvStd: s.f + 1138544, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 12374128, gradBeta: s.g + 12374400, pool: pool)
-        s.profiler?.stop(434)
+            savedInvStd: s.f + 1138544, activation: .identity, gradInput: s.tensor(394), gradGamma: s.g + 12374128,
+            gradBeta: s.g + 12374400, pool: pool)
+        s.profiler?.stop(444)
+        // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 1053408, savedInvStd: s.f + 1055040,
+                activation: .silu, output: s.tensor(397), pool: pool)
+            s.profiler?.stop(445)
+        }
+        // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
+                eps: 1e-05, activation: .silu, output: s.tensor(397), scratch: s.f + 1053408, pool: pool)
+            s.profiler?.stop(446)
+        }
+        // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(397), savedScale: s.tensor(341), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(396), pool: pool)
+            s.profiler?.stop(447)
+        }
         // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112743184 &* s.n,
-            weights: s.p + 11930224, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 11930224, pool: pool)
-        s.profiler?.stop(435)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 11930224,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(395),
+            gradWeights: s.g + 11930224, pool: pool)
+        s.profiler?.stop(448)
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 112508176 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
-            activation: .silu, expandWeights: s.p + 11817616, savedPooled: s.t + 87278352 &* s.n,
-            savedHidden: s.t + 87286000 &* s.n, savedScale: s.t + 87279984 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 11706560, gradReduceBias: s.g + 11817536, gradExpandWeights: s.g + 11817616,
-            gradExpandBias: s.g + 11928592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(436)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(395), input: s.tensor(397), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560, activation: .silu,
+            expandWeights: s.p + 11817616, savedPooled: s.tensor(339), savedHidden: s.tensor(340),
+            savedScale: s.tensor(341), gradInput: s.tensor(398), gradReduceWeights: s.g + 11706560,
+            gradReduceBias: s.g + 11817536, gradExpandWeights: s.g + 11817616, gradExpandBias: s.g + 11928592,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(449)
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112273168 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(398), input: s.tensor(336),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 1053408,
-            savedInvStd: s.f + 1055040, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 11700032,
+            savedInvStd: s.f + 1055040, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 11700032,
             gradBeta: s.g + 11701664, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(450)
+        // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 1050144, savedInvStd: s.f + 1051776,
+                activation: .silu, output: s.tensor(400), pool: pool)
+            s.profiler?.stop(451)
+        }
+        // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
+                eps: 1e-05, activation: .silu, output: s.tensor(400), scratch: s.f + 1050144, pool: pool)
+            s.profiler?.stop(452)
+        }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1097472, count: 40800)
-        s.profiler?.stop(438)
+        s.profiler?.stop(453)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112038160 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 1056672, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 1097472, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(400), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 1056672, gradInput: s.tensor(399), gradWeights: s.f + 1097472, pool: pool)
+        s.profiler?.stop(454)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1097472, channels: 1632, kernel: 5, into: s.g + 11659232)
-        s.profiler?.stop(440)
+        s.profiler?.stop(455)
         // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 111803152 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(334),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 1050144,
-            savedInvStd: s.f + 1051776, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 11652704,
+            savedInvStd: s.f + 1051776, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 11652704,
             gradBeta: s.g + 11654336, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(456)
         // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118457104 &* s.n,
-            weights: s.p + 11208800, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 11208800, pool: pool)
-        s.profiler?.stop(442)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(332), weights: s.p + 11208800,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(401),
+            gradWeights: s.g + 11208800, pool: pool)
+        s.profiler?.stop(457)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        TrainingKernels.accumulate(s.tensor(401), s.tensor(393), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(458)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 118613600 &* s.n : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        s.profiler?.stop(444)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(401),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.tensor(402), pool: pool)
+        s.profiler?.stop(459)
         // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118417936 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(330),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 1049600,
-            savedInvStd: s.f + 1049872, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 11207712, gradBeta: s.g + 11207984, pool: pool)
-        s.profiler?.stop(445)
+            savedInvStd: s.f + 1049872, activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 11207712,
+            gradBeta: s.g + 11207984, pool: pool)
+        s.profiler?.stop(460)
+        // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
+                activation: .silu, output: s.tensor(405), pool: pool)
+            s.profiler?.stop(461)
+        }
+        // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
+                eps: 1e-05, activation: .silu, output: s.tensor(405), scratch: s.f + 964736, pool: pool)
+            s.profiler?.stop(462)
+        }
+        // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(329), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(404), pool: pool)
+            s.profiler?.stop(463)
+        }
         // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 111568144 &* s.n,
-            weights: s.p + 10763808, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 10763808, pool: pool)
-        s.profiler?.stop(446)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 10763808,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(403),
+            gradWeights: s.g + 10763808, pool: pool)
+        s.profiler?.stop(464)
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 111333136 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
-            activation: .silu, expandWeights: s.p + 10651200, savedPooled: s.t + 118586032 &* s.n,
-            savedHidden: s.t + 118612432 &* s.n, savedScale: s.t + 118587664 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 10540144, gradReduceBias: s.g + 10651120, gradExpandWeights: s.g + 10651200,
-            gradExpandBias: s.g + 10762176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(447)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144, activation: .silu,
+            expandWeights: s.p + 10651200, savedPooled: s.tensor(327), savedHidden: s.tensor(328),
+            savedScale: s.tensor(329), gradInput: s.tensor(406), gradReduceWeights: s.g + 10540144,
+            gradReduceBias: s.g + 10651120, gradExpandWeights: s.g + 10651200, gradExpandBias: s.g + 10762176,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(465)
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 111098128 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(324),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 964736,
-            savedInvStd: s.f + 966368, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 10533616,
+            savedInvStd: s.f + 966368, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 10533616,
             gradBeta: s.g + 10535248, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(466)
+        // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
+                activation: .silu, output: s.tensor(408), pool: pool)
+            s.profiler?.stop(467)
+        }
+        // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
+                eps: 1e-05, activation: .silu, output: s.tensor(408), scratch: s.f + 961472, pool: pool)
+            s.profiler?.stop(468)
+        }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1008800, count: 40800)
-        s.profiler?.stop(449)
+        s.profiler?.stop(469)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 110863120 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 968000, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 1008800, pool: pool)
-        s.profiler?.stop(450)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 968000, gradInput: s.tensor(407), gradWeights: s.f + 1008800, pool: pool)
+        s.profiler?.stop(470)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1008800, channels: 1632, kernel: 5, into: s.g + 10492816)
-        s.profiler?.stop(451)
+        s.profiler?.stop(471)
         // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 110628112 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(322),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 961472,
-            savedInvStd: s.f + 963104, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 10486288,
+            savedInvStd: s.f + 963104, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 10486288,
             gradBeta: s.g + 10487920, pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(472)
         // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118378768 &* s.n,
-            weights: s.p + 10042384, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 10042384, pool: pool)
-        s.profiler?.stop(453)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(320), weights: s.p + 10042384,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(409),
+            gradWeights: s.g + 10042384, pool: pool)
+        s.profiler?.stop(473)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(454)
+        TrainingKernels.accumulate(s.tensor(409), s.tensor(401), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(474)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 118613584 &* s.n : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        s.profiler?.stop(455)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.tensor(410), pool: pool)
+        s.profiler?.stop(475)
         // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118339600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(318),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 960928,
-            savedInvStd: s.f + 961200, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 10041296, gradBeta: s.g + 10041568, pool: pool)
-        s.profiler?.stop(456)
+            savedInvStd: s.f + 961200, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 10041296,
+            gradBeta: s.g + 10041568, pool: pool)
+        s.profiler?.stop(476)
+        // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
+                activation: .silu, output: s.tensor(413), pool: pool)
+            s.profiler?.stop(477)
+        }
+        // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
+                eps: 1e-05, activation: .silu, output: s.tensor(413), scratch: s.f + 876064, pool: pool)
+            s.profiler?.stop(478)
+        }
+        // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(317), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(412), pool: pool)
+            s.profiler?.stop(479)
+        }
         // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 110393104 &* s.n,
-            weights: s.p + 9597392, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 9597392, pool: pool)
-        s.profiler?.stop(457)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 9597392,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(411),
+            gradWeights: s.g + 9597392, pool: pool)
+        s.profiler?.stop(480)
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 110158096 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728,
-            activation: .silu, expandWeights: s.p + 9484784, savedPooled: s.t + 118582768 &* s.n,
-            savedHidden: s.t + 87309696 &* s.n, savedScale: s.t + 118584400 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 9373728, gradReduceBias: s.g + 9484704, gradExpandWeights: s.g + 9484784,
-            gradExpandBias: s.g + 9595760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(458)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, activation: .silu,
+            expandWeights: s.p + 9484784, savedPooled: s.tensor(315), savedHidden: s.tensor(316),
+            savedScale: s.tensor(317), gradInput: s.tensor(414), gradReduceWeights: s.g + 9373728,
+            gradReduceBias: s.g + 9484704, gradExpandWeights: s.g + 9484784, gradExpandBias: s.g + 9595760,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(481)
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109923088 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(312),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 876064,
-            savedInvStd: s.f + 877696, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 9367200,
+            savedInvStd: s.f + 877696, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 9367200,
             gradBeta: s.g + 9368832, pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(482)
+        // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
+                activation: .silu, output: s.tensor(416), pool: pool)
+            s.profiler?.stop(483)
+        }
+        // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
+                eps: 1e-05, activation: .silu, output: s.tensor(416), scratch: s.f + 872800, pool: pool)
+            s.profiler?.stop(484)
+        }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 920128, count: 40800)
-        s.profiler?.stop(460)
+        s.profiler?.stop(485)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109688080 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 879328, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 920128, pool: pool)
-        s.profiler?.stop(461)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 879328, gradInput: s.tensor(415), gradWeights: s.f + 920128, pool: pool)
+        s.profiler?.stop(486)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 920128, channels: 1632, kernel: 5, into: s.g + 9326400)
-        s.profiler?.stop(462)
+        s.profiler?.stop(487)
         // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 109453072 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(310),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 872800,
-            savedInvStd: s.f + 874432, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 9319872,
+            savedInvStd: s.f + 874432, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 9319872,
             gradBeta: s.g + 9321504, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(488)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118300432 &* s.n,
-            weights: s.p + 8875968, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 8875968, pool: pool)
-        s.profiler?.stop(464)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(308), weights: s.p + 8875968,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(417),
+            gradWeights: s.g + 8875968, pool: pool)
+        s.profiler?.stop(489)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(465)
+        TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(490)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 118613568 &* s.n : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        s.profiler?.stop(466)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.tensor(418), pool: pool)
+        s.profiler?.stop(491)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118261264 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(306),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 872256,
-            savedInvStd: s.f + 872528, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 8874880, gradBeta: s.g + 8875152, pool: pool)
-        s.profiler?.stop(467)
+            savedInvStd: s.f + 872528, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 8874880,
+            gradBeta: s.g + 8875152, pool: pool)
+        s.profiler?.stop(492)
+        // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
+                activation: .silu, output: s.tensor(421), pool: pool)
+            s.profiler?.stop(493)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
+                eps: 1e-05, activation: .silu, output: s.tensor(421), scratch: s.f + 787392, pool: pool)
+            s.profiler?.stop(494)
+        }
+        // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(305), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(420), pool: pool)
+            s.profiler?.stop(495)
+        }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109218064 &* s.n,
-            weights: s.p + 8430976, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 8430976, pool: pool)
-        s.profiler?.stop(468)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 8430976,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(419),
+            gradWeights: s.g + 8430976, pool: pool)
+        s.profiler?.stop(496)
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 108983056 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312,
-            activation: .silu, expandWeights: s.p + 8318368, savedPooled: s.t + 118579504 &* s.n,
-            savedHidden: s.t + 87309616 &* s.n, savedScale: s.t + 118581136 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 8207312, gradReduceBias: s.g + 8318288, gradExpandWeights: s.g + 8318368,
-            gradExpandBias: s.g + 8429344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, activation: .silu,
+            expandWeights: s.p + 8318368, savedPooled: s.tensor(303), savedHidden: s.tensor(304),
+            savedScale: s.tensor(305), gradInput: s.tensor(422), gradReduceWeights: s.g + 8207312,
+            gradReduceBias: s.g + 8318288, gradExpandWeights: s.g + 8318368, gradExpandBias: s.g + 8429344,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(497)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108748048 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(300),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 787392,
-            savedInvStd: s.f + 789024, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 8200784,
+            savedInvStd: s.f + 789024, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 8200784,
             gradBeta: s.g + 8202416, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(498)
+        // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
+                activation: .silu, output: s.tensor(424), pool: pool)
+            s.profiler?.stop(499)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
+                eps: 1e-05, activation: .silu, output: s.tensor(424), scratch: s.f + 784128, pool: pool)
+            s.profiler?.stop(500)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 831456, count: 40800)
-        s.profiler?.stop(471)
+        s.profiler?.stop(501)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108513040 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 790656, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 831456, pool: pool)
-        s.profiler?.stop(472)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 790656, gradInput: s.tensor(423), gradWeights: s.f + 831456, pool: pool)
+        s.profiler?.stop(502)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 831456, channels: 1632, kernel: 5, into: s.g + 8159984)
-        s.profiler?.stop(473)
+        s.profiler?.stop(503)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 108278032 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(298),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 784128,
-            savedInvStd: s.f + 785760, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 8153456,
+            savedInvStd: s.f + 785760, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 8153456,
             gradBeta: s.g + 8155088, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(504)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118222096 &* s.n,
-            weights: s.p + 7709552, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 7709552, pool: pool)
-        s.profiler?.stop(475)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(296), weights: s.p + 7709552,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(425),
+            gradWeights: s.g + 7709552, pool: pool)
+        s.profiler?.stop(505)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(476)
+        TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(506)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 118613552 &* s.n : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        s.profiler?.stop(477)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(425),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.tensor(426), pool: pool)
+        s.profiler?.stop(507)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118182928 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(426), input: s.tensor(294),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 783584,
-            savedInvStd: s.f + 783856, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 7708464, gradBeta: s.g + 7708736, pool: pool)
-        s.profiler?.stop(478)
+            savedInvStd: s.f + 783856, activation: .identity, gradInput: s.tensor(426), gradGamma: s.g + 7708464,
+            gradBeta: s.g + 7708736, pool: pool)
+        s.profiler?.stop(508)
+        // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
+                activation: .silu, output: s.tensor(429), pool: pool)
+            s.profiler?.stop(509)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
+                eps: 1e-05, activation: .silu, output: s.tensor(429), scratch: s.f + 698720, pool: pool)
+            s.profiler?.stop(510)
+        }
+        // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(429), savedScale: s.tensor(293), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(428), pool: pool)
+            s.profiler?.stop(511)
+        }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108043024 &* s.n,
-            weights: s.p + 7264560, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 7264560, pool: pool)
-        s.profiler?.stop(479)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(426), input: s.tensor(428), weights: s.p + 7264560,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(427),
+            gradWeights: s.g + 7264560, pool: pool)
+        s.profiler?.stop(512)
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 107808016 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896,
-            activation: .silu, expandWeights: s.p + 7151952, savedPooled: s.t + 118576240 &* s.n,
-            savedHidden: s.t + 87309536 &* s.n, savedScale: s.t + 118577872 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 7040896, gradReduceBias: s.g + 7151872, gradExpandWeights: s.g + 7151952,
-            gradExpandBias: s.g + 7262928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(480)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(427), input: s.tensor(429), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, activation: .silu,
+            expandWeights: s.p + 7151952, savedPooled: s.tensor(291), savedHidden: s.tensor(292),
+            savedScale: s.tensor(293), gradInput: s.tensor(430), gradReduceWeights: s.g + 7040896,
+            gradReduceBias: s.g + 7151872, gradExpandWeights: s.g + 7151952, gradExpandBias: s.g + 7262928,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(513)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 107573008 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(288),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 698720,
-            savedInvStd: s.f + 700352, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 7034368,
+            savedInvStd: s.f + 700352, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 7034368,
             gradBeta: s.g + 7036000, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(514)
+        // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
+                activation: .silu, output: s.tensor(432), pool: pool)
+            s.profiler?.stop(515)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
+                eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 695456, pool: pool)
+            s.profiler?.stop(516)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 742784, count: 40800)
-        s.profiler?.stop(482)
+        s.profiler?.stop(517)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 107338000 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 701984, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 742784, pool: pool)
-        s.profiler?.stop(483)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(432), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 701984, gradInput: s.tensor(431), gradWeights: s.f + 742784, pool: pool)
+        s.profiler?.stop(518)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 742784, channels: 1632, kernel: 5, into: s.g + 6993568)
-        s.profiler?.stop(484)
+        s.profiler?.stop(519)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 107102992 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(431), input: s.tensor(286),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 695456,
-            savedInvStd: s.f + 697088, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 6987040,
+            savedInvStd: s.f + 697088, activation: .silu, gradInput: s.tensor(431), gradGamma: s.g + 6987040,
             gradBeta: s.g + 6988672, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(520)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118143760 &* s.n,
-            weights: s.p + 6543136, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 6543136, pool: pool)
-        s.profiler?.stop(486)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(431), input: s.tensor(284), weights: s.p + 6543136,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(433),
+            gradWeights: s.g + 6543136, pool: pool)
+        s.profiler?.stop(521)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(487)
+        TrainingKernels.accumulate(s.tensor(433), s.tensor(425), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(522)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 118613536 &* s.n : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        s.profiler?.stop(488)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(433),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.tensor(434), pool: pool)
+        s.profiler?.stop(523)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118104592 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(434), input: s.tensor(282),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 694912,
-            savedInvStd: s.f + 695184, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 6542048, gradBeta: s.g + 6542320, pool: pool)
-        s.profiler?.stop(489)
+            savedInvStd: s.f + 695184, activation: .identity, gradInput: s.tensor(434), gradGamma: s.g + 6542048,
+            gradBeta: s.g + 6542320, pool: pool)
+        s.profiler?.stop(524)
+        // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
+                activation: .silu, output: s.tensor(437), pool: pool)
+            s.profiler?.stop(525)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
+                eps: 1e-05, activation: .silu, output: s.tensor(437), scratch: s.f + 610048, pool: pool)
+            s.profiler?.stop(526)
+        }
+        // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(437), savedScale: s.tensor(281), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(436), pool: pool)
+            s.profiler?.stop(527)
+        }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106867984 &* s.n,
-            weights: s.p + 6098144, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 6098144, pool: pool)
-        s.profiler?.stop(490)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(434), input: s.tensor(436), weights: s.p + 6098144,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
+            gradWeights: s.g + 6098144, pool: pool)
+        s.profiler?.stop(528)
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 106632976 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480,
-            activation: .silu, expandWeights: s.p + 5985536, savedPooled: s.t + 87306864 &* s.n,
-            savedHidden: s.t + 87309456 &* s.n, savedScale: s.t + 118574608 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 5874480, gradReduceBias: s.g + 5985456, gradExpandWeights: s.g + 5985536,
-            gradExpandBias: s.g + 6096512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(491)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(435), input: s.tensor(437), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, activation: .silu,
+            expandWeights: s.p + 5985536, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
+            savedScale: s.tensor(281), gradInput: s.tensor(438), gradReduceWeights: s.g + 5874480,
+            gradReduceBias: s.g + 5985456, gradExpandWeights: s.g + 5985536, gradExpandBias: s.g + 6096512,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(529)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106397968 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(276),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 610048,
-            savedInvStd: s.f + 611680, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 5867952,
+            savedInvStd: s.f + 611680, activation: .silu, gradInput: s.tensor(438), gradGamma: s.g + 5867952,
             gradBeta: s.g + 5869584, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(530)
+        // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
+                activation: .silu, output: s.tensor(440), pool: pool)
+            s.profiler?.stop(531)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
+                eps: 1e-05, activation: .silu, output: s.tensor(440), scratch: s.f + 606784, pool: pool)
+            s.profiler?.stop(532)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 654112, count: 40800)
-        s.profiler?.stop(493)
+        s.profiler?.stop(533)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106162960 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 613312, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 654112, pool: pool)
-        s.profiler?.stop(494)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 613312, gradInput: s.tensor(439), gradWeights: s.f + 654112, pool: pool)
+        s.profiler?.stop(534)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 654112, channels: 1632, kernel: 5, into: s.g + 5827152)
-        s.profiler?.stop(495)
+        s.profiler?.stop(535)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 105927952 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(439), input: s.tensor(274),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 606784,
-            savedInvStd: s.f + 608416, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 5820624,
+            savedInvStd: s.f + 608416, activation: .silu, gradInput: s.tensor(439), gradGamma: s.g + 5820624,
             gradBeta: s.g + 5822256, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(536)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118065424 &* s.n,
-            weights: s.p + 5376720, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 5376720, pool: pool)
-        s.profiler?.stop(497)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(272), weights: s.p + 5376720,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(441),
+            gradWeights: s.g + 5376720, pool: pool)
+        s.profiler?.stop(537)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(498)
+        TrainingKernels.accumulate(s.tensor(441), s.tensor(433), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(538)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 87309824 &* s.n : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
-        s.profiler?.stop(499)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(441),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.tensor(442), pool: pool)
+        s.profiler?.stop(539)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118026256 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(270),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 606240,
-            savedInvStd: s.f + 606512, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 5375632, gradBeta: s.g + 5375904, pool: pool)
-        s.profiler?.stop(500)
+            savedInvStd: s.f + 606512, activation: .identity, gradInput: s.tensor(442), gradGamma: s.g + 5375632,
+            gradBeta: s.g + 5375904, pool: pool)
+        s.profiler?.stop(540)
+        // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
+                activation: .silu, output: s.tensor(445), pool: pool)
+            s.profiler?.stop(541)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
+                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 521376, pool: pool)
+            s.profiler?.stop(542)
+        }
+        // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(445), savedScale: s.tensor(269), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(444), pool: pool)
+            s.profiler?.stop(543)
+        }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 105692944 &* s.n,
-            weights: s.p + 4931728, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 4931728, pool: pool)
-        s.profiler?.stop(501)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), weights: s.p + 4931728,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(443),
+            gradWeights: s.g + 4931728, pool: pool)
+        s.profiler?.stop(544)
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 105457936 &* s.n,
-            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064,
-            activation: .silu, expandWeights: s.p + 4819120, savedPooled: s.t + 50249472 &* s.n,
-            savedHidden: s.t + 50251104 &* s.n, savedScale: s.t + 87305232 &* s.n, gradInput: s.t + 86991888 &* s.n,
-            gradReduceWeights: s.g + 4708064, gradReduceBias: s.g + 4819040, gradExpandWeights: s.g + 4819120,
-            gradExpandBias: s.g + 4930096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(502)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(443), input: s.tensor(445), batch: s.n, pixels: 144,
+            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, activation: .silu,
+            expandWeights: s.p + 4819120, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
+            savedScale: s.tensor(269), gradInput: s.tensor(446), gradReduceWeights: s.g + 4708064,
+            gradReduceBias: s.g + 4819040, gradExpandWeights: s.g + 4819120, gradExpandBias: s.g + 4930096,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(545)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 105222928 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(446), input: s.tensor(264),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 521376,
-            savedInvStd: s.f + 523008, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 4701536,
+            savedInvStd: s.f + 523008, activation: .silu, gradInput: s.tensor(446), gradGamma: s.g + 4701536,
             gradBeta: s.g + 4703168, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(546)
+        // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
+                activation: .silu, output: s.tensor(448), pool: pool)
+            s.profiler?.stop(547)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
+                eps: 1e-05, activation: .silu, output: s.tensor(448), scratch: s.f + 518112, pool: pool)
+            s.profiler?.stop(548)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 565440, count: 40800)
-        s.profiler?.stop(504)
+        s.profiler?.stop(549)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 104987920 &* s.n,
-            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 524640, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 565440, pool: pool)
-        s.profiler?.stop(505)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(446), input: s.tensor(448), batch: s.n, height: 12,
+            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 524640, gradInput: s.tensor(447), gradWeights: s.f + 565440, pool: pool)
+        s.profiler?.stop(550)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 565440, channels: 1632, kernel: 5, into: s.g + 4660736)
-        s.profiler?.stop(506)
+        s.profiler?.stop(551)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 104752912 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(447), input: s.tensor(262),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 518112,
-            savedInvStd: s.f + 519744, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 4654208,
+            savedInvStd: s.f + 519744, activation: .silu, gradInput: s.tensor(447), gradGamma: s.g + 4654208,
             gradBeta: s.g + 4655840, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(552)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 117987088 &* s.n,
-            weights: s.p + 4210304, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 86991888 &* s.n, gradWeights: s.g + 4210304, pool: pool)
-        s.profiler?.stop(508)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(261), weights: s.p + 4210304,
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(449),
+            gradWeights: s.g + 4210304, pool: pool)
+        s.profiler?.stop(553)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86991888 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(509)
+        TrainingKernels.accumulate(s.tensor(449), s.tensor(441), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(554)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 50204928 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(449), input: s.tensor(260),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 517568,
-            savedInvStd: s.f + 517840, activation: .identity, gradInput: s.t + 86991888 &* s.n,
-            gradGamma: s.g + 4209216, gradBeta: s.g + 4209488, pool: pool)
-        s.profiler?.stop(510)
+            savedInvStd: s.f + 517840, activation: .identity, gradInput: s.tensor(449), gradGamma: s.g + 4209216,
+            gradBeta: s.g + 4209488, pool: pool)
+        s.profiler?.stop(555)
+        // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
+                gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
+                activation: .silu, output: s.tensor(452), pool: pool)
+            s.profiler?.stop(556)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
+                gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
+                eps: 1e-05, activation: .silu, output: s.tensor(452), scratch: s.f + 467648, pool: pool)
+            s.profiler?.stop(557)
+        }
+        // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(452), savedScale: s.tensor(259), batch: s.n,
+                pixels: 144, channels: 960, output: s.tensor(451), pool: pool)
+            s.profiler?.stop(558)
+        }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 114872080 &* s.n,
-            weights: s.p + 3948096, pixels: 144 &* s.n, inChannels: 960, outChannels: 272,
-            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 3948096, pool: pool)
-        s.profiler?.stop(511)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(449), input: s.tensor(451), weights: s.p + 3948096,
+            pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(450),
+            gradWeights: s.g + 3948096, pool: pool)
+        s.profiler?.stop(559)
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 114733840 &* s.n,
-            batch: s.n, pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288,
-            activation: .silu, expandWeights: s.p + 3908736, savedPooled: s.t + 87308496 &* s.n,
-            savedHidden: s.t + 87309776 &* s.n, savedScale: s.t + 118598896 &* s.n, gradInput: s.t + 100249104 &* s.n,
-            gradReduceWeights: s.g + 3870288, gradReduceBias: s.g + 3908688, gradExpandWeights: s.g + 3908736,
-            gradExpandBias: s.g + 3947136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(512)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(450), input: s.tensor(452), batch: s.n, pixels: 144,
+            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, activation: .silu,
+            expandWeights: s.p + 3908736, savedPooled: s.tensor(257), savedHidden: s.tensor(258),
+            savedScale: s.tensor(259), gradInput: s.tensor(453), gradReduceWeights: s.g + 3870288,
+            gradReduceBias: s.g + 3908688, gradExpandWeights: s.g + 3908736, gradExpandBias: s.g + 3947136,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(560)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 100249104 &* s.n, input: s.t + 50066688 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(453), input: s.tensor(254),
             pixels: 144 &* s.n, channels: 960, gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 467648,
-            savedInvStd: s.f + 468608, activation: .silu, gradInput: s.t + 100249104 &* s.n, gradGamma: s.g + 3866448,
+            savedInvStd: s.f + 468608, activation: .silu, gradInput: s.tensor(453), gradGamma: s.g + 3866448,
             gradBeta: s.g + 3867408, pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(561)
+        // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
+                activation: .silu, output: s.tensor(455), pool: pool)
+            s.profiler?.stop(562)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
+                eps: 1e-05, activation: .silu, output: s.tensor(455), scratch: s.f + 465728, pool: pool)
+            s.profiler?.stop(563)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 493568, count: 24000)
-        s.profiler?.stop(514)
+        s.profiler?.stop(564)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 100249104 &* s.n, input: s.t + 86203920 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 12, outWidth: 12, weights: s.f + 469568, gradInput: s.t + 86756880 &* s.n,
-            gradWeights: s.f + 493568, pool: pool)
-        s.profiler?.stop(515)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(453), input: s.tensor(455), batch: s.n, height: 24,
+            width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 469568, gradInput: s.tensor(454), gradWeights: s.f + 493568, pool: pool)
+        s.profiler?.stop(565)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 493568, channels: 960, kernel: 5, into: s.g + 3842448)
-        s.profiler?.stop(516)
+        s.profiler?.stop(566)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 85650960 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(454), input: s.tensor(252),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 465728,
-            savedInvStd: s.f + 466688, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 3838608,
+            savedInvStd: s.f + 466688, activation: .silu, gradInput: s.tensor(454), gradGamma: s.g + 3838608,
             gradBeta: s.g + 3839568, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(567)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 117056272 &* s.n,
-            weights: s.p + 3685008, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 3685008, pool: pool)
-        s.profiler?.stop(518)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(454), input: s.tensor(250), weights: s.p + 3685008,
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(456),
+            gradWeights: s.g + 3685008, pool: pool)
+        s.profiler?.stop(568)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 118613520 &* s.n : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
-        s.profiler?.stop(519)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(456),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.tensor(457), pool: pool)
+        s.profiler?.stop(569)
         // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116964112 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(457), input: s.tensor(248),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 465408,
-            savedInvStd: s.f + 465568, activation: .identity, gradInput: s.t + 50158848 &* s.n,
-            gradGamma: s.g + 3684368, gradBeta: s.g + 3684528, pool: pool)
-        s.profiler?.stop(520)
+            savedInvStd: s.f + 465568, activation: .identity, gradInput: s.tensor(457), gradGamma: s.g + 3684368,
+            gradBeta: s.g + 3684528, pool: pool)
+        s.profiler?.stop(570)
+        // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
+                activation: .silu, output: s.tensor(460), pool: pool)
+            s.profiler?.stop(571)
+        }
+        // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
+                eps: 1e-05, activation: .silu, output: s.tensor(460), scratch: s.f + 415488, pool: pool)
+            s.profiler?.stop(572)
+        }
+        // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(460), savedScale: s.tensor(247), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(459), pool: pool)
+            s.profiler?.stop(573)
+        }
         // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 85098000 &* s.n,
-            weights: s.p + 3530768, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 85650960 &* s.n, gradWeights: s.g + 3530768, pool: pool)
-        s.profiler?.stop(521)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(457), input: s.tensor(459), weights: s.p + 3530768,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(458),
+            gradWeights: s.g + 3530768, pool: pool)
+        s.profiler?.stop(574)
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 85650960 &* s.n, input: s.t + 84545040 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960,
-            activation: .silu, expandWeights: s.p + 3491408, savedPooled: s.t + 118596976 &* s.n,
-            savedHidden: s.t + 118612800 &* s.n, savedScale: s.t + 118597936 &* s.n, gradInput: s.t + 85098000 &* s.n,
-            gradReduceWeights: s.g + 3452960, gradReduceBias: s.g + 3491360, gradExpandWeights: s.g + 3491408,
-            gradExpandBias: s.g + 3529808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(522)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(458), input: s.tensor(460), batch: s.n, pixels: 576,
+            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, activation: .silu,
+            expandWeights: s.p + 3491408, savedPooled: s.tensor(245), savedHidden: s.tensor(246),
+            savedScale: s.tensor(247), gradInput: s.tensor(461), gradReduceWeights: s.g + 3452960,
+            gradReduceBias: s.g + 3491360, gradExpandWeights: s.g + 3491408, gradExpandBias: s.g + 3529808,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(575)
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 85098000 &* s.n, input: s.t + 83992080 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(461), input: s.tensor(242),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 415488,
-            savedInvStd: s.f + 416448, activation: .silu, gradInput: s.t + 85098000 &* s.n, gradGamma: s.g + 3449120,
+            savedInvStd: s.f + 416448, activation: .silu, gradInput: s.tensor(461), gradGamma: s.g + 3449120,
             gradBeta: s.g + 3450080, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(576)
+        // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
+                activation: .silu, output: s.tensor(463), pool: pool)
+            s.profiler?.stop(577)
+        }
+        // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
+                eps: 1e-05, activation: .silu, output: s.tensor(463), scratch: s.f + 413568, pool: pool)
+            s.profiler?.stop(578)
+        }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 441408, count: 24000)
-        s.profiler?.stop(524)
+        s.profiler?.stop(579)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 85098000 &* s.n, input: s.t + 83439120 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24, weights: s.f + 417408, gradInput: s.t + 83992080 &* s.n,
-            gradWeights: s.f + 441408, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), batch: s.n, height: 24,
+            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 417408, gradInput: s.tensor(462), gradWeights: s.f + 441408, pool: pool)
+        s.profiler?.stop(580)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 441408, channels: 960, kernel: 5, into: s.g + 3425120)
-        s.profiler?.stop(526)
+        s.profiler?.stop(581)
         // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 83992080 &* s.n, input: s.t + 82886160 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(462), input: s.tensor(240),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 413568,
-            savedInvStd: s.f + 414528, activation: .silu, gradInput: s.t + 83992080 &* s.n, gradGamma: s.g + 3421280,
+            savedInvStd: s.f + 414528, activation: .silu, gradInput: s.tensor(462), gradGamma: s.g + 3421280,
             gradBeta: s.g + 3422240, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(582)
         // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 83992080 &* s.n, input: s.t + 116871952 &* s.n,
-            weights: s.p + 3267680, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 3267680, pool: pool)
-        s.profiler?.stop(528)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(238), weights: s.p + 3267680,
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(464),
+            gradWeights: s.g + 3267680, pool: pool)
+        s.profiler?.stop(583)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(529)
+        TrainingKernels.accumulate(s.tensor(464), s.tensor(456), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(584)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 118613504 &* s.n : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        s.profiler?.stop(530)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(464),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.tensor(465), pool: pool)
+        s.profiler?.stop(585)
         // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116779792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(465), input: s.tensor(236),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 413248,
-            savedInvStd: s.f + 413408, activation: .identity, gradInput: s.t + 50066688 &* s.n,
-            gradGamma: s.g + 3267040, gradBeta: s.g + 3267200, pool: pool)
-        s.profiler?.stop(531)
+            savedInvStd: s.f + 413408, activation: .identity, gradInput: s.tensor(465), gradGamma: s.g + 3267040,
+            gradBeta: s.g + 3267200, pool: pool)
+        s.profiler?.stop(586)
+        // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
+                activation: .silu, output: s.tensor(468), pool: pool)
+            s.profiler?.stop(587)
+        }
+        // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
+                eps: 1e-05, activation: .silu, output: s.tensor(468), scratch: s.f + 363328, pool: pool)
+            s.profiler?.stop(588)
+        }
+        // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(468), savedScale: s.tensor(235), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(467), pool: pool)
+            s.profiler?.stop(589)
+        }
         // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 82333200 &* s.n,
-            weights: s.p + 3113440, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 82886160 &* s.n, gradWeights: s.g + 3113440, pool: pool)
-        s.profiler?.stop(532)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), weights: s.p + 3113440,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(466),
+            gradWeights: s.g + 3113440, pool: pool)
+        s.profiler?.stop(590)
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 82886160 &* s.n, input: s.t + 81780240 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632,
-            activation: .silu, expandWeights: s.p + 3074080, savedPooled: s.t + 118595056 &* s.n,
-            savedHidden: s.t + 118612752 &* s.n, savedScale: s.t + 118596016 &* s.n, gradInput: s.t + 82333200 &* s.n,
-            gradReduceWeights: s.g + 3035632, gradReduceBias: s.g + 3074032, gradExpandWeights: s.g + 3074080,
-            gradExpandBias: s.g + 3112480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(533)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(466), input: s.tensor(468), batch: s.n, pixels: 576,
+            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, activation: .silu,
+            expandWeights: s.p + 3074080, savedPooled: s.tensor(233), savedHidden: s.tensor(234),
+            savedScale: s.tensor(235), gradInput: s.tensor(469), gradReduceWeights: s.g + 3035632,
+            gradReduceBias: s.g + 3074032, gradExpandWeights: s.g + 3074080, gradExpandBias: s.g + 3112480,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(591)
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 82333200 &* s.n, input: s.t + 81227280 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(469), input: s.tensor(230),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 363328,
-            savedInvStd: s.f + 364288, activation: .silu, gradInput: s.t + 82333200 &* s.n, gradGamma: s.g + 3031792,
+            savedInvStd: s.f + 364288, activation: .silu, gradInput: s.tensor(469), gradGamma: s.g + 3031792,
             gradBeta: s.g + 3032752, pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(592)
+        // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
+                activation: .silu, output: s.tensor(471), pool: pool)
+            s.profiler?.stop(593)
+        }
+        // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
+                eps: 1e-05, activation: .silu, output: s.tensor(471), scratch: s.f + 361408, pool: pool)
+            s.profiler?.stop(594)
+        }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 389248, count: 24000)
-        s.profiler?.stop(535)
+        s.profiler?.stop(595)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 82333200 &* s.n, input: s.t + 80674320 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24, weights: s.f + 365248, gradInput: s.t + 81227280 &* s.n,
-            gradWeights: s.f + 389248, pool: pool)
-        s.profiler?.stop(536)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), batch: s.n, height: 24,
+            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 365248, gradInput: s.tensor(470), gradWeights: s.f + 389248, pool: pool)
+        s.profiler?.stop(596)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 389248, channels: 960, kernel: 5, into: s.g + 3007792)
-        s.profiler?.stop(537)
+        s.profiler?.stop(597)
         // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 81227280 &* s.n, input: s.t + 80121360 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(470), input: s.tensor(228),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 361408,
-            savedInvStd: s.f + 362368, activation: .silu, gradInput: s.t + 81227280 &* s.n, gradGamma: s.g + 3003952,
+            savedInvStd: s.f + 362368, activation: .silu, gradInput: s.tensor(470), gradGamma: s.g + 3003952,
             gradBeta: s.g + 3004912, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(598)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 81227280 &* s.n, input: s.t + 116687632 &* s.n,
-            weights: s.p + 2850352, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 2850352, pool: pool)
-        s.profiler?.stop(539)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(226), weights: s.p + 2850352,
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(472),
+            gradWeights: s.g + 2850352, pool: pool)
+        s.profiler?.stop(599)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50158848 &* s.n, count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(540)
+        TrainingKernels.accumulate(s.tensor(472), s.tensor(464), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(600)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 118613488 &* s.n : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
-        s.profiler?.stop(541)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(472),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.tensor(473), pool: pool)
+        s.profiler?.stop(601)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116595472 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(473), input: s.tensor(224),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 361088,
-            savedInvStd: s.f + 361248, activation: .identity, gradInput: s.t + 50158848 &* s.n,
-            gradGamma: s.g + 2849712, gradBeta: s.g + 2849872, pool: pool)
-        s.profiler?.stop(542)
+            savedInvStd: s.f + 361248, activation: .identity, gradInput: s.tensor(473), gradGamma: s.g + 2849712,
+            gradBeta: s.g + 2849872, pool: pool)
+        s.profiler?.stop(602)
+        // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
+                activation: .silu, output: s.tensor(476), pool: pool)
+            s.profiler?.stop(603)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
+                eps: 1e-05, activation: .silu, output: s.tensor(476), scratch: s.f + 311168, pool: pool)
+            s.profiler?.stop(604)
+        }
+        // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(476), savedScale: s.tensor(223), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(475), pool: pool)
+            s.profiler?.stop(605)
+        }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 79568400 &* s.n,
-            weights: s.p + 2696112, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 80121360 &* s.n, gradWeights: s.g + 2696112, pool: pool)
-        s.profiler?.stop(543)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), weights: s.p + 2696112,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(474),
+            gradWeights: s.g + 2696112, pool: pool)
+        s.profiler?.stop(606)
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 80121360 &* s.n, input: s.t + 79015440 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304,
-            activation: .silu, expandWeights: s.p + 2656752, savedPooled: s.t + 118593136 &* s.n,
-            savedHidden: s.t + 118612704 &* s.n, savedScale: s.t + 118594096 &* s.n, gradInput: s.t + 79568400 &* s.n,
-            gradReduceWeights: s.g + 2618304, gradReduceBias: s.g + 2656704, gradExpandWeights: s.g + 2656752,
-            gradExpandBias: s.g + 2695152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(544)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(474), input: s.tensor(476), batch: s.n, pixels: 576,
+            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, activation: .silu,
+            expandWeights: s.p + 2656752, savedPooled: s.tensor(221), savedHidden: s.tensor(222),
+            savedScale: s.tensor(223), gradInput: s.tensor(477), gradReduceWeights: s.g + 2618304,
+            gradReduceBias: s.g + 2656704, gradExpandWeights: s.g + 2656752, gradExpandBias: s.g + 2695152,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(607)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 79568400 &* s.n, input: s.t + 78462480 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(477), input: s.tensor(218),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 311168,
-            savedInvStd: s.f + 312128, activation: .silu, gradInput: s.t + 79568400 &* s.n, gradGamma: s.g + 2614464,
+            savedInvStd: s.f + 312128, activation: .silu, gradInput: s.tensor(477), gradGamma: s.g + 2614464,
             gradBeta: s.g + 2615424, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(608)
+        // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
+                activation: .silu, output: s.tensor(479), pool: pool)
+            s.profiler?.stop(609)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
+                eps: 1e-05, activation: .silu, output: s.tensor(479), scratch: s.f + 309248, pool: pool)
+            s.profiler?.stop(610)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 337088, count: 24000)
-        s.profiler?.stop(546)
+        s.profiler?.stop(611)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 79568400 &* s.n, input: s.t + 77909520 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24, weights: s.f + 313088, gradInput: s.t + 78462480 &* s.n,
-            gradWeights: s.f + 337088, pool: pool)
-        s.profiler?.stop(547)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(477), input: s.tensor(479), batch: s.n, height: 24,
+            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 313088, gradInput: s.tensor(478), gradWeights: s.f + 337088, pool: pool)
+        s.profiler?.stop(612)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 337088, channels: 960, kernel: 5, into: s.g + 2590464)
-        s.profiler?.stop(548)
+        s.profiler?.stop(613)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 78462480 &* s.n, input: s.t + 77356560 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(478), input: s.tensor(216),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 309248,
-            savedInvStd: s.f + 310208, activation: .silu, gradInput: s.t + 78462480 &* s.n, gradGamma: s.g + 2586624,
+            savedInvStd: s.f + 310208, activation: .silu, gradInput: s.tensor(478), gradGamma: s.g + 2586624,
             gradBeta: s.g + 2587584, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(614)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 78462480 &* s.n, input: s.t + 116503312 &* s.n,
-            weights: s.p + 2433024, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 2433024, pool: pool)
-        s.profiler?.stop(550)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(214), weights: s.p + 2433024,
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(480),
+            gradWeights: s.g + 2433024, pool: pool)
+        s.profiler?.stop(615)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(551)
+        TrainingKernels.accumulate(s.tensor(480), s.tensor(472), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(616)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 118613472 &* s.n : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        s.profiler?.stop(552)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(480),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.tensor(481), pool: pool)
+        s.profiler?.stop(617)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116411152 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(481), input: s.tensor(212),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 308928,
-            savedInvStd: s.f + 309088, activation: .identity, gradInput: s.t + 50066688 &* s.n,
-            gradGamma: s.g + 2432384, gradBeta: s.g + 2432544, pool: pool)
-        s.profiler?.stop(553)
+            savedInvStd: s.f + 309088, activation: .identity, gradInput: s.tensor(481), gradGamma: s.g + 2432384,
+            gradBeta: s.g + 2432544, pool: pool)
+        s.profiler?.stop(618)
+        // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
+                activation: .silu, output: s.tensor(484), pool: pool)
+            s.profiler?.stop(619)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
+                eps: 1e-05, activation: .silu, output: s.tensor(484), scratch: s.f + 259008, pool: pool)
+            s.profiler?.stop(620)
+        }
+        // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(211), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(483), pool: pool)
+            s.profiler?.stop(621)
+        }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 76803600 &* s.n,
-            weights: s.p + 2278784, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 77356560 &* s.n, gradWeights: s.g + 2278784, pool: pool)
-        s.profiler?.stop(554)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(483), weights: s.p + 2278784,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(482),
+            gradWeights: s.g + 2278784, pool: pool)
+        s.profiler?.stop(622)
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 77356560 &* s.n, input: s.t + 76250640 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976,
-            activation: .silu, expandWeights: s.p + 2239424, savedPooled: s.t + 118591216 &* s.n,
-            savedHidden: s.t + 118612656 &* s.n, savedScale: s.t + 118592176 &* s.n, gradInput: s.t + 76803600 &* s.n,
-            gradReduceWeights: s.g + 2200976, gradReduceBias: s.g + 2239376, gradExpandWeights: s.g + 2239424,
-            gradExpandBias: s.g + 2277824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(482), input: s.tensor(484), batch: s.n, pixels: 576,
+            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, activation: .silu,
+            expandWeights: s.p + 2239424, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
+            savedScale: s.tensor(211), gradInput: s.tensor(485), gradReduceWeights: s.g + 2200976,
+            gradReduceBias: s.g + 2239376, gradExpandWeights: s.g + 2239424, gradExpandBias: s.g + 2277824,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(623)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 76803600 &* s.n, input: s.t + 75697680 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(485), input: s.tensor(206),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 259008,
-            savedInvStd: s.f + 259968, activation: .silu, gradInput: s.t + 76803600 &* s.n, gradGamma: s.g + 2197136,
+            savedInvStd: s.f + 259968, activation: .silu, gradInput: s.tensor(485), gradGamma: s.g + 2197136,
             gradBeta: s.g + 2198096, pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(624)
+        // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
+                activation: .silu, output: s.tensor(487), pool: pool)
+            s.profiler?.stop(625)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
+                eps: 1e-05, activation: .silu, output: s.tensor(487), scratch: s.f + 257088, pool: pool)
+            s.profiler?.stop(626)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 284928, count: 24000)
-        s.profiler?.stop(557)
+        s.profiler?.stop(627)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 76803600 &* s.n, input: s.t + 75144720 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24, weights: s.f + 260928, gradInput: s.t + 75697680 &* s.n,
-            gradWeights: s.f + 284928, pool: pool)
-        s.profiler?.stop(558)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), batch: s.n, height: 24,
+            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 260928, gradInput: s.tensor(486), gradWeights: s.f + 284928, pool: pool)
+        s.profiler?.stop(628)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 284928, channels: 960, kernel: 5, into: s.g + 2173136)
-        s.profiler?.stop(559)
+        s.profiler?.stop(629)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 75697680 &* s.n, input: s.t + 74591760 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(486), input: s.tensor(204),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 257088,
-            savedInvStd: s.f + 258048, activation: .silu, gradInput: s.t + 75697680 &* s.n, gradGamma: s.g + 2169296,
+            savedInvStd: s.f + 258048, activation: .silu, gradInput: s.tensor(486), gradGamma: s.g + 2169296,
             gradBeta: s.g + 2170256, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(630)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 75697680 &* s.n, input: s.t + 116318992 &* s.n,
-            weights: s.p + 2015696, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 2015696, pool: pool)
-        s.profiler?.stop(561)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(486), input: s.tensor(202), weights: s.p + 2015696,
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(488),
+            gradWeights: s.g + 2015696, pool: pool)
+        s.profiler?.stop(631)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50158848 &* s.n, count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(562)
+        TrainingKernels.accumulate(s.tensor(488), s.tensor(480), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(632)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 118613456 &* s.n : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
-        s.profiler?.stop(563)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(488),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.tensor(489), pool: pool)
+        s.profiler?.stop(633)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116226832 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(200),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 256768,
-            savedInvStd: s.f + 256928, activation: .identity, gradInput: s.t + 50158848 &* s.n,
-            gradGamma: s.g + 2015056, gradBeta: s.g + 2015216, pool: pool)
-        s.profiler?.stop(564)
+            savedInvStd: s.f + 256928, activation: .identity, gradInput: s.tensor(489), gradGamma: s.g + 2015056,
+            gradBeta: s.g + 2015216, pool: pool)
+        s.profiler?.stop(634)
+        // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
+                activation: .silu, output: s.tensor(492), pool: pool)
+            s.profiler?.stop(635)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
+                eps: 1e-05, activation: .silu, output: s.tensor(492), scratch: s.f + 206848, pool: pool)
+            s.profiler?.stop(636)
+        }
+        // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(492), savedScale: s.tensor(199), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(491), pool: pool)
+            s.profiler?.stop(637)
+        }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 74038800 &* s.n,
-            weights: s.p + 1861456, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 74591760 &* s.n, gradWeights: s.g + 1861456, pool: pool)
-        s.profiler?.stop(565)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), weights: s.p + 1861456,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(490),
+            gradWeights: s.g + 1861456, pool: pool)
+        s.profiler?.stop(638)
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 74591760 &* s.n, input: s.t + 73485840 &* s.n,
-            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648,
-            activation: .silu, expandWeights: s.p + 1822096, savedPooled: s.t + 118589296 &* s.n,
-            savedHidden: s.t + 118612608 &* s.n, savedScale: s.t + 118590256 &* s.n, gradInput: s.t + 74038800 &* s.n,
-            gradReduceWeights: s.g + 1783648, gradReduceBias: s.g + 1822048, gradExpandWeights: s.g + 1822096,
-            gradExpandBias: s.g + 1860496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(566)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(490), input: s.tensor(492), batch: s.n, pixels: 576,
+            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, activation: .silu,
+            expandWeights: s.p + 1822096, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
+            savedScale: s.tensor(199), gradInput: s.tensor(493), gradReduceWeights: s.g + 1783648,
+            gradReduceBias: s.g + 1822048, gradExpandWeights: s.g + 1822096, gradExpandBias: s.g + 1860496,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(639)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74038800 &* s.n, input: s.t + 72932880 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(493), input: s.tensor(194),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 206848,
-            savedInvStd: s.f + 207808, activation: .silu, gradInput: s.t + 74038800 &* s.n, gradGamma: s.g + 1779808,
+            savedInvStd: s.f + 207808, activation: .silu, gradInput: s.tensor(493), gradGamma: s.g + 1779808,
             gradBeta: s.g + 1780768, pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(640)
+        // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
+                activation: .silu, output: s.tensor(495), pool: pool)
+            s.profiler?.stop(641)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
+                eps: 1e-05, activation: .silu, output: s.tensor(495), scratch: s.f + 204928, pool: pool)
+            s.profiler?.stop(642)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 232768, count: 24000)
-        s.profiler?.stop(568)
+        s.profiler?.stop(643)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 74038800 &* s.n, input: s.t + 72379920 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24, weights: s.f + 208768, gradInput: s.t + 72932880 &* s.n,
-            gradWeights: s.f + 232768, pool: pool)
-        s.profiler?.stop(569)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), batch: s.n, height: 24,
+            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 208768, gradInput: s.tensor(494), gradWeights: s.f + 232768, pool: pool)
+        s.profiler?.stop(644)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 232768, channels: 960, kernel: 5, into: s.g + 1755808)
-        s.profiler?.stop(570)
+        s.profiler?.stop(645)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72932880 &* s.n, input: s.t + 71826960 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(494), input: s.tensor(192),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 204928,
-            savedInvStd: s.f + 205888, activation: .silu, gradInput: s.t + 72932880 &* s.n, gradGamma: s.g + 1751968,
+            savedInvStd: s.f + 205888, activation: .silu, gradInput: s.tensor(494), gradGamma: s.g + 1751968,
             gradBeta: s.g + 1752928, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(646)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 72932880 &* s.n, input: s.t + 116134672 &* s.n,
-            weights: s.p + 1598368, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 1598368, pool: pool)
-        s.profiler?.stop(572)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(494), input: s.tensor(191), weights: s.p + 1598368,
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(496),
+            gradWeights: s.g + 1598368, pool: pool)
+        s.profiler?.stop(647)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(573)
+        TrainingKernels.accumulate(s.tensor(496), s.tensor(488), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(648)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116042512 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(496), input: s.tensor(190),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 204608,
-            savedInvStd: s.f + 204768, activation: .identity, gradInput: s.t + 50158848 &* s.n,
-            gradGamma: s.g + 1597728, gradBeta: s.g + 1597888, pool: pool)
-        s.profiler?.stop(574)
+            savedInvStd: s.f + 204768, activation: .identity, gradInput: s.tensor(496), gradGamma: s.g + 1597728,
+            gradBeta: s.g + 1597888, pool: pool)
+        s.profiler?.stop(649)
+        // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
+                activation: .silu, output: s.tensor(499), pool: pool)
+            s.profiler?.stop(650)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
+                eps: 1e-05, activation: .silu, output: s.tensor(499), scratch: s.f + 169664, pool: pool)
+            s.profiler?.stop(651)
+        }
+        // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(499), savedScale: s.tensor(189), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(498), pool: pool)
+            s.profiler?.stop(652)
+        }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 99862032 &* s.n,
-            weights: s.p + 1490208, pixels: 576 &* s.n, inChannels: 672, outChannels: 160,
-            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1490208, pool: pool)
-        s.profiler?.stop(575)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), weights: s.p + 1490208,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(497),
+            gradWeights: s.g + 1490208, pool: pool)
+        s.profiler?.stop(653)
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 99474960 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872,
-            activation: .silu, expandWeights: s.p + 1470720, savedPooled: s.t + 118606576 &* s.n,
-            savedHidden: s.t + 118613072 &* s.n, savedScale: s.t + 118607248 &* s.n, gradInput: s.t + 72214032 &* s.n,
-            gradReduceWeights: s.g + 1451872, gradReduceBias: s.g + 1470688, gradExpandWeights: s.g + 1470720,
-            gradExpandBias: s.g + 1489536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(576)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(497), input: s.tensor(499), batch: s.n, pixels: 576,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, activation: .silu,
+            expandWeights: s.p + 1470720, savedPooled: s.tensor(187), savedHidden: s.tensor(188),
+            savedScale: s.tensor(189), gradInput: s.tensor(500), gradReduceWeights: s.g + 1451872,
+            gradReduceBias: s.g + 1470688, gradExpandWeights: s.g + 1470720, gradExpandBias: s.g + 1489536,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(654)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 99087888 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(500), input: s.tensor(184),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 169664,
-            savedInvStd: s.f + 170336, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1449184,
+            savedInvStd: s.f + 170336, activation: .silu, gradInput: s.tensor(500), gradGamma: s.g + 1449184,
             gradBeta: s.g + 1449856, pool: pool)
-        s.profiler?.stop(577)
+        s.profiler?.stop(655)
+        // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
+                activation: .silu, output: s.tensor(502), pool: pool)
+            s.profiler?.stop(656)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
+                eps: 1e-05, activation: .silu, output: s.tensor(502), scratch: s.f + 168320, pool: pool)
+            s.profiler?.stop(657)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 187808, count: 16800)
-        s.profiler?.stop(578)
+        s.profiler?.stop(658)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 98700816 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24, weights: s.f + 171008, gradInput: s.t + 71826960 &* s.n,
-            gradWeights: s.f + 187808, pool: pool)
-        s.profiler?.stop(579)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), batch: s.n, height: 24,
+            width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 171008, gradInput: s.tensor(501), gradWeights: s.f + 187808, pool: pool)
+        s.profiler?.stop(659)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 187808, channels: 672, kernel: 5, into: s.g + 1432384)
-        s.profiler?.stop(580)
+        s.profiler?.stop(660)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 98313744 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(501), input: s.tensor(182),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 168320,
-            savedInvStd: s.f + 168992, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1429696,
+            savedInvStd: s.f + 168992, activation: .silu, gradInput: s.tensor(501), gradGamma: s.g + 1429696,
             gradBeta: s.g + 1430368, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(661)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117858064 &* s.n,
-            weights: s.p + 1354432, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 1354432, pool: pool)
-        s.profiler?.stop(582)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(501), input: s.tensor(180), weights: s.p + 1354432,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(503),
+            gradWeights: s.g + 1354432, pool: pool)
+        s.profiler?.stop(662)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 118613440 &* s.n : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
-        s.profiler?.stop(583)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(503),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.tensor(504), pool: pool)
+        s.profiler?.stop(663)
         // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117793552 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(504), input: s.tensor(178),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 168096,
-            savedInvStd: s.f + 168208, activation: .identity, gradInput: s.t + 50131200 &* s.n,
-            gradGamma: s.g + 1353984, gradBeta: s.g + 1354096, pool: pool)
-        s.profiler?.stop(584)
+            savedInvStd: s.f + 168208, activation: .identity, gradInput: s.tensor(504), gradGamma: s.g + 1353984,
+            gradBeta: s.g + 1354096, pool: pool)
+        s.profiler?.stop(664)
+        // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
+                activation: .silu, output: s.tensor(507), pool: pool)
+            s.profiler?.stop(665)
+        }
+        // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
+                eps: 1e-05, activation: .silu, output: s.tensor(507), scratch: s.f + 154656, pool: pool)
+            s.profiler?.stop(666)
+        }
+        // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(507), savedScale: s.tensor(177), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(506), pool: pool)
+            s.profiler?.stop(667)
+        }
         // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 97926672 &* s.n,
-            weights: s.p + 1278720, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1278720, pool: pool)
-        s.profiler?.stop(585)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), weights: s.p + 1278720,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(505),
+            gradWeights: s.g + 1278720, pool: pool)
+        s.profiler?.stop(668)
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 97539600 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384,
-            activation: .silu, expandWeights: s.p + 1259232, savedPooled: s.t + 118605232 &* s.n,
-            savedHidden: s.t + 118613040 &* s.n, savedScale: s.t + 118605904 &* s.n, gradInput: s.t + 72214032 &* s.n,
-            gradReduceWeights: s.g + 1240384, gradReduceBias: s.g + 1259200, gradExpandWeights: s.g + 1259232,
-            gradExpandBias: s.g + 1278048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(586)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(505), input: s.tensor(507), batch: s.n, pixels: 576,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, activation: .silu,
+            expandWeights: s.p + 1259232, savedPooled: s.tensor(175), savedHidden: s.tensor(176),
+            savedScale: s.tensor(177), gradInput: s.tensor(508), gradReduceWeights: s.g + 1240384,
+            gradReduceBias: s.g + 1259200, gradExpandWeights: s.g + 1259232, gradExpandBias: s.g + 1278048,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(669)
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 97152528 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(508), input: s.tensor(172),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 154656,
-            savedInvStd: s.f + 155328, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1237696,
+            savedInvStd: s.f + 155328, activation: .silu, gradInput: s.tensor(508), gradGamma: s.g + 1237696,
             gradBeta: s.g + 1238368, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(670)
+        // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
+                activation: .silu, output: s.tensor(510), pool: pool)
+            s.profiler?.stop(671)
+        }
+        // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
+                eps: 1e-05, activation: .silu, output: s.tensor(510), scratch: s.f + 153312, pool: pool)
+            s.profiler?.stop(672)
+        }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 162048, count: 6048)
-        s.profiler?.stop(588)
+        s.profiler?.stop(673)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 96765456 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24, weights: s.f + 156000, gradInput: s.t + 71826960 &* s.n,
-            gradWeights: s.f + 162048, pool: pool)
-        s.profiler?.stop(589)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), batch: s.n, height: 24,
+            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 156000, gradInput: s.tensor(509), gradWeights: s.f + 162048, pool: pool)
+        s.profiler?.stop(674)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 162048, channels: 672, kernel: 3, into: s.g + 1231648)
-        s.profiler?.stop(590)
+        s.profiler?.stop(675)
         // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 96378384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(509), input: s.tensor(170),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 153312,
-            savedInvStd: s.f + 153984, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1228960,
+            savedInvStd: s.f + 153984, activation: .silu, gradInput: s.tensor(509), gradGamma: s.g + 1228960,
             gradBeta: s.g + 1229632, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(676)
         // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117729040 &* s.n,
-            weights: s.p + 1153696, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 1153696, pool: pool)
-        s.profiler?.stop(592)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(509), input: s.tensor(168), weights: s.p + 1153696,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(511),
+            gradWeights: s.g + 1153696, pool: pool)
+        s.profiler?.stop(677)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(593)
+        TrainingKernels.accumulate(s.tensor(511), s.tensor(503), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(678)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 118613424 &* s.n : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        s.profiler?.stop(594)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(511),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.tensor(512), pool: pool)
+        s.profiler?.stop(679)
         // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117664528 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(512), input: s.tensor(166),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 153088,
-            savedInvStd: s.f + 153200, activation: .identity, gradInput: s.t + 50066688 &* s.n,
-            gradGamma: s.g + 1153248, gradBeta: s.g + 1153360, pool: pool)
-        s.profiler?.stop(595)
+            savedInvStd: s.f + 153200, activation: .identity, gradInput: s.tensor(512), gradGamma: s.g + 1153248,
+            gradBeta: s.g + 1153360, pool: pool)
+        s.profiler?.stop(680)
+        // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
+                activation: .silu, output: s.tensor(515), pool: pool)
+            s.profiler?.stop(681)
+        }
+        // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
+                eps: 1e-05, activation: .silu, output: s.tensor(515), scratch: s.f + 139648, pool: pool)
+            s.profiler?.stop(682)
+        }
+        // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(515), savedScale: s.tensor(165), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(514), pool: pool)
+            s.profiler?.stop(683)
+        }
         // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 95991312 &* s.n,
-            weights: s.p + 1077984, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1077984, pool: pool)
-        s.profiler?.stop(596)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), weights: s.p + 1077984,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(513),
+            gradWeights: s.g + 1077984, pool: pool)
+        s.profiler?.stop(684)
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 95604240 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648,
-            activation: .silu, expandWeights: s.p + 1058496, savedPooled: s.t + 118603888 &* s.n,
-            savedHidden: s.t + 118613008 &* s.n, savedScale: s.t + 118604560 &* s.n, gradInput: s.t + 72214032 &* s.n,
-            gradReduceWeights: s.g + 1039648, gradReduceBias: s.g + 1058464, gradExpandWeights: s.g + 1058496,
-            gradExpandBias: s.g + 1077312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(597)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(513), input: s.tensor(515), batch: s.n, pixels: 576,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, activation: .silu,
+            expandWeights: s.p + 1058496, savedPooled: s.tensor(163), savedHidden: s.tensor(164),
+            savedScale: s.tensor(165), gradInput: s.tensor(516), gradReduceWeights: s.g + 1039648,
+            gradReduceBias: s.g + 1058464, gradExpandWeights: s.g + 1058496, gradExpandBias: s.g + 1077312,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(685)
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 95217168 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(516), input: s.tensor(160),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 139648,
-            savedInvStd: s.f + 140320, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1036960,
+            savedInvStd: s.f + 140320, activation: .silu, gradInput: s.tensor(516), gradGamma: s.g + 1036960,
             gradBeta: s.g + 1037632, pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(686)
+        // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
+                activation: .silu, output: s.tensor(518), pool: pool)
+            s.profiler?.stop(687)
+        }
+        // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
+                eps: 1e-05, activation: .silu, output: s.tensor(518), scratch: s.f + 138304, pool: pool)
+            s.profiler?.stop(688)
+        }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 147040, count: 6048)
-        s.profiler?.stop(599)
+        s.profiler?.stop(689)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 94830096 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24, weights: s.f + 140992, gradInput: s.t + 71826960 &* s.n,
-            gradWeights: s.f + 147040, pool: pool)
-        s.profiler?.stop(600)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), batch: s.n, height: 24,
+            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 140992, gradInput: s.tensor(517), gradWeights: s.f + 147040, pool: pool)
+        s.profiler?.stop(690)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 147040, channels: 672, kernel: 3, into: s.g + 1030912)
-        s.profiler?.stop(601)
+        s.profiler?.stop(691)
         // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 94443024 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(517), input: s.tensor(158),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 138304,
-            savedInvStd: s.f + 138976, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1028224,
+            savedInvStd: s.f + 138976, activation: .silu, gradInput: s.tensor(517), gradGamma: s.g + 1028224,
             gradBeta: s.g + 1028896, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(692)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117600016 &* s.n,
-            weights: s.p + 952960, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 952960, pool: pool)
-        s.profiler?.stop(603)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(156), weights: s.p + 952960,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(519), gradWeights: s.g + 952960,
+            pool: pool)
+        s.profiler?.stop(693)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50131200 &* s.n, count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(604)
+        TrainingKernels.accumulate(s.tensor(519), s.tensor(511), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(694)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 118613408 &* s.n : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
-        s.profiler?.stop(605)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(519),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.tensor(520), pool: pool)
+        s.profiler?.stop(695)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117535504 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(520), input: s.tensor(154),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 138080,
-            savedInvStd: s.f + 138192, activation: .identity, gradInput: s.t + 50131200 &* s.n,
-            gradGamma: s.g + 952512, gradBeta: s.g + 952624, pool: pool)
-        s.profiler?.stop(606)
+            savedInvStd: s.f + 138192, activation: .identity, gradInput: s.tensor(520), gradGamma: s.g + 952512,
+            gradBeta: s.g + 952624, pool: pool)
+        s.profiler?.stop(696)
+        // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
+                activation: .silu, output: s.tensor(523), pool: pool)
+            s.profiler?.stop(697)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
+                eps: 1e-05, activation: .silu, output: s.tensor(523), scratch: s.f + 124640, pool: pool)
+            s.profiler?.stop(698)
+        }
+        // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(523), savedScale: s.tensor(153), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(522), pool: pool)
+            s.profiler?.stop(699)
+        }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 94055952 &* s.n,
-            weights: s.p + 877248, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 877248, pool: pool)
-        s.profiler?.stop(607)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), weights: s.p + 877248,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(521), gradWeights: s.g + 877248,
+            pool: pool)
+        s.profiler?.stop(700)
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 93668880 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912,
-            activation: .silu, expandWeights: s.p + 857760, savedPooled: s.t + 118602544 &* s.n,
-            savedHidden: s.t + 118612976 &* s.n, savedScale: s.t + 118603216 &* s.n, gradInput: s.t + 72214032 &* s.n,
-            gradReduceWeights: s.g + 838912, gradReduceBias: s.g + 857728, gradExpandWeights: s.g + 857760,
-            gradExpandBias: s.g + 876576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(608)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(521), input: s.tensor(523), batch: s.n, pixels: 576,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, activation: .silu,
+            expandWeights: s.p + 857760, savedPooled: s.tensor(151), savedHidden: s.tensor(152),
+            savedScale: s.tensor(153), gradInput: s.tensor(524), gradReduceWeights: s.g + 838912,
+            gradReduceBias: s.g + 857728, gradExpandWeights: s.g + 857760, gradExpandBias: s.g + 876576,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(701)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 93281808 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(524), input: s.tensor(148),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 124640,
-            savedInvStd: s.f + 125312, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 836224,
+            savedInvStd: s.f + 125312, activation: .silu, gradInput: s.tensor(524), gradGamma: s.g + 836224,
             gradBeta: s.g + 836896, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(702)
+        // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
+                activation: .silu, output: s.tensor(526), pool: pool)
+            s.profiler?.stop(703)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
+                eps: 1e-05, activation: .silu, output: s.tensor(526), scratch: s.f + 123296, pool: pool)
+            s.profiler?.stop(704)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 132032, count: 6048)
-        s.profiler?.stop(610)
+        s.profiler?.stop(705)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 92894736 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24, weights: s.f + 125984, gradInput: s.t + 71826960 &* s.n,
-            gradWeights: s.f + 132032, pool: pool)
-        s.profiler?.stop(611)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), batch: s.n, height: 24,
+            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 125984, gradInput: s.tensor(525), gradWeights: s.f + 132032, pool: pool)
+        s.profiler?.stop(706)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 132032, channels: 672, kernel: 3, into: s.g + 830176)
-        s.profiler?.stop(612)
+        s.profiler?.stop(707)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 92507664 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(525), input: s.tensor(146),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 123296,
-            savedInvStd: s.f + 123968, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 827488,
+            savedInvStd: s.f + 123968, activation: .silu, gradInput: s.tensor(525), gradGamma: s.g + 827488,
             gradBeta: s.g + 828160, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(708)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117470992 &* s.n,
-            weights: s.p + 752224, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 752224, pool: pool)
-        s.profiler?.stop(614)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(525), input: s.tensor(144), weights: s.p + 752224,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(527), gradWeights: s.g + 752224,
+            pool: pool)
+        s.profiler?.stop(709)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(615)
+        TrainingKernels.accumulate(s.tensor(527), s.tensor(519), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(710)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 118613392 &* s.n : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        s.profiler?.stop(616)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(527),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.tensor(528), pool: pool)
+        s.profiler?.stop(711)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117406480 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(528), input: s.tensor(142),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 123072,
-            savedInvStd: s.f + 123184, activation: .identity, gradInput: s.t + 50066688 &* s.n,
-            gradGamma: s.g + 751776, gradBeta: s.g + 751888, pool: pool)
-        s.profiler?.stop(617)
+            savedInvStd: s.f + 123184, activation: .identity, gradInput: s.tensor(528), gradGamma: s.g + 751776,
+            gradBeta: s.g + 751888, pool: pool)
+        s.profiler?.stop(712)
+        // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                activation: .silu, output: s.tensor(531), pool: pool)
+            s.profiler?.stop(713)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
+                eps: 1e-05, activation: .silu, output: s.tensor(531), scratch: s.f + 109632, pool: pool)
+            s.profiler?.stop(714)
+        }
+        // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(531), savedScale: s.tensor(141), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(530), pool: pool)
+            s.profiler?.stop(715)
+        }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 92120592 &* s.n,
-            weights: s.p + 676512, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 676512, pool: pool)
-        s.profiler?.stop(618)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), weights: s.p + 676512,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(529), gradWeights: s.g + 676512,
+            pool: pool)
+        s.profiler?.stop(716)
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 91733520 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176,
-            activation: .silu, expandWeights: s.p + 657024, savedPooled: s.t + 118601200 &* s.n,
-            savedHidden: s.t + 118612944 &* s.n, savedScale: s.t + 118601872 &* s.n, gradInput: s.t + 72214032 &* s.n,
-            gradReduceWeights: s.g + 638176, gradReduceBias: s.g + 656992, gradExpandWeights: s.g + 657024,
-            gradExpandBias: s.g + 675840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(619)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(529), input: s.tensor(531), batch: s.n, pixels: 576,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, activation: .silu,
+            expandWeights: s.p + 657024, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
+            savedScale: s.tensor(141), gradInput: s.tensor(532), gradReduceWeights: s.g + 638176,
+            gradReduceBias: s.g + 656992, gradExpandWeights: s.g + 657024, gradExpandBias: s.g + 675840,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(717)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 91346448 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(532), input: s.tensor(136),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 109632,
-            savedInvStd: s.f + 110304, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 635488,
+            savedInvStd: s.f + 110304, activation: .silu, gradInput: s.tensor(532), gradGamma: s.g + 635488,
             gradBeta: s.g + 636160, pool: pool)
-        s.profiler?.stop(620)
+        s.profiler?.stop(718)
+        // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                activation: .silu, output: s.tensor(534), pool: pool)
+            s.profiler?.stop(719)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
+                eps: 1e-05, activation: .silu, output: s.tensor(534), scratch: s.f + 108288, pool: pool)
+            s.profiler?.stop(720)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 117024, count: 6048)
-        s.profiler?.stop(621)
+        s.profiler?.stop(721)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 90959376 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24, weights: s.f + 110976, gradInput: s.t + 71826960 &* s.n,
-            gradWeights: s.f + 117024, pool: pool)
-        s.profiler?.stop(622)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), batch: s.n, height: 24,
+            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 110976, gradInput: s.tensor(533), gradWeights: s.f + 117024, pool: pool)
+        s.profiler?.stop(722)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 117024, channels: 672, kernel: 3, into: s.g + 629440)
-        s.profiler?.stop(623)
+        s.profiler?.stop(723)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 90572304 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(533), input: s.tensor(134),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 108288,
-            savedInvStd: s.f + 108960, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 626752,
+            savedInvStd: s.f + 108960, activation: .silu, gradInput: s.tensor(533), gradGamma: s.g + 626752,
             gradBeta: s.g + 627424, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(724)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117341968 &* s.n,
-            weights: s.p + 551488, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 551488, pool: pool)
-        s.profiler?.stop(625)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(533), input: s.tensor(132), weights: s.p + 551488,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(535), gradWeights: s.g + 551488,
+            pool: pool)
+        s.profiler?.stop(725)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50131200 &* s.n, count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(626)
+        TrainingKernels.accumulate(s.tensor(535), s.tensor(527), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(726)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 118613376 &* s.n : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
-        s.profiler?.stop(627)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(535),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.tensor(536), pool: pool)
+        s.profiler?.stop(727)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117277456 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(536), input: s.tensor(130),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 108064,
-            savedInvStd: s.f + 108176, activation: .identity, gradInput: s.t + 50131200 &* s.n,
-            gradGamma: s.g + 551040, gradBeta: s.g + 551152, pool: pool)
-        s.profiler?.stop(628)
+            savedInvStd: s.f + 108176, activation: .identity, gradInput: s.tensor(536), gradGamma: s.g + 551040,
+            gradBeta: s.g + 551152, pool: pool)
+        s.profiler?.stop(728)
+        // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 94624, savedInvStd: s.f + 95296,
+                activation: .silu, output: s.tensor(539), pool: pool)
+            s.profiler?.stop(729)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
+                eps: 1e-05, activation: .silu, output: s.tensor(539), scratch: s.f + 94624, pool: pool)
+            s.profiler?.stop(730)
+        }
+        // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(129), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(538), pool: pool)
+            s.profiler?.stop(731)
+        }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 90185232 &* s.n,
-            weights: s.p + 475776, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 475776, pool: pool)
-        s.profiler?.stop(629)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), weights: s.p + 475776,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(537), gradWeights: s.g + 475776,
+            pool: pool)
+        s.profiler?.stop(732)
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 89798160 &* s.n,
-            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440,
-            activation: .silu, expandWeights: s.p + 456288, savedPooled: s.t + 118599856 &* s.n,
-            savedHidden: s.t + 118612912 &* s.n, savedScale: s.t + 118600528 &* s.n, gradInput: s.t + 72214032 &* s.n,
-            gradReduceWeights: s.g + 437440, gradReduceBias: s.g + 456256, gradExpandWeights: s.g + 456288,
-            gradExpandBias: s.g + 475104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(630)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(537), input: s.tensor(539), batch: s.n, pixels: 576,
+            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, activation: .silu,
+            expandWeights: s.p + 456288, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
+            savedScale: s.tensor(129), gradInput: s.tensor(540), gradReduceWeights: s.g + 437440,
+            gradReduceBias: s.g + 456256, gradExpandWeights: s.g + 456288, gradExpandBias: s.g + 475104,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(733)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 89411088 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(540), input: s.tensor(124),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 94624,
-            savedInvStd: s.f + 95296, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 434752,
+            savedInvStd: s.f + 95296, activation: .silu, gradInput: s.tensor(540), gradGamma: s.g + 434752,
             gradBeta: s.g + 435424, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(734)
+        // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 93280, savedInvStd: s.f + 93952,
+                activation: .silu, output: s.tensor(542), pool: pool)
+            s.profiler?.stop(735)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
+                eps: 1e-05, activation: .silu, output: s.tensor(542), scratch: s.f + 93280, pool: pool)
+            s.profiler?.stop(736)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 102016, count: 6048)
-        s.profiler?.stop(632)
+        s.profiler?.stop(737)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 89024016 &* s.n,
-            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24, weights: s.f + 95968, gradInput: s.t + 71826960 &* s.n,
-            gradWeights: s.f + 102016, pool: pool)
-        s.profiler?.stop(633)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), batch: s.n, height: 24,
+            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 95968, gradInput: s.tensor(541), gradWeights: s.f + 102016, pool: pool)
+        s.profiler?.stop(738)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 102016, channels: 672, kernel: 3, into: s.g + 428704)
-        s.profiler?.stop(634)
+        s.profiler?.stop(739)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 88636944 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(541), input: s.tensor(122),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 93280,
-            savedInvStd: s.f + 93952, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 426016,
+            savedInvStd: s.f + 93952, activation: .silu, gradInput: s.tensor(541), gradGamma: s.g + 426016,
             gradBeta: s.g + 426688, pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(740)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117212944 &* s.n,
-            weights: s.p + 350752, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 350752, pool: pool)
-        s.profiler?.stop(636)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(121), weights: s.p + 350752,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(543), gradWeights: s.g + 350752,
+            pool: pool)
+        s.profiler?.stop(741)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(637)
+        TrainingKernels.accumulate(s.tensor(543), s.tensor(535), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(742)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117148432 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(543), input: s.tensor(120),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 93056,
-            savedInvStd: s.f + 93168, activation: .identity, gradInput: s.t + 50131200 &* s.n, gradGamma: s.g + 350304,
+            savedInvStd: s.f + 93168, activation: .identity, gradInput: s.tensor(543), gradGamma: s.g + 350304,
             gradBeta: s.g + 350416, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(743)
+        // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
+                gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
+                activation: .silu, output: s.tensor(546), pool: pool)
+            s.profiler?.stop(744)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
+                gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
+                eps: 1e-05, activation: .silu, output: s.tensor(546), scratch: s.f + 86336, pool: pool)
+            s.profiler?.stop(745)
+        }
+        // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(119), batch: s.n,
+                pixels: 576, channels: 336, output: s.tensor(545), pool: pool)
+            s.profiler?.stop(746)
+        }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 114540304 &* s.n,
-            weights: s.p + 312672, pixels: 576 &* s.n, inChannels: 336, outChannels: 112,
-            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 312672, pool: pool)
-        s.profiler?.stop(639)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(543), input: s.tensor(545), weights: s.p + 312672,
+            pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(544), gradWeights: s.g + 312672,
+            pool: pool)
+        s.profiler?.stop(747)
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 114346768 &* s.n,
-            batch: s.n, pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912,
-            activation: .silu, expandWeights: s.p + 307632, savedPooled: s.t + 118609936 &* s.n,
-            savedHidden: s.t + 118613360 &* s.n, savedScale: s.t + 118610272 &* s.n, gradInput: s.t + 72601104 &* s.n,
-            gradReduceWeights: s.g + 302912, gradReduceBias: s.g + 307616, gradExpandWeights: s.g + 307632,
-            gradExpandBias: s.g + 312336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(640)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(544), input: s.tensor(546), batch: s.n, pixels: 576,
+            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, activation: .silu,
+            expandWeights: s.p + 307632, savedPooled: s.tensor(117), savedHidden: s.tensor(118),
+            savedScale: s.tensor(119), gradInput: s.tensor(547), gradReduceWeights: s.g + 302912,
+            gradReduceBias: s.g + 307616, gradExpandWeights: s.g + 307632, gradExpandBias: s.g + 312336,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(748)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72601104 &* s.n, input: s.t + 114153232 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(547), input: s.tensor(114),
             pixels: 576 &* s.n, channels: 336, gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 86336,
-            savedInvStd: s.f + 86672, activation: .silu, gradInput: s.t + 72601104 &* s.n, gradGamma: s.g + 301568,
+            savedInvStd: s.f + 86672, activation: .silu, gradInput: s.tensor(547), gradGamma: s.g + 301568,
             gradBeta: s.g + 301904, pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(749)
+        // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 85664, savedInvStd: s.f + 86000,
+                activation: .silu, output: s.tensor(549), pool: pool)
+            s.profiler?.stop(750)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
+                eps: 1e-05, activation: .silu, output: s.tensor(549), scratch: s.f + 85664, pool: pool)
+            s.profiler?.stop(751)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 90032, count: 3024)
-        s.profiler?.stop(642)
+        s.profiler?.stop(752)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72601104 &* s.n, input: s.t + 71052816 &* s.n,
-            batch: s.n, height: 48, width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24, weights: s.f + 87008, gradInput: s.t + 71826960 &* s.n,
-            gradWeights: s.f + 90032, pool: pool)
-        s.profiler?.stop(643)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), batch: s.n, height: 48,
+            width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 87008, gradInput: s.tensor(548), gradWeights: s.f + 90032, pool: pool)
+        s.profiler?.stop(753)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 90032, channels: 336, kernel: 3, into: s.g + 298544)
-        s.profiler?.stop(644)
+        s.profiler?.stop(754)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 70278672 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(548), input: s.tensor(112),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 85664,
-            savedInvStd: s.f + 86000, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 297200,
+            savedInvStd: s.f + 86000, activation: .silu, gradInput: s.tensor(548), gradGamma: s.g + 297200,
             gradBeta: s.g + 297536, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(755)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 115913488 &* s.n,
-            weights: s.p + 278384, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 278384, pool: pool)
-        s.profiler?.stop(646)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(548), input: s.tensor(110), weights: s.p + 278384,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(550), gradWeights: s.g + 278384,
+            pool: pool)
+        s.profiler?.stop(756)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 118613344 &* s.n : nil, batch: s.n,
-            perImage: 129024, gradBranch: s.t + 71052816 &* s.n, pool: pool)
-        s.profiler?.stop(647)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(550),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
+            perImage: 129024, gradBranch: s.tensor(551), pool: pool)
+        s.profiler?.stop(757)
         // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71052816 &* s.n, input: s.t + 115784464 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(551), input: s.tensor(108),
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 85552,
-            savedInvStd: s.f + 85608, activation: .identity, gradInput: s.t + 71052816 &* s.n, gradGamma: s.g + 278128,
+            savedInvStd: s.f + 85608, activation: .identity, gradInput: s.tensor(551), gradGamma: s.g + 278128,
             gradBeta: s.g + 278192, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(758)
+        // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 68080, savedInvStd: s.f + 68416,
+                activation: .silu, output: s.tensor(554), pool: pool)
+            s.profiler?.stop(759)
+        }
+        // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
+                eps: 1e-05, activation: .silu, output: s.tensor(554), scratch: s.f + 68080, pool: pool)
+            s.profiler?.stop(760)
+        }
+        // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(554), savedScale: s.tensor(107), batch: s.n,
+                pixels: 2304, channels: 336, output: s.tensor(553), pool: pool)
+            s.profiler?.stop(761)
+        }
         // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71052816 &* s.n, input: s.t + 69504528 &* s.n,
-            weights: s.p + 259312, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
-            gradInput: s.t + 70278672 &* s.n, gradWeights: s.g + 259312, pool: pool)
-        s.profiler?.stop(649)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), weights: s.p + 259312,
+            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(552), gradWeights: s.g + 259312,
+            pool: pool)
+        s.profiler?.stop(762)
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 70278672 &* s.n, input: s.t + 68730384 &* s.n,
-            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552,
-            activation: .silu, expandWeights: s.p + 254272, savedPooled: s.t + 118609264 &* s.n,
-            savedHidden: s.t + 118613328 &* s.n, savedScale: s.t + 118609600 &* s.n, gradInput: s.t + 69504528 &* s.n,
-            gradReduceWeights: s.g + 249552, gradReduceBias: s.g + 254256, gradExpandWeights: s.g + 254272,
-            gradExpandBias: s.g + 258976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(650)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(552), input: s.tensor(554), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, activation: .silu,
+            expandWeights: s.p + 254272, savedPooled: s.tensor(105), savedHidden: s.tensor(106),
+            savedScale: s.tensor(107), gradInput: s.tensor(555), gradReduceWeights: s.g + 249552,
+            gradReduceBias: s.g + 254256, gradExpandWeights: s.g + 254272, gradExpandBias: s.g + 258976,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(763)
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 69504528 &* s.n, input: s.t + 67956240 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(555), input: s.tensor(102),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 68080,
-            savedInvStd: s.f + 68416, activation: .silu, gradInput: s.t + 69504528 &* s.n, gradGamma: s.g + 248208,
+            savedInvStd: s.f + 68416, activation: .silu, gradInput: s.tensor(555), gradGamma: s.g + 248208,
             gradBeta: s.g + 248544, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(764)
+        // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 67408, savedInvStd: s.f + 67744,
+                activation: .silu, output: s.tensor(557), pool: pool)
+            s.profiler?.stop(765)
+        }
+        // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
+                eps: 1e-05, activation: .silu, output: s.tensor(557), scratch: s.f + 67408, pool: pool)
+            s.profiler?.stop(766)
+        }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 77152, count: 8400)
-        s.profiler?.stop(652)
+        s.profiler?.stop(767)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 69504528 &* s.n, input: s.t + 67182096 &* s.n,
-            batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48, weights: s.f + 68752, gradInput: s.t + 67956240 &* s.n,
-            gradWeights: s.f + 77152, pool: pool)
-        s.profiler?.stop(653)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), batch: s.n, height: 48,
+            width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 68752, gradInput: s.tensor(556), gradWeights: s.f + 77152, pool: pool)
+        s.profiler?.stop(768)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 77152, channels: 336, kernel: 5, into: s.g + 239808)
-        s.profiler?.stop(654)
+        s.profiler?.stop(769)
         // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 67956240 &* s.n, input: s.t + 66407952 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(556), input: s.tensor(100),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 67408,
-            savedInvStd: s.f + 67744, activation: .silu, gradInput: s.t + 67956240 &* s.n, gradGamma: s.g + 238464,
+            savedInvStd: s.f + 67744, activation: .silu, gradInput: s.tensor(556), gradGamma: s.g + 238464,
             gradBeta: s.g + 238800, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(770)
         // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 67956240 &* s.n, input: s.t + 115655440 &* s.n,
-            weights: s.p + 219648, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 67182096 &* s.n, gradWeights: s.g + 219648, pool: pool)
-        s.profiler?.stop(656)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(556), input: s.tensor(98), weights: s.p + 219648,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(558), gradWeights: s.g + 219648,
+            pool: pool)
+        s.profiler?.stop(771)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 67182096 &* s.n, s.t + 50066688 &* s.n, count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(657)
+        TrainingKernels.accumulate(s.tensor(558), s.tensor(550), count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(772)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 67182096 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 118613312 &* s.n : nil, batch: s.n,
-            perImage: 129024, gradBranch: s.t + 50066688 &* s.n, pool: pool)
-        s.profiler?.stop(658)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(558),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
+            perImage: 129024, gradBranch: s.tensor(559), pool: pool)
+        s.profiler?.stop(773)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 115526416 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(559), input: s.tensor(96),
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 67296,
-            savedInvStd: s.f + 67352, activation: .identity, gradInput: s.t + 50066688 &* s.n, gradGamma: s.g + 219392,
+            savedInvStd: s.f + 67352, activation: .identity, gradInput: s.tensor(559), gradGamma: s.g + 219392,
             gradBeta: s.g + 219456, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(774)
+        // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 49824, savedInvStd: s.f + 50160,
+                activation: .silu, output: s.tensor(562), pool: pool)
+            s.profiler?.stop(775)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
+                eps: 1e-05, activation: .silu, output: s.tensor(562), scratch: s.f + 49824, pool: pool)
+            s.profiler?.stop(776)
+        }
+        // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(562), savedScale: s.tensor(95), batch: s.n,
+                pixels: 2304, channels: 336, output: s.tensor(561), pool: pool)
+            s.profiler?.stop(777)
+        }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 65633808 &* s.n,
-            weights: s.p + 200576, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
-            gradInput: s.t + 66407952 &* s.n, gradWeights: s.g + 200576, pool: pool)
-        s.profiler?.stop(660)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), weights: s.p + 200576,
+            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(560), gradWeights: s.g + 200576,
+            pool: pool)
+        s.profiler?.stop(778)
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 66407952 &* s.n, input: s.t + 64859664 &* s.n,
-            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816,
-            activation: .silu, expandWeights: s.p + 195536, savedPooled: s.t + 118608592 &* s.n,
-            savedHidden: s.t + 118613296 &* s.n, savedScale: s.t + 118608928 &* s.n, gradInput: s.t + 65633808 &* s.n,
-            gradReduceWeights: s.g + 190816, gradReduceBias: s.g + 195520, gradExpandWeights: s.g + 195536,
-            gradExpandBias: s.g + 200240, workspace: s.ws, pool: pool)
-        s.profiler?.stop(661)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(560), input: s.tensor(562), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, activation: .silu,
+            expandWeights: s.p + 195536, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
+            savedScale: s.tensor(95), gradInput: s.tensor(563), gradReduceWeights: s.g + 190816,
+            gradReduceBias: s.g + 195520, gradExpandWeights: s.g + 195536, gradExpandBias: s.g + 200240,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(779)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65633808 &* s.n, input: s.t + 64085520 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(563), input: s.tensor(90),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 49824,
-            savedInvStd: s.f + 50160, activation: .silu, gradInput: s.t + 65633808 &* s.n, gradGamma: s.g + 189472,
+            savedInvStd: s.f + 50160, activation: .silu, gradInput: s.tensor(563), gradGamma: s.g + 189472,
             gradBeta: s.g + 189808, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(780)
+        // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 49152, savedInvStd: s.f + 49488,
+                activation: .silu, output: s.tensor(565), pool: pool)
+            s.profiler?.stop(781)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
+                eps: 1e-05, activation: .silu, output: s.tensor(565), scratch: s.f + 49152, pool: pool)
+            s.profiler?.stop(782)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 58896, count: 8400)
-        s.profiler?.stop(663)
+        s.profiler?.stop(783)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 65633808 &* s.n, input: s.t + 63311376 &* s.n,
-            batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48, weights: s.f + 50496, gradInput: s.t + 64085520 &* s.n,
-            gradWeights: s.f + 58896, pool: pool)
-        s.profiler?.stop(664)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), batch: s.n, height: 48,
+            width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 50496, gradInput: s.tensor(564), gradWeights: s.f + 58896, pool: pool)
+        s.profiler?.stop(784)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 58896, channels: 336, kernel: 5, into: s.g + 181072)
-        s.profiler?.stop(665)
+        s.profiler?.stop(785)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 64085520 &* s.n, input: s.t + 62537232 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(564), input: s.tensor(88),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 49152,
-            savedInvStd: s.f + 49488, activation: .silu, gradInput: s.t + 64085520 &* s.n, gradGamma: s.g + 179728,
+            savedInvStd: s.f + 49488, activation: .silu, gradInput: s.tensor(564), gradGamma: s.g + 179728,
             gradBeta: s.g + 180064, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(786)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 64085520 &* s.n, input: s.t + 115397392 &* s.n,
-            weights: s.p + 160912, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 160912, pool: pool)
-        s.profiler?.stop(667)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(86), weights: s.p + 160912,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(566), gradWeights: s.g + 160912,
+            pool: pool)
+        s.profiler?.stop(787)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 67182096 &* s.n, count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(668)
+        TrainingKernels.accumulate(s.tensor(566), s.tensor(558), count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(788)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 118613280 &* s.n : nil, batch: s.n,
-            perImage: 129024, gradBranch: s.t + 63311376 &* s.n, pool: pool)
-        s.profiler?.stop(669)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(566),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 129024, gradBranch: s.tensor(567), pool: pool)
+        s.profiler?.stop(789)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 63311376 &* s.n, input: s.t + 115268368 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(567), input: s.tensor(84),
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 49040,
-            savedInvStd: s.f + 49096, activation: .identity, gradInput: s.t + 63311376 &* s.n, gradGamma: s.g + 160656,
+            savedInvStd: s.f + 49096, activation: .identity, gradInput: s.tensor(567), gradGamma: s.g + 160656,
             gradBeta: s.g + 160720, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(790)
+        // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 31568, savedInvStd: s.f + 31904,
+                activation: .silu, output: s.tensor(570), pool: pool)
+            s.profiler?.stop(791)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
+                eps: 1e-05, activation: .silu, output: s.tensor(570), scratch: s.f + 31568, pool: pool)
+            s.profiler?.stop(792)
+        }
+        // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(570), savedScale: s.tensor(83), batch: s.n,
+                pixels: 2304, channels: 336, output: s.tensor(569), pool: pool)
+            s.profiler?.stop(793)
+        }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 63311376 &* s.n, input: s.t + 61763088 &* s.n,
-            weights: s.p + 141840, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
-            gradInput: s.t + 62537232 &* s.n, gradWeights: s.g + 141840, pool: pool)
-        s.profiler?.stop(671)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), weights: s.p + 141840,
+            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(568), gradWeights: s.g + 141840,
+            pool: pool)
+        s.profiler?.stop(794)
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 62537232 &* s.n, input: s.t + 60988944 &* s.n,
-            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080,
-            activation: .silu, expandWeights: s.p + 136800, savedPooled: s.t + 118607920 &* s.n,
-            savedHidden: s.t + 118613264 &* s.n, savedScale: s.t + 118608256 &* s.n, gradInput: s.t + 61763088 &* s.n,
-            gradReduceWeights: s.g + 132080, gradReduceBias: s.g + 136784, gradExpandWeights: s.g + 136800,
-            gradExpandBias: s.g + 141504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(672)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(568), input: s.tensor(570), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, activation: .silu,
+            expandWeights: s.p + 136800, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
+            savedScale: s.tensor(83), gradInput: s.tensor(571), gradReduceWeights: s.g + 132080,
+            gradReduceBias: s.g + 136784, gradExpandWeights: s.g + 136800, gradExpandBias: s.g + 141504,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(795)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 61763088 &* s.n, input: s.t + 60214800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(571), input: s.tensor(78),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 31568,
-            savedInvStd: s.f + 31904, activation: .silu, gradInput: s.t + 61763088 &* s.n, gradGamma: s.g + 130736,
+            savedInvStd: s.f + 31904, activation: .silu, gradInput: s.tensor(571), gradGamma: s.g + 130736,
             gradBeta: s.g + 131072, pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(796)
+        // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 30896, savedInvStd: s.f + 31232,
+                activation: .silu, output: s.tensor(573), pool: pool)
+            s.profiler?.stop(797)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
+                eps: 1e-05, activation: .silu, output: s.tensor(573), scratch: s.f + 30896, pool: pool)
+            s.profiler?.stop(798)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 40640, count: 8400)
-        s.profiler?.stop(674)
+        s.profiler?.stop(799)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 61763088 &* s.n, input: s.t + 49292544 &* s.n,
-            batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48, weights: s.f + 32240, gradInput: s.t + 60214800 &* s.n,
-            gradWeights: s.f + 40640, pool: pool)
-        s.profiler?.stop(675)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), batch: s.n, height: 48,
+            width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 32240, gradInput: s.tensor(572), gradWeights: s.f + 40640, pool: pool)
+        s.profiler?.stop(800)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 40640, channels: 336, kernel: 5, into: s.g + 122336)
-        s.profiler?.stop(676)
+        s.profiler?.stop(801)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 48518400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(572), input: s.tensor(76),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 30896,
-            savedInvStd: s.f + 31232, activation: .silu, gradInput: s.t + 60214800 &* s.n, gradGamma: s.g + 120992,
+            savedInvStd: s.f + 31232, activation: .silu, gradInput: s.tensor(572), gradGamma: s.g + 120992,
             gradBeta: s.g + 121328, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(802)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 115139344 &* s.n,
-            weights: s.p + 102176, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 48960768 &* s.n, gradWeights: s.g + 102176, pool: pool)
-        s.profiler?.stop(678)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(75), weights: s.p + 102176,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(574), gradWeights: s.g + 102176,
+            pool: pool)
+        s.profiler?.stop(803)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 48960768 &* s.n, s.t + 50066688 &* s.n, count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(679)
+        TrainingKernels.accumulate(s.tensor(574), s.tensor(566), count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(804)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 48960768 &* s.n, input: s.t + 115010320 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(574), input: s.tensor(74),
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 30784,
-            savedInvStd: s.f + 30840, activation: .identity, gradInput: s.t + 48960768 &* s.n, gradGamma: s.g + 101920,
+            savedInvStd: s.f + 30840, activation: .identity, gradInput: s.tensor(574), gradGamma: s.g + 101920,
             gradBeta: s.g + 101984, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(805)
+        // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
+                beta: s.p + 87312, savedMean: s.f + 20800, savedInvStd: s.f + 20992, activation: .silu,
+                output: s.tensor(577), pool: pool)
+            s.profiler?.stop(806)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
+                gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
+                activation: .silu, output: s.tensor(577), scratch: s.f + 20800, pool: pool)
+            s.profiler?.stop(807)
+        }
+        // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(577), savedScale: s.tensor(73), batch: s.n,
+                pixels: 2304, channels: 192, output: s.tensor(576), pool: pool)
+            s.profiler?.stop(808)
+        }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 48960768 &* s.n, input: s.t + 88194576 &* s.n,
-            weights: s.p + 91168, pixels: 2304 &* s.n, inChannels: 192, outChannels: 56,
-            gradInput: s.t + 48518400 &* s.n, gradWeights: s.g + 91168, pool: pool)
-        s.profiler?.stop(681)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(574), input: s.tensor(576), weights: s.p + 91168,
+            pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(575), gradWeights: s.g + 91168,
+            pool: pool)
+        s.profiler?.stop(809)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 87752208 &* s.n,
-            batch: s.n, pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, activation: .silu,
-            expandWeights: s.p + 89440, savedPooled: s.t + 118611760 &* s.n, savedHidden: s.t + 50251184 &* s.n,
-            savedScale: s.t + 118611952 &* s.n, gradInput: s.t + 60214800 &* s.n, gradReduceWeights: s.g + 87888,
-            gradReduceBias: s.g + 89424, gradExpandWeights: s.g + 89440, gradExpandBias: s.g + 90976, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(682)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(575), input: s.tensor(577), batch: s.n,
+            pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, activation: .silu,
+            expandWeights: s.p + 89440, savedPooled: s.tensor(71), savedHidden: s.tensor(72), savedScale: s.tensor(73),
+            gradInput: s.tensor(578), gradReduceWeights: s.g + 87888, gradReduceBias: s.g + 89424,
+            gradExpandWeights: s.g + 89440, gradExpandBias: s.g + 90976, workspace: s.ws, pool: pool)
+        s.profiler?.stop(810)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 87309840 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(578), input: s.tensor(68),
             pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 20800,
-            savedInvStd: s.f + 20992, activation: .silu, gradInput: s.t + 60214800 &* s.n, gradGamma: s.g + 87120,
+            savedInvStd: s.f + 20992, activation: .silu, gradInput: s.tensor(578), gradGamma: s.g + 87120,
             gradBeta: s.g + 87312, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(811)
+        // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
+                beta: s.p + 81744, savedMean: s.f + 20416, savedInvStd: s.f + 20608, activation: .silu,
+                output: s.tensor(580), pool: pool)
+            s.profiler?.stop(812)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
+                activation: .silu, output: s.tensor(580), scratch: s.f + 20416, pool: pool)
+            s.profiler?.stop(813)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 25984, count: 4800)
-        s.profiler?.stop(684)
+        s.profiler?.stop(814)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 46785600 &* s.n,
-            batch: s.n, height: 95, width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48, weights: s.f + 21184, gradInput: s.t + 48518400 &* s.n,
-            gradWeights: s.f + 25984, pool: pool)
-        s.profiler?.stop(685)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(578), input: s.tensor(580), batch: s.n, height: 95,
+            width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 21184, gradInput: s.tensor(579), gradWeights: s.f + 25984, pool: pool)
+        s.profiler?.stop(815)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 25984, channels: 192, kernel: 5, into: s.g + 82320)
-        s.profiler?.stop(686)
+        s.profiler?.stop(816)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 45052800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(579), input: s.tensor(66),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 20416,
-            savedInvStd: s.f + 20608, activation: .silu, gradInput: s.t + 48518400 &* s.n, gradGamma: s.g + 81552,
+            savedInvStd: s.f + 20608, activation: .silu, gradInput: s.tensor(579), gradGamma: s.g + 81552,
             gradBeta: s.g + 81744, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(817)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 104206064 &* s.n,
-            weights: s.p + 75408, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 46785600 &* s.n, gradWeights: s.g + 75408, pool: pool)
-        s.profiler?.stop(688)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(64), weights: s.p + 75408,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(581), gradWeights: s.g + 75408,
+            pool: pool)
+        s.profiler?.stop(818)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 46785600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 118613248 &* s.n : nil, batch: s.n,
-            perImage: 288800, gradBranch: s.t + 47074400 &* s.n, pool: pool)
-        s.profiler?.stop(689)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(581),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
+            perImage: 288800, gradBranch: s.tensor(582), pool: pool)
+        s.profiler?.stop(819)
         // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 47074400 &* s.n, input: s.t + 103917264 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(582), input: s.tensor(62),
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 20352,
-            savedInvStd: s.f + 20384, activation: .identity, gradInput: s.t + 47074400 &* s.n, gradGamma: s.g + 75280,
+            savedInvStd: s.f + 20384, activation: .identity, gradInput: s.tensor(582), gradGamma: s.g + 75280,
             gradBeta: s.g + 75312, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(820)
+        // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
+                beta: s.p + 65280, savedMean: s.f + 16512, savedInvStd: s.f + 16704, activation: .silu,
+                output: s.tensor(585), pool: pool)
+            s.profiler?.stop(821)
+        }
+        // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
+                activation: .silu, output: s.tensor(585), scratch: s.f + 16512, pool: pool)
+            s.profiler?.stop(822)
+        }
+        // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(585), savedScale: s.tensor(61), batch: s.n,
+                pixels: 9025, channels: 192, output: s.tensor(584), pool: pool)
+            s.profiler?.stop(823)
+        }
         // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 47074400 &* s.n, input: s.t + 43320000 &* s.n,
-            weights: s.p + 69136, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 45052800 &* s.n, gradWeights: s.g + 69136, pool: pool)
-        s.profiler?.stop(691)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(582), input: s.tensor(584), weights: s.p + 69136,
+            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(583), gradWeights: s.g + 69136,
+            pool: pool)
+        s.profiler?.stop(824)
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 45052800 &* s.n, input: s.t + 41587200 &* s.n,
-            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, activation: .silu,
-            expandWeights: s.p + 67408, savedPooled: s.t + 118611376 &* s.n, savedHidden: s.t + 118613232 &* s.n,
-            savedScale: s.t + 118611568 &* s.n, gradInput: s.t + 43320000 &* s.n, gradReduceWeights: s.g + 65856,
-            gradReduceBias: s.g + 67392, gradExpandWeights: s.g + 67408, gradExpandBias: s.g + 68944, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(692)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(583), input: s.tensor(585), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, activation: .silu,
+            expandWeights: s.p + 67408, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
+            gradInput: s.tensor(586), gradReduceWeights: s.g + 65856, gradReduceBias: s.g + 67392,
+            gradExpandWeights: s.g + 67408, gradExpandBias: s.g + 68944, workspace: s.ws, pool: pool)
+        s.profiler?.stop(825)
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43320000 &* s.n, input: s.t + 39854400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(586), input: s.tensor(56),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 16512,
-            savedInvStd: s.f + 16704, activation: .silu, gradInput: s.t + 43320000 &* s.n, gradGamma: s.g + 65088,
+            savedInvStd: s.f + 16704, activation: .silu, gradInput: s.tensor(586), gradGamma: s.g + 65088,
             gradBeta: s.g + 65280, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(826)
+        // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
+                beta: s.p + 62784, savedMean: s.f + 16128, savedInvStd: s.f + 16320, activation: .silu,
+                output: s.tensor(588), pool: pool)
+            s.profiler?.stop(827)
+        }
+        // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
+                activation: .silu, output: s.tensor(588), scratch: s.f + 16128, pool: pool)
+            s.profiler?.stop(828)
+        }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 18624, count: 1728)
-        s.profiler?.stop(694)
+        s.profiler?.stop(829)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43320000 &* s.n, input: s.t + 38121600 &* s.n,
-            batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95, weights: s.f + 16896, gradInput: s.t + 39854400 &* s.n,
-            gradWeights: s.f + 18624, pool: pool)
-        s.profiler?.stop(695)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(586), input: s.tensor(588), batch: s.n, height: 95,
+            width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
+            weights: s.f + 16896, gradInput: s.tensor(587), gradWeights: s.f + 18624, pool: pool)
+        s.profiler?.stop(830)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 18624, channels: 192, kernel: 3, into: s.g + 63360)
-        s.profiler?.stop(696)
+        s.profiler?.stop(831)
         // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39854400 &* s.n, input: s.t + 36388800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(587), input: s.tensor(54),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 16128,
-            savedInvStd: s.f + 16320, activation: .silu, gradInput: s.t + 39854400 &* s.n, gradGamma: s.g + 62592,
+            savedInvStd: s.f + 16320, activation: .silu, gradInput: s.tensor(587), gradGamma: s.g + 62592,
             gradBeta: s.g + 62784, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(832)
         // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 39854400 &* s.n, input: s.t + 103628464 &* s.n,
-            weights: s.p + 56448, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 38121600 &* s.n, gradWeights: s.g + 56448, pool: pool)
-        s.profiler?.stop(698)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(52), weights: s.p + 56448,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(589), gradWeights: s.g + 56448,
+            pool: pool)
+        s.profiler?.stop(833)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 38121600 &* s.n, s.t + 46785600 &* s.n, count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(699)
+        TrainingKernels.accumulate(s.tensor(589), s.tensor(581), count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(834)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 38121600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 118613216 &* s.n : nil, batch: s.n,
-            perImage: 288800, gradBranch: s.t + 38410400 &* s.n, pool: pool)
-        s.profiler?.stop(700)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(589),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
+            perImage: 288800, gradBranch: s.tensor(590), pool: pool)
+        s.profiler?.stop(835)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38410400 &* s.n, input: s.t + 103339664 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(590), input: s.tensor(50),
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 16064,
-            savedInvStd: s.f + 16096, activation: .identity, gradInput: s.t + 38410400 &* s.n, gradGamma: s.g + 56320,
+            savedInvStd: s.f + 16096, activation: .identity, gradInput: s.tensor(590), gradGamma: s.g + 56320,
             gradBeta: s.g + 56352, pool: pool)
-        s.profiler?.stop(701)
+        s.profiler?.stop(836)
+        // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
+                beta: s.p + 46320, savedMean: s.f + 12224, savedInvStd: s.f + 12416, activation: .silu,
+                output: s.tensor(593), pool: pool)
+            s.profiler?.stop(837)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
+                activation: .silu, output: s.tensor(593), scratch: s.f + 12224, pool: pool)
+            s.profiler?.stop(838)
+        }
+        // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(593), savedScale: s.tensor(49), batch: s.n,
+                pixels: 9025, channels: 192, output: s.tensor(592), pool: pool)
+            s.profiler?.stop(839)
+        }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38410400 &* s.n, input: s.t + 34656000 &* s.n,
-            weights: s.p + 50176, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 36388800 &* s.n, gradWeights: s.g + 50176, pool: pool)
-        s.profiler?.stop(702)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(590), input: s.tensor(592), weights: s.p + 50176,
+            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(591), gradWeights: s.g + 50176,
+            pool: pool)
+        s.profiler?.stop(840)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 36388800 &* s.n, input: s.t + 32923200 &* s.n,
-            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, activation: .silu,
-            expandWeights: s.p + 48448, savedPooled: s.t + 118610992 &* s.n, savedHidden: s.t + 118613200 &* s.n,
-            savedScale: s.t + 118611184 &* s.n, gradInput: s.t + 34656000 &* s.n, gradReduceWeights: s.g + 46896,
-            gradReduceBias: s.g + 48432, gradExpandWeights: s.g + 48448, gradExpandBias: s.g + 49984, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(703)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(591), input: s.tensor(593), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, activation: .silu,
+            expandWeights: s.p + 48448, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
+            gradInput: s.tensor(594), gradReduceWeights: s.g + 46896, gradReduceBias: s.g + 48432,
+            gradExpandWeights: s.g + 48448, gradExpandBias: s.g + 49984, workspace: s.ws, pool: pool)
+        s.profiler?.stop(841)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34656000 &* s.n, input: s.t + 31190400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(594), input: s.tensor(44),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 12224,
-            savedInvStd: s.f + 12416, activation: .silu, gradInput: s.t + 34656000 &* s.n, gradGamma: s.g + 46128,
+            savedInvStd: s.f + 12416, activation: .silu, gradInput: s.tensor(594), gradGamma: s.g + 46128,
             gradBeta: s.g + 46320, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(842)
+        // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
+                beta: s.p + 43824, savedMean: s.f + 11840, savedInvStd: s.f + 12032, activation: .silu,
+                output: s.tensor(596), pool: pool)
+            s.profiler?.stop(843)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
+                activation: .silu, output: s.tensor(596), scratch: s.f + 11840, pool: pool)
+            s.profiler?.stop(844)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14336, count: 1728)
-        s.profiler?.stop(705)
+        s.profiler?.stop(845)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34656000 &* s.n, input: s.t + 29457600 &* s.n,
-            batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95, weights: s.f + 12608, gradInput: s.t + 31190400 &* s.n,
-            gradWeights: s.f + 14336, pool: pool)
-        s.profiler?.stop(706)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(594), input: s.tensor(596), batch: s.n, height: 95,
+            width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
+            weights: s.f + 12608, gradInput: s.tensor(595), gradWeights: s.f + 14336, pool: pool)
+        s.profiler?.stop(846)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 14336, channels: 192, kernel: 3, into: s.g + 44400)
-        s.profiler?.stop(707)
+        s.profiler?.stop(847)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31190400 &* s.n, input: s.t + 27724800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(595), input: s.tensor(42),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 11840,
-            savedInvStd: s.f + 12032, activation: .silu, gradInput: s.t + 31190400 &* s.n, gradGamma: s.g + 43632,
+            savedInvStd: s.f + 12032, activation: .silu, gradInput: s.tensor(595), gradGamma: s.g + 43632,
             gradBeta: s.g + 43824, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(848)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 31190400 &* s.n, input: s.t + 103050864 &* s.n,
-            weights: s.p + 37488, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 29457600 &* s.n, gradWeights: s.g + 37488, pool: pool)
-        s.profiler?.stop(709)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(40), weights: s.p + 37488,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(597), gradWeights: s.g + 37488,
+            pool: pool)
+        s.profiler?.stop(849)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 29457600 &* s.n, s.t + 38121600 &* s.n, count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(710)
+        TrainingKernels.accumulate(s.tensor(597), s.tensor(589), count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(850)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 29457600 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 118613184 &* s.n : nil, batch: s.n,
-            perImage: 288800, gradBranch: s.t + 29746400 &* s.n, pool: pool)
-        s.profiler?.stop(711)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(597),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 288800, gradBranch: s.tensor(598), pool: pool)
+        s.profiler?.stop(851)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29746400 &* s.n, input: s.t + 102762064 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(598), input: s.tensor(38),
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 11776,
-            savedInvStd: s.f + 11808, activation: .identity, gradInput: s.t + 29746400 &* s.n, gradGamma: s.g + 37360,
+            savedInvStd: s.f + 11808, activation: .identity, gradInput: s.tensor(598), gradGamma: s.g + 37360,
             gradBeta: s.g + 37392, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(852)
+        // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
+                beta: s.p + 27360, savedMean: s.f + 7936, savedInvStd: s.f + 8128, activation: .silu,
+                output: s.tensor(601), pool: pool)
+            s.profiler?.stop(853)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
+                activation: .silu, output: s.tensor(601), scratch: s.f + 7936, pool: pool)
+            s.profiler?.stop(854)
+        }
+        // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(601), savedScale: s.tensor(37), batch: s.n,
+                pixels: 9025, channels: 192, output: s.tensor(600), pool: pool)
+            s.profiler?.stop(855)
+        }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 29746400 &* s.n, input: s.t + 25992000 &* s.n,
-            weights: s.p + 31216, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 27724800 &* s.n, gradWeights: s.g + 31216, pool: pool)
-        s.profiler?.stop(713)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(598), input: s.tensor(600), weights: s.p + 31216,
+            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(599), gradWeights: s.g + 31216,
+            pool: pool)
+        s.profiler?.stop(856)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 27724800 &* s.n, input: s.t + 24259200 &* s.n,
-            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, activation: .silu,
-            expandWeights: s.p + 29488, savedPooled: s.t + 118610608 &* s.n, savedHidden: s.t + 118613168 &* s.n,
-            savedScale: s.t + 118610800 &* s.n, gradInput: s.t + 25992000 &* s.n, gradReduceWeights: s.g + 27936,
-            gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 31024, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(714)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(599), input: s.tensor(601), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, activation: .silu,
+            expandWeights: s.p + 29488, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
+            gradInput: s.tensor(602), gradReduceWeights: s.g + 27936, gradReduceBias: s.g + 29472,
+            gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 31024, workspace: s.ws, pool: pool)
+        s.profiler?.stop(857)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25992000 &* s.n, input: s.t + 13862400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(602), input: s.tensor(32),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 7936,
-            savedInvStd: s.f + 8128, activation: .silu, gradInput: s.t + 25992000 &* s.n, gradGamma: s.g + 27168,
+            savedInvStd: s.f + 8128, activation: .silu, gradInput: s.tensor(602), gradGamma: s.g + 27168,
             gradBeta: s.g + 27360, pool: pool)
-        s.profiler?.stop(715)
+        s.profiler?.stop(858)
+        // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
+                beta: s.p + 24864, savedMean: s.f + 7552, savedInvStd: s.f + 7744, activation: .silu,
+                output: s.tensor(604), pool: pool)
+            s.profiler?.stop(859)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
+                activation: .silu, output: s.tensor(604), scratch: s.f + 7552, pool: pool)
+            s.profiler?.stop(860)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 10048, count: 1728)
-        s.profiler?.stop(716)
+        s.profiler?.stop(861)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25992000 &* s.n, input: s.t + 12129600 &* s.n,
-            batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95, weights: s.f + 8320, gradInput: s.t + 13862400 &* s.n,
-            gradWeights: s.f + 10048, pool: pool)
-        s.profiler?.stop(717)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), batch: s.n, height: 95,
+            width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
+            weights: s.f + 8320, gradInput: s.tensor(603), gradWeights: s.f + 10048, pool: pool)
+        s.profiler?.stop(862)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 10048, channels: 192, kernel: 3, into: s.g + 25440)
-        s.profiler?.stop(718)
+        s.profiler?.stop(863)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13862400 &* s.n, input: s.t + 10396800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(603), input: s.tensor(30),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 7552,
-            savedInvStd: s.f + 7744, activation: .silu, gradInput: s.t + 13862400 &* s.n, gradGamma: s.g + 24672,
+            savedInvStd: s.f + 7744, activation: .silu, gradInput: s.tensor(603), gradGamma: s.g + 24672,
             gradBeta: s.g + 24864, pool: pool)
-        s.profiler?.stop(719)
+        s.profiler?.stop(864)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13862400 &* s.n, input: s.t + 102473264 &* s.n,
-            weights: s.p + 18528, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 11696400 &* s.n, gradWeights: s.g + 18528, pool: pool)
-        s.profiler?.stop(720)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(603), input: s.tensor(29), weights: s.p + 18528,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(605), gradWeights: s.g + 18528,
+            pool: pool)
+        s.profiler?.stop(865)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 11696400 &* s.n, s.t + 29457600 &* s.n, count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(721)
+        TrainingKernels.accumulate(s.tensor(605), s.tensor(597), count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(866)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11696400 &* s.n, input: s.t + 102184464 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(605), input: s.tensor(28),
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 7488,
-            savedInvStd: s.f + 7520, activation: .identity, gradInput: s.t + 11696400 &* s.n, gradGamma: s.g + 18400,
+            savedInvStd: s.f + 7520, activation: .identity, gradInput: s.tensor(605), gradGamma: s.g + 18400,
             gradBeta: s.g + 18432, pool: pool)
-        s.profiler?.stop(722)
+        s.profiler?.stop(867)
+        // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
+                beta: s.p + 11472, savedMean: s.f + 4608, savedInvStd: s.f + 4752, activation: .silu,
+                output: s.tensor(608), pool: pool)
+            s.profiler?.stop(868)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
+                gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
+                activation: .silu, output: s.tensor(608), scratch: s.f + 4608, pool: pool)
+            s.profiler?.stop(869)
+        }
+        // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(608), savedScale: s.tensor(27), batch: s.n,
+                pixels: 9025, channels: 144, output: s.tensor(607), pool: pool)
+            s.profiler?.stop(870)
+        }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11696400 &* s.n, input: s.t + 52850400 &* s.n,
-            weights: s.p + 13792, pixels: 9025 &* s.n, inChannels: 144, outChannels: 32,
-            gradInput: s.t + 10396800 &* s.n, gradWeights: s.g + 13792, pool: pool)
-        s.profiler?.stop(723)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(605), input: s.tensor(607), weights: s.p + 13792,
+            pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(606), gradWeights: s.g + 13792,
+            pool: pool)
+        s.profiler?.stop(871)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t + 51550800 &* s.n,
-            batch: s.n, pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, activation: .silu,
-            expandWeights: s.p + 12784, savedPooled: s.t + 118612144 &* s.n, savedHidden: s.t + 118613152 &* s.n,
-            savedScale: s.t + 118612288 &* s.n, gradInput: s.t + 24259200 &* s.n, gradReduceWeights: s.g + 11904,
-            gradReduceBias: s.g + 12768, gradExpandWeights: s.g + 12784, gradExpandBias: s.g + 13648, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(724)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(606), input: s.tensor(608), batch: s.n,
+            pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, activation: .silu,
+            expandWeights: s.p + 12784, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
+            gradInput: s.tensor(609), gradReduceWeights: s.g + 11904, gradReduceBias: s.g + 12768,
+            gradExpandWeights: s.g + 12784, gradExpandBias: s.g + 13648, workspace: s.ws, pool: pool)
+        s.profiler?.stop(872)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24259200 &* s.n, input: s.t + 50251200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(609), input: s.tensor(22),
             pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 4608,
-            savedInvStd: s.f + 4752, activation: .silu, gradInput: s.t + 24259200 &* s.n, gradGamma: s.g + 11328,
+            savedInvStd: s.f + 4752, activation: .silu, gradInput: s.tensor(609), gradGamma: s.g + 11328,
             gradBeta: s.g + 11472, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(873)
+        // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
+                beta: s.p + 9600, savedMean: s.f + 4320, savedInvStd: s.f + 4464, activation: .silu,
+                output: s.tensor(611), pool: pool)
+            s.profiler?.stop(874)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
+                gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
+                activation: .silu, output: s.tensor(611), scratch: s.f + 4320, pool: pool)
+            s.profiler?.stop(875)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6192, count: 1296)
-        s.profiler?.stop(726)
+        s.profiler?.stop(876)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24259200 &* s.n, input: s.t + 5198400 &* s.n,
-            batch: s.n, height: 190, width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95, weights: s.f + 4896, gradInput: s.t + 10396800 &* s.n,
-            gradWeights: s.f + 6192, pool: pool)
-        s.profiler?.stop(727)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(609), input: s.tensor(611), batch: s.n, height: 190,
+            width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
+            weights: s.f + 4896, gradInput: s.tensor(610), gradWeights: s.f + 6192, pool: pool)
+        s.profiler?.stop(877)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6192, channels: 144, kernel: 3, into: s.g + 10032)
-        s.profiler?.stop(728)
+        s.profiler?.stop(878)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(610), input: s.tensor(20),
             pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 4320,
-            savedInvStd: s.f + 4464, activation: .silu, gradInput: s.t + 10396800 &* s.n, gradGamma: s.g + 9456,
+            savedInvStd: s.f + 4464, activation: .silu, gradInput: s.tensor(610), gradGamma: s.g + 9456,
             gradBeta: s.g + 9600, pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(879)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t + 59348400 &* s.n,
-            weights: s.p + 6000, pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
-            gradWeights: s.g + 6000, pool: pool)
-        s.profiler?.stop(730)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(18), weights: s.p + 6000,
+            pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(612), gradWeights: s.g + 6000,
+            pool: pool)
+        s.profiler?.stop(880)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 118613136 &* s.n : nil, batch: s.n,
-            perImage: 866400, gradBranch: s.t + 866400 &* s.n, pool: pool)
-        s.profiler?.stop(731)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(612),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 866400, gradBranch: s.tensor(613), pool: pool)
+        s.profiler?.stop(881)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 58482000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(613), input: s.tensor(16),
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4272,
-            savedInvStd: s.f + 4296, activation: .identity, gradInput: s.t + 866400 &* s.n, gradGamma: s.g + 5872,
+            savedInvStd: s.f + 4296, activation: .identity, gradInput: s.tensor(613), gradGamma: s.g + 5872,
             gradBeta: s.g + 5904, pool: pool)
-        s.profiler?.stop(732)
+        s.profiler?.stop(882)
+        // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832,
+                beta: s.p + 4864, savedMean: s.f + 3792, savedInvStd: s.f + 3816, activation: .silu,
+                output: s.tensor(616), pool: pool)
+            s.profiler?.stop(883)
+        }
+        // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
+                gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
+                activation: .silu, output: s.tensor(616), scratch: s.f + 3792, pool: pool)
+            s.profiler?.stop(884)
+        }
+        // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(616), savedScale: s.tensor(15), batch: s.n,
+                pixels: 36100, channels: 24, output: s.tensor(615), pool: pool)
+            s.profiler?.stop(885)
+        }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 57615600 &* s.n,
-            weights: s.p + 5296, pixels: 36100 &* s.n, inChannels: 24, outChannels: 24,
-            gradInput: s.t + 1732800 &* s.n, gradWeights: s.g + 5296, pool: pool)
-        s.profiler?.stop(733)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(613), input: s.tensor(615), weights: s.p + 5296,
+            pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(614), gradWeights: s.g + 5296,
+            pool: pool)
+        s.profiler?.stop(886)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 56749200 &* s.n,
-            batch: s.n, pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
-            expandWeights: s.p + 5120, savedPooled: s.t + 118612848 &* s.n, savedHidden: s.t + 118613120 &* s.n,
-            savedScale: s.t + 118612880 &* s.n, gradInput: s.t + 866400 &* s.n, gradReduceWeights: s.g + 4960,
-            gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(734)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(614), input: s.tensor(616), batch: s.n,
+            pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
+            expandWeights: s.p + 5120, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            gradInput: s.tensor(617), gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104,
+            gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws, pool: pool)
+        s.profiler?.stop(887)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 55882800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(617), input: s.tensor(10),
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 3792,
-            savedInvStd: s.f + 3816, activation: .silu, gradInput: s.t + 866400 &* s.n, gradGamma: s.g + 4832,
+            savedInvStd: s.f + 3816, activation: .silu, gradInput: s.tensor(617), gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(888)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4056, count: 216)
-        s.profiler?.stop(736)
+        s.profiler?.stop(889)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 55016400 &* s.n,
-            batch: s.n, height: 190, width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 190, outWidth: 190, weights: s.f + 3840, gradInput: s.t + 1732800 &* s.n,
-            gradWeights: s.f + 4056, pool: pool)
-        s.profiler?.stop(737)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(9), batch: s.n, height: 190,
+            width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
+            weights: s.f + 3840, gradInput: s.tensor(618), gradWeights: s.f + 4056, pool: pool)
+        s.profiler?.stop(890)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4056, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(738)
+        s.profiler?.stop(891)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 1732800 &* s.n, s.t, count: 866400 &* s.n, pool: pool)
-        s.profiler?.stop(739)
+        TrainingKernels.accumulate(s.tensor(618), s.tensor(612), count: 866400 &* s.n, pool: pool)
+        s.profiler?.stop(892)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 54150000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(618), input: s.tensor(8),
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 3744,
-            savedInvStd: s.f + 3768, activation: .identity, gradInput: s.t + 1732800 &* s.n, gradGamma: s.g + 4480,
+            savedInvStd: s.f + 3768, activation: .identity, gradInput: s.tensor(618), gradGamma: s.g + 4480,
             gradBeta: s.g + 4512, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(893)
+        // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920,
+                beta: s.p + 1968, savedMean: s.f + 2784, savedInvStd: s.f + 2832, activation: .silu,
+                output: s.tensor(621), pool: pool)
+            s.profiler?.stop(894)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
+                activation: .silu, output: s.tensor(621), scratch: s.f + 2784, pool: pool)
+            s.profiler?.stop(895)
+        }
+        // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(621), savedScale: s.tensor(7), batch: s.n,
+                pixels: 36100, channels: 48, output: s.tensor(620), pool: pool)
+            s.profiler?.stop(896)
+        }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 22526400 &* s.n,
-            weights: s.p + 3328, pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.t,
-            gradWeights: s.g + 3328, pool: pool)
-        s.profiler?.stop(741)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 3328,
+            pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(619), gradWeights: s.g + 3328,
+            pool: pool)
+        s.profiler?.stop(897)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 20793600 &* s.n, batch: s.n, pixels: 36100,
-            channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu, expandWeights: s.p + 2704,
-            savedPooled: s.t + 118612512 &* s.n, savedHidden: s.t + 118613104 &* s.n,
-            savedScale: s.t + 118612560 &* s.n, gradInput: s.t + 1732800 &* s.n, gradReduceWeights: s.g + 2112,
-            gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(742)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(619), input: s.tensor(621), batch: s.n,
+            pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu,
+            expandWeights: s.p + 2704, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
+            gradInput: s.tensor(622), gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688,
+            gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws, pool: pool)
+        s.profiler?.stop(898)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 19060800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(2),
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 2784,
-            savedInvStd: s.f + 2832, activation: .silu, gradInput: s.t + 1732800 &* s.n, gradGamma: s.g + 1920,
+            savedInvStd: s.f + 2832, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(899)
+        // features.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296,
+                beta: s.p + 1344, savedMean: s.f + 2688, savedInvStd: s.f + 2736, activation: .silu,
+                output: s.tensor(624), pool: pool)
+            s.profiler?.stop(900)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
+                gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
+                activation: .silu, output: s.tensor(624), scratch: s.f + 2688, pool: pool)
+            s.profiler?.stop(901)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3312, count: 432)
-        s.profiler?.stop(744)
+        s.profiler?.stop(902)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 17328000 &* s.n,
-            batch: s.n, height: 190, width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 190, outWidth: 190, weights: s.f + 2880, gradInput: s.t, gradWeights: s.f + 3312, pool: pool)
-        s.profiler?.stop(745)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 190,
+            width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
+            weights: s.f + 2880, gradInput: s.tensor(623), gradWeights: s.f + 3312, pool: pool)
+        s.profiler?.stop(903)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3312, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(746)
+        s.profiler?.stop(904)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 15595200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(623), input: s.tensor(0),
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 2688,
-            savedInvStd: s.f + 2736, activation: .silu, gradInput: s.t, gradGamma: s.g + 1296, gradBeta: s.g + 1344,
-            pool: pool)
-        s.profiler?.stop(747)
+            savedInvStd: s.f + 2736, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1296,
+            gradBeta: s.g + 1344, pool: pool)
+        s.profiler?.stop(905)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 380,
-            width: 380, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, outChannels: 48,
-            gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(748)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(623), input: s.x, batch: s.n, inChannels: 3,
+            height: 380, width: 380, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
+            outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(906)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (15595200, 15595200),  // 0: features.0 conv output, 1,732,800 floats per image
+        (17328000, 0),  // 1: features.0 output, 1,732,800 floats per image
+        (19060800, 17328000),  // 2: features.1.0.block.0 conv output, 1,732,800 floats per image
+        (20793600, 0),  // 3: features.1.0.block.0 output, 1,732,800 floats per image
+        (22526400, 1732800),  // 4: features.1.0.block.1 output, 1,732,800 floats per image
+        (118612512, 55350592),  // 5: features.1.0.block.1 pooled, 48 floats per image
+        (118613104, 55351136),  // 6: features.1.0.block.1 hidden, 12 floats per image
+        (118612560, 55350640),  // 7: features.1.0.block.1 scale, 48 floats per image
+        (54150000, 25558800),  // 8: features.1.0.block.2 conv output, 866,400 floats per image
+        (55016400, 26425200),  // 9: features.1.0.block.2 output, 866,400 floats per image
+        (55882800, 27291600),  // 10: features.1.1.block.0 conv output, 866,400 floats per image
+        (56749200, 0),  // 11: features.1.1.block.0 output, 866,400 floats per image
+        (57615600, 866400),  // 12: features.1.1.block.1 output, 866,400 floats per image
+        (118612848, 55350880),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (118613120, 55351152),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (118612880, 55350912),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (58482000, 28158000),  // 16: features.1.1.block.2 conv output, 866,400 floats per image
+        (0, 0),  // 17: features.1.1.block.2 output, 866,400 floats per image
+        (59348400, 29024400),  // 18: features.1.1 output, 866,400 floats per image
+        (118613136, 55351168),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (0, 0),  // 20: features.2.0.block.0 conv output, 5,198,400 floats per image
+        (5198400, 5198400),  // 21: features.2.0.block.0 output, 5,198,400 floats per image
+        (50251200, 24259200),  // 22: features.2.0.block.1 conv output, 1,299,600 floats per image
+        (51550800, 5198400),  // 23: features.2.0.block.1 output, 1,299,600 floats per image
+        (52850400, 6498000),  // 24: features.2.0.block.2 output, 1,299,600 floats per image
+        (118612144, 55350304),  // 25: features.2.0.block.2 pooled, 144 floats per image
+        (118613152, 55351184),  // 26: features.2.0.block.2 hidden, 6 floats per image
+        (118612288, 55350448),  // 27: features.2.0.block.2 scale, 144 floats per image
+        (102184464, 45650160),  // 28: features.2.0.block.3 conv output, 288,800 floats per image
+        (102473264, 45938960),  // 29: features.2.0.block.3 output, 288,800 floats per image
+        (10396800, 5198400),  // 30: features.2.1.block.0 conv output, 1,732,800 floats per image
+        (12129600, 6931200),  // 31: features.2.1.block.0 output, 1,732,800 floats per image
+        (13862400, 8664000),  // 32: features.2.1.block.1 conv output, 1,732,800 floats per image
+        (24259200, 6931200),  // 33: features.2.1.block.1 output, 1,732,800 floats per image
+        (25992000, 10396800),  // 34: features.2.1.block.2 output, 1,732,800 floats per image
+        (118610608, 55348768),  // 35: features.2.1.block.2 pooled, 192 floats per image
+        (118613168, 55351200),  // 36: features.2.1.block.2 hidden, 8 floats per image
+        (118610800, 55348960),  // 37: features.2.1.block.2 scale, 192 floats per image
+        (102762064, 46227760),  // 38: features.2.1.block.3 conv output, 288,800 floats per image
+        (27724800, 6931200),  // 39: features.2.1.block.3 output, 288,800 floats per image
+        (103050864, 46516560),  // 40: features.2.1 output, 288,800 floats per image
+        (118613184, 55351216),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (27724800, 6931200),  // 42: features.2.2.block.0 conv output, 1,732,800 floats per image
+        (29457600, 10396800),  // 43: features.2.2.block.0 output, 1,732,800 floats per image
+        (31190400, 12129600),  // 44: features.2.2.block.1 conv output, 1,732,800 floats per image
+        (32923200, 10396800),  // 45: features.2.2.block.1 output, 1,732,800 floats per image
+        (34656000, 13862400),  // 46: features.2.2.block.2 output, 1,732,800 floats per image
+        (118610992, 55349152),  // 47: features.2.2.block.2 pooled, 192 floats per image
+        (118613200, 55351232),  // 48: features.2.2.block.2 hidden, 8 floats per image
+        (118611184, 55349344),  // 49: features.2.2.block.2 scale, 192 floats per image
+        (103339664, 46805360),  // 50: features.2.2.block.3 conv output, 288,800 floats per image
+        (36388800, 10396800),  // 51: features.2.2.block.3 output, 288,800 floats per image
+        (103628464, 47094160),  // 52: features.2.2 output, 288,800 floats per image
+        (118613216, 55351248),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (36388800, 10396800),  // 54: features.2.3.block.0 conv output, 1,732,800 floats per image
+        (38121600, 13862400),  // 55: features.2.3.block.0 output, 1,732,800 floats per image
+        (39854400, 19060800),  // 56: features.2.3.block.1 conv output, 1,732,800 floats per image
+        (41587200, 13862400),  // 57: features.2.3.block.1 output, 1,732,800 floats per image
+        (43320000, 20793600),  // 58: features.2.3.block.2 output, 1,732,800 floats per image
+        (118611376, 55349536),  // 59: features.2.3.block.2 pooled, 192 floats per image
+        (118613232, 55351264),  // 60: features.2.3.block.2 hidden, 8 floats per image
+        (118611568, 55349728),  // 61: features.2.3.block.2 scale, 192 floats per image
+        (103917264, 47382960),  // 62: features.2.3.block.3 conv output, 288,800 floats per image
+        (45052800, 13862400),  // 63: features.2.3.block.3 output, 288,800 floats per image
+        (104206064, 47671760),  // 64: features.2.3 output, 288,800 floats per image
+        (118613248, 55351280),  // 65: features.2.3 drop-path keep, 1 floats per image
+        (45052800, 13862400),  // 66: features.3.0.block.0 conv output, 1,732,800 floats per image
+        (46785600, 20793600),  // 67: features.3.0.block.0 output, 1,732,800 floats per image
+        (87309840, 39401712),  // 68: features.3.0.block.1 conv output, 442,368 floats per image
+        (87752208, 20793600),  // 69: features.3.0.block.1 output, 442,368 floats per image
+        (88194576, 21235968),  // 70: features.3.0.block.2 output, 442,368 floats per image
+        (118611760, 55349920),  // 71: features.3.0.block.2 pooled, 192 floats per image
+        (50251184, 55351296),  // 72: features.3.0.block.2 hidden, 8 floats per image
+        (118611952, 55350112),  // 73: features.3.0.block.2 scale, 192 floats per image
+        (115010320, 51817456),  // 74: features.3.0.block.3 conv output, 129,024 floats per image
+        (115139344, 51946480),  // 75: features.3.0.block.3 output, 129,024 floats per image
+        (48518400, 20793600),  // 76: features.3.1.block.0 conv output, 774,144 floats per image
+        (49292544, 21567744),  // 77: features.3.1.block.0 output, 774,144 floats per image
+        (60214800, 22341888),  // 78: features.3.1.block.1 conv output, 774,144 floats per image
+        (60988944, 21567744),  // 79: features.3.1.block.1 output, 774,144 floats per image
+        (61763088, 23116032),  // 80: features.3.1.block.2 output, 774,144 floats per image
+        (118607920, 24258816),  // 81: features.3.1.block.2 pooled, 336 floats per image
+        (118613264, 55351312),  // 82: features.3.1.block.2 hidden, 14 floats per image
+        (118608256, 55346416),  // 83: features.3.1.block.2 scale, 336 floats per image
+        (115268368, 52075504),  // 84: features.3.1.block.3 conv output, 129,024 floats per image
+        (50066688, 21567744),  // 85: features.3.1.block.3 output, 129,024 floats per image
+        (115397392, 52204528),  // 86: features.3.1 output, 129,024 floats per image
+        (118613280, 55351328),  // 87: features.3.1 drop-path keep, 1 floats per image
+        (62537232, 21567744),  // 88: features.3.2.block.0 conv output, 774,144 floats per image
+        (63311376, 23116032),  // 89: features.3.2.block.0 output, 774,144 floats per image
+        (64085520, 29890800),  // 90: features.3.2.block.1 conv output, 774,144 floats per image
+        (64859664, 23116032),  // 91: features.3.2.block.1 output, 774,144 floats per image
+        (65633808, 30664944),  // 92: features.3.2.block.2 output, 774,144 floats per image
+        (118608592, 55346752),  // 93: features.3.2.block.2 pooled, 336 floats per image
+        (118613296, 55351344),  // 94: features.3.2.block.2 hidden, 14 floats per image
+        (118608928, 55347088),  // 95: features.3.2.block.2 scale, 336 floats per image
+        (115526416, 52333552),  // 96: features.3.2.block.3 conv output, 129,024 floats per image
+        (50066688, 23116032),  // 97: features.3.2.block.3 output, 129,024 floats per image
+        (115655440, 52462576),  // 98: features.3.2 output, 129,024 floats per image
+        (118613312, 55351360),  // 99: features.3.2 drop-path keep, 1 floats per image
+        (66407952, 23116032),  // 100: features.3.3.block.0 conv output, 774,144 floats per image
+        (67182096, 30664944),  // 101: features.3.3.block.0 output, 774,144 floats per image
+        (67956240, 31439088),  // 102: features.3.3.block.1 conv output, 774,144 floats per image
+        (68730384, 30664944),  // 103: features.3.3.block.1 output, 774,144 floats per image
+        (69504528, 32213232),  // 104: features.3.3.block.2 output, 774,144 floats per image
+        (118609264, 55347424),  // 105: features.3.3.block.2 pooled, 336 floats per image
+        (118613328, 55351376),  // 106: features.3.3.block.2 hidden, 14 floats per image
+        (118609600, 55347760),  // 107: features.3.3.block.2 scale, 336 floats per image
+        (115784464, 52591600),  // 108: features.3.3.block.3 conv output, 129,024 floats per image
+        (50066688, 23890176),  // 109: features.3.3.block.3 output, 129,024 floats per image
+        (115913488, 52720624),  // 110: features.3.3 output, 129,024 floats per image
+        (118613344, 55351392),  // 111: features.3.3 drop-path keep, 1 floats per image
+        (70278672, 30664944),  // 112: features.4.0.block.0 conv output, 774,144 floats per image
+        (71052816, 32213232),  // 113: features.4.0.block.0 output, 774,144 floats per image
+        (114153232, 51485680),  // 114: features.4.0.block.1 conv output, 193,536 floats per image
+        (114346768, 23890176),  // 115: features.4.0.block.1 output, 193,536 floats per image
+        (114540304, 32213232),  // 116: features.4.0.block.2 output, 193,536 floats per image
+        (118609936, 55348096),  // 117: features.4.0.block.2 pooled, 336 floats per image
+        (118613360, 55351408),  // 118: features.4.0.block.2 hidden, 14 floats per image
+        (118610272, 55348432),  // 119: features.4.0.block.2 scale, 336 floats per image
+        (117148432, 53863408),  // 120: features.4.0.block.3 conv output, 64,512 floats per image
+        (117212944, 53927920),  // 121: features.4.0.block.3 output, 64,512 floats per image
+        (88636944, 39844080),  // 122: features.4.1.block.0 conv output, 387,072 floats per image
+        (89024016, 32213232),  // 123: features.4.1.block.0 output, 387,072 floats per image
+        (89411088, 40231152),  // 124: features.4.1.block.1 conv output, 387,072 floats per image
+        (89798160, 32213232),  // 125: features.4.1.block.1 output, 387,072 floats per image
+        (90185232, 32600304),  // 126: features.4.1.block.2 output, 387,072 floats per image
+        (118599856, 55338352),  // 127: features.4.1.block.2 pooled, 672 floats per image
+        (118612912, 55350944),  // 128: features.4.1.block.2 hidden, 28 floats per image
+        (118600528, 55339024),  // 129: features.4.1.block.2 scale, 672 floats per image
+        (117277456, 53992432),  // 130: features.4.1.block.3 conv output, 64,512 floats per image
+        (50066688, 23890176),  // 131: features.4.1.block.3 output, 64,512 floats per image
+        (117341968, 54056944),  // 132: features.4.1 output, 64,512 floats per image
+        (118613376, 55351424),  // 133: features.4.1 drop-path keep, 1 floats per image
+        (90572304, 40618224),  // 134: features.4.2.block.0 conv output, 387,072 floats per image
+        (90959376, 32213232),  // 135: features.4.2.block.0 output, 387,072 floats per image
+        (91346448, 41005296),  // 136: features.4.2.block.1 conv output, 387,072 floats per image
+        (91733520, 32213232),  // 137: features.4.2.block.1 output, 387,072 floats per image
+        (92120592, 32600304),  // 138: features.4.2.block.2 output, 387,072 floats per image
+        (118601200, 55339696),  // 139: features.4.2.block.2 pooled, 672 floats per image
+        (118612944, 55350976),  // 140: features.4.2.block.2 hidden, 28 floats per image
+        (118601872, 55340368),  // 141: features.4.2.block.2 scale, 672 floats per image
+        (117406480, 54121456),  // 142: features.4.2.block.3 conv output, 64,512 floats per image
+        (50066688, 23890176),  // 143: features.4.2.block.3 output, 64,512 floats per image
+        (117470992, 54185968),  // 144: features.4.2 output, 64,512 floats per image
+        (118613392, 55351440),  // 145: features.4.2 drop-path keep, 1 floats per image
+        (92507664, 41392368),  // 146: features.4.3.block.0 conv output, 387,072 floats per image
+        (92894736, 32213232),  // 147: features.4.3.block.0 output, 387,072 floats per image
+        (93281808, 41779440),  // 148: features.4.3.block.1 conv output, 387,072 floats per image
+        (93668880, 32213232),  // 149: features.4.3.block.1 output, 387,072 floats per image
+        (94055952, 32600304),  // 150: features.4.3.block.2 output, 387,072 floats per image
+        (118602544, 55341040),  // 151: features.4.3.block.2 pooled, 672 floats per image
+        (118612976, 55351008),  // 152: features.4.3.block.2 hidden, 28 floats per image
+        (118603216, 55341712),  // 153: features.4.3.block.2 scale, 672 floats per image
+        (117535504, 54250480),  // 154: features.4.3.block.3 conv output, 64,512 floats per image
+        (50066688, 23890176),  // 155: features.4.3.block.3 output, 64,512 floats per image
+        (117600016, 54314992),  // 156: features.4.3 output, 64,512 floats per image
+        (118613408, 55351456),  // 157: features.4.3 drop-path keep, 1 floats per image
+        (94443024, 42166512),  // 158: features.4.4.block.0 conv output, 387,072 floats per image
+        (94830096, 32213232),  // 159: features.4.4.block.0 output, 387,072 floats per image
+        (95217168, 42553584),  // 160: features.4.4.block.1 conv output, 387,072 floats per image
+        (95604240, 32213232),  // 161: features.4.4.block.1 output, 387,072 floats per image
+        (95991312, 32600304),  // 162: features.4.4.block.2 output, 387,072 floats per image
+        (118603888, 55342384),  // 163: features.4.4.block.2 pooled, 672 floats per image
+        (118613008, 55351040),  // 164: features.4.4.block.2 hidden, 28 floats per image
+        (118604560, 55343056),  // 165: features.4.4.block.2 scale, 672 floats per image
+        (117664528, 54379504),  // 166: features.4.4.block.3 conv output, 64,512 floats per image
+        (50066688, 23890176),  // 167: features.4.4.block.3 output, 64,512 floats per image
+        (117729040, 54444016),  // 168: features.4.4 output, 64,512 floats per image
+        (118613424, 55351472),  // 169: features.4.4 drop-path keep, 1 floats per image
+        (96378384, 42940656),  // 170: features.4.5.block.0 conv output, 387,072 floats per image
+        (96765456, 32213232),  // 171: features.4.5.block.0 output, 387,072 floats per image
+        (97152528, 43327728),  // 172: features.4.5.block.1 conv output, 387,072 floats per image
+        (97539600, 32213232),  // 173: features.4.5.block.1 output, 387,072 floats per image
+        (97926672, 32600304),  // 174: features.4.5.block.2 output, 387,072 floats per image
+        (118605232, 55343728),  // 175: features.4.5.block.2 pooled, 672 floats per image
+        (118613040, 55351072),  // 176: features.4.5.block.2 hidden, 28 floats per image
+        (118605904, 55344400),  // 177: features.4.5.block.2 scale, 672 floats per image
+        (117793552, 54508528),  // 178: features.4.5.block.3 conv output, 64,512 floats per image
+        (50066688, 23890176),  // 179: features.4.5.block.3 output, 64,512 floats per image
+        (117858064, 54573040),  // 180: features.4.5 output, 64,512 floats per image
+        (118613440, 55351488),  // 181: features.4.5 drop-path keep, 1 floats per image
+        (98313744, 43714800),  // 182: features.5.0.block.0 conv output, 387,072 floats per image
+        (98700816, 32213232),  // 183: features.5.0.block.0 output, 387,072 floats per image
+        (99087888, 44101872),  // 184: features.5.0.block.1 conv output, 387,072 floats per image
+        (99474960, 32213232),  // 185: features.5.0.block.1 output, 387,072 floats per image
+        (99862032, 32600304),  // 186: features.5.0.block.2 output, 387,072 floats per image
+        (118606576, 55345072),  // 187: features.5.0.block.2 pooled, 672 floats per image
+        (118613072, 55351104),  // 188: features.5.0.block.2 hidden, 28 floats per image
+        (118607248, 55345744),  // 189: features.5.0.block.2 scale, 672 floats per image
+        (116042512, 24166656),  // 190: features.5.0.block.3 conv output, 92,160 floats per image
+        (116134672, 52849648),  // 191: features.5.0.block.3 output, 92,160 floats per image
+        (71826960, 32213232),  // 192: features.5.1.block.0 conv output, 552,960 floats per image
+        (72379920, 32766192),  // 193: features.5.1.block.0 output, 552,960 floats per image
+        (72932880, 33319152),  // 194: features.5.1.block.1 conv output, 552,960 floats per image
+        (73485840, 32766192),  // 195: features.5.1.block.1 output, 552,960 floats per image
+        (74038800, 33872112),  // 196: features.5.1.block.2 output, 552,960 floats per image
+        (118589296, 55328752),  // 197: features.5.1.block.2 pooled, 960 floats per image
+        (118612608, 24259152),  // 198: features.5.1.block.2 hidden, 40 floats per image
+        (118590256, 55329712),  // 199: features.5.1.block.2 scale, 960 floats per image
+        (116226832, 52941808),  // 200: features.5.1.block.3 conv output, 92,160 floats per image
+        (50066688, 23890176),  // 201: features.5.1.block.3 output, 92,160 floats per image
+        (116318992, 53033968),  // 202: features.5.1 output, 92,160 floats per image
+        (118613456, 55351504),  // 203: features.5.1 drop-path keep, 1 floats per image
+        (74591760, 32766192),  // 204: features.5.2.block.0 conv output, 552,960 floats per image
+        (75144720, 33872112),  // 205: features.5.2.block.0 output, 552,960 floats per image
+        (75697680, 34425072),  // 206: features.5.2.block.1 conv output, 552,960 floats per image
+        (76250640, 33872112),  // 207: features.5.2.block.1 output, 552,960 floats per image
+        (76803600, 34978032),  // 208: features.5.2.block.2 output, 552,960 floats per image
+        (118591216, 55330672),  // 209: features.5.2.block.2 pooled, 960 floats per image
+        (118612656, 55350688),  // 210: features.5.2.block.2 hidden, 40 floats per image
+        (118592176, 55331632),  // 211: features.5.2.block.2 scale, 960 floats per image
+        (116411152, 53126128),  // 212: features.5.2.block.3 conv output, 92,160 floats per image
+        (50066688, 23890176),  // 213: features.5.2.block.3 output, 92,160 floats per image
+        (116503312, 53218288),  // 214: features.5.2 output, 92,160 floats per image
+        (118613472, 55351520),  // 215: features.5.2 drop-path keep, 1 floats per image
+        (77356560, 33872112),  // 216: features.5.3.block.0 conv output, 552,960 floats per image
+        (77909520, 34978032),  // 217: features.5.3.block.0 output, 552,960 floats per image
+        (78462480, 35530992),  // 218: features.5.3.block.1 conv output, 552,960 floats per image
+        (79015440, 34978032),  // 219: features.5.3.block.1 output, 552,960 floats per image
+        (79568400, 36083952),  // 220: features.5.3.block.2 output, 552,960 floats per image
+        (118593136, 55332592),  // 221: features.5.3.block.2 pooled, 960 floats per image
+        (118612704, 55350736),  // 222: features.5.3.block.2 hidden, 40 floats per image
+        (118594096, 55333552),  // 223: features.5.3.block.2 scale, 960 floats per image
+        (116595472, 53310448),  // 224: features.5.3.block.3 conv output, 92,160 floats per image
+        (50066688, 23890176),  // 225: features.5.3.block.3 output, 92,160 floats per image
+        (116687632, 53402608),  // 226: features.5.3 output, 92,160 floats per image
+        (118613488, 55351536),  // 227: features.5.3 drop-path keep, 1 floats per image
+        (80121360, 34978032),  // 228: features.5.4.block.0 conv output, 552,960 floats per image
+        (80674320, 36083952),  // 229: features.5.4.block.0 output, 552,960 floats per image
+        (81227280, 36636912),  // 230: features.5.4.block.1 conv output, 552,960 floats per image
+        (81780240, 36083952),  // 231: features.5.4.block.1 output, 552,960 floats per image
+        (82333200, 37189872),  // 232: features.5.4.block.2 output, 552,960 floats per image
+        (118595056, 55334512),  // 233: features.5.4.block.2 pooled, 960 floats per image
+        (118612752, 55350784),  // 234: features.5.4.block.2 hidden, 40 floats per image
+        (118596016, 55335472),  // 235: features.5.4.block.2 scale, 960 floats per image
+        (116779792, 53494768),  // 236: features.5.4.block.3 conv output, 92,160 floats per image
+        (50066688, 23890176),  // 237: features.5.4.block.3 output, 92,160 floats per image
+        (116871952, 53586928),  // 238: features.5.4 output, 92,160 floats per image
+        (118613504, 55351552),  // 239: features.5.4 drop-path keep, 1 floats per image
+        (82886160, 36083952),  // 240: features.5.5.block.0 conv output, 552,960 floats per image
+        (83439120, 37189872),  // 241: features.5.5.block.0 output, 552,960 floats per image
+        (83992080, 37742832),  // 242: features.5.5.block.1 conv output, 552,960 floats per image
+        (84545040, 37189872),  // 243: features.5.5.block.1 output, 552,960 floats per image
+        (85098000, 38295792),  // 244: features.5.5.block.2 output, 552,960 floats per image
+        (118596976, 55336432),  // 245: features.5.5.block.2 pooled, 960 floats per image
+        (118612800, 55350832),  // 246: features.5.5.block.2 hidden, 40 floats per image
+        (118597936, 55337392),  // 247: features.5.5.block.2 scale, 960 floats per image
+        (116964112, 53679088),  // 248: features.5.5.block.3 conv output, 92,160 floats per image
+        (50066688, 23890176),  // 249: features.5.5.block.3 output, 92,160 floats per image
+        (117056272, 53771248),  // 250: features.5.5 output, 92,160 floats per image
+        (118613520, 55351568),  // 251: features.5.5 drop-path keep, 1 floats per image
+        (85650960, 37189872),  // 252: features.6.0.block.0 conv output, 552,960 floats per image
+        (86203920, 38295792),  // 253: features.6.0.block.0 output, 552,960 floats per image
+        (50066688, 51679216),  // 254: features.6.0.block.1 conv output, 138,240 floats per image
+        (114733840, 23890176),  // 255: features.6.0.block.1 output, 138,240 floats per image
+        (114872080, 24028416),  // 256: features.6.0.block.2 output, 138,240 floats per image
+        (87308496, 39390672),  // 257: features.6.0.block.2 pooled, 960 floats per image
+        (87309776, 39392592),  // 258: features.6.0.block.2 hidden, 40 floats per image
+        (118598896, 39391632),  // 259: features.6.0.block.2 scale, 960 floats per image
+        (50204928, 54702064),  // 260: features.6.0.block.3 conv output, 39,168 floats per image
+        (117987088, 54741232),  // 261: features.6.0.block.3 output, 39,168 floats per image
+        (104752912, 39069936),  // 262: features.6.1.block.0 conv output, 235,008 floats per image
+        (104987920, 23890176),  // 263: features.6.1.block.0 output, 235,008 floats per image
+        (105222928, 47960560),  // 264: features.6.1.block.1 conv output, 235,008 floats per image
+        (105457936, 23890176),  // 265: features.6.1.block.1 output, 235,008 floats per image
+        (105692944, 38295792),  // 266: features.6.1.block.2 output, 235,008 floats per image
+        (50249472, 24164352),  // 267: features.6.1.block.2 pooled, 1,632 floats per image
+        (50251104, 24165984),  // 268: features.6.1.block.2 hidden, 68 floats per image
+        (87305232, 39369456),  // 269: features.6.1.block.2 scale, 1,632 floats per image
+        (118026256, 54780400),  // 270: features.6.1.block.3 conv output, 39,168 floats per image
+        (86756880, 23890176),  // 271: features.6.1.block.3 output, 39,168 floats per image
+        (118065424, 54819568),  // 272: features.6.1 output, 39,168 floats per image
+        (87309824, 24166544),  // 273: features.6.1 drop-path keep, 1 floats per image
+        (105927952, 48195568),  // 274: features.6.2.block.0 conv output, 235,008 floats per image
+        (106162960, 23890176),  // 275: features.6.2.block.0 output, 235,008 floats per image
+        (106397968, 48430576),  // 276: features.6.2.block.1 conv output, 235,008 floats per image
+        (106632976, 23890176),  // 277: features.6.2.block.1 output, 235,008 floats per image
+        (106867984, 38295792),  // 278: features.6.2.block.2 output, 235,008 floats per image
+        (87306864, 39371088),  // 279: features.6.2.block.2 pooled, 1,632 floats per image
+        (87309456, 24166064),  // 280: features.6.2.block.2 hidden, 68 floats per image
+        (118574608, 39372720),  // 281: features.6.2.block.2 scale, 1,632 floats per image
+        (118104592, 54858736),  // 282: features.6.2.block.3 conv output, 39,168 floats per image
+        (86756880, 23890176),  // 283: features.6.2.block.3 output, 39,168 floats per image
+        (118143760, 54897904),  // 284: features.6.2 output, 39,168 floats per image
+        (118613536, 24166560),  // 285: features.6.2 drop-path keep, 1 floats per image
+        (107102992, 48665584),  // 286: features.6.3.block.0 conv output, 235,008 floats per image
+        (107338000, 23890176),  // 287: features.6.3.block.0 output, 235,008 floats per image
+        (107573008, 48900592),  // 288: features.6.3.block.1 conv output, 235,008 floats per image
+        (107808016, 23890176),  // 289: features.6.3.block.1 output, 235,008 floats per image
+        (108043024, 38295792),  // 290: features.6.3.block.2 output, 235,008 floats per image
+        (118576240, 39374352),  // 291: features.6.3.block.2 pooled, 1,632 floats per image
+        (87309536, 24166144),  // 292: features.6.3.block.2 hidden, 68 floats per image
+        (118577872, 39375984),  // 293: features.6.3.block.2 scale, 1,632 floats per image
+        (118182928, 54937072),  // 294: features.6.3.block.3 conv output, 39,168 floats per image
+        (86756880, 23890176),  // 295: features.6.3.block.3 output, 39,168 floats per image
+        (118222096, 54976240),  // 296: features.6.3 output, 39,168 floats per image
+        (118613552, 24166576),  // 297: features.6.3 drop-path keep, 1 floats per image
+        (108278032, 49135600),  // 298: features.6.4.block.0 conv output, 235,008 floats per image
+        (108513040, 23890176),  // 299: features.6.4.block.0 output, 235,008 floats per image
+        (108748048, 49370608),  // 300: features.6.4.block.1 conv output, 235,008 floats per image
+        (108983056, 23890176),  // 301: features.6.4.block.1 output, 235,008 floats per image
+        (109218064, 38295792),  // 302: features.6.4.block.2 output, 235,008 floats per image
+        (118579504, 39377616),  // 303: features.6.4.block.2 pooled, 1,632 floats per image
+        (87309616, 24166224),  // 304: features.6.4.block.2 hidden, 68 floats per image
+        (118581136, 39379248),  // 305: features.6.4.block.2 scale, 1,632 floats per image
+        (118261264, 55015408),  // 306: features.6.4.block.3 conv output, 39,168 floats per image
+        (86756880, 23890176),  // 307: features.6.4.block.3 output, 39,168 floats per image
+        (118300432, 55054576),  // 308: features.6.4 output, 39,168 floats per image
+        (118613568, 24166592),  // 309: features.6.4 drop-path keep, 1 floats per image
+        (109453072, 49605616),  // 310: features.6.5.block.0 conv output, 235,008 floats per image
+        (109688080, 23890176),  // 311: features.6.5.block.0 output, 235,008 floats per image
+        (109923088, 49840624),  // 312: features.6.5.block.1 conv output, 235,008 floats per image
+        (110158096, 23890176),  // 313: features.6.5.block.1 output, 235,008 floats per image
+        (110393104, 38295792),  // 314: features.6.5.block.2 output, 235,008 floats per image
+        (118582768, 39380880),  // 315: features.6.5.block.2 pooled, 1,632 floats per image
+        (87309696, 24166304),  // 316: features.6.5.block.2 hidden, 68 floats per image
+        (118584400, 39382512),  // 317: features.6.5.block.2 scale, 1,632 floats per image
+        (118339600, 55093744),  // 318: features.6.5.block.3 conv output, 39,168 floats per image
+        (86756880, 23890176),  // 319: features.6.5.block.3 output, 39,168 floats per image
+        (118378768, 55132912),  // 320: features.6.5 output, 39,168 floats per image
+        (118613584, 24166608),  // 321: features.6.5 drop-path keep, 1 floats per image
+        (110628112, 50075632),  // 322: features.6.6.block.0 conv output, 235,008 floats per image
+        (110863120, 23890176),  // 323: features.6.6.block.0 output, 235,008 floats per image
+        (111098128, 50310640),  // 324: features.6.6.block.1 conv output, 235,008 floats per image
+        (111333136, 23890176),  // 325: features.6.6.block.1 output, 235,008 floats per image
+        (111568144, 38295792),  // 326: features.6.6.block.2 output, 235,008 floats per image
+        (118586032, 39384144),  // 327: features.6.6.block.2 pooled, 1,632 floats per image
+        (118612432, 24166384),  // 328: features.6.6.block.2 hidden, 68 floats per image
+        (118587664, 39385776),  // 329: features.6.6.block.2 scale, 1,632 floats per image
+        (118417936, 55172080),  // 330: features.6.6.block.3 conv output, 39,168 floats per image
+        (86756880, 23890176),  // 331: features.6.6.block.3 output, 39,168 floats per image
+        (118457104, 55211248),  // 332: features.6.6 output, 39,168 floats per image
+        (118613600, 24166624),  // 333: features.6.6 drop-path keep, 1 floats per image
+        (111803152, 50545648),  // 334: features.6.7.block.0 conv output, 235,008 floats per image
+        (112038160, 23890176),  // 335: features.6.7.block.0 output, 235,008 floats per image
+        (112273168, 50780656),  // 336: features.6.7.block.1 conv output, 235,008 floats per image
+        (112508176, 23890176),  // 337: features.6.7.block.1 output, 235,008 floats per image
+        (112743184, 38295792),  // 338: features.6.7.block.2 output, 235,008 floats per image
+        (87278352, 39387408),  // 339: features.6.7.block.2 pooled, 1,632 floats per image
+        (87286000, 24166464),  // 340: features.6.7.block.2 hidden, 68 floats per image
+        (87279984, 39389040),  // 341: features.6.7.block.2 scale, 1,632 floats per image
+        (118496272, 55250416),  // 342: features.6.7.block.3 conv output, 39,168 floats per image
+        (86756880, 23890176),  // 343: features.6.7.block.3 output, 39,168 floats per image
+        (118535440, 55289584),  // 344: features.6.7 output, 39,168 floats per image
+        (87286160, 24166640),  // 345: features.6.7 drop-path keep, 1 floats per image
+        (112978192, 51015664),  // 346: features.7.0.block.0 conv output, 235,008 floats per image
+        (113213200, 23890176),  // 347: features.7.0.block.0 output, 235,008 floats per image
+        (113448208, 51250672),  // 348: features.7.0.block.1 conv output, 235,008 floats per image
+        (113683216, 23890176),  // 349: features.7.0.block.1 output, 235,008 floats per image
+        (113918224, 38295792),  // 350: features.7.0.block.2 output, 235,008 floats per image
+        (87281616, 24158976),  // 351: features.7.0.block.2 pooled, 1,632 floats per image
+        (87286080, 24163360),  // 352: features.7.0.block.2 hidden, 68 floats per image
+        (87283248, 24160608),  // 353: features.7.0.block.2 scale, 1,632 floats per image
+        (87143952, 39304944),  // 354: features.7.0.block.3 conv output, 64,512 floats per image
+        (87208464, 54637552),  // 355: features.7.0.block.3 output, 64,512 floats per image
+        (86756880, 38295792),  // 356: features.7.1.block.0 conv output, 387,072 floats per image
+        (100249104, 38682864),  // 357: features.7.1.block.0 output, 387,072 floats per image
+        (100636176, 44488944),  // 358: features.7.1.block.1 conv output, 387,072 floats per image
+        (101023248, 38682864),  // 359: features.7.1.block.1 output, 387,072 floats per image
+        (101410320, 44876016),  // 360: features.7.1.block.2 output, 387,072 floats per image
+        (50244096, 24148224),  // 361: features.7.1.block.2 pooled, 2,688 floats per image
+        (87285888, 24163248),  // 362: features.7.1.block.2 hidden, 112 floats per image
+        (50246784, 24150912),  // 363: features.7.1.block.2 scale, 2,688 floats per image
+        (102055440, 38940912),  // 364: features.7.1.block.3 conv output, 64,512 floats per image
+        (101797392, 23890176),  // 365: features.7.1.block.3 output, 64,512 floats per image
+        (102119952, 39005424),  // 366: features.7.1 output, 64,512 floats per image
+        (87286176, 24163440),  // 367: features.7.1 drop-path keep, 1 floats per image
+        (101797392, 23890176),  // 368: features.8 conv output, 258,048 floats per image
+        (104494864, 38682864),  // 369: features.8 output, 258,048 floats per image
+        (87272976, 24153600),  // 370: avgpool output, 1,792 floats per image
+        (87274768, 24155392),  // 371: dropout mask, 1,792 floats per image
+        (87276560, 24157184),  // 372: dropout output, 1,792 floats per image
+        (87272976, 24153600),  // 373: logits, 1,000 floats per image
+        (87284880, 24162240),  // 374: logits gradient, 1,000 floats per image
+        (87272976, 24153600),  // 375: gradient of dropout output, 1,792 floats per image
+        (87276560, 24157184),  // 376: gradient of avgpool, 1,792 floats per image
+        (104494864, 38682864),  // 377: gradient of head output, 258,048 floats per image
+        (117922576, 23890176),  // 378: gradient of features.8 input, 64,512 floats per image
+        (104494864, 23954688),  // 379: gradient of features.7.1 branch, 64,512 floats per image
+        (101797392, 45263088),  // 380: gradient of features.7.1.block.3 input, 387,072 floats per image
+        (101410320, 44876016),  // 381: features.7.1.block.2 output (recomputed), 387,072 floats per image
+        (101023248, 38682864),  // 382: features.7.1.block.1 output (recomputed), 387,072 floats per image
+        (101410320, 44876016),  // 383: gradient of features.7.1.block.2 input, 387,072 floats per image
+        (100636176, 44488944),  // 384: gradient of features.7.1.block.1 input, 387,072 floats per image
+        (100249104, 38682864),  // 385: features.7.1.block.0 output (recomputed), 387,072 floats per image
+        (86991888, 38765808),  // 386: gradient of features.7.1.block.0 input, 64,512 floats per image
+        (86756880, 38530800),  // 387: gradient of features.7.0.block.3 input, 235,008 floats per image
+        (113918224, 38295792),  // 388: features.7.0.block.2 output (recomputed), 235,008 floats per image
+        (113683216, 23890176),  // 389: features.7.0.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 390: gradient of features.7.0.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 391: gradient of features.7.0.block.1 input, 235,008 floats per image
+        (113213200, 23890176),  // 392: features.7.0.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 393: gradient of features.7.0.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 394: gradient of features.6.7 branch, 39,168 floats per image
+        (86756880, 38530800),  // 395: gradient of features.6.7.block.3 input, 235,008 floats per image
+        (112743184, 38295792),  // 396: features.6.7.block.2 output (recomputed), 235,008 floats per image
+        (112508176, 23890176),  // 397: features.6.7.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 398: gradient of features.6.7.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 399: gradient of features.6.7.block.1 input, 235,008 floats per image
+        (112038160, 23890176),  // 400: features.6.7.block.0 output (recomputed), 235,008 floats per image
+        (87266064, 38765808),  // 401: gradient of features.6.7.block.0 input, 39,168 floats per image
+        (86991888, 24125184),  // 402: gradient of features.6.6 branch, 39,168 floats per image
+        (86756880, 38530800),  // 403: gradient of features.6.6.block.3 input, 235,008 floats per image
+        (111568144, 38295792),  // 404: features.6.6.block.2 output (recomputed), 235,008 floats per image
+        (111333136, 23890176),  // 405: features.6.6.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 406: gradient of features.6.6.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 407: gradient of features.6.6.block.1 input, 235,008 floats per image
+        (110863120, 23890176),  // 408: features.6.6.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 409: gradient of features.6.6.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 410: gradient of features.6.5 branch, 39,168 floats per image
+        (86756880, 38530800),  // 411: gradient of features.6.5.block.3 input, 235,008 floats per image
+        (110393104, 38295792),  // 412: features.6.5.block.2 output (recomputed), 235,008 floats per image
+        (110158096, 23890176),  // 413: features.6.5.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 414: gradient of features.6.5.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 415: gradient of features.6.5.block.1 input, 235,008 floats per image
+        (109688080, 23890176),  // 416: features.6.5.block.0 output (recomputed), 235,008 floats per image
+        (87266064, 38765808),  // 417: gradient of features.6.5.block.0 input, 39,168 floats per image
+        (86991888, 24125184),  // 418: gradient of features.6.4 branch, 39,168 floats per image
+        (86756880, 38530800),  // 419: gradient of features.6.4.block.3 input, 235,008 floats per image
+        (109218064, 38295792),  // 420: features.6.4.block.2 output (recomputed), 235,008 floats per image
+        (108983056, 23890176),  // 421: features.6.4.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 422: gradient of features.6.4.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 423: gradient of features.6.4.block.1 input, 235,008 floats per image
+        (108513040, 23890176),  // 424: features.6.4.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 425: gradient of features.6.4.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 426: gradient of features.6.3 branch, 39,168 floats per image
+        (86756880, 38530800),  // 427: gradient of features.6.3.block.3 input, 235,008 floats per image
+        (108043024, 38295792),  // 428: features.6.3.block.2 output (recomputed), 235,008 floats per image
+        (107808016, 23890176),  // 429: features.6.3.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 430: gradient of features.6.3.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 431: gradient of features.6.3.block.1 input, 235,008 floats per image
+        (107338000, 23890176),  // 432: features.6.3.block.0 output (recomputed), 235,008 floats per image
+        (87266064, 38765808),  // 433: gradient of features.6.3.block.0 input, 39,168 floats per image
+        (86991888, 24125184),  // 434: gradient of features.6.2 branch, 39,168 floats per image
+        (86756880, 38530800),  // 435: gradient of features.6.2.block.3 input, 235,008 floats per image
+        (106867984, 38295792),  // 436: features.6.2.block.2 output (recomputed), 235,008 floats per image
+        (106632976, 23890176),  // 437: features.6.2.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 438: gradient of features.6.2.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 439: gradient of features.6.2.block.1 input, 235,008 floats per image
+        (106162960, 23890176),  // 440: features.6.2.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 441: gradient of features.6.2.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 442: gradient of features.6.1 branch, 39,168 floats per image
+        (86756880, 38530800),  // 443: gradient of features.6.1.block.3 input, 235,008 floats per image
+        (105692944, 38295792),  // 444: features.6.1.block.2 output (recomputed), 235,008 floats per image
+        (105457936, 23890176),  // 445: features.6.1.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 446: gradient of features.6.1.block.2 input, 235,008 floats per image
+        (86756880, 38530800),  // 447: gradient of features.6.1.block.1 input, 235,008 floats per image
+        (104987920, 23890176),  // 448: features.6.1.block.0 output (recomputed), 235,008 floats per image
+        (86991888, 38434032),  // 449: gradient of features.6.1.block.0 input, 39,168 floats per image
+        (86756880, 38295792),  // 450: gradient of features.6.0.block.3 input, 138,240 floats per image
+        (114872080, 24028416),  // 451: features.6.0.block.2 output (recomputed), 138,240 floats per image
+        (114733840, 23890176),  // 452: features.6.0.block.1 output (recomputed), 138,240 floats per image
+        (100249104, 24028416),  // 453: gradient of features.6.0.block.2 input, 138,240 floats per image
+        (86756880, 38848752),  // 454: gradient of features.6.0.block.1 input, 552,960 floats per image
+        (86203920, 38295792),  // 455: features.6.0.block.0 output (recomputed), 552,960 floats per image
+        (50066688, 23890176),  // 456: gradient of features.6.0.block.0 input, 92,160 floats per image
+        (50158848, 23982336),  // 457: gradient of features.5.5 branch, 92,160 floats per image
+        (85650960, 38848752),  // 458: gradient of features.5.5.block.3 input, 552,960 floats per image
+        (85098000, 38295792),  // 459: features.5.5.block.2 output (recomputed), 552,960 floats per image
+        (84545040, 37189872),  // 460: features.5.5.block.1 output (recomputed), 552,960 floats per image
+        (85098000, 38295792),  // 461: gradient of features.5.5.block.2 input, 552,960 floats per image
+        (83992080, 37742832),  // 462: gradient of features.5.5.block.1 input, 552,960 floats per image
+        (83439120, 37189872),  // 463: features.5.5.block.0 output (recomputed), 552,960 floats per image
+        (50158848, 23982336),  // 464: gradient of features.5.5.block.0 input, 92,160 floats per image
+        (50066688, 23890176),  // 465: gradient of features.5.4 branch, 92,160 floats per image
+        (82886160, 37742832),  // 466: gradient of features.5.4.block.3 input, 552,960 floats per image
+        (82333200, 37189872),  // 467: features.5.4.block.2 output (recomputed), 552,960 floats per image
+        (81780240, 36083952),  // 468: features.5.4.block.1 output (recomputed), 552,960 floats per image
+        (82333200, 37189872),  // 469: gradient of features.5.4.block.2 input, 552,960 floats per image
+        (81227280, 36636912),  // 470: gradient of features.5.4.block.1 input, 552,960 floats per image
+        (80674320, 36083952),  // 471: features.5.4.block.0 output (recomputed), 552,960 floats per image
+        (50066688, 23890176),  // 472: gradient of features.5.4.block.0 input, 92,160 floats per image
+        (50158848, 23982336),  // 473: gradient of features.5.3 branch, 92,160 floats per image
+        (80121360, 36636912),  // 474: gradient of features.5.3.block.3 input, 552,960 floats per image
+        (79568400, 36083952),  // 475: features.5.3.block.2 output (recomputed), 552,960 floats per image
+        (79015440, 34978032),  // 476: features.5.3.block.1 output (recomputed), 552,960 floats per image
+        (79568400, 36083952),  // 477: gradient of features.5.3.block.2 input, 552,960 floats per image
+        (78462480, 35530992),  // 478: gradient of features.5.3.block.1 input, 552,960 floats per image
+        (77909520, 34978032),  // 479: features.5.3.block.0 output (recomputed), 552,960 floats per image
+        (50158848, 23982336),  // 480: gradient of features.5.3.block.0 input, 92,160 floats per image
+        (50066688, 23890176),  // 481: gradient of features.5.2 branch, 92,160 floats per image
+        (77356560, 35530992),  // 482: gradient of features.5.2.block.3 input, 552,960 floats per image
+        (76803600, 34978032),  // 483: features.5.2.block.2 output (recomputed), 552,960 floats per image
+        (76250640, 33872112),  // 484: features.5.2.block.1 output (recomputed), 552,960 floats per image
+        (76803600, 34978032),  // 485: gradient of features.5.2.block.2 input, 552,960 floats per image
+        (75697680, 34425072),  // 486: gradient of features.5.2.block.1 input, 552,960 floats per image
+        (75144720, 33872112),  // 487: features.5.2.block.0 output (recomputed), 552,960 floats per image
+        (50066688, 23890176),  // 488: gradient of features.5.2.block.0 input, 92,160 floats per image
+        (50158848, 23982336),  // 489: gradient of features.5.1 branch, 92,160 floats per image
+        (74591760, 34425072),  // 490: gradient of features.5.1.block.3 input, 552,960 floats per image
+        (74038800, 33872112),  // 491: features.5.1.block.2 output (recomputed), 552,960 floats per image
+        (73485840, 32766192),  // 492: features.5.1.block.1 output (recomputed), 552,960 floats per image
+        (74038800, 33872112),  // 493: gradient of features.5.1.block.2 input, 552,960 floats per image
+        (72932880, 33319152),  // 494: gradient of features.5.1.block.1 input, 552,960 floats per image
+        (72379920, 32766192),  // 495: features.5.1.block.0 output (recomputed), 552,960 floats per image
+        (50158848, 23982336),  // 496: gradient of features.5.1.block.0 input, 92,160 floats per image
+        (71826960, 32987376),  // 497: gradient of features.5.0.block.3 input, 387,072 floats per image
+        (99862032, 32600304),  // 498: features.5.0.block.2 output (recomputed), 387,072 floats per image
+        (99474960, 32213232),  // 499: features.5.0.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 500: gradient of features.5.0.block.2 input, 387,072 floats per image
+        (71826960, 32987376),  // 501: gradient of features.5.0.block.1 input, 387,072 floats per image
+        (98700816, 32213232),  // 502: features.5.0.block.0 output (recomputed), 387,072 floats per image
+        (50066688, 23890176),  // 503: gradient of features.5.0.block.0 input, 64,512 floats per image
+        (50131200, 23954688),  // 504: gradient of features.4.5 branch, 64,512 floats per image
+        (71826960, 32987376),  // 505: gradient of features.4.5.block.3 input, 387,072 floats per image
+        (97926672, 32600304),  // 506: features.4.5.block.2 output (recomputed), 387,072 floats per image
+        (97539600, 32213232),  // 507: features.4.5.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 508: gradient of features.4.5.block.2 input, 387,072 floats per image
+        (71826960, 32987376),  // 509: gradient of features.4.5.block.1 input, 387,072 floats per image
+        (96765456, 32213232),  // 510: features.4.5.block.0 output (recomputed), 387,072 floats per image
+        (50131200, 23954688),  // 511: gradient of features.4.5.block.0 input, 64,512 floats per image
+        (50066688, 23890176),  // 512: gradient of features.4.4 branch, 64,512 floats per image
+        (71826960, 32987376),  // 513: gradient of features.4.4.block.3 input, 387,072 floats per image
+        (95991312, 32600304),  // 514: features.4.4.block.2 output (recomputed), 387,072 floats per image
+        (95604240, 32213232),  // 515: features.4.4.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 516: gradient of features.4.4.block.2 input, 387,072 floats per image
+        (71826960, 32987376),  // 517: gradient of features.4.4.block.1 input, 387,072 floats per image
+        (94830096, 32213232),  // 518: features.4.4.block.0 output (recomputed), 387,072 floats per image
+        (50066688, 23890176),  // 519: gradient of features.4.4.block.0 input, 64,512 floats per image
+        (50131200, 23954688),  // 520: gradient of features.4.3 branch, 64,512 floats per image
+        (71826960, 32987376),  // 521: gradient of features.4.3.block.3 input, 387,072 floats per image
+        (94055952, 32600304),  // 522: features.4.3.block.2 output (recomputed), 387,072 floats per image
+        (93668880, 32213232),  // 523: features.4.3.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 524: gradient of features.4.3.block.2 input, 387,072 floats per image
+        (71826960, 32987376),  // 525: gradient of features.4.3.block.1 input, 387,072 floats per image
+        (92894736, 32213232),  // 526: features.4.3.block.0 output (recomputed), 387,072 floats per image
+        (50131200, 23954688),  // 527: gradient of features.4.3.block.0 input, 64,512 floats per image
+        (50066688, 23890176),  // 528: gradient of features.4.2 branch, 64,512 floats per image
+        (71826960, 32987376),  // 529: gradient of features.4.2.block.3 input, 387,072 floats per image
+        (92120592, 32600304),  // 530: features.4.2.block.2 output (recomputed), 387,072 floats per image
+        (91733520, 32213232),  // 531: features.4.2.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 532: gradient of features.4.2.block.2 input, 387,072 floats per image
+        (71826960, 32987376),  // 533: gradient of features.4.2.block.1 input, 387,072 floats per image
+        (90959376, 32213232),  // 534: features.4.2.block.0 output (recomputed), 387,072 floats per image
+        (50066688, 23890176),  // 535: gradient of features.4.2.block.0 input, 64,512 floats per image
+        (50131200, 23954688),  // 536: gradient of features.4.1 branch, 64,512 floats per image
+        (71826960, 32987376),  // 537: gradient of features.4.1.block.3 input, 387,072 floats per image
+        (90185232, 32600304),  // 538: features.4.1.block.2 output (recomputed), 387,072 floats per image
+        (89798160, 32213232),  // 539: features.4.1.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 540: gradient of features.4.1.block.2 input, 387,072 floats per image
+        (71826960, 32987376),  // 541: gradient of features.4.1.block.1 input, 387,072 floats per image
+        (89024016, 32213232),  // 542: features.4.1.block.0 output (recomputed), 387,072 floats per image
+        (50131200, 24083712),  // 543: gradient of features.4.1.block.0 input, 64,512 floats per image
+        (71826960, 32406768),  // 544: gradient of features.4.0.block.3 input, 193,536 floats per image
+        (114540304, 32213232),  // 545: features.4.0.block.2 output (recomputed), 193,536 floats per image
+        (114346768, 23890176),  // 546: features.4.0.block.1 output (recomputed), 193,536 floats per image
+        (72601104, 33761520),  // 547: gradient of features.4.0.block.2 input, 193,536 floats per image
+        (71826960, 32987376),  // 548: gradient of features.4.0.block.1 input, 774,144 floats per image
+        (71052816, 32213232),  // 549: features.4.0.block.0 output (recomputed), 774,144 floats per image
+        (50066688, 23890176),  // 550: gradient of features.4.0.block.0 input, 129,024 floats per image
+        (71052816, 24019200),  // 551: gradient of features.3.3 branch, 129,024 floats per image
+        (70278672, 32987376),  // 552: gradient of features.3.3.block.3 input, 774,144 floats per image
+        (69504528, 32213232),  // 553: features.3.3.block.2 output (recomputed), 774,144 floats per image
+        (68730384, 30664944),  // 554: features.3.3.block.1 output (recomputed), 774,144 floats per image
+        (69504528, 32213232),  // 555: gradient of features.3.3.block.2 input, 774,144 floats per image
+        (67956240, 31439088),  // 556: gradient of features.3.3.block.1 input, 774,144 floats per image
+        (67182096, 30664944),  // 557: features.3.3.block.0 output (recomputed), 774,144 floats per image
+        (67182096, 24019200),  // 558: gradient of features.3.3.block.0 input, 129,024 floats per image
+        (50066688, 23890176),  // 559: gradient of features.3.2 branch, 129,024 floats per image
+        (66407952, 31439088),  // 560: gradient of features.3.2.block.3 input, 774,144 floats per image
+        (65633808, 30664944),  // 561: features.3.2.block.2 output (recomputed), 774,144 floats per image
+        (64859664, 23116032),  // 562: features.3.2.block.1 output (recomputed), 774,144 floats per image
+        (65633808, 30664944),  // 563: gradient of features.3.2.block.2 input, 774,144 floats per image
+        (64085520, 29890800),  // 564: gradient of features.3.2.block.1 input, 774,144 floats per image
+        (63311376, 23116032),  // 565: features.3.2.block.0 output (recomputed), 774,144 floats per image
+        (50066688, 23890176),  // 566: gradient of features.3.2.block.0 input, 129,024 floats per image
+        (63311376, 24019200),  // 567: gradient of features.3.1 branch, 129,024 floats per image
+        (62537232, 29890800),  // 568: gradient of features.3.1.block.3 input, 774,144 floats per image
+        (61763088, 23116032),  // 569: features.3.1.block.2 output (recomputed), 774,144 floats per image
+        (60988944, 21567744),  // 570: features.3.1.block.1 output (recomputed), 774,144 floats per image
+        (61763088, 23116032),  // 571: gradient of features.3.1.block.2 input, 774,144 floats per image
+        (60214800, 22341888),  // 572: gradient of features.3.1.block.1 input, 774,144 floats per image
+        (49292544, 21567744),  // 573: features.3.1.block.0 output (recomputed), 774,144 floats per image
+        (48960768, 22120704),  // 574: gradient of features.3.1.block.0 input, 129,024 floats per image
+        (48518400, 21678336),  // 575: gradient of features.3.0.block.3 input, 442,368 floats per image
+        (88194576, 21235968),  // 576: features.3.0.block.2 output (recomputed), 442,368 floats per image
+        (87752208, 20793600),  // 577: features.3.0.block.1 output (recomputed), 442,368 floats per image
+        (60214800, 29890800),  // 578: gradient of features.3.0.block.2 input, 442,368 floats per image
+        (48518400, 22526400),  // 579: gradient of features.3.0.block.1 input, 1,732,800 floats per image
+        (46785600, 20793600),  // 580: features.3.0.block.0 output (recomputed), 1,732,800 floats per image
+        (46785600, 29890800),  // 581: gradient of features.3.0.block.0 input, 288,800 floats per image
+        (47074400, 30179600),  // 582: gradient of features.2.3 branch, 288,800 floats per image
+        (45052800, 22526400),  // 583: gradient of features.2.3.block.3 input, 1,732,800 floats per image
+        (43320000, 20793600),  // 584: features.2.3.block.2 output (recomputed), 1,732,800 floats per image
+        (41587200, 13862400),  // 585: features.2.3.block.1 output (recomputed), 1,732,800 floats per image
+        (43320000, 20793600),  // 586: gradient of features.2.3.block.2 input, 1,732,800 floats per image
+        (39854400, 19060800),  // 587: gradient of features.2.3.block.1 input, 1,732,800 floats per image
+        (38121600, 13862400),  // 588: features.2.3.block.0 output (recomputed), 1,732,800 floats per image
+        (38121600, 20793600),  // 589: gradient of features.2.3.block.0 input, 288,800 floats per image
+        (38410400, 21082400),  // 590: gradient of features.2.2 branch, 288,800 floats per image
+        (36388800, 19060800),  // 591: gradient of features.2.2.block.3 input, 1,732,800 floats per image
+        (34656000, 13862400),  // 592: features.2.2.block.2 output (recomputed), 1,732,800 floats per image
+        (32923200, 10396800),  // 593: features.2.2.block.1 output (recomputed), 1,732,800 floats per image
+        (34656000, 13862400),  // 594: gradient of features.2.2.block.2 input, 1,732,800 floats per image
+        (31190400, 12129600),  // 595: gradient of features.2.2.block.1 input, 1,732,800 floats per image
+        (29457600, 10396800),  // 596: features.2.2.block.0 output (recomputed), 1,732,800 floats per image
+        (29457600, 13862400),  // 597: gradient of features.2.2.block.0 input, 288,800 floats per image
+        (29746400, 14151200),  // 598: gradient of features.2.1 branch, 288,800 floats per image
+        (27724800, 12129600),  // 599: gradient of features.2.1.block.3 input, 1,732,800 floats per image
+        (25992000, 10396800),  // 600: features.2.1.block.2 output (recomputed), 1,732,800 floats per image
+        (24259200, 6931200),  // 601: features.2.1.block.1 output (recomputed), 1,732,800 floats per image
+        (25992000, 10396800),  // 602: gradient of features.2.1.block.2 input, 1,732,800 floats per image
+        (13862400, 8664000),  // 603: gradient of features.2.1.block.1 input, 1,732,800 floats per image
+        (12129600, 6931200),  // 604: features.2.1.block.0 output (recomputed), 1,732,800 floats per image
+        (11696400, 10396800),  // 605: gradient of features.2.1.block.0 input, 288,800 floats per image
+        (10396800, 7797600),  // 606: gradient of features.2.0.block.3 input, 1,299,600 floats per image
+        (52850400, 6498000),  // 607: features.2.0.block.2 output (recomputed), 1,299,600 floats per image
+        (51550800, 5198400),  // 608: features.2.0.block.1 output (recomputed), 1,299,600 floats per image
+        (24259200, 19060800),  // 609: gradient of features.2.0.block.2 input, 1,299,600 floats per image
+        (10396800, 10396800),  // 610: gradient of features.2.0.block.1 input, 5,198,400 floats per image
+        (5198400, 5198400),  // 611: features.2.0.block.0 output (recomputed), 5,198,400 floats per image
+        (0, 0),  // 612: gradient of features.2.0.block.0 input, 866,400 floats per image
+        (866400, 866400),  // 613: gradient of features.1.1 branch, 866,400 floats per image
+        (1732800, 3465600),  // 614: gradient of features.1.1.block.2 input, 866,400 floats per image
+        (57615600, 2599200),  // 615: features.1.1.block.1 output (recomputed), 866,400 floats per image
+        (56749200, 1732800),  // 616: features.1.1.block.0 output (recomputed), 866,400 floats per image
+        (866400, 866400),  // 617: gradient of features.1.1.block.1 input, 866,400 floats per image
+        (1732800, 5198400),  // 618: gradient of features.1.1.block.0 input, 866,400 floats per image
+        (0, 3465600),  // 619: gradient of features.1.0.block.2 input, 1,732,800 floats per image
+        (22526400, 1732800),  // 620: features.1.0.block.1 output (recomputed), 1,732,800 floats per image
+        (20793600, 0),  // 621: features.1.0.block.0 output (recomputed), 1,732,800 floats per image
+        (1732800, 1732800),  // 622: gradient of features.1.0.block.1 input, 1,732,800 floats per image
+        (0, 3465600),  // 623: gradient of features.1.0.block.0 input, 1,732,800 floats per image
+        (17328000, 0),  // 624: features.0 output (recomputed), 1,732,800 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -8535,12 +10265,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 448]"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 346816512,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1204224,
               "squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 6967296,
@@ -8555,12 +10295,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 448]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 210567168,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 4230144,
@@ -8575,12 +10325,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 11750400,
@@ -8597,12 +10357,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 11750400,
@@ -8619,12 +10389,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 11750400,
@@ -8641,12 +10421,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 11750400,
@@ -8663,12 +10453,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 11750400,
@@ -8685,12 +10485,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 11750400,
@@ -8707,12 +10517,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 11750400,
@@ -8727,12 +10547,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 75202560,
               "conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 12, 12, 960]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 6912000,
@@ -8747,12 +10577,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 27648000,
@@ -8769,12 +10609,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 27648000,
@@ -8791,12 +10641,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 27648000,
@@ -8813,12 +10673,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 27648000,
@@ -8835,12 +10705,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 27648000,
@@ -8855,12 +10735,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 123863040,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 19353600,
@@ -8875,12 +10765,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 6967296,
@@ -8897,12 +10797,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 6967296,
@@ -8919,12 +10829,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 6967296,
@@ -8941,12 +10861,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 6967296,
@@ -8963,12 +10893,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 6967296,
@@ -8983,12 +10923,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 43352064,
               "conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 24, 24, 336]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 3483648,
@@ -9003,12 +10953,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 38707200,
@@ -9025,12 +10985,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 38707200,
@@ -9047,12 +11017,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
               "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 38707200,
@@ -9067,12 +11047,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 49545216,
               "conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 48, 48, 192]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 22118400,
@@ -9087,12 +11077,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 31190400,
@@ -9109,12 +11109,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 31190400,
@@ -9131,12 +11141,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 31190400,
@@ -9151,12 +11171,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 83174400,
               "conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 95, 95, 144]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 23392800,
@@ -9171,6 +11201,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 41587200,
               "conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
@@ -9187,12 +11223,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 190, 190, 24]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 83174400,
               "conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
               "squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 190, 190, 48]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 31190400,

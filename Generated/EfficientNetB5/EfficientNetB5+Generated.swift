@@ -2732,12 +2732,13 @@ extension EfficientNetB5 {
 
 /// EfficientNetB5 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 238,312,592 floats per image (saved activations and gradients, packed by lifetime); parameters: 30,563,008 floats.
+/// Training arena: 238,312,592 floats per image (saved activations and gradients, packed by lifetime), 110,647,264 with `recomputeActivations`; parameters: 30,563,008 floats.
 public final class EfficientNetB5Training: TrainableModel {
     public static let descriptor = EfficientNetB5.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 30563008,
-        arenaFloatsPerImage: 238312592, fixedFloats: 1657088,
+        arenaFloatsPerImage: 238312592, recomputingArenaFloatsPerImage: 110647264,
+        fixedFloats: 1657088,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.7.0", "features.7.1", "features.7.2", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -2767,9 +2768,12 @@ public final class EfficientNetB5Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 238312592 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 238312592 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 110647264 : 238312592
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -2871,23 +2875,23 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 456, width: 456, kernel: 3, stride: 2,
             padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.p, bias: s.f, outChannels: 48,
-            activation: .identity, output: s.t + 86709312 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 89204544 &* s.n, savedMean: s.f + 3072, savedInvStd: s.f + 3120,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 3072, savedInvStd: s.f + 3120,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
-                activation: .silu, output: s.t + 89204544 &* s.n, scratch: s.f + 3072, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 3072, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -2900,56 +2904,54 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 89204544 &* s.n, batch: s.n, height: 228, width: 228, channels: 48,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 3264, bias: s.f,
-            activation: .identity, output: s.t + 91699776 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 228, width: 228, channels: 48, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 3264, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 94195008 &* s.n, savedMean: s.f + 3168, savedInvStd: s.f + 3216,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 3168, savedInvStd: s.f + 3216,
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
-                activation: .silu, output: s.t + 94195008 &* s.n, scratch: s.f + 3168, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 3168, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 94195008 &* s.n, output: s.t + 96690240 &* s.n,
-            batch: s.n, pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
-            reduceBias: s.p + 2688, activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280,
-            savedPooled: s.t + 238311136 &* s.n, savedHidden: s.t + 238311920 &* s.n,
-            savedScale: s.t + 238311184 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
+            pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
+            activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 96690240 &* s.n, pixels: 51984 &* s.n, inChannels: 48, weights: s.p + 3328,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 104799744 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 51984 &* s.n, inChannels: 48, weights: s.p + 3328, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
         s.profiler?.stop(9)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 106047360 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
             s.profiler?.stop(10)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 0.001,
-                activation: .identity, output: s.t + 106047360 &* s.n, scratch: s.f + 4128, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 4128, pool: pool)
             s.profiler?.stop(11)
         }
     }
@@ -2962,70 +2964,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(12)
         // features.1.1.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 106047360 &* s.n, batch: s.n, height: 228, width: 228, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4224, bias: s.f,
-            activation: .identity, output: s.t + 107294976 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4224, bias: s.f,
+            activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(13)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 108542592 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4200,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 4176, savedInvStd: s.f + 4200,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
             s.profiler?.stop(14)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
-                activation: .silu, output: s.t + 108542592 &* s.n, scratch: s.f + 4176, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 4176, pool: pool)
             s.profiler?.stop(15)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108542592 &* s.n, output: s.t + 109790208 &* s.n,
-            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
-            reduceBias: s.p + 5104, activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264,
-            savedPooled: s.t + 238311568 &* s.n, savedHidden: s.t + 238311936 &* s.n,
-            savedScale: s.t + 238311600 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
+            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
+            activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
+            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
         s.profiler?.stop(16)
         // features.1.1.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 109790208 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 5296,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 111037824 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(12), pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 5296,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(17)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t, savedMean: s.f + 4656, savedInvStd: s.f + 4680,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 4656, savedInvStd: s.f + 4680,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
             s.profiler?.stop(18)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 0.001,
-                activation: .identity, output: s.t, scratch: s.f + 4656, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 4656, pool: pool)
             s.profiler?.stop(19)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9948717948717949
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.005128205128205128,
-                into: s.t + 238311952 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.005128205128205128, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(20)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 106047360 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 238311952 &* s.n : nil, batch: s.n,
-            perImage: 1247616, output: s.t + 112285440 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 1247616, output: s.tensor(18), pool: pool)
         s.profiler?.stop(21)
     }
 
@@ -3037,70 +3037,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(22)
         // features.1.2.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 112285440 &* s.n, batch: s.n, height: 228, width: 228, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4752, bias: s.f,
-            activation: .identity, output: s.t + 113533056 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(18), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4752, bias: s.f,
+            activation: .identity, output: s.tensor(20), pool: pool)
         s.profiler?.stop(23)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 114780672 &* s.n, savedMean: s.f + 4704, savedInvStd: s.f + 4728,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 4704, savedInvStd: s.f + 4728,
                 runningMean: s.p + 6288, runningVar: s.p + 6320, pool: pool)
             s.profiler?.stop(24)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
-                activation: .silu, output: s.t + 114780672 &* s.n, scratch: s.f + 4704, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 4704, pool: pool)
             s.profiler?.stop(25)
         }
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114780672 &* s.n, output: s.t + 116028288 &* s.n,
-            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352,
-            reduceBias: s.p + 6496, activation: .silu, expandWeights: s.p + 6512, expandBias: s.p + 6656,
-            savedPooled: s.t + 238311632 &* s.n, savedHidden: s.t + 238311968 &* s.n,
-            savedScale: s.t + 238311664 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(21), output: s.tensor(22), batch: s.n,
+            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, reduceBias: s.p + 6496,
+            activation: .silu, expandWeights: s.p + 6512, expandBias: s.p + 6656, savedPooled: s.tensor(23),
+            savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
         s.profiler?.stop(26)
         // features.1.2.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 116028288 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 6688,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 117275904 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(22), pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 6688,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(26), pool: pool)
         s.profiler?.stop(27)
         // features.1.2.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t, savedMean: s.f + 5184, savedInvStd: s.f + 5208,
+                activation: .identity, output: s.tensor(27), savedMean: s.f + 5184, savedInvStd: s.f + 5208,
                 runningMean: s.p + 7328, runningVar: s.p + 7360, pool: pool)
             s.profiler?.stop(28)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 7264, beta: s.p + 7296, runningMean: s.p + 7328, runningVar: s.p + 7360, eps: 0.001,
-                activation: .identity, output: s.t, scratch: s.f + 5184, pool: pool)
+                activation: .identity, output: s.tensor(27), scratch: s.f + 5184, pool: pool)
             s.profiler?.stop(29)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9897435897435898
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.010256410256410256,
-                into: s.t + 238311984 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.010256410256410256, into: s.tensor(29),
+                random: &random)
             s.profiler?.stop(30)
         }
         // features.1.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 112285440 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 238311984 &* s.n : nil, batch: s.n,
-            perImage: 1247616, output: s.t + 118523520 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(27),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
+            perImage: 1247616, output: s.tensor(28), pool: pool)
         s.profiler?.stop(31)
     }
 
@@ -3108,24 +3106,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 118523520 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 7392,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(28), pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 7392,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
         s.profiler?.stop(32)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 51984 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 7485696 &* s.n, savedMean: s.f + 5232, savedInvStd: s.f + 5376,
+                activation: .silu, output: s.tensor(31), savedMean: s.f + 5232, savedInvStd: s.f + 5376,
                 runningMean: s.p + 11136, runningVar: s.p + 11280, pool: pool)
             s.profiler?.stop(33)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848,
-                beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001, activation: .silu,
-                output: s.t + 7485696 &* s.n, scratch: s.f + 5232, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
+                gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
+                activation: .silu, output: s.tensor(31), scratch: s.f + 5232, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -3134,56 +3132,54 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(35)
         // features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 7485696 &* s.n, batch: s.n, height: 228, width: 228, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 5808, bias: s.f,
-            activation: .identity, output: s.t + 99185472 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 228, width: 228, channels: 144, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 5808, bias: s.f,
+            activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(36)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 101056896 &* s.n, savedMean: s.f + 5520, savedInvStd: s.f + 5664,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 5520, savedInvStd: s.f + 5664,
                 runningMean: s.p + 13008, runningVar: s.p + 13152, pool: pool)
             s.profiler?.stop(37)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
-                activation: .silu, output: s.t + 101056896 &* s.n, scratch: s.f + 5520, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 5520, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101056896 &* s.n, output: s.t + 102928320 &* s.n,
-            batch: s.n, pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296,
-            reduceBias: s.p + 14160, activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040,
-            savedPooled: s.t + 238310160 &* s.n, savedHidden: s.t + 238312000 &* s.n,
-            savedScale: s.t + 238310304 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
+            pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, reduceBias: s.p + 14160,
+            activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040, savedPooled: s.tensor(35),
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
         s.profiler?.stop(39)
         // features.2.0.block.3 project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 102928320 &* s.n, pixels: 12996 &* s.n, inChannels: 144,
-            weights: s.p + 15184, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.t + 205887984 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 12996 &* s.n, inChannels: 144, weights: s.p + 15184,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(40)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 206407824 &* s.n, savedMean: s.f + 8400, savedInvStd: s.f + 8440,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 8400, savedInvStd: s.f + 8440,
                 runningMean: s.p + 21040, runningVar: s.p + 21088, pool: pool)
             s.profiler?.stop(41)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 20944, beta: s.p + 20992, runningMean: s.p + 21040, runningVar: s.p + 21088, eps: 0.001,
-                activation: .identity, output: s.t + 206407824 &* s.n, scratch: s.f + 8400, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 8400, pool: pool)
             s.profiler?.stop(42)
         }
     }
@@ -3192,25 +3188,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 206407824 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
-            weights: s.p + 21136, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
-            output: s.t + 14971392 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(39), pixels: 12996 &* s.n, inChannels: 40, weights: s.p + 21136,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
         s.profiler?.stop(43)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 18090432 &* s.n, savedMean: s.f + 8480, savedInvStd: s.f + 8720,
+                activation: .silu, output: s.tensor(41), savedMean: s.f + 8480, savedInvStd: s.f + 8720,
                 runningMean: s.p + 31216, runningVar: s.p + 31456, pool: pool)
             s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
-                activation: .silu, output: s.t + 18090432 &* s.n, scratch: s.f + 8480, pool: pool)
+                activation: .silu, output: s.tensor(41), scratch: s.f + 8480, pool: pool)
             s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -3219,70 +3214,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18090432 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 9440, bias: s.f,
-            activation: .identity, output: s.t + 21209472 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 9440, bias: s.f,
+            activation: .identity, output: s.tensor(42), pool: pool)
         s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 24328512 &* s.n, savedMean: s.f + 8960, savedInvStd: s.f + 9200,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 8960, savedInvStd: s.f + 9200,
                 runningMean: s.p + 34336, runningVar: s.p + 34576, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
-                activation: .silu, output: s.t + 24328512 &* s.n, scratch: s.f + 8960, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 8960, pool: pool)
             s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24328512 &* s.n, output: s.t + 27447552 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816,
-            reduceBias: s.p + 37216, activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632,
-            savedPooled: s.t + 238307760 &* s.n, savedHidden: s.t + 238312016 &* s.n,
-            savedScale: s.t + 238308000 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, reduceBias: s.p + 37216,
+            activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632, savedPooled: s.tensor(45),
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
         s.profiler?.stop(50)
         // features.2.1.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 27447552 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
-            weights: s.p + 39872, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.t + 206927664 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(44), pixels: 12996 &* s.n, inChannels: 240, weights: s.p + 39872,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(48), pool: pool)
         s.profiler?.stop(51)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 30566592 &* s.n, savedMean: s.f + 13760, savedInvStd: s.f + 13800,
+                activation: .identity, output: s.tensor(49), savedMean: s.f + 13760, savedInvStd: s.f + 13800,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
             s.profiler?.stop(52)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 0.001,
-                activation: .identity, output: s.t + 30566592 &* s.n, scratch: s.f + 13760, pool: pool)
+                activation: .identity, output: s.tensor(49), scratch: s.f + 13760, pool: pool)
             s.profiler?.stop(53)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9794871794871794
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020512820512820513,
-                into: s.t + 238312032 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020512820512820513, into: s.tensor(51),
+                random: &random)
             s.profiler?.stop(54)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 206407824 &* s.n, branch: s.t + 30566592 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 238312032 &* s.n : nil, batch: s.n,
-            perImage: 519840, output: s.t + 207447504 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
+            perImage: 519840, output: s.tensor(50), pool: pool)
         s.profiler?.stop(55)
     }
 
@@ -3290,25 +3283,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 207447504 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
-            weights: s.p + 49664, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
-            output: s.t + 30566592 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(50), pixels: 12996 &* s.n, inChannels: 40, weights: s.p + 49664,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
         s.profiler?.stop(56)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 33685632 &* s.n, savedMean: s.f + 13840, savedInvStd: s.f + 14080,
+                activation: .silu, output: s.tensor(53), savedMean: s.f + 13840, savedInvStd: s.f + 14080,
                 runningMean: s.p + 59744, runningVar: s.p + 59984, pool: pool)
             s.profiler?.stop(57)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
-                activation: .silu, output: s.t + 33685632 &* s.n, scratch: s.f + 13840, pool: pool)
+                activation: .silu, output: s.tensor(53), scratch: s.f + 13840, pool: pool)
             s.profiler?.stop(58)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -3317,70 +3309,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(59)
         // features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 33685632 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 14800,
-            bias: s.f, activation: .identity, output: s.t + 36804672 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 14800, bias: s.f,
+            activation: .identity, output: s.tensor(54), pool: pool)
         s.profiler?.stop(60)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 39923712 &* s.n, savedMean: s.f + 14320, savedInvStd: s.f + 14560,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 14320, savedInvStd: s.f + 14560,
                 runningMean: s.p + 62864, runningVar: s.p + 63104, pool: pool)
             s.profiler?.stop(61)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
-                activation: .silu, output: s.t + 39923712 &* s.n, scratch: s.f + 14320, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 14320, pool: pool)
             s.profiler?.stop(62)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39923712 &* s.n, output: s.t + 43042752 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344,
-            reduceBias: s.p + 65744, activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160,
-            savedPooled: s.t + 238308240 &* s.n, savedHidden: s.t + 238312048 &* s.n,
-            savedScale: s.t + 238308480 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, reduceBias: s.p + 65744,
+            activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160, savedPooled: s.tensor(57),
+            savedHidden: s.tensor(58), savedScale: s.tensor(59), pool: pool)
         s.profiler?.stop(63)
         // features.2.2.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 43042752 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
-            weights: s.p + 68400, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.t + 207967344 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(56), pixels: 12996 &* s.n, inChannels: 240, weights: s.p + 68400,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
         s.profiler?.stop(64)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 46161792 &* s.n, savedMean: s.f + 19120, savedInvStd: s.f + 19160,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 19120, savedInvStd: s.f + 19160,
                 runningMean: s.p + 78096, runningVar: s.p + 78144, pool: pool)
             s.profiler?.stop(65)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 78000, beta: s.p + 78048, runningMean: s.p + 78096, runningVar: s.p + 78144, eps: 0.001,
-                activation: .identity, output: s.t + 46161792 &* s.n, scratch: s.f + 19120, pool: pool)
+                activation: .identity, output: s.tensor(61), scratch: s.f + 19120, pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9743589743589743
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02564102564102564,
-                into: s.t + 238312064 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02564102564102564, into: s.tensor(63),
+                random: &random)
             s.profiler?.stop(67)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 207447504 &* s.n, branch: s.t + 46161792 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 238312064 &* s.n : nil, batch: s.n,
-            perImage: 519840, output: s.t + 208487184 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(50), branch: s.tensor(61),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 519840, output: s.tensor(62), pool: pool)
         s.profiler?.stop(68)
     }
 
@@ -3388,25 +3378,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_3_forward(_ s: TrainingStepContext) throws {
         // features.2.3.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 208487184 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
-            weights: s.p + 78192, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
-            output: s.t + 46161792 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(62), pixels: 12996 &* s.n, inChannels: 40, weights: s.p + 78192,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(69)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 49280832 &* s.n, savedMean: s.f + 19200, savedInvStd: s.f + 19440,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 19200, savedInvStd: s.f + 19440,
                 runningMean: s.p + 88272, runningVar: s.p + 88512, pool: pool)
             s.profiler?.stop(70)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
-                activation: .silu, output: s.t + 49280832 &* s.n, scratch: s.f + 19200, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 19200, pool: pool)
             s.profiler?.stop(71)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -3415,70 +3404,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(72)
         // features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 49280832 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 20160,
-            bias: s.f, activation: .identity, output: s.t + 52399872 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 20160, bias: s.f,
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(73)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 55518912 &* s.n, savedMean: s.f + 19680, savedInvStd: s.f + 19920,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 19680, savedInvStd: s.f + 19920,
                 runningMean: s.p + 91392, runningVar: s.p + 91632, pool: pool)
             s.profiler?.stop(74)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
-                activation: .silu, output: s.t + 55518912 &* s.n, scratch: s.f + 19680, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 19680, pool: pool)
             s.profiler?.stop(75)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 55518912 &* s.n, output: s.t + 58637952 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872,
-            reduceBias: s.p + 94272, activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688,
-            savedPooled: s.t + 238308720 &* s.n, savedHidden: s.t + 238312080 &* s.n,
-            savedScale: s.t + 238308960 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, reduceBias: s.p + 94272,
+            activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688, savedPooled: s.tensor(69),
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
         s.profiler?.stop(76)
         // features.2.3.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 58637952 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
-            weights: s.p + 96928, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.t + 209007024 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(68), pixels: 12996 &* s.n, inChannels: 240, weights: s.p + 96928,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(77)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 61756992 &* s.n, savedMean: s.f + 24480, savedInvStd: s.f + 24520,
+                activation: .identity, output: s.tensor(73), savedMean: s.f + 24480, savedInvStd: s.f + 24520,
                 runningMean: s.p + 106624, runningVar: s.p + 106672, pool: pool)
             s.profiler?.stop(78)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, runningMean: s.p + 106624, runningVar: s.p + 106672,
-                eps: 0.001, activation: .identity, output: s.t + 61756992 &* s.n, scratch: s.f + 24480, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 24480, pool: pool)
             s.profiler?.stop(79)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.030769230769230774,
-                into: s.t + 238312096 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.030769230769230774, into: s.tensor(75),
+                random: &random)
             s.profiler?.stop(80)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 208487184 &* s.n, branch: s.t + 61756992 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 238312096 &* s.n : nil, batch: s.n,
-            perImage: 519840, output: s.t + 209526864 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(73),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 519840, output: s.tensor(74), pool: pool)
         s.profiler?.stop(81)
     }
 
@@ -3486,25 +3473,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_4_forward(_ s: TrainingStepContext) throws {
         // features.2.4.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 209526864 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
-            weights: s.p + 106720, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
-            output: s.t + 61756992 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(74), pixels: 12996 &* s.n, inChannels: 40, weights: s.p + 106720,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(82)
         // features.2.4.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 64876032 &* s.n, savedMean: s.f + 24560, savedInvStd: s.f + 24800,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 24560, savedInvStd: s.f + 24800,
                 runningMean: s.p + 116800, runningVar: s.p + 117040, pool: pool)
             s.profiler?.stop(83)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
-                eps: 0.001, activation: .silu, output: s.t + 64876032 &* s.n, scratch: s.f + 24560, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 24560, pool: pool)
             s.profiler?.stop(84)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -3513,70 +3499,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(85)
         // features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 64876032 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 25520,
-            bias: s.f, activation: .identity, output: s.t + 67995072 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 25520, bias: s.f,
+            activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(86)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 71114112 &* s.n, savedMean: s.f + 25040, savedInvStd: s.f + 25280,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 25040, savedInvStd: s.f + 25280,
                 runningMean: s.p + 119920, runningVar: s.p + 120160, pool: pool)
             s.profiler?.stop(87)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
-                eps: 0.001, activation: .silu, output: s.t + 71114112 &* s.n, scratch: s.f + 25040, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 25040, pool: pool)
             s.profiler?.stop(88)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 71114112 &* s.n, output: s.t + 74233152 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400,
-            reduceBias: s.p + 122800, activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216,
-            savedPooled: s.t + 238309200 &* s.n, savedHidden: s.t + 238312112 &* s.n,
-            savedScale: s.t + 238309440 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, reduceBias: s.p + 122800,
+            activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216, savedPooled: s.tensor(81),
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
         s.profiler?.stop(89)
         // features.2.4.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 74233152 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
-            weights: s.p + 125456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.t + 210046704 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(80), pixels: 12996 &* s.n, inChannels: 240, weights: s.p + 125456,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(90)
         // features.2.4.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 77352192 &* s.n, savedMean: s.f + 29840, savedInvStd: s.f + 29880,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 29840, savedInvStd: s.f + 29880,
                 runningMean: s.p + 135152, runningVar: s.p + 135200, pool: pool)
             s.profiler?.stop(91)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, runningMean: s.p + 135152, runningVar: s.p + 135200,
-                eps: 0.001, activation: .identity, output: s.t + 77352192 &* s.n, scratch: s.f + 29840, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 29840, pool: pool)
             s.profiler?.stop(92)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9641025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0358974358974359,
-                into: s.t + 238312128 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0358974358974359, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(93)
         }
         // features.2.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 209526864 &* s.n, branch: s.t + 77352192 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 238312128 &* s.n : nil, batch: s.n,
-            perImage: 519840, output: s.t + 210566544 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 519840, output: s.tensor(86), pool: pool)
         s.profiler?.stop(94)
     }
 
@@ -3584,25 +3568,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 210566544 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
-            weights: s.p + 135248, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
-            output: s.t + 77352192 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 12996 &* s.n, inChannels: 40, weights: s.p + 135248,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(95)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 80471232 &* s.n, savedMean: s.f + 29920, savedInvStd: s.f + 30160,
+                activation: .silu, output: s.tensor(89), savedMean: s.f + 29920, savedInvStd: s.f + 30160,
                 runningMean: s.p + 145328, runningVar: s.p + 145568, pool: pool)
             s.profiler?.stop(96)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
-                eps: 0.001, activation: .silu, output: s.t + 80471232 &* s.n, scratch: s.f + 29920, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 29920, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -3611,56 +3594,54 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(98)
         // features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 80471232 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 30880, bias: s.f,
-            activation: .identity, output: s.t + 174030624 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 114, width: 114, channels: 240, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 30880, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(99)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 174810384 &* s.n, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 30400, savedInvStd: s.f + 30640,
                 runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
             s.profiler?.stop(100)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
-                eps: 0.001, activation: .silu, output: s.t + 174810384 &* s.n, scratch: s.f + 30400, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 30400, pool: pool)
             s.profiler?.stop(101)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 174810384 &* s.n, output: s.t + 175590144 &* s.n,
-            batch: s.n, pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768,
-            reduceBias: s.p + 155168, activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584,
-            savedPooled: s.t + 238309680 &* s.n, savedHidden: s.t + 238312144 &* s.n,
-            savedScale: s.t + 238309920 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
+            pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, reduceBias: s.p + 155168,
+            activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584, savedPooled: s.tensor(93),
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
         s.profiler?.stop(102)
         // features.3.0.block.3 project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 175590144 &* s.n, pixels: 3249 &* s.n, inChannels: 240,
-            weights: s.p + 157824, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.t + 231236016 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 3249 &* s.n, inChannels: 240, weights: s.p + 157824,
+            bias: s.f, outChannels: 64, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(103)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 231443952 &* s.n, savedMean: s.f + 42880,
-                savedInvStd: s.f + 42944, runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 42880, savedInvStd: s.f + 42944,
+                runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
             s.profiler?.stop(104)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 173184, beta: s.p + 173248, runningMean: s.p + 173312, runningVar: s.p + 173376,
-                eps: 0.001, activation: .identity, output: s.t + 231443952 &* s.n, scratch: s.f + 42880, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 42880, pool: pool)
             s.profiler?.stop(105)
         }
     }
@@ -3669,25 +3650,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 231443952 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
-            weights: s.p + 173440, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 83590272 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 3249 &* s.n, inChannels: 64, weights: s.p + 173440,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(106)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 84837888 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43392,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 43008, savedInvStd: s.f + 43392,
                 runningMean: s.p + 198784, runningVar: s.p + 199168, pool: pool)
             s.profiler?.stop(107)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
-                eps: 0.001, activation: .silu, output: s.t + 84837888 &* s.n, scratch: s.f + 43008, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 43008, pool: pool)
             s.profiler?.stop(108)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
@@ -3696,70 +3676,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(109)
         // features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 84837888 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 44544, bias: s.f,
-            activation: .identity, output: s.t + 119771136 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 44544, bias: s.f,
+            activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(110)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 121018752 &* s.n, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 43776, savedInvStd: s.f + 44160,
                 runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
             s.profiler?.stop(111)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
-                eps: 0.001, activation: .silu, output: s.t + 121018752 &* s.n, scratch: s.f + 43776, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 43776, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 121018752 &* s.n, output: s.t + 122266368 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688,
-            reduceBias: s.p + 216832, activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992,
-            savedPooled: s.t + 86708720 &* s.n, savedHidden: s.t + 238312160 &* s.n,
-            savedScale: s.t + 238304304 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, reduceBias: s.p + 216832,
+            activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992, savedPooled: s.tensor(103),
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
         s.profiler?.stop(113)
         // features.3.1.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 122266368 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
-            weights: s.p + 223376, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.t + 231651888 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(102), pixels: 3249 &* s.n, inChannels: 384, weights: s.p + 223376,
+            bias: s.f, outChannels: 64, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(114)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 63744, savedInvStd: s.f + 63808,
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 63744, savedInvStd: s.f + 63808,
                 runningMean: s.p + 248080, runningVar: s.p + 248144, pool: pool)
             s.profiler?.stop(115)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, runningMean: s.p + 248080, runningVar: s.p + 248144,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 63744, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 63744, pool: pool)
             s.profiler?.stop(116)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.046153846153846156,
-                into: s.t + 238312176 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.046153846153846156, into: s.tensor(109),
+                random: &random)
             s.profiler?.stop(117)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 231443952 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 238312176 &* s.n : nil, batch: s.n,
-            perImage: 207936, output: s.t + 231859824 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 207936, output: s.tensor(108), pool: pool)
         s.profiler?.stop(118)
     }
 
@@ -3767,25 +3745,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 231859824 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
-            weights: s.p + 248208, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 123513984 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 3249 &* s.n, inChannels: 64, weights: s.p + 248208,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(119)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 124761600 &* s.n, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
+                activation: .silu, output: s.tensor(111), savedMean: s.f + 63872, savedInvStd: s.f + 64256,
                 runningMean: s.p + 273552, runningVar: s.p + 273936, pool: pool)
             s.profiler?.stop(120)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
-                eps: 0.001, activation: .silu, output: s.t + 124761600 &* s.n, scratch: s.f + 63872, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 63872, pool: pool)
             s.profiler?.stop(121)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
@@ -3794,70 +3771,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(122)
         // features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 124761600 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 65408, bias: s.f,
-            activation: .identity, output: s.t + 126009216 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 65408, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(123)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 127256832 &* s.n, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 64640, savedInvStd: s.f + 65024,
                 runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
             s.profiler?.stop(124)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
-                eps: 0.001, activation: .silu, output: s.t + 127256832 &* s.n, scratch: s.f + 64640, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 64640, pool: pool)
             s.profiler?.stop(125)
         }
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 127256832 &* s.n, output: s.t + 128504448 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456,
-            reduceBias: s.p + 291600, activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760,
-            savedPooled: s.t + 238304688 &* s.n, savedHidden: s.t + 238312192 &* s.n,
-            savedScale: s.t + 238305072 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, reduceBias: s.p + 291600,
+            activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760, savedPooled: s.tensor(115),
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
         s.profiler?.stop(126)
         // features.3.2.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 128504448 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
-            weights: s.p + 298144, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.t + 232067760 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(114), pixels: 3249 &* s.n, inChannels: 384, weights: s.p + 298144,
+            bias: s.f, outChannels: 64, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
         s.profiler?.stop(127)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 84608, savedInvStd: s.f + 84672,
+                activation: .identity, output: s.tensor(119), savedMean: s.f + 84608, savedInvStd: s.f + 84672,
                 runningMean: s.p + 322848, runningVar: s.p + 322912, pool: pool)
             s.profiler?.stop(128)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, runningMean: s.p + 322848, runningVar: s.p + 322912,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 84608, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 84608, pool: pool)
             s.profiler?.stop(129)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9487179487179487
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05128205128205128,
-                into: s.t + 238312208 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05128205128205128, into: s.tensor(121),
+                random: &random)
             s.profiler?.stop(130)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 231859824 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 238312208 &* s.n : nil, batch: s.n,
-            perImage: 207936, output: s.t + 232275696 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 207936, output: s.tensor(120), pool: pool)
         s.profiler?.stop(131)
     }
 
@@ -3865,25 +3840,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_3_forward(_ s: TrainingStepContext) throws {
         // features.3.3.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 232275696 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
-            weights: s.p + 322976, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 129752064 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(120), pixels: 3249 &* s.n, inChannels: 64, weights: s.p + 322976,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(132)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 130999680 &* s.n, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
+                activation: .silu, output: s.tensor(123), savedMean: s.f + 84736, savedInvStd: s.f + 85120,
                 runningMean: s.p + 348320, runningVar: s.p + 348704, pool: pool)
             s.profiler?.stop(133)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
-                eps: 0.001, activation: .silu, output: s.t + 130999680 &* s.n, scratch: s.f + 84736, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 84736, pool: pool)
             s.profiler?.stop(134)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
@@ -3892,70 +3866,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(135)
         // features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 130999680 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 86272, bias: s.f,
-            activation: .identity, output: s.t + 132247296 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 86272, bias: s.f,
+            activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(136)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 133494912 &* s.n, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 85504, savedInvStd: s.f + 85888,
                 runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
             s.profiler?.stop(137)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
-                eps: 0.001, activation: .silu, output: s.t + 133494912 &* s.n, scratch: s.f + 85504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 85504, pool: pool)
             s.profiler?.stop(138)
         }
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 133494912 &* s.n, output: s.t + 134742528 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224,
-            reduceBias: s.p + 366368, activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528,
-            savedPooled: s.t + 238305456 &* s.n, savedHidden: s.t + 238312224 &* s.n,
-            savedScale: s.t + 238305840 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, reduceBias: s.p + 366368,
+            activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528, savedPooled: s.tensor(127),
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
         s.profiler?.stop(139)
         // features.3.3.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 134742528 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
-            weights: s.p + 372912, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.t + 232483632 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(126), pixels: 3249 &* s.n, inChannels: 384, weights: s.p + 372912,
+            bias: s.f, outChannels: 64, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(140)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 105472,
-                savedInvStd: s.f + 105536, runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 105472, savedInvStd: s.f + 105536,
+                runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
             s.profiler?.stop(141)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, runningMean: s.p + 397616, runningVar: s.p + 397680,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 105472, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 105472, pool: pool)
             s.profiler?.stop(142)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9435897435897436
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05641025641025642,
-                into: s.t + 238312240 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05641025641025642, into: s.tensor(133),
+                random: &random)
             s.profiler?.stop(143)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 232275696 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 238312240 &* s.n : nil, batch: s.n,
-            perImage: 207936, output: s.t + 232691568 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 207936, output: s.tensor(132), pool: pool)
         s.profiler?.stop(144)
     }
 
@@ -3963,25 +3935,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_4_forward(_ s: TrainingStepContext) throws {
         // features.3.4.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 232691568 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
-            weights: s.p + 397744, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 135990144 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(132), pixels: 3249 &* s.n, inChannels: 64, weights: s.p + 397744,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
         s.profiler?.stop(145)
         // features.3.4.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 137237760 &* s.n, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 105600, savedInvStd: s.f + 105984,
                 runningMean: s.p + 423088, runningVar: s.p + 423472, pool: pool)
             s.profiler?.stop(146)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
-                eps: 0.001, activation: .silu, output: s.t + 137237760 &* s.n, scratch: s.f + 105600, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 105600, pool: pool)
             s.profiler?.stop(147)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
@@ -3990,70 +3961,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(148)
         // features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 137237760 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 107136, bias: s.f,
-            activation: .identity, output: s.t + 138485376 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 107136, bias: s.f,
+            activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(149)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 139732992 &* s.n, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 106368, savedInvStd: s.f + 106752,
                 runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
             s.profiler?.stop(150)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
-                eps: 0.001, activation: .silu, output: s.t + 139732992 &* s.n, scratch: s.f + 106368, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 106368, pool: pool)
             s.profiler?.stop(151)
         }
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 139732992 &* s.n, output: s.t + 140980608 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992,
-            reduceBias: s.p + 441136, activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296,
-            savedPooled: s.t + 238306224 &* s.n, savedHidden: s.t + 238312256 &* s.n,
-            savedScale: s.t + 238306608 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, reduceBias: s.p + 441136,
+            activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296, savedPooled: s.tensor(139),
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
         s.profiler?.stop(152)
         // features.3.4.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 140980608 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
-            weights: s.p + 447680, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.t + 232899504 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 3249 &* s.n, inChannels: 384, weights: s.p + 447680,
+            bias: s.f, outChannels: 64, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
         s.profiler?.stop(153)
         // features.3.4.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 126336,
-                savedInvStd: s.f + 126400, runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
+                activation: .identity, output: s.tensor(143), savedMean: s.f + 126336, savedInvStd: s.f + 126400,
+                runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
             s.profiler?.stop(154)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, runningMean: s.p + 472384, runningVar: s.p + 472448,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 126336, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 126336, pool: pool)
             s.profiler?.stop(155)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06153846153846155,
-                into: s.t + 238312272 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06153846153846155, into: s.tensor(145),
+                random: &random)
             s.profiler?.stop(156)
         }
         // features.3.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 232691568 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 238312272 &* s.n : nil, batch: s.n,
-            perImage: 207936, output: s.t + 233107440 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
+            perImage: 207936, output: s.tensor(144), pool: pool)
         s.profiler?.stop(157)
     }
 
@@ -4061,25 +4030,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 233107440 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
-            weights: s.p + 472512, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 142228224 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(144), pixels: 3249 &* s.n, inChannels: 64, weights: s.p + 472512,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
         s.profiler?.stop(158)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 143475840 &* s.n, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 126464, savedInvStd: s.f + 126848,
                 runningMean: s.p + 497856, runningVar: s.p + 498240, pool: pool)
             s.profiler?.stop(159)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
-                eps: 0.001, activation: .silu, output: s.t + 143475840 &* s.n, scratch: s.f + 126464, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 126464, pool: pool)
             s.profiler?.stop(160)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
@@ -4088,56 +4056,54 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(161)
         // features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 143475840 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 128000, bias: s.f,
-            activation: .identity, output: s.t + 229554384 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 57, width: 57, channels: 384, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 128000, bias: s.f,
+            activation: .identity, output: s.tensor(148), pool: pool)
         s.profiler?.stop(162)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 229877328 &* s.n, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
+                activation: .silu, output: s.tensor(149), savedMean: s.f + 127232, savedInvStd: s.f + 127616,
                 runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
             s.profiler?.stop(163)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
-                eps: 0.001, activation: .silu, output: s.t + 229877328 &* s.n, scratch: s.f + 127232, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 127232, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 229877328 &* s.n, output: s.t + 230200272 &* s.n,
-            batch: s.n, pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616,
-            reduceBias: s.p + 509760, activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920,
-            savedPooled: s.t + 238306992 &* s.n, savedHidden: s.t + 238312288 &* s.n,
-            savedScale: s.t + 238307376 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(149), output: s.tensor(150), batch: s.n,
+            pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, reduceBias: s.p + 509760,
+            activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920, savedPooled: s.tensor(151),
+            savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
         s.profiler?.stop(165)
         // features.4.0.block.3 project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 230200272 &* s.n, pixels: 841 &* s.n, inChannels: 384,
-            weights: s.p + 516304, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
-            output: s.t + 235585184 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(150), pixels: 841 &* s.n, inChannels: 384, weights: s.p + 516304,
+            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
         s.profiler?.stop(166)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 235692832 &* s.n, savedMean: s.f + 134912,
-                savedInvStd: s.f + 135040, runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
+                activation: .identity, output: s.tensor(155), savedMean: s.f + 134912, savedInvStd: s.f + 135040,
+                runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
             s.profiler?.stop(167)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, runningMean: s.p + 565712, runningVar: s.p + 565840,
-                eps: 0.001, activation: .identity, output: s.t + 235692832 &* s.n, scratch: s.f + 134912, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 134912, pool: pool)
             s.profiler?.stop(168)
         }
     }
@@ -4146,25 +4112,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 235692832 &* s.n, pixels: 841 &* s.n, inChannels: 128,
-            weights: s.p + 565968, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
-            output: s.t + 183281904 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(155), pixels: 841 &* s.n, inChannels: 128, weights: s.p + 565968,
+            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
         s.profiler?.stop(169)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 183927792 &* s.n, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
+                activation: .silu, output: s.tensor(157), savedMean: s.f + 135168, savedInvStd: s.f + 135936,
                 runningMean: s.p + 665808, runningVar: s.p + 666576, pool: pool)
             s.profiler?.stop(170)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
-                eps: 0.001, activation: .silu, output: s.t + 183927792 &* s.n, scratch: s.f + 135168, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 135168, pool: pool)
             s.profiler?.stop(171)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
@@ -4173,70 +4138,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(172)
         // features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 183927792 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 138240, bias: s.f,
-            activation: .identity, output: s.t + 184573680 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 138240, bias: s.f,
+            activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(173)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 185219568 &* s.n, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 136704, savedInvStd: s.f + 137472,
                 runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
             s.profiler?.stop(174)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
-                eps: 0.001, activation: .silu, output: s.t + 185219568 &* s.n, scratch: s.f + 136704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 136704, pool: pool)
             s.profiler?.stop(175)
         }
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 185219568 &* s.n, output: s.t + 185865456 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328,
-            reduceBias: s.p + 701904, activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512,
-            savedPooled: s.t + 238293552 &* s.n, savedHidden: s.t + 238311696 &* s.n,
-            savedScale: s.t + 238294320 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, reduceBias: s.p + 701904,
+            activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512, savedPooled: s.tensor(161),
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
         s.profiler?.stop(176)
         // features.4.1.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 185865456 &* s.n, pixels: 841 &* s.n, inChannels: 768,
-            weights: s.p + 727280, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
-            output: s.t + 235800480 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(160), pixels: 841 &* s.n, inChannels: 768, weights: s.p + 727280,
+            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
         s.profiler?.stop(177)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 152064,
-                savedInvStd: s.f + 152192, runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
+                activation: .identity, output: s.tensor(165), savedMean: s.f + 152064, savedInvStd: s.f + 152192,
+                runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, runningMean: s.p + 825840, runningVar: s.p + 825968,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 152064, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(165), scratch: s.f + 152064, pool: pool)
             s.profiler?.stop(179)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9282051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0717948717948718,
-                into: s.t + 238312304 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0717948717948718, into: s.tensor(167),
+                random: &random)
             s.profiler?.stop(180)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 235692832 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 238312304 &* s.n : nil, batch: s.n,
-            perImage: 107648, output: s.t + 235908128 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(155), branch: s.tensor(165),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 107648, output: s.tensor(166), pool: pool)
         s.profiler?.stop(181)
     }
 
@@ -4244,25 +4207,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 235908128 &* s.n, pixels: 841 &* s.n, inChannels: 128,
-            weights: s.p + 826096, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
-            output: s.t + 186511344 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(166), pixels: 841 &* s.n, inChannels: 128, weights: s.p + 826096,
+            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
         s.profiler?.stop(182)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 187157232 &* s.n, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
+                activation: .silu, output: s.tensor(169), savedMean: s.f + 152320, savedInvStd: s.f + 153088,
                 runningMean: s.p + 925936, runningVar: s.p + 926704, pool: pool)
             s.profiler?.stop(183)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
-                eps: 0.001, activation: .silu, output: s.t + 187157232 &* s.n, scratch: s.f + 152320, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 152320, pool: pool)
             s.profiler?.stop(184)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
@@ -4271,70 +4233,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(185)
         // features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 187157232 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 155392, bias: s.f,
-            activation: .identity, output: s.t + 187803120 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 155392, bias: s.f,
+            activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(186)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 188449008 &* s.n, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 153856, savedInvStd: s.f + 154624,
                 runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
             s.profiler?.stop(187)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
-                eps: 0.001, activation: .silu, output: s.t + 188449008 &* s.n, scratch: s.f + 153856, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 153856, pool: pool)
             s.profiler?.stop(188)
         }
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 188449008 &* s.n, output: s.t + 189094896 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456,
-            reduceBias: s.p + 962032, activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640,
-            savedPooled: s.t + 238295088 &* s.n, savedHidden: s.t + 238311728 &* s.n,
-            savedScale: s.t + 238295856 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, reduceBias: s.p + 962032,
+            activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640, savedPooled: s.tensor(173),
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
         s.profiler?.stop(189)
         // features.4.2.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 189094896 &* s.n, pixels: 841 &* s.n, inChannels: 768,
-            weights: s.p + 987408, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
-            output: s.t + 236015776 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(172), pixels: 841 &* s.n, inChannels: 768, weights: s.p + 987408,
+            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
         s.profiler?.stop(190)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 169216,
-                savedInvStd: s.f + 169344, runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 169216, savedInvStd: s.f + 169344,
+                runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
             s.profiler?.stop(191)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, runningMean: s.p + 1085968, runningVar: s.p + 1086096,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 169216, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 169216, pool: pool)
             s.profiler?.stop(192)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
-                into: s.t + 238312320 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693, into: s.tensor(179),
+                random: &random)
             s.profiler?.stop(193)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 235908128 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 238312320 &* s.n : nil, batch: s.n,
-            perImage: 107648, output: s.t + 236123424 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 107648, output: s.tensor(178), pool: pool)
         s.profiler?.stop(194)
     }
 
@@ -4342,25 +4302,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 236123424 &* s.n, pixels: 841 &* s.n, inChannels: 128,
-            weights: s.p + 1086224, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
-            output: s.t + 189740784 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(178), pixels: 841 &* s.n, inChannels: 128, weights: s.p + 1086224,
+            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
         s.profiler?.stop(195)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 190386672 &* s.n, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
+                activation: .silu, output: s.tensor(181), savedMean: s.f + 169472, savedInvStd: s.f + 170240,
                 runningMean: s.p + 1186064, runningVar: s.p + 1186832, pool: pool)
             s.profiler?.stop(196)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
-                eps: 0.001, activation: .silu, output: s.t + 190386672 &* s.n, scratch: s.f + 169472, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 169472, pool: pool)
             s.profiler?.stop(197)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
@@ -4369,70 +4328,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(198)
         // features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 190386672 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 172544, bias: s.f,
-            activation: .identity, output: s.t + 191032560 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 172544, bias: s.f,
+            activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(199)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 191678448 &* s.n, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 171008, savedInvStd: s.f + 171776,
                 runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
             s.profiler?.stop(200)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
-                eps: 0.001, activation: .silu, output: s.t + 191678448 &* s.n, scratch: s.f + 171008, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 171008, pool: pool)
             s.profiler?.stop(201)
         }
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 191678448 &* s.n, output: s.t + 192324336 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584,
-            reduceBias: s.p + 1222160, activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768,
-            savedPooled: s.t + 238296624 &* s.n, savedHidden: s.t + 238311760 &* s.n,
-            savedScale: s.t + 238297392 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, reduceBias: s.p + 1222160,
+            activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768, savedPooled: s.tensor(185),
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
         s.profiler?.stop(202)
         // features.4.3.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 192324336 &* s.n, pixels: 841 &* s.n, inChannels: 768,
-            weights: s.p + 1247536, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
-            output: s.t + 236231072 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(184), pixels: 841 &* s.n, inChannels: 768, weights: s.p + 1247536,
+            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
         s.profiler?.stop(203)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 186368,
-                savedInvStd: s.f + 186496, runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
+                activation: .identity, output: s.tensor(189), savedMean: s.f + 186368, savedInvStd: s.f + 186496,
+                runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
             s.profiler?.stop(204)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, runningMean: s.p + 1346096, runningVar: s.p + 1346224,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 186368, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 186368, pool: pool)
             s.profiler?.stop(205)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9179487179487179
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08205128205128205,
-                into: s.t + 238312336 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08205128205128205, into: s.tensor(191),
+                random: &random)
             s.profiler?.stop(206)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 236123424 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 238312336 &* s.n : nil, batch: s.n,
-            perImage: 107648, output: s.t + 236338720 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(189),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
+            perImage: 107648, output: s.tensor(190), pool: pool)
         s.profiler?.stop(207)
     }
 
@@ -4440,25 +4397,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 236338720 &* s.n, pixels: 841 &* s.n, inChannels: 128,
-            weights: s.p + 1346352, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
-            output: s.t + 192970224 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(190), pixels: 841 &* s.n, inChannels: 128, weights: s.p + 1346352,
+            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(192), pool: pool)
         s.profiler?.stop(208)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 193616112 &* s.n, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
+                activation: .silu, output: s.tensor(193), savedMean: s.f + 186624, savedInvStd: s.f + 187392,
                 runningMean: s.p + 1446192, runningVar: s.p + 1446960, pool: pool)
             s.profiler?.stop(209)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
-                eps: 0.001, activation: .silu, output: s.t + 193616112 &* s.n, scratch: s.f + 186624, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 186624, pool: pool)
             s.profiler?.stop(210)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
@@ -4467,70 +4423,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(211)
         // features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 193616112 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 189696, bias: s.f,
-            activation: .identity, output: s.t + 194262000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 189696, bias: s.f,
+            activation: .identity, output: s.tensor(194), pool: pool)
         s.profiler?.stop(212)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 194907888 &* s.n, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
+                activation: .silu, output: s.tensor(195), savedMean: s.f + 188160, savedInvStd: s.f + 188928,
                 runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
             s.profiler?.stop(213)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
-                eps: 0.001, activation: .silu, output: s.t + 194907888 &* s.n, scratch: s.f + 188160, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 188160, pool: pool)
             s.profiler?.stop(214)
         }
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 194907888 &* s.n, output: s.t + 195553776 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712,
-            reduceBias: s.p + 1482288, activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896,
-            savedPooled: s.t + 238298160 &* s.n, savedHidden: s.t + 238311792 &* s.n,
-            savedScale: s.t + 238298928 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, reduceBias: s.p + 1482288,
+            activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896, savedPooled: s.tensor(197),
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
         s.profiler?.stop(215)
         // features.4.4.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 195553776 &* s.n, pixels: 841 &* s.n, inChannels: 768,
-            weights: s.p + 1507664, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
-            output: s.t + 236446368 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(196), pixels: 841 &* s.n, inChannels: 768, weights: s.p + 1507664,
+            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(200), pool: pool)
         s.profiler?.stop(216)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 203520,
-                savedInvStd: s.f + 203648, runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
+                activation: .identity, output: s.tensor(201), savedMean: s.f + 203520, savedInvStd: s.f + 203648,
+                runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
             s.profiler?.stop(217)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, runningMean: s.p + 1606224, runningVar: s.p + 1606352,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 203520, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 203520, pool: pool)
             s.profiler?.stop(218)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9128205128205128
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08717948717948719,
-                into: s.t + 238312352 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08717948717948719, into: s.tensor(203),
+                random: &random)
             s.profiler?.stop(219)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 236338720 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 238312352 &* s.n : nil, batch: s.n,
-            perImage: 107648, output: s.t + 236554016 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 107648, output: s.tensor(202), pool: pool)
         s.profiler?.stop(220)
     }
 
@@ -4538,25 +4492,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_5_forward(_ s: TrainingStepContext) throws {
         // features.4.5.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 236554016 &* s.n, pixels: 841 &* s.n, inChannels: 128,
-            weights: s.p + 1606480, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
-            output: s.t + 196199664 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(202), pixels: 841 &* s.n, inChannels: 128, weights: s.p + 1606480,
+            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
         s.profiler?.stop(221)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 196845552 &* s.n, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
+                activation: .silu, output: s.tensor(205), savedMean: s.f + 203776, savedInvStd: s.f + 204544,
                 runningMean: s.p + 1706320, runningVar: s.p + 1707088, pool: pool)
             s.profiler?.stop(222)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
-                eps: 0.001, activation: .silu, output: s.t + 196845552 &* s.n, scratch: s.f + 203776, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 203776, pool: pool)
             s.profiler?.stop(223)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
@@ -4565,70 +4518,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(224)
         // features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 196845552 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 206848, bias: s.f,
-            activation: .identity, output: s.t + 197491440 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 206848, bias: s.f,
+            activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(225)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 198137328 &* s.n, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
+                activation: .silu, output: s.tensor(207), savedMean: s.f + 205312, savedInvStd: s.f + 206080,
                 runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
             s.profiler?.stop(226)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
-                eps: 0.001, activation: .silu, output: s.t + 198137328 &* s.n, scratch: s.f + 205312, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 205312, pool: pool)
             s.profiler?.stop(227)
         }
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 198137328 &* s.n, output: s.t + 198783216 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840,
-            reduceBias: s.p + 1742416, activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024,
-            savedPooled: s.t + 238299696 &* s.n, savedHidden: s.t + 238311824 &* s.n,
-            savedScale: s.t + 238300464 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, reduceBias: s.p + 1742416,
+            activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024, savedPooled: s.tensor(209),
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
         s.profiler?.stop(228)
         // features.4.5.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 198783216 &* s.n, pixels: 841 &* s.n, inChannels: 768,
-            weights: s.p + 1767792, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
-            output: s.t + 236661664 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(208), pixels: 841 &* s.n, inChannels: 768, weights: s.p + 1767792,
+            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
         s.profiler?.stop(229)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 220672,
-                savedInvStd: s.f + 220800, runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
+                activation: .identity, output: s.tensor(213), savedMean: s.f + 220672, savedInvStd: s.f + 220800,
+                runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
             s.profiler?.stop(230)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, runningMean: s.p + 1866352, runningVar: s.p + 1866480,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 220672, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 220672, pool: pool)
             s.profiler?.stop(231)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769231,
-                into: s.t + 238312368 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769231, into: s.tensor(215),
+                random: &random)
             s.profiler?.stop(232)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 236554016 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 238312368 &* s.n : nil, batch: s.n,
-            perImage: 107648, output: s.t + 236769312 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
+            perImage: 107648, output: s.tensor(214), pool: pool)
         s.profiler?.stop(233)
     }
 
@@ -4636,25 +4587,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_6_forward(_ s: TrainingStepContext) throws {
         // features.4.6.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 236769312 &* s.n, pixels: 841 &* s.n, inChannels: 128,
-            weights: s.p + 1866608, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
-            output: s.t + 199429104 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(214), pixels: 841 &* s.n, inChannels: 128, weights: s.p + 1866608,
+            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(216), pool: pool)
         s.profiler?.stop(234)
         // features.4.6.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 200074992 &* s.n, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 220928, savedInvStd: s.f + 221696,
                 runningMean: s.p + 1966448, runningVar: s.p + 1967216, pool: pool)
             s.profiler?.stop(235)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
-                eps: 0.001, activation: .silu, output: s.t + 200074992 &* s.n, scratch: s.f + 220928, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 220928, pool: pool)
             s.profiler?.stop(236)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
@@ -4663,70 +4613,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(237)
         // features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 200074992 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 224000, bias: s.f,
-            activation: .identity, output: s.t + 200720880 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 224000, bias: s.f,
+            activation: .identity, output: s.tensor(218), pool: pool)
         s.profiler?.stop(238)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 201366768 &* s.n, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
+                activation: .silu, output: s.tensor(219), savedMean: s.f + 222464, savedInvStd: s.f + 223232,
                 runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
             s.profiler?.stop(239)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
-                eps: 0.001, activation: .silu, output: s.t + 201366768 &* s.n, scratch: s.f + 222464, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 222464, pool: pool)
             s.profiler?.stop(240)
         }
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 201366768 &* s.n, output: s.t + 202012656 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968,
-            reduceBias: s.p + 2002544, activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152,
-            savedPooled: s.t + 238301232 &* s.n, savedHidden: s.t + 238311856 &* s.n,
-            savedScale: s.t + 238302000 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(219), output: s.tensor(220), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, reduceBias: s.p + 2002544,
+            activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152, savedPooled: s.tensor(221),
+            savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
         s.profiler?.stop(241)
         // features.4.6.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 202012656 &* s.n, pixels: 841 &* s.n, inChannels: 768,
-            weights: s.p + 2027920, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
-            output: s.t + 236876960 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(220), pixels: 841 &* s.n, inChannels: 768, weights: s.p + 2027920,
+            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(224), pool: pool)
         s.profiler?.stop(242)
         // features.4.6.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 237824,
-                savedInvStd: s.f + 237952, runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
+                activation: .identity, output: s.tensor(225), savedMean: s.f + 237824, savedInvStd: s.f + 237952,
+                runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
             s.profiler?.stop(243)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, runningMean: s.p + 2126480, runningVar: s.p + 2126608,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 237824, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 237824, pool: pool)
             s.profiler?.stop(244)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9025641025641026
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09743589743589744,
-                into: s.t + 238312384 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09743589743589744, into: s.tensor(227),
+                random: &random)
             s.profiler?.stop(245)
         }
         // features.4.6 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 236769312 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 238312384 &* s.n : nil, batch: s.n,
-            perImage: 107648, output: s.t + 236984608 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
+            perImage: 107648, output: s.tensor(226), pool: pool)
         s.profiler?.stop(246)
     }
 
@@ -4734,25 +4682,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 236984608 &* s.n, pixels: 841 &* s.n, inChannels: 128,
-            weights: s.p + 2126736, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
-            output: s.t + 202658544 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(226), pixels: 841 &* s.n, inChannels: 128, weights: s.p + 2126736,
+            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(228), pool: pool)
         s.profiler?.stop(247)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 203304432 &* s.n, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 238080, savedInvStd: s.f + 238848,
                 runningMean: s.p + 2226576, runningVar: s.p + 2227344, pool: pool)
             s.profiler?.stop(248)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
-                eps: 0.001, activation: .silu, output: s.t + 203304432 &* s.n, scratch: s.f + 238080, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 238080, pool: pool)
             s.profiler?.stop(249)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
@@ -4761,56 +4708,54 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(250)
         // features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 203304432 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 241152, bias: s.f,
-            activation: .identity, output: s.t + 203950320 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 241152, bias: s.f,
+            activation: .identity, output: s.tensor(230), pool: pool)
         s.profiler?.stop(251)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 204596208 &* s.n, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
+                activation: .silu, output: s.tensor(231), savedMean: s.f + 239616, savedInvStd: s.f + 240384,
                 runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
             s.profiler?.stop(252)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
-                eps: 0.001, activation: .silu, output: s.t + 204596208 &* s.n, scratch: s.f + 239616, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 239616, pool: pool)
             s.profiler?.stop(253)
         }
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 204596208 &* s.n, output: s.t + 205242096 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384,
-            reduceBias: s.p + 2274960, activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568,
-            savedPooled: s.t + 238302768 &* s.n, savedHidden: s.t + 238311888 &* s.n,
-            savedScale: s.t + 238303536 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(231), output: s.tensor(232), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, reduceBias: s.p + 2274960,
+            activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568, savedPooled: s.tensor(233),
+            savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
         s.profiler?.stop(254)
         // features.5.0.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 205242096 &* s.n, pixels: 841 &* s.n, inChannels: 768,
-            weights: s.p + 2300336, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.t + 86560704 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(232), pixels: 841 &* s.n, inChannels: 768, weights: s.p + 2300336,
+            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(236), pool: pool)
         s.profiler?.stop(255)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 233315376 &* s.n, savedMean: s.f + 279552,
-                savedInvStd: s.f + 279728, runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
+                activation: .identity, output: s.tensor(237), savedMean: s.f + 279552, savedInvStd: s.f + 279728,
+                runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
             s.profiler?.stop(256)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, runningMean: s.p + 2435856, runningVar: s.p + 2436032,
-                eps: 0.001, activation: .identity, output: s.t + 233315376 &* s.n, scratch: s.f + 279552, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 279552, pool: pool)
             s.profiler?.stop(257)
         }
     }
@@ -4819,25 +4764,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 233315376 &* s.n, pixels: 841 &* s.n, inChannels: 176,
-            weights: s.p + 2436208, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
-            output: s.t + 144723456 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(237), pixels: 841 &* s.n, inChannels: 176, weights: s.p + 2436208,
+            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
         s.profiler?.stop(258)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 145611552 &* s.n, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
+                activation: .silu, output: s.tensor(239), savedMean: s.f + 279904, savedInvStd: s.f + 280960,
                 runningMean: s.p + 2624176, runningVar: s.p + 2625232, pool: pool)
             s.profiler?.stop(259)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
-                eps: 0.001, activation: .silu, output: s.t + 145611552 &* s.n, scratch: s.f + 279904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 279904, pool: pool)
             s.profiler?.stop(260)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
@@ -4846,70 +4790,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(261)
         // features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 145611552 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 284128, bias: s.f,
-            activation: .identity, output: s.t + 146499648 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 284128, bias: s.f,
+            activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(262)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 147387744 &* s.n, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 282016, savedInvStd: s.f + 283072,
                 runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
             s.profiler?.stop(263)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
-                eps: 0.001, activation: .silu, output: s.t + 147387744 &* s.n, scratch: s.f + 282016, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 282016, pool: pool)
             s.profiler?.stop(264)
         }
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 147387744 &* s.n, output: s.t + 148275840 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912,
-            reduceBias: s.p + 2703376, activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888,
-            savedPooled: s.t + 238278768 &* s.n, savedHidden: s.t + 238311232 &* s.n,
-            savedScale: s.t + 238279824 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, reduceBias: s.p + 2703376,
+            activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888, savedPooled: s.tensor(243),
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
         s.profiler?.stop(265)
         // features.5.1.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 148275840 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
-            weights: s.p + 2750944, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.t + 233463392 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(242), pixels: 841 &* s.n, inChannels: 1056, weights: s.p + 2750944,
+            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(246), pool: pool)
         s.profiler?.stop(266)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 336928,
-                savedInvStd: s.f + 337104, runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
+                activation: .identity, output: s.tensor(247), savedMean: s.f + 336928, savedInvStd: s.f + 337104,
+                runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
             s.profiler?.stop(267)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, runningMean: s.p + 2937152, runningVar: s.p + 2937328,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 336928, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(247), scratch: s.f + 336928, pool: pool)
             s.profiler?.stop(268)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
-                into: s.t + 238312400 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077, into: s.tensor(249),
+                random: &random)
             s.profiler?.stop(269)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 233315376 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 238312400 &* s.n : nil, batch: s.n,
-            perImage: 148016, output: s.t + 233611408 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(237), branch: s.tensor(247),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
+            perImage: 148016, output: s.tensor(248), pool: pool)
         s.profiler?.stop(270)
     }
 
@@ -4917,25 +4859,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 233611408 &* s.n, pixels: 841 &* s.n, inChannels: 176,
-            weights: s.p + 2937504, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
-            output: s.t + 149163936 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(248), pixels: 841 &* s.n, inChannels: 176, weights: s.p + 2937504,
+            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(250), pool: pool)
         s.profiler?.stop(271)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 150052032 &* s.n, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
+                activation: .silu, output: s.tensor(251), savedMean: s.f + 337280, savedInvStd: s.f + 338336,
                 runningMean: s.p + 3125472, runningVar: s.p + 3126528, pool: pool)
             s.profiler?.stop(272)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
-                eps: 0.001, activation: .silu, output: s.t + 150052032 &* s.n, scratch: s.f + 337280, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 337280, pool: pool)
             s.profiler?.stop(273)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
@@ -4944,70 +4885,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(274)
         // features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 150052032 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 341504, bias: s.f,
-            activation: .identity, output: s.t + 150940128 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 341504, bias: s.f,
+            activation: .identity, output: s.tensor(252), pool: pool)
         s.profiler?.stop(275)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 151828224 &* s.n, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
+                activation: .silu, output: s.tensor(253), savedMean: s.f + 339392, savedInvStd: s.f + 340448,
                 runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
             s.profiler?.stop(276)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
-                eps: 0.001, activation: .silu, output: s.t + 151828224 &* s.n, scratch: s.f + 339392, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 339392, pool: pool)
             s.profiler?.stop(277)
         }
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 151828224 &* s.n, output: s.t + 152716320 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208,
-            reduceBias: s.p + 3204672, activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184,
-            savedPooled: s.t + 238280880 &* s.n, savedHidden: s.t + 238311280 &* s.n,
-            savedScale: s.t + 238281936 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(253), output: s.tensor(254), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, reduceBias: s.p + 3204672,
+            activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184, savedPooled: s.tensor(255),
+            savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
         s.profiler?.stop(278)
         // features.5.2.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 152716320 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
-            weights: s.p + 3252240, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.t + 233759424 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(254), pixels: 841 &* s.n, inChannels: 1056, weights: s.p + 3252240,
+            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(258), pool: pool)
         s.profiler?.stop(279)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 394304,
-                savedInvStd: s.f + 394480, runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
+                activation: .identity, output: s.tensor(259), savedMean: s.f + 394304, savedInvStd: s.f + 394480,
+                runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
             s.profiler?.stop(280)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, runningMean: s.p + 3438448, runningVar: s.p + 3438624,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 394304, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(259), scratch: s.f + 394304, pool: pool)
             s.profiler?.stop(281)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8871794871794871
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11282051282051284,
-                into: s.t + 238312416 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11282051282051284, into: s.tensor(261),
+                random: &random)
             s.profiler?.stop(282)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 233611408 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 238312416 &* s.n : nil, batch: s.n,
-            perImage: 148016, output: s.t + 233907440 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(248), branch: s.tensor(259),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
+            perImage: 148016, output: s.tensor(260), pool: pool)
         s.profiler?.stop(283)
     }
 
@@ -5015,25 +4954,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 233907440 &* s.n, pixels: 841 &* s.n, inChannels: 176,
-            weights: s.p + 3438800, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
-            output: s.t + 153604416 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(260), pixels: 841 &* s.n, inChannels: 176, weights: s.p + 3438800,
+            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(262), pool: pool)
         s.profiler?.stop(284)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 154492512 &* s.n, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
+                activation: .silu, output: s.tensor(263), savedMean: s.f + 394656, savedInvStd: s.f + 395712,
                 runningMean: s.p + 3626768, runningVar: s.p + 3627824, pool: pool)
             s.profiler?.stop(285)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
-                eps: 0.001, activation: .silu, output: s.t + 154492512 &* s.n, scratch: s.f + 394656, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 394656, pool: pool)
             s.profiler?.stop(286)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
@@ -5042,70 +4980,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(287)
         // features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 154492512 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 398880, bias: s.f,
-            activation: .identity, output: s.t + 155380608 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 398880, bias: s.f,
+            activation: .identity, output: s.tensor(264), pool: pool)
         s.profiler?.stop(288)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 156268704 &* s.n, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
+                activation: .silu, output: s.tensor(265), savedMean: s.f + 396768, savedInvStd: s.f + 397824,
                 runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
             s.profiler?.stop(289)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
-                eps: 0.001, activation: .silu, output: s.t + 156268704 &* s.n, scratch: s.f + 396768, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 396768, pool: pool)
             s.profiler?.stop(290)
         }
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 156268704 &* s.n, output: s.t + 157156800 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504,
-            reduceBias: s.p + 3705968, activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480,
-            savedPooled: s.t + 238282992 &* s.n, savedHidden: s.t + 238311328 &* s.n,
-            savedScale: s.t + 238284048 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, reduceBias: s.p + 3705968,
+            activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480, savedPooled: s.tensor(267),
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
         s.profiler?.stop(291)
         // features.5.3.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 157156800 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
-            weights: s.p + 3753536, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.t + 234055456 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(266), pixels: 841 &* s.n, inChannels: 1056, weights: s.p + 3753536,
+            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(270), pool: pool)
         s.profiler?.stop(292)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 451680,
-                savedInvStd: s.f + 451856, runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
+                activation: .identity, output: s.tensor(271), savedMean: s.f + 451680, savedInvStd: s.f + 451856,
+                runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
             s.profiler?.stop(293)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, runningMean: s.p + 3939744, runningVar: s.p + 3939920,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 451680, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(271), scratch: s.f + 451680, pool: pool)
             s.profiler?.stop(294)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.882051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11794871794871796,
-                into: s.t + 238312432 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11794871794871796, into: s.tensor(273),
+                random: &random)
             s.profiler?.stop(295)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 233907440 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 238312432 &* s.n : nil, batch: s.n,
-            perImage: 148016, output: s.t + 234203472 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(260), branch: s.tensor(271),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
+            perImage: 148016, output: s.tensor(272), pool: pool)
         s.profiler?.stop(296)
     }
 
@@ -5113,25 +5049,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 234203472 &* s.n, pixels: 841 &* s.n, inChannels: 176,
-            weights: s.p + 3940096, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
-            output: s.t + 158044896 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(272), pixels: 841 &* s.n, inChannels: 176, weights: s.p + 3940096,
+            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(274), pool: pool)
         s.profiler?.stop(297)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 158932992 &* s.n, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
+                activation: .silu, output: s.tensor(275), savedMean: s.f + 452032, savedInvStd: s.f + 453088,
                 runningMean: s.p + 4128064, runningVar: s.p + 4129120, pool: pool)
             s.profiler?.stop(298)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
-                eps: 0.001, activation: .silu, output: s.t + 158932992 &* s.n, scratch: s.f + 452032, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 452032, pool: pool)
             s.profiler?.stop(299)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
@@ -5140,70 +5075,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(300)
         // features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 158932992 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 456256, bias: s.f,
-            activation: .identity, output: s.t + 159821088 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 456256, bias: s.f,
+            activation: .identity, output: s.tensor(276), pool: pool)
         s.profiler?.stop(301)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 160709184 &* s.n, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
+                activation: .silu, output: s.tensor(277), savedMean: s.f + 454144, savedInvStd: s.f + 455200,
                 runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
             s.profiler?.stop(302)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
-                eps: 0.001, activation: .silu, output: s.t + 160709184 &* s.n, scratch: s.f + 454144, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 454144, pool: pool)
             s.profiler?.stop(303)
         }
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 160709184 &* s.n, output: s.t + 161597280 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800,
-            reduceBias: s.p + 4207264, activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776,
-            savedPooled: s.t + 238285104 &* s.n, savedHidden: s.t + 238311376 &* s.n,
-            savedScale: s.t + 238286160 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, reduceBias: s.p + 4207264,
+            activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776, savedPooled: s.tensor(279),
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
         s.profiler?.stop(304)
         // features.5.4.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 161597280 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
-            weights: s.p + 4254832, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.t + 234351488 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(278), pixels: 841 &* s.n, inChannels: 1056, weights: s.p + 4254832,
+            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(282), pool: pool)
         s.profiler?.stop(305)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 509056,
-                savedInvStd: s.f + 509232, runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
+                activation: .identity, output: s.tensor(283), savedMean: s.f + 509056, savedInvStd: s.f + 509232,
+                runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
             s.profiler?.stop(306)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, runningMean: s.p + 4441040, runningVar: s.p + 4441216,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 509056, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 509056, pool: pool)
             s.profiler?.stop(307)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1230769230769231,
-                into: s.t + 238312448 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1230769230769231, into: s.tensor(285),
+                random: &random)
             s.profiler?.stop(308)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 234203472 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 238312448 &* s.n : nil, batch: s.n,
-            perImage: 148016, output: s.t + 234499504 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(272), branch: s.tensor(283),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
+            perImage: 148016, output: s.tensor(284), pool: pool)
         s.profiler?.stop(309)
     }
 
@@ -5211,25 +5144,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_5_forward(_ s: TrainingStepContext) throws {
         // features.5.5.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 234499504 &* s.n, pixels: 841 &* s.n, inChannels: 176,
-            weights: s.p + 4441392, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
-            output: s.t + 162485376 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(284), pixels: 841 &* s.n, inChannels: 176, weights: s.p + 4441392,
+            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(286), pool: pool)
         s.profiler?.stop(310)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 163373472 &* s.n, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
+                activation: .silu, output: s.tensor(287), savedMean: s.f + 509408, savedInvStd: s.f + 510464,
                 runningMean: s.p + 4629360, runningVar: s.p + 4630416, pool: pool)
             s.profiler?.stop(311)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
-                eps: 0.001, activation: .silu, output: s.t + 163373472 &* s.n, scratch: s.f + 509408, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 509408, pool: pool)
             s.profiler?.stop(312)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
@@ -5238,70 +5170,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(313)
         // features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 163373472 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 513632, bias: s.f,
-            activation: .identity, output: s.t + 164261568 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 513632, bias: s.f,
+            activation: .identity, output: s.tensor(288), pool: pool)
         s.profiler?.stop(314)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 165149664 &* s.n, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
+                activation: .silu, output: s.tensor(289), savedMean: s.f + 511520, savedInvStd: s.f + 512576,
                 runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
             s.profiler?.stop(315)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
-                eps: 0.001, activation: .silu, output: s.t + 165149664 &* s.n, scratch: s.f + 511520, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 511520, pool: pool)
             s.profiler?.stop(316)
         }
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 165149664 &* s.n, output: s.t + 166037760 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096,
-            reduceBias: s.p + 4708560, activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072,
-            savedPooled: s.t + 238287216 &* s.n, savedHidden: s.t + 238311424 &* s.n,
-            savedScale: s.t + 238288272 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(289), output: s.tensor(290), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, reduceBias: s.p + 4708560,
+            activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072, savedPooled: s.tensor(291),
+            savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
         s.profiler?.stop(317)
         // features.5.5.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 166037760 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
-            weights: s.p + 4756128, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.t + 234647520 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(290), pixels: 841 &* s.n, inChannels: 1056, weights: s.p + 4756128,
+            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(294), pool: pool)
         s.profiler?.stop(318)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 566432,
-                savedInvStd: s.f + 566608, runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
+                activation: .identity, output: s.tensor(295), savedMean: s.f + 566432, savedInvStd: s.f + 566608,
+                runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
             s.profiler?.stop(319)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, runningMean: s.p + 4942336, runningVar: s.p + 4942512,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 566432, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 566432, pool: pool)
             s.profiler?.stop(320)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8717948717948718
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1282051282051282,
-                into: s.t + 238312464 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1282051282051282, into: s.tensor(297),
+                random: &random)
             s.profiler?.stop(321)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 234499504 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 238312464 &* s.n : nil, batch: s.n,
-            perImage: 148016, output: s.t + 234795536 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
+            perImage: 148016, output: s.tensor(296), pool: pool)
         s.profiler?.stop(322)
     }
 
@@ -5309,25 +5239,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_6_forward(_ s: TrainingStepContext) throws {
         // features.5.6.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 234795536 &* s.n, pixels: 841 &* s.n, inChannels: 176,
-            weights: s.p + 4942688, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
-            output: s.t + 166925856 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(296), pixels: 841 &* s.n, inChannels: 176, weights: s.p + 4942688,
+            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(298), pool: pool)
         s.profiler?.stop(323)
         // features.5.6.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 167813952 &* s.n, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
+                activation: .silu, output: s.tensor(299), savedMean: s.f + 566784, savedInvStd: s.f + 567840,
                 runningMean: s.p + 5130656, runningVar: s.p + 5131712, pool: pool)
             s.profiler?.stop(324)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
-                eps: 0.001, activation: .silu, output: s.t + 167813952 &* s.n, scratch: s.f + 566784, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 566784, pool: pool)
             s.profiler?.stop(325)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
@@ -5336,70 +5265,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(326)
         // features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 167813952 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 571008, bias: s.f,
-            activation: .identity, output: s.t + 168702048 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 571008, bias: s.f,
+            activation: .identity, output: s.tensor(300), pool: pool)
         s.profiler?.stop(327)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 169590144 &* s.n, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
+                activation: .silu, output: s.tensor(301), savedMean: s.f + 568896, savedInvStd: s.f + 569952,
                 runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
             s.profiler?.stop(328)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
-                eps: 0.001, activation: .silu, output: s.t + 169590144 &* s.n, scratch: s.f + 568896, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 568896, pool: pool)
             s.profiler?.stop(329)
         }
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 169590144 &* s.n, output: s.t + 170478240 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392,
-            reduceBias: s.p + 5209856, activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368,
-            savedPooled: s.t + 238289328 &* s.n, savedHidden: s.t + 238311472 &* s.n,
-            savedScale: s.t + 238290384 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(301), output: s.tensor(302), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, reduceBias: s.p + 5209856,
+            activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368, savedPooled: s.tensor(303),
+            savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
         s.profiler?.stop(330)
         // features.5.6.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 170478240 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
-            weights: s.p + 5257424, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.t + 234943552 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(302), pixels: 841 &* s.n, inChannels: 1056, weights: s.p + 5257424,
+            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(306), pool: pool)
         s.profiler?.stop(331)
         // features.5.6.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 623808,
-                savedInvStd: s.f + 623984, runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
+                activation: .identity, output: s.tensor(307), savedMean: s.f + 623808, savedInvStd: s.f + 623984,
+                runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
             s.profiler?.stop(332)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, runningMean: s.p + 5443632, runningVar: s.p + 5443808,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 623808, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 623808, pool: pool)
             s.profiler?.stop(333)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
-                into: s.t + 238312480 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(309),
+                random: &random)
             s.profiler?.stop(334)
         }
         // features.5.6 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 234795536 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 238312480 &* s.n : nil, batch: s.n,
-            perImage: 148016, output: s.t + 235091568 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
+            perImage: 148016, output: s.tensor(308), pool: pool)
         s.profiler?.stop(335)
     }
 
@@ -5407,25 +5334,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 235091568 &* s.n, pixels: 841 &* s.n, inChannels: 176,
-            weights: s.p + 5443984, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
-            output: s.t + 171366336 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(308), pixels: 841 &* s.n, inChannels: 176, weights: s.p + 5443984,
+            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(310), pool: pool)
         s.profiler?.stop(336)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 172254432 &* s.n, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
+                activation: .silu, output: s.tensor(311), savedMean: s.f + 624160, savedInvStd: s.f + 625216,
                 runningMean: s.p + 5631952, runningVar: s.p + 5633008, pool: pool)
             s.profiler?.stop(337)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
-                eps: 0.001, activation: .silu, output: s.t + 172254432 &* s.n, scratch: s.f + 624160, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 624160, pool: pool)
             s.profiler?.stop(338)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
@@ -5434,56 +5360,54 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(339)
         // features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 172254432 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 628384, bias: s.f,
-            activation: .identity, output: s.t + 230523216 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 628384, bias: s.f,
+            activation: .identity, output: s.tensor(312), pool: pool)
         s.profiler?.stop(340)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 230760816 &* s.n, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
+                activation: .silu, output: s.tensor(313), savedMean: s.f + 626272, savedInvStd: s.f + 627328,
                 runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
             s.profiler?.stop(341)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
-                eps: 0.001, activation: .silu, output: s.t + 230760816 &* s.n, scratch: s.f + 626272, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 626272, pool: pool)
             s.profiler?.stop(342)
         }
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 230760816 &* s.n, output: s.t + 230998416 &* s.n,
-            batch: s.n, pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688,
-            reduceBias: s.p + 5711152, activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664,
-            savedPooled: s.t + 238291440 &* s.n, savedHidden: s.t + 238311520 &* s.n,
-            savedScale: s.t + 238292496 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(313), output: s.tensor(314), batch: s.n,
+            pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, reduceBias: s.p + 5711152,
+            activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664, savedPooled: s.tensor(315),
+            savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
         s.profiler?.stop(343)
         // features.6.0.block.3 project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 230998416 &* s.n, pixels: 225 &* s.n, inChannels: 1056,
-            weights: s.p + 5758720, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 173948928 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(314), pixels: 225 &* s.n, inChannels: 1056, weights: s.p + 5758720,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(318), pool: pool)
         s.profiler?.stop(344)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 237092256 &* s.n, savedMean: s.f + 681184,
-                savedInvStd: s.f + 681488, runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
+                activation: .identity, output: s.tensor(319), savedMean: s.f + 681184, savedInvStd: s.f + 681488,
+                runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
             s.profiler?.stop(345)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, runningMean: s.p + 6080352, runningVar: s.p + 6080656,
-                eps: 0.001, activation: .identity, output: s.t + 237092256 &* s.n, scratch: s.f + 681184, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 681184, pool: pool)
             s.profiler?.stop(346)
         }
     }
@@ -5492,25 +5416,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 237092256 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 6080960, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 211086384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(319), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 6080960,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(320), pool: pool)
         s.profiler?.stop(347)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 211496784 &* s.n, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
+                activation: .silu, output: s.tensor(321), savedMean: s.f + 681792, savedInvStd: s.f + 683616,
                 runningMean: s.p + 6639104, runningVar: s.p + 6640928, pool: pool)
             s.profiler?.stop(348)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
-                eps: 0.001, activation: .silu, output: s.t + 211496784 &* s.n, scratch: s.f + 681792, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(321), scratch: s.f + 681792, pool: pool)
             s.profiler?.stop(349)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -5519,70 +5442,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(350)
         // features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 211496784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 689088, bias: s.f,
-            activation: .identity, output: s.t + 211907184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 689088, bias: s.f,
+            activation: .identity, output: s.tensor(322), pool: pool)
         s.profiler?.stop(351)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 212317584 &* s.n, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
+                activation: .silu, output: s.tensor(323), savedMean: s.f + 685440, savedInvStd: s.f + 687264,
                 runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
             s.profiler?.stop(352)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
-                eps: 0.001, activation: .silu, output: s.t + 212317584 &* s.n, scratch: s.f + 685440, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 685440, pool: pool)
             s.profiler?.stop(353)
         }
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 212317584 &* s.n, output: s.t + 212727984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648,
-            reduceBias: s.p + 6834272, activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976,
-            savedPooled: s.t + 174021424 &* s.n, savedHidden: s.t + 86709232 &* s.n,
-            savedScale: s.t + 174023248 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(323), output: s.tensor(324), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, reduceBias: s.p + 6834272,
+            activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976, savedPooled: s.tensor(325),
+            savedHidden: s.tensor(326), savedScale: s.tensor(327), pool: pool)
         s.profiler?.stop(354)
         // features.6.1.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 212727984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 6974800, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 237160656 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(324), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 6974800,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(328), pool: pool)
         s.profiler?.stop(355)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 780288,
-                savedInvStd: s.f + 780592, runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
+                activation: .identity, output: s.tensor(329), savedMean: s.f + 780288, savedInvStd: s.f + 780592,
+                runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
             s.profiler?.stop(356)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, runningMean: s.p + 7529904, runningVar: s.p + 7530208,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 780288, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(329), scratch: s.f + 780288, pool: pool)
             s.profiler?.stop(357)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8564102564102564
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1435897435897436,
-                into: s.t + 86560640 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1435897435897436, into: s.tensor(331),
+                random: &random)
             s.profiler?.stop(358)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 237092256 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 86560640 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 237229056 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(319), branch: s.tensor(329),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(330), pool: pool)
         s.profiler?.stop(359)
     }
 
@@ -5590,25 +5511,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 237229056 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 7530512, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 213138384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(330), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 7530512,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(332), pool: pool)
         s.profiler?.stop(360)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 213548784 &* s.n, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
+                activation: .silu, output: s.tensor(333), savedMean: s.f + 780896, savedInvStd: s.f + 782720,
                 runningMean: s.p + 8088656, runningVar: s.p + 8090480, pool: pool)
             s.profiler?.stop(361)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
-                eps: 0.001, activation: .silu, output: s.t + 213548784 &* s.n, scratch: s.f + 780896, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 780896, pool: pool)
             s.profiler?.stop(362)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -5617,70 +5537,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(363)
         // features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 213548784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 788192, bias: s.f,
-            activation: .identity, output: s.t + 213959184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 788192, bias: s.f,
+            activation: .identity, output: s.tensor(334), pool: pool)
         s.profiler?.stop(364)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 214369584 &* s.n, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
+                activation: .silu, output: s.tensor(335), savedMean: s.f + 784544, savedInvStd: s.f + 786368,
                 runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
             s.profiler?.stop(365)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
-                eps: 0.001, activation: .silu, output: s.t + 214369584 &* s.n, scratch: s.f + 784544, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 784544, pool: pool)
             s.profiler?.stop(366)
         }
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 214369584 &* s.n, output: s.t + 214779984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200,
-            reduceBias: s.p + 8283824, activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528,
-            savedPooled: s.t + 174025072 &* s.n, savedHidden: s.t + 174030544 &* s.n,
-            savedScale: s.t + 174026896 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(335), output: s.tensor(336), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, reduceBias: s.p + 8283824,
+            activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528, savedPooled: s.tensor(337),
+            savedHidden: s.tensor(338), savedScale: s.tensor(339), pool: pool)
         s.profiler?.stop(367)
         // features.6.2.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 214779984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 8424352, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 237297456 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(336), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 8424352,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(340), pool: pool)
         s.profiler?.stop(368)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 879392,
-                savedInvStd: s.f + 879696, runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
+                activation: .identity, output: s.tensor(341), savedMean: s.f + 879392, savedInvStd: s.f + 879696,
+                runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
             s.profiler?.stop(369)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, runningMean: s.p + 8979456, runningVar: s.p + 8979760,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 879392, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(341), scratch: s.f + 879392, pool: pool)
             s.profiler?.stop(370)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8512820512820513
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14871794871794874,
-                into: s.t + 86560656 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14871794871794874, into: s.tensor(343),
+                random: &random)
             s.profiler?.stop(371)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 237229056 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 86560656 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 237365856 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(330), branch: s.tensor(341),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(342), pool: pool)
         s.profiler?.stop(372)
     }
 
@@ -5688,25 +5606,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 237365856 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 8980064, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 215190384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(342), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 8980064,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(344), pool: pool)
         s.profiler?.stop(373)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 215600784 &* s.n, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
+                activation: .silu, output: s.tensor(345), savedMean: s.f + 880000, savedInvStd: s.f + 881824,
                 runningMean: s.p + 9538208, runningVar: s.p + 9540032, pool: pool)
             s.profiler?.stop(374)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
-                eps: 0.001, activation: .silu, output: s.t + 215600784 &* s.n, scratch: s.f + 880000, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 880000, pool: pool)
             s.profiler?.stop(375)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -5715,70 +5632,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(376)
         // features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 215600784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 887296, bias: s.f,
-            activation: .identity, output: s.t + 216011184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 887296, bias: s.f,
+            activation: .identity, output: s.tensor(346), pool: pool)
         s.profiler?.stop(377)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 216421584 &* s.n, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
+                activation: .silu, output: s.tensor(347), savedMean: s.f + 883648, savedInvStd: s.f + 885472,
                 runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
             s.profiler?.stop(378)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
-                eps: 0.001, activation: .silu, output: s.t + 216421584 &* s.n, scratch: s.f + 883648, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 883648, pool: pool)
             s.profiler?.stop(379)
         }
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 216421584 &* s.n, output: s.t + 216831984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752,
-            reduceBias: s.p + 9733376, activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080,
-            savedPooled: s.t + 174028720 &* s.n, savedHidden: s.t + 238310576 &* s.n,
-            savedScale: s.t + 238255056 &* s.n, pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(347), output: s.tensor(348), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, reduceBias: s.p + 9733376,
+            activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080, savedPooled: s.tensor(349),
+            savedHidden: s.tensor(350), savedScale: s.tensor(351), pool: pool)
         s.profiler?.stop(380)
         // features.6.3.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 216831984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 9873904, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 237434256 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(348), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 9873904,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(352), pool: pool)
         s.profiler?.stop(381)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 978496,
-                savedInvStd: s.f + 978800, runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
+                activation: .identity, output: s.tensor(353), savedMean: s.f + 978496, savedInvStd: s.f + 978800,
+                runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
             s.profiler?.stop(382)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, runningMean: s.p + 10429008, runningVar: s.p + 10429312,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 978496, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(353), scratch: s.f + 978496, pool: pool)
             s.profiler?.stop(383)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
-                into: s.t + 86560672 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385, into: s.tensor(355),
+                random: &random)
             s.profiler?.stop(384)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 237365856 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 86560672 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 237502656 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(342), branch: s.tensor(353),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(354), pool: pool)
         s.profiler?.stop(385)
     }
 
@@ -5786,25 +5701,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 237502656 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 10429616, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 217242384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(354), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 10429616,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(356), pool: pool)
         s.profiler?.stop(386)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 217652784 &* s.n, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
+                activation: .silu, output: s.tensor(357), savedMean: s.f + 979104, savedInvStd: s.f + 980928,
                 runningMean: s.p + 10987760, runningVar: s.p + 10989584, pool: pool)
             s.profiler?.stop(387)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
-                eps: 0.001, activation: .silu, output: s.t + 217652784 &* s.n, scratch: s.f + 979104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 979104, pool: pool)
             s.profiler?.stop(388)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -5813,70 +5727,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(389)
         // features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 217652784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 986400, bias: s.f,
-            activation: .identity, output: s.t + 218063184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 986400, bias: s.f,
+            activation: .identity, output: s.tensor(358), pool: pool)
         s.profiler?.stop(390)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 218473584 &* s.n, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
+                activation: .silu, output: s.tensor(359), savedMean: s.f + 982752, savedInvStd: s.f + 984576,
                 runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
             s.profiler?.stop(391)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
-                eps: 0.001, activation: .silu, output: s.t + 218473584 &* s.n, scratch: s.f + 982752, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 982752, pool: pool)
             s.profiler?.stop(392)
         }
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 218473584 &* s.n, output: s.t + 218883984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(359), output: s.tensor(360), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
             reduceBias: s.p + 11182928, activation: .silu, expandWeights: s.p + 11183008, expandBias: s.p + 11321632,
-            savedPooled: s.t + 238256880 &* s.n, savedHidden: s.t + 238310656 &* s.n,
-            savedScale: s.t + 238258704 &* s.n, pool: pool)
+            savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
         s.profiler?.stop(393)
         // features.6.4.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 218883984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 11323456, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 237571056 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(360), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 11323456,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(364), pool: pool)
         s.profiler?.stop(394)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1077600,
-                savedInvStd: s.f + 1077904, runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
+                activation: .identity, output: s.tensor(365), savedMean: s.f + 1077600, savedInvStd: s.f + 1077904,
+                runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
             s.profiler?.stop(395)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, runningMean: s.p + 11878560, runningVar: s.p + 11878864,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1077600, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(365), scratch: s.f + 1077600, pool: pool)
             s.profiler?.stop(396)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.841025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.158974358974359,
-                into: s.t + 86560688 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.158974358974359, into: s.tensor(367),
+                random: &random)
             s.profiler?.stop(397)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 237502656 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 86560688 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 237639456 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(354), branch: s.tensor(365),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(366), pool: pool)
         s.profiler?.stop(398)
     }
 
@@ -5884,25 +5796,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 237639456 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 11879168, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 219294384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(366), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 11879168,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(368), pool: pool)
         s.profiler?.stop(399)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 219704784 &* s.n, savedMean: s.f + 1078208,
-                savedInvStd: s.f + 1080032, runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
+                activation: .silu, output: s.tensor(369), savedMean: s.f + 1078208, savedInvStd: s.f + 1080032,
+                runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
             s.profiler?.stop(400)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
-                eps: 0.001, activation: .silu, output: s.t + 219704784 &* s.n, scratch: s.f + 1078208, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 1078208, pool: pool)
             s.profiler?.stop(401)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -5911,70 +5822,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(402)
         // features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 219704784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1085504,
-            bias: s.f, activation: .identity, output: s.t + 220115184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1085504, bias: s.f,
+            activation: .identity, output: s.tensor(370), pool: pool)
         s.profiler?.stop(403)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 220525584 &* s.n, savedMean: s.f + 1081856,
-                savedInvStd: s.f + 1083680, runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
+                activation: .silu, output: s.tensor(371), savedMean: s.f + 1081856, savedInvStd: s.f + 1083680,
+                runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
             s.profiler?.stop(404)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
-                eps: 0.001, activation: .silu, output: s.t + 220525584 &* s.n, scratch: s.f + 1081856, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 1081856, pool: pool)
             s.profiler?.stop(405)
         }
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 220525584 &* s.n, output: s.t + 220935984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(371), output: s.tensor(372), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
             reduceBias: s.p + 12632480, activation: .silu, expandWeights: s.p + 12632560, expandBias: s.p + 12771184,
-            savedPooled: s.t + 238260528 &* s.n, savedHidden: s.t + 238310736 &* s.n,
-            savedScale: s.t + 238262352 &* s.n, pool: pool)
+            savedPooled: s.tensor(373), savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
         s.profiler?.stop(406)
         // features.6.5.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 220935984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 12773008, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 237707856 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(372), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 12773008,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(376), pool: pool)
         s.profiler?.stop(407)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1176704,
-                savedInvStd: s.f + 1177008, runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
+                activation: .identity, output: s.tensor(377), savedMean: s.f + 1176704, savedInvStd: s.f + 1177008,
+                runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
             s.profiler?.stop(408)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, runningMean: s.p + 13328112, runningVar: s.p + 13328416,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1176704, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 1176704, pool: pool)
             s.profiler?.stop(409)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8358974358974359
         if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1641025641025641,
-                into: s.t + 238312496 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1641025641025641, into: s.tensor(379),
+                random: &random)
             s.profiler?.stop(410)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 237639456 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 238312496 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 237776256 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(366), branch: s.tensor(377),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(378), pool: pool)
         s.profiler?.stop(411)
     }
 
@@ -5982,25 +5891,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_6_forward(_ s: TrainingStepContext) throws {
         // features.6.6.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 237776256 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 13328720, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 221346384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(378), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 13328720,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(380), pool: pool)
         s.profiler?.stop(412)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 221756784 &* s.n, savedMean: s.f + 1177312,
-                savedInvStd: s.f + 1179136, runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
+                activation: .silu, output: s.tensor(381), savedMean: s.f + 1177312, savedInvStd: s.f + 1179136,
+                runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
             s.profiler?.stop(413)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
-                eps: 0.001, activation: .silu, output: s.t + 221756784 &* s.n, scratch: s.f + 1177312, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 1177312, pool: pool)
             s.profiler?.stop(414)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -6009,70 +5917,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(415)
         // features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 221756784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1184608,
-            bias: s.f, activation: .identity, output: s.t + 222167184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1184608, bias: s.f,
+            activation: .identity, output: s.tensor(382), pool: pool)
         s.profiler?.stop(416)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 222577584 &* s.n, savedMean: s.f + 1180960,
-                savedInvStd: s.f + 1182784, runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
+                activation: .silu, output: s.tensor(383), savedMean: s.f + 1180960, savedInvStd: s.f + 1182784,
+                runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
             s.profiler?.stop(417)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
-                eps: 0.001, activation: .silu, output: s.t + 222577584 &* s.n, scratch: s.f + 1180960, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 1180960, pool: pool)
             s.profiler?.stop(418)
         }
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 222577584 &* s.n, output: s.t + 222987984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(383), output: s.tensor(384), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
             reduceBias: s.p + 14082032, activation: .silu, expandWeights: s.p + 14082112, expandBias: s.p + 14220736,
-            savedPooled: s.t + 238264176 &* s.n, savedHidden: s.t + 238310816 &* s.n,
-            savedScale: s.t + 238266000 &* s.n, pool: pool)
+            savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
         s.profiler?.stop(419)
         // features.6.6.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 222987984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 14222560, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 237844656 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(384), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 14222560,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(388), pool: pool)
         s.profiler?.stop(420)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1275808,
-                savedInvStd: s.f + 1276112, runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
+                activation: .identity, output: s.tensor(389), savedMean: s.f + 1275808, savedInvStd: s.f + 1276112,
+                runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
             s.profiler?.stop(421)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, runningMean: s.p + 14777664, runningVar: s.p + 14777968,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1275808, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 1275808, pool: pool)
             s.profiler?.stop(422)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
-                into: s.t + 238312512 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924, into: s.tensor(391),
+                random: &random)
             s.profiler?.stop(423)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 237776256 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 238312512 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 237913056 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(378), branch: s.tensor(389),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(390), pool: pool)
         s.profiler?.stop(424)
     }
 
@@ -6080,25 +5986,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_7_forward(_ s: TrainingStepContext) throws {
         // features.6.7.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 237913056 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 14778272, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 223398384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(390), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 14778272,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(392), pool: pool)
         s.profiler?.stop(425)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 223808784 &* s.n, savedMean: s.f + 1276416,
-                savedInvStd: s.f + 1278240, runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
+                activation: .silu, output: s.tensor(393), savedMean: s.f + 1276416, savedInvStd: s.f + 1278240,
+                runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
             s.profiler?.stop(426)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
-                eps: 0.001, activation: .silu, output: s.t + 223808784 &* s.n, scratch: s.f + 1276416, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 1276416, pool: pool)
             s.profiler?.stop(427)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -6107,70 +6012,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(428)
         // features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 223808784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1283712,
-            bias: s.f, activation: .identity, output: s.t + 224219184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1283712, bias: s.f,
+            activation: .identity, output: s.tensor(394), pool: pool)
         s.profiler?.stop(429)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 224629584 &* s.n, savedMean: s.f + 1280064,
-                savedInvStd: s.f + 1281888, runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
+                activation: .silu, output: s.tensor(395), savedMean: s.f + 1280064, savedInvStd: s.f + 1281888,
+                runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
             s.profiler?.stop(430)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
-                eps: 0.001, activation: .silu, output: s.t + 224629584 &* s.n, scratch: s.f + 1280064, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 1280064, pool: pool)
             s.profiler?.stop(431)
         }
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 224629584 &* s.n, output: s.t + 225039984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(395), output: s.tensor(396), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
             reduceBias: s.p + 15531584, activation: .silu, expandWeights: s.p + 15531664, expandBias: s.p + 15670288,
-            savedPooled: s.t + 238267824 &* s.n, savedHidden: s.t + 238310896 &* s.n,
-            savedScale: s.t + 238269648 &* s.n, pool: pool)
+            savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
         s.profiler?.stop(432)
         // features.6.7.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 225039984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 15672112, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 237981456 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(396), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 15672112,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(400), pool: pool)
         s.profiler?.stop(433)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1374912,
-                savedInvStd: s.f + 1375216, runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
+                activation: .identity, output: s.tensor(401), savedMean: s.f + 1374912, savedInvStd: s.f + 1375216,
+                runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
             s.profiler?.stop(434)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, runningMean: s.p + 16227216, runningVar: s.p + 16227520,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1374912, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 1374912, pool: pool)
             s.profiler?.stop(435)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8256410256410256
         if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17435897435897438,
-                into: s.t + 238312528 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17435897435897438, into: s.tensor(403),
+                random: &random)
             s.profiler?.stop(436)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 237913056 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 238312528 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 238049856 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(390), branch: s.tensor(401),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(402), pool: pool)
         s.profiler?.stop(437)
     }
 
@@ -6178,25 +6081,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_8_forward(_ s: TrainingStepContext) throws {
         // features.6.8.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 238049856 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 16227824, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 225450384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(402), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 16227824,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(404), pool: pool)
         s.profiler?.stop(438)
         // features.6.8.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 225860784 &* s.n, savedMean: s.f + 1375520,
-                savedInvStd: s.f + 1377344, runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
+                activation: .silu, output: s.tensor(405), savedMean: s.f + 1375520, savedInvStd: s.f + 1377344,
+                runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
             s.profiler?.stop(439)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
-                eps: 0.001, activation: .silu, output: s.t + 225860784 &* s.n, scratch: s.f + 1375520, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 1375520, pool: pool)
             s.profiler?.stop(440)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
@@ -6205,70 +6107,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(441)
         // features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 225860784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1382816,
-            bias: s.f, activation: .identity, output: s.t + 226271184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1382816, bias: s.f,
+            activation: .identity, output: s.tensor(406), pool: pool)
         s.profiler?.stop(442)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 226681584 &* s.n, savedMean: s.f + 1379168,
-                savedInvStd: s.f + 1380992, runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
+                activation: .silu, output: s.tensor(407), savedMean: s.f + 1379168, savedInvStd: s.f + 1380992,
+                runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
             s.profiler?.stop(443)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
-                eps: 0.001, activation: .silu, output: s.t + 226681584 &* s.n, scratch: s.f + 1379168, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 1379168, pool: pool)
             s.profiler?.stop(444)
         }
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 226681584 &* s.n, output: s.t + 227091984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(407), output: s.tensor(408), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
             reduceBias: s.p + 16981136, activation: .silu, expandWeights: s.p + 16981216, expandBias: s.p + 17119840,
-            savedPooled: s.t + 238271472 &* s.n, savedHidden: s.t + 238310976 &* s.n,
-            savedScale: s.t + 238273296 &* s.n, pool: pool)
+            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
         s.profiler?.stop(445)
         // features.6.8.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 227091984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 17121664, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.t + 238118256 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(408), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 17121664,
+            bias: s.f, outChannels: 304, activation: .identity, residual: nil, output: s.tensor(412), pool: pool)
         s.profiler?.stop(446)
         // features.6.8.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1474016,
-                savedInvStd: s.f + 1474320, runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
+                activation: .identity, output: s.tensor(413), savedMean: s.f + 1474016, savedInvStd: s.f + 1474320,
+                runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
             s.profiler?.stop(447)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, runningMean: s.p + 17676768, runningVar: s.p + 17677072,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1474016, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 1474016, pool: pool)
             s.profiler?.stop(448)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8205128205128205
         if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1794871794871795,
-                into: s.t + 238312544 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1794871794871795, into: s.tensor(415),
+                random: &random)
             s.profiler?.stop(449)
         }
         // features.6.8 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 238049856 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 238312544 &* s.n : nil, batch: s.n,
-            perImage: 68400, output: s.t + 238186656 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(402), branch: s.tensor(413),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
+            perImage: 68400, output: s.tensor(414), pool: pool)
         s.profiler?.stop(450)
     }
 
@@ -6276,25 +6176,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 238186656 &* s.n, pixels: 225 &* s.n, inChannels: 304,
-            weights: s.p + 17677376, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
-            output: s.t + 227502384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(414), pixels: 225 &* s.n, inChannels: 304, weights: s.p + 17677376,
+            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(416), pool: pool)
         s.profiler?.stop(451)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 227912784 &* s.n, savedMean: s.f + 1474624,
-                savedInvStd: s.f + 1476448, runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
+                activation: .silu, output: s.tensor(417), savedMean: s.f + 1474624, savedInvStd: s.f + 1476448,
+                runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
             s.profiler?.stop(452)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
-                eps: 0.001, activation: .silu, output: s.t + 227912784 &* s.n, scratch: s.f + 1474624, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 1474624, pool: pool)
             s.profiler?.stop(453)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
@@ -6303,56 +6202,54 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(454)
         // features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 227912784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1481920,
-            bias: s.f, activation: .identity, output: s.t + 228323184 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1481920, bias: s.f,
+            activation: .identity, output: s.tensor(418), pool: pool)
         s.profiler?.stop(455)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 228733584 &* s.n, savedMean: s.f + 1478272,
-                savedInvStd: s.f + 1480096, runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
+                activation: .silu, output: s.tensor(419), savedMean: s.f + 1478272, savedInvStd: s.f + 1480096,
+                runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
             s.profiler?.stop(456)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
-                eps: 0.001, activation: .silu, output: s.t + 228733584 &* s.n, scratch: s.f + 1478272, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 1478272, pool: pool)
             s.profiler?.stop(457)
         }
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 228733584 &* s.n, output: s.t + 229143984 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(419), output: s.tensor(420), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
             reduceBias: s.p + 18401504, activation: .silu, expandWeights: s.p + 18401584, expandBias: s.p + 18540208,
-            savedPooled: s.t + 238275120 &* s.n, savedHidden: s.t + 238311056 &* s.n,
-            savedScale: s.t + 238276944 &* s.n, pool: pool)
+            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
         s.profiler?.stop(458)
         // features.7.0.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 229143984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
-            weights: s.p + 18542032, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
-            output: s.t + 173833728 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(420), pixels: 225 &* s.n, inChannels: 1824, weights: s.p + 18542032,
+            bias: s.f, outChannels: 512, activation: .identity, residual: nil, output: s.tensor(424), pool: pool)
         s.profiler?.stop(459)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 235239584 &* s.n, savedMean: s.f + 1514752,
-                savedInvStd: s.f + 1515264, runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
+                activation: .identity, output: s.tensor(425), savedMean: s.f + 1514752, savedInvStd: s.f + 1515264,
+                runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
             s.profiler?.stop(460)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, runningMean: s.p + 19476944, runningVar: s.p + 19477456,
-                eps: 0.001, activation: .identity, output: s.t + 235239584 &* s.n, scratch: s.f + 1514752, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 1514752, pool: pool)
             s.profiler?.stop(461)
         }
     }
@@ -6361,25 +6258,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_7_1_forward(_ s: TrainingStepContext) throws {
         // features.7.1.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 235239584 &* s.n, pixels: 225 &* s.n, inChannels: 512,
-            weights: s.p + 19477968, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
-            output: s.t + 173142528 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(425), pixels: 225 &* s.n, inChannels: 512, weights: s.p + 19477968,
+            bias: s.f, outChannels: 3072, activation: .identity, residual: nil, output: s.tensor(426), pool: pool)
         s.profiler?.stop(462)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 176369904 &* s.n, savedMean: s.f + 1515776,
-                savedInvStd: s.f + 1518848, runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
+                activation: .silu, output: s.tensor(427), savedMean: s.f + 1515776, savedInvStd: s.f + 1518848,
+                runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
             s.profiler?.stop(463)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
-                eps: 0.001, activation: .silu, output: s.t + 176369904 &* s.n, scratch: s.f + 1515776, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(427), scratch: s.f + 1515776, pool: pool)
             s.profiler?.stop(464)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
@@ -6388,70 +6284,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(465)
         // features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 176369904 &* s.n, batch: s.n, height: 15, width: 15, channels: 3072,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1528064,
-            bias: s.f, activation: .identity, output: s.t + 177061104 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1528064, bias: s.f,
+            activation: .identity, output: s.tensor(428), pool: pool)
         s.profiler?.stop(466)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 177752304 &* s.n, savedMean: s.f + 1521920,
-                savedInvStd: s.f + 1524992, runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
+                activation: .silu, output: s.tensor(429), savedMean: s.f + 1521920, savedInvStd: s.f + 1524992,
+                runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
             s.profiler?.stop(467)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
-                eps: 0.001, activation: .silu, output: s.t + 177752304 &* s.n, scratch: s.f + 1521920, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 1521920, pool: pool)
             s.profiler?.stop(468)
         }
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 177752304 &* s.n, output: s.t + 178443504 &* s.n,
-            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(429), output: s.tensor(430), batch: s.n,
+            pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
             reduceBias: s.p + 21496272, activation: .silu, expandWeights: s.p + 21496400, expandBias: s.p + 21889616,
-            savedPooled: s.t + 86546304 &* s.n, savedHidden: s.t + 86709104 &* s.n, savedScale: s.t + 86549376 &* s.n,
-            pool: pool)
+            savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433), pool: pool)
         s.profiler?.stop(469)
         // features.7.1.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 178443504 &* s.n, pixels: 225 &* s.n, inChannels: 3072,
-            weights: s.p + 21892688, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
-            output: s.t + 235354784 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(430), pixels: 225 &* s.n, inChannels: 3072, weights: s.p + 21892688,
+            bias: s.f, outChannels: 512, activation: .identity, residual: nil, output: s.tensor(434), pool: pool)
         s.profiler?.stop(470)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1583360,
-                savedInvStd: s.f + 1583872, runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
+                activation: .identity, output: s.tensor(435), savedMean: s.f + 1583360, savedInvStd: s.f + 1583872,
+                runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
             s.profiler?.stop(471)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, runningMean: s.p + 23466576, runningVar: s.p + 23467088,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1583360, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(435), scratch: s.f + 1583360, pool: pool)
             s.profiler?.stop(472)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8102564102564103
         if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18974358974358976,
-                into: s.t + 238312560 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18974358974358976, into: s.tensor(437),
+                random: &random)
             s.profiler?.stop(473)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 235239584 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 238312560 &* s.n : nil, batch: s.n,
-            perImage: 115200, output: s.t + 235469984 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(425), branch: s.tensor(435),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
+            perImage: 115200, output: s.tensor(436), pool: pool)
         s.profiler?.stop(474)
     }
 
@@ -6459,25 +6353,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_7_2_forward(_ s: TrainingStepContext) throws {
         // features.7.2.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 235469984 &* s.n, pixels: 225 &* s.n, inChannels: 512,
-            weights: s.p + 23467600, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
-            output: s.t + 179134704 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(436), pixels: 225 &* s.n, inChannels: 512, weights: s.p + 23467600,
+            bias: s.f, outChannels: 3072, activation: .identity, residual: nil, output: s.tensor(438), pool: pool)
         s.profiler?.stop(475)
         // features.7.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 179825904 &* s.n, savedMean: s.f + 1584384,
-                savedInvStd: s.f + 1587456, runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
+                activation: .silu, output: s.tensor(439), savedMean: s.f + 1584384, savedInvStd: s.f + 1587456,
+                runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
             s.profiler?.stop(476)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
-                eps: 0.001, activation: .silu, output: s.t + 179825904 &* s.n, scratch: s.f + 1584384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(439), scratch: s.f + 1584384, pool: pool)
             s.profiler?.stop(477)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
@@ -6486,70 +6379,68 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.stop(478)
         // features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 179825904 &* s.n, batch: s.n, height: 15, width: 15, channels: 3072,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1596672,
-            bias: s.f, activation: .identity, output: s.t + 180517104 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1596672, bias: s.f,
+            activation: .identity, output: s.tensor(440), pool: pool)
         s.profiler?.stop(479)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 181208304 &* s.n, savedMean: s.f + 1590528,
-                savedInvStd: s.f + 1593600, runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
+                activation: .silu, output: s.tensor(441), savedMean: s.f + 1590528, savedInvStd: s.f + 1593600,
+                runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
             s.profiler?.stop(480)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
-                eps: 0.001, activation: .silu, output: s.t + 181208304 &* s.n, scratch: s.f + 1590528, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 1590528, pool: pool)
             s.profiler?.stop(481)
         }
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 181208304 &* s.n, output: s.t + 181899504 &* s.n,
-            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(441), output: s.tensor(442), batch: s.n,
+            pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
             reduceBias: s.p + 25485904, activation: .silu, expandWeights: s.p + 25486032, expandBias: s.p + 25879248,
-            savedPooled: s.t + 86552448 &* s.n, savedHidden: s.t + 238310448 &* s.n, savedScale: s.t + 86555520 &* s.n,
-            pool: pool)
+            savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445), pool: pool)
         s.profiler?.stop(482)
         // features.7.2.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 181899504 &* s.n, pixels: 225 &* s.n, inChannels: 3072,
-            weights: s.p + 25882320, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
-            output: s.t + 183051504 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(442), pixels: 225 &* s.n, inChannels: 3072, weights: s.p + 25882320,
+            bias: s.f, outChannels: 512, activation: .identity, residual: nil, output: s.tensor(446), pool: pool)
         s.profiler?.stop(483)
         // features.7.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 86085504 &* s.n, savedMean: s.f + 1651968,
-                savedInvStd: s.f + 1652480, runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
+                activation: .identity, output: s.tensor(447), savedMean: s.f + 1651968, savedInvStd: s.f + 1652480,
+                runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
             s.profiler?.stop(484)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, runningMean: s.p + 27456208, runningVar: s.p + 27456720,
-                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1651968, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(447), scratch: s.f + 1651968, pool: pool)
             s.profiler?.stop(485)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8051282051282052
         if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19487179487179487,
-                into: s.t + 238312576 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19487179487179487, into: s.tensor(449),
+                random: &random)
             s.profiler?.stop(486)
         }
         // features.7.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 235469984 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 238312576 &* s.n : nil, batch: s.n,
-            perImage: 115200, output: s.t + 183166704 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(436), branch: s.tensor(447),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(449) : nil, batch: s.n,
+            perImage: 115200, output: s.tensor(448), pool: pool)
         s.profiler?.stop(487)
     }
 
@@ -6557,25 +6448,24 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 183166704 &* s.n, pixels: 225 &* s.n, inChannels: 512,
-            weights: s.p + 27457232, bias: s.f, outChannels: 2048, activation: .identity, residual: nil,
-            output: s.t + 86085504 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(448), pixels: 225 &* s.n, inChannels: 512, weights: s.p + 27457232,
+            bias: s.f, outChannels: 2048, activation: .identity, residual: nil, output: s.tensor(450), pool: pool)
         s.profiler?.stop(488)
         // features.8 BatchNorm (batch statistics) + silu on [n, 15, 15, 2048]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.t + 182590704 &* s.n, savedMean: s.f + 1652992,
-                savedInvStd: s.f + 1655040, runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
+                activation: .silu, output: s.tensor(451), savedMean: s.f + 1652992, savedInvStd: s.f + 1655040,
+                runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
             s.profiler?.stop(489)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 2048]
         if s.options.frozenBlocks > 40 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, runningMean: s.p + 28509904, runningVar: s.p + 28511952,
-                eps: 0.001, activation: .silu, output: s.t + 182590704 &* s.n, scratch: s.f + 1652992, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(451), scratch: s.f + 1652992, pool: pool)
             s.profiler?.stop(490)
         }
     }
@@ -6584,28 +6474,27 @@ public final class EfficientNetB5Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 15, 15, 2048] -> [n, 2048]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 182590704 &* s.n, batch: s.n, pixels: 225, channels: 2048,
-            output: s.t + 86558592 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(451), batch: s.n, pixels: 225, channels: 2048, output: s.tensor(452),
+            pool: pool)
         s.profiler?.stop(491)
         // dropout p=0.4 (when options.dropout) on [n, 2048]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 86558592 &* s.n, output: s.t + 174019376 &* s.n,
-            count: 2048 &* s.n, probability: s.options.dropout ? 0.4 : 0, mask: s.t + 174017328 &* s.n,
-            random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(452), output: s.tensor(454), count: 2048 &* s.n,
+            probability: s.options.dropout ? 0.4 : 0, mask: s.tensor(453), random: &random)
         s.profiler?.stop(492)
         // classifier.1 linear, [n, 2048] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 174019376 &* s.n, batch: s.n, inFeatures: 2048, weights: s.p + 28514000,
-            bias: s.p + 30562000, outFeatures: 1000, output: s.t + 86558592 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(454), batch: s.n, inFeatures: 2048, weights: s.p + 28514000,
+            bias: s.p + 30562000, outFeatures: 1000, output: s.tensor(455), pool: pool)
         s.profiler?.stop(493)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 86558592 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 182590704 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(455), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(456))
         s.profiler?.stop(494)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 86558592 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(455), count: 1000 &* s.n)
         s.profiler?.stop(495)
     }
 
@@ -6613,19 +6502,19 @@ public final class EfficientNetB5Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 174019376 &* s.n,
-            weights: s.p + 28514000, batch: s.n, inFeatures: 2048, outFeatures: 1000, gradInput: s.t + 86558592 &* s.n,
-            gradWeights: s.g + 28514000, gradBias: s.g + 30562000, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(456), input: s.tensor(454), weights: s.p + 28514000,
+            batch: s.n, inFeatures: 2048, outFeatures: 1000, gradInput: s.tensor(457), gradWeights: s.g + 28514000,
+            gradBias: s.g + 30562000, pool: pool)
         s.profiler?.stop(496)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 86558592 &* s.n, mask: s.t + 174017328 &* s.n,
-            count: 2048 &* s.n, gradInput: s.t + 174019376 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(457), mask: s.tensor(453), count: 2048 &* s.n,
+            gradInput: s.tensor(458))
         s.profiler?.stop(497)
         // avgpool backward: spread each channel's gradient over the 225 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 174019376 &* s.n, batch: s.n, pixels: 225,
-            channels: 2048, gradInput: s.t + 182590704 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(458), batch: s.n, pixels: 225, channels: 2048,
+            gradInput: s.tensor(459), pool: pool)
         s.profiler?.stop(498)
     }
 
@@ -6633,16 +6522,16 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place) on [n, 15, 15, 2048]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 86085504 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(459), input: s.tensor(450),
             pixels: 225 &* s.n, channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 1652992,
-            savedInvStd: s.f + 1655040, activation: .silu, gradInput: s.t + 182590704 &* s.n,
-            gradGamma: s.g + 28505808, gradBeta: s.g + 28507856, pool: pool)
+            savedInvStd: s.f + 1655040, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 28505808,
+            gradBeta: s.g + 28507856, pool: pool)
         s.profiler?.stop(499)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 183166704 &* s.n,
-            weights: s.p + 27457232, pixels: 225 &* s.n, inChannels: 512, outChannels: 2048,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 27457232, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(448), weights: s.p + 27457232,
+            pixels: 225 &* s.n, inChannels: 512, outChannels: 2048, gradInput: s.tensor(460),
+            gradWeights: s.g + 27457232, pool: pool)
         s.profiler?.stop(500)
     }
 
@@ -6650,2676 +6539,4890 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 238312576 &* s.n : nil, batch: s.n,
-            perImage: 115200, gradBranch: s.t + 86200704 &* s.n, pool: pool)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(460),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(449) : nil, batch: s.n,
+            perImage: 115200, gradBranch: s.tensor(461), pool: pool)
         s.profiler?.stop(501)
         // features.7.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86200704 &* s.n, input: s.t + 183051504 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(461), input: s.tensor(446),
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 1651968,
-            savedInvStd: s.f + 1652480, activation: .identity, gradInput: s.t + 86200704 &* s.n,
-            gradGamma: s.g + 27455184, gradBeta: s.g + 27455696, pool: pool)
+            savedInvStd: s.f + 1652480, activation: .identity, gradInput: s.tensor(461), gradGamma: s.g + 27455184,
+            gradBeta: s.g + 27455696, pool: pool)
         s.profiler?.stop(502)
+        // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 1590528, savedInvStd: s.f + 1593600,
+                activation: .silu, output: s.tensor(464), pool: pool)
+            s.profiler?.stop(503)
+        }
+        // features.7.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
+                eps: 0.001, activation: .silu, output: s.tensor(464), scratch: s.f + 1590528, pool: pool)
+            s.profiler?.stop(504)
+        }
+        // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(464), savedScale: s.tensor(445), batch: s.n,
+                pixels: 225, channels: 3072, output: s.tensor(463), pool: pool)
+            s.profiler?.stop(505)
+        }
         // features.7.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86200704 &* s.n, input: s.t + 181899504 &* s.n,
-            weights: s.p + 25882320, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512,
-            gradInput: s.t + 182590704 &* s.n, gradWeights: s.g + 25882320, pool: pool)
-        s.profiler?.stop(503)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), weights: s.p + 25882320,
+            pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
+            gradWeights: s.g + 25882320, pool: pool)
+        s.profiler?.stop(506)
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 181208304 &* s.n,
-            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
-            activation: .silu, expandWeights: s.p + 25486032, savedPooled: s.t + 86552448 &* s.n,
-            savedHidden: s.t + 238310448 &* s.n, savedScale: s.t + 86555520 &* s.n, gradInput: s.t + 181899504 &* s.n,
-            gradReduceWeights: s.g + 25092688, gradReduceBias: s.g + 25485904, gradExpandWeights: s.g + 25486032,
-            gradExpandBias: s.g + 25879248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(504)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(462), input: s.tensor(464), batch: s.n, pixels: 225,
+            channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688, activation: .silu,
+            expandWeights: s.p + 25486032, savedPooled: s.tensor(443), savedHidden: s.tensor(444),
+            savedScale: s.tensor(445), gradInput: s.tensor(465), gradReduceWeights: s.g + 25092688,
+            gradReduceBias: s.g + 25485904, gradExpandWeights: s.g + 25486032, gradExpandBias: s.g + 25879248,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(507)
         // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 181899504 &* s.n, input: s.t + 180517104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(465), input: s.tensor(440),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 1590528,
-            savedInvStd: s.f + 1593600, activation: .silu, gradInput: s.t + 181899504 &* s.n,
-            gradGamma: s.g + 25080400, gradBeta: s.g + 25083472, pool: pool)
-        s.profiler?.stop(505)
+            savedInvStd: s.f + 1593600, activation: .silu, gradInput: s.tensor(465), gradGamma: s.g + 25080400,
+            gradBeta: s.g + 25083472, pool: pool)
+        s.profiler?.stop(508)
+        // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 1584384, savedInvStd: s.f + 1587456,
+                activation: .silu, output: s.tensor(467), pool: pool)
+            s.profiler?.stop(509)
+        }
+        // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
+                eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 1584384, pool: pool)
+            s.profiler?.stop(510)
+        }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1624320, count: 27648)
-        s.profiler?.stop(506)
+        s.profiler?.stop(511)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 181899504 &* s.n, input: s.t + 179825904 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 1596672, gradInput: s.t + 180517104 &* s.n,
-            gradWeights: s.f + 1624320, pool: pool)
-        s.profiler?.stop(507)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), batch: s.n, height: 15,
+            width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 1596672, gradInput: s.tensor(466), gradWeights: s.f + 1624320, pool: pool)
+        s.profiler?.stop(512)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1624320, channels: 3072, kernel: 3, into: s.g + 25052752)
-        s.profiler?.stop(508)
+        s.profiler?.stop(513)
         // features.7.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 180517104 &* s.n, input: s.t + 179134704 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(466), input: s.tensor(438),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 1584384,
-            savedInvStd: s.f + 1587456, activation: .silu, gradInput: s.t + 180517104 &* s.n,
-            gradGamma: s.g + 25040464, gradBeta: s.g + 25043536, pool: pool)
-        s.profiler?.stop(509)
+            savedInvStd: s.f + 1587456, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 25040464,
+            gradBeta: s.g + 25043536, pool: pool)
+        s.profiler?.stop(514)
         // features.7.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 180517104 &* s.n, input: s.t + 235469984 &* s.n,
-            weights: s.p + 23467600, pixels: 225 &* s.n, inChannels: 512, outChannels: 3072,
-            gradInput: s.t + 86200704 &* s.n, gradWeights: s.g + 23467600, pool: pool)
-        s.profiler?.stop(510)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(436), weights: s.p + 23467600,
+            pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(468),
+            gradWeights: s.g + 23467600, pool: pool)
+        s.profiler?.stop(515)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86200704 &* s.n, s.t + 86085504 &* s.n, count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(511)
+        TrainingKernels.accumulate(s.tensor(468), s.tensor(460), count: 115200 &* s.n, pool: pool)
+        s.profiler?.stop(516)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86200704 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 238312560 &* s.n : nil, batch: s.n,
-            perImage: 115200, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(512)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(468),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
+            perImage: 115200, gradBranch: s.tensor(469), pool: pool)
+        s.profiler?.stop(517)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235354784 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(469), input: s.tensor(434),
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 1583360,
-            savedInvStd: s.f + 1583872, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 23465552, gradBeta: s.g + 23466064, pool: pool)
-        s.profiler?.stop(513)
+            savedInvStd: s.f + 1583872, activation: .identity, gradInput: s.tensor(469), gradGamma: s.g + 23465552,
+            gradBeta: s.g + 23466064, pool: pool)
+        s.profiler?.stop(518)
+        // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 1521920, savedInvStd: s.f + 1524992,
+                activation: .silu, output: s.tensor(472), pool: pool)
+            s.profiler?.stop(519)
+        }
+        // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
+                eps: 0.001, activation: .silu, output: s.tensor(472), scratch: s.f + 1521920, pool: pool)
+            s.profiler?.stop(520)
+        }
+        // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(472), savedScale: s.tensor(433), batch: s.n,
+                pixels: 225, channels: 3072, output: s.tensor(471), pool: pool)
+            s.profiler?.stop(521)
+        }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 178443504 &* s.n,
-            weights: s.p + 21892688, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512,
-            gradInput: s.t + 179134704 &* s.n, gradWeights: s.g + 21892688, pool: pool)
-        s.profiler?.stop(514)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), weights: s.p + 21892688,
+            pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(470),
+            gradWeights: s.g + 21892688, pool: pool)
+        s.profiler?.stop(522)
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 179134704 &* s.n, input: s.t + 177752304 &* s.n,
-            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
-            activation: .silu, expandWeights: s.p + 21496400, savedPooled: s.t + 86546304 &* s.n,
-            savedHidden: s.t + 86709104 &* s.n, savedScale: s.t + 86549376 &* s.n, gradInput: s.t + 178443504 &* s.n,
-            gradReduceWeights: s.g + 21103056, gradReduceBias: s.g + 21496272, gradExpandWeights: s.g + 21496400,
-            gradExpandBias: s.g + 21889616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(470), input: s.tensor(472), batch: s.n, pixels: 225,
+            channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056, activation: .silu,
+            expandWeights: s.p + 21496400, savedPooled: s.tensor(431), savedHidden: s.tensor(432),
+            savedScale: s.tensor(433), gradInput: s.tensor(473), gradReduceWeights: s.g + 21103056,
+            gradReduceBias: s.g + 21496272, gradExpandWeights: s.g + 21496400, gradExpandBias: s.g + 21889616,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(523)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 178443504 &* s.n, input: s.t + 177061104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(473), input: s.tensor(428),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 1521920,
-            savedInvStd: s.f + 1524992, activation: .silu, gradInput: s.t + 178443504 &* s.n,
-            gradGamma: s.g + 21090768, gradBeta: s.g + 21093840, pool: pool)
-        s.profiler?.stop(516)
+            savedInvStd: s.f + 1524992, activation: .silu, gradInput: s.tensor(473), gradGamma: s.g + 21090768,
+            gradBeta: s.g + 21093840, pool: pool)
+        s.profiler?.stop(524)
+        // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 1515776, savedInvStd: s.f + 1518848,
+                activation: .silu, output: s.tensor(475), pool: pool)
+            s.profiler?.stop(525)
+        }
+        // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
+                eps: 0.001, activation: .silu, output: s.tensor(475), scratch: s.f + 1515776, pool: pool)
+            s.profiler?.stop(526)
+        }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1555712, count: 27648)
-        s.profiler?.stop(517)
+        s.profiler?.stop(527)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 178443504 &* s.n, input: s.t + 176369904 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 1528064, gradInput: s.t + 177061104 &* s.n,
-            gradWeights: s.f + 1555712, pool: pool)
-        s.profiler?.stop(518)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), batch: s.n, height: 15,
+            width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 1528064, gradInput: s.tensor(474), gradWeights: s.f + 1555712, pool: pool)
+        s.profiler?.stop(528)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1555712, channels: 3072, kernel: 3, into: s.g + 21063120)
-        s.profiler?.stop(519)
+        s.profiler?.stop(529)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 177061104 &* s.n, input: s.t + 173142528 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(474), input: s.tensor(426),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 1515776,
-            savedInvStd: s.f + 1518848, activation: .silu, gradInput: s.t + 177061104 &* s.n,
-            gradGamma: s.g + 21050832, gradBeta: s.g + 21053904, pool: pool)
-        s.profiler?.stop(520)
+            savedInvStd: s.f + 1518848, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 21050832,
+            gradBeta: s.g + 21053904, pool: pool)
+        s.profiler?.stop(530)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 177061104 &* s.n, input: s.t + 235239584 &* s.n,
-            weights: s.p + 19477968, pixels: 225 &* s.n, inChannels: 512, outChannels: 3072,
-            gradInput: s.t + 173142528 &* s.n, gradWeights: s.g + 19477968, pool: pool)
-        s.profiler?.stop(521)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(425), weights: s.p + 19477968,
+            pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(476),
+            gradWeights: s.g + 19477968, pool: pool)
+        s.profiler?.stop(531)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173142528 &* s.n, s.t + 86200704 &* s.n, count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(522)
+        TrainingKernels.accumulate(s.tensor(476), s.tensor(468), count: 115200 &* s.n, pool: pool)
+        s.profiler?.stop(532)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 173833728 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(476), input: s.tensor(424),
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 1514752,
-            savedInvStd: s.f + 1515264, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 19475920, gradBeta: s.g + 19476432, pool: pool)
-        s.profiler?.stop(523)
+            savedInvStd: s.f + 1515264, activation: .identity, gradInput: s.tensor(476), gradGamma: s.g + 19475920,
+            gradBeta: s.g + 19476432, pool: pool)
+        s.profiler?.stop(533)
+        // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 1478272, savedInvStd: s.f + 1480096,
+                activation: .silu, output: s.tensor(479), pool: pool)
+            s.profiler?.stop(534)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
+                eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 1478272, pool: pool)
+            s.profiler?.stop(535)
+        }
+        // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(479), savedScale: s.tensor(423), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(478), pool: pool)
+            s.profiler?.stop(536)
+        }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 229143984 &* s.n,
-            weights: s.p + 18542032, pixels: 225 &* s.n, inChannels: 1824, outChannels: 512,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 18542032, pool: pool)
-        s.profiler?.stop(524)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(476), input: s.tensor(478), weights: s.p + 18542032,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(477),
+            gradWeights: s.g + 18542032, pool: pool)
+        s.profiler?.stop(537)
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 228733584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
-            activation: .silu, expandWeights: s.p + 18401584, savedPooled: s.t + 238275120 &* s.n,
-            savedHidden: s.t + 238311056 &* s.n, savedScale: s.t + 238276944 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 18262880, gradReduceBias: s.g + 18401504, gradExpandWeights: s.g + 18401584,
-            gradExpandBias: s.g + 18540208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(477), input: s.tensor(479), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880, activation: .silu,
+            expandWeights: s.p + 18401584, savedPooled: s.tensor(421), savedHidden: s.tensor(422),
+            savedScale: s.tensor(423), gradInput: s.tensor(480), gradReduceWeights: s.g + 18262880,
+            gradReduceBias: s.g + 18401504, gradExpandWeights: s.g + 18401584, gradExpandBias: s.g + 18540208,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(538)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 228323184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(480), input: s.tensor(418),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 1478272,
-            savedInvStd: s.f + 1480096, activation: .silu, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 18255584, gradBeta: s.g + 18257408, pool: pool)
-        s.profiler?.stop(526)
+            savedInvStd: s.f + 1480096, activation: .silu, gradInput: s.tensor(480), gradGamma: s.g + 18255584,
+            gradBeta: s.g + 18257408, pool: pool)
+        s.profiler?.stop(539)
+        // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 1474624, savedInvStd: s.f + 1476448,
+                activation: .silu, output: s.tensor(482), pool: pool)
+            s.profiler?.stop(540)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
+                eps: 0.001, activation: .silu, output: s.tensor(482), scratch: s.f + 1474624, pool: pool)
+            s.profiler?.stop(541)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1498336, count: 16416)
-        s.profiler?.stop(527)
+        s.profiler?.stop(542)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 227912784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 1481920, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 1498336, pool: pool)
-        s.profiler?.stop(528)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(480), input: s.tensor(482), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 1481920, gradInput: s.tensor(481), gradWeights: s.f + 1498336, pool: pool)
+        s.profiler?.stop(543)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1498336, channels: 1824, kernel: 3, into: s.g + 18239168)
-        s.profiler?.stop(529)
+        s.profiler?.stop(544)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 227502384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(481), input: s.tensor(416),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 1474624,
-            savedInvStd: s.f + 1476448, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 18231872,
+            savedInvStd: s.f + 1476448, activation: .silu, gradInput: s.tensor(481), gradGamma: s.g + 18231872,
             gradBeta: s.g + 18233696, pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(545)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 238186656 &* s.n,
-            weights: s.p + 17677376, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 17677376, pool: pool)
-        s.profiler?.stop(531)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(414), weights: s.p + 17677376,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(483),
+            gradWeights: s.g + 17677376, pool: pool)
+        s.profiler?.stop(546)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 238312544 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(532)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(483),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(484), pool: pool)
+        s.profiler?.stop(547)
         // features.6.8.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 238118256 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(484), input: s.tensor(412),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 1474016,
-            savedInvStd: s.f + 1474320, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 17676160, gradBeta: s.g + 17676464, pool: pool)
-        s.profiler?.stop(533)
+            savedInvStd: s.f + 1474320, activation: .identity, gradInput: s.tensor(484), gradGamma: s.g + 17676160,
+            gradBeta: s.g + 17676464, pool: pool)
+        s.profiler?.stop(548)
+        // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 1379168, savedInvStd: s.f + 1380992,
+                activation: .silu, output: s.tensor(487), pool: pool)
+            s.profiler?.stop(549)
+        }
+        // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
+                eps: 0.001, activation: .silu, output: s.tensor(487), scratch: s.f + 1379168, pool: pool)
+            s.profiler?.stop(550)
+        }
+        // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(487), savedScale: s.tensor(411), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(486), pool: pool)
+            s.profiler?.stop(551)
+        }
         // features.6.8.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 227091984 &* s.n,
-            weights: s.p + 17121664, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 17121664, pool: pool)
-        s.profiler?.stop(534)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(484), input: s.tensor(486), weights: s.p + 17121664,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(485),
+            gradWeights: s.g + 17121664, pool: pool)
+        s.profiler?.stop(552)
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 226681584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
-            activation: .silu, expandWeights: s.p + 16981216, savedPooled: s.t + 238271472 &* s.n,
-            savedHidden: s.t + 238310976 &* s.n, savedScale: s.t + 238273296 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 16842512, gradReduceBias: s.g + 16981136, gradExpandWeights: s.g + 16981216,
-            gradExpandBias: s.g + 17119840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(535)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(485), input: s.tensor(487), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512, activation: .silu,
+            expandWeights: s.p + 16981216, savedPooled: s.tensor(409), savedHidden: s.tensor(410),
+            savedScale: s.tensor(411), gradInput: s.tensor(488), gradReduceWeights: s.g + 16842512,
+            gradReduceBias: s.g + 16981136, gradExpandWeights: s.g + 16981216, gradExpandBias: s.g + 17119840,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(553)
         // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 226271184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(488), input: s.tensor(406),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 1379168,
-            savedInvStd: s.f + 1380992, activation: .silu, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 16835216, gradBeta: s.g + 16837040, pool: pool)
-        s.profiler?.stop(536)
+            savedInvStd: s.f + 1380992, activation: .silu, gradInput: s.tensor(488), gradGamma: s.g + 16835216,
+            gradBeta: s.g + 16837040, pool: pool)
+        s.profiler?.stop(554)
+        // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 1375520, savedInvStd: s.f + 1377344,
+                activation: .silu, output: s.tensor(490), pool: pool)
+            s.profiler?.stop(555)
+        }
+        // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
+                eps: 0.001, activation: .silu, output: s.tensor(490), scratch: s.f + 1375520, pool: pool)
+            s.profiler?.stop(556)
+        }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1428416, count: 45600)
-        s.profiler?.stop(537)
+        s.profiler?.stop(557)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 225860784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 1382816, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 1428416, pool: pool)
-        s.profiler?.stop(538)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(488), input: s.tensor(490), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 1382816, gradInput: s.tensor(489), gradWeights: s.f + 1428416, pool: pool)
+        s.profiler?.stop(558)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1428416, channels: 1824, kernel: 5, into: s.g + 16789616)
-        s.profiler?.stop(539)
+        s.profiler?.stop(559)
         // features.6.8.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 225450384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(404),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 1375520,
-            savedInvStd: s.f + 1377344, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 16782320,
+            savedInvStd: s.f + 1377344, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 16782320,
             gradBeta: s.g + 16784144, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(560)
         // features.6.8.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 238049856 &* s.n,
-            weights: s.p + 16227824, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 16227824, pool: pool)
-        s.profiler?.stop(541)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(402), weights: s.p + 16227824,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(491),
+            gradWeights: s.g + 16227824, pool: pool)
+        s.profiler?.stop(561)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(542)
+        TrainingKernels.accumulate(s.tensor(491), s.tensor(483), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(562)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 238312528 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(543)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(491),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(492), pool: pool)
+        s.profiler?.stop(563)
         // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237981456 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(492), input: s.tensor(400),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 1374912,
-            savedInvStd: s.f + 1375216, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 16226608, gradBeta: s.g + 16226912, pool: pool)
-        s.profiler?.stop(544)
+            savedInvStd: s.f + 1375216, activation: .identity, gradInput: s.tensor(492), gradGamma: s.g + 16226608,
+            gradBeta: s.g + 16226912, pool: pool)
+        s.profiler?.stop(564)
+        // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 1280064, savedInvStd: s.f + 1281888,
+                activation: .silu, output: s.tensor(495), pool: pool)
+            s.profiler?.stop(565)
+        }
+        // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
+                eps: 0.001, activation: .silu, output: s.tensor(495), scratch: s.f + 1280064, pool: pool)
+            s.profiler?.stop(566)
+        }
+        // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(495), savedScale: s.tensor(399), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(494), pool: pool)
+            s.profiler?.stop(567)
+        }
         // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 225039984 &* s.n,
-            weights: s.p + 15672112, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 15672112, pool: pool)
-        s.profiler?.stop(545)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(492), input: s.tensor(494), weights: s.p + 15672112,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(493),
+            gradWeights: s.g + 15672112, pool: pool)
+        s.profiler?.stop(568)
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 224629584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
-            activation: .silu, expandWeights: s.p + 15531664, savedPooled: s.t + 238267824 &* s.n,
-            savedHidden: s.t + 238310896 &* s.n, savedScale: s.t + 238269648 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 15392960, gradReduceBias: s.g + 15531584, gradExpandWeights: s.g + 15531664,
-            gradExpandBias: s.g + 15670288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(546)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(493), input: s.tensor(495), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960, activation: .silu,
+            expandWeights: s.p + 15531664, savedPooled: s.tensor(397), savedHidden: s.tensor(398),
+            savedScale: s.tensor(399), gradInput: s.tensor(496), gradReduceWeights: s.g + 15392960,
+            gradReduceBias: s.g + 15531584, gradExpandWeights: s.g + 15531664, gradExpandBias: s.g + 15670288,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(569)
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 224219184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(496), input: s.tensor(394),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 1280064,
-            savedInvStd: s.f + 1281888, activation: .silu, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 15385664, gradBeta: s.g + 15387488, pool: pool)
-        s.profiler?.stop(547)
+            savedInvStd: s.f + 1281888, activation: .silu, gradInput: s.tensor(496), gradGamma: s.g + 15385664,
+            gradBeta: s.g + 15387488, pool: pool)
+        s.profiler?.stop(570)
+        // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 1276416, savedInvStd: s.f + 1278240,
+                activation: .silu, output: s.tensor(498), pool: pool)
+            s.profiler?.stop(571)
+        }
+        // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
+                eps: 0.001, activation: .silu, output: s.tensor(498), scratch: s.f + 1276416, pool: pool)
+            s.profiler?.stop(572)
+        }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1329312, count: 45600)
-        s.profiler?.stop(548)
+        s.profiler?.stop(573)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 223808784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 1283712, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 1329312, pool: pool)
-        s.profiler?.stop(549)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 1283712, gradInput: s.tensor(497), gradWeights: s.f + 1329312, pool: pool)
+        s.profiler?.stop(574)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1329312, channels: 1824, kernel: 5, into: s.g + 15340064)
-        s.profiler?.stop(550)
+        s.profiler?.stop(575)
         // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 223398384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(497), input: s.tensor(392),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 1276416,
-            savedInvStd: s.f + 1278240, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 15332768,
+            savedInvStd: s.f + 1278240, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 15332768,
             gradBeta: s.g + 15334592, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(576)
         // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237913056 &* s.n,
-            weights: s.p + 14778272, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 14778272, pool: pool)
-        s.profiler?.stop(552)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(390), weights: s.p + 14778272,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(499),
+            gradWeights: s.g + 14778272, pool: pool)
+        s.profiler?.stop(577)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(553)
+        TrainingKernels.accumulate(s.tensor(499), s.tensor(491), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(578)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 238312512 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(554)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(499),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(500), pool: pool)
+        s.profiler?.stop(579)
         // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237844656 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(500), input: s.tensor(388),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 1275808,
-            savedInvStd: s.f + 1276112, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 14777056, gradBeta: s.g + 14777360, pool: pool)
-        s.profiler?.stop(555)
+            savedInvStd: s.f + 1276112, activation: .identity, gradInput: s.tensor(500), gradGamma: s.g + 14777056,
+            gradBeta: s.g + 14777360, pool: pool)
+        s.profiler?.stop(580)
+        // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 1180960, savedInvStd: s.f + 1182784,
+                activation: .silu, output: s.tensor(503), pool: pool)
+            s.profiler?.stop(581)
+        }
+        // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
+                eps: 0.001, activation: .silu, output: s.tensor(503), scratch: s.f + 1180960, pool: pool)
+            s.profiler?.stop(582)
+        }
+        // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(503), savedScale: s.tensor(387), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(502), pool: pool)
+            s.profiler?.stop(583)
+        }
         // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 222987984 &* s.n,
-            weights: s.p + 14222560, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 14222560, pool: pool)
-        s.profiler?.stop(556)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), weights: s.p + 14222560,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(501),
+            gradWeights: s.g + 14222560, pool: pool)
+        s.profiler?.stop(584)
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 222577584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
-            activation: .silu, expandWeights: s.p + 14082112, savedPooled: s.t + 238264176 &* s.n,
-            savedHidden: s.t + 238310816 &* s.n, savedScale: s.t + 238266000 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 13943408, gradReduceBias: s.g + 14082032, gradExpandWeights: s.g + 14082112,
-            gradExpandBias: s.g + 14220736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(557)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(501), input: s.tensor(503), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408, activation: .silu,
+            expandWeights: s.p + 14082112, savedPooled: s.tensor(385), savedHidden: s.tensor(386),
+            savedScale: s.tensor(387), gradInput: s.tensor(504), gradReduceWeights: s.g + 13943408,
+            gradReduceBias: s.g + 14082032, gradExpandWeights: s.g + 14082112, gradExpandBias: s.g + 14220736,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(585)
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 222167184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(504), input: s.tensor(382),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 1180960,
-            savedInvStd: s.f + 1182784, activation: .silu, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 13936112, gradBeta: s.g + 13937936, pool: pool)
-        s.profiler?.stop(558)
+            savedInvStd: s.f + 1182784, activation: .silu, gradInput: s.tensor(504), gradGamma: s.g + 13936112,
+            gradBeta: s.g + 13937936, pool: pool)
+        s.profiler?.stop(586)
+        // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 1177312, savedInvStd: s.f + 1179136,
+                activation: .silu, output: s.tensor(506), pool: pool)
+            s.profiler?.stop(587)
+        }
+        // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
+                eps: 0.001, activation: .silu, output: s.tensor(506), scratch: s.f + 1177312, pool: pool)
+            s.profiler?.stop(588)
+        }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1230208, count: 45600)
-        s.profiler?.stop(559)
+        s.profiler?.stop(589)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 221756784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 1184608, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 1230208, pool: pool)
-        s.profiler?.stop(560)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 1184608, gradInput: s.tensor(505), gradWeights: s.f + 1230208, pool: pool)
+        s.profiler?.stop(590)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1230208, channels: 1824, kernel: 5, into: s.g + 13890512)
-        s.profiler?.stop(561)
+        s.profiler?.stop(591)
         // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 221346384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(505), input: s.tensor(380),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 1177312,
-            savedInvStd: s.f + 1179136, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 13883216,
+            savedInvStd: s.f + 1179136, activation: .silu, gradInput: s.tensor(505), gradGamma: s.g + 13883216,
             gradBeta: s.g + 13885040, pool: pool)
-        s.profiler?.stop(562)
+        s.profiler?.stop(592)
         // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237776256 &* s.n,
-            weights: s.p + 13328720, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 13328720, pool: pool)
-        s.profiler?.stop(563)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(505), input: s.tensor(378), weights: s.p + 13328720,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(507),
+            gradWeights: s.g + 13328720, pool: pool)
+        s.profiler?.stop(593)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(564)
+        TrainingKernels.accumulate(s.tensor(507), s.tensor(499), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(594)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 238312496 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(565)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(507),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(508), pool: pool)
+        s.profiler?.stop(595)
         // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237707856 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(508), input: s.tensor(376),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 1176704,
-            savedInvStd: s.f + 1177008, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 13327504, gradBeta: s.g + 13327808, pool: pool)
-        s.profiler?.stop(566)
+            savedInvStd: s.f + 1177008, activation: .identity, gradInput: s.tensor(508), gradGamma: s.g + 13327504,
+            gradBeta: s.g + 13327808, pool: pool)
+        s.profiler?.stop(596)
+        // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 1081856, savedInvStd: s.f + 1083680,
+                activation: .silu, output: s.tensor(511), pool: pool)
+            s.profiler?.stop(597)
+        }
+        // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
+                eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 1081856, pool: pool)
+            s.profiler?.stop(598)
+        }
+        // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(511), savedScale: s.tensor(375), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(510), pool: pool)
+            s.profiler?.stop(599)
+        }
         // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 220935984 &* s.n,
-            weights: s.p + 12773008, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 12773008, pool: pool)
-        s.profiler?.stop(567)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), weights: s.p + 12773008,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(509),
+            gradWeights: s.g + 12773008, pool: pool)
+        s.profiler?.stop(600)
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 220525584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
-            activation: .silu, expandWeights: s.p + 12632560, savedPooled: s.t + 238260528 &* s.n,
-            savedHidden: s.t + 238310736 &* s.n, savedScale: s.t + 238262352 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 12493856, gradReduceBias: s.g + 12632480, gradExpandWeights: s.g + 12632560,
-            gradExpandBias: s.g + 12771184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(568)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(509), input: s.tensor(511), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856, activation: .silu,
+            expandWeights: s.p + 12632560, savedPooled: s.tensor(373), savedHidden: s.tensor(374),
+            savedScale: s.tensor(375), gradInput: s.tensor(512), gradReduceWeights: s.g + 12493856,
+            gradReduceBias: s.g + 12632480, gradExpandWeights: s.g + 12632560, gradExpandBias: s.g + 12771184,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(601)
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 220115184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(512), input: s.tensor(370),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 1081856,
-            savedInvStd: s.f + 1083680, activation: .silu, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 12486560, gradBeta: s.g + 12488384, pool: pool)
-        s.profiler?.stop(569)
+            savedInvStd: s.f + 1083680, activation: .silu, gradInput: s.tensor(512), gradGamma: s.g + 12486560,
+            gradBeta: s.g + 12488384, pool: pool)
+        s.profiler?.stop(602)
+        // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 1078208, savedInvStd: s.f + 1080032,
+                activation: .silu, output: s.tensor(514), pool: pool)
+            s.profiler?.stop(603)
+        }
+        // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
+                eps: 0.001, activation: .silu, output: s.tensor(514), scratch: s.f + 1078208, pool: pool)
+            s.profiler?.stop(604)
+        }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1131104, count: 45600)
-        s.profiler?.stop(570)
+        s.profiler?.stop(605)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 219704784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 1085504, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 1131104, pool: pool)
-        s.profiler?.stop(571)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 1085504, gradInput: s.tensor(513), gradWeights: s.f + 1131104, pool: pool)
+        s.profiler?.stop(606)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1131104, channels: 1824, kernel: 5, into: s.g + 12440960)
-        s.profiler?.stop(572)
+        s.profiler?.stop(607)
         // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 219294384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(513), input: s.tensor(368),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 1078208,
-            savedInvStd: s.f + 1080032, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 12433664,
+            savedInvStd: s.f + 1080032, activation: .silu, gradInput: s.tensor(513), gradGamma: s.g + 12433664,
             gradBeta: s.g + 12435488, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(608)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237639456 &* s.n,
-            weights: s.p + 11879168, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 11879168, pool: pool)
-        s.profiler?.stop(574)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(513), input: s.tensor(366), weights: s.p + 11879168,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(515),
+            gradWeights: s.g + 11879168, pool: pool)
+        s.profiler?.stop(609)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(575)
+        TrainingKernels.accumulate(s.tensor(515), s.tensor(507), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(610)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 86560688 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(576)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(515),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(516), pool: pool)
+        s.profiler?.stop(611)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237571056 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(516), input: s.tensor(364),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 1077600,
-            savedInvStd: s.f + 1077904, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 11877952, gradBeta: s.g + 11878256, pool: pool)
-        s.profiler?.stop(577)
+            savedInvStd: s.f + 1077904, activation: .identity, gradInput: s.tensor(516), gradGamma: s.g + 11877952,
+            gradBeta: s.g + 11878256, pool: pool)
+        s.profiler?.stop(612)
+        // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
+                activation: .silu, output: s.tensor(519), pool: pool)
+            s.profiler?.stop(613)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
+                eps: 0.001, activation: .silu, output: s.tensor(519), scratch: s.f + 982752, pool: pool)
+            s.profiler?.stop(614)
+        }
+        // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(363), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(518), pool: pool)
+            s.profiler?.stop(615)
+        }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 218883984 &* s.n,
-            weights: s.p + 11323456, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 11323456, pool: pool)
-        s.profiler?.stop(578)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), weights: s.p + 11323456,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
+            gradWeights: s.g + 11323456, pool: pool)
+        s.profiler?.stop(616)
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 218473584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
-            activation: .silu, expandWeights: s.p + 11183008, savedPooled: s.t + 238256880 &* s.n,
-            savedHidden: s.t + 238310656 &* s.n, savedScale: s.t + 238258704 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 11044304, gradReduceBias: s.g + 11182928, gradExpandWeights: s.g + 11183008,
-            gradExpandBias: s.g + 11321632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(579)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(517), input: s.tensor(519), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304, activation: .silu,
+            expandWeights: s.p + 11183008, savedPooled: s.tensor(361), savedHidden: s.tensor(362),
+            savedScale: s.tensor(363), gradInput: s.tensor(520), gradReduceWeights: s.g + 11044304,
+            gradReduceBias: s.g + 11182928, gradExpandWeights: s.g + 11183008, gradExpandBias: s.g + 11321632,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(617)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 218063184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(520), input: s.tensor(358),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 982752,
-            savedInvStd: s.f + 984576, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 11037008,
+            savedInvStd: s.f + 984576, activation: .silu, gradInput: s.tensor(520), gradGamma: s.g + 11037008,
             gradBeta: s.g + 11038832, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(618)
+        // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
+                activation: .silu, output: s.tensor(522), pool: pool)
+            s.profiler?.stop(619)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
+                eps: 0.001, activation: .silu, output: s.tensor(522), scratch: s.f + 979104, pool: pool)
+            s.profiler?.stop(620)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1032000, count: 45600)
-        s.profiler?.stop(581)
+        s.profiler?.stop(621)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 217652784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 986400, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 1032000, pool: pool)
-        s.profiler?.stop(582)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 986400, gradInput: s.tensor(521), gradWeights: s.f + 1032000, pool: pool)
+        s.profiler?.stop(622)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1032000, channels: 1824, kernel: 5, into: s.g + 10991408)
-        s.profiler?.stop(583)
+        s.profiler?.stop(623)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 217242384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(521), input: s.tensor(356),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 979104,
-            savedInvStd: s.f + 980928, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 10984112,
+            savedInvStd: s.f + 980928, activation: .silu, gradInput: s.tensor(521), gradGamma: s.g + 10984112,
             gradBeta: s.g + 10985936, pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(624)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237502656 &* s.n,
-            weights: s.p + 10429616, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 10429616, pool: pool)
-        s.profiler?.stop(585)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(521), input: s.tensor(354), weights: s.p + 10429616,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(523),
+            gradWeights: s.g + 10429616, pool: pool)
+        s.profiler?.stop(625)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(586)
+        TrainingKernels.accumulate(s.tensor(523), s.tensor(515), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(626)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 86560672 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(587)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(523),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(524), pool: pool)
+        s.profiler?.stop(627)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237434256 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(524), input: s.tensor(352),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 978496,
-            savedInvStd: s.f + 978800, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 10428400, gradBeta: s.g + 10428704, pool: pool)
-        s.profiler?.stop(588)
+            savedInvStd: s.f + 978800, activation: .identity, gradInput: s.tensor(524), gradGamma: s.g + 10428400,
+            gradBeta: s.g + 10428704, pool: pool)
+        s.profiler?.stop(628)
+        // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
+                activation: .silu, output: s.tensor(527), pool: pool)
+            s.profiler?.stop(629)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
+                eps: 0.001, activation: .silu, output: s.tensor(527), scratch: s.f + 883648, pool: pool)
+            s.profiler?.stop(630)
+        }
+        // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(527), savedScale: s.tensor(351), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(526), pool: pool)
+            s.profiler?.stop(631)
+        }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 216831984 &* s.n,
-            weights: s.p + 9873904, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 9873904, pool: pool)
-        s.profiler?.stop(589)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), weights: s.p + 9873904,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(525),
+            gradWeights: s.g + 9873904, pool: pool)
+        s.profiler?.stop(632)
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 216421584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752,
-            activation: .silu, expandWeights: s.p + 9733456, savedPooled: s.t + 174028720 &* s.n,
-            savedHidden: s.t + 238310576 &* s.n, savedScale: s.t + 238255056 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 9594752, gradReduceBias: s.g + 9733376, gradExpandWeights: s.g + 9733456,
-            gradExpandBias: s.g + 9872080, workspace: s.ws, pool: pool)
-        s.profiler?.stop(590)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(525), input: s.tensor(527), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, activation: .silu,
+            expandWeights: s.p + 9733456, savedPooled: s.tensor(349), savedHidden: s.tensor(350),
+            savedScale: s.tensor(351), gradInput: s.tensor(528), gradReduceWeights: s.g + 9594752,
+            gradReduceBias: s.g + 9733376, gradExpandWeights: s.g + 9733456, gradExpandBias: s.g + 9872080,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(633)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 216011184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(528), input: s.tensor(346),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 883648,
-            savedInvStd: s.f + 885472, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 9587456,
+            savedInvStd: s.f + 885472, activation: .silu, gradInput: s.tensor(528), gradGamma: s.g + 9587456,
             gradBeta: s.g + 9589280, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(634)
+        // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
+                activation: .silu, output: s.tensor(530), pool: pool)
+            s.profiler?.stop(635)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
+                eps: 0.001, activation: .silu, output: s.tensor(530), scratch: s.f + 880000, pool: pool)
+            s.profiler?.stop(636)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 932896, count: 45600)
-        s.profiler?.stop(592)
+        s.profiler?.stop(637)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 215600784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 887296, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 932896, pool: pool)
-        s.profiler?.stop(593)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 887296, gradInput: s.tensor(529), gradWeights: s.f + 932896, pool: pool)
+        s.profiler?.stop(638)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 932896, channels: 1824, kernel: 5, into: s.g + 9541856)
-        s.profiler?.stop(594)
+        s.profiler?.stop(639)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 215190384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(529), input: s.tensor(344),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 880000,
-            savedInvStd: s.f + 881824, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 9534560,
+            savedInvStd: s.f + 881824, activation: .silu, gradInput: s.tensor(529), gradGamma: s.g + 9534560,
             gradBeta: s.g + 9536384, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(640)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237365856 &* s.n,
-            weights: s.p + 8980064, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 8980064, pool: pool)
-        s.profiler?.stop(596)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(529), input: s.tensor(342), weights: s.p + 8980064,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(531),
+            gradWeights: s.g + 8980064, pool: pool)
+        s.profiler?.stop(641)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(597)
+        TrainingKernels.accumulate(s.tensor(531), s.tensor(523), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(642)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 86560656 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(598)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(531),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(532), pool: pool)
+        s.profiler?.stop(643)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237297456 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(532), input: s.tensor(340),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 879392,
-            savedInvStd: s.f + 879696, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 8978848, gradBeta: s.g + 8979152, pool: pool)
-        s.profiler?.stop(599)
+            savedInvStd: s.f + 879696, activation: .identity, gradInput: s.tensor(532), gradGamma: s.g + 8978848,
+            gradBeta: s.g + 8979152, pool: pool)
+        s.profiler?.stop(644)
+        // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
+                activation: .silu, output: s.tensor(535), pool: pool)
+            s.profiler?.stop(645)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
+                eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 784544, pool: pool)
+            s.profiler?.stop(646)
+        }
+        // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(535), savedScale: s.tensor(339), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(534), pool: pool)
+            s.profiler?.stop(647)
+        }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 214779984 &* s.n,
-            weights: s.p + 8424352, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 8424352, pool: pool)
-        s.profiler?.stop(600)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), weights: s.p + 8424352,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(533),
+            gradWeights: s.g + 8424352, pool: pool)
+        s.profiler?.stop(648)
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 214369584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200,
-            activation: .silu, expandWeights: s.p + 8283904, savedPooled: s.t + 174025072 &* s.n,
-            savedHidden: s.t + 174030544 &* s.n, savedScale: s.t + 174026896 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 8145200, gradReduceBias: s.g + 8283824, gradExpandWeights: s.g + 8283904,
-            gradExpandBias: s.g + 8422528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(601)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(533), input: s.tensor(535), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, activation: .silu,
+            expandWeights: s.p + 8283904, savedPooled: s.tensor(337), savedHidden: s.tensor(338),
+            savedScale: s.tensor(339), gradInput: s.tensor(536), gradReduceWeights: s.g + 8145200,
+            gradReduceBias: s.g + 8283824, gradExpandWeights: s.g + 8283904, gradExpandBias: s.g + 8422528,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(649)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 213959184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(536), input: s.tensor(334),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 784544,
-            savedInvStd: s.f + 786368, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 8137904,
+            savedInvStd: s.f + 786368, activation: .silu, gradInput: s.tensor(536), gradGamma: s.g + 8137904,
             gradBeta: s.g + 8139728, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(650)
+        // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
+                activation: .silu, output: s.tensor(538), pool: pool)
+            s.profiler?.stop(651)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
+                eps: 0.001, activation: .silu, output: s.tensor(538), scratch: s.f + 780896, pool: pool)
+            s.profiler?.stop(652)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 833792, count: 45600)
-        s.profiler?.stop(603)
+        s.profiler?.stop(653)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 213548784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 788192, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 833792, pool: pool)
-        s.profiler?.stop(604)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 788192, gradInput: s.tensor(537), gradWeights: s.f + 833792, pool: pool)
+        s.profiler?.stop(654)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 833792, channels: 1824, kernel: 5, into: s.g + 8092304)
-        s.profiler?.stop(605)
+        s.profiler?.stop(655)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 213138384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(537), input: s.tensor(332),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 780896,
-            savedInvStd: s.f + 782720, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 8085008,
+            savedInvStd: s.f + 782720, activation: .silu, gradInput: s.tensor(537), gradGamma: s.g + 8085008,
             gradBeta: s.g + 8086832, pool: pool)
-        s.profiler?.stop(606)
+        s.profiler?.stop(656)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237229056 &* s.n,
-            weights: s.p + 7530512, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 7530512, pool: pool)
-        s.profiler?.stop(607)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(330), weights: s.p + 7530512,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(539),
+            gradWeights: s.g + 7530512, pool: pool)
+        s.profiler?.stop(657)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(608)
+        TrainingKernels.accumulate(s.tensor(539), s.tensor(531), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(658)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 86560640 &* s.n : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
-        s.profiler?.stop(609)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(539),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.tensor(540), pool: pool)
+        s.profiler?.stop(659)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237160656 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(540), input: s.tensor(328),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 780288,
-            savedInvStd: s.f + 780592, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 7529296, gradBeta: s.g + 7529600, pool: pool)
-        s.profiler?.stop(610)
+            savedInvStd: s.f + 780592, activation: .identity, gradInput: s.tensor(540), gradGamma: s.g + 7529296,
+            gradBeta: s.g + 7529600, pool: pool)
+        s.profiler?.stop(660)
+        // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
+                activation: .silu, output: s.tensor(543), pool: pool)
+            s.profiler?.stop(661)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
+                eps: 0.001, activation: .silu, output: s.tensor(543), scratch: s.f + 685440, pool: pool)
+            s.profiler?.stop(662)
+        }
+        // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(543), savedScale: s.tensor(327), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(542), pool: pool)
+            s.profiler?.stop(663)
+        }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 212727984 &* s.n,
-            weights: s.p + 6974800, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 6974800, pool: pool)
-        s.profiler?.stop(611)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), weights: s.p + 6974800,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(541),
+            gradWeights: s.g + 6974800, pool: pool)
+        s.profiler?.stop(664)
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 212317584 &* s.n,
-            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648,
-            activation: .silu, expandWeights: s.p + 6834352, savedPooled: s.t + 174021424 &* s.n,
-            savedHidden: s.t + 86709232 &* s.n, savedScale: s.t + 174023248 &* s.n, gradInput: s.t + 173142528 &* s.n,
-            gradReduceWeights: s.g + 6695648, gradReduceBias: s.g + 6834272, gradExpandWeights: s.g + 6834352,
-            gradExpandBias: s.g + 6972976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(612)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(541), input: s.tensor(543), batch: s.n, pixels: 225,
+            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, activation: .silu,
+            expandWeights: s.p + 6834352, savedPooled: s.tensor(325), savedHidden: s.tensor(326),
+            savedScale: s.tensor(327), gradInput: s.tensor(544), gradReduceWeights: s.g + 6695648,
+            gradReduceBias: s.g + 6834272, gradExpandWeights: s.g + 6834352, gradExpandBias: s.g + 6972976,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(665)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 211907184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(544), input: s.tensor(322),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 685440,
-            savedInvStd: s.f + 687264, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 6688352,
+            savedInvStd: s.f + 687264, activation: .silu, gradInput: s.tensor(544), gradGamma: s.g + 6688352,
             gradBeta: s.g + 6690176, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(666)
+        // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
+                activation: .silu, output: s.tensor(546), pool: pool)
+            s.profiler?.stop(667)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
+                eps: 0.001, activation: .silu, output: s.tensor(546), scratch: s.f + 681792, pool: pool)
+            s.profiler?.stop(668)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 734688, count: 45600)
-        s.profiler?.stop(614)
+        s.profiler?.stop(669)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 211496784 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 689088, gradInput: s.t + 86085504 &* s.n,
-            gradWeights: s.f + 734688, pool: pool)
-        s.profiler?.stop(615)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(546), batch: s.n, height: 15,
+            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 689088, gradInput: s.tensor(545), gradWeights: s.f + 734688, pool: pool)
+        s.profiler?.stop(670)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 734688, channels: 1824, kernel: 5, into: s.g + 6642752)
-        s.profiler?.stop(616)
+        s.profiler?.stop(671)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 211086384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(545), input: s.tensor(320),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 681792,
-            savedInvStd: s.f + 683616, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 6635456,
+            savedInvStd: s.f + 683616, activation: .silu, gradInput: s.tensor(545), gradGamma: s.g + 6635456,
             gradBeta: s.g + 6637280, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(672)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237092256 &* s.n,
-            weights: s.p + 6080960, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
-            gradInput: s.t + 173142528 &* s.n, gradWeights: s.g + 6080960, pool: pool)
-        s.profiler?.stop(618)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(545), input: s.tensor(319), weights: s.p + 6080960,
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(547),
+            gradWeights: s.g + 6080960, pool: pool)
+        s.profiler?.stop(673)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 173142528 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(619)
+        TrainingKernels.accumulate(s.tensor(547), s.tensor(539), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(674)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 173948928 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(547), input: s.tensor(318),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 681184,
-            savedInvStd: s.f + 681488, activation: .identity, gradInput: s.t + 173142528 &* s.n,
-            gradGamma: s.g + 6079744, gradBeta: s.g + 6080048, pool: pool)
-        s.profiler?.stop(620)
+            savedInvStd: s.f + 681488, activation: .identity, gradInput: s.tensor(547), gradGamma: s.g + 6079744,
+            gradBeta: s.g + 6080048, pool: pool)
+        s.profiler?.stop(675)
+        // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
+                gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
+                activation: .silu, output: s.tensor(550), pool: pool)
+            s.profiler?.stop(676)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
+                gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
+                eps: 0.001, activation: .silu, output: s.tensor(550), scratch: s.f + 626272, pool: pool)
+            s.profiler?.stop(677)
+        }
+        // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(550), savedScale: s.tensor(317), batch: s.n,
+                pixels: 225, channels: 1056, output: s.tensor(549), pool: pool)
+            s.profiler?.stop(678)
+        }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 230998416 &* s.n,
-            weights: s.p + 5758720, pixels: 225 &* s.n, inChannels: 1056, outChannels: 304,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 5758720, pool: pool)
-        s.profiler?.stop(621)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), weights: s.p + 5758720,
+            pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(548),
+            gradWeights: s.g + 5758720, pool: pool)
+        s.profiler?.stop(679)
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 230760816 &* s.n,
-            batch: s.n, pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688,
-            activation: .silu, expandWeights: s.p + 5711200, savedPooled: s.t + 238291440 &* s.n,
-            savedHidden: s.t + 238311520 &* s.n, savedScale: s.t + 238292496 &* s.n, gradInput: s.t + 86323104 &* s.n,
-            gradReduceWeights: s.g + 5664688, gradReduceBias: s.g + 5711152, gradExpandWeights: s.g + 5711200,
-            gradExpandBias: s.g + 5757664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(622)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(548), input: s.tensor(550), batch: s.n, pixels: 225,
+            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, activation: .silu,
+            expandWeights: s.p + 5711200, savedPooled: s.tensor(315), savedHidden: s.tensor(316),
+            savedScale: s.tensor(317), gradInput: s.tensor(551), gradReduceWeights: s.g + 5664688,
+            gradReduceBias: s.g + 5711152, gradExpandWeights: s.g + 5711200, gradExpandBias: s.g + 5757664,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(680)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86323104 &* s.n, input: s.t + 230523216 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(551), input: s.tensor(312),
             pixels: 225 &* s.n, channels: 1056, gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 626272,
-            savedInvStd: s.f + 627328, activation: .silu, gradInput: s.t + 86323104 &* s.n, gradGamma: s.g + 5660464,
+            savedInvStd: s.f + 627328, activation: .silu, gradInput: s.tensor(551), gradGamma: s.g + 5660464,
             gradBeta: s.g + 5661520, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(681)
+        // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
+                activation: .silu, output: s.tensor(553), pool: pool)
+            s.profiler?.stop(682)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
+                eps: 0.001, activation: .silu, output: s.tensor(553), scratch: s.f + 624160, pool: pool)
+            s.profiler?.stop(683)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 654784, count: 26400)
-        s.profiler?.stop(624)
+        s.profiler?.stop(684)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86323104 &* s.n, input: s.t + 172254432 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 628384, gradInput: s.t + 173142528 &* s.n,
-            gradWeights: s.f + 654784, pool: pool)
-        s.profiler?.stop(625)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), batch: s.n, height: 29,
+            width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 628384, gradInput: s.tensor(552), gradWeights: s.f + 654784, pool: pool)
+        s.profiler?.stop(685)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 654784, channels: 1056, kernel: 5, into: s.g + 5634064)
-        s.profiler?.stop(626)
+        s.profiler?.stop(686)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 171366336 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(552), input: s.tensor(310),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 624160,
-            savedInvStd: s.f + 625216, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 5629840,
+            savedInvStd: s.f + 625216, activation: .silu, gradInput: s.tensor(552), gradGamma: s.g + 5629840,
             gradBeta: s.g + 5630896, pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(687)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 235091568 &* s.n,
-            weights: s.p + 5443984, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 5443984, pool: pool)
-        s.profiler?.stop(628)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(552), input: s.tensor(308), weights: s.p + 5443984,
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(554),
+            gradWeights: s.g + 5443984, pool: pool)
+        s.profiler?.stop(688)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 238312480 &* s.n : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
-        s.profiler?.stop(629)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(554),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.tensor(555), pool: pool)
+        s.profiler?.stop(689)
         // features.5.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234943552 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(555), input: s.tensor(306),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 623808,
-            savedInvStd: s.f + 623984, activation: .identity, gradInput: s.t + 86233520 &* s.n,
-            gradGamma: s.g + 5443280, gradBeta: s.g + 5443456, pool: pool)
-        s.profiler?.stop(630)
+            savedInvStd: s.f + 623984, activation: .identity, gradInput: s.tensor(555), gradGamma: s.g + 5443280,
+            gradBeta: s.g + 5443456, pool: pool)
+        s.profiler?.stop(690)
+        // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
+                activation: .silu, output: s.tensor(558), pool: pool)
+            s.profiler?.stop(691)
+        }
+        // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
+                eps: 0.001, activation: .silu, output: s.tensor(558), scratch: s.f + 568896, pool: pool)
+            s.profiler?.stop(692)
+        }
+        // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(558), savedScale: s.tensor(305), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(557), pool: pool)
+            s.profiler?.stop(693)
+        }
         // features.5.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 170478240 &* s.n,
-            weights: s.p + 5257424, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.t + 171366336 &* s.n, gradWeights: s.g + 5257424, pool: pool)
-        s.profiler?.stop(631)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), weights: s.p + 5257424,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(556),
+            gradWeights: s.g + 5257424, pool: pool)
+        s.profiler?.stop(694)
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 171366336 &* s.n, input: s.t + 169590144 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392,
-            activation: .silu, expandWeights: s.p + 5209904, savedPooled: s.t + 238289328 &* s.n,
-            savedHidden: s.t + 238311472 &* s.n, savedScale: s.t + 238290384 &* s.n, gradInput: s.t + 170478240 &* s.n,
-            gradReduceWeights: s.g + 5163392, gradReduceBias: s.g + 5209856, gradExpandWeights: s.g + 5209904,
-            gradExpandBias: s.g + 5256368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(632)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(556), input: s.tensor(558), batch: s.n, pixels: 841,
+            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, activation: .silu,
+            expandWeights: s.p + 5209904, savedPooled: s.tensor(303), savedHidden: s.tensor(304),
+            savedScale: s.tensor(305), gradInput: s.tensor(559), gradReduceWeights: s.g + 5163392,
+            gradReduceBias: s.g + 5209856, gradExpandWeights: s.g + 5209904, gradExpandBias: s.g + 5256368,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(695)
         // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 170478240 &* s.n, input: s.t + 168702048 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(559), input: s.tensor(300),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 568896,
-            savedInvStd: s.f + 569952, activation: .silu, gradInput: s.t + 170478240 &* s.n, gradGamma: s.g + 5159168,
+            savedInvStd: s.f + 569952, activation: .silu, gradInput: s.tensor(559), gradGamma: s.g + 5159168,
             gradBeta: s.g + 5160224, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(696)
+        // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
+                activation: .silu, output: s.tensor(561), pool: pool)
+            s.profiler?.stop(697)
+        }
+        // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
+                eps: 0.001, activation: .silu, output: s.tensor(561), scratch: s.f + 566784, pool: pool)
+            s.profiler?.stop(698)
+        }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 597408, count: 26400)
-        s.profiler?.stop(634)
+        s.profiler?.stop(699)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 170478240 &* s.n, input: s.t + 167813952 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29, weights: s.f + 571008, gradInput: s.t + 168702048 &* s.n,
-            gradWeights: s.f + 597408, pool: pool)
-        s.profiler?.stop(635)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), batch: s.n, height: 29,
+            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 571008, gradInput: s.tensor(560), gradWeights: s.f + 597408, pool: pool)
+        s.profiler?.stop(700)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 597408, channels: 1056, kernel: 5, into: s.g + 5132768)
-        s.profiler?.stop(636)
+        s.profiler?.stop(701)
         // features.5.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 168702048 &* s.n, input: s.t + 166925856 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(560), input: s.tensor(298),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 566784,
-            savedInvStd: s.f + 567840, activation: .silu, gradInput: s.t + 168702048 &* s.n, gradGamma: s.g + 5128544,
+            savedInvStd: s.f + 567840, activation: .silu, gradInput: s.tensor(560), gradGamma: s.g + 5128544,
             gradBeta: s.g + 5129600, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(702)
         // features.5.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 168702048 &* s.n, input: s.t + 234795536 &* s.n,
-            weights: s.p + 4942688, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
-            gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 4942688, pool: pool)
-        s.profiler?.stop(638)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(560), input: s.tensor(296), weights: s.p + 4942688,
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(562),
+            gradWeights: s.g + 4942688, pool: pool)
+        s.profiler?.stop(703)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(639)
+        TrainingKernels.accumulate(s.tensor(562), s.tensor(554), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(704)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 238312464 &* s.n : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(640)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(562),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.tensor(563), pool: pool)
+        s.profiler?.stop(705)
         // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234647520 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(563), input: s.tensor(294),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 566432,
-            savedInvStd: s.f + 566608, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 4941984, gradBeta: s.g + 4942160, pool: pool)
-        s.profiler?.stop(641)
+            savedInvStd: s.f + 566608, activation: .identity, gradInput: s.tensor(563), gradGamma: s.g + 4941984,
+            gradBeta: s.g + 4942160, pool: pool)
+        s.profiler?.stop(706)
+        // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
+                activation: .silu, output: s.tensor(566), pool: pool)
+            s.profiler?.stop(707)
+        }
+        // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
+                eps: 0.001, activation: .silu, output: s.tensor(566), scratch: s.f + 511520, pool: pool)
+            s.profiler?.stop(708)
+        }
+        // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(566), savedScale: s.tensor(293), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(565), pool: pool)
+            s.profiler?.stop(709)
+        }
         // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 166037760 &* s.n,
-            weights: s.p + 4756128, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.t + 166925856 &* s.n, gradWeights: s.g + 4756128, pool: pool)
-        s.profiler?.stop(642)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), weights: s.p + 4756128,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(564),
+            gradWeights: s.g + 4756128, pool: pool)
+        s.profiler?.stop(710)
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 166925856 &* s.n, input: s.t + 165149664 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096,
-            activation: .silu, expandWeights: s.p + 4708608, savedPooled: s.t + 238287216 &* s.n,
-            savedHidden: s.t + 238311424 &* s.n, savedScale: s.t + 238288272 &* s.n, gradInput: s.t + 166037760 &* s.n,
-            gradReduceWeights: s.g + 4662096, gradReduceBias: s.g + 4708560, gradExpandWeights: s.g + 4708608,
-            gradExpandBias: s.g + 4755072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(643)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(564), input: s.tensor(566), batch: s.n, pixels: 841,
+            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, activation: .silu,
+            expandWeights: s.p + 4708608, savedPooled: s.tensor(291), savedHidden: s.tensor(292),
+            savedScale: s.tensor(293), gradInput: s.tensor(567), gradReduceWeights: s.g + 4662096,
+            gradReduceBias: s.g + 4708560, gradExpandWeights: s.g + 4708608, gradExpandBias: s.g + 4755072,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(711)
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 166037760 &* s.n, input: s.t + 164261568 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(567), input: s.tensor(288),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 511520,
-            savedInvStd: s.f + 512576, activation: .silu, gradInput: s.t + 166037760 &* s.n, gradGamma: s.g + 4657872,
+            savedInvStd: s.f + 512576, activation: .silu, gradInput: s.tensor(567), gradGamma: s.g + 4657872,
             gradBeta: s.g + 4658928, pool: pool)
-        s.profiler?.stop(644)
+        s.profiler?.stop(712)
+        // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
+                activation: .silu, output: s.tensor(569), pool: pool)
+            s.profiler?.stop(713)
+        }
+        // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
+                eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 509408, pool: pool)
+            s.profiler?.stop(714)
+        }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 540032, count: 26400)
-        s.profiler?.stop(645)
+        s.profiler?.stop(715)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 166037760 &* s.n, input: s.t + 163373472 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29, weights: s.f + 513632, gradInput: s.t + 164261568 &* s.n,
-            gradWeights: s.f + 540032, pool: pool)
-        s.profiler?.stop(646)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), batch: s.n, height: 29,
+            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 513632, gradInput: s.tensor(568), gradWeights: s.f + 540032, pool: pool)
+        s.profiler?.stop(716)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 540032, channels: 1056, kernel: 5, into: s.g + 4631472)
-        s.profiler?.stop(647)
+        s.profiler?.stop(717)
         // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 164261568 &* s.n, input: s.t + 162485376 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(568), input: s.tensor(286),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 509408,
-            savedInvStd: s.f + 510464, activation: .silu, gradInput: s.t + 164261568 &* s.n, gradGamma: s.g + 4627248,
+            savedInvStd: s.f + 510464, activation: .silu, gradInput: s.tensor(568), gradGamma: s.g + 4627248,
             gradBeta: s.g + 4628304, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(718)
         // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 164261568 &* s.n, input: s.t + 234499504 &* s.n,
-            weights: s.p + 4441392, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 4441392, pool: pool)
-        s.profiler?.stop(649)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(284), weights: s.p + 4441392,
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(570),
+            gradWeights: s.g + 4441392, pool: pool)
+        s.profiler?.stop(719)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(650)
+        TrainingKernels.accumulate(s.tensor(570), s.tensor(562), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(720)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 238312448 &* s.n : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
-        s.profiler?.stop(651)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(570),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.tensor(571), pool: pool)
+        s.profiler?.stop(721)
         // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234351488 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(571), input: s.tensor(282),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 509056,
-            savedInvStd: s.f + 509232, activation: .identity, gradInput: s.t + 86233520 &* s.n,
-            gradGamma: s.g + 4440688, gradBeta: s.g + 4440864, pool: pool)
-        s.profiler?.stop(652)
+            savedInvStd: s.f + 509232, activation: .identity, gradInput: s.tensor(571), gradGamma: s.g + 4440688,
+            gradBeta: s.g + 4440864, pool: pool)
+        s.profiler?.stop(722)
+        // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
+                activation: .silu, output: s.tensor(574), pool: pool)
+            s.profiler?.stop(723)
+        }
+        // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
+                eps: 0.001, activation: .silu, output: s.tensor(574), scratch: s.f + 454144, pool: pool)
+            s.profiler?.stop(724)
+        }
+        // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(574), savedScale: s.tensor(281), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(573), pool: pool)
+            s.profiler?.stop(725)
+        }
         // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 161597280 &* s.n,
-            weights: s.p + 4254832, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.t + 162485376 &* s.n, gradWeights: s.g + 4254832, pool: pool)
-        s.profiler?.stop(653)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), weights: s.p + 4254832,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
+            gradWeights: s.g + 4254832, pool: pool)
+        s.profiler?.stop(726)
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 162485376 &* s.n, input: s.t + 160709184 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800,
-            activation: .silu, expandWeights: s.p + 4207312, savedPooled: s.t + 238285104 &* s.n,
-            savedHidden: s.t + 238311376 &* s.n, savedScale: s.t + 238286160 &* s.n, gradInput: s.t + 161597280 &* s.n,
-            gradReduceWeights: s.g + 4160800, gradReduceBias: s.g + 4207264, gradExpandWeights: s.g + 4207312,
-            gradExpandBias: s.g + 4253776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(654)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(572), input: s.tensor(574), batch: s.n, pixels: 841,
+            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, activation: .silu,
+            expandWeights: s.p + 4207312, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
+            savedScale: s.tensor(281), gradInput: s.tensor(575), gradReduceWeights: s.g + 4160800,
+            gradReduceBias: s.g + 4207264, gradExpandWeights: s.g + 4207312, gradExpandBias: s.g + 4253776,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(727)
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 161597280 &* s.n, input: s.t + 159821088 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(575), input: s.tensor(276),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 454144,
-            savedInvStd: s.f + 455200, activation: .silu, gradInput: s.t + 161597280 &* s.n, gradGamma: s.g + 4156576,
+            savedInvStd: s.f + 455200, activation: .silu, gradInput: s.tensor(575), gradGamma: s.g + 4156576,
             gradBeta: s.g + 4157632, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(728)
+        // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
+                activation: .silu, output: s.tensor(577), pool: pool)
+            s.profiler?.stop(729)
+        }
+        // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
+                eps: 0.001, activation: .silu, output: s.tensor(577), scratch: s.f + 452032, pool: pool)
+            s.profiler?.stop(730)
+        }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 482656, count: 26400)
-        s.profiler?.stop(656)
+        s.profiler?.stop(731)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 161597280 &* s.n, input: s.t + 158932992 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29, weights: s.f + 456256, gradInput: s.t + 159821088 &* s.n,
-            gradWeights: s.f + 482656, pool: pool)
-        s.profiler?.stop(657)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(575), input: s.tensor(577), batch: s.n, height: 29,
+            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 456256, gradInput: s.tensor(576), gradWeights: s.f + 482656, pool: pool)
+        s.profiler?.stop(732)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 482656, channels: 1056, kernel: 5, into: s.g + 4130176)
-        s.profiler?.stop(658)
+        s.profiler?.stop(733)
         // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 159821088 &* s.n, input: s.t + 158044896 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(576), input: s.tensor(274),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 452032,
-            savedInvStd: s.f + 453088, activation: .silu, gradInput: s.t + 159821088 &* s.n, gradGamma: s.g + 4125952,
+            savedInvStd: s.f + 453088, activation: .silu, gradInput: s.tensor(576), gradGamma: s.g + 4125952,
             gradBeta: s.g + 4127008, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(734)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 159821088 &* s.n, input: s.t + 234203472 &* s.n,
-            weights: s.p + 3940096, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
-            gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 3940096, pool: pool)
-        s.profiler?.stop(660)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(576), input: s.tensor(272), weights: s.p + 3940096,
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(578),
+            gradWeights: s.g + 3940096, pool: pool)
+        s.profiler?.stop(735)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(661)
+        TrainingKernels.accumulate(s.tensor(578), s.tensor(570), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(736)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 238312432 &* s.n : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(662)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(578),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.tensor(579), pool: pool)
+        s.profiler?.stop(737)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234055456 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(579), input: s.tensor(270),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 451680,
-            savedInvStd: s.f + 451856, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 3939392, gradBeta: s.g + 3939568, pool: pool)
-        s.profiler?.stop(663)
+            savedInvStd: s.f + 451856, activation: .identity, gradInput: s.tensor(579), gradGamma: s.g + 3939392,
+            gradBeta: s.g + 3939568, pool: pool)
+        s.profiler?.stop(738)
+        // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
+                activation: .silu, output: s.tensor(582), pool: pool)
+            s.profiler?.stop(739)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
+                eps: 0.001, activation: .silu, output: s.tensor(582), scratch: s.f + 396768, pool: pool)
+            s.profiler?.stop(740)
+        }
+        // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(582), savedScale: s.tensor(269), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(581), pool: pool)
+            s.profiler?.stop(741)
+        }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 157156800 &* s.n,
-            weights: s.p + 3753536, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.t + 158044896 &* s.n, gradWeights: s.g + 3753536, pool: pool)
-        s.profiler?.stop(664)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(581), weights: s.p + 3753536,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(580),
+            gradWeights: s.g + 3753536, pool: pool)
+        s.profiler?.stop(742)
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 158044896 &* s.n, input: s.t + 156268704 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504,
-            activation: .silu, expandWeights: s.p + 3706016, savedPooled: s.t + 238282992 &* s.n,
-            savedHidden: s.t + 238311328 &* s.n, savedScale: s.t + 238284048 &* s.n, gradInput: s.t + 157156800 &* s.n,
-            gradReduceWeights: s.g + 3659504, gradReduceBias: s.g + 3705968, gradExpandWeights: s.g + 3706016,
-            gradExpandBias: s.g + 3752480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(665)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(580), input: s.tensor(582), batch: s.n, pixels: 841,
+            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, activation: .silu,
+            expandWeights: s.p + 3706016, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
+            savedScale: s.tensor(269), gradInput: s.tensor(583), gradReduceWeights: s.g + 3659504,
+            gradReduceBias: s.g + 3705968, gradExpandWeights: s.g + 3706016, gradExpandBias: s.g + 3752480,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(743)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 157156800 &* s.n, input: s.t + 155380608 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(583), input: s.tensor(264),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 396768,
-            savedInvStd: s.f + 397824, activation: .silu, gradInput: s.t + 157156800 &* s.n, gradGamma: s.g + 3655280,
+            savedInvStd: s.f + 397824, activation: .silu, gradInput: s.tensor(583), gradGamma: s.g + 3655280,
             gradBeta: s.g + 3656336, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(744)
+        // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
+                activation: .silu, output: s.tensor(585), pool: pool)
+            s.profiler?.stop(745)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
+                eps: 0.001, activation: .silu, output: s.tensor(585), scratch: s.f + 394656, pool: pool)
+            s.profiler?.stop(746)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 425280, count: 26400)
-        s.profiler?.stop(667)
+        s.profiler?.stop(747)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 157156800 &* s.n, input: s.t + 154492512 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29, weights: s.f + 398880, gradInput: s.t + 155380608 &* s.n,
-            gradWeights: s.f + 425280, pool: pool)
-        s.profiler?.stop(668)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(583), input: s.tensor(585), batch: s.n, height: 29,
+            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 398880, gradInput: s.tensor(584), gradWeights: s.f + 425280, pool: pool)
+        s.profiler?.stop(748)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 425280, channels: 1056, kernel: 5, into: s.g + 3628880)
-        s.profiler?.stop(669)
+        s.profiler?.stop(749)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 155380608 &* s.n, input: s.t + 153604416 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(584), input: s.tensor(262),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 394656,
-            savedInvStd: s.f + 395712, activation: .silu, gradInput: s.t + 155380608 &* s.n, gradGamma: s.g + 3624656,
+            savedInvStd: s.f + 395712, activation: .silu, gradInput: s.tensor(584), gradGamma: s.g + 3624656,
             gradBeta: s.g + 3625712, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(750)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 155380608 &* s.n, input: s.t + 233907440 &* s.n,
-            weights: s.p + 3438800, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 3438800, pool: pool)
-        s.profiler?.stop(671)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(260), weights: s.p + 3438800,
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(586),
+            gradWeights: s.g + 3438800, pool: pool)
+        s.profiler?.stop(751)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(672)
+        TrainingKernels.accumulate(s.tensor(586), s.tensor(578), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(752)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 238312416 &* s.n : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
-        s.profiler?.stop(673)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(586),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.tensor(587), pool: pool)
+        s.profiler?.stop(753)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 233759424 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(587), input: s.tensor(258),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 394304,
-            savedInvStd: s.f + 394480, activation: .identity, gradInput: s.t + 86233520 &* s.n,
-            gradGamma: s.g + 3438096, gradBeta: s.g + 3438272, pool: pool)
-        s.profiler?.stop(674)
+            savedInvStd: s.f + 394480, activation: .identity, gradInput: s.tensor(587), gradGamma: s.g + 3438096,
+            gradBeta: s.g + 3438272, pool: pool)
+        s.profiler?.stop(754)
+        // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
+                activation: .silu, output: s.tensor(590), pool: pool)
+            s.profiler?.stop(755)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
+                eps: 0.001, activation: .silu, output: s.tensor(590), scratch: s.f + 339392, pool: pool)
+            s.profiler?.stop(756)
+        }
+        // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(590), savedScale: s.tensor(257), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(589), pool: pool)
+            s.profiler?.stop(757)
+        }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 152716320 &* s.n,
-            weights: s.p + 3252240, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.t + 153604416 &* s.n, gradWeights: s.g + 3252240, pool: pool)
-        s.profiler?.stop(675)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(589), weights: s.p + 3252240,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(588),
+            gradWeights: s.g + 3252240, pool: pool)
+        s.profiler?.stop(758)
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 153604416 &* s.n, input: s.t + 151828224 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208,
-            activation: .silu, expandWeights: s.p + 3204720, savedPooled: s.t + 238280880 &* s.n,
-            savedHidden: s.t + 238311280 &* s.n, savedScale: s.t + 238281936 &* s.n, gradInput: s.t + 152716320 &* s.n,
-            gradReduceWeights: s.g + 3158208, gradReduceBias: s.g + 3204672, gradExpandWeights: s.g + 3204720,
-            gradExpandBias: s.g + 3251184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(676)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(588), input: s.tensor(590), batch: s.n, pixels: 841,
+            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, activation: .silu,
+            expandWeights: s.p + 3204720, savedPooled: s.tensor(255), savedHidden: s.tensor(256),
+            savedScale: s.tensor(257), gradInput: s.tensor(591), gradReduceWeights: s.g + 3158208,
+            gradReduceBias: s.g + 3204672, gradExpandWeights: s.g + 3204720, gradExpandBias: s.g + 3251184,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(759)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 152716320 &* s.n, input: s.t + 150940128 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(591), input: s.tensor(252),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 339392,
-            savedInvStd: s.f + 340448, activation: .silu, gradInput: s.t + 152716320 &* s.n, gradGamma: s.g + 3153984,
+            savedInvStd: s.f + 340448, activation: .silu, gradInput: s.tensor(591), gradGamma: s.g + 3153984,
             gradBeta: s.g + 3155040, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(760)
+        // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
+                activation: .silu, output: s.tensor(593), pool: pool)
+            s.profiler?.stop(761)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
+                eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 337280, pool: pool)
+            s.profiler?.stop(762)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 367904, count: 26400)
-        s.profiler?.stop(678)
+        s.profiler?.stop(763)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 152716320 &* s.n, input: s.t + 150052032 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29, weights: s.f + 341504, gradInput: s.t + 150940128 &* s.n,
-            gradWeights: s.f + 367904, pool: pool)
-        s.profiler?.stop(679)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(591), input: s.tensor(593), batch: s.n, height: 29,
+            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 341504, gradInput: s.tensor(592), gradWeights: s.f + 367904, pool: pool)
+        s.profiler?.stop(764)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 367904, channels: 1056, kernel: 5, into: s.g + 3127584)
-        s.profiler?.stop(680)
+        s.profiler?.stop(765)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 150940128 &* s.n, input: s.t + 149163936 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(592), input: s.tensor(250),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 337280,
-            savedInvStd: s.f + 338336, activation: .silu, gradInput: s.t + 150940128 &* s.n, gradGamma: s.g + 3123360,
+            savedInvStd: s.f + 338336, activation: .silu, gradInput: s.tensor(592), gradGamma: s.g + 3123360,
             gradBeta: s.g + 3124416, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(766)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 150940128 &* s.n, input: s.t + 233611408 &* s.n,
-            weights: s.p + 2937504, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
-            gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 2937504, pool: pool)
-        s.profiler?.stop(682)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(248), weights: s.p + 2937504,
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(594),
+            gradWeights: s.g + 2937504, pool: pool)
+        s.profiler?.stop(767)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(683)
+        TrainingKernels.accumulate(s.tensor(594), s.tensor(586), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(768)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 238312400 &* s.n : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(684)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(594),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.tensor(595), pool: pool)
+        s.profiler?.stop(769)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 233463392 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(595), input: s.tensor(246),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 336928,
-            savedInvStd: s.f + 337104, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 2936800, gradBeta: s.g + 2936976, pool: pool)
-        s.profiler?.stop(685)
+            savedInvStd: s.f + 337104, activation: .identity, gradInput: s.tensor(595), gradGamma: s.g + 2936800,
+            gradBeta: s.g + 2936976, pool: pool)
+        s.profiler?.stop(770)
+        // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
+                activation: .silu, output: s.tensor(598), pool: pool)
+            s.profiler?.stop(771)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
+                eps: 0.001, activation: .silu, output: s.tensor(598), scratch: s.f + 282016, pool: pool)
+            s.profiler?.stop(772)
+        }
+        // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(598), savedScale: s.tensor(245), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(597), pool: pool)
+            s.profiler?.stop(773)
+        }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 148275840 &* s.n,
-            weights: s.p + 2750944, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.t + 149163936 &* s.n, gradWeights: s.g + 2750944, pool: pool)
-        s.profiler?.stop(686)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(597), weights: s.p + 2750944,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(596),
+            gradWeights: s.g + 2750944, pool: pool)
+        s.profiler?.stop(774)
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 149163936 &* s.n, input: s.t + 147387744 &* s.n,
-            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912,
-            activation: .silu, expandWeights: s.p + 2703424, savedPooled: s.t + 238278768 &* s.n,
-            savedHidden: s.t + 238311232 &* s.n, savedScale: s.t + 238279824 &* s.n, gradInput: s.t + 148275840 &* s.n,
-            gradReduceWeights: s.g + 2656912, gradReduceBias: s.g + 2703376, gradExpandWeights: s.g + 2703424,
-            gradExpandBias: s.g + 2749888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(687)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(596), input: s.tensor(598), batch: s.n, pixels: 841,
+            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, activation: .silu,
+            expandWeights: s.p + 2703424, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
+            savedScale: s.tensor(245), gradInput: s.tensor(599), gradReduceWeights: s.g + 2656912,
+            gradReduceBias: s.g + 2703376, gradExpandWeights: s.g + 2703424, gradExpandBias: s.g + 2749888,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(775)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 148275840 &* s.n, input: s.t + 146499648 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(599), input: s.tensor(240),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 282016,
-            savedInvStd: s.f + 283072, activation: .silu, gradInput: s.t + 148275840 &* s.n, gradGamma: s.g + 2652688,
+            savedInvStd: s.f + 283072, activation: .silu, gradInput: s.tensor(599), gradGamma: s.g + 2652688,
             gradBeta: s.g + 2653744, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(776)
+        // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
+                activation: .silu, output: s.tensor(601), pool: pool)
+            s.profiler?.stop(777)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
+                eps: 0.001, activation: .silu, output: s.tensor(601), scratch: s.f + 279904, pool: pool)
+            s.profiler?.stop(778)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 310528, count: 26400)
-        s.profiler?.stop(689)
+        s.profiler?.stop(779)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 148275840 &* s.n, input: s.t + 145611552 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29, weights: s.f + 284128, gradInput: s.t + 146499648 &* s.n,
-            gradWeights: s.f + 310528, pool: pool)
-        s.profiler?.stop(690)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(599), input: s.tensor(601), batch: s.n, height: 29,
+            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 284128, gradInput: s.tensor(600), gradWeights: s.f + 310528, pool: pool)
+        s.profiler?.stop(780)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 310528, channels: 1056, kernel: 5, into: s.g + 2626288)
-        s.profiler?.stop(691)
+        s.profiler?.stop(781)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 146499648 &* s.n, input: s.t + 144723456 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(600), input: s.tensor(238),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 279904,
-            savedInvStd: s.f + 280960, activation: .silu, gradInput: s.t + 146499648 &* s.n, gradGamma: s.g + 2622064,
+            savedInvStd: s.f + 280960, activation: .silu, gradInput: s.tensor(600), gradGamma: s.g + 2622064,
             gradBeta: s.g + 2623120, pool: pool)
-        s.profiler?.stop(692)
+        s.profiler?.stop(782)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 146499648 &* s.n, input: s.t + 233315376 &* s.n,
-            weights: s.p + 2436208, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 2436208, pool: pool)
-        s.profiler?.stop(693)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(600), input: s.tensor(237), weights: s.p + 2436208,
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(602),
+            gradWeights: s.g + 2436208, pool: pool)
+        s.profiler?.stop(783)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(694)
+        TrainingKernels.accumulate(s.tensor(602), s.tensor(594), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(784)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 86560704 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(602), input: s.tensor(236),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 279552,
-            savedInvStd: s.f + 279728, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 2435504, gradBeta: s.g + 2435680, pool: pool)
-        s.profiler?.stop(695)
+            savedInvStd: s.f + 279728, activation: .identity, gradInput: s.tensor(602), gradGamma: s.g + 2435504,
+            gradBeta: s.g + 2435680, pool: pool)
+        s.profiler?.stop(785)
+        // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
+                activation: .silu, output: s.tensor(605), pool: pool)
+            s.profiler?.stop(786)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
+                eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 239616, pool: pool)
+            s.profiler?.stop(787)
+        }
+        // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(605), savedScale: s.tensor(235), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(604), pool: pool)
+            s.profiler?.stop(788)
+        }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 205242096 &* s.n,
-            weights: s.p + 2300336, pixels: 841 &* s.n, inChannels: 768, outChannels: 176,
-            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 2300336, pool: pool)
-        s.profiler?.stop(696)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), weights: s.p + 2300336,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(603),
+            gradWeights: s.g + 2300336, pool: pool)
+        s.profiler?.stop(789)
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 204596208 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384,
-            activation: .silu, expandWeights: s.p + 2274992, savedPooled: s.t + 238302768 &* s.n,
-            savedHidden: s.t + 238311888 &* s.n, savedScale: s.t + 238303536 &* s.n, gradInput: s.t + 145369344 &* s.n,
-            gradReduceWeights: s.g + 2250384, gradReduceBias: s.g + 2274960, gradExpandWeights: s.g + 2274992,
-            gradExpandBias: s.g + 2299568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(697)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(603), input: s.tensor(605), batch: s.n, pixels: 841,
+            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, activation: .silu,
+            expandWeights: s.p + 2274992, savedPooled: s.tensor(233), savedHidden: s.tensor(234),
+            savedScale: s.tensor(235), gradInput: s.tensor(606), gradReduceWeights: s.g + 2250384,
+            gradReduceBias: s.g + 2274960, gradExpandWeights: s.g + 2274992, gradExpandBias: s.g + 2299568,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(790)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 203950320 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(606), input: s.tensor(230),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 239616,
-            savedInvStd: s.f + 240384, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 2247312,
+            savedInvStd: s.f + 240384, activation: .silu, gradInput: s.tensor(606), gradGamma: s.g + 2247312,
             gradBeta: s.g + 2248080, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(791)
+        // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
+                activation: .silu, output: s.tensor(608), pool: pool)
+            s.profiler?.stop(792)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
+                eps: 0.001, activation: .silu, output: s.tensor(608), scratch: s.f + 238080, pool: pool)
+            s.profiler?.stop(793)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 260352, count: 19200)
-        s.profiler?.stop(699)
+        s.profiler?.stop(794)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 203304432 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29, weights: s.f + 241152, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 260352, pool: pool)
-        s.profiler?.stop(700)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(606), input: s.tensor(608), batch: s.n, height: 29,
+            width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 241152, gradInput: s.tensor(607), gradWeights: s.f + 260352, pool: pool)
+        s.profiler?.stop(795)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 260352, channels: 768, kernel: 5, into: s.g + 2228112)
-        s.profiler?.stop(701)
+        s.profiler?.stop(796)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 202658544 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(607), input: s.tensor(228),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 238080,
-            savedInvStd: s.f + 238848, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 2225040,
+            savedInvStd: s.f + 238848, activation: .silu, gradInput: s.tensor(607), gradGamma: s.g + 2225040,
             gradBeta: s.g + 2225808, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(797)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236984608 &* s.n,
-            weights: s.p + 2126736, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 2126736, pool: pool)
-        s.profiler?.stop(703)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(607), input: s.tensor(226), weights: s.p + 2126736,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(609),
+            gradWeights: s.g + 2126736, pool: pool)
+        s.profiler?.stop(798)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 238312384 &* s.n : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
-        s.profiler?.stop(704)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(609),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.tensor(610), pool: pool)
+        s.profiler?.stop(799)
         // features.4.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236876960 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(610), input: s.tensor(224),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 237824,
-            savedInvStd: s.f + 237952, activation: .identity, gradInput: s.t + 86193152 &* s.n,
-            gradGamma: s.g + 2126224, gradBeta: s.g + 2126352, pool: pool)
-        s.profiler?.stop(705)
+            savedInvStd: s.f + 237952, activation: .identity, gradInput: s.tensor(610), gradGamma: s.g + 2126224,
+            gradBeta: s.g + 2126352, pool: pool)
+        s.profiler?.stop(800)
+        // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
+                activation: .silu, output: s.tensor(613), pool: pool)
+            s.profiler?.stop(801)
+        }
+        // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
+                eps: 0.001, activation: .silu, output: s.tensor(613), scratch: s.f + 222464, pool: pool)
+            s.profiler?.stop(802)
+        }
+        // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(613), savedScale: s.tensor(223), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(612), pool: pool)
+            s.profiler?.stop(803)
+        }
         // features.4.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 202012656 &* s.n,
-            weights: s.p + 2027920, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
-            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 2027920, pool: pool)
-        s.profiler?.stop(706)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(612), weights: s.p + 2027920,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(611),
+            gradWeights: s.g + 2027920, pool: pool)
+        s.profiler?.stop(804)
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 201366768 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968,
-            activation: .silu, expandWeights: s.p + 2002576, savedPooled: s.t + 238301232 &* s.n,
-            savedHidden: s.t + 238311856 &* s.n, savedScale: s.t + 238302000 &* s.n, gradInput: s.t + 145369344 &* s.n,
-            gradReduceWeights: s.g + 1977968, gradReduceBias: s.g + 2002544, gradExpandWeights: s.g + 2002576,
-            gradExpandBias: s.g + 2027152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(707)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(611), input: s.tensor(613), batch: s.n, pixels: 841,
+            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, activation: .silu,
+            expandWeights: s.p + 2002576, savedPooled: s.tensor(221), savedHidden: s.tensor(222),
+            savedScale: s.tensor(223), gradInput: s.tensor(614), gradReduceWeights: s.g + 1977968,
+            gradReduceBias: s.g + 2002544, gradExpandWeights: s.g + 2002576, gradExpandBias: s.g + 2027152,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(805)
         // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 200720880 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(614), input: s.tensor(218),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 222464,
-            savedInvStd: s.f + 223232, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1974896,
+            savedInvStd: s.f + 223232, activation: .silu, gradInput: s.tensor(614), gradGamma: s.g + 1974896,
             gradBeta: s.g + 1975664, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(806)
+        // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
+                activation: .silu, output: s.tensor(616), pool: pool)
+            s.profiler?.stop(807)
+        }
+        // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
+                eps: 0.001, activation: .silu, output: s.tensor(616), scratch: s.f + 220928, pool: pool)
+            s.profiler?.stop(808)
+        }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 230912, count: 6912)
-        s.profiler?.stop(709)
+        s.profiler?.stop(809)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 200074992 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29, weights: s.f + 224000, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 230912, pool: pool)
-        s.profiler?.stop(710)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(614), input: s.tensor(616), batch: s.n, height: 29,
+            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 224000, gradInput: s.tensor(615), gradWeights: s.f + 230912, pool: pool)
+        s.profiler?.stop(810)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 230912, channels: 768, kernel: 3, into: s.g + 1967984)
-        s.profiler?.stop(711)
+        s.profiler?.stop(811)
         // features.4.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 199429104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(615), input: s.tensor(216),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 220928,
-            savedInvStd: s.f + 221696, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1964912,
+            savedInvStd: s.f + 221696, activation: .silu, gradInput: s.tensor(615), gradGamma: s.g + 1964912,
             gradBeta: s.g + 1965680, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(812)
         // features.4.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236769312 &* s.n,
-            weights: s.p + 1866608, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
-            gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 1866608, pool: pool)
-        s.profiler?.stop(713)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(615), input: s.tensor(214), weights: s.p + 1866608,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(617),
+            gradWeights: s.g + 1866608, pool: pool)
+        s.profiler?.stop(813)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(714)
+        TrainingKernels.accumulate(s.tensor(617), s.tensor(609), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(814)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 238312368 &* s.n : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(715)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(617),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.tensor(618), pool: pool)
+        s.profiler?.stop(815)
         // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236661664 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(618), input: s.tensor(212),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 220672,
-            savedInvStd: s.f + 220800, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 1866096, gradBeta: s.g + 1866224, pool: pool)
-        s.profiler?.stop(716)
+            savedInvStd: s.f + 220800, activation: .identity, gradInput: s.tensor(618), gradGamma: s.g + 1866096,
+            gradBeta: s.g + 1866224, pool: pool)
+        s.profiler?.stop(816)
+        // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
+                activation: .silu, output: s.tensor(621), pool: pool)
+            s.profiler?.stop(817)
+        }
+        // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
+                eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 205312, pool: pool)
+            s.profiler?.stop(818)
+        }
+        // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(621), savedScale: s.tensor(211), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(620), pool: pool)
+            s.profiler?.stop(819)
+        }
         // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 198783216 &* s.n,
-            weights: s.p + 1767792, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
-            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1767792, pool: pool)
-        s.profiler?.stop(717)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 1767792,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(619),
+            gradWeights: s.g + 1767792, pool: pool)
+        s.profiler?.stop(820)
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 198137328 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840,
-            activation: .silu, expandWeights: s.p + 1742448, savedPooled: s.t + 238299696 &* s.n,
-            savedHidden: s.t + 238311824 &* s.n, savedScale: s.t + 238300464 &* s.n, gradInput: s.t + 145369344 &* s.n,
-            gradReduceWeights: s.g + 1717840, gradReduceBias: s.g + 1742416, gradExpandWeights: s.g + 1742448,
-            gradExpandBias: s.g + 1767024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(718)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(619), input: s.tensor(621), batch: s.n, pixels: 841,
+            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, activation: .silu,
+            expandWeights: s.p + 1742448, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
+            savedScale: s.tensor(211), gradInput: s.tensor(622), gradReduceWeights: s.g + 1717840,
+            gradReduceBias: s.g + 1742416, gradExpandWeights: s.g + 1742448, gradExpandBias: s.g + 1767024,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(821)
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 197491440 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(206),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 205312,
-            savedInvStd: s.f + 206080, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1714768,
+            savedInvStd: s.f + 206080, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1714768,
             gradBeta: s.g + 1715536, pool: pool)
-        s.profiler?.stop(719)
+        s.profiler?.stop(822)
+        // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
+                activation: .silu, output: s.tensor(624), pool: pool)
+            s.profiler?.stop(823)
+        }
+        // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
+                eps: 0.001, activation: .silu, output: s.tensor(624), scratch: s.f + 203776, pool: pool)
+            s.profiler?.stop(824)
+        }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 213760, count: 6912)
-        s.profiler?.stop(720)
+        s.profiler?.stop(825)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 196845552 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29, weights: s.f + 206848, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 213760, pool: pool)
-        s.profiler?.stop(721)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 29,
+            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 206848, gradInput: s.tensor(623), gradWeights: s.f + 213760, pool: pool)
+        s.profiler?.stop(826)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 213760, channels: 768, kernel: 3, into: s.g + 1707856)
-        s.profiler?.stop(722)
+        s.profiler?.stop(827)
         // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 196199664 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(623), input: s.tensor(204),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 203776,
-            savedInvStd: s.f + 204544, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1704784,
+            savedInvStd: s.f + 204544, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1704784,
             gradBeta: s.g + 1705552, pool: pool)
-        s.profiler?.stop(723)
+        s.profiler?.stop(828)
         // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236554016 &* s.n,
-            weights: s.p + 1606480, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 1606480, pool: pool)
-        s.profiler?.stop(724)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(623), input: s.tensor(202), weights: s.p + 1606480,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(625),
+            gradWeights: s.g + 1606480, pool: pool)
+        s.profiler?.stop(829)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(725)
+        TrainingKernels.accumulate(s.tensor(625), s.tensor(617), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(830)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 238312352 &* s.n : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
-        s.profiler?.stop(726)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(625),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.tensor(626), pool: pool)
+        s.profiler?.stop(831)
         // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236446368 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(626), input: s.tensor(200),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 203520,
-            savedInvStd: s.f + 203648, activation: .identity, gradInput: s.t + 86193152 &* s.n,
-            gradGamma: s.g + 1605968, gradBeta: s.g + 1606096, pool: pool)
-        s.profiler?.stop(727)
+            savedInvStd: s.f + 203648, activation: .identity, gradInput: s.tensor(626), gradGamma: s.g + 1605968,
+            gradBeta: s.g + 1606096, pool: pool)
+        s.profiler?.stop(832)
+        // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
+                activation: .silu, output: s.tensor(629), pool: pool)
+            s.profiler?.stop(833)
+        }
+        // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
+                eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 188160, pool: pool)
+            s.profiler?.stop(834)
+        }
+        // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(629), savedScale: s.tensor(199), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(628), pool: pool)
+            s.profiler?.stop(835)
+        }
         // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 195553776 &* s.n,
-            weights: s.p + 1507664, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
-            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1507664, pool: pool)
-        s.profiler?.stop(728)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(626), input: s.tensor(628), weights: s.p + 1507664,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627),
+            gradWeights: s.g + 1507664, pool: pool)
+        s.profiler?.stop(836)
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 194907888 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712,
-            activation: .silu, expandWeights: s.p + 1482320, savedPooled: s.t + 238298160 &* s.n,
-            savedHidden: s.t + 238311792 &* s.n, savedScale: s.t + 238298928 &* s.n, gradInput: s.t + 145369344 &* s.n,
-            gradReduceWeights: s.g + 1457712, gradReduceBias: s.g + 1482288, gradExpandWeights: s.g + 1482320,
-            gradExpandBias: s.g + 1506896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(729)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(627), input: s.tensor(629), batch: s.n, pixels: 841,
+            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, activation: .silu,
+            expandWeights: s.p + 1482320, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
+            savedScale: s.tensor(199), gradInput: s.tensor(630), gradReduceWeights: s.g + 1457712,
+            gradReduceBias: s.g + 1482288, gradExpandWeights: s.g + 1482320, gradExpandBias: s.g + 1506896,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(837)
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 194262000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(630), input: s.tensor(194),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 188160,
-            savedInvStd: s.f + 188928, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1454640,
+            savedInvStd: s.f + 188928, activation: .silu, gradInput: s.tensor(630), gradGamma: s.g + 1454640,
             gradBeta: s.g + 1455408, pool: pool)
-        s.profiler?.stop(730)
+        s.profiler?.stop(838)
+        // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
+                activation: .silu, output: s.tensor(632), pool: pool)
+            s.profiler?.stop(839)
+        }
+        // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
+                eps: 0.001, activation: .silu, output: s.tensor(632), scratch: s.f + 186624, pool: pool)
+            s.profiler?.stop(840)
+        }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 196608, count: 6912)
-        s.profiler?.stop(731)
+        s.profiler?.stop(841)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 193616112 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29, weights: s.f + 189696, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 196608, pool: pool)
-        s.profiler?.stop(732)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(630), input: s.tensor(632), batch: s.n, height: 29,
+            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 189696, gradInput: s.tensor(631), gradWeights: s.f + 196608, pool: pool)
+        s.profiler?.stop(842)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 196608, channels: 768, kernel: 3, into: s.g + 1447728)
-        s.profiler?.stop(733)
+        s.profiler?.stop(843)
         // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 192970224 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(631), input: s.tensor(192),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 186624,
-            savedInvStd: s.f + 187392, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1444656,
+            savedInvStd: s.f + 187392, activation: .silu, gradInput: s.tensor(631), gradGamma: s.g + 1444656,
             gradBeta: s.g + 1445424, pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(844)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236338720 &* s.n,
-            weights: s.p + 1346352, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
-            gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 1346352, pool: pool)
-        s.profiler?.stop(735)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(631), input: s.tensor(190), weights: s.p + 1346352,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(633),
+            gradWeights: s.g + 1346352, pool: pool)
+        s.profiler?.stop(845)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(736)
+        TrainingKernels.accumulate(s.tensor(633), s.tensor(625), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(846)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 238312336 &* s.n : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(737)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(633),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.tensor(634), pool: pool)
+        s.profiler?.stop(847)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236231072 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(634), input: s.tensor(188),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 186368,
-            savedInvStd: s.f + 186496, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 1345840, gradBeta: s.g + 1345968, pool: pool)
-        s.profiler?.stop(738)
+            savedInvStd: s.f + 186496, activation: .identity, gradInput: s.tensor(634), gradGamma: s.g + 1345840,
+            gradBeta: s.g + 1345968, pool: pool)
+        s.profiler?.stop(848)
+        // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
+                activation: .silu, output: s.tensor(637), pool: pool)
+            s.profiler?.stop(849)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
+                eps: 0.001, activation: .silu, output: s.tensor(637), scratch: s.f + 171008, pool: pool)
+            s.profiler?.stop(850)
+        }
+        // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(637), savedScale: s.tensor(187), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(636), pool: pool)
+            s.profiler?.stop(851)
+        }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 192324336 &* s.n,
-            weights: s.p + 1247536, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
-            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1247536, pool: pool)
-        s.profiler?.stop(739)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(634), input: s.tensor(636), weights: s.p + 1247536,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(635),
+            gradWeights: s.g + 1247536, pool: pool)
+        s.profiler?.stop(852)
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 191678448 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584,
-            activation: .silu, expandWeights: s.p + 1222192, savedPooled: s.t + 238296624 &* s.n,
-            savedHidden: s.t + 238311760 &* s.n, savedScale: s.t + 238297392 &* s.n, gradInput: s.t + 145369344 &* s.n,
-            gradReduceWeights: s.g + 1197584, gradReduceBias: s.g + 1222160, gradExpandWeights: s.g + 1222192,
-            gradExpandBias: s.g + 1246768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(740)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(635), input: s.tensor(637), batch: s.n, pixels: 841,
+            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, activation: .silu,
+            expandWeights: s.p + 1222192, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
+            savedScale: s.tensor(187), gradInput: s.tensor(638), gradReduceWeights: s.g + 1197584,
+            gradReduceBias: s.g + 1222160, gradExpandWeights: s.g + 1222192, gradExpandBias: s.g + 1246768,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(853)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 191032560 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(638), input: s.tensor(182),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 171008,
-            savedInvStd: s.f + 171776, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1194512,
+            savedInvStd: s.f + 171776, activation: .silu, gradInput: s.tensor(638), gradGamma: s.g + 1194512,
             gradBeta: s.g + 1195280, pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(854)
+        // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
+                activation: .silu, output: s.tensor(640), pool: pool)
+            s.profiler?.stop(855)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
+                eps: 0.001, activation: .silu, output: s.tensor(640), scratch: s.f + 169472, pool: pool)
+            s.profiler?.stop(856)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 179456, count: 6912)
-        s.profiler?.stop(742)
+        s.profiler?.stop(857)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 190386672 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29, weights: s.f + 172544, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 179456, pool: pool)
-        s.profiler?.stop(743)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(638), input: s.tensor(640), batch: s.n, height: 29,
+            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 172544, gradInput: s.tensor(639), gradWeights: s.f + 179456, pool: pool)
+        s.profiler?.stop(858)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 179456, channels: 768, kernel: 3, into: s.g + 1187600)
-        s.profiler?.stop(744)
+        s.profiler?.stop(859)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 189740784 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(639), input: s.tensor(180),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 169472,
-            savedInvStd: s.f + 170240, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1184528,
+            savedInvStd: s.f + 170240, activation: .silu, gradInput: s.tensor(639), gradGamma: s.g + 1184528,
             gradBeta: s.g + 1185296, pool: pool)
-        s.profiler?.stop(745)
+        s.profiler?.stop(860)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236123424 &* s.n,
-            weights: s.p + 1086224, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 1086224, pool: pool)
-        s.profiler?.stop(746)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(639), input: s.tensor(178), weights: s.p + 1086224,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(641),
+            gradWeights: s.g + 1086224, pool: pool)
+        s.profiler?.stop(861)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(747)
+        TrainingKernels.accumulate(s.tensor(641), s.tensor(633), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(862)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 238312320 &* s.n : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
-        s.profiler?.stop(748)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(641),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.tensor(642), pool: pool)
+        s.profiler?.stop(863)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236015776 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(642), input: s.tensor(176),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 169216,
-            savedInvStd: s.f + 169344, activation: .identity, gradInput: s.t + 86193152 &* s.n,
-            gradGamma: s.g + 1085712, gradBeta: s.g + 1085840, pool: pool)
-        s.profiler?.stop(749)
+            savedInvStd: s.f + 169344, activation: .identity, gradInput: s.tensor(642), gradGamma: s.g + 1085712,
+            gradBeta: s.g + 1085840, pool: pool)
+        s.profiler?.stop(864)
+        // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
+                activation: .silu, output: s.tensor(645), pool: pool)
+            s.profiler?.stop(865)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
+                eps: 0.001, activation: .silu, output: s.tensor(645), scratch: s.f + 153856, pool: pool)
+            s.profiler?.stop(866)
+        }
+        // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(645), savedScale: s.tensor(175), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(644), pool: pool)
+            s.profiler?.stop(867)
+        }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 189094896 &* s.n,
-            weights: s.p + 987408, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
-            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 987408, pool: pool)
-        s.profiler?.stop(750)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(642), input: s.tensor(644), weights: s.p + 987408,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(643), gradWeights: s.g + 987408,
+            pool: pool)
+        s.profiler?.stop(868)
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 188449008 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456,
-            activation: .silu, expandWeights: s.p + 962064, savedPooled: s.t + 238295088 &* s.n,
-            savedHidden: s.t + 238311728 &* s.n, savedScale: s.t + 238295856 &* s.n, gradInput: s.t + 145369344 &* s.n,
-            gradReduceWeights: s.g + 937456, gradReduceBias: s.g + 962032, gradExpandWeights: s.g + 962064,
-            gradExpandBias: s.g + 986640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(751)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(643), input: s.tensor(645), batch: s.n, pixels: 841,
+            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, activation: .silu,
+            expandWeights: s.p + 962064, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
+            savedScale: s.tensor(175), gradInput: s.tensor(646), gradReduceWeights: s.g + 937456,
+            gradReduceBias: s.g + 962032, gradExpandWeights: s.g + 962064, gradExpandBias: s.g + 986640,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(869)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 187803120 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(646), input: s.tensor(170),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 153856,
-            savedInvStd: s.f + 154624, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 934384,
+            savedInvStd: s.f + 154624, activation: .silu, gradInput: s.tensor(646), gradGamma: s.g + 934384,
             gradBeta: s.g + 935152, pool: pool)
-        s.profiler?.stop(752)
+        s.profiler?.stop(870)
+        // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
+                activation: .silu, output: s.tensor(648), pool: pool)
+            s.profiler?.stop(871)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
+                eps: 0.001, activation: .silu, output: s.tensor(648), scratch: s.f + 152320, pool: pool)
+            s.profiler?.stop(872)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 162304, count: 6912)
-        s.profiler?.stop(753)
+        s.profiler?.stop(873)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 187157232 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29, weights: s.f + 155392, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 162304, pool: pool)
-        s.profiler?.stop(754)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(646), input: s.tensor(648), batch: s.n, height: 29,
+            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 155392, gradInput: s.tensor(647), gradWeights: s.f + 162304, pool: pool)
+        s.profiler?.stop(874)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 162304, channels: 768, kernel: 3, into: s.g + 927472)
-        s.profiler?.stop(755)
+        s.profiler?.stop(875)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 186511344 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(647), input: s.tensor(168),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 152320,
-            savedInvStd: s.f + 153088, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 924400,
+            savedInvStd: s.f + 153088, activation: .silu, gradInput: s.tensor(647), gradGamma: s.g + 924400,
             gradBeta: s.g + 925168, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(876)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 235908128 &* s.n,
-            weights: s.p + 826096, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
-            gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 826096, pool: pool)
-        s.profiler?.stop(757)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(166), weights: s.p + 826096,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(649), gradWeights: s.g + 826096,
+            pool: pool)
+        s.profiler?.stop(877)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(758)
+        TrainingKernels.accumulate(s.tensor(649), s.tensor(641), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(878)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 238312304 &* s.n : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(759)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(649),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.tensor(650), pool: pool)
+        s.profiler?.stop(879)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235800480 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(650), input: s.tensor(164),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 152064,
-            savedInvStd: s.f + 152192, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 825584, gradBeta: s.g + 825712, pool: pool)
-        s.profiler?.stop(760)
+            savedInvStd: s.f + 152192, activation: .identity, gradInput: s.tensor(650), gradGamma: s.g + 825584,
+            gradBeta: s.g + 825712, pool: pool)
+        s.profiler?.stop(880)
+        // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
+                activation: .silu, output: s.tensor(653), pool: pool)
+            s.profiler?.stop(881)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
+                eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 136704, pool: pool)
+            s.profiler?.stop(882)
+        }
+        // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(653), savedScale: s.tensor(163), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(652), pool: pool)
+            s.profiler?.stop(883)
+        }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 185865456 &* s.n,
-            weights: s.p + 727280, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
-            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 727280, pool: pool)
-        s.profiler?.stop(761)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(650), input: s.tensor(652), weights: s.p + 727280,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(651), gradWeights: s.g + 727280,
+            pool: pool)
+        s.profiler?.stop(884)
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 185219568 &* s.n,
-            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328,
-            activation: .silu, expandWeights: s.p + 701936, savedPooled: s.t + 238293552 &* s.n,
-            savedHidden: s.t + 238311696 &* s.n, savedScale: s.t + 238294320 &* s.n, gradInput: s.t + 145369344 &* s.n,
-            gradReduceWeights: s.g + 677328, gradReduceBias: s.g + 701904, gradExpandWeights: s.g + 701936,
-            gradExpandBias: s.g + 726512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(762)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(651), input: s.tensor(653), batch: s.n, pixels: 841,
+            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, activation: .silu,
+            expandWeights: s.p + 701936, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
+            savedScale: s.tensor(163), gradInput: s.tensor(654), gradReduceWeights: s.g + 677328,
+            gradReduceBias: s.g + 701904, gradExpandWeights: s.g + 701936, gradExpandBias: s.g + 726512,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(885)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 184573680 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(654), input: s.tensor(158),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 136704,
-            savedInvStd: s.f + 137472, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 674256,
+            savedInvStd: s.f + 137472, activation: .silu, gradInput: s.tensor(654), gradGamma: s.g + 674256,
             gradBeta: s.g + 675024, pool: pool)
-        s.profiler?.stop(763)
+        s.profiler?.stop(886)
+        // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
+                activation: .silu, output: s.tensor(656), pool: pool)
+            s.profiler?.stop(887)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
+                eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 135168, pool: pool)
+            s.profiler?.stop(888)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 145152, count: 6912)
-        s.profiler?.stop(764)
+        s.profiler?.stop(889)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 183927792 &* s.n,
-            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29, weights: s.f + 138240, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 145152, pool: pool)
-        s.profiler?.stop(765)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(654), input: s.tensor(656), batch: s.n, height: 29,
+            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 138240, gradInput: s.tensor(655), gradWeights: s.f + 145152, pool: pool)
+        s.profiler?.stop(890)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 145152, channels: 768, kernel: 3, into: s.g + 667344)
-        s.profiler?.stop(766)
+        s.profiler?.stop(891)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 183281904 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(655), input: s.tensor(156),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 135168,
-            savedInvStd: s.f + 135936, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 664272,
+            savedInvStd: s.f + 135936, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 664272,
             gradBeta: s.g + 665040, pool: pool)
-        s.profiler?.stop(767)
+        s.profiler?.stop(892)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 235692832 &* s.n,
-            weights: s.p + 565968, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
-            gradInput: s.t + 86408448 &* s.n, gradWeights: s.g + 565968, pool: pool)
-        s.profiler?.stop(768)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(155), weights: s.p + 565968,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(657), gradWeights: s.g + 565968,
+            pool: pool)
+        s.profiler?.stop(893)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86408448 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(769)
+        TrainingKernels.accumulate(s.tensor(657), s.tensor(649), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(894)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86408448 &* s.n, input: s.t + 235585184 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(657), input: s.tensor(154),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 134912,
-            savedInvStd: s.f + 135040, activation: .identity, gradInput: s.t + 86408448 &* s.n,
-            gradGamma: s.g + 565456, gradBeta: s.g + 565584, pool: pool)
-        s.profiler?.stop(770)
+            savedInvStd: s.f + 135040, activation: .identity, gradInput: s.tensor(657), gradGamma: s.g + 565456,
+            gradBeta: s.g + 565584, pool: pool)
+        s.profiler?.stop(895)
+        // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
+                gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
+                activation: .silu, output: s.tensor(660), pool: pool)
+            s.profiler?.stop(896)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
+                gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
+                eps: 0.001, activation: .silu, output: s.tensor(660), scratch: s.f + 127232, pool: pool)
+            s.profiler?.stop(897)
+        }
+        // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(660), savedScale: s.tensor(153), batch: s.n,
+                pixels: 841, channels: 384, output: s.tensor(659), pool: pool)
+            s.profiler?.stop(898)
+        }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86408448 &* s.n, input: s.t + 230200272 &* s.n,
-            weights: s.p + 516304, pixels: 841 &* s.n, inChannels: 384, outChannels: 128,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 516304, pool: pool)
-        s.profiler?.stop(771)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(657), input: s.tensor(659), weights: s.p + 516304,
+            pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(658), gradWeights: s.g + 516304,
+            pool: pool)
+        s.profiler?.stop(899)
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 229877328 &* s.n,
-            batch: s.n, pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616,
-            activation: .silu, expandWeights: s.p + 509776, savedPooled: s.t + 238306992 &* s.n,
-            savedHidden: s.t + 238312288 &* s.n, savedScale: s.t + 238307376 &* s.n, gradInput: s.t + 145971072 &* s.n,
-            gradReduceWeights: s.g + 503616, gradReduceBias: s.g + 509760, gradExpandWeights: s.g + 509776,
-            gradExpandBias: s.g + 515920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(772)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(658), input: s.tensor(660), batch: s.n, pixels: 841,
+            channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, activation: .silu,
+            expandWeights: s.p + 509776, savedPooled: s.tensor(151), savedHidden: s.tensor(152),
+            savedScale: s.tensor(153), gradInput: s.tensor(661), gradReduceWeights: s.g + 503616,
+            gradReduceBias: s.g + 509760, gradExpandWeights: s.g + 509776, gradExpandBias: s.g + 515920,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(900)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145971072 &* s.n, input: s.t + 229554384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(661), input: s.tensor(148),
             pixels: 841 &* s.n, channels: 384, gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 127232,
-            savedInvStd: s.f + 127616, activation: .silu, gradInput: s.t + 145971072 &* s.n, gradGamma: s.g + 502080,
+            savedInvStd: s.f + 127616, activation: .silu, gradInput: s.tensor(661), gradGamma: s.g + 502080,
             gradBeta: s.g + 502464, pool: pool)
-        s.profiler?.stop(773)
+        s.profiler?.stop(901)
+        // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
+                activation: .silu, output: s.tensor(663), pool: pool)
+            s.profiler?.stop(902)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
+                eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 126464, pool: pool)
+            s.profiler?.stop(903)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 131456, count: 3456)
-        s.profiler?.stop(774)
+        s.profiler?.stop(904)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145971072 &* s.n, input: s.t + 143475840 &* s.n,
-            batch: s.n, height: 57, width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29, weights: s.f + 128000, gradInput: s.t + 144723456 &* s.n,
-            gradWeights: s.f + 131456, pool: pool)
-        s.profiler?.stop(775)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(661), input: s.tensor(663), batch: s.n, height: 57,
+            width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 128000, gradInput: s.tensor(662), gradWeights: s.f + 131456, pool: pool)
+        s.profiler?.stop(905)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 131456, channels: 384, kernel: 3, into: s.g + 498624)
-        s.profiler?.stop(776)
+        s.profiler?.stop(906)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 142228224 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(662), input: s.tensor(146),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 126464,
-            savedInvStd: s.f + 126848, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 497088,
+            savedInvStd: s.f + 126848, activation: .silu, gradInput: s.tensor(662), gradGamma: s.g + 497088,
             gradBeta: s.g + 497472, pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(907)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 233107440 &* s.n,
-            weights: s.p + 472512, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 472512, pool: pool)
-        s.profiler?.stop(778)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(662), input: s.tensor(144), weights: s.p + 472512,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(664), gradWeights: s.g + 472512,
+            pool: pool)
+        s.profiler?.stop(908)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 238312272 &* s.n : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.t + 86293440 &* s.n, pool: pool)
-        s.profiler?.stop(779)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(664),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.tensor(665), pool: pool)
+        s.profiler?.stop(909)
         // features.3.4.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232899504 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(665), input: s.tensor(142),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 126336,
-            savedInvStd: s.f + 126400, activation: .identity, gradInput: s.t + 86293440 &* s.n,
-            gradGamma: s.g + 472256, gradBeta: s.g + 472320, pool: pool)
-        s.profiler?.stop(780)
+            savedInvStd: s.f + 126400, activation: .identity, gradInput: s.tensor(665), gradGamma: s.g + 472256,
+            gradBeta: s.g + 472320, pool: pool)
+        s.profiler?.stop(910)
+        // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
+                activation: .silu, output: s.tensor(668), pool: pool)
+            s.profiler?.stop(911)
+        }
+        // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
+                eps: 0.001, activation: .silu, output: s.tensor(668), scratch: s.f + 106368, pool: pool)
+            s.profiler?.stop(912)
+        }
+        // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(668), savedScale: s.tensor(141), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(667), pool: pool)
+            s.profiler?.stop(913)
+        }
         // features.3.4.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 140980608 &* s.n,
-            weights: s.p + 447680, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
-            gradInput: s.t + 142228224 &* s.n, gradWeights: s.g + 447680, pool: pool)
-        s.profiler?.stop(781)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(665), input: s.tensor(667), weights: s.p + 447680,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(666), gradWeights: s.g + 447680,
+            pool: pool)
+        s.profiler?.stop(914)
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 142228224 &* s.n, input: s.t + 139732992 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992,
-            activation: .silu, expandWeights: s.p + 441152, savedPooled: s.t + 238306224 &* s.n,
-            savedHidden: s.t + 238312256 &* s.n, savedScale: s.t + 238306608 &* s.n, gradInput: s.t + 140980608 &* s.n,
-            gradReduceWeights: s.g + 434992, gradReduceBias: s.g + 441136, gradExpandWeights: s.g + 441152,
-            gradExpandBias: s.g + 447296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(782)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(666), input: s.tensor(668), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, activation: .silu,
+            expandWeights: s.p + 441152, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
+            savedScale: s.tensor(141), gradInput: s.tensor(669), gradReduceWeights: s.g + 434992,
+            gradReduceBias: s.g + 441136, gradExpandWeights: s.g + 441152, gradExpandBias: s.g + 447296,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(915)
         // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 140980608 &* s.n, input: s.t + 138485376 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(669), input: s.tensor(136),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 106368,
-            savedInvStd: s.f + 106752, activation: .silu, gradInput: s.t + 140980608 &* s.n, gradGamma: s.g + 433456,
+            savedInvStd: s.f + 106752, activation: .silu, gradInput: s.tensor(669), gradGamma: s.g + 433456,
             gradBeta: s.g + 433840, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(916)
+        // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
+                activation: .silu, output: s.tensor(671), pool: pool)
+            s.profiler?.stop(917)
+        }
+        // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
+                eps: 0.001, activation: .silu, output: s.tensor(671), scratch: s.f + 105600, pool: pool)
+            s.profiler?.stop(918)
+        }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 116736, count: 9600)
-        s.profiler?.stop(784)
+        s.profiler?.stop(919)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 140980608 &* s.n, input: s.t + 137237760 &* s.n,
-            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57, weights: s.f + 107136, gradInput: s.t + 138485376 &* s.n,
-            gradWeights: s.f + 116736, pool: pool)
-        s.profiler?.stop(785)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(669), input: s.tensor(671), batch: s.n, height: 57,
+            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 107136, gradInput: s.tensor(670), gradWeights: s.f + 116736, pool: pool)
+        s.profiler?.stop(920)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 116736, channels: 384, kernel: 5, into: s.g + 423856)
-        s.profiler?.stop(786)
+        s.profiler?.stop(921)
         // features.3.4.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 138485376 &* s.n, input: s.t + 135990144 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(670), input: s.tensor(134),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 105600,
-            savedInvStd: s.f + 105984, activation: .silu, gradInput: s.t + 138485376 &* s.n, gradGamma: s.g + 422320,
+            savedInvStd: s.f + 105984, activation: .silu, gradInput: s.tensor(670), gradGamma: s.g + 422320,
             gradBeta: s.g + 422704, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(922)
         // features.3.4.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 138485376 &* s.n, input: s.t + 232691568 &* s.n,
-            weights: s.p + 397744, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
-            gradInput: s.t + 86293440 &* s.n, gradWeights: s.g + 397744, pool: pool)
-        s.profiler?.stop(788)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(670), input: s.tensor(132), weights: s.p + 397744,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(672), gradWeights: s.g + 397744,
+            pool: pool)
+        s.profiler?.stop(923)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86293440 &* s.n, s.t + 86085504 &* s.n, count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(789)
+        TrainingKernels.accumulate(s.tensor(672), s.tensor(664), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(924)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 238312240 &* s.n : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(790)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(672),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.tensor(673), pool: pool)
+        s.profiler?.stop(925)
         // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 232483632 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(673), input: s.tensor(130),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 105472,
-            savedInvStd: s.f + 105536, activation: .identity, gradInput: s.t + 86085504 &* s.n,
-            gradGamma: s.g + 397488, gradBeta: s.g + 397552, pool: pool)
-        s.profiler?.stop(791)
+            savedInvStd: s.f + 105536, activation: .identity, gradInput: s.tensor(673), gradGamma: s.g + 397488,
+            gradBeta: s.g + 397552, pool: pool)
+        s.profiler?.stop(926)
+        // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
+                activation: .silu, output: s.tensor(676), pool: pool)
+            s.profiler?.stop(927)
+        }
+        // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
+                eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 85504, pool: pool)
+            s.profiler?.stop(928)
+        }
+        // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(676), savedScale: s.tensor(129), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(675), pool: pool)
+            s.profiler?.stop(929)
+        }
         // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 134742528 &* s.n,
-            weights: s.p + 372912, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
-            gradInput: s.t + 135990144 &* s.n, gradWeights: s.g + 372912, pool: pool)
-        s.profiler?.stop(792)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(673), input: s.tensor(675), weights: s.p + 372912,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(674), gradWeights: s.g + 372912,
+            pool: pool)
+        s.profiler?.stop(930)
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 135990144 &* s.n, input: s.t + 133494912 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224,
-            activation: .silu, expandWeights: s.p + 366384, savedPooled: s.t + 238305456 &* s.n,
-            savedHidden: s.t + 238312224 &* s.n, savedScale: s.t + 238305840 &* s.n, gradInput: s.t + 134742528 &* s.n,
-            gradReduceWeights: s.g + 360224, gradReduceBias: s.g + 366368, gradExpandWeights: s.g + 366384,
-            gradExpandBias: s.g + 372528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(793)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(674), input: s.tensor(676), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, activation: .silu,
+            expandWeights: s.p + 366384, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
+            savedScale: s.tensor(129), gradInput: s.tensor(677), gradReduceWeights: s.g + 360224,
+            gradReduceBias: s.g + 366368, gradExpandWeights: s.g + 366384, gradExpandBias: s.g + 372528,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(931)
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 134742528 &* s.n, input: s.t + 132247296 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(677), input: s.tensor(124),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 85504,
-            savedInvStd: s.f + 85888, activation: .silu, gradInput: s.t + 134742528 &* s.n, gradGamma: s.g + 358688,
+            savedInvStd: s.f + 85888, activation: .silu, gradInput: s.tensor(677), gradGamma: s.g + 358688,
             gradBeta: s.g + 359072, pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(932)
+        // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
+                activation: .silu, output: s.tensor(679), pool: pool)
+            s.profiler?.stop(933)
+        }
+        // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
+                eps: 0.001, activation: .silu, output: s.tensor(679), scratch: s.f + 84736, pool: pool)
+            s.profiler?.stop(934)
+        }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 95872, count: 9600)
-        s.profiler?.stop(795)
+        s.profiler?.stop(935)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 134742528 &* s.n, input: s.t + 130999680 &* s.n,
-            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57, weights: s.f + 86272, gradInput: s.t + 132247296 &* s.n,
-            gradWeights: s.f + 95872, pool: pool)
-        s.profiler?.stop(796)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(677), input: s.tensor(679), batch: s.n, height: 57,
+            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 86272, gradInput: s.tensor(678), gradWeights: s.f + 95872, pool: pool)
+        s.profiler?.stop(936)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 95872, channels: 384, kernel: 5, into: s.g + 349088)
-        s.profiler?.stop(797)
+        s.profiler?.stop(937)
         // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 132247296 &* s.n, input: s.t + 129752064 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(678), input: s.tensor(122),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 84736,
-            savedInvStd: s.f + 85120, activation: .silu, gradInput: s.t + 132247296 &* s.n, gradGamma: s.g + 347552,
+            savedInvStd: s.f + 85120, activation: .silu, gradInput: s.tensor(678), gradGamma: s.g + 347552,
             gradBeta: s.g + 347936, pool: pool)
-        s.profiler?.stop(798)
+        s.profiler?.stop(938)
         // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 132247296 &* s.n, input: s.t + 232275696 &* s.n,
-            weights: s.p + 322976, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
-            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 322976, pool: pool)
-        s.profiler?.stop(799)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(678), input: s.tensor(120), weights: s.p + 322976,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(680), gradWeights: s.g + 322976,
+            pool: pool)
+        s.profiler?.stop(939)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86293440 &* s.n, count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(800)
+        TrainingKernels.accumulate(s.tensor(680), s.tensor(672), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(940)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 238312208 &* s.n : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.t + 86293440 &* s.n, pool: pool)
-        s.profiler?.stop(801)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(680),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.tensor(681), pool: pool)
+        s.profiler?.stop(941)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232067760 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(681), input: s.tensor(118),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 84608,
-            savedInvStd: s.f + 84672, activation: .identity, gradInput: s.t + 86293440 &* s.n, gradGamma: s.g + 322720,
+            savedInvStd: s.f + 84672, activation: .identity, gradInput: s.tensor(681), gradGamma: s.g + 322720,
             gradBeta: s.g + 322784, pool: pool)
-        s.profiler?.stop(802)
+        s.profiler?.stop(942)
+        // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
+                activation: .silu, output: s.tensor(684), pool: pool)
+            s.profiler?.stop(943)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
+                eps: 0.001, activation: .silu, output: s.tensor(684), scratch: s.f + 64640, pool: pool)
+            s.profiler?.stop(944)
+        }
+        // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(684), savedScale: s.tensor(117), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(683), pool: pool)
+            s.profiler?.stop(945)
+        }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 128504448 &* s.n,
-            weights: s.p + 298144, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
-            gradInput: s.t + 129752064 &* s.n, gradWeights: s.g + 298144, pool: pool)
-        s.profiler?.stop(803)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(681), input: s.tensor(683), weights: s.p + 298144,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(682), gradWeights: s.g + 298144,
+            pool: pool)
+        s.profiler?.stop(946)
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 129752064 &* s.n, input: s.t + 127256832 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456,
-            activation: .silu, expandWeights: s.p + 291616, savedPooled: s.t + 238304688 &* s.n,
-            savedHidden: s.t + 238312192 &* s.n, savedScale: s.t + 238305072 &* s.n, gradInput: s.t + 128504448 &* s.n,
-            gradReduceWeights: s.g + 285456, gradReduceBias: s.g + 291600, gradExpandWeights: s.g + 291616,
-            gradExpandBias: s.g + 297760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(804)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(682), input: s.tensor(684), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, activation: .silu,
+            expandWeights: s.p + 291616, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
+            savedScale: s.tensor(117), gradInput: s.tensor(685), gradReduceWeights: s.g + 285456,
+            gradReduceBias: s.g + 291600, gradExpandWeights: s.g + 291616, gradExpandBias: s.g + 297760,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(947)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 128504448 &* s.n, input: s.t + 126009216 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(685), input: s.tensor(112),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 64640,
-            savedInvStd: s.f + 65024, activation: .silu, gradInput: s.t + 128504448 &* s.n, gradGamma: s.g + 283920,
+            savedInvStd: s.f + 65024, activation: .silu, gradInput: s.tensor(685), gradGamma: s.g + 283920,
             gradBeta: s.g + 284304, pool: pool)
-        s.profiler?.stop(805)
+        s.profiler?.stop(948)
+        // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
+                activation: .silu, output: s.tensor(687), pool: pool)
+            s.profiler?.stop(949)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
+                eps: 0.001, activation: .silu, output: s.tensor(687), scratch: s.f + 63872, pool: pool)
+            s.profiler?.stop(950)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 75008, count: 9600)
-        s.profiler?.stop(806)
+        s.profiler?.stop(951)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 128504448 &* s.n, input: s.t + 124761600 &* s.n,
-            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57, weights: s.f + 65408, gradInput: s.t + 126009216 &* s.n,
-            gradWeights: s.f + 75008, pool: pool)
-        s.profiler?.stop(807)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(685), input: s.tensor(687), batch: s.n, height: 57,
+            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 65408, gradInput: s.tensor(686), gradWeights: s.f + 75008, pool: pool)
+        s.profiler?.stop(952)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 75008, channels: 384, kernel: 5, into: s.g + 274320)
-        s.profiler?.stop(808)
+        s.profiler?.stop(953)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 126009216 &* s.n, input: s.t + 123513984 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(686), input: s.tensor(110),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 63872,
-            savedInvStd: s.f + 64256, activation: .silu, gradInput: s.t + 126009216 &* s.n, gradGamma: s.g + 272784,
+            savedInvStd: s.f + 64256, activation: .silu, gradInput: s.tensor(686), gradGamma: s.g + 272784,
             gradBeta: s.g + 273168, pool: pool)
-        s.profiler?.stop(809)
+        s.profiler?.stop(954)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 126009216 &* s.n, input: s.t + 231859824 &* s.n,
-            weights: s.p + 248208, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
-            gradInput: s.t + 86293440 &* s.n, gradWeights: s.g + 248208, pool: pool)
-        s.profiler?.stop(810)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(686), input: s.tensor(108), weights: s.p + 248208,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(688), gradWeights: s.g + 248208,
+            pool: pool)
+        s.profiler?.stop(955)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 86293440 &* s.n, s.t + 86085504 &* s.n, count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(811)
+        TrainingKernels.accumulate(s.tensor(688), s.tensor(680), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(956)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 238312176 &* s.n : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.t + 86085504 &* s.n, pool: pool)
-        s.profiler?.stop(812)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(688),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.tensor(689), pool: pool)
+        s.profiler?.stop(957)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 231651888 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(689), input: s.tensor(106),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 63744,
-            savedInvStd: s.f + 63808, activation: .identity, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 247952,
+            savedInvStd: s.f + 63808, activation: .identity, gradInput: s.tensor(689), gradGamma: s.g + 247952,
             gradBeta: s.g + 248016, pool: pool)
-        s.profiler?.stop(813)
+        s.profiler?.stop(958)
+        // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
+                activation: .silu, output: s.tensor(692), pool: pool)
+            s.profiler?.stop(959)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
+                eps: 0.001, activation: .silu, output: s.tensor(692), scratch: s.f + 43776, pool: pool)
+            s.profiler?.stop(960)
+        }
+        // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(692), savedScale: s.tensor(105), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(691), pool: pool)
+            s.profiler?.stop(961)
+        }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 122266368 &* s.n,
-            weights: s.p + 223376, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
-            gradInput: s.t + 123513984 &* s.n, gradWeights: s.g + 223376, pool: pool)
-        s.profiler?.stop(814)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(689), input: s.tensor(691), weights: s.p + 223376,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(690), gradWeights: s.g + 223376,
+            pool: pool)
+        s.profiler?.stop(962)
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 123513984 &* s.n, input: s.t + 121018752 &* s.n,
-            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688,
-            activation: .silu, expandWeights: s.p + 216848, savedPooled: s.t + 86708720 &* s.n,
-            savedHidden: s.t + 238312160 &* s.n, savedScale: s.t + 238304304 &* s.n, gradInput: s.t + 122266368 &* s.n,
-            gradReduceWeights: s.g + 210688, gradReduceBias: s.g + 216832, gradExpandWeights: s.g + 216848,
-            gradExpandBias: s.g + 222992, workspace: s.ws, pool: pool)
-        s.profiler?.stop(815)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(690), input: s.tensor(692), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, activation: .silu,
+            expandWeights: s.p + 216848, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
+            savedScale: s.tensor(105), gradInput: s.tensor(693), gradReduceWeights: s.g + 210688,
+            gradReduceBias: s.g + 216832, gradExpandWeights: s.g + 216848, gradExpandBias: s.g + 222992,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(963)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 122266368 &* s.n, input: s.t + 119771136 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(693), input: s.tensor(100),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 43776,
-            savedInvStd: s.f + 44160, activation: .silu, gradInput: s.t + 122266368 &* s.n, gradGamma: s.g + 209152,
+            savedInvStd: s.f + 44160, activation: .silu, gradInput: s.tensor(693), gradGamma: s.g + 209152,
             gradBeta: s.g + 209536, pool: pool)
-        s.profiler?.stop(816)
+        s.profiler?.stop(964)
+        // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 43008, savedInvStd: s.f + 43392,
+                activation: .silu, output: s.tensor(695), pool: pool)
+            s.profiler?.stop(965)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
+                eps: 0.001, activation: .silu, output: s.tensor(695), scratch: s.f + 43008, pool: pool)
+            s.profiler?.stop(966)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 54144, count: 9600)
-        s.profiler?.stop(817)
+        s.profiler?.stop(967)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 122266368 &* s.n, input: s.t + 84837888 &* s.n,
-            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57, weights: s.f + 44544, gradInput: s.t + 119771136 &* s.n,
-            gradWeights: s.f + 54144, pool: pool)
-        s.profiler?.stop(818)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(693), input: s.tensor(695), batch: s.n, height: 57,
+            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 44544, gradInput: s.tensor(694), gradWeights: s.f + 54144, pool: pool)
+        s.profiler?.stop(968)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 54144, channels: 384, kernel: 5, into: s.g + 199552)
-        s.profiler?.stop(819)
+        s.profiler?.stop(969)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 83590272 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(694), input: s.tensor(98),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 43008,
-            savedInvStd: s.f + 43392, activation: .silu, gradInput: s.t + 119771136 &* s.n, gradGamma: s.g + 198016,
+            savedInvStd: s.f + 43392, activation: .silu, gradInput: s.tensor(694), gradGamma: s.g + 198016,
             gradBeta: s.g + 198400, pool: pool)
-        s.profiler?.stop(820)
+        s.profiler?.stop(970)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 231443952 &* s.n,
-            weights: s.p + 173440, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
-            gradInput: s.t + 84370032 &* s.n, gradWeights: s.g + 173440, pool: pool)
-        s.profiler?.stop(821)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(694), input: s.tensor(97), weights: s.p + 173440,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(696), gradWeights: s.g + 173440,
+            pool: pool)
+        s.profiler?.stop(971)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 84370032 &* s.n, s.t + 86293440 &* s.n, count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(822)
+        TrainingKernels.accumulate(s.tensor(696), s.tensor(688), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(972)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 84370032 &* s.n, input: s.t + 231236016 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(696), input: s.tensor(96),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 42880,
-            savedInvStd: s.f + 42944, activation: .identity, gradInput: s.t + 84370032 &* s.n, gradGamma: s.g + 173184,
+            savedInvStd: s.f + 42944, activation: .identity, gradInput: s.tensor(696), gradGamma: s.g + 173184,
             gradBeta: s.g + 173248, pool: pool)
-        s.profiler?.stop(823)
+        s.profiler?.stop(973)
+        // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
+                gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
+                activation: .silu, output: s.tensor(699), pool: pool)
+            s.profiler?.stop(974)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
+                gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
+                eps: 0.001, activation: .silu, output: s.tensor(699), scratch: s.f + 30400, pool: pool)
+            s.profiler?.stop(975)
+        }
+        // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(699), savedScale: s.tensor(95), batch: s.n,
+                pixels: 3249, channels: 240, output: s.tensor(698), pool: pool)
+            s.profiler?.stop(976)
+        }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 84370032 &* s.n, input: s.t + 175590144 &* s.n,
-            weights: s.p + 157824, pixels: 3249 &* s.n, inChannels: 240, outChannels: 64,
-            gradInput: s.t + 83590272 &* s.n, gradWeights: s.g + 157824, pool: pool)
-        s.profiler?.stop(824)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(696), input: s.tensor(698), weights: s.p + 157824,
+            pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(697), gradWeights: s.g + 157824,
+            pool: pool)
+        s.profiler?.stop(977)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 174810384 &* s.n,
-            batch: s.n, pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768,
-            activation: .silu, expandWeights: s.p + 155184, savedPooled: s.t + 238309680 &* s.n,
-            savedHidden: s.t + 238312144 &* s.n, savedScale: s.t + 238309920 &* s.n, gradInput: s.t + 119771136 &* s.n,
-            gradReduceWeights: s.g + 152768, gradReduceBias: s.g + 155168, gradExpandWeights: s.g + 155184,
-            gradExpandBias: s.g + 157584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(825)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(697), input: s.tensor(699), batch: s.n,
+            pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, activation: .silu,
+            expandWeights: s.p + 155184, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
+            savedScale: s.tensor(95), gradInput: s.tensor(700), gradReduceWeights: s.g + 152768,
+            gradReduceBias: s.g + 155168, gradExpandWeights: s.g + 155184, gradExpandBias: s.g + 157584,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(978)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 174030624 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(700), input: s.tensor(90),
             pixels: 3249 &* s.n, channels: 240, gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 30400,
-            savedInvStd: s.f + 30640, activation: .silu, gradInput: s.t + 119771136 &* s.n, gradGamma: s.g + 151808,
+            savedInvStd: s.f + 30640, activation: .silu, gradInput: s.tensor(700), gradGamma: s.g + 151808,
             gradBeta: s.g + 152048, pool: pool)
-        s.profiler?.stop(826)
+        s.profiler?.stop(979)
+        // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 29920, savedInvStd: s.f + 30160,
+                activation: .silu, output: s.tensor(702), pool: pool)
+            s.profiler?.stop(980)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
+                eps: 0.001, activation: .silu, output: s.tensor(702), scratch: s.f + 29920, pool: pool)
+            s.profiler?.stop(981)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 36880, count: 6000)
-        s.profiler?.stop(827)
+        s.profiler?.stop(982)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 80471232 &* s.n,
-            batch: s.n, height: 114, width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57, weights: s.f + 30880, gradInput: s.t + 83590272 &* s.n,
-            gradWeights: s.f + 36880, pool: pool)
-        s.profiler?.stop(828)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(700), input: s.tensor(702), batch: s.n, height: 114,
+            width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 30880, gradInput: s.tensor(701), gradWeights: s.f + 36880, pool: pool)
+        s.profiler?.stop(983)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 36880, channels: 240, kernel: 5, into: s.g + 145808)
-        s.profiler?.stop(829)
+        s.profiler?.stop(984)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 77352192 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(701), input: s.tensor(88),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 29920,
-            savedInvStd: s.f + 30160, activation: .silu, gradInput: s.t + 83590272 &* s.n, gradGamma: s.g + 144848,
+            savedInvStd: s.f + 30160, activation: .silu, gradInput: s.tensor(701), gradGamma: s.g + 144848,
             gradBeta: s.g + 145088, pool: pool)
-        s.profiler?.stop(830)
+        s.profiler?.stop(985)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 210566544 &* s.n,
-            weights: s.p + 135248, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 80471232 &* s.n, gradWeights: s.g + 135248, pool: pool)
-        s.profiler?.stop(831)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(701), input: s.tensor(86), weights: s.p + 135248,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(703),
+            gradWeights: s.g + 135248, pool: pool)
+        s.profiler?.stop(986)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 80471232 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 238312128 &* s.n : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.t + 80991072 &* s.n, pool: pool)
-        s.profiler?.stop(832)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(703),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.tensor(704), pool: pool)
+        s.profiler?.stop(987)
         // features.2.4.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 80991072 &* s.n, input: s.t + 210046704 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(704), input: s.tensor(84),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 29840,
-            savedInvStd: s.f + 29880, activation: .identity, gradInput: s.t + 80991072 &* s.n, gradGamma: s.g + 135056,
+            savedInvStd: s.f + 29880, activation: .identity, gradInput: s.tensor(704), gradGamma: s.g + 135056,
             gradBeta: s.g + 135104, pool: pool)
-        s.profiler?.stop(833)
+        s.profiler?.stop(988)
+        // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 25040, savedInvStd: s.f + 25280,
+                activation: .silu, output: s.tensor(707), pool: pool)
+            s.profiler?.stop(989)
+        }
+        // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
+                eps: 0.001, activation: .silu, output: s.tensor(707), scratch: s.f + 25040, pool: pool)
+            s.profiler?.stop(990)
+        }
+        // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(707), savedScale: s.tensor(83), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(706), pool: pool)
+            s.profiler?.stop(991)
+        }
         // features.2.4.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 80991072 &* s.n, input: s.t + 74233152 &* s.n,
-            weights: s.p + 125456, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 77352192 &* s.n, gradWeights: s.g + 125456, pool: pool)
-        s.profiler?.stop(834)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(704), input: s.tensor(706), weights: s.p + 125456,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(705),
+            gradWeights: s.g + 125456, pool: pool)
+        s.profiler?.stop(992)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 77352192 &* s.n, input: s.t + 71114112 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400,
-            activation: .silu, expandWeights: s.p + 122816, savedPooled: s.t + 238309200 &* s.n,
-            savedHidden: s.t + 238312112 &* s.n, savedScale: s.t + 238309440 &* s.n, gradInput: s.t + 74233152 &* s.n,
-            gradReduceWeights: s.g + 120400, gradReduceBias: s.g + 122800, gradExpandWeights: s.g + 122816,
-            gradExpandBias: s.g + 125216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(835)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(705), input: s.tensor(707), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, activation: .silu,
+            expandWeights: s.p + 122816, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
+            savedScale: s.tensor(83), gradInput: s.tensor(708), gradReduceWeights: s.g + 120400,
+            gradReduceBias: s.g + 122800, gradExpandWeights: s.g + 122816, gradExpandBias: s.g + 125216,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(993)
         // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74233152 &* s.n, input: s.t + 67995072 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(708), input: s.tensor(78),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 25040,
-            savedInvStd: s.f + 25280, activation: .silu, gradInput: s.t + 74233152 &* s.n, gradGamma: s.g + 119440,
+            savedInvStd: s.f + 25280, activation: .silu, gradInput: s.tensor(708), gradGamma: s.g + 119440,
             gradBeta: s.g + 119680, pool: pool)
-        s.profiler?.stop(836)
+        s.profiler?.stop(994)
+        // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 24560, savedInvStd: s.f + 24800,
+                activation: .silu, output: s.tensor(710), pool: pool)
+            s.profiler?.stop(995)
+        }
+        // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
+                eps: 0.001, activation: .silu, output: s.tensor(710), scratch: s.f + 24560, pool: pool)
+            s.profiler?.stop(996)
+        }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 27680, count: 2160)
-        s.profiler?.stop(837)
+        s.profiler?.stop(997)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 74233152 &* s.n, input: s.t + 64876032 &* s.n,
-            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114, weights: s.f + 25520, gradInput: s.t + 67995072 &* s.n,
-            gradWeights: s.f + 27680, pool: pool)
-        s.profiler?.stop(838)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(708), input: s.tensor(710), batch: s.n, height: 114,
+            width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
+            weights: s.f + 25520, gradInput: s.tensor(709), gradWeights: s.f + 27680, pool: pool)
+        s.profiler?.stop(998)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 27680, channels: 240, kernel: 3, into: s.g + 117280)
-        s.profiler?.stop(839)
+        s.profiler?.stop(999)
         // features.2.4.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 67995072 &* s.n, input: s.t + 61756992 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(709), input: s.tensor(76),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 24560,
-            savedInvStd: s.f + 24800, activation: .silu, gradInput: s.t + 67995072 &* s.n, gradGamma: s.g + 116320,
+            savedInvStd: s.f + 24800, activation: .silu, gradInput: s.tensor(709), gradGamma: s.g + 116320,
             gradBeta: s.g + 116560, pool: pool)
-        s.profiler?.stop(840)
+        s.profiler?.stop(1000)
         // features.2.4.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 67995072 &* s.n, input: s.t + 209526864 &* s.n,
-            weights: s.p + 106720, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 64876032 &* s.n, gradWeights: s.g + 106720, pool: pool)
-        s.profiler?.stop(841)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(709), input: s.tensor(74), weights: s.p + 106720,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(711),
+            gradWeights: s.g + 106720, pool: pool)
+        s.profiler?.stop(1001)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 64876032 &* s.n, s.t + 80471232 &* s.n, count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(842)
+        TrainingKernels.accumulate(s.tensor(711), s.tensor(703), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1002)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 64876032 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 238312096 &* s.n : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.t + 65395872 &* s.n, pool: pool)
-        s.profiler?.stop(843)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(711),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.tensor(712), pool: pool)
+        s.profiler?.stop(1003)
         // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65395872 &* s.n, input: s.t + 209007024 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(712), input: s.tensor(72),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 24480,
-            savedInvStd: s.f + 24520, activation: .identity, gradInput: s.t + 65395872 &* s.n, gradGamma: s.g + 106528,
+            savedInvStd: s.f + 24520, activation: .identity, gradInput: s.tensor(712), gradGamma: s.g + 106528,
             gradBeta: s.g + 106576, pool: pool)
-        s.profiler?.stop(844)
+        s.profiler?.stop(1004)
+        // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 19680, savedInvStd: s.f + 19920,
+                activation: .silu, output: s.tensor(715), pool: pool)
+            s.profiler?.stop(1005)
+        }
+        // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
+                activation: .silu, output: s.tensor(715), scratch: s.f + 19680, pool: pool)
+            s.profiler?.stop(1006)
+        }
+        // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(71), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(714), pool: pool)
+            s.profiler?.stop(1007)
+        }
         // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 65395872 &* s.n, input: s.t + 58637952 &* s.n,
-            weights: s.p + 96928, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 61756992 &* s.n, gradWeights: s.g + 96928, pool: pool)
-        s.profiler?.stop(845)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(712), input: s.tensor(714), weights: s.p + 96928,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(713), gradWeights: s.g + 96928,
+            pool: pool)
+        s.profiler?.stop(1008)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 61756992 &* s.n, input: s.t + 55518912 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872,
-            activation: .silu, expandWeights: s.p + 94288, savedPooled: s.t + 238308720 &* s.n,
-            savedHidden: s.t + 238312080 &* s.n, savedScale: s.t + 238308960 &* s.n, gradInput: s.t + 58637952 &* s.n,
-            gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272, gradExpandWeights: s.g + 94288,
-            gradExpandBias: s.g + 96688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(846)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(713), input: s.tensor(715), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, activation: .silu,
+            expandWeights: s.p + 94288, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
+            gradInput: s.tensor(716), gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272,
+            gradExpandWeights: s.g + 94288, gradExpandBias: s.g + 96688, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1009)
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 58637952 &* s.n, input: s.t + 52399872 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(716), input: s.tensor(66),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 19680,
-            savedInvStd: s.f + 19920, activation: .silu, gradInput: s.t + 58637952 &* s.n, gradGamma: s.g + 90912,
+            savedInvStd: s.f + 19920, activation: .silu, gradInput: s.tensor(716), gradGamma: s.g + 90912,
             gradBeta: s.g + 91152, pool: pool)
-        s.profiler?.stop(847)
+        s.profiler?.stop(1010)
+        // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 19200, savedInvStd: s.f + 19440,
+                activation: .silu, output: s.tensor(718), pool: pool)
+            s.profiler?.stop(1011)
+        }
+        // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
+                activation: .silu, output: s.tensor(718), scratch: s.f + 19200, pool: pool)
+            s.profiler?.stop(1012)
+        }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 22320, count: 2160)
-        s.profiler?.stop(848)
+        s.profiler?.stop(1013)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 58637952 &* s.n, input: s.t + 49280832 &* s.n,
-            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114, weights: s.f + 20160, gradInput: s.t + 52399872 &* s.n,
-            gradWeights: s.f + 22320, pool: pool)
-        s.profiler?.stop(849)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(716), input: s.tensor(718), batch: s.n, height: 114,
+            width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
+            weights: s.f + 20160, gradInput: s.tensor(717), gradWeights: s.f + 22320, pool: pool)
+        s.profiler?.stop(1014)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22320, channels: 240, kernel: 3, into: s.g + 88752)
-        s.profiler?.stop(850)
+        s.profiler?.stop(1015)
         // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52399872 &* s.n, input: s.t + 46161792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(717), input: s.tensor(64),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 19200,
-            savedInvStd: s.f + 19440, activation: .silu, gradInput: s.t + 52399872 &* s.n, gradGamma: s.g + 87792,
+            savedInvStd: s.f + 19440, activation: .silu, gradInput: s.tensor(717), gradGamma: s.g + 87792,
             gradBeta: s.g + 88032, pool: pool)
-        s.profiler?.stop(851)
+        s.profiler?.stop(1016)
         // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52399872 &* s.n, input: s.t + 208487184 &* s.n,
-            weights: s.p + 78192, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 49280832 &* s.n, gradWeights: s.g + 78192, pool: pool)
-        s.profiler?.stop(852)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(717), input: s.tensor(62), weights: s.p + 78192,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(719), gradWeights: s.g + 78192,
+            pool: pool)
+        s.profiler?.stop(1017)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 49280832 &* s.n, s.t + 64876032 &* s.n, count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(853)
+        TrainingKernels.accumulate(s.tensor(719), s.tensor(711), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1018)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 49280832 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 238312064 &* s.n : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.t + 49800672 &* s.n, pool: pool)
-        s.profiler?.stop(854)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(719),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.tensor(720), pool: pool)
+        s.profiler?.stop(1019)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49800672 &* s.n, input: s.t + 207967344 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(720), input: s.tensor(60),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 19120,
-            savedInvStd: s.f + 19160, activation: .identity, gradInput: s.t + 49800672 &* s.n, gradGamma: s.g + 78000,
+            savedInvStd: s.f + 19160, activation: .identity, gradInput: s.tensor(720), gradGamma: s.g + 78000,
             gradBeta: s.g + 78048, pool: pool)
-        s.profiler?.stop(855)
+        s.profiler?.stop(1020)
+        // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 14320, savedInvStd: s.f + 14560,
+                activation: .silu, output: s.tensor(723), pool: pool)
+            s.profiler?.stop(1021)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
+                activation: .silu, output: s.tensor(723), scratch: s.f + 14320, pool: pool)
+            s.profiler?.stop(1022)
+        }
+        // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(723), savedScale: s.tensor(59), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(722), pool: pool)
+            s.profiler?.stop(1023)
+        }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 49800672 &* s.n, input: s.t + 43042752 &* s.n,
-            weights: s.p + 68400, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 46161792 &* s.n, gradWeights: s.g + 68400, pool: pool)
-        s.profiler?.stop(856)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(720), input: s.tensor(722), weights: s.p + 68400,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(721), gradWeights: s.g + 68400,
+            pool: pool)
+        s.profiler?.stop(1024)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 46161792 &* s.n, input: s.t + 39923712 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344,
-            activation: .silu, expandWeights: s.p + 65760, savedPooled: s.t + 238308240 &* s.n,
-            savedHidden: s.t + 238312048 &* s.n, savedScale: s.t + 238308480 &* s.n, gradInput: s.t + 43042752 &* s.n,
-            gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744, gradExpandWeights: s.g + 65760,
-            gradExpandBias: s.g + 68160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(857)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(721), input: s.tensor(723), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, activation: .silu,
+            expandWeights: s.p + 65760, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
+            gradInput: s.tensor(724), gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744,
+            gradExpandWeights: s.g + 65760, gradExpandBias: s.g + 68160, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1025)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43042752 &* s.n, input: s.t + 36804672 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(724), input: s.tensor(54),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 14320,
-            savedInvStd: s.f + 14560, activation: .silu, gradInput: s.t + 43042752 &* s.n, gradGamma: s.g + 62384,
+            savedInvStd: s.f + 14560, activation: .silu, gradInput: s.tensor(724), gradGamma: s.g + 62384,
             gradBeta: s.g + 62624, pool: pool)
-        s.profiler?.stop(858)
+        s.profiler?.stop(1026)
+        // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 13840, savedInvStd: s.f + 14080,
+                activation: .silu, output: s.tensor(726), pool: pool)
+            s.profiler?.stop(1027)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
+                activation: .silu, output: s.tensor(726), scratch: s.f + 13840, pool: pool)
+            s.profiler?.stop(1028)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 16960, count: 2160)
-        s.profiler?.stop(859)
+        s.profiler?.stop(1029)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43042752 &* s.n, input: s.t + 33685632 &* s.n,
-            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114, weights: s.f + 14800, gradInput: s.t + 36804672 &* s.n,
-            gradWeights: s.f + 16960, pool: pool)
-        s.profiler?.stop(860)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(724), input: s.tensor(726), batch: s.n, height: 114,
+            width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
+            weights: s.f + 14800, gradInput: s.tensor(725), gradWeights: s.f + 16960, pool: pool)
+        s.profiler?.stop(1030)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 16960, channels: 240, kernel: 3, into: s.g + 60224)
-        s.profiler?.stop(861)
+        s.profiler?.stop(1031)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36804672 &* s.n, input: s.t + 30566592 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(725), input: s.tensor(52),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 13840,
-            savedInvStd: s.f + 14080, activation: .silu, gradInput: s.t + 36804672 &* s.n, gradGamma: s.g + 59264,
+            savedInvStd: s.f + 14080, activation: .silu, gradInput: s.tensor(725), gradGamma: s.g + 59264,
             gradBeta: s.g + 59504, pool: pool)
-        s.profiler?.stop(862)
+        s.profiler?.stop(1032)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36804672 &* s.n, input: s.t + 207447504 &* s.n,
-            weights: s.p + 49664, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 33685632 &* s.n, gradWeights: s.g + 49664, pool: pool)
-        s.profiler?.stop(863)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(725), input: s.tensor(50), weights: s.p + 49664,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(727), gradWeights: s.g + 49664,
+            pool: pool)
+        s.profiler?.stop(1033)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 33685632 &* s.n, s.t + 49280832 &* s.n, count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(864)
+        TrainingKernels.accumulate(s.tensor(727), s.tensor(719), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1034)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 33685632 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 238312032 &* s.n : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.t + 34205472 &* s.n, pool: pool)
-        s.profiler?.stop(865)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(727),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.tensor(728), pool: pool)
+        s.profiler?.stop(1035)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34205472 &* s.n, input: s.t + 206927664 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(728), input: s.tensor(48),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 13760,
-            savedInvStd: s.f + 13800, activation: .identity, gradInput: s.t + 34205472 &* s.n, gradGamma: s.g + 49472,
+            savedInvStd: s.f + 13800, activation: .identity, gradInput: s.tensor(728), gradGamma: s.g + 49472,
             gradBeta: s.g + 49520, pool: pool)
-        s.profiler?.stop(866)
+        s.profiler?.stop(1036)
+        // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 8960, savedInvStd: s.f + 9200,
+                activation: .silu, output: s.tensor(731), pool: pool)
+            s.profiler?.stop(1037)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
+                activation: .silu, output: s.tensor(731), scratch: s.f + 8960, pool: pool)
+            s.profiler?.stop(1038)
+        }
+        // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(731), savedScale: s.tensor(47), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(730), pool: pool)
+            s.profiler?.stop(1039)
+        }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34205472 &* s.n, input: s.t + 27447552 &* s.n,
-            weights: s.p + 39872, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 30566592 &* s.n, gradWeights: s.g + 39872, pool: pool)
-        s.profiler?.stop(867)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(728), input: s.tensor(730), weights: s.p + 39872,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(729), gradWeights: s.g + 39872,
+            pool: pool)
+        s.profiler?.stop(1040)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 30566592 &* s.n, input: s.t + 24328512 &* s.n,
-            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816,
-            activation: .silu, expandWeights: s.p + 37232, savedPooled: s.t + 238307760 &* s.n,
-            savedHidden: s.t + 238312016 &* s.n, savedScale: s.t + 238308000 &* s.n, gradInput: s.t + 27447552 &* s.n,
-            gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216, gradExpandWeights: s.g + 37232,
-            gradExpandBias: s.g + 39632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(868)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(729), input: s.tensor(731), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, activation: .silu,
+            expandWeights: s.p + 37232, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
+            gradInput: s.tensor(732), gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216,
+            gradExpandWeights: s.g + 37232, gradExpandBias: s.g + 39632, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1041)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27447552 &* s.n, input: s.t + 21209472 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(732), input: s.tensor(42),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 8960,
-            savedInvStd: s.f + 9200, activation: .silu, gradInput: s.t + 27447552 &* s.n, gradGamma: s.g + 33856,
+            savedInvStd: s.f + 9200, activation: .silu, gradInput: s.tensor(732), gradGamma: s.g + 33856,
             gradBeta: s.g + 34096, pool: pool)
-        s.profiler?.stop(869)
+        s.profiler?.stop(1042)
+        // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 8480, savedInvStd: s.f + 8720,
+                activation: .silu, output: s.tensor(734), pool: pool)
+            s.profiler?.stop(1043)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
+                activation: .silu, output: s.tensor(734), scratch: s.f + 8480, pool: pool)
+            s.profiler?.stop(1044)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11600, count: 2160)
-        s.profiler?.stop(870)
+        s.profiler?.stop(1045)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27447552 &* s.n, input: s.t + 18090432 &* s.n,
-            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114, weights: s.f + 9440, gradInput: s.t + 21209472 &* s.n,
-            gradWeights: s.f + 11600, pool: pool)
-        s.profiler?.stop(871)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(732), input: s.tensor(734), batch: s.n, height: 114,
+            width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
+            weights: s.f + 9440, gradInput: s.tensor(733), gradWeights: s.f + 11600, pool: pool)
+        s.profiler?.stop(1046)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 11600, channels: 240, kernel: 3, into: s.g + 31696)
-        s.profiler?.stop(872)
+        s.profiler?.stop(1047)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21209472 &* s.n, input: s.t + 14971392 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(733), input: s.tensor(40),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 8480,
-            savedInvStd: s.f + 8720, activation: .silu, gradInput: s.t + 21209472 &* s.n, gradGamma: s.g + 30736,
+            savedInvStd: s.f + 8720, activation: .silu, gradInput: s.tensor(733), gradGamma: s.g + 30736,
             gradBeta: s.g + 30976, pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(1048)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21209472 &* s.n, input: s.t + 206407824 &* s.n,
-            weights: s.p + 21136, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 16842816 &* s.n, gradWeights: s.g + 21136, pool: pool)
-        s.profiler?.stop(874)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(733), input: s.tensor(39), weights: s.p + 21136,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(735), gradWeights: s.g + 21136,
+            pool: pool)
+        s.profiler?.stop(1049)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 16842816 &* s.n, s.t + 33685632 &* s.n, count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(875)
+        TrainingKernels.accumulate(s.tensor(735), s.tensor(727), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1050)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16842816 &* s.n, input: s.t + 205887984 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(735), input: s.tensor(38),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 8400,
-            savedInvStd: s.f + 8440, activation: .identity, gradInput: s.t + 16842816 &* s.n, gradGamma: s.g + 20944,
+            savedInvStd: s.f + 8440, activation: .identity, gradInput: s.tensor(735), gradGamma: s.g + 20944,
             gradBeta: s.g + 20992, pool: pool)
-        s.profiler?.stop(876)
+        s.profiler?.stop(1051)
+        // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
+                gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 5520, savedInvStd: s.f + 5664,
+                activation: .silu, output: s.tensor(738), pool: pool)
+            s.profiler?.stop(1052)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
+                gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
+                activation: .silu, output: s.tensor(738), scratch: s.f + 5520, pool: pool)
+            s.profiler?.stop(1053)
+        }
+        // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(738), savedScale: s.tensor(37), batch: s.n,
+                pixels: 12996, channels: 144, output: s.tensor(737), pool: pool)
+            s.profiler?.stop(1054)
+        }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16842816 &* s.n, input: s.t + 102928320 &* s.n,
-            weights: s.p + 15184, pixels: 12996 &* s.n, inChannels: 144, outChannels: 40,
-            gradInput: s.t + 14971392 &* s.n, gradWeights: s.g + 15184, pool: pool)
-        s.profiler?.stop(877)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(737), weights: s.p + 15184,
+            pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(736), gradWeights: s.g + 15184,
+            pool: pool)
+        s.profiler?.stop(1055)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t + 101056896 &* s.n,
-            batch: s.n, pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296,
-            activation: .silu, expandWeights: s.p + 14176, savedPooled: s.t + 238310160 &* s.n,
-            savedHidden: s.t + 238312000 &* s.n, savedScale: s.t + 238310304 &* s.n, gradInput: s.t + 22457088 &* s.n,
-            gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160, gradExpandWeights: s.g + 14176,
-            gradExpandBias: s.g + 15040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(878)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(736), input: s.tensor(738), batch: s.n,
+            pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, activation: .silu,
+            expandWeights: s.p + 14176, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
+            gradInput: s.tensor(739), gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160,
+            gradExpandWeights: s.g + 14176, gradExpandBias: s.g + 15040, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1056)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22457088 &* s.n, input: s.t + 99185472 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(739), input: s.tensor(32),
             pixels: 12996 &* s.n, channels: 144, gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 5520,
-            savedInvStd: s.f + 5664, activation: .silu, gradInput: s.t + 22457088 &* s.n, gradGamma: s.g + 12720,
+            savedInvStd: s.f + 5664, activation: .silu, gradInput: s.tensor(739), gradGamma: s.g + 12720,
             gradBeta: s.g + 12864, pool: pool)
-        s.profiler?.stop(879)
+        s.profiler?.stop(1057)
+        // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
+                gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 5232, savedInvStd: s.f + 5376,
+                activation: .silu, output: s.tensor(741), pool: pool)
+            s.profiler?.stop(1058)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
+                gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
+                activation: .silu, output: s.tensor(741), scratch: s.f + 5232, pool: pool)
+            s.profiler?.stop(1059)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 7104, count: 1296)
-        s.profiler?.stop(880)
+        s.profiler?.stop(1060)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22457088 &* s.n, input: s.t + 7485696 &* s.n,
-            batch: s.n, height: 228, width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114, weights: s.f + 5808, gradInput: s.t + 14971392 &* s.n,
-            gradWeights: s.f + 7104, pool: pool)
-        s.profiler?.stop(881)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(739), input: s.tensor(741), batch: s.n, height: 228,
+            width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
+            weights: s.f + 5808, gradInput: s.tensor(740), gradWeights: s.f + 7104, pool: pool)
+        s.profiler?.stop(1061)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7104, channels: 144, kernel: 3, into: s.g + 11424)
-        s.profiler?.stop(882)
+        s.profiler?.stop(1062)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(740), input: s.tensor(30),
             pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 5232,
-            savedInvStd: s.f + 5376, activation: .silu, gradInput: s.t + 14971392 &* s.n, gradGamma: s.g + 10848,
+            savedInvStd: s.f + 5376, activation: .silu, gradInput: s.tensor(740), gradGamma: s.g + 10848,
             gradBeta: s.g + 10992, pool: pool)
-        s.profiler?.stop(883)
+        s.profiler?.stop(1063)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t + 118523520 &* s.n,
-            weights: s.p + 7392, pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
-            gradWeights: s.g + 7392, pool: pool)
-        s.profiler?.stop(884)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(740), input: s.tensor(28), weights: s.p + 7392,
+            pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(742), gradWeights: s.g + 7392,
+            pool: pool)
+        s.profiler?.stop(1064)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 238311984 &* s.n : nil, batch: s.n,
-            perImage: 1247616, gradBranch: s.t + 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(885)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(742),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
+            perImage: 1247616, gradBranch: s.tensor(743), pool: pool)
+        s.profiler?.stop(1065)
         // features.1.2.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 117275904 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(743), input: s.tensor(26),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 5184,
-            savedInvStd: s.f + 5208, activation: .identity, gradInput: s.t + 1247616 &* s.n, gradGamma: s.g + 7264,
+            savedInvStd: s.f + 5208, activation: .identity, gradInput: s.tensor(743), gradGamma: s.g + 7264,
             gradBeta: s.g + 7296, pool: pool)
-        s.profiler?.stop(886)
+        s.profiler?.stop(1066)
+        // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224,
+                beta: s.p + 6256, savedMean: s.f + 4704, savedInvStd: s.f + 4728, activation: .silu,
+                output: s.tensor(746), pool: pool)
+            s.profiler?.stop(1067)
+        }
+        // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
+                activation: .silu, output: s.tensor(746), scratch: s.f + 4704, pool: pool)
+            s.profiler?.stop(1068)
+        }
+        // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(746), savedScale: s.tensor(25), batch: s.n,
+                pixels: 51984, channels: 24, output: s.tensor(745), pool: pool)
+            s.profiler?.stop(1069)
+        }
         // features.1.2.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 116028288 &* s.n,
-            weights: s.p + 6688, pixels: 51984 &* s.n, inChannels: 24, outChannels: 24,
-            gradInput: s.t + 2495232 &* s.n, gradWeights: s.g + 6688, pool: pool)
-        s.profiler?.stop(887)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(745), weights: s.p + 6688,
+            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(744), gradWeights: s.g + 6688,
+            pool: pool)
+        s.profiler?.stop(1070)
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 114780672 &* s.n,
-            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, activation: .silu,
-            expandWeights: s.p + 6512, savedPooled: s.t + 238311632 &* s.n, savedHidden: s.t + 238311968 &* s.n,
-            savedScale: s.t + 238311664 &* s.n, gradInput: s.t + 1247616 &* s.n, gradReduceWeights: s.g + 6352,
-            gradReduceBias: s.g + 6496, gradExpandWeights: s.g + 6512, gradExpandBias: s.g + 6656, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(888)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(744), input: s.tensor(746), batch: s.n,
+            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, activation: .silu,
+            expandWeights: s.p + 6512, savedPooled: s.tensor(23), savedHidden: s.tensor(24), savedScale: s.tensor(25),
+            gradInput: s.tensor(747), gradReduceWeights: s.g + 6352, gradReduceBias: s.g + 6496,
+            gradExpandWeights: s.g + 6512, gradExpandBias: s.g + 6656, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1071)
         // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 113533056 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(747), input: s.tensor(20),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 4704,
-            savedInvStd: s.f + 4728, activation: .silu, gradInput: s.t + 1247616 &* s.n, gradGamma: s.g + 6224,
+            savedInvStd: s.f + 4728, activation: .silu, gradInput: s.tensor(747), gradGamma: s.g + 6224,
             gradBeta: s.g + 6256, pool: pool)
-        s.profiler?.stop(889)
+        s.profiler?.stop(1072)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4968, count: 216)
-        s.profiler?.stop(890)
+        s.profiler?.stop(1073)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 112285440 &* s.n,
-            batch: s.n, height: 228, width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 228, outWidth: 228, weights: s.f + 4752, gradInput: s.t + 2495232 &* s.n,
-            gradWeights: s.f + 4968, pool: pool)
-        s.profiler?.stop(891)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(747), input: s.tensor(18), batch: s.n, height: 228,
+            width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+            weights: s.f + 4752, gradInput: s.tensor(748), gradWeights: s.f + 4968, pool: pool)
+        s.profiler?.stop(1074)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4968, channels: 24, kernel: 3, into: s.g + 6000)
-        s.profiler?.stop(892)
+        s.profiler?.stop(1075)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 2495232 &* s.n, s.t, count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(893)
+        TrainingKernels.accumulate(s.tensor(748), s.tensor(742), count: 1247616 &* s.n, pool: pool)
+        s.profiler?.stop(1076)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 2495232 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 238311952 &* s.n : nil, batch: s.n,
-            perImage: 1247616, gradBranch: s.t, pool: pool)
-        s.profiler?.stop(894)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(748),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 1247616, gradBranch: s.tensor(749), pool: pool)
+        s.profiler?.stop(1077)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 111037824 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(749), input: s.tensor(16),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4656,
-            savedInvStd: s.f + 4680, activation: .identity, gradInput: s.t, gradGamma: s.g + 5872,
+            savedInvStd: s.f + 4680, activation: .identity, gradInput: s.tensor(749), gradGamma: s.g + 5872,
             gradBeta: s.g + 5904, pool: pool)
-        s.profiler?.stop(895)
+        s.profiler?.stop(1078)
+        // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832,
+                beta: s.p + 4864, savedMean: s.f + 4176, savedInvStd: s.f + 4200, activation: .silu,
+                output: s.tensor(752), pool: pool)
+            s.profiler?.stop(1079)
+        }
+        // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
+                activation: .silu, output: s.tensor(752), scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(1080)
+        }
+        // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(752), savedScale: s.tensor(15), batch: s.n,
+                pixels: 51984, channels: 24, output: s.tensor(751), pool: pool)
+            s.profiler?.stop(1081)
+        }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 109790208 &* s.n, weights: s.p + 5296,
-            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.t + 1247616 &* s.n,
-            gradWeights: s.g + 5296, pool: pool)
-        s.profiler?.stop(896)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(749), input: s.tensor(751), weights: s.p + 5296,
+            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(750), gradWeights: s.g + 5296,
+            pool: pool)
+        s.profiler?.stop(1082)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 108542592 &* s.n,
-            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
-            expandWeights: s.p + 5120, savedPooled: s.t + 238311568 &* s.n, savedHidden: s.t + 238311936 &* s.n,
-            savedScale: s.t + 238311600 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 4960,
-            gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(897)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n,
+            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
+            expandWeights: s.p + 5120, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            gradInput: s.tensor(753), gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104,
+            gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1083)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 107294976 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(753), input: s.tensor(10),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 4176,
-            savedInvStd: s.f + 4200, activation: .silu, gradInput: s.t, gradGamma: s.g + 4832, gradBeta: s.g + 4864,
-            pool: pool)
-        s.profiler?.stop(898)
+            savedInvStd: s.f + 4200, activation: .silu, gradInput: s.tensor(753), gradGamma: s.g + 4832,
+            gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(1084)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4440, count: 216)
-        s.profiler?.stop(899)
+        s.profiler?.stop(1085)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 106047360 &* s.n, batch: s.n, height: 228,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(753), input: s.tensor(9), batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 4224, gradInput: s.t + 3742848 &* s.n, gradWeights: s.f + 4440, pool: pool)
-        s.profiler?.stop(900)
+            weights: s.f + 4224, gradInput: s.tensor(754), gradWeights: s.f + 4440, pool: pool)
+        s.profiler?.stop(1086)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4440, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(901)
+        s.profiler?.stop(1087)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 3742848 &* s.n, s.t + 2495232 &* s.n, count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(902)
+        TrainingKernels.accumulate(s.tensor(754), s.tensor(748), count: 1247616 &* s.n, pool: pool)
+        s.profiler?.stop(1088)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3742848 &* s.n, input: s.t + 104799744 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(754), input: s.tensor(8),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 4128,
-            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 3742848 &* s.n, gradGamma: s.g + 4480,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.tensor(754), gradGamma: s.g + 4480,
             gradBeta: s.g + 4512, pool: pool)
-        s.profiler?.stop(903)
+        s.profiler?.stop(1089)
+        // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920,
+                beta: s.p + 1968, savedMean: s.f + 3168, savedInvStd: s.f + 3216, activation: .silu,
+                output: s.tensor(757), pool: pool)
+            s.profiler?.stop(1090)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
+                activation: .silu, output: s.tensor(757), scratch: s.f + 3168, pool: pool)
+            s.profiler?.stop(1091)
+        }
+        // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(757), savedScale: s.tensor(7), batch: s.n,
+                pixels: 51984, channels: 48, output: s.tensor(756), pool: pool)
+            s.profiler?.stop(1092)
+        }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3742848 &* s.n, input: s.t + 96690240 &* s.n,
-            weights: s.p + 3328, pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.t,
-            gradWeights: s.g + 3328, pool: pool)
-        s.profiler?.stop(904)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 3328,
+            pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(755), gradWeights: s.g + 3328,
+            pool: pool)
+        s.profiler?.stop(1093)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 94195008 &* s.n, batch: s.n, pixels: 51984,
-            channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu, expandWeights: s.p + 2704,
-            savedPooled: s.t + 238311136 &* s.n, savedHidden: s.t + 238311920 &* s.n,
-            savedScale: s.t + 238311184 &* s.n, gradInput: s.t + 2495232 &* s.n, gradReduceWeights: s.g + 2112,
-            gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(905)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(755), input: s.tensor(757), batch: s.n,
+            pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu,
+            expandWeights: s.p + 2704, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
+            gradInput: s.tensor(758), gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688,
+            gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1094)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 91699776 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(2),
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 3168,
-            savedInvStd: s.f + 3216, activation: .silu, gradInput: s.t + 2495232 &* s.n, gradGamma: s.g + 1920,
+            savedInvStd: s.f + 3216, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
-        s.profiler?.stop(906)
+        s.profiler?.stop(1095)
+        // features.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296,
+                beta: s.p + 1344, savedMean: s.f + 3072, savedInvStd: s.f + 3120, activation: .silu,
+                output: s.tensor(760), pool: pool)
+            s.profiler?.stop(1096)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
+                gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
+                activation: .silu, output: s.tensor(760), scratch: s.f + 3072, pool: pool)
+            s.profiler?.stop(1097)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3696, count: 432)
-        s.profiler?.stop(907)
+        s.profiler?.stop(1098)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 89204544 &* s.n,
-            batch: s.n, height: 228, width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 228, outWidth: 228, weights: s.f + 3264, gradInput: s.t, gradWeights: s.f + 3696, pool: pool)
-        s.profiler?.stop(908)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 228,
+            width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+            weights: s.f + 3264, gradInput: s.tensor(759), gradWeights: s.f + 3696, pool: pool)
+        s.profiler?.stop(1099)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3696, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(909)
+        s.profiler?.stop(1100)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 86709312 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(759), input: s.tensor(0),
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 3072,
-            savedInvStd: s.f + 3120, activation: .silu, gradInput: s.t, gradGamma: s.g + 1296, gradBeta: s.g + 1344,
-            pool: pool)
-        s.profiler?.stop(910)
+            savedInvStd: s.f + 3120, activation: .silu, gradInput: s.tensor(759), gradGamma: s.g + 1296,
+            gradBeta: s.g + 1344, pool: pool)
+        s.profiler?.stop(1101)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 456,
-            width: 456, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, outChannels: 48,
-            gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(911)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(759), input: s.x, batch: s.n, inChannels: 3,
+            height: 456, width: 456, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+            outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1102)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (86709312, 41795136),  // 0: features.0 conv output, 2,495,232 floats per image
+        (89204544, 0),  // 1: features.0 output, 2,495,232 floats per image
+        (91699776, 44290368),  // 2: features.1.0.block.0 conv output, 2,495,232 floats per image
+        (94195008, 0),  // 3: features.1.0.block.0 output, 2,495,232 floats per image
+        (96690240, 2495232),  // 4: features.1.0.block.1 output, 2,495,232 floats per image
+        (238311136, 110645776),  // 5: features.1.0.block.1 pooled, 48 floats per image
+        (238311920, 110646560),  // 6: features.1.0.block.1 hidden, 12 floats per image
+        (238311184, 110645824),  // 7: features.1.0.block.1 scale, 48 floats per image
+        (104799744, 48657024),  // 8: features.1.0.block.2 conv output, 1,247,616 floats per image
+        (106047360, 49904640),  // 9: features.1.0.block.2 output, 1,247,616 floats per image
+        (107294976, 51152256),  // 10: features.1.1.block.0 conv output, 1,247,616 floats per image
+        (108542592, 0),  // 11: features.1.1.block.0 output, 1,247,616 floats per image
+        (109790208, 1247616),  // 12: features.1.1.block.1 output, 1,247,616 floats per image
+        (238311568, 110646208),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (238311936, 110646576),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (238311600, 110646240),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (111037824, 52399872),  // 16: features.1.1.block.2 conv output, 1,247,616 floats per image
+        (0, 0),  // 17: features.1.1.block.2 output, 1,247,616 floats per image
+        (112285440, 53647488),  // 18: features.1.1 output, 1,247,616 floats per image
+        (238311952, 110646592),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (113533056, 54895104),  // 20: features.1.2.block.0 conv output, 1,247,616 floats per image
+        (114780672, 0),  // 21: features.1.2.block.0 output, 1,247,616 floats per image
+        (116028288, 1247616),  // 22: features.1.2.block.1 output, 1,247,616 floats per image
+        (238311632, 110646272),  // 23: features.1.2.block.1 pooled, 24 floats per image
+        (238311968, 110646608),  // 24: features.1.2.block.1 hidden, 6 floats per image
+        (238311664, 110646304),  // 25: features.1.2.block.1 scale, 24 floats per image
+        (117275904, 56142720),  // 26: features.1.2.block.2 conv output, 1,247,616 floats per image
+        (0, 0),  // 27: features.1.2.block.2 output, 1,247,616 floats per image
+        (118523520, 57390336),  // 28: features.1.2 output, 1,247,616 floats per image
+        (238311984, 110646624),  // 29: features.1.2 drop-path keep, 1 floats per image
+        (0, 0),  // 30: features.2.0.block.0 conv output, 7,485,696 floats per image
+        (7485696, 7485696),  // 31: features.2.0.block.0 output, 7,485,696 floats per image
+        (99185472, 46785600),  // 32: features.2.0.block.1 conv output, 1,871,424 floats per image
+        (101056896, 7485696),  // 33: features.2.0.block.1 output, 1,871,424 floats per image
+        (102928320, 9357120),  // 34: features.2.0.block.2 output, 1,871,424 floats per image
+        (238310160, 110645168),  // 35: features.2.0.block.2 pooled, 144 floats per image
+        (238312000, 110646640),  // 36: features.2.0.block.2 hidden, 6 floats per image
+        (238310304, 110645312),  // 37: features.2.0.block.2 scale, 144 floats per image
+        (205887984, 90228048),  // 38: features.2.0.block.3 conv output, 519,840 floats per image
+        (206407824, 90747888),  // 39: features.2.0.block.3 output, 519,840 floats per image
+        (14971392, 7485696),  // 40: features.2.1.block.0 conv output, 3,119,040 floats per image
+        (18090432, 10604736),  // 41: features.2.1.block.0 output, 3,119,040 floats per image
+        (21209472, 13723776),  // 42: features.2.1.block.1 conv output, 3,119,040 floats per image
+        (24328512, 10604736),  // 43: features.2.1.block.1 output, 3,119,040 floats per image
+        (27447552, 16842816),  // 44: features.2.1.block.2 output, 3,119,040 floats per image
+        (238307760, 110642768),  // 45: features.2.1.block.2 pooled, 240 floats per image
+        (238312016, 110646656),  // 46: features.2.1.block.2 hidden, 10 floats per image
+        (238308000, 110643008),  // 47: features.2.1.block.2 scale, 240 floats per image
+        (206927664, 91267728),  // 48: features.2.1.block.3 conv output, 519,840 floats per image
+        (30566592, 10604736),  // 49: features.2.1.block.3 output, 519,840 floats per image
+        (207447504, 91787568),  // 50: features.2.1 output, 519,840 floats per image
+        (238312032, 110646672),  // 51: features.2.1 drop-path keep, 1 floats per image
+        (30566592, 10604736),  // 52: features.2.2.block.0 conv output, 3,119,040 floats per image
+        (33685632, 16842816),  // 53: features.2.2.block.0 output, 3,119,040 floats per image
+        (36804672, 19961856),  // 54: features.2.2.block.1 conv output, 3,119,040 floats per image
+        (39923712, 16842816),  // 55: features.2.2.block.1 output, 3,119,040 floats per image
+        (43042752, 23080896),  // 56: features.2.2.block.2 output, 3,119,040 floats per image
+        (238308240, 110643248),  // 57: features.2.2.block.2 pooled, 240 floats per image
+        (238312048, 110646688),  // 58: features.2.2.block.2 hidden, 10 floats per image
+        (238308480, 110643488),  // 59: features.2.2.block.2 scale, 240 floats per image
+        (207967344, 92307408),  // 60: features.2.2.block.3 conv output, 519,840 floats per image
+        (46161792, 16842816),  // 61: features.2.2.block.3 output, 519,840 floats per image
+        (208487184, 92827248),  // 62: features.2.2 output, 519,840 floats per image
+        (238312064, 110646704),  // 63: features.2.2 drop-path keep, 1 floats per image
+        (46161792, 16842816),  // 64: features.2.3.block.0 conv output, 3,119,040 floats per image
+        (49280832, 23080896),  // 65: features.2.3.block.0 output, 3,119,040 floats per image
+        (52399872, 26199936),  // 66: features.2.3.block.1 conv output, 3,119,040 floats per image
+        (55518912, 23080896),  // 67: features.2.3.block.1 output, 3,119,040 floats per image
+        (58637952, 29318976),  // 68: features.2.3.block.2 output, 3,119,040 floats per image
+        (238308720, 110643728),  // 69: features.2.3.block.2 pooled, 240 floats per image
+        (238312080, 110646720),  // 70: features.2.3.block.2 hidden, 10 floats per image
+        (238308960, 110643968),  // 71: features.2.3.block.2 scale, 240 floats per image
+        (209007024, 93347088),  // 72: features.2.3.block.3 conv output, 519,840 floats per image
+        (61756992, 23080896),  // 73: features.2.3.block.3 output, 519,840 floats per image
+        (209526864, 93866928),  // 74: features.2.3 output, 519,840 floats per image
+        (238312096, 110646736),  // 75: features.2.3 drop-path keep, 1 floats per image
+        (61756992, 23080896),  // 76: features.2.4.block.0 conv output, 3,119,040 floats per image
+        (64876032, 29318976),  // 77: features.2.4.block.0 output, 3,119,040 floats per image
+        (67995072, 32438016),  // 78: features.2.4.block.1 conv output, 3,119,040 floats per image
+        (71114112, 29318976),  // 79: features.2.4.block.1 output, 3,119,040 floats per image
+        (74233152, 35557056),  // 80: features.2.4.block.2 output, 3,119,040 floats per image
+        (238309200, 110644208),  // 81: features.2.4.block.2 pooled, 240 floats per image
+        (238312112, 110646752),  // 82: features.2.4.block.2 hidden, 10 floats per image
+        (238309440, 110644448),  // 83: features.2.4.block.2 scale, 240 floats per image
+        (210046704, 94386768),  // 84: features.2.4.block.3 conv output, 519,840 floats per image
+        (77352192, 29318976),  // 85: features.2.4.block.3 output, 519,840 floats per image
+        (210566544, 94906608),  // 86: features.2.4 output, 519,840 floats per image
+        (238312128, 110646768),  // 87: features.2.4 drop-path keep, 1 floats per image
+        (77352192, 29318976),  // 88: features.3.0.block.0 conv output, 3,119,040 floats per image
+        (80471232, 35557056),  // 89: features.3.0.block.0 output, 3,119,040 floats per image
+        (174030624, 76949856),  // 90: features.3.0.block.1 conv output, 779,760 floats per image
+        (174810384, 35557056),  // 91: features.3.0.block.1 output, 779,760 floats per image
+        (175590144, 36336816),  // 92: features.3.0.block.2 output, 779,760 floats per image
+        (238309680, 110644688),  // 93: features.3.0.block.2 pooled, 240 floats per image
+        (238312144, 110646784),  // 94: features.3.0.block.2 hidden, 10 floats per image
+        (238309920, 110644928),  // 95: features.3.0.block.2 scale, 240 floats per image
+        (231236016, 103136592),  // 96: features.3.0.block.3 conv output, 207,936 floats per image
+        (231443952, 103344528),  // 97: features.3.0.block.3 output, 207,936 floats per image
+        (83590272, 35557056),  // 98: features.3.1.block.0 conv output, 1,247,616 floats per image
+        (84837888, 36804672),  // 99: features.3.1.block.0 output, 1,247,616 floats per image
+        (119771136, 38052288),  // 100: features.3.1.block.1 conv output, 1,247,616 floats per image
+        (121018752, 36804672),  // 101: features.3.1.block.1 output, 1,247,616 floats per image
+        (122266368, 39299904),  // 102: features.3.1.block.2 output, 1,247,616 floats per image
+        (86708720, 110638928),  // 103: features.3.1.block.2 pooled, 384 floats per image
+        (238312160, 110646800),  // 104: features.3.1.block.2 hidden, 16 floats per image
+        (238304304, 110639312),  // 105: features.3.1.block.2 scale, 384 floats per image
+        (231651888, 103552464),  // 106: features.3.1.block.3 conv output, 207,936 floats per image
+        (86085504, 36804672),  // 107: features.3.1.block.3 output, 207,936 floats per image
+        (231859824, 103760400),  // 108: features.3.1 output, 207,936 floats per image
+        (238312176, 110646816),  // 109: features.3.1 drop-path keep, 1 floats per image
+        (123513984, 36804672),  // 110: features.3.2.block.0 conv output, 1,247,616 floats per image
+        (124761600, 39299904),  // 111: features.3.2.block.0 output, 1,247,616 floats per image
+        (126009216, 40547520),  // 112: features.3.2.block.1 conv output, 1,247,616 floats per image
+        (127256832, 39299904),  // 113: features.3.2.block.1 output, 1,247,616 floats per image
+        (128504448, 58637952),  // 114: features.3.2.block.2 output, 1,247,616 floats per image
+        (238304688, 110639696),  // 115: features.3.2.block.2 pooled, 384 floats per image
+        (238312192, 110646832),  // 116: features.3.2.block.2 hidden, 16 floats per image
+        (238305072, 110640080),  // 117: features.3.2.block.2 scale, 384 floats per image
+        (232067760, 103968336),  // 118: features.3.2.block.3 conv output, 207,936 floats per image
+        (86085504, 39299904),  // 119: features.3.2.block.3 output, 207,936 floats per image
+        (232275696, 104176272),  // 120: features.3.2 output, 207,936 floats per image
+        (238312208, 110646848),  // 121: features.3.2 drop-path keep, 1 floats per image
+        (129752064, 39299904),  // 122: features.3.3.block.0 conv output, 1,247,616 floats per image
+        (130999680, 58637952),  // 123: features.3.3.block.0 output, 1,247,616 floats per image
+        (132247296, 59885568),  // 124: features.3.3.block.1 conv output, 1,247,616 floats per image
+        (133494912, 58637952),  // 125: features.3.3.block.1 output, 1,247,616 floats per image
+        (134742528, 61133184),  // 126: features.3.3.block.2 output, 1,247,616 floats per image
+        (238305456, 110640464),  // 127: features.3.3.block.2 pooled, 384 floats per image
+        (238312224, 110646864),  // 128: features.3.3.block.2 hidden, 16 floats per image
+        (238305840, 110640848),  // 129: features.3.3.block.2 scale, 384 floats per image
+        (232483632, 104384208),  // 130: features.3.3.block.3 conv output, 207,936 floats per image
+        (86085504, 58637952),  // 131: features.3.3.block.3 output, 207,936 floats per image
+        (232691568, 104592144),  // 132: features.3.3 output, 207,936 floats per image
+        (238312240, 110646880),  // 133: features.3.3 drop-path keep, 1 floats per image
+        (135990144, 58637952),  // 134: features.3.4.block.0 conv output, 1,247,616 floats per image
+        (137237760, 61133184),  // 135: features.3.4.block.0 output, 1,247,616 floats per image
+        (138485376, 62380800),  // 136: features.3.4.block.1 conv output, 1,247,616 floats per image
+        (139732992, 61133184),  // 137: features.3.4.block.1 output, 1,247,616 floats per image
+        (140980608, 63628416),  // 138: features.3.4.block.2 output, 1,247,616 floats per image
+        (238306224, 110641232),  // 139: features.3.4.block.2 pooled, 384 floats per image
+        (238312256, 110646896),  // 140: features.3.4.block.2 hidden, 16 floats per image
+        (238306608, 110641616),  // 141: features.3.4.block.2 scale, 384 floats per image
+        (232899504, 104800080),  // 142: features.3.4.block.3 conv output, 207,936 floats per image
+        (86085504, 61133184),  // 143: features.3.4.block.3 output, 207,936 floats per image
+        (233107440, 105008016),  // 144: features.3.4 output, 207,936 floats per image
+        (238312272, 110646912),  // 145: features.3.4 drop-path keep, 1 floats per image
+        (142228224, 61133184),  // 146: features.4.0.block.0 conv output, 1,247,616 floats per image
+        (143475840, 63628416),  // 147: features.4.0.block.0 output, 1,247,616 floats per image
+        (229554384, 102813648),  // 148: features.4.0.block.1 conv output, 322,944 floats per image
+        (229877328, 63628416),  // 149: features.4.0.block.1 output, 322,944 floats per image
+        (230200272, 63951360),  // 150: features.4.0.block.2 output, 322,944 floats per image
+        (238306992, 110642000),  // 151: features.4.0.block.2 pooled, 384 floats per image
+        (238312288, 110646928),  // 152: features.4.0.block.2 hidden, 16 floats per image
+        (238307376, 110642384),  // 153: features.4.0.block.2 scale, 384 floats per image
+        (235585184, 107864176),  // 154: features.4.0.block.3 conv output, 107,648 floats per image
+        (235692832, 107971824),  // 155: features.4.0.block.3 output, 107,648 floats per image
+        (183281904, 81185616),  // 156: features.4.1.block.0 conv output, 645,888 floats per image
+        (183927792, 63628416),  // 157: features.4.1.block.0 output, 645,888 floats per image
+        (184573680, 81831504),  // 158: features.4.1.block.1 conv output, 645,888 floats per image
+        (185219568, 63628416),  // 159: features.4.1.block.1 output, 645,888 floats per image
+        (185865456, 64274304),  // 160: features.4.1.block.2 output, 645,888 floats per image
+        (238293552, 110628176),  // 161: features.4.1.block.2 pooled, 768 floats per image
+        (238311696, 110646336),  // 162: features.4.1.block.2 hidden, 32 floats per image
+        (238294320, 110628944),  // 163: features.4.1.block.2 scale, 768 floats per image
+        (235800480, 108079472),  // 164: features.4.1.block.3 conv output, 107,648 floats per image
+        (86085504, 63628416),  // 165: features.4.1.block.3 output, 107,648 floats per image
+        (235908128, 108187120),  // 166: features.4.1 output, 107,648 floats per image
+        (238312304, 110646944),  // 167: features.4.1 drop-path keep, 1 floats per image
+        (186511344, 82477392),  // 168: features.4.2.block.0 conv output, 645,888 floats per image
+        (187157232, 63628416),  // 169: features.4.2.block.0 output, 645,888 floats per image
+        (187803120, 83123280),  // 170: features.4.2.block.1 conv output, 645,888 floats per image
+        (188449008, 63628416),  // 171: features.4.2.block.1 output, 645,888 floats per image
+        (189094896, 64274304),  // 172: features.4.2.block.2 output, 645,888 floats per image
+        (238295088, 110629712),  // 173: features.4.2.block.2 pooled, 768 floats per image
+        (238311728, 110646368),  // 174: features.4.2.block.2 hidden, 32 floats per image
+        (238295856, 110630480),  // 175: features.4.2.block.2 scale, 768 floats per image
+        (236015776, 108294768),  // 176: features.4.2.block.3 conv output, 107,648 floats per image
+        (86085504, 63628416),  // 177: features.4.2.block.3 output, 107,648 floats per image
+        (236123424, 108402416),  // 178: features.4.2 output, 107,648 floats per image
+        (238312320, 110646960),  // 179: features.4.2 drop-path keep, 1 floats per image
+        (189740784, 83769168),  // 180: features.4.3.block.0 conv output, 645,888 floats per image
+        (190386672, 63628416),  // 181: features.4.3.block.0 output, 645,888 floats per image
+        (191032560, 84415056),  // 182: features.4.3.block.1 conv output, 645,888 floats per image
+        (191678448, 63628416),  // 183: features.4.3.block.1 output, 645,888 floats per image
+        (192324336, 64274304),  // 184: features.4.3.block.2 output, 645,888 floats per image
+        (238296624, 110631248),  // 185: features.4.3.block.2 pooled, 768 floats per image
+        (238311760, 110646400),  // 186: features.4.3.block.2 hidden, 32 floats per image
+        (238297392, 110632016),  // 187: features.4.3.block.2 scale, 768 floats per image
+        (236231072, 108510064),  // 188: features.4.3.block.3 conv output, 107,648 floats per image
+        (86085504, 63628416),  // 189: features.4.3.block.3 output, 107,648 floats per image
+        (236338720, 108617712),  // 190: features.4.3 output, 107,648 floats per image
+        (238312336, 110646976),  // 191: features.4.3 drop-path keep, 1 floats per image
+        (192970224, 85060944),  // 192: features.4.4.block.0 conv output, 645,888 floats per image
+        (193616112, 63628416),  // 193: features.4.4.block.0 output, 645,888 floats per image
+        (194262000, 85706832),  // 194: features.4.4.block.1 conv output, 645,888 floats per image
+        (194907888, 63628416),  // 195: features.4.4.block.1 output, 645,888 floats per image
+        (195553776, 64274304),  // 196: features.4.4.block.2 output, 645,888 floats per image
+        (238298160, 110632784),  // 197: features.4.4.block.2 pooled, 768 floats per image
+        (238311792, 110646432),  // 198: features.4.4.block.2 hidden, 32 floats per image
+        (238298928, 110633552),  // 199: features.4.4.block.2 scale, 768 floats per image
+        (236446368, 108725360),  // 200: features.4.4.block.3 conv output, 107,648 floats per image
+        (86085504, 63628416),  // 201: features.4.4.block.3 output, 107,648 floats per image
+        (236554016, 108833008),  // 202: features.4.4 output, 107,648 floats per image
+        (238312352, 110646992),  // 203: features.4.4 drop-path keep, 1 floats per image
+        (196199664, 86352720),  // 204: features.4.5.block.0 conv output, 645,888 floats per image
+        (196845552, 63628416),  // 205: features.4.5.block.0 output, 645,888 floats per image
+        (197491440, 86998608),  // 206: features.4.5.block.1 conv output, 645,888 floats per image
+        (198137328, 63628416),  // 207: features.4.5.block.1 output, 645,888 floats per image
+        (198783216, 64274304),  // 208: features.4.5.block.2 output, 645,888 floats per image
+        (238299696, 110634320),  // 209: features.4.5.block.2 pooled, 768 floats per image
+        (238311824, 110646464),  // 210: features.4.5.block.2 hidden, 32 floats per image
+        (238300464, 110635088),  // 211: features.4.5.block.2 scale, 768 floats per image
+        (236661664, 108940656),  // 212: features.4.5.block.3 conv output, 107,648 floats per image
+        (86085504, 63628416),  // 213: features.4.5.block.3 output, 107,648 floats per image
+        (236769312, 109048304),  // 214: features.4.5 output, 107,648 floats per image
+        (238312368, 110647008),  // 215: features.4.5 drop-path keep, 1 floats per image
+        (199429104, 87644496),  // 216: features.4.6.block.0 conv output, 645,888 floats per image
+        (200074992, 63628416),  // 217: features.4.6.block.0 output, 645,888 floats per image
+        (200720880, 88290384),  // 218: features.4.6.block.1 conv output, 645,888 floats per image
+        (201366768, 63628416),  // 219: features.4.6.block.1 output, 645,888 floats per image
+        (202012656, 64274304),  // 220: features.4.6.block.2 output, 645,888 floats per image
+        (238301232, 110635856),  // 221: features.4.6.block.2 pooled, 768 floats per image
+        (238311856, 110646496),  // 222: features.4.6.block.2 hidden, 32 floats per image
+        (238302000, 110636624),  // 223: features.4.6.block.2 scale, 768 floats per image
+        (236876960, 109155952),  // 224: features.4.6.block.3 conv output, 107,648 floats per image
+        (86085504, 63628416),  // 225: features.4.6.block.3 output, 107,648 floats per image
+        (236984608, 109263600),  // 226: features.4.6 output, 107,648 floats per image
+        (238312384, 110647024),  // 227: features.4.6 drop-path keep, 1 floats per image
+        (202658544, 88936272),  // 228: features.5.0.block.0 conv output, 645,888 floats per image
+        (203304432, 63628416),  // 229: features.5.0.block.0 output, 645,888 floats per image
+        (203950320, 89582160),  // 230: features.5.0.block.1 conv output, 645,888 floats per image
+        (204596208, 63628416),  // 231: features.5.0.block.1 output, 645,888 floats per image
+        (205242096, 64274304),  // 232: features.5.0.block.2 output, 645,888 floats per image
+        (238302768, 110637392),  // 233: features.5.0.block.2 pooled, 768 floats per image
+        (238311888, 110646528),  // 234: features.5.0.block.2 hidden, 32 floats per image
+        (238303536, 110638160),  // 235: features.5.0.block.2 scale, 768 floats per image
+        (86560704, 105215952),  // 236: features.5.0.block.3 conv output, 148,016 floats per image
+        (233315376, 105363968),  // 237: features.5.0.block.3 output, 148,016 floats per image
+        (144723456, 63628416),  // 238: features.5.1.block.0 conv output, 888,096 floats per image
+        (145611552, 64516512),  // 239: features.5.1.block.0 output, 888,096 floats per image
+        (146499648, 65404608),  // 240: features.5.1.block.1 conv output, 888,096 floats per image
+        (147387744, 64516512),  // 241: features.5.1.block.1 output, 888,096 floats per image
+        (148275840, 66292704),  // 242: features.5.1.block.2 output, 888,096 floats per image
+        (238278768, 110613392),  // 243: features.5.1.block.2 pooled, 1,056 floats per image
+        (238311232, 110645872),  // 244: features.5.1.block.2 hidden, 44 floats per image
+        (238279824, 110614448),  // 245: features.5.1.block.2 scale, 1,056 floats per image
+        (233463392, 105511984),  // 246: features.5.1.block.3 conv output, 148,016 floats per image
+        (86085504, 64516512),  // 247: features.5.1.block.3 output, 148,016 floats per image
+        (233611408, 105660000),  // 248: features.5.1 output, 148,016 floats per image
+        (238312400, 110647040),  // 249: features.5.1 drop-path keep, 1 floats per image
+        (149163936, 64516512),  // 250: features.5.2.block.0 conv output, 888,096 floats per image
+        (150052032, 66292704),  // 251: features.5.2.block.0 output, 888,096 floats per image
+        (150940128, 67180800),  // 252: features.5.2.block.1 conv output, 888,096 floats per image
+        (151828224, 66292704),  // 253: features.5.2.block.1 output, 888,096 floats per image
+        (152716320, 68068896),  // 254: features.5.2.block.2 output, 888,096 floats per image
+        (238280880, 110615504),  // 255: features.5.2.block.2 pooled, 1,056 floats per image
+        (238311280, 110645920),  // 256: features.5.2.block.2 hidden, 44 floats per image
+        (238281936, 110616560),  // 257: features.5.2.block.2 scale, 1,056 floats per image
+        (233759424, 105808016),  // 258: features.5.2.block.3 conv output, 148,016 floats per image
+        (86085504, 66292704),  // 259: features.5.2.block.3 output, 148,016 floats per image
+        (233907440, 105956032),  // 260: features.5.2 output, 148,016 floats per image
+        (238312416, 110647056),  // 261: features.5.2 drop-path keep, 1 floats per image
+        (153604416, 66292704),  // 262: features.5.3.block.0 conv output, 888,096 floats per image
+        (154492512, 68068896),  // 263: features.5.3.block.0 output, 888,096 floats per image
+        (155380608, 68956992),  // 264: features.5.3.block.1 conv output, 888,096 floats per image
+        (156268704, 68068896),  // 265: features.5.3.block.1 output, 888,096 floats per image
+        (157156800, 69845088),  // 266: features.5.3.block.2 output, 888,096 floats per image
+        (238282992, 110617616),  // 267: features.5.3.block.2 pooled, 1,056 floats per image
+        (238311328, 110645968),  // 268: features.5.3.block.2 hidden, 44 floats per image
+        (238284048, 110618672),  // 269: features.5.3.block.2 scale, 1,056 floats per image
+        (234055456, 106104048),  // 270: features.5.3.block.3 conv output, 148,016 floats per image
+        (86085504, 68068896),  // 271: features.5.3.block.3 output, 148,016 floats per image
+        (234203472, 106252064),  // 272: features.5.3 output, 148,016 floats per image
+        (238312432, 110647072),  // 273: features.5.3 drop-path keep, 1 floats per image
+        (158044896, 68068896),  // 274: features.5.4.block.0 conv output, 888,096 floats per image
+        (158932992, 69845088),  // 275: features.5.4.block.0 output, 888,096 floats per image
+        (159821088, 70733184),  // 276: features.5.4.block.1 conv output, 888,096 floats per image
+        (160709184, 69845088),  // 277: features.5.4.block.1 output, 888,096 floats per image
+        (161597280, 71621280),  // 278: features.5.4.block.2 output, 888,096 floats per image
+        (238285104, 110619728),  // 279: features.5.4.block.2 pooled, 1,056 floats per image
+        (238311376, 110646016),  // 280: features.5.4.block.2 hidden, 44 floats per image
+        (238286160, 110620784),  // 281: features.5.4.block.2 scale, 1,056 floats per image
+        (234351488, 106400080),  // 282: features.5.4.block.3 conv output, 148,016 floats per image
+        (86085504, 69845088),  // 283: features.5.4.block.3 output, 148,016 floats per image
+        (234499504, 106548096),  // 284: features.5.4 output, 148,016 floats per image
+        (238312448, 110647088),  // 285: features.5.4 drop-path keep, 1 floats per image
+        (162485376, 69845088),  // 286: features.5.5.block.0 conv output, 888,096 floats per image
+        (163373472, 71621280),  // 287: features.5.5.block.0 output, 888,096 floats per image
+        (164261568, 72509376),  // 288: features.5.5.block.1 conv output, 888,096 floats per image
+        (165149664, 71621280),  // 289: features.5.5.block.1 output, 888,096 floats per image
+        (166037760, 73397472),  // 290: features.5.5.block.2 output, 888,096 floats per image
+        (238287216, 110621840),  // 291: features.5.5.block.2 pooled, 1,056 floats per image
+        (238311424, 110646064),  // 292: features.5.5.block.2 hidden, 44 floats per image
+        (238288272, 110622896),  // 293: features.5.5.block.2 scale, 1,056 floats per image
+        (234647520, 106696112),  // 294: features.5.5.block.3 conv output, 148,016 floats per image
+        (86085504, 71621280),  // 295: features.5.5.block.3 output, 148,016 floats per image
+        (234795536, 106844128),  // 296: features.5.5 output, 148,016 floats per image
+        (238312464, 110647104),  // 297: features.5.5 drop-path keep, 1 floats per image
+        (166925856, 71621280),  // 298: features.5.6.block.0 conv output, 888,096 floats per image
+        (167813952, 73397472),  // 299: features.5.6.block.0 output, 888,096 floats per image
+        (168702048, 74285568),  // 300: features.5.6.block.1 conv output, 888,096 floats per image
+        (169590144, 73397472),  // 301: features.5.6.block.1 output, 888,096 floats per image
+        (170478240, 75173664),  // 302: features.5.6.block.2 output, 888,096 floats per image
+        (238289328, 110623952),  // 303: features.5.6.block.2 pooled, 1,056 floats per image
+        (238311472, 110646112),  // 304: features.5.6.block.2 hidden, 44 floats per image
+        (238290384, 110625008),  // 305: features.5.6.block.2 scale, 1,056 floats per image
+        (234943552, 106992144),  // 306: features.5.6.block.3 conv output, 148,016 floats per image
+        (86085504, 73397472),  // 307: features.5.6.block.3 output, 148,016 floats per image
+        (235091568, 107140160),  // 308: features.5.6 output, 148,016 floats per image
+        (238312480, 110647120),  // 309: features.5.6 drop-path keep, 1 floats per image
+        (171366336, 73397472),  // 310: features.6.0.block.0 conv output, 888,096 floats per image
+        (172254432, 75173664),  // 311: features.6.0.block.0 output, 888,096 floats per image
+        (230523216, 76556064),  // 312: features.6.0.block.1 conv output, 237,600 floats per image
+        (230760816, 75173664),  // 313: features.6.0.block.1 output, 237,600 floats per image
+        (230998416, 75411264),  // 314: features.6.0.block.2 output, 237,600 floats per image
+        (238291440, 110626064),  // 315: features.6.0.block.2 pooled, 1,056 floats per image
+        (238311520, 110646160),  // 316: features.6.0.block.2 hidden, 44 floats per image
+        (238292496, 110627120),  // 317: features.6.0.block.2 scale, 1,056 floats per image
+        (173948928, 109371248),  // 318: features.6.0.block.3 conv output, 68,400 floats per image
+        (237092256, 109439648),  // 319: features.6.0.block.3 output, 68,400 floats per image
+        (211086384, 95426448),  // 320: features.6.1.block.0 conv output, 410,400 floats per image
+        (211496784, 75173664),  // 321: features.6.1.block.0 output, 410,400 floats per image
+        (211907184, 95836848),  // 322: features.6.1.block.1 conv output, 410,400 floats per image
+        (212317584, 75173664),  // 323: features.6.1.block.1 output, 410,400 floats per image
+        (212727984, 75584064),  // 324: features.6.1.block.2 output, 410,400 floats per image
+        (174021424, 76927296),  // 325: features.6.1.block.2 pooled, 1,824 floats per image
+        (86709232, 76949440),  // 326: features.6.1.block.2 hidden, 76 floats per image
+        (174023248, 76929120),  // 327: features.6.1.block.2 scale, 1,824 floats per image
+        (237160656, 109508048),  // 328: features.6.1.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 329: features.6.1.block.3 output, 68,400 floats per image
+        (237229056, 109576448),  // 330: features.6.1 output, 68,400 floats per image
+        (86560640, 76949840),  // 331: features.6.1 drop-path keep, 1 floats per image
+        (213138384, 96247248),  // 332: features.6.2.block.0 conv output, 410,400 floats per image
+        (213548784, 75173664),  // 333: features.6.2.block.0 output, 410,400 floats per image
+        (213959184, 96657648),  // 334: features.6.2.block.1 conv output, 410,400 floats per image
+        (214369584, 75173664),  // 335: features.6.2.block.1 output, 410,400 floats per image
+        (214779984, 75584064),  // 336: features.6.2.block.2 output, 410,400 floats per image
+        (174025072, 76930944),  // 337: features.6.2.block.2 pooled, 1,824 floats per image
+        (174030544, 76949520),  // 338: features.6.2.block.2 hidden, 76 floats per image
+        (174026896, 76932768),  // 339: features.6.2.block.2 scale, 1,824 floats per image
+        (237297456, 109644848),  // 340: features.6.2.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 341: features.6.2.block.3 output, 68,400 floats per image
+        (237365856, 109713248),  // 342: features.6.2 output, 68,400 floats per image
+        (86560656, 110647136),  // 343: features.6.2 drop-path keep, 1 floats per image
+        (215190384, 97068048),  // 344: features.6.3.block.0 conv output, 410,400 floats per image
+        (215600784, 75173664),  // 345: features.6.3.block.0 output, 410,400 floats per image
+        (216011184, 97478448),  // 346: features.6.3.block.1 conv output, 410,400 floats per image
+        (216421584, 75173664),  // 347: features.6.3.block.1 output, 410,400 floats per image
+        (216831984, 75584064),  // 348: features.6.3.block.2 output, 410,400 floats per image
+        (174028720, 76934592),  // 349: features.6.3.block.2 pooled, 1,824 floats per image
+        (238310576, 76949600),  // 350: features.6.3.block.2 hidden, 76 floats per image
+        (238255056, 76936416),  // 351: features.6.3.block.2 scale, 1,824 floats per image
+        (237434256, 109781648),  // 352: features.6.3.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 353: features.6.3.block.3 output, 68,400 floats per image
+        (237502656, 109850048),  // 354: features.6.3 output, 68,400 floats per image
+        (86560672, 110647152),  // 355: features.6.3 drop-path keep, 1 floats per image
+        (217242384, 97888848),  // 356: features.6.4.block.0 conv output, 410,400 floats per image
+        (217652784, 75173664),  // 357: features.6.4.block.0 output, 410,400 floats per image
+        (218063184, 98299248),  // 358: features.6.4.block.1 conv output, 410,400 floats per image
+        (218473584, 75173664),  // 359: features.6.4.block.1 output, 410,400 floats per image
+        (218883984, 75584064),  // 360: features.6.4.block.2 output, 410,400 floats per image
+        (238256880, 76938240),  // 361: features.6.4.block.2 pooled, 1,824 floats per image
+        (238310656, 76949680),  // 362: features.6.4.block.2 hidden, 76 floats per image
+        (238258704, 76940064),  // 363: features.6.4.block.2 scale, 1,824 floats per image
+        (237571056, 109918448),  // 364: features.6.4.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 365: features.6.4.block.3 output, 68,400 floats per image
+        (237639456, 109986848),  // 366: features.6.4 output, 68,400 floats per image
+        (86560688, 110647168),  // 367: features.6.4 drop-path keep, 1 floats per image
+        (219294384, 98709648),  // 368: features.6.5.block.0 conv output, 410,400 floats per image
+        (219704784, 75173664),  // 369: features.6.5.block.0 output, 410,400 floats per image
+        (220115184, 99120048),  // 370: features.6.5.block.1 conv output, 410,400 floats per image
+        (220525584, 75173664),  // 371: features.6.5.block.1 output, 410,400 floats per image
+        (220935984, 75584064),  // 372: features.6.5.block.2 output, 410,400 floats per image
+        (238260528, 76941888),  // 373: features.6.5.block.2 pooled, 1,824 floats per image
+        (238310736, 76949760),  // 374: features.6.5.block.2 hidden, 76 floats per image
+        (238262352, 76943712),  // 375: features.6.5.block.2 scale, 1,824 floats per image
+        (237707856, 110055248),  // 376: features.6.5.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 377: features.6.5.block.3 output, 68,400 floats per image
+        (237776256, 110123648),  // 378: features.6.5 output, 68,400 floats per image
+        (238312496, 110647184),  // 379: features.6.5 drop-path keep, 1 floats per image
+        (221346384, 99530448),  // 380: features.6.6.block.0 conv output, 410,400 floats per image
+        (221756784, 75173664),  // 381: features.6.6.block.0 output, 410,400 floats per image
+        (222167184, 99940848),  // 382: features.6.6.block.1 conv output, 410,400 floats per image
+        (222577584, 75173664),  // 383: features.6.6.block.1 output, 410,400 floats per image
+        (222987984, 75584064),  // 384: features.6.6.block.2 output, 410,400 floats per image
+        (238264176, 76945536),  // 385: features.6.6.block.2 pooled, 1,824 floats per image
+        (238310816, 110645456),  // 386: features.6.6.block.2 hidden, 76 floats per image
+        (238266000, 76947360),  // 387: features.6.6.block.2 scale, 1,824 floats per image
+        (237844656, 110192048),  // 388: features.6.6.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 389: features.6.6.block.3 output, 68,400 floats per image
+        (237913056, 110260448),  // 390: features.6.6 output, 68,400 floats per image
+        (238312512, 110647200),  // 391: features.6.6 drop-path keep, 1 floats per image
+        (223398384, 100351248),  // 392: features.6.7.block.0 conv output, 410,400 floats per image
+        (223808784, 75173664),  // 393: features.6.7.block.0 output, 410,400 floats per image
+        (224219184, 100761648),  // 394: features.6.7.block.1 conv output, 410,400 floats per image
+        (224629584, 75173664),  // 395: features.6.7.block.1 output, 410,400 floats per image
+        (225039984, 75584064),  // 396: features.6.7.block.2 output, 410,400 floats per image
+        (238267824, 110602448),  // 397: features.6.7.block.2 pooled, 1,824 floats per image
+        (238310896, 110645536),  // 398: features.6.7.block.2 hidden, 76 floats per image
+        (238269648, 110604272),  // 399: features.6.7.block.2 scale, 1,824 floats per image
+        (237981456, 110328848),  // 400: features.6.7.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 401: features.6.7.block.3 output, 68,400 floats per image
+        (238049856, 110397248),  // 402: features.6.7 output, 68,400 floats per image
+        (238312528, 110647216),  // 403: features.6.7 drop-path keep, 1 floats per image
+        (225450384, 101172048),  // 404: features.6.8.block.0 conv output, 410,400 floats per image
+        (225860784, 75173664),  // 405: features.6.8.block.0 output, 410,400 floats per image
+        (226271184, 101582448),  // 406: features.6.8.block.1 conv output, 410,400 floats per image
+        (226681584, 75173664),  // 407: features.6.8.block.1 output, 410,400 floats per image
+        (227091984, 75584064),  // 408: features.6.8.block.2 output, 410,400 floats per image
+        (238271472, 110606096),  // 409: features.6.8.block.2 pooled, 1,824 floats per image
+        (238310976, 110645616),  // 410: features.6.8.block.2 hidden, 76 floats per image
+        (238273296, 110607920),  // 411: features.6.8.block.2 scale, 1,824 floats per image
+        (238118256, 110465648),  // 412: features.6.8.block.3 conv output, 68,400 floats per image
+        (86085504, 75173664),  // 413: features.6.8.block.3 output, 68,400 floats per image
+        (238186656, 110534048),  // 414: features.6.8 output, 68,400 floats per image
+        (238312544, 110647232),  // 415: features.6.8 drop-path keep, 1 floats per image
+        (227502384, 101992848),  // 416: features.7.0.block.0 conv output, 410,400 floats per image
+        (227912784, 75173664),  // 417: features.7.0.block.0 output, 410,400 floats per image
+        (228323184, 102403248),  // 418: features.7.0.block.1 conv output, 410,400 floats per image
+        (228733584, 75173664),  // 419: features.7.0.block.1 output, 410,400 floats per image
+        (229143984, 75584064),  // 420: features.7.0.block.2 output, 410,400 floats per image
+        (238275120, 110609744),  // 421: features.7.0.block.2 pooled, 1,824 floats per image
+        (238311056, 110645696),  // 422: features.7.0.block.2 hidden, 76 floats per image
+        (238276944, 110611568),  // 423: features.7.0.block.2 scale, 1,824 floats per image
+        (173833728, 76793664),  // 424: features.7.0.block.3 conv output, 115,200 floats per image
+        (235239584, 107288176),  // 425: features.7.0.block.3 output, 115,200 floats per image
+        (173142528, 75173664),  // 426: features.7.1.block.0 conv output, 691,200 floats per image
+        (176369904, 75864864),  // 427: features.7.1.block.0 output, 691,200 floats per image
+        (177061104, 77729616),  // 428: features.7.1.block.1 conv output, 691,200 floats per image
+        (177752304, 75864864),  // 429: features.7.1.block.1 output, 691,200 floats per image
+        (178443504, 78420816),  // 430: features.7.1.block.2 output, 691,200 floats per image
+        (86546304, 76908864),  // 431: features.7.1.block.2 pooled, 3,072 floats per image
+        (86709104, 76949184),  // 432: features.7.1.block.2 hidden, 128 floats per image
+        (86549376, 76911936),  // 433: features.7.1.block.2 scale, 3,072 floats per image
+        (235354784, 107403376),  // 434: features.7.1.block.3 conv output, 115,200 floats per image
+        (86085504, 75864864),  // 435: features.7.1.block.3 output, 115,200 floats per image
+        (235469984, 107518576),  // 436: features.7.1 output, 115,200 floats per image
+        (238312560, 110647248),  // 437: features.7.1 drop-path keep, 1 floats per image
+        (179134704, 75864864),  // 438: features.7.2.block.0 conv output, 691,200 floats per image
+        (179825904, 78420816),  // 439: features.7.2.block.0 output, 691,200 floats per image
+        (180517104, 79112016),  // 440: features.7.2.block.1 conv output, 691,200 floats per image
+        (181208304, 78420816),  // 441: features.7.2.block.1 output, 691,200 floats per image
+        (181899504, 79803216),  // 442: features.7.2.block.2 output, 691,200 floats per image
+        (86552448, 76915008),  // 443: features.7.2.block.2 pooled, 3,072 floats per image
+        (238310448, 76949312),  // 444: features.7.2.block.2 hidden, 128 floats per image
+        (86555520, 76918080),  // 445: features.7.2.block.2 scale, 3,072 floats per image
+        (183051504, 78881616),  // 446: features.7.2.block.3 conv output, 115,200 floats per image
+        (86085504, 78420816),  // 447: features.7.2.block.3 output, 115,200 floats per image
+        (183166704, 78996816),  // 448: features.7.2 output, 115,200 floats per image
+        (238312576, 80264016),  // 449: features.7.2 drop-path keep, 1 floats per image
+        (86085504, 78420816),  // 450: features.8 conv output, 460,800 floats per image
+        (182590704, 79803216),  // 451: features.8 output, 460,800 floats per image
+        (86558592, 76921152),  // 452: avgpool output, 2,048 floats per image
+        (174017328, 76923200),  // 453: dropout mask, 2,048 floats per image
+        (174019376, 76925248),  // 454: dropout output, 2,048 floats per image
+        (86558592, 76921152),  // 455: logits, 1,000 floats per image
+        (182590704, 79803216),  // 456: logits gradient, 1,000 floats per image
+        (86558592, 76921152),  // 457: gradient of dropout output, 2,048 floats per image
+        (174019376, 76925248),  // 458: gradient of avgpool, 2,048 floats per image
+        (182590704, 79803216),  // 459: gradient of head output, 460,800 floats per image
+        (86085504, 107633776),  // 460: gradient of features.8 input, 115,200 floats per image
+        (86200704, 107748976),  // 461: gradient of features.7.2 branch, 115,200 floats per image
+        (182590704, 80494416),  // 462: gradient of features.7.2.block.3 input, 691,200 floats per image
+        (181899504, 79803216),  // 463: features.7.2.block.2 output (recomputed), 691,200 floats per image
+        (181208304, 78420816),  // 464: features.7.2.block.1 output (recomputed), 691,200 floats per image
+        (181899504, 79803216),  // 465: gradient of features.7.2.block.2 input, 691,200 floats per image
+        (180517104, 79112016),  // 466: gradient of features.7.2.block.1 input, 691,200 floats per image
+        (179825904, 78420816),  // 467: features.7.2.block.0 output (recomputed), 691,200 floats per image
+        (86200704, 79803216),  // 468: gradient of features.7.2.block.0 input, 115,200 floats per image
+        (86085504, 79918416),  // 469: gradient of features.7.1 branch, 115,200 floats per image
+        (179134704, 79112016),  // 470: gradient of features.7.1.block.3 input, 691,200 floats per image
+        (178443504, 78420816),  // 471: features.7.1.block.2 output (recomputed), 691,200 floats per image
+        (177752304, 75864864),  // 472: features.7.1.block.1 output (recomputed), 691,200 floats per image
+        (178443504, 78420816),  // 473: gradient of features.7.1.block.2 input, 691,200 floats per image
+        (177061104, 77729616),  // 474: gradient of features.7.1.block.1 input, 691,200 floats per image
+        (176369904, 75864864),  // 475: features.7.1.block.0 output (recomputed), 691,200 floats per image
+        (173142528, 76404864),  // 476: gradient of features.7.1.block.0 input, 115,200 floats per image
+        (86085504, 75994464),  // 477: gradient of features.7.0.block.3 input, 410,400 floats per image
+        (229143984, 75584064),  // 478: features.7.0.block.2 output (recomputed), 410,400 floats per image
+        (228733584, 75173664),  // 479: features.7.0.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 480: gradient of features.7.0.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 481: gradient of features.7.0.block.1 input, 410,400 floats per image
+        (227912784, 75173664),  // 482: features.7.0.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 483: gradient of features.7.0.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 484: gradient of features.6.8 branch, 68,400 floats per image
+        (86085504, 75994464),  // 485: gradient of features.6.8.block.3 input, 410,400 floats per image
+        (227091984, 75584064),  // 486: features.6.8.block.2 output (recomputed), 410,400 floats per image
+        (226681584, 75173664),  // 487: features.6.8.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 488: gradient of features.6.8.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 489: gradient of features.6.8.block.1 input, 410,400 floats per image
+        (225860784, 75173664),  // 490: features.6.8.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 491: gradient of features.6.8.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 492: gradient of features.6.7 branch, 68,400 floats per image
+        (86085504, 75994464),  // 493: gradient of features.6.7.block.3 input, 410,400 floats per image
+        (225039984, 75584064),  // 494: features.6.7.block.2 output (recomputed), 410,400 floats per image
+        (224629584, 75173664),  // 495: features.6.7.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 496: gradient of features.6.7.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 497: gradient of features.6.7.block.1 input, 410,400 floats per image
+        (223808784, 75173664),  // 498: features.6.7.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 499: gradient of features.6.7.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 500: gradient of features.6.6 branch, 68,400 floats per image
+        (86085504, 75994464),  // 501: gradient of features.6.6.block.3 input, 410,400 floats per image
+        (222987984, 75584064),  // 502: features.6.6.block.2 output (recomputed), 410,400 floats per image
+        (222577584, 75173664),  // 503: features.6.6.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 504: gradient of features.6.6.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 505: gradient of features.6.6.block.1 input, 410,400 floats per image
+        (221756784, 75173664),  // 506: features.6.6.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 507: gradient of features.6.6.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 508: gradient of features.6.5 branch, 68,400 floats per image
+        (86085504, 75994464),  // 509: gradient of features.6.5.block.3 input, 410,400 floats per image
+        (220935984, 75584064),  // 510: features.6.5.block.2 output (recomputed), 410,400 floats per image
+        (220525584, 75173664),  // 511: features.6.5.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 512: gradient of features.6.5.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 513: gradient of features.6.5.block.1 input, 410,400 floats per image
+        (219704784, 75173664),  // 514: features.6.5.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 515: gradient of features.6.5.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 516: gradient of features.6.4 branch, 68,400 floats per image
+        (86085504, 75994464),  // 517: gradient of features.6.4.block.3 input, 410,400 floats per image
+        (218883984, 75584064),  // 518: features.6.4.block.2 output (recomputed), 410,400 floats per image
+        (218473584, 75173664),  // 519: features.6.4.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 520: gradient of features.6.4.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 521: gradient of features.6.4.block.1 input, 410,400 floats per image
+        (217652784, 75173664),  // 522: features.6.4.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 523: gradient of features.6.4.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 524: gradient of features.6.3 branch, 68,400 floats per image
+        (86085504, 75994464),  // 525: gradient of features.6.3.block.3 input, 410,400 floats per image
+        (216831984, 75584064),  // 526: features.6.3.block.2 output (recomputed), 410,400 floats per image
+        (216421584, 75173664),  // 527: features.6.3.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 528: gradient of features.6.3.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 529: gradient of features.6.3.block.1 input, 410,400 floats per image
+        (215600784, 75173664),  // 530: features.6.3.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 531: gradient of features.6.3.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 532: gradient of features.6.2 branch, 68,400 floats per image
+        (86085504, 75994464),  // 533: gradient of features.6.2.block.3 input, 410,400 floats per image
+        (214779984, 75584064),  // 534: features.6.2.block.2 output (recomputed), 410,400 floats per image
+        (214369584, 75173664),  // 535: features.6.2.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 536: gradient of features.6.2.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 537: gradient of features.6.2.block.1 input, 410,400 floats per image
+        (213548784, 75173664),  // 538: features.6.2.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 539: gradient of features.6.2.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 540: gradient of features.6.1 branch, 68,400 floats per image
+        (86085504, 75994464),  // 541: gradient of features.6.1.block.3 input, 410,400 floats per image
+        (212727984, 75584064),  // 542: features.6.1.block.2 output (recomputed), 410,400 floats per image
+        (212317584, 75173664),  // 543: features.6.1.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 544: gradient of features.6.1.block.2 input, 410,400 floats per image
+        (86085504, 75994464),  // 545: gradient of features.6.1.block.1 input, 410,400 floats per image
+        (211496784, 75173664),  // 546: features.6.1.block.0 output (recomputed), 410,400 floats per image
+        (173142528, 75886464),  // 547: gradient of features.6.1.block.0 input, 68,400 floats per image
+        (86085504, 75648864),  // 548: gradient of features.6.0.block.3 input, 237,600 floats per image
+        (230998416, 75411264),  // 549: features.6.0.block.2 output (recomputed), 237,600 floats per image
+        (230760816, 75173664),  // 550: features.6.0.block.1 output (recomputed), 237,600 floats per image
+        (86323104, 77729616),  // 551: gradient of features.6.0.block.2 input, 237,600 floats per image
+        (173142528, 76061760),  // 552: gradient of features.6.0.block.1 input, 888,096 floats per image
+        (172254432, 75173664),  // 553: features.6.0.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 77729616),  // 554: gradient of features.6.0.block.0 input, 148,016 floats per image
+        (86233520, 77877632),  // 555: gradient of features.5.6 branch, 148,016 floats per image
+        (171366336, 76061760),  // 556: gradient of features.5.6.block.3 input, 888,096 floats per image
+        (170478240, 75173664),  // 557: features.5.6.block.2 output (recomputed), 888,096 floats per image
+        (169590144, 73397472),  // 558: features.5.6.block.1 output (recomputed), 888,096 floats per image
+        (170478240, 75173664),  // 559: gradient of features.5.6.block.2 input, 888,096 floats per image
+        (168702048, 74285568),  // 560: gradient of features.5.6.block.1 input, 888,096 floats per image
+        (167813952, 73397472),  // 561: features.5.6.block.0 output (recomputed), 888,096 floats per image
+        (86233520, 75173664),  // 562: gradient of features.5.6.block.0 input, 148,016 floats per image
+        (86085504, 75321680),  // 563: gradient of features.5.5 branch, 148,016 floats per image
+        (166925856, 74285568),  // 564: gradient of features.5.5.block.3 input, 888,096 floats per image
+        (166037760, 73397472),  // 565: features.5.5.block.2 output (recomputed), 888,096 floats per image
+        (165149664, 71621280),  // 566: features.5.5.block.1 output (recomputed), 888,096 floats per image
+        (166037760, 73397472),  // 567: gradient of features.5.5.block.2 input, 888,096 floats per image
+        (164261568, 72509376),  // 568: gradient of features.5.5.block.1 input, 888,096 floats per image
+        (163373472, 71621280),  // 569: features.5.5.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 73397472),  // 570: gradient of features.5.5.block.0 input, 148,016 floats per image
+        (86233520, 73545488),  // 571: gradient of features.5.4 branch, 148,016 floats per image
+        (162485376, 72509376),  // 572: gradient of features.5.4.block.3 input, 888,096 floats per image
+        (161597280, 71621280),  // 573: features.5.4.block.2 output (recomputed), 888,096 floats per image
+        (160709184, 69845088),  // 574: features.5.4.block.1 output (recomputed), 888,096 floats per image
+        (161597280, 71621280),  // 575: gradient of features.5.4.block.2 input, 888,096 floats per image
+        (159821088, 70733184),  // 576: gradient of features.5.4.block.1 input, 888,096 floats per image
+        (158932992, 69845088),  // 577: features.5.4.block.0 output (recomputed), 888,096 floats per image
+        (86233520, 71621280),  // 578: gradient of features.5.4.block.0 input, 148,016 floats per image
+        (86085504, 71769296),  // 579: gradient of features.5.3 branch, 148,016 floats per image
+        (158044896, 70733184),  // 580: gradient of features.5.3.block.3 input, 888,096 floats per image
+        (157156800, 69845088),  // 581: features.5.3.block.2 output (recomputed), 888,096 floats per image
+        (156268704, 68068896),  // 582: features.5.3.block.1 output (recomputed), 888,096 floats per image
+        (157156800, 69845088),  // 583: gradient of features.5.3.block.2 input, 888,096 floats per image
+        (155380608, 68956992),  // 584: gradient of features.5.3.block.1 input, 888,096 floats per image
+        (154492512, 68068896),  // 585: features.5.3.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 69845088),  // 586: gradient of features.5.3.block.0 input, 148,016 floats per image
+        (86233520, 69993104),  // 587: gradient of features.5.2 branch, 148,016 floats per image
+        (153604416, 68956992),  // 588: gradient of features.5.2.block.3 input, 888,096 floats per image
+        (152716320, 68068896),  // 589: features.5.2.block.2 output (recomputed), 888,096 floats per image
+        (151828224, 66292704),  // 590: features.5.2.block.1 output (recomputed), 888,096 floats per image
+        (152716320, 68068896),  // 591: gradient of features.5.2.block.2 input, 888,096 floats per image
+        (150940128, 67180800),  // 592: gradient of features.5.2.block.1 input, 888,096 floats per image
+        (150052032, 66292704),  // 593: features.5.2.block.0 output (recomputed), 888,096 floats per image
+        (86233520, 68068896),  // 594: gradient of features.5.2.block.0 input, 148,016 floats per image
+        (86085504, 68216912),  // 595: gradient of features.5.1 branch, 148,016 floats per image
+        (149163936, 67180800),  // 596: gradient of features.5.1.block.3 input, 888,096 floats per image
+        (148275840, 66292704),  // 597: features.5.1.block.2 output (recomputed), 888,096 floats per image
+        (147387744, 64516512),  // 598: features.5.1.block.1 output (recomputed), 888,096 floats per image
+        (148275840, 66292704),  // 599: gradient of features.5.1.block.2 input, 888,096 floats per image
+        (146499648, 65404608),  // 600: gradient of features.5.1.block.1 input, 888,096 floats per image
+        (145611552, 64516512),  // 601: features.5.1.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 66292704),  // 602: gradient of features.5.1.block.0 input, 148,016 floats per image
+        (144723456, 64920192),  // 603: gradient of features.5.0.block.3 input, 645,888 floats per image
+        (205242096, 64274304),  // 604: features.5.0.block.2 output (recomputed), 645,888 floats per image
+        (204596208, 63628416),  // 605: features.5.0.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 606: gradient of features.5.0.block.2 input, 645,888 floats per image
+        (144723456, 64920192),  // 607: gradient of features.5.0.block.1 input, 645,888 floats per image
+        (203304432, 63628416),  // 608: features.5.0.block.0 output (recomputed), 645,888 floats per image
+        (86085504, 65566080),  // 609: gradient of features.5.0.block.0 input, 107,648 floats per image
+        (86193152, 65673728),  // 610: gradient of features.4.6 branch, 107,648 floats per image
+        (144723456, 64920192),  // 611: gradient of features.4.6.block.3 input, 645,888 floats per image
+        (202012656, 64274304),  // 612: features.4.6.block.2 output (recomputed), 645,888 floats per image
+        (201366768, 63628416),  // 613: features.4.6.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 614: gradient of features.4.6.block.2 input, 645,888 floats per image
+        (144723456, 64920192),  // 615: gradient of features.4.6.block.1 input, 645,888 floats per image
+        (200074992, 63628416),  // 616: features.4.6.block.0 output (recomputed), 645,888 floats per image
+        (86193152, 65673728),  // 617: gradient of features.4.6.block.0 input, 107,648 floats per image
+        (86085504, 65566080),  // 618: gradient of features.4.5 branch, 107,648 floats per image
+        (144723456, 64920192),  // 619: gradient of features.4.5.block.3 input, 645,888 floats per image
+        (198783216, 64274304),  // 620: features.4.5.block.2 output (recomputed), 645,888 floats per image
+        (198137328, 63628416),  // 621: features.4.5.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 622: gradient of features.4.5.block.2 input, 645,888 floats per image
+        (144723456, 64920192),  // 623: gradient of features.4.5.block.1 input, 645,888 floats per image
+        (196845552, 63628416),  // 624: features.4.5.block.0 output (recomputed), 645,888 floats per image
+        (86085504, 65566080),  // 625: gradient of features.4.5.block.0 input, 107,648 floats per image
+        (86193152, 65673728),  // 626: gradient of features.4.4 branch, 107,648 floats per image
+        (144723456, 64920192),  // 627: gradient of features.4.4.block.3 input, 645,888 floats per image
+        (195553776, 64274304),  // 628: features.4.4.block.2 output (recomputed), 645,888 floats per image
+        (194907888, 63628416),  // 629: features.4.4.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 630: gradient of features.4.4.block.2 input, 645,888 floats per image
+        (144723456, 64920192),  // 631: gradient of features.4.4.block.1 input, 645,888 floats per image
+        (193616112, 63628416),  // 632: features.4.4.block.0 output (recomputed), 645,888 floats per image
+        (86193152, 65673728),  // 633: gradient of features.4.4.block.0 input, 107,648 floats per image
+        (86085504, 65566080),  // 634: gradient of features.4.3 branch, 107,648 floats per image
+        (144723456, 64920192),  // 635: gradient of features.4.3.block.3 input, 645,888 floats per image
+        (192324336, 64274304),  // 636: features.4.3.block.2 output (recomputed), 645,888 floats per image
+        (191678448, 63628416),  // 637: features.4.3.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 638: gradient of features.4.3.block.2 input, 645,888 floats per image
+        (144723456, 64920192),  // 639: gradient of features.4.3.block.1 input, 645,888 floats per image
+        (190386672, 63628416),  // 640: features.4.3.block.0 output (recomputed), 645,888 floats per image
+        (86085504, 65566080),  // 641: gradient of features.4.3.block.0 input, 107,648 floats per image
+        (86193152, 65673728),  // 642: gradient of features.4.2 branch, 107,648 floats per image
+        (144723456, 64920192),  // 643: gradient of features.4.2.block.3 input, 645,888 floats per image
+        (189094896, 64274304),  // 644: features.4.2.block.2 output (recomputed), 645,888 floats per image
+        (188449008, 63628416),  // 645: features.4.2.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 646: gradient of features.4.2.block.2 input, 645,888 floats per image
+        (144723456, 64920192),  // 647: gradient of features.4.2.block.1 input, 645,888 floats per image
+        (187157232, 63628416),  // 648: features.4.2.block.0 output (recomputed), 645,888 floats per image
+        (86193152, 65673728),  // 649: gradient of features.4.2.block.0 input, 107,648 floats per image
+        (86085504, 65566080),  // 650: gradient of features.4.1 branch, 107,648 floats per image
+        (144723456, 64920192),  // 651: gradient of features.4.1.block.3 input, 645,888 floats per image
+        (185865456, 64274304),  // 652: features.4.1.block.2 output (recomputed), 645,888 floats per image
+        (185219568, 63628416),  // 653: features.4.1.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 654: gradient of features.4.1.block.2 input, 645,888 floats per image
+        (144723456, 64920192),  // 655: gradient of features.4.1.block.1 input, 645,888 floats per image
+        (183927792, 63628416),  // 656: features.4.1.block.0 output (recomputed), 645,888 floats per image
+        (86408448, 64597248),  // 657: gradient of features.4.1.block.0 input, 107,648 floats per image
+        (86085504, 64274304),  // 658: gradient of features.4.0.block.3 input, 322,944 floats per image
+        (230200272, 63951360),  // 659: features.4.0.block.2 output (recomputed), 322,944 floats per image
+        (229877328, 63628416),  // 660: features.4.0.block.1 output (recomputed), 322,944 floats per image
+        (145971072, 66123648),  // 661: gradient of features.4.0.block.2 input, 322,944 floats per image
+        (144723456, 64876032),  // 662: gradient of features.4.0.block.1 input, 1,247,616 floats per image
+        (143475840, 63628416),  // 663: features.4.0.block.0 output (recomputed), 1,247,616 floats per image
+        (86085504, 66123648),  // 664: gradient of features.4.0.block.0 input, 207,936 floats per image
+        (86293440, 66331584),  // 665: gradient of features.3.4 branch, 207,936 floats per image
+        (142228224, 64876032),  // 666: gradient of features.3.4.block.3 input, 1,247,616 floats per image
+        (140980608, 63628416),  // 667: features.3.4.block.2 output (recomputed), 1,247,616 floats per image
+        (139732992, 61133184),  // 668: features.3.4.block.1 output (recomputed), 1,247,616 floats per image
+        (140980608, 63628416),  // 669: gradient of features.3.4.block.2 input, 1,247,616 floats per image
+        (138485376, 62380800),  // 670: gradient of features.3.4.block.1 input, 1,247,616 floats per image
+        (137237760, 61133184),  // 671: features.3.4.block.0 output (recomputed), 1,247,616 floats per image
+        (86293440, 63628416),  // 672: gradient of features.3.4.block.0 input, 207,936 floats per image
+        (86085504, 63836352),  // 673: gradient of features.3.3 branch, 207,936 floats per image
+        (135990144, 62380800),  // 674: gradient of features.3.3.block.3 input, 1,247,616 floats per image
+        (134742528, 61133184),  // 675: features.3.3.block.2 output (recomputed), 1,247,616 floats per image
+        (133494912, 58637952),  // 676: features.3.3.block.1 output (recomputed), 1,247,616 floats per image
+        (134742528, 61133184),  // 677: gradient of features.3.3.block.2 input, 1,247,616 floats per image
+        (132247296, 59885568),  // 678: gradient of features.3.3.block.1 input, 1,247,616 floats per image
+        (130999680, 58637952),  // 679: features.3.3.block.0 output (recomputed), 1,247,616 floats per image
+        (86085504, 61133184),  // 680: gradient of features.3.3.block.0 input, 207,936 floats per image
+        (86293440, 61341120),  // 681: gradient of features.3.2 branch, 207,936 floats per image
+        (129752064, 59885568),  // 682: gradient of features.3.2.block.3 input, 1,247,616 floats per image
+        (128504448, 58637952),  // 683: features.3.2.block.2 output (recomputed), 1,247,616 floats per image
+        (127256832, 39299904),  // 684: features.3.2.block.1 output (recomputed), 1,247,616 floats per image
+        (128504448, 58637952),  // 685: gradient of features.3.2.block.2 input, 1,247,616 floats per image
+        (126009216, 40547520),  // 686: gradient of features.3.2.block.1 input, 1,247,616 floats per image
+        (124761600, 39299904),  // 687: features.3.2.block.0 output (recomputed), 1,247,616 floats per image
+        (86293440, 58637952),  // 688: gradient of features.3.2.block.0 input, 207,936 floats per image
+        (86085504, 58845888),  // 689: gradient of features.3.1 branch, 207,936 floats per image
+        (123513984, 40547520),  // 690: gradient of features.3.1.block.3 input, 1,247,616 floats per image
+        (122266368, 39299904),  // 691: features.3.1.block.2 output (recomputed), 1,247,616 floats per image
+        (121018752, 36804672),  // 692: features.3.1.block.1 output (recomputed), 1,247,616 floats per image
+        (122266368, 39299904),  // 693: gradient of features.3.1.block.2 input, 1,247,616 floats per image
+        (119771136, 38052288),  // 694: gradient of features.3.1.block.1 input, 1,247,616 floats per image
+        (84837888, 36804672),  // 695: features.3.1.block.0 output (recomputed), 1,247,616 floats per image
+        (84370032, 39299904),  // 696: gradient of features.3.1.block.0 input, 207,936 floats per image
+        (83590272, 37116576),  // 697: gradient of features.3.0.block.3 input, 779,760 floats per image
+        (175590144, 36336816),  // 698: features.3.0.block.2 output (recomputed), 779,760 floats per image
+        (174810384, 35557056),  // 699: features.3.0.block.1 output (recomputed), 779,760 floats per image
+        (119771136, 58637952),  // 700: gradient of features.3.0.block.2 input, 779,760 floats per image
+        (83590272, 38676096),  // 701: gradient of features.3.0.block.1 input, 3,119,040 floats per image
+        (80471232, 35557056),  // 702: features.3.0.block.0 output (recomputed), 3,119,040 floats per image
+        (80471232, 58637952),  // 703: gradient of features.3.0.block.0 input, 519,840 floats per image
+        (80991072, 59157792),  // 704: gradient of features.2.4 branch, 519,840 floats per image
+        (77352192, 38676096),  // 705: gradient of features.2.4.block.3 input, 3,119,040 floats per image
+        (74233152, 35557056),  // 706: features.2.4.block.2 output (recomputed), 3,119,040 floats per image
+        (71114112, 29318976),  // 707: features.2.4.block.1 output (recomputed), 3,119,040 floats per image
+        (74233152, 35557056),  // 708: gradient of features.2.4.block.2 input, 3,119,040 floats per image
+        (67995072, 32438016),  // 709: gradient of features.2.4.block.1 input, 3,119,040 floats per image
+        (64876032, 29318976),  // 710: features.2.4.block.0 output (recomputed), 3,119,040 floats per image
+        (64876032, 35557056),  // 711: gradient of features.2.4.block.0 input, 519,840 floats per image
+        (65395872, 36076896),  // 712: gradient of features.2.3 branch, 519,840 floats per image
+        (61756992, 32438016),  // 713: gradient of features.2.3.block.3 input, 3,119,040 floats per image
+        (58637952, 29318976),  // 714: features.2.3.block.2 output (recomputed), 3,119,040 floats per image
+        (55518912, 23080896),  // 715: features.2.3.block.1 output (recomputed), 3,119,040 floats per image
+        (58637952, 29318976),  // 716: gradient of features.2.3.block.2 input, 3,119,040 floats per image
+        (52399872, 26199936),  // 717: gradient of features.2.3.block.1 input, 3,119,040 floats per image
+        (49280832, 23080896),  // 718: features.2.3.block.0 output (recomputed), 3,119,040 floats per image
+        (49280832, 29318976),  // 719: gradient of features.2.3.block.0 input, 519,840 floats per image
+        (49800672, 29838816),  // 720: gradient of features.2.2 branch, 519,840 floats per image
+        (46161792, 26199936),  // 721: gradient of features.2.2.block.3 input, 3,119,040 floats per image
+        (43042752, 23080896),  // 722: features.2.2.block.2 output (recomputed), 3,119,040 floats per image
+        (39923712, 16842816),  // 723: features.2.2.block.1 output (recomputed), 3,119,040 floats per image
+        (43042752, 23080896),  // 724: gradient of features.2.2.block.2 input, 3,119,040 floats per image
+        (36804672, 19961856),  // 725: gradient of features.2.2.block.1 input, 3,119,040 floats per image
+        (33685632, 16842816),  // 726: features.2.2.block.0 output (recomputed), 3,119,040 floats per image
+        (33685632, 23080896),  // 727: gradient of features.2.2.block.0 input, 519,840 floats per image
+        (34205472, 23600736),  // 728: gradient of features.2.1 branch, 519,840 floats per image
+        (30566592, 19961856),  // 729: gradient of features.2.1.block.3 input, 3,119,040 floats per image
+        (27447552, 16842816),  // 730: features.2.1.block.2 output (recomputed), 3,119,040 floats per image
+        (24328512, 10604736),  // 731: features.2.1.block.1 output (recomputed), 3,119,040 floats per image
+        (27447552, 16842816),  // 732: gradient of features.2.1.block.2 input, 3,119,040 floats per image
+        (21209472, 13723776),  // 733: gradient of features.2.1.block.1 input, 3,119,040 floats per image
+        (18090432, 10604736),  // 734: features.2.1.block.0 output (recomputed), 3,119,040 floats per image
+        (16842816, 13099968),  // 735: gradient of features.2.1.block.0 input, 519,840 floats per image
+        (14971392, 11228544),  // 736: gradient of features.2.0.block.3 input, 1,871,424 floats per image
+        (102928320, 9357120),  // 737: features.2.0.block.2 output (recomputed), 1,871,424 floats per image
+        (101056896, 7485696),  // 738: features.2.0.block.1 output (recomputed), 1,871,424 floats per image
+        (22457088, 22457088),  // 739: gradient of features.2.0.block.2 input, 1,871,424 floats per image
+        (14971392, 14971392),  // 740: gradient of features.2.0.block.1 input, 7,485,696 floats per image
+        (7485696, 7485696),  // 741: features.2.0.block.0 output (recomputed), 7,485,696 floats per image
+        (0, 0),  // 742: gradient of features.2.0.block.0 input, 1,247,616 floats per image
+        (1247616, 1247616),  // 743: gradient of features.1.2 branch, 1,247,616 floats per image
+        (2495232, 4990464),  // 744: gradient of features.1.2.block.2 input, 1,247,616 floats per image
+        (116028288, 3742848),  // 745: features.1.2.block.1 output (recomputed), 1,247,616 floats per image
+        (114780672, 2495232),  // 746: features.1.2.block.0 output (recomputed), 1,247,616 floats per image
+        (1247616, 1247616),  // 747: gradient of features.1.2.block.1 input, 1,247,616 floats per image
+        (2495232, 2495232),  // 748: gradient of features.1.2.block.0 input, 1,247,616 floats per image
+        (0, 0),  // 749: gradient of features.1.1 branch, 1,247,616 floats per image
+        (1247616, 4990464),  // 750: gradient of features.1.1.block.2 input, 1,247,616 floats per image
+        (109790208, 3742848),  // 751: features.1.1.block.1 output (recomputed), 1,247,616 floats per image
+        (108542592, 1247616),  // 752: features.1.1.block.0 output (recomputed), 1,247,616 floats per image
+        (0, 0),  // 753: gradient of features.1.1.block.1 input, 1,247,616 floats per image
+        (3742848, 7485696),  // 754: gradient of features.1.1.block.0 input, 1,247,616 floats per image
+        (0, 4990464),  // 755: gradient of features.1.0.block.2 input, 2,495,232 floats per image
+        (96690240, 2495232),  // 756: features.1.0.block.1 output (recomputed), 2,495,232 floats per image
+        (94195008, 0),  // 757: features.1.0.block.0 output (recomputed), 2,495,232 floats per image
+        (2495232, 2495232),  // 758: gradient of features.1.0.block.1 input, 2,495,232 floats per image
+        (0, 4990464),  // 759: gradient of features.1.0.block.0 input, 2,495,232 floats per image
+        (89204544, 0),  // 760: features.0 output (recomputed), 2,495,232 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -10328,12 +12431,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.7.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+        .init("features.7.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward", macsPerImage: 707788800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
               "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 12441600,
@@ -10350,12 +12463,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 707788800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
               "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 12441600,
@@ -10370,12 +12493,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 420249600,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 7387200,
@@ -10390,12 +12523,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.8.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.8.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.8.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10412,12 +12555,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10434,12 +12587,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10456,12 +12619,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10478,12 +12651,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10500,12 +12683,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10522,12 +12715,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10544,12 +12747,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 20520000,
@@ -10564,12 +12777,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 144460800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 11880000,
@@ -10584,12 +12807,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.6.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 44404800,
@@ -10606,12 +12839,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 44404800,
@@ -10628,12 +12871,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 44404800,
@@ -10650,12 +12903,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 44404800,
@@ -10672,12 +12935,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 44404800,
@@ -10694,12 +12967,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 44404800,
@@ -10714,12 +12997,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 227352576,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 32294400,
@@ -10734,12 +13027,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.6.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 11625984,
@@ -10756,12 +13059,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 11625984,
@@ -10778,12 +13091,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 11625984,
@@ -10800,12 +13123,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 11625984,
@@ -10822,12 +13155,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 11625984,
@@ -10844,12 +13187,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 11625984,
@@ -10864,12 +13217,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 82673664,
               "conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 29, 29, 384]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 5812992,
@@ -10884,12 +13247,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
               "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 62380800,
@@ -10906,12 +13279,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
               "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 62380800,
@@ -10928,12 +13311,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
               "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 62380800,
@@ -10950,12 +13343,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
               "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 62380800,
@@ -10970,12 +13373,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 99809280,
               "conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 57, 57, 240]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 38988000,
@@ -10990,12 +13403,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.4.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 56142720,
@@ -11012,12 +13435,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 56142720,
@@ -11034,12 +13467,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 56142720,
@@ -11056,12 +13499,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
               "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 56142720,
@@ -11076,12 +13529,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 149713920,
               "conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 114, 114, 144]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 33685632,
@@ -11096,6 +13559,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.1.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward", macsPerImage: 59885568,
               "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
@@ -11114,6 +13583,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 59885568,
               "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
@@ -11130,12 +13605,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 119771136,
               "conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
               "squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 228, 228, 48]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 44914176,

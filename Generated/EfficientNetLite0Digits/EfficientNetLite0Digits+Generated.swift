@@ -946,12 +946,13 @@ extension EfficientNetLite0Digits {
 
 /// EfficientNetLite0Digits in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 13,491,168 floats per image (saved activations and gradients, packed by lifetime); parameters: 3,425,968 floats.
+/// Training arena: 13,491,168 floats per image (saved activations and gradients, packed by lifetime), 7,400,960 with `recomputeActivations`; parameters: 3,425,968 floats.
 public final class EfficientNetLite0DigitsTraining: TrainableModel {
     public static let descriptor = EfficientNetLite0Digits.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 3425968,
-        arenaFloatsPerImage: 13491168, fixedFloats: 407328,
+        arenaFloatsPerImage: 13491168, recomputingArenaFloatsPerImage: 7400960,
+        fixedFloats: 407328,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -980,9 +981,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 13491168 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 13491168 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 7400960 : 13491168
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1038,23 +1042,23 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 5569536 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 5970944 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.t + 5970944 &* s.n, scratch: s.f + 1280, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 1280, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1067,48 +1071,47 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 5970944 &* s.n, batch: s.n, height: 112, width: 112, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
-            activation: .identity, output: s.t + 6372352 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 6773760 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.t + 6773760 &* s.n, scratch: s.f + 1344, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 1344, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 6773760 &* s.n, pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1408,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 7777280 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(3), pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1408, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 7977984 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                activation: .identity, output: s.tensor(5), savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
             s.profiler?.stop(9)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
-                activation: .identity, output: s.t + 7977984 &* s.n, scratch: s.f + 1984, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 1984, pool: pool)
             s.profiler?.stop(10)
         }
     }
@@ -1117,24 +1120,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 7977984 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 1984,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(5), pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 1984, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(11)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
-                output: s.t + 1204224 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
-                runningVar: s.p + 3808, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.tensor(7), savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+                runningMean: s.p + 3712, runningVar: s.p + 3808, pool: pool)
             s.profiler?.stop(12)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
-                output: s.t + 1204224 &* s.n, scratch: s.f + 2016, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 2016, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
@@ -1143,48 +1146,47 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 1204224 &* s.n, batch: s.n, height: 112, width: 112, channels: 96,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
-            activation: .identity, output: s.t + 7175168 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(15)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 7476224 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(16)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.t + 7476224 &* s.n, scratch: s.f + 2208, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 2208, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 7476224 &* s.n, pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 5152,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11734912 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 5152, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(18)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 11810176 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                activation: .identity, output: s.tensor(11), savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
-                activation: .identity, output: s.t + 11810176 &* s.n, scratch: s.f + 4128, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 4128, pool: pool)
             s.profiler?.stop(20)
         }
     }
@@ -1193,25 +1195,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11810176 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 7584,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(11), pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 7584, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
         s.profiler?.stop(21)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                activation: .relu6, output: s.tensor(13), savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
             s.profiler?.stop(22)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.t + 2860032 &* s.n, scratch: s.f + 4176, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 4176, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1220,62 +1221,60 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 2860032 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
-            activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(25)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
             s.profiler?.stop(26)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.t + 3763200 &* s.n, scratch: s.f + 4464, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 4464, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 3763200 &* s.n, pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 13488,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11885440 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(15), pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 13488,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(28)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 4214784 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
             s.profiler?.stop(29)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
-                activation: .identity, output: s.t + 4214784 &* s.n, scratch: s.f + 7344, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 7344, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 13491072 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(19), random: &random)
             s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 11810176 &* s.n, branch: s.t + 4214784 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 13491072 &* s.n : nil, batch: s.n,
-            perImage: 75264, output: s.t + 11960704 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 75264, output: s.tensor(18), pool: pool)
         s.profiler?.stop(32)
     }
 
@@ -1283,25 +1282,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11960704 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 17072,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4214784 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 17072,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(33)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 4666368 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
             s.profiler?.stop(34)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.t + 4666368 &* s.n, scratch: s.f + 7392, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 7392, pool: pool)
             s.profiler?.stop(35)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
@@ -1310,48 +1308,47 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(36)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 4666368 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
-            activation: .identity, output: s.t + 10380160 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(37)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10493056 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 24992, runningVar: s.p + 25136, pool: pool)
             s.profiler?.stop(38)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
-                activation: .relu6, output: s.t + 10493056 &* s.n, scratch: s.f + 7680, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 7680, pool: pool)
             s.profiler?.stop(39)
         }
         // features.3.0.block.2 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 10493056 &* s.n, pixels: 784 &* s.n, inChannels: 144, weights: s.p + 25280,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13042624 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(23), pixels: 784 &* s.n, inChannels: 144, weights: s.p + 25280,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
         s.profiler?.stop(40)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 31040, beta: s.p + 31088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 13073984 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+                activation: .identity, output: s.tensor(25), savedMean: s.f + 15168, savedInvStd: s.f + 15208,
                 runningMean: s.p + 31136, runningVar: s.p + 31184, pool: pool)
             s.profiler?.stop(41)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 31040, beta: s.p + 31088, runningMean: s.p + 31136, runningVar: s.p + 31184, eps: 0.001,
-                activation: .identity, output: s.t + 13073984 &* s.n, scratch: s.f + 15168, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 15168, pool: pool)
             s.profiler?.stop(42)
         }
     }
@@ -1360,25 +1357,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13073984 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 31232,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5117952 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(25), pixels: 784 &* s.n, inChannels: 40, weights: s.p + 31232, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(26), pool: pool)
         s.profiler?.stop(43)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 5306112 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+                activation: .relu6, output: s.tensor(27), savedMean: s.f + 15248, savedInvStd: s.f + 15488,
                 runningMean: s.p + 41312, runningVar: s.p + 41552, pool: pool)
             s.profiler?.stop(44)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
-                activation: .relu6, output: s.t + 5306112 &* s.n, scratch: s.f + 15248, pool: pool)
+                activation: .relu6, output: s.tensor(27), scratch: s.f + 15248, pool: pool)
             s.profiler?.stop(45)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -1387,62 +1383,60 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(46)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 5306112 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(27), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
-            activation: .identity, output: s.t + 8178688 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(28), pool: pool)
         s.profiler?.stop(47)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 8366848 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+                activation: .relu6, output: s.tensor(29), savedMean: s.f + 15728, savedInvStd: s.f + 15968,
                 runningMean: s.p + 48272, runningVar: s.p + 48512, pool: pool)
             s.profiler?.stop(48)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
-                activation: .relu6, output: s.t + 8366848 &* s.n, scratch: s.f + 15728, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 15728, pool: pool)
             s.profiler?.stop(49)
         }
         // features.3.1.block.2 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 8366848 &* s.n, pixels: 784 &* s.n, inChannels: 240, weights: s.p + 48752,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13105344 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(29), pixels: 784 &* s.n, inChannels: 240, weights: s.p + 48752,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
         s.profiler?.stop(50)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 58352, beta: s.p + 58400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+                activation: .identity, output: s.tensor(31), savedMean: s.f + 28208, savedInvStd: s.f + 28248,
                 runningMean: s.p + 58448, runningVar: s.p + 58496, pool: pool)
             s.profiler?.stop(51)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 58352, beta: s.p + 58400, runningMean: s.p + 58448, runningVar: s.p + 58496, eps: 0.001,
-                activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 28208, pool: pool)
+                activation: .identity, output: s.tensor(31), scratch: s.f + 28208, pool: pool)
             s.profiler?.stop(52)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 13491088 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(33), random: &random)
             s.profiler?.stop(53)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13073984 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 13491088 &* s.n : nil, batch: s.n,
-            perImage: 31360, output: s.t + 13136704 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(25), branch: s.tensor(31),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(33) : nil, batch: s.n,
+            perImage: 31360, output: s.tensor(32), pool: pool)
         s.profiler?.stop(54)
     }
 
@@ -1450,25 +1444,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13136704 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 58544,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8555008 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(32), pixels: 784 &* s.n, inChannels: 40, weights: s.p + 58544, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(34), pool: pool)
         s.profiler?.stop(55)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 8743168 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+                activation: .relu6, output: s.tensor(35), savedMean: s.f + 28288, savedInvStd: s.f + 28528,
                 runningMean: s.p + 68624, runningVar: s.p + 68864, pool: pool)
             s.profiler?.stop(56)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
-                activation: .relu6, output: s.t + 8743168 &* s.n, scratch: s.f + 28288, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 28288, pool: pool)
             s.profiler?.stop(57)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -1477,48 +1470,47 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(58)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 8743168 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
-            activation: .identity, output: s.t + 12882688 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(59)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12929728 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 28768, savedInvStd: s.f + 29008,
                 runningMean: s.p + 71744, runningVar: s.p + 71984, pool: pool)
             s.profiler?.stop(60)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
-                activation: .relu6, output: s.t + 12929728 &* s.n, scratch: s.f + 28768, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 28768, pool: pool)
             s.profiler?.stop(61)
         }
         // features.4.0.block.2 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12929728 &* s.n, pixels: 196 &* s.n, inChannels: 240, weights: s.p + 72224,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13299776 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(37), pixels: 196 &* s.n, inChannels: 240, weights: s.p + 72224,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(62)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 91424, beta: s.p + 91504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 13315456 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 33568, savedInvStd: s.f + 33648,
                 runningMean: s.p + 91584, runningVar: s.p + 91664, pool: pool)
             s.profiler?.stop(63)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 91424, beta: s.p + 91504, runningMean: s.p + 91584, runningVar: s.p + 91664, eps: 0.001,
-                activation: .identity, output: s.t + 13315456 &* s.n, scratch: s.f + 33568, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 33568, pool: pool)
             s.profiler?.stop(64)
         }
     }
@@ -1527,25 +1519,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13315456 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 91744,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10605952 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(39), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 91744, bias: s.f,
+            outChannels: 480, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
         s.profiler?.stop(65)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10700032 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+                activation: .relu6, output: s.tensor(41), savedMean: s.f + 33728, savedInvStd: s.f + 34208,
                 runningMean: s.p + 131104, runningVar: s.p + 131584, pool: pool)
             s.profiler?.stop(66)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
-                eps: 0.001, activation: .relu6, output: s.t + 10700032 &* s.n, scratch: s.f + 33728, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 33728, pool: pool)
             s.profiler?.stop(67)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -1554,62 +1545,61 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(68)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 10700032 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
-            activation: .identity, output: s.t + 10794112 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
+            activation: .identity, output: s.tensor(42), pool: pool)
         s.profiler?.stop(69)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10888192 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+                activation: .relu6, output: s.tensor(43), savedMean: s.f + 34688, savedInvStd: s.f + 35168,
                 runningMean: s.p + 137344, runningVar: s.p + 137824, pool: pool)
             s.profiler?.stop(70)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
-                eps: 0.001, activation: .relu6, output: s.t + 10888192 &* s.n, scratch: s.f + 34688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 34688, pool: pool)
             s.profiler?.stop(71)
         }
         // features.4.1.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 10888192 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 138304,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13331136 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(43), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 138304,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(44), pool: pool)
         s.profiler?.stop(72)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 176704, beta: s.p + 176784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+                activation: .identity, output: s.tensor(45), savedMean: s.f + 44288, savedInvStd: s.f + 44368,
                 runningMean: s.p + 176864, runningVar: s.p + 176944, pool: pool)
             s.profiler?.stop(73)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 176704, beta: s.p + 176784, runningMean: s.p + 176864, runningVar: s.p + 176944,
-                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 44288, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(45), scratch: s.f + 44288, pool: pool)
             s.profiler?.stop(74)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
-                into: s.t + 13491104 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(47),
+                random: &random)
             s.profiler?.stop(75)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13315456 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 13491104 &* s.n : nil, batch: s.n,
-            perImage: 15680, output: s.t + 13346816 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(45),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(47) : nil, batch: s.n,
+            perImage: 15680, output: s.tensor(46), pool: pool)
         s.profiler?.stop(76)
     }
 
@@ -1617,25 +1607,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13346816 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 177024,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10982272 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(46), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 177024,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(48), pool: pool)
         s.profiler?.stop(77)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 11076352 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+                activation: .relu6, output: s.tensor(49), savedMean: s.f + 44448, savedInvStd: s.f + 44928,
                 runningMean: s.p + 216384, runningVar: s.p + 216864, pool: pool)
             s.profiler?.stop(78)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
-                eps: 0.001, activation: .relu6, output: s.t + 11076352 &* s.n, scratch: s.f + 44448, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 44448, pool: pool)
             s.profiler?.stop(79)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -1644,62 +1633,61 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(80)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 11076352 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
-            activation: .identity, output: s.t + 11170432 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(49), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
+            activation: .identity, output: s.tensor(50), pool: pool)
         s.profiler?.stop(81)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 11264512 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+                activation: .relu6, output: s.tensor(51), savedMean: s.f + 45408, savedInvStd: s.f + 45888,
                 runningMean: s.p + 222624, runningVar: s.p + 223104, pool: pool)
             s.profiler?.stop(82)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
-                eps: 0.001, activation: .relu6, output: s.t + 11264512 &* s.n, scratch: s.f + 45408, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 45408, pool: pool)
             s.profiler?.stop(83)
         }
         // features.4.2.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11264512 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 223584,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13362496 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(51), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 223584,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
         s.profiler?.stop(84)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 261984, beta: s.p + 262064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+                activation: .identity, output: s.tensor(53), savedMean: s.f + 55008, savedInvStd: s.f + 55088,
                 runningMean: s.p + 262144, runningVar: s.p + 262224, pool: pool)
             s.profiler?.stop(85)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 261984, beta: s.p + 262064, runningMean: s.p + 262144, runningVar: s.p + 262224,
-                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 55008, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(53), scratch: s.f + 55008, pool: pool)
             s.profiler?.stop(86)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
-                into: s.t + 13491120 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(55),
+                random: &random)
             s.profiler?.stop(87)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13346816 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 13491120 &* s.n : nil, batch: s.n,
-            perImage: 15680, output: s.t + 13378176 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(46), branch: s.tensor(53),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(55) : nil, batch: s.n,
+            perImage: 15680, output: s.tensor(54), pool: pool)
         s.profiler?.stop(88)
     }
 
@@ -1707,25 +1695,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13378176 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 262304,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 11358592 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(54), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 262304,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
         s.profiler?.stop(89)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 11452672 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+                activation: .relu6, output: s.tensor(57), savedMean: s.f + 55168, savedInvStd: s.f + 55648,
                 runningMean: s.p + 301664, runningVar: s.p + 302144, pool: pool)
             s.profiler?.stop(90)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
-                eps: 0.001, activation: .relu6, output: s.t + 11452672 &* s.n, scratch: s.f + 55168, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 55168, pool: pool)
             s.profiler?.stop(91)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
@@ -1734,48 +1721,47 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(92)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 11452672 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
-            activation: .identity, output: s.t + 11546752 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
+            activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(93)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 11640832 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 56128, savedInvStd: s.f + 56608,
                 runningMean: s.p + 315584, runningVar: s.p + 316064, pool: pool)
             s.profiler?.stop(94)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
-                eps: 0.001, activation: .relu6, output: s.t + 11640832 &* s.n, scratch: s.f + 56128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 56128, pool: pool)
             s.profiler?.stop(95)
         }
         // features.5.0.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11640832 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 316544,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13168064 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(59), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 316544,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
         s.profiler?.stop(96)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 370304, beta: s.p + 370416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 13190016 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 81088, savedInvStd: s.f + 81200,
                 runningMean: s.p + 370528, runningVar: s.p + 370640, pool: pool)
             s.profiler?.stop(97)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 370304, beta: s.p + 370416, runningMean: s.p + 370528, runningVar: s.p + 370640,
-                eps: 0.001, activation: .identity, output: s.t + 13190016 &* s.n, scratch: s.f + 81088, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 81088, pool: pool)
             s.profiler?.stop(98)
         }
     }
@@ -1784,25 +1770,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13190016 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 370752,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(61), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 370752,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(99)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 9063040 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+                activation: .relu6, output: s.tensor(63), savedMean: s.f + 81312, savedInvStd: s.f + 81984,
                 runningMean: s.p + 447360, runningVar: s.p + 448032, pool: pool)
             s.profiler?.stop(100)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
-                eps: 0.001, activation: .relu6, output: s.t + 9063040 &* s.n, scratch: s.f + 81312, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 81312, pool: pool)
             s.profiler?.stop(101)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -1811,62 +1796,60 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(102)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 9063040 &* s.n, batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
-            activation: .identity, output: s.t + 9194752 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(64), pool: pool)
         s.profiler?.stop(103)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 9326464 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                activation: .relu6, output: s.tensor(65), savedMean: s.f + 82656, savedInvStd: s.f + 83328,
                 runningMean: s.p + 466848, runningVar: s.p + 467520, pool: pool)
             s.profiler?.stop(104)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
-                eps: 0.001, activation: .relu6, output: s.t + 9326464 &* s.n, scratch: s.f + 82656, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 82656, pool: pool)
             s.profiler?.stop(105)
         }
         // features.5.1.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 9326464 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 468192,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13211968 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(65), pixels: 196 &* s.n, inChannels: 672, weights: s.p + 468192,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(66), pool: pool)
         s.profiler?.stop(106)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 543456, beta: s.p + 543568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 117600,
-                savedInvStd: s.f + 117712, runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
+                activation: .identity, output: s.tensor(67), savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+                runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
             s.profiler?.stop(107)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 543456, beta: s.p + 543568, runningMean: s.p + 543680, runningVar: s.p + 543792,
-                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 117600, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(67), scratch: s.f + 117600, pool: pool)
             s.profiler?.stop(108)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 13491136 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(69), random: &random)
             s.profiler?.stop(109)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13190016 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 13491136 &* s.n : nil, batch: s.n,
-            perImage: 21952, output: s.t + 13233920 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(61), branch: s.tensor(67),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(69) : nil, batch: s.n,
+            perImage: 21952, output: s.tensor(68), pool: pool)
         s.profiler?.stop(110)
     }
 
@@ -1874,25 +1857,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13233920 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 543904,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9458176 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 543904,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(70), pool: pool)
         s.profiler?.stop(111)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 9589888 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                activation: .relu6, output: s.tensor(71), savedMean: s.f + 117824, savedInvStd: s.f + 118496,
                 runningMean: s.p + 620512, runningVar: s.p + 621184, pool: pool)
             s.profiler?.stop(112)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
-                eps: 0.001, activation: .relu6, output: s.t + 9589888 &* s.n, scratch: s.f + 117824, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(71), scratch: s.f + 117824, pool: pool)
             s.profiler?.stop(113)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -1901,62 +1883,60 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(114)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 9589888 &* s.n, batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(71), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
-            activation: .identity, output: s.t + 9721600 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(72), pool: pool)
         s.profiler?.stop(115)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 9853312 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                activation: .relu6, output: s.tensor(73), savedMean: s.f + 119168, savedInvStd: s.f + 119840,
                 runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
             s.profiler?.stop(116)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
-                eps: 0.001, activation: .relu6, output: s.t + 9853312 &* s.n, scratch: s.f + 119168, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 119168, pool: pool)
             s.profiler?.stop(117)
         }
         // features.5.2.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 9853312 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 641344,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13255872 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(73), pixels: 196 &* s.n, inChannels: 672, weights: s.p + 641344,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
         s.profiler?.stop(118)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 716608, beta: s.p + 716720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 154112,
-                savedInvStd: s.f + 154224, runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
+                activation: .identity, output: s.tensor(75), savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+                runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
             s.profiler?.stop(119)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 716608, beta: s.p + 716720, runningMean: s.p + 716832, runningVar: s.p + 716944,
-                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 154112, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(75), scratch: s.f + 154112, pool: pool)
             s.profiler?.stop(120)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 13491152 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(77), random: &random)
             s.profiler?.stop(121)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13233920 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 13491152 &* s.n : nil, batch: s.n,
-            perImage: 21952, output: s.t + 13277824 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(68), branch: s.tensor(75),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(77) : nil, batch: s.n,
+            perImage: 21952, output: s.tensor(76), pool: pool)
         s.profiler?.stop(122)
     }
 
@@ -1964,25 +1944,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13277824 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 717056,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9985024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(76), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 717056,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(78), pool: pool)
         s.profiler?.stop(123)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10116736 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                activation: .relu6, output: s.tensor(79), savedMean: s.f + 154336, savedInvStd: s.f + 155008,
                 runningMean: s.p + 793664, runningVar: s.p + 794336, pool: pool)
             s.profiler?.stop(124)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
-                eps: 0.001, activation: .relu6, output: s.t + 10116736 &* s.n, scratch: s.f + 154336, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(79), scratch: s.f + 154336, pool: pool)
             s.profiler?.stop(125)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -1991,48 +1970,47 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(126)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 10116736 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
-            activation: .identity, output: s.t + 12976768 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(79), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
+            activation: .identity, output: s.tensor(80), pool: pool)
         s.profiler?.stop(127)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 13009696 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+                activation: .relu6, output: s.tensor(81), savedMean: s.f + 155680, savedInvStd: s.f + 156352,
                 runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
             s.profiler?.stop(128)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
-                eps: 0.001, activation: .relu6, output: s.t + 13009696 &* s.n, scratch: s.f + 155680, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 155680, pool: pool)
             s.profiler?.stop(129)
         }
         // features.6.0.block.2 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13009696 &* s.n, pixels: 49 &* s.n, inChannels: 672, weights: s.p + 814496,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10367616 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(81), pixels: 49 &* s.n, inChannels: 672, weights: s.p + 814496,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(82), pool: pool)
         s.profiler?.stop(130)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 943520, beta: s.p + 943712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 13425216 &* s.n, savedMean: s.f + 190624,
-                savedInvStd: s.f + 190816, runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
+                activation: .identity, output: s.tensor(83), savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+                runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
             s.profiler?.stop(131)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 943520, beta: s.p + 943712, runningMean: s.p + 943904, runningVar: s.p + 944096,
-                eps: 0.001, activation: .identity, output: s.t + 13425216 &* s.n, scratch: s.f + 190624, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(83), scratch: s.f + 190624, pool: pool)
             s.profiler?.stop(132)
         }
     }
@@ -2041,25 +2019,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13425216 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 944288,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 10311168 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 944288,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(133)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12035968 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                activation: .relu6, output: s.tensor(85), savedMean: s.f + 191008, savedInvStd: s.f + 192160,
                 runningMean: s.p + 1167776, runningVar: s.p + 1168928, pool: pool)
             s.profiler?.stop(134)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
-                eps: 0.001, activation: .relu6, output: s.t + 12035968 &* s.n, scratch: s.f + 191008, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(85), scratch: s.f + 191008, pool: pool)
             s.profiler?.stop(135)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2068,62 +2045,61 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(136)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12035968 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
-            activation: .identity, output: s.t + 12092416 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(86), pool: pool)
         s.profiler?.stop(137)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12148864 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                activation: .relu6, output: s.tensor(87), savedMean: s.f + 193312, savedInvStd: s.f + 194464,
                 runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
             s.profiler?.stop(138)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
-                eps: 0.001, activation: .relu6, output: s.t + 12148864 &* s.n, scratch: s.f + 193312, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 193312, pool: pool)
             s.profiler?.stop(139)
         }
         // features.6.1.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12148864 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 1203488, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 13434624 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(87), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 1203488,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(140)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1424672, beta: s.p + 1424864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 253216,
-                savedInvStd: s.f + 253408, runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
+                activation: .identity, output: s.tensor(89), savedMean: s.f + 253216, savedInvStd: s.f + 253408,
+                runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
             s.profiler?.stop(141)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1424672, beta: s.p + 1424864, runningMean: s.p + 1425056, runningVar: s.p + 1425248,
-                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 253216, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(89), scratch: s.f + 253216, pool: pool)
             s.profiler?.stop(142)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
-                into: s.t + 10377024 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(91),
+                random: &random)
             s.profiler?.stop(143)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13425216 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 10377024 &* s.n : nil, batch: s.n,
-            perImage: 9408, output: s.t + 13444032 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(83), branch: s.tensor(89),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(91) : nil, batch: s.n,
+            perImage: 9408, output: s.tensor(90), pool: pool)
         s.profiler?.stop(144)
     }
 
@@ -2131,25 +2107,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13444032 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1425440,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12205312 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(90), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1425440,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
         s.profiler?.stop(145)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12261760 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                activation: .relu6, output: s.tensor(93), savedMean: s.f + 253600, savedInvStd: s.f + 254752,
                 runningMean: s.p + 1648928, runningVar: s.p + 1650080, pool: pool)
             s.profiler?.stop(146)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
-                eps: 0.001, activation: .relu6, output: s.t + 12261760 &* s.n, scratch: s.f + 253600, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(93), scratch: s.f + 253600, pool: pool)
             s.profiler?.stop(147)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2158,62 +2133,60 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(148)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12261760 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(93), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
-            activation: .identity, output: s.t + 12318208 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(94), pool: pool)
         s.profiler?.stop(149)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12374656 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                activation: .relu6, output: s.tensor(95), savedMean: s.f + 255904, savedInvStd: s.f + 257056,
                 runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
             s.profiler?.stop(150)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
-                eps: 0.001, activation: .relu6, output: s.t + 12374656 &* s.n, scratch: s.f + 255904, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 255904, pool: pool)
             s.profiler?.stop(151)
         }
         // features.6.2.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12374656 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 1684640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 13453440 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(95), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 1684640,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(152)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1905824, beta: s.p + 1906016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 315808,
-                savedInvStd: s.f + 316000, runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 315808, savedInvStd: s.f + 316000,
+                runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
             s.profiler?.stop(153)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1905824, beta: s.p + 1906016, runningMean: s.p + 1906208, runningVar: s.p + 1906400,
-                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 315808, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 315808, pool: pool)
             s.profiler?.stop(154)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 10377040 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(99), random: &random)
             s.profiler?.stop(155)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13444032 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 10377040 &* s.n : nil, batch: s.n,
-            perImage: 9408, output: s.t + 13462848 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(90), branch: s.tensor(97),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(99) : nil, batch: s.n,
+            perImage: 9408, output: s.tensor(98), pool: pool)
         s.profiler?.stop(156)
     }
 
@@ -2221,25 +2194,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13462848 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1906592,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12431104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(98), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1906592,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(100), pool: pool)
         s.profiler?.stop(157)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12487552 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                activation: .relu6, output: s.tensor(101), savedMean: s.f + 316192, savedInvStd: s.f + 317344,
                 runningMean: s.p + 2130080, runningVar: s.p + 2131232, pool: pool)
             s.profiler?.stop(158)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
-                eps: 0.001, activation: .relu6, output: s.t + 12487552 &* s.n, scratch: s.f + 316192, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(101), scratch: s.f + 316192, pool: pool)
             s.profiler?.stop(159)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2248,62 +2220,61 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(160)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12487552 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
-            activation: .identity, output: s.t + 12544000 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(102), pool: pool)
         s.profiler?.stop(161)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12600448 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                activation: .relu6, output: s.tensor(103), savedMean: s.f + 318496, savedInvStd: s.f + 319648,
                 runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
             s.profiler?.stop(162)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
-                eps: 0.001, activation: .relu6, output: s.t + 12600448 &* s.n, scratch: s.f + 318496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 318496, pool: pool)
             s.profiler?.stop(163)
         }
         // features.6.3.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12600448 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 2165792, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 13472256 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(103), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 2165792,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(104), pool: pool)
         s.profiler?.stop(164)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2386976, beta: s.p + 2387168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5494272 &* s.n, savedMean: s.f + 378400,
-                savedInvStd: s.f + 378592, runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
+                activation: .identity, output: s.tensor(105), savedMean: s.f + 378400, savedInvStd: s.f + 378592,
+                runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
             s.profiler?.stop(165)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2386976, beta: s.p + 2387168, runningMean: s.p + 2387360, runningVar: s.p + 2387552,
-                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 378400, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(105), scratch: s.f + 378400, pool: pool)
             s.profiler?.stop(166)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
-                into: s.t + 10377056 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(107),
+                random: &random)
             s.profiler?.stop(167)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 13462848 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 10377056 &* s.n : nil, batch: s.n,
-            perImage: 9408, output: s.t + 13481664 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(98), branch: s.tensor(105),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(107) : nil, batch: s.n,
+            perImage: 9408, output: s.tensor(106), pool: pool)
         s.profiler?.stop(168)
     }
 
@@ -2311,25 +2282,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13481664 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2387744,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12656896 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(106), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2387744,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(108), pool: pool)
         s.profiler?.stop(169)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12713344 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                activation: .relu6, output: s.tensor(109), savedMean: s.f + 378784, savedInvStd: s.f + 379936,
                 runningMean: s.p + 2611232, runningVar: s.p + 2612384, pool: pool)
             s.profiler?.stop(170)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
-                eps: 0.001, activation: .relu6, output: s.t + 12713344 &* s.n, scratch: s.f + 378784, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(109), scratch: s.f + 378784, pool: pool)
             s.profiler?.stop(171)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
@@ -2338,48 +2308,47 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.stop(172)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12713344 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
-            activation: .identity, output: s.t + 12769792 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(110), pool: pool)
         s.profiler?.stop(173)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12826240 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                activation: .relu6, output: s.tensor(111), savedMean: s.f + 381088, savedInvStd: s.f + 382240,
                 runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
             s.profiler?.stop(174)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
-                eps: 0.001, activation: .relu6, output: s.t + 12826240 &* s.n, scratch: s.f + 381088, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 381088, pool: pool)
             s.profiler?.stop(175)
         }
         // features.7.0.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12826240 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
-            weights: s.p + 2628512, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
-            output: s.t + 13393856 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(111), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 2628512,
+            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(112), pool: pool)
         s.profiler?.stop(176)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 2997152, beta: s.p + 2997472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 13409536 &* s.n, savedMean: s.f + 404128,
-                savedInvStd: s.f + 404448, runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
+                activation: .identity, output: s.tensor(113), savedMean: s.f + 404128, savedInvStd: s.f + 404448,
+                runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
             s.profiler?.stop(177)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 2997152, beta: s.p + 2997472, runningMean: s.p + 2997792, runningVar: s.p + 2998112,
-                eps: 0.001, activation: .identity, output: s.t + 13409536 &* s.n, scratch: s.f + 404128, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(113), scratch: s.f + 404128, pool: pool)
             s.profiler?.stop(178)
         }
     }
@@ -2388,25 +2357,24 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13409536 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 2998432,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5494272 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(113), pixels: 49 &* s.n, inChannels: 320, weights: s.p + 2998432,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(114), pool: pool)
         s.profiler?.stop(179)
         // features.8 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 3408032, beta: s.p + 3409312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10248448 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+                activation: .relu6, output: s.tensor(115), savedMean: s.f + 404768, savedInvStd: s.f + 406048,
                 runningMean: s.p + 3410592, runningVar: s.p + 3411872, pool: pool)
             s.profiler?.stop(180)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 3408032, beta: s.p + 3409312, runningMean: s.p + 3410592, runningVar: s.p + 3411872,
-                eps: 0.001, activation: .relu6, output: s.t + 10248448 &* s.n, scratch: s.f + 404768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 404768, pool: pool)
             s.profiler?.stop(181)
         }
     }
@@ -2415,27 +2383,27 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 10248448 &* s.n, batch: s.n, pixels: 49, channels: 1280,
-            output: s.t + 5556992 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(115), batch: s.n, pixels: 49, channels: 1280, output: s.tensor(116),
+            pool: pool)
         s.profiler?.stop(182)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 5556992 &* s.n, output: s.t + 5559552 &* s.n, count: 1280 &* s.n,
-            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 5558272 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(116), output: s.tensor(118), count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(117), random: &random)
         s.profiler?.stop(183)
         // classifier.1 linear, [n, 1280] -> [n, 10]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 5559552 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 3413152,
-            bias: s.p + 3425952, outFeatures: 10, output: s.t + 5556992 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(118), batch: s.n, inFeatures: 1280, weights: s.p + 3413152, bias: s.p + 3425952,
+            outFeatures: 10, output: s.tensor(119), pool: pool)
         s.profiler?.stop(184)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 5556992 &* s.n, labels: s.labels, classes: 10,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 5560832 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(119), labels: s.labels, classes: 10,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(120))
         s.profiler?.stop(185)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 5556992 &* s.n, count: 10 &* s.n)
+        s.logits.update(from: s.tensor(119), count: 10 &* s.n)
         s.profiler?.stop(186)
     }
 
@@ -2443,19 +2411,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 5560832 &* s.n, input: s.t + 5559552 &* s.n,
-            weights: s.p + 3413152, batch: s.n, inFeatures: 1280, outFeatures: 10, gradInput: s.t + 5556992 &* s.n,
-            gradWeights: s.g + 3413152, gradBias: s.g + 3425952, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(120), input: s.tensor(118), weights: s.p + 3413152,
+            batch: s.n, inFeatures: 1280, outFeatures: 10, gradInput: s.tensor(121), gradWeights: s.g + 3413152,
+            gradBias: s.g + 3425952, pool: pool)
         s.profiler?.stop(187)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 5556992 &* s.n, mask: s.t + 5558272 &* s.n,
-            count: 1280 &* s.n, gradInput: s.t + 5559552 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(121), mask: s.tensor(117), count: 1280 &* s.n,
+            gradInput: s.tensor(122))
         s.profiler?.stop(188)
         // avgpool backward: spread each channel's gradient over the 49 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 5559552 &* s.n, batch: s.n, pixels: 49,
-            channels: 1280, gradInput: s.t + 10248448 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(122), batch: s.n, pixels: 49, channels: 1280,
+            gradInput: s.tensor(123), pool: pool)
         s.profiler?.stop(189)
     }
 
@@ -2463,16 +2431,16 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 5494272 &* s.n,
-            pixels: 49 &* s.n, channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 404768,
-            savedInvStd: s.f + 406048, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 3408032,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(123), input: s.tensor(114), pixels: 49 &* s.n,
+            channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 404768,
+            savedInvStd: s.f + 406048, activation: .relu6, gradInput: s.tensor(123), gradGamma: s.g + 3408032,
             gradBeta: s.g + 3409312, pool: pool)
         s.profiler?.stop(190)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13409536 &* s.n,
-            weights: s.p + 2998432, pixels: 49 &* s.n, inChannels: 320, outChannels: 1280,
-            gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 2998432, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(123), input: s.tensor(113), weights: s.p + 2998432,
+            pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(124),
+            gradWeights: s.g + 2998432, pool: pool)
         s.profiler?.stop(191)
     }
 
@@ -2480,925 +2448,1626 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 13393856 &* s.n,
-            pixels: 49 &* s.n, channels: 320, gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 404128,
-            savedInvStd: s.f + 404448, activation: .identity, gradInput: s.t + 5550720 &* s.n,
-            gradGamma: s.g + 2997152, gradBeta: s.g + 2997472, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(112), pixels: 49 &* s.n,
+            channels: 320, gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 404128,
+            savedInvStd: s.f + 404448, activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 2997152,
+            gradBeta: s.g + 2997472, pool: pool)
         s.profiler?.stop(192)
+        // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                activation: .relu6, output: s.tensor(126), pool: pool)
+            s.profiler?.stop(193)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
+                eps: 0.001, activation: .relu6, output: s.tensor(126), scratch: s.f + 381088, pool: pool)
+            s.profiler?.stop(194)
+        }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 12826240 &* s.n,
-            weights: s.p + 2628512, pixels: 49 &* s.n, inChannels: 1152, outChannels: 320,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 2628512, pool: pool)
-        s.profiler?.stop(193)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 2628512,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(125),
+            gradWeights: s.g + 2628512, pool: pool)
+        s.profiler?.stop(195)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12769792 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 381088,
-            savedInvStd: s.f + 382240, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 2623904,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(125), input: s.tensor(110), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 381088,
+            savedInvStd: s.f + 382240, activation: .relu6, gradInput: s.tensor(125), gradGamma: s.g + 2623904,
             gradBeta: s.g + 2625056, pool: pool)
-        s.profiler?.stop(194)
+        s.profiler?.stop(196)
+        // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                activation: .relu6, output: s.tensor(128), pool: pool)
+            s.profiler?.stop(197)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
+                eps: 0.001, activation: .relu6, output: s.tensor(128), scratch: s.f + 378784, pool: pool)
+            s.profiler?.stop(198)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 393760, count: 10368)
-        s.profiler?.stop(195)
+        s.profiler?.stop(199)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12713344 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7,
-            outWidth: 7, weights: s.f + 383392, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 393760,
-            pool: pool)
-        s.profiler?.stop(196)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(125), input: s.tensor(128), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
+            weights: s.f + 383392, gradInput: s.tensor(127), gradWeights: s.f + 393760, pool: pool)
+        s.profiler?.stop(200)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 393760, channels: 1152, kernel: 3, into: s.g + 2613536)
-        s.profiler?.stop(197)
+        s.profiler?.stop(201)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12656896 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 378784,
-            savedInvStd: s.f + 379936, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 2608928,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(127), input: s.tensor(108), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 378784,
+            savedInvStd: s.f + 379936, activation: .relu6, gradInput: s.tensor(127), gradGamma: s.g + 2608928,
             gradBeta: s.g + 2610080, pool: pool)
-        s.profiler?.stop(198)
+        s.profiler?.stop(202)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13481664 &* s.n,
-            weights: s.p + 2387744, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 2387744, pool: pool)
-        s.profiler?.stop(199)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(127), input: s.tensor(106), weights: s.p + 2387744,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(129),
+            gradWeights: s.g + 2387744, pool: pool)
+        s.profiler?.stop(203)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 10377056 &* s.n : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.t + 5560128 &* s.n, pool: pool)
-        s.profiler?.stop(200)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(129),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(107) : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.tensor(130), pool: pool)
+        s.profiler?.stop(204)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13472256 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 378400,
-            savedInvStd: s.f + 378592, activation: .identity, gradInput: s.t + 5560128 &* s.n,
-            gradGamma: s.g + 2386976, gradBeta: s.g + 2387168, pool: pool)
-        s.profiler?.stop(201)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(130), input: s.tensor(104), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 378400,
+            savedInvStd: s.f + 378592, activation: .identity, gradInput: s.tensor(130), gradGamma: s.g + 2386976,
+            gradBeta: s.g + 2387168, pool: pool)
+        s.profiler?.stop(205)
+        // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                activation: .relu6, output: s.tensor(132), pool: pool)
+            s.profiler?.stop(206)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
+                eps: 0.001, activation: .relu6, output: s.tensor(132), scratch: s.f + 318496, pool: pool)
+            s.profiler?.stop(207)
+        }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 12600448 &* s.n,
-            weights: s.p + 2165792, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 2165792, pool: pool)
-        s.profiler?.stop(202)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(130), input: s.tensor(132), weights: s.p + 2165792,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(131),
+            gradWeights: s.g + 2165792, pool: pool)
+        s.profiler?.stop(208)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12544000 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 318496,
-            savedInvStd: s.f + 319648, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 2161184,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(131), input: s.tensor(102), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 318496,
+            savedInvStd: s.f + 319648, activation: .relu6, gradInput: s.tensor(131), gradGamma: s.g + 2161184,
             gradBeta: s.g + 2162336, pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(209)
+        // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                activation: .relu6, output: s.tensor(134), pool: pool)
+            s.profiler?.stop(210)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
+                eps: 0.001, activation: .relu6, output: s.tensor(134), scratch: s.f + 316192, pool: pool)
+            s.profiler?.stop(211)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 349600, count: 28800)
-        s.profiler?.stop(204)
+        s.profiler?.stop(212)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12487552 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
-            outWidth: 7, weights: s.f + 320800, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 349600,
-            pool: pool)
-        s.profiler?.stop(205)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(134), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 320800, gradInput: s.tensor(133), gradWeights: s.f + 349600, pool: pool)
+        s.profiler?.stop(213)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 349600, channels: 1152, kernel: 5, into: s.g + 2132384)
-        s.profiler?.stop(206)
+        s.profiler?.stop(214)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12431104 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 316192,
-            savedInvStd: s.f + 317344, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 2127776,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(133), input: s.tensor(100), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 316192,
+            savedInvStd: s.f + 317344, activation: .relu6, gradInput: s.tensor(133), gradGamma: s.g + 2127776,
             gradBeta: s.g + 2128928, pool: pool)
-        s.profiler?.stop(207)
+        s.profiler?.stop(215)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13462848 &* s.n,
-            weights: s.p + 1906592, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 5560128 &* s.n, gradWeights: s.g + 1906592, pool: pool)
-        s.profiler?.stop(208)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(133), input: s.tensor(98), weights: s.p + 1906592,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(135),
+            gradWeights: s.g + 1906592, pool: pool)
+        s.profiler?.stop(216)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5560128 &* s.n, s.t + 5550720 &* s.n, count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(209)
+        TrainingKernels.accumulate(s.tensor(135), s.tensor(129), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(217)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5560128 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 10377040 &* s.n : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.t + 5550720 &* s.n, pool: pool)
-        s.profiler?.stop(210)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(135),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(99) : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.tensor(136), pool: pool)
+        s.profiler?.stop(218)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 13453440 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 315808,
-            savedInvStd: s.f + 316000, activation: .identity, gradInput: s.t + 5550720 &* s.n,
-            gradGamma: s.g + 1905824, gradBeta: s.g + 1906016, pool: pool)
-        s.profiler?.stop(211)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(136), input: s.tensor(96), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 315808,
+            savedInvStd: s.f + 316000, activation: .identity, gradInput: s.tensor(136), gradGamma: s.g + 1905824,
+            gradBeta: s.g + 1906016, pool: pool)
+        s.profiler?.stop(219)
+        // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                activation: .relu6, output: s.tensor(138), pool: pool)
+            s.profiler?.stop(220)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
+                eps: 0.001, activation: .relu6, output: s.tensor(138), scratch: s.f + 255904, pool: pool)
+            s.profiler?.stop(221)
+        }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 12374656 &* s.n,
-            weights: s.p + 1684640, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 1684640, pool: pool)
-        s.profiler?.stop(212)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(138), weights: s.p + 1684640,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(137),
+            gradWeights: s.g + 1684640, pool: pool)
+        s.profiler?.stop(222)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12318208 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 255904,
-            savedInvStd: s.f + 257056, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 1680032,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(137), input: s.tensor(94), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 255904,
+            savedInvStd: s.f + 257056, activation: .relu6, gradInput: s.tensor(137), gradGamma: s.g + 1680032,
             gradBeta: s.g + 1681184, pool: pool)
-        s.profiler?.stop(213)
+        s.profiler?.stop(223)
+        // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                activation: .relu6, output: s.tensor(140), pool: pool)
+            s.profiler?.stop(224)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
+                eps: 0.001, activation: .relu6, output: s.tensor(140), scratch: s.f + 253600, pool: pool)
+            s.profiler?.stop(225)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 287008, count: 28800)
-        s.profiler?.stop(214)
+        s.profiler?.stop(226)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12261760 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
-            outWidth: 7, weights: s.f + 258208, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 287008,
-            pool: pool)
-        s.profiler?.stop(215)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(137), input: s.tensor(140), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 258208, gradInput: s.tensor(139), gradWeights: s.f + 287008, pool: pool)
+        s.profiler?.stop(227)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 287008, channels: 1152, kernel: 5, into: s.g + 1651232)
-        s.profiler?.stop(216)
+        s.profiler?.stop(228)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12205312 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 253600,
-            savedInvStd: s.f + 254752, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 1646624,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(139), input: s.tensor(92), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 253600,
+            savedInvStd: s.f + 254752, activation: .relu6, gradInput: s.tensor(139), gradGamma: s.g + 1646624,
             gradBeta: s.g + 1647776, pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(229)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13444032 &* s.n,
-            weights: s.p + 1425440, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 1425440, pool: pool)
-        s.profiler?.stop(218)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(90), weights: s.p + 1425440,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(141),
+            gradWeights: s.g + 1425440, pool: pool)
+        s.profiler?.stop(230)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5550720 &* s.n, s.t + 5560128 &* s.n, count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(219)
+        TrainingKernels.accumulate(s.tensor(141), s.tensor(135), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(231)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 10377024 &* s.n : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.t + 5560128 &* s.n, pool: pool)
-        s.profiler?.stop(220)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(141),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(91) : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.tensor(142), pool: pool)
+        s.profiler?.stop(232)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13434624 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 253216,
-            savedInvStd: s.f + 253408, activation: .identity, gradInput: s.t + 5560128 &* s.n,
-            gradGamma: s.g + 1424672, gradBeta: s.g + 1424864, pool: pool)
-        s.profiler?.stop(221)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(142), input: s.tensor(88), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 253216,
+            savedInvStd: s.f + 253408, activation: .identity, gradInput: s.tensor(142), gradGamma: s.g + 1424672,
+            gradBeta: s.g + 1424864, pool: pool)
+        s.profiler?.stop(233)
+        // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                activation: .relu6, output: s.tensor(144), pool: pool)
+            s.profiler?.stop(234)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
+                eps: 0.001, activation: .relu6, output: s.tensor(144), scratch: s.f + 193312, pool: pool)
+            s.profiler?.stop(235)
+        }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 12148864 &* s.n,
-            weights: s.p + 1203488, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 1203488, pool: pool)
-        s.profiler?.stop(222)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(142), input: s.tensor(144), weights: s.p + 1203488,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(143),
+            gradWeights: s.g + 1203488, pool: pool)
+        s.profiler?.stop(236)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12092416 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 193312,
-            savedInvStd: s.f + 194464, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 1198880,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(86), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 193312,
+            savedInvStd: s.f + 194464, activation: .relu6, gradInput: s.tensor(143), gradGamma: s.g + 1198880,
             gradBeta: s.g + 1200032, pool: pool)
-        s.profiler?.stop(223)
+        s.profiler?.stop(237)
+        // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                activation: .relu6, output: s.tensor(146), pool: pool)
+            s.profiler?.stop(238)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
+                eps: 0.001, activation: .relu6, output: s.tensor(146), scratch: s.f + 191008, pool: pool)
+            s.profiler?.stop(239)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 224416, count: 28800)
-        s.profiler?.stop(224)
+        s.profiler?.stop(240)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12035968 &* s.n,
-            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
-            outWidth: 7, weights: s.f + 195616, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 224416,
-            pool: pool)
-        s.profiler?.stop(225)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(146), batch: s.n, height: 7,
+            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 195616, gradInput: s.tensor(145), gradWeights: s.f + 224416, pool: pool)
+        s.profiler?.stop(241)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 224416, channels: 1152, kernel: 5, into: s.g + 1170080)
-        s.profiler?.stop(226)
+        s.profiler?.stop(242)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 10311168 &* s.n,
-            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 191008,
-            savedInvStd: s.f + 192160, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 1165472,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(145), input: s.tensor(84), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 191008,
+            savedInvStd: s.f + 192160, activation: .relu6, gradInput: s.tensor(145), gradGamma: s.g + 1165472,
             gradBeta: s.g + 1166624, pool: pool)
-        s.profiler?.stop(227)
+        s.profiler?.stop(243)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13425216 &* s.n,
-            weights: s.p + 944288, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 5527200 &* s.n, gradWeights: s.g + 944288, pool: pool)
-        s.profiler?.stop(228)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(145), input: s.tensor(83), weights: s.p + 944288,
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(147), gradWeights: s.g + 944288,
+            pool: pool)
+        s.profiler?.stop(244)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5527200 &* s.n, s.t + 5550720 &* s.n, count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(229)
+        TrainingKernels.accumulate(s.tensor(147), s.tensor(141), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(245)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5527200 &* s.n, input: s.t + 10367616 &* s.n,
-            pixels: 49 &* s.n, channels: 192, gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 190624,
-            savedInvStd: s.f + 190816, activation: .identity, gradInput: s.t + 5527200 &* s.n, gradGamma: s.g + 943520,
-            gradBeta: s.g + 943712, pool: pool)
-        s.profiler?.stop(230)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(147), input: s.tensor(82), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+            activation: .identity, gradInput: s.tensor(147), gradGamma: s.g + 943520, gradBeta: s.g + 943712,
+            pool: pool)
+        s.profiler?.stop(246)
+        // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808,
+                beta: s.p + 812480, savedMean: s.f + 155680, savedInvStd: s.f + 156352, activation: .relu6,
+                output: s.tensor(149), pool: pool)
+            s.profiler?.stop(247)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
+                gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 155680, pool: pool)
+            s.profiler?.stop(248)
+        }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5527200 &* s.n, input: s.t + 13009696 &* s.n,
-            weights: s.p + 814496, pixels: 49 &* s.n, inChannels: 672, outChannels: 192,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 814496, pool: pool)
-        s.profiler?.stop(231)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(147), input: s.tensor(149), weights: s.p + 814496,
+            pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(148), gradWeights: s.g + 814496,
+            pool: pool)
+        s.profiler?.stop(249)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12976768 &* s.n,
-            pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 155680,
-            savedInvStd: s.f + 156352, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 811808,
-            gradBeta: s.g + 812480, pool: pool)
-        s.profiler?.stop(232)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(148), input: s.tensor(80), pixels: 49 &* s.n,
+            channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+            activation: .relu6, gradInput: s.tensor(148), gradGamma: s.g + 811808, gradBeta: s.g + 812480, pool: pool)
+        s.profiler?.stop(250)
+        // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320,
+                beta: s.p + 792992, savedMean: s.f + 154336, savedInvStd: s.f + 155008, activation: .relu6,
+                output: s.tensor(151), pool: pool)
+            s.profiler?.stop(251)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 154336, pool: pool)
+            s.profiler?.stop(252)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 173824, count: 16800)
-        s.profiler?.stop(233)
+        s.profiler?.stop(253)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 10116736 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 7, outWidth: 7, weights: s.f + 157024, gradInput: s.t + 10248448 &* s.n,
-            gradWeights: s.f + 173824, pool: pool)
-        s.profiler?.stop(234)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(148), input: s.tensor(151), batch: s.n, height: 14,
+            width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
+            weights: s.f + 157024, gradInput: s.tensor(150), gradWeights: s.f + 173824, pool: pool)
+        s.profiler?.stop(254)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 173824, channels: 672, kernel: 5, into: s.g + 795008)
-        s.profiler?.stop(235)
+        s.profiler?.stop(255)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 9985024 &* s.n,
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 154336,
-            savedInvStd: s.f + 155008, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 792320,
-            gradBeta: s.g + 792992, pool: pool)
-        s.profiler?.stop(236)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(150), input: s.tensor(78), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+            activation: .relu6, gradInput: s.tensor(150), gradGamma: s.g + 792320, gradBeta: s.g + 792992, pool: pool)
+        s.profiler?.stop(256)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13277824 &* s.n,
-            weights: s.p + 717056, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 717056, pool: pool)
-        s.profiler?.stop(237)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(76), weights: s.p + 717056,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(152), gradWeights: s.g + 717056,
+            pool: pool)
+        s.profiler?.stop(257)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 13491152 &* s.n : nil, batch: s.n,
-            perImage: 21952, gradBranch: s.t + 5516224 &* s.n, pool: pool)
-        s.profiler?.stop(238)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(152),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(77) : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.tensor(153), pool: pool)
+        s.profiler?.stop(258)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5516224 &* s.n, input: s.t + 13255872 &* s.n,
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 154112,
-            savedInvStd: s.f + 154224, activation: .identity, gradInput: s.t + 5516224 &* s.n, gradGamma: s.g + 716608,
-            gradBeta: s.g + 716720, pool: pool)
-        s.profiler?.stop(239)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(153), input: s.tensor(74), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+            activation: .identity, gradInput: s.tensor(153), gradGamma: s.g + 716608, gradBeta: s.g + 716720,
+            pool: pool)
+        s.profiler?.stop(259)
+        // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656,
+                beta: s.p + 639328, savedMean: s.f + 119168, savedInvStd: s.f + 119840, activation: .relu6,
+                output: s.tensor(155), pool: pool)
+            s.profiler?.stop(260)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
+                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 119168, pool: pool)
+            s.profiler?.stop(261)
+        }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5516224 &* s.n, input: s.t + 9853312 &* s.n,
-            weights: s.p + 641344, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 9985024 &* s.n, gradWeights: s.g + 641344, pool: pool)
-        s.profiler?.stop(240)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(153), input: s.tensor(155), weights: s.p + 641344,
+            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(154), gradWeights: s.g + 641344,
+            pool: pool)
+        s.profiler?.stop(262)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9985024 &* s.n, input: s.t + 9721600 &* s.n,
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 119168,
-            savedInvStd: s.f + 119840, activation: .relu6, gradInput: s.t + 9985024 &* s.n, gradGamma: s.g + 638656,
-            gradBeta: s.g + 639328, pool: pool)
-        s.profiler?.stop(241)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(154), input: s.tensor(72), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+            activation: .relu6, gradInput: s.tensor(154), gradGamma: s.g + 638656, gradBeta: s.g + 639328, pool: pool)
+        s.profiler?.stop(263)
+        // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168,
+                beta: s.p + 619840, savedMean: s.f + 117824, savedInvStd: s.f + 118496, activation: .relu6,
+                output: s.tensor(157), pool: pool)
+            s.profiler?.stop(264)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
+                eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 117824, pool: pool)
+            s.profiler?.stop(265)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 137312, count: 16800)
-        s.profiler?.stop(242)
+        s.profiler?.stop(266)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9985024 &* s.n, input: s.t + 9589888 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14, weights: s.f + 120512, gradInput: s.t + 9721600 &* s.n,
-            gradWeights: s.f + 137312, pool: pool)
-        s.profiler?.stop(243)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(157), batch: s.n, height: 14,
+            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 120512, gradInput: s.tensor(156), gradWeights: s.f + 137312, pool: pool)
+        s.profiler?.stop(267)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 137312, channels: 672, kernel: 5, into: s.g + 621856)
-        s.profiler?.stop(244)
+        s.profiler?.stop(268)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9721600 &* s.n, input: s.t + 9458176 &* s.n,
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 117824,
-            savedInvStd: s.f + 118496, activation: .relu6, gradInput: s.t + 9721600 &* s.n, gradGamma: s.g + 619168,
-            gradBeta: s.g + 619840, pool: pool)
-        s.profiler?.stop(245)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(156), input: s.tensor(70), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+            activation: .relu6, gradInput: s.tensor(156), gradGamma: s.g + 619168, gradBeta: s.g + 619840, pool: pool)
+        s.profiler?.stop(269)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9721600 &* s.n, input: s.t + 13233920 &* s.n,
-            weights: s.p + 543904, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 5516224 &* s.n, gradWeights: s.g + 543904, pool: pool)
-        s.profiler?.stop(246)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(156), input: s.tensor(68), weights: s.p + 543904,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(158), gradWeights: s.g + 543904,
+            pool: pool)
+        s.profiler?.stop(270)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5516224 &* s.n, s.t + 5494272 &* s.n, count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(247)
+        TrainingKernels.accumulate(s.tensor(158), s.tensor(152), count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(271)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5516224 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 13491136 &* s.n : nil, batch: s.n,
-            perImage: 21952, gradBranch: s.t + 5494272 &* s.n, pool: pool)
-        s.profiler?.stop(248)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(158),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(69) : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.tensor(159), pool: pool)
+        s.profiler?.stop(272)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13211968 &* s.n,
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 117600,
-            savedInvStd: s.f + 117712, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 543456,
-            gradBeta: s.g + 543568, pool: pool)
-        s.profiler?.stop(249)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(159), input: s.tensor(66), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+            activation: .identity, gradInput: s.tensor(159), gradGamma: s.g + 543456, gradBeta: s.g + 543568,
+            pool: pool)
+        s.profiler?.stop(273)
+        // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504,
+                beta: s.p + 466176, savedMean: s.f + 82656, savedInvStd: s.f + 83328, activation: .relu6,
+                output: s.tensor(161), pool: pool)
+            s.profiler?.stop(274)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
+                eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 82656, pool: pool)
+            s.profiler?.stop(275)
+        }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 9326464 &* s.n,
-            weights: s.p + 468192, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 9458176 &* s.n, gradWeights: s.g + 468192, pool: pool)
-        s.profiler?.stop(250)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(161), weights: s.p + 468192,
+            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(160), gradWeights: s.g + 468192,
+            pool: pool)
+        s.profiler?.stop(276)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9458176 &* s.n, input: s.t + 9194752 &* s.n,
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 82656,
-            savedInvStd: s.f + 83328, activation: .relu6, gradInput: s.t + 9458176 &* s.n, gradGamma: s.g + 465504,
-            gradBeta: s.g + 466176, pool: pool)
-        s.profiler?.stop(251)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(160), input: s.tensor(64), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+            activation: .relu6, gradInput: s.tensor(160), gradGamma: s.g + 465504, gradBeta: s.g + 466176, pool: pool)
+        s.profiler?.stop(277)
+        // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016,
+                beta: s.p + 446688, savedMean: s.f + 81312, savedInvStd: s.f + 81984, activation: .relu6,
+                output: s.tensor(163), pool: pool)
+            s.profiler?.stop(278)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
+                eps: 0.001, activation: .relu6, output: s.tensor(163), scratch: s.f + 81312, pool: pool)
+            s.profiler?.stop(279)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 100800, count: 16800)
-        s.profiler?.stop(252)
+        s.profiler?.stop(280)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9458176 &* s.n, input: s.t + 9063040 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14, weights: s.f + 84000, gradInput: s.t + 9194752 &* s.n,
-            gradWeights: s.f + 100800, pool: pool)
-        s.profiler?.stop(253)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(160), input: s.tensor(163), batch: s.n, height: 14,
+            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 84000, gradInput: s.tensor(162), gradWeights: s.f + 100800, pool: pool)
+        s.profiler?.stop(281)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 100800, channels: 672, kernel: 5, into: s.g + 448704)
-        s.profiler?.stop(254)
+        s.profiler?.stop(282)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9194752 &* s.n, input: s.t + 8931328 &* s.n,
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 81312,
-            savedInvStd: s.f + 81984, activation: .relu6, gradInput: s.t + 9194752 &* s.n, gradGamma: s.g + 446016,
-            gradBeta: s.g + 446688, pool: pool)
-        s.profiler?.stop(255)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(162), input: s.tensor(62), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+            activation: .relu6, gradInput: s.tensor(162), gradGamma: s.g + 446016, gradBeta: s.g + 446688, pool: pool)
+        s.profiler?.stop(283)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9194752 &* s.n, input: s.t + 13190016 &* s.n,
-            weights: s.p + 370752, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 370752, pool: pool)
-        s.profiler?.stop(256)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(162), input: s.tensor(61), weights: s.p + 370752,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(164), gradWeights: s.g + 370752,
+            pool: pool)
+        s.profiler?.stop(284)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5494272 &* s.n, s.t + 5516224 &* s.n, count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(257)
+        TrainingKernels.accumulate(s.tensor(164), s.tensor(158), count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(285)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13168064 &* s.n,
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 81088,
-            savedInvStd: s.f + 81200, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 370304,
-            gradBeta: s.g + 370416, pool: pool)
-        s.profiler?.stop(258)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(164), input: s.tensor(60), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+            activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 370304, gradBeta: s.g + 370416,
+            pool: pool)
+        s.profiler?.stop(286)
+        // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624,
+                beta: s.p + 315104, savedMean: s.f + 56128, savedInvStd: s.f + 56608, activation: .relu6,
+                output: s.tensor(166), pool: pool)
+            s.profiler?.stop(287)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
+                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 56128, pool: pool)
+            s.profiler?.stop(288)
+        }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 11640832 &* s.n,
-            weights: s.p + 316544, pixels: 196 &* s.n, inChannels: 480, outChannels: 112,
-            gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 316544, pool: pool)
-        s.profiler?.stop(259)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 316544,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(165), gradWeights: s.g + 316544,
+            pool: pool)
+        s.profiler?.stop(289)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11546752 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 56128,
-            savedInvStd: s.f + 56608, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 314624,
-            gradBeta: s.g + 315104, pool: pool)
-        s.profiler?.stop(260)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(58), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+            activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 314624, gradBeta: s.g + 315104, pool: pool)
+        s.profiler?.stop(290)
+        // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704,
+                beta: s.p + 301184, savedMean: s.f + 55168, savedInvStd: s.f + 55648, activation: .relu6,
+                output: s.tensor(168), pool: pool)
+            s.profiler?.stop(291)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
+                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 55168, pool: pool)
+            s.profiler?.stop(292)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 69088, count: 12000)
-        s.profiler?.stop(261)
+        s.profiler?.stop(293)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11452672 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14, weights: s.f + 57088, gradInput: s.t + 9025408 &* s.n,
-            gradWeights: s.f + 69088, pool: pool)
-        s.profiler?.stop(262)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 14,
+            width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 57088, gradInput: s.tensor(167), gradWeights: s.f + 69088, pool: pool)
+        s.profiler?.stop(294)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 69088, channels: 480, kernel: 5, into: s.g + 302624)
-        s.profiler?.stop(263)
+        s.profiler?.stop(295)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 11358592 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 55168,
-            savedInvStd: s.f + 55648, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 300704,
-            gradBeta: s.g + 301184, pool: pool)
-        s.profiler?.stop(264)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(56), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+            activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 300704, gradBeta: s.g + 301184, pool: pool)
+        s.profiler?.stop(296)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13378176 &* s.n,
-            weights: s.p + 262304, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 262304, pool: pool)
-        s.profiler?.stop(265)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(54), weights: s.p + 262304,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(169), gradWeights: s.g + 262304,
+            pool: pool)
+        s.profiler?.stop(297)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 13491120 &* s.n : nil, batch: s.n,
-            perImage: 15680, gradBranch: s.t + 5509952 &* s.n, pool: pool)
-        s.profiler?.stop(266)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(55) : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.tensor(170), pool: pool)
+        s.profiler?.stop(298)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5509952 &* s.n, input: s.t + 13362496 &* s.n,
-            pixels: 196 &* s.n, channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 55008,
-            savedInvStd: s.f + 55088, activation: .identity, gradInput: s.t + 5509952 &* s.n, gradGamma: s.g + 261984,
-            gradBeta: s.g + 262064, pool: pool)
-        s.profiler?.stop(267)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(52), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+            activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 261984, gradBeta: s.g + 262064,
+            pool: pool)
+        s.profiler?.stop(299)
+        // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664,
+                beta: s.p + 222144, savedMean: s.f + 45408, savedInvStd: s.f + 45888, activation: .relu6,
+                output: s.tensor(172), pool: pool)
+            s.profiler?.stop(300)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
+                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 45408, pool: pool)
+            s.profiler?.stop(301)
+        }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5509952 &* s.n, input: s.t + 11264512 &* s.n,
-            weights: s.p + 223584, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 223584, pool: pool)
-        s.profiler?.stop(268)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 223584,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(171), gradWeights: s.g + 223584,
+            pool: pool)
+        s.profiler?.stop(302)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11170432 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 45408,
-            savedInvStd: s.f + 45888, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 221664,
-            gradBeta: s.g + 222144, pool: pool)
-        s.profiler?.stop(269)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(50), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+            activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 221664, gradBeta: s.g + 222144, pool: pool)
+        s.profiler?.stop(303)
+        // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424,
+                beta: s.p + 215904, savedMean: s.f + 44448, savedInvStd: s.f + 44928, activation: .relu6,
+                output: s.tensor(174), pool: pool)
+            s.profiler?.stop(304)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
+                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 44448, pool: pool)
+            s.profiler?.stop(305)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 50688, count: 4320)
-        s.profiler?.stop(270)
+        s.profiler?.stop(306)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11076352 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14, weights: s.f + 46368, gradInput: s.t + 9025408 &* s.n,
-            gradWeights: s.f + 50688, pool: pool)
-        s.profiler?.stop(271)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 14,
+            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 46368, gradInput: s.tensor(173), gradWeights: s.f + 50688, pool: pool)
+        s.profiler?.stop(307)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 50688, channels: 480, kernel: 3, into: s.g + 217344)
-        s.profiler?.stop(272)
+        s.profiler?.stop(308)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 10982272 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 44448,
-            savedInvStd: s.f + 44928, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 215424,
-            gradBeta: s.g + 215904, pool: pool)
-        s.profiler?.stop(273)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(48), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+            activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 215424, gradBeta: s.g + 215904, pool: pool)
+        s.profiler?.stop(309)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13346816 &* s.n,
-            weights: s.p + 177024, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 5509952 &* s.n, gradWeights: s.g + 177024, pool: pool)
-        s.profiler?.stop(274)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(46), weights: s.p + 177024,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(175), gradWeights: s.g + 177024,
+            pool: pool)
+        s.profiler?.stop(310)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5509952 &* s.n, s.t + 5494272 &* s.n, count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(275)
+        TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(311)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5509952 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 13491104 &* s.n : nil, batch: s.n,
-            perImage: 15680, gradBranch: s.t + 5494272 &* s.n, pool: pool)
-        s.profiler?.stop(276)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(47) : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.tensor(176), pool: pool)
+        s.profiler?.stop(312)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13331136 &* s.n,
-            pixels: 196 &* s.n, channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 44288,
-            savedInvStd: s.f + 44368, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 176704,
-            gradBeta: s.g + 176784, pool: pool)
-        s.profiler?.stop(277)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(44), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+            activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 176704, gradBeta: s.g + 176784,
+            pool: pool)
+        s.profiler?.stop(313)
+        // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384,
+                beta: s.p + 136864, savedMean: s.f + 34688, savedInvStd: s.f + 35168, activation: .relu6,
+                output: s.tensor(178), pool: pool)
+            s.profiler?.stop(314)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
+                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 34688, pool: pool)
+            s.profiler?.stop(315)
+        }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 10888192 &* s.n,
-            weights: s.p + 138304, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 138304, pool: pool)
-        s.profiler?.stop(278)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 138304,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(177), gradWeights: s.g + 138304,
+            pool: pool)
+        s.profiler?.stop(316)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 10794112 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 34688,
-            savedInvStd: s.f + 35168, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 136384,
-            gradBeta: s.g + 136864, pool: pool)
-        s.profiler?.stop(279)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(42), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+            activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 136384, gradBeta: s.g + 136864, pool: pool)
+        s.profiler?.stop(317)
+        // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144,
+                beta: s.p + 130624, savedMean: s.f + 33728, savedInvStd: s.f + 34208, activation: .relu6,
+                output: s.tensor(180), pool: pool)
+            s.profiler?.stop(318)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
+                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 33728, pool: pool)
+            s.profiler?.stop(319)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 39968, count: 4320)
-        s.profiler?.stop(280)
+        s.profiler?.stop(320)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 10700032 &* s.n,
-            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14, weights: s.f + 35648, gradInput: s.t + 9025408 &* s.n,
-            gradWeights: s.f + 39968, pool: pool)
-        s.profiler?.stop(281)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 14,
+            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 35648, gradInput: s.tensor(179), gradWeights: s.f + 39968, pool: pool)
+        s.profiler?.stop(321)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39968, channels: 480, kernel: 3, into: s.g + 132064)
-        s.profiler?.stop(282)
+        s.profiler?.stop(322)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 10605952 &* s.n,
-            pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 33728,
-            savedInvStd: s.f + 34208, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 130144,
-            gradBeta: s.g + 130624, pool: pool)
-        s.profiler?.stop(283)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(40), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+            activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 130144, gradBeta: s.g + 130624, pool: pool)
+        s.profiler?.stop(323)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13315456 &* s.n,
-            weights: s.p + 91744, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 5541312 &* s.n, gradWeights: s.g + 91744, pool: pool)
-        s.profiler?.stop(284)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(39), weights: s.p + 91744,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(181), gradWeights: s.g + 91744,
+            pool: pool)
+        s.profiler?.stop(324)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5541312 &* s.n, s.t + 5509952 &* s.n, count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(285)
+        TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(325)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5541312 &* s.n, input: s.t + 13299776 &* s.n,
-            pixels: 196 &* s.n, channels: 80, gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 33568,
-            savedInvStd: s.f + 33648, activation: .identity, gradInput: s.t + 5541312 &* s.n, gradGamma: s.g + 91424,
-            gradBeta: s.g + 91504, pool: pool)
-        s.profiler?.stop(286)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(181), input: s.tensor(38), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+            activation: .identity, gradInput: s.tensor(181), gradGamma: s.g + 91424, gradBeta: s.g + 91504,
+            pool: pool)
+        s.profiler?.stop(326)
+        // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264,
+                beta: s.p + 71504, savedMean: s.f + 28768, savedInvStd: s.f + 29008, activation: .relu6,
+                output: s.tensor(183), pool: pool)
+            s.profiler?.stop(327)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
+                gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
+                activation: .relu6, output: s.tensor(183), scratch: s.f + 28768, pool: pool)
+            s.profiler?.stop(328)
+        }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5541312 &* s.n, input: s.t + 12929728 &* s.n,
-            weights: s.p + 72224, pixels: 196 &* s.n, inChannels: 240, outChannels: 80,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 72224, pool: pool)
-        s.profiler?.stop(287)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(181), input: s.tensor(183), weights: s.p + 72224,
+            pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(182), gradWeights: s.g + 72224,
+            pool: pool)
+        s.profiler?.stop(329)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12882688 &* s.n,
-            pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 28768,
-            savedInvStd: s.f + 29008, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 71264,
-            gradBeta: s.g + 71504, pool: pool)
-        s.profiler?.stop(288)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(36), pixels: 196 &* s.n,
+            channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+            activation: .relu6, gradInput: s.tensor(182), gradGamma: s.g + 71264, gradBeta: s.g + 71504, pool: pool)
+        s.profiler?.stop(330)
+        // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144,
+                beta: s.p + 68384, savedMean: s.f + 28288, savedInvStd: s.f + 28528, activation: .relu6,
+                output: s.tensor(185), pool: pool)
+            s.profiler?.stop(331)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
+                activation: .relu6, output: s.tensor(185), scratch: s.f + 28288, pool: pool)
+            s.profiler?.stop(332)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 31408, count: 2160)
-        s.profiler?.stop(289)
+        s.profiler?.stop(333)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 8743168 &* s.n,
-            batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 14, outWidth: 14, weights: s.f + 29248, gradInput: s.t + 8931328 &* s.n,
-            gradWeights: s.f + 31408, pool: pool)
-        s.profiler?.stop(290)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(185), batch: s.n, height: 28,
+            width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14,
+            weights: s.f + 29248, gradInput: s.tensor(184), gradWeights: s.f + 31408, pool: pool)
+        s.profiler?.stop(334)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 31408, channels: 240, kernel: 3, into: s.g + 69104)
-        s.profiler?.stop(291)
+        s.profiler?.stop(335)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 8555008 &* s.n,
-            pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 28288,
-            savedInvStd: s.f + 28528, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 68144,
-            gradBeta: s.g + 68384, pool: pool)
-        s.profiler?.stop(292)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(184), input: s.tensor(34), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+            activation: .relu6, gradInput: s.tensor(184), gradGamma: s.g + 68144, gradBeta: s.g + 68384, pool: pool)
+        s.profiler?.stop(336)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 13136704 &* s.n,
-            weights: s.p + 58544, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 58544, pool: pool)
-        s.profiler?.stop(293)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(184), input: s.tensor(32), weights: s.p + 58544,
+            pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(186), gradWeights: s.g + 58544,
+            pool: pool)
+        s.profiler?.stop(337)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 13491088 &* s.n : nil, batch: s.n,
-            perImage: 31360, gradBranch: s.t + 5525632 &* s.n, pool: pool)
-        s.profiler?.stop(294)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(186),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(33) : nil, batch: s.n,
+            perImage: 31360, gradBranch: s.tensor(187), pool: pool)
+        s.profiler?.stop(338)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5525632 &* s.n, input: s.t + 13105344 &* s.n,
-            pixels: 784 &* s.n, channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 28208,
-            savedInvStd: s.f + 28248, activation: .identity, gradInput: s.t + 5525632 &* s.n, gradGamma: s.g + 58352,
-            gradBeta: s.g + 58400, pool: pool)
-        s.profiler?.stop(295)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(30), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+            activation: .identity, gradInput: s.tensor(187), gradGamma: s.g + 58352, gradBeta: s.g + 58400,
+            pool: pool)
+        s.profiler?.stop(339)
+        // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792,
+                beta: s.p + 48032, savedMean: s.f + 15728, savedInvStd: s.f + 15968, activation: .relu6,
+                output: s.tensor(189), pool: pool)
+            s.profiler?.stop(340)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
+                activation: .relu6, output: s.tensor(189), scratch: s.f + 15728, pool: pool)
+            s.profiler?.stop(341)
+        }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5525632 &* s.n, input: s.t + 8366848 &* s.n,
-            weights: s.p + 48752, pixels: 784 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 8555008 &* s.n, gradWeights: s.g + 48752, pool: pool)
-        s.profiler?.stop(296)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(189), weights: s.p + 48752,
+            pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(188), gradWeights: s.g + 48752,
+            pool: pool)
+        s.profiler?.stop(342)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8555008 &* s.n, input: s.t + 8178688 &* s.n,
-            pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 15728,
-            savedInvStd: s.f + 15968, activation: .relu6, gradInput: s.t + 8555008 &* s.n, gradGamma: s.g + 47792,
-            gradBeta: s.g + 48032, pool: pool)
-        s.profiler?.stop(297)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(28), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+            activation: .relu6, gradInput: s.tensor(188), gradGamma: s.g + 47792, gradBeta: s.g + 48032, pool: pool)
+        s.profiler?.stop(343)
+        // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832,
+                beta: s.p + 41072, savedMean: s.f + 15248, savedInvStd: s.f + 15488, activation: .relu6,
+                output: s.tensor(191), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
+                activation: .relu6, output: s.tensor(191), scratch: s.f + 15248, pool: pool)
+            s.profiler?.stop(345)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 22208, count: 6000)
-        s.profiler?.stop(298)
+        s.profiler?.stop(346)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8555008 &* s.n, input: s.t + 5306112 &* s.n,
-            batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 28, outWidth: 28, weights: s.f + 16208, gradInput: s.t + 8178688 &* s.n,
-            gradWeights: s.f + 22208, pool: pool)
-        s.profiler?.stop(299)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(191), batch: s.n, height: 28,
+            width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
+            weights: s.f + 16208, gradInput: s.tensor(190), gradWeights: s.f + 22208, pool: pool)
+        s.profiler?.stop(347)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22208, channels: 240, kernel: 5, into: s.g + 41792)
-        s.profiler?.stop(300)
+        s.profiler?.stop(348)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 5117952 &* s.n,
-            pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 15248,
-            savedInvStd: s.f + 15488, activation: .relu6, gradInput: s.t + 8178688 &* s.n, gradGamma: s.g + 40832,
-            gradBeta: s.g + 41072, pool: pool)
-        s.profiler?.stop(301)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(190), input: s.tensor(26), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+            activation: .relu6, gradInput: s.tensor(190), gradGamma: s.g + 40832, gradBeta: s.g + 41072, pool: pool)
+        s.profiler?.stop(349)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 13073984 &* s.n,
-            weights: s.p + 31232, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 5117952 &* s.n, gradWeights: s.g + 31232, pool: pool)
-        s.profiler?.stop(302)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(190), input: s.tensor(25), weights: s.p + 31232,
+            pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(192), gradWeights: s.g + 31232,
+            pool: pool)
+        s.profiler?.stop(350)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5117952 &* s.n, s.t + 5494272 &* s.n, count: 31360 &* s.n, pool: pool)
-        s.profiler?.stop(303)
+        TrainingKernels.accumulate(s.tensor(192), s.tensor(186), count: 31360 &* s.n, pool: pool)
+        s.profiler?.stop(351)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 13042624 &* s.n,
-            pixels: 784 &* s.n, channels: 40, gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 15168,
-            savedInvStd: s.f + 15208, activation: .identity, gradInput: s.t + 5117952 &* s.n, gradGamma: s.g + 31040,
-            gradBeta: s.g + 31088, pool: pool)
-        s.profiler?.stop(304)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(192), input: s.tensor(24), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+            activation: .identity, gradInput: s.tensor(192), gradGamma: s.g + 31040, gradBeta: s.g + 31088,
+            pool: pool)
+        s.profiler?.stop(352)
+        // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704,
+                beta: s.p + 24848, savedMean: s.f + 7680, savedInvStd: s.f + 7824, activation: .relu6,
+                output: s.tensor(194), pool: pool)
+            s.profiler?.stop(353)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
+                gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
+                activation: .relu6, output: s.tensor(194), scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(354)
+        }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 10493056 &* s.n,
-            weights: s.p + 25280, pixels: 784 &* s.n, inChannels: 144, outChannels: 40,
-            gradInput: s.t + 8178688 &* s.n, gradWeights: s.g + 25280, pool: pool)
-        s.profiler?.stop(305)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), weights: s.p + 25280,
+            pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(193), gradWeights: s.g + 25280,
+            pool: pool)
+        s.profiler?.stop(355)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 10380160 &* s.n,
-            pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 7680,
-            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 8178688 &* s.n, gradGamma: s.g + 24704,
-            gradBeta: s.g + 24848, pool: pool)
-        s.profiler?.stop(306)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(22), pixels: 784 &* s.n,
+            channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+            activation: .relu6, gradInput: s.tensor(193), gradGamma: s.g + 24704, gradBeta: s.g + 24848, pool: pool)
+        s.profiler?.stop(356)
+        // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528,
+                beta: s.p + 20672, savedMean: s.f + 7392, savedInvStd: s.f + 7536, activation: .relu6,
+                output: s.tensor(196), pool: pool)
+            s.profiler?.stop(357)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
+                activation: .relu6, output: s.tensor(196), scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(358)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11568, count: 3600)
-        s.profiler?.stop(307)
+        s.profiler?.stop(359)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 4666368 &* s.n,
-            batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 28, outWidth: 28, weights: s.f + 7968, gradInput: s.t + 5117952 &* s.n,
-            gradWeights: s.f + 11568, pool: pool)
-        s.profiler?.stop(308)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(196), batch: s.n, height: 56,
+            width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28,
+            weights: s.f + 7968, gradInput: s.tensor(195), gradWeights: s.f + 11568, pool: pool)
+        s.profiler?.stop(360)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 11568, channels: 144, kernel: 5, into: s.g + 21104)
-        s.profiler?.stop(309)
+        s.profiler?.stop(361)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 4214784 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(195), input: s.tensor(20),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
-            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 5117952 &* s.n, gradGamma: s.g + 20528,
+            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.tensor(195), gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(362)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 11960704 &* s.n,
-            weights: s.p + 17072, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 4666368 &* s.n, gradWeights: s.g + 17072, pool: pool)
-        s.profiler?.stop(311)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(195), input: s.tensor(18), weights: s.p + 17072,
+            pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(197), gradWeights: s.g + 17072,
+            pool: pool)
+        s.profiler?.stop(363)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 4666368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 13491072 &* s.n : nil, batch: s.n,
-            perImage: 75264, gradBranch: s.t + 4741632 &* s.n, pool: pool)
-        s.profiler?.stop(312)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(197),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 75264, gradBranch: s.tensor(198), pool: pool)
+        s.profiler?.stop(364)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4741632 &* s.n, input: s.t + 11885440 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(198), input: s.tensor(16),
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
-            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 4741632 &* s.n, gradGamma: s.g + 16944,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.tensor(198), gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(365)
+        // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912,
+                beta: s.p + 13056, savedMean: s.f + 4464, savedInvStd: s.f + 4608, activation: .relu6,
+                output: s.tensor(200), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
+                activation: .relu6, output: s.tensor(200), scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(367)
+        }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4741632 &* s.n, input: s.t + 3763200 &* s.n,
-            weights: s.p + 13488, pixels: 3136 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 4214784 &* s.n, gradWeights: s.g + 13488, pool: pool)
-        s.profiler?.stop(314)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(198), input: s.tensor(200), weights: s.p + 13488,
+            pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(199), gradWeights: s.g + 13488,
+            pool: pool)
+        s.profiler?.stop(368)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 3311616 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(14),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
-            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 4214784 &* s.n, gradGamma: s.g + 12912,
+            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.tensor(199), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(369)
+        // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040,
+                beta: s.p + 11184, savedMean: s.f + 4176, savedInvStd: s.f + 4320, activation: .relu6,
+                output: s.tensor(202), pool: pool)
+            s.profiler?.stop(370)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
+                activation: .relu6, output: s.tensor(202), scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(371)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        s.profiler?.stop(316)
+        s.profiler?.stop(372)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 2860032 &* s.n,
-            batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 56, outWidth: 56, weights: s.f + 4752, gradInput: s.t + 3311616 &* s.n, gradWeights: s.f + 6048,
-            pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(202), batch: s.n, height: 56,
+            width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
+            weights: s.f + 4752, gradInput: s.tensor(201), gradWeights: s.f + 6048, pool: pool)
+        s.profiler?.stop(373)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(318)
+        s.profiler?.stop(374)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 2408448 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(12),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
-            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 3311616 &* s.n, gradGamma: s.g + 11040,
+            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.tensor(201), gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        s.profiler?.stop(319)
+        s.profiler?.stop(375)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 11810176 &* s.n,
-            weights: s.p + 7584, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 2408448 &* s.n, gradWeights: s.g + 7584, pool: pool)
-        s.profiler?.stop(320)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(11), weights: s.p + 7584,
+            pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(203), gradWeights: s.g + 7584,
+            pool: pool)
+        s.profiler?.stop(376)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 2408448 &* s.n, s.t + 4666368 &* s.n, count: 75264 &* s.n, pool: pool)
-        s.profiler?.stop(321)
+        TrainingKernels.accumulate(s.tensor(203), s.tensor(197), count: 75264 &* s.n, pool: pool)
+        s.profiler?.stop(377)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 11734912 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(203), input: s.tensor(10),
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
-            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 7456,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.tensor(203), gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(378)
+        // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304, activation: .relu6,
+                output: s.tensor(205), pool: pool)
+            s.profiler?.stop(379)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
+                activation: .relu6, output: s.tensor(205), scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(380)
+        }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 7476224 &* s.n,
-            weights: s.p + 5152, pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 3612672 &* s.n,
-            gradWeights: s.g + 5152, pool: pool)
-        s.profiler?.stop(323)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(205), weights: s.p + 5152,
+            pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(204), gradWeights: s.g + 5152,
+            pool: pool)
+        s.profiler?.stop(381)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 7175168 &* s.n,
-            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
-            savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 4768,
-            gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(324)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(204), input: s.tensor(8), pixels: 3136 &* s.n,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+            activation: .relu6, gradInput: s.tensor(204), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(382)
+        // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112, activation: .relu6,
+                output: s.tensor(207), pool: pool)
+            s.profiler?.stop(383)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
+                activation: .relu6, output: s.tensor(207), scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(384)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        s.profiler?.stop(325)
+        s.profiler?.stop(385)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 1204224 &* s.n,
-            batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 56, outWidth: 56, weights: s.f + 2400, gradInput: s.t + 2408448 &* s.n, gradWeights: s.f + 3264,
-            pool: pool)
-        s.profiler?.stop(326)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(207), batch: s.n, height: 112,
+            width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56,
+            weights: s.f + 2400, gradInput: s.tensor(206), gradWeights: s.f + 3264, pool: pool)
+        s.profiler?.stop(386)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(327)
+        s.profiler?.stop(387)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t, pixels: 12544 &* s.n,
-            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
-            activation: .relu6, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
-            pool: pool)
-        s.profiler?.stop(328)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(6),
+            pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016,
+            savedInvStd: s.f + 2112, activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 3520,
+            gradBeta: s.g + 3616, pool: pool)
+        s.profiler?.stop(388)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 7977984 &* s.n,
-            weights: s.p + 1984, pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 401408 &* s.n,
-            gradWeights: s.g + 1984, pool: pool)
-        s.profiler?.stop(329)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(5), weights: s.p + 1984,
+            pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(208), gradWeights: s.g + 1984,
+            pool: pool)
+        s.profiler?.stop(389)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 7777280 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(4),
             pixels: 12544 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
-            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 1920,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.tensor(208), gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(390)
+        // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376, activation: .relu6,
+                output: s.tensor(210), pool: pool)
+            s.profiler?.stop(391)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.tensor(210), scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(392)
+        }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6773760 &* s.n,
-            weights: s.p + 1408, pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
-            gradWeights: s.g + 1408, pool: pool)
-        s.profiler?.stop(331)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), weights: s.p + 1408,
+            pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(209), gradWeights: s.g + 1408,
+            pool: pool)
+        s.profiler?.stop(393)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n,
-            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
-            activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(332)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(2),
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
+            savedInvStd: s.f + 1376, activation: .relu6, gradInput: s.tensor(209), gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(394)
+        // features.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312, activation: .relu6,
+                output: s.tensor(212), pool: pool)
+            s.profiler?.stop(395)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.tensor(212), scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(396)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        s.profiler?.stop(333)
+        s.profiler?.stop(397)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 5970944 &* s.n, batch: s.n, height: 112,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(212), batch: s.n, height: 112,
             width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: s.f + 1408, gradInput: s.t + 401408 &* s.n, gradWeights: s.f + 1696, pool: pool)
-        s.profiler?.stop(334)
+            weights: s.f + 1408, gradInput: s.tensor(211), gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(398)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(335)
+        s.profiler?.stop(399)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 5569536 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(0),
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
-            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 864,
+            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.tensor(211), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(400)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 401408 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(211), input: s.x, batch: s.n, inChannels: 3,
             height: 224, width: 224, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(401)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (5569536, 3612672),  // 0: features.0 conv output, 401,408 floats per image
+        (5970944, 0),  // 1: features.0 output, 401,408 floats per image
+        (6372352, 4014080),  // 2: features.1.0.block.0 conv output, 401,408 floats per image
+        (6773760, 0),  // 3: features.1.0.block.0 output, 401,408 floats per image
+        (7777280, 5017600),  // 4: features.1.0.block.1 conv output, 200,704 floats per image
+        (7977984, 5218304),  // 5: features.1.0.block.1 output, 200,704 floats per image
+        (0, 0),  // 6: features.2.0.block.0 conv output, 1,204,224 floats per image
+        (1204224, 1204224),  // 7: features.2.0.block.0 output, 1,204,224 floats per image
+        (7175168, 4415488),  // 8: features.2.0.block.1 conv output, 301,056 floats per image
+        (7476224, 1204224),  // 9: features.2.0.block.1 output, 301,056 floats per image
+        (11734912, 6265728),  // 10: features.2.0.block.2 conv output, 75,264 floats per image
+        (11810176, 6340992),  // 11: features.2.0.block.2 output, 75,264 floats per image
+        (2408448, 1204224),  // 12: features.2.1.block.0 conv output, 451,584 floats per image
+        (2860032, 1655808),  // 13: features.2.1.block.0 output, 451,584 floats per image
+        (3311616, 2107392),  // 14: features.2.1.block.1 conv output, 451,584 floats per image
+        (3763200, 1655808),  // 15: features.2.1.block.1 output, 451,584 floats per image
+        (11885440, 6416256),  // 16: features.2.1.block.2 conv output, 75,264 floats per image
+        (4214784, 1655808),  // 17: features.2.1.block.2 output, 75,264 floats per image
+        (11960704, 6491520),  // 18: features.2.1 output, 75,264 floats per image
+        (13491072, 5016736),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (4214784, 1655808),  // 20: features.3.0.block.0 conv output, 451,584 floats per image
+        (4666368, 2558976),  // 21: features.3.0.block.0 output, 451,584 floats per image
+        (10380160, 5682432),  // 22: features.3.0.block.1 conv output, 112,896 floats per image
+        (10493056, 2558976),  // 23: features.3.0.block.1 output, 112,896 floats per image
+        (13042624, 6952512),  // 24: features.3.0.block.2 conv output, 31,360 floats per image
+        (13073984, 6983872),  // 25: features.3.0.block.2 output, 31,360 floats per image
+        (5117952, 2558976),  // 26: features.3.1.block.0 conv output, 188,160 floats per image
+        (5306112, 2747136),  // 27: features.3.1.block.0 output, 188,160 floats per image
+        (8178688, 2935296),  // 28: features.3.1.block.1 conv output, 188,160 floats per image
+        (8366848, 2747136),  // 29: features.3.1.block.1 output, 188,160 floats per image
+        (13105344, 7015232),  // 30: features.3.1.block.2 conv output, 31,360 floats per image
+        (5494272, 2747136),  // 31: features.3.1.block.2 output, 31,360 floats per image
+        (13136704, 7046592),  // 32: features.3.1 output, 31,360 floats per image
+        (13491088, 5016752),  // 33: features.3.1 drop-path keep, 1 floats per image
+        (8555008, 2747136),  // 34: features.4.0.block.0 conv output, 188,160 floats per image
+        (8743168, 3123456),  // 35: features.4.0.block.0 output, 188,160 floats per image
+        (12882688, 6905472),  // 36: features.4.0.block.1 conv output, 47,040 floats per image
+        (12929728, 3123456),  // 37: features.4.0.block.1 output, 47,040 floats per image
+        (13299776, 7209664),  // 38: features.4.0.block.2 conv output, 15,680 floats per image
+        (13315456, 7225344),  // 39: features.4.0.block.2 output, 15,680 floats per image
+        (10605952, 3518592),  // 40: features.4.1.block.0 conv output, 94,080 floats per image
+        (10700032, 3123456),  // 41: features.4.1.block.0 output, 94,080 floats per image
+        (10794112, 5795328),  // 42: features.4.1.block.1 conv output, 94,080 floats per image
+        (10888192, 3123456),  // 43: features.4.1.block.1 output, 94,080 floats per image
+        (13331136, 7241024),  // 44: features.4.1.block.2 conv output, 15,680 floats per image
+        (5494272, 3123456),  // 45: features.4.1.block.2 output, 15,680 floats per image
+        (13346816, 7256704),  // 46: features.4.1 output, 15,680 floats per image
+        (13491104, 5016768),  // 47: features.4.1 drop-path keep, 1 floats per image
+        (10982272, 5889408),  // 48: features.4.2.block.0 conv output, 94,080 floats per image
+        (11076352, 3123456),  // 49: features.4.2.block.0 output, 94,080 floats per image
+        (11170432, 5983488),  // 50: features.4.2.block.1 conv output, 94,080 floats per image
+        (11264512, 3123456),  // 51: features.4.2.block.1 output, 94,080 floats per image
+        (13362496, 7272384),  // 52: features.4.2.block.2 conv output, 15,680 floats per image
+        (5494272, 3123456),  // 53: features.4.2.block.2 output, 15,680 floats per image
+        (13378176, 7288064),  // 54: features.4.2 output, 15,680 floats per image
+        (13491120, 5016784),  // 55: features.4.2 drop-path keep, 1 floats per image
+        (11358592, 6077568),  // 56: features.5.0.block.0 conv output, 94,080 floats per image
+        (11452672, 3123456),  // 57: features.5.0.block.0 output, 94,080 floats per image
+        (11546752, 6171648),  // 58: features.5.0.block.1 conv output, 94,080 floats per image
+        (11640832, 3123456),  // 59: features.5.0.block.1 output, 94,080 floats per image
+        (13168064, 7077952),  // 60: features.5.0.block.2 conv output, 21,952 floats per image
+        (13190016, 7099904),  // 61: features.5.0.block.2 output, 21,952 floats per image
+        (8931328, 3123456),  // 62: features.5.1.block.0 conv output, 131,712 floats per image
+        (9063040, 3255168),  // 63: features.5.1.block.0 output, 131,712 floats per image
+        (9194752, 3386880),  // 64: features.5.1.block.1 conv output, 131,712 floats per image
+        (9326464, 3255168),  // 65: features.5.1.block.1 output, 131,712 floats per image
+        (13211968, 7121856),  // 66: features.5.1.block.2 conv output, 21,952 floats per image
+        (5494272, 3255168),  // 67: features.5.1.block.2 output, 21,952 floats per image
+        (13233920, 7143808),  // 68: features.5.1 output, 21,952 floats per image
+        (13491136, 5016800),  // 69: features.5.1 drop-path keep, 1 floats per image
+        (9458176, 3255168),  // 70: features.5.2.block.0 conv output, 131,712 floats per image
+        (9589888, 4716544),  // 71: features.5.2.block.0 output, 131,712 floats per image
+        (9721600, 4848256),  // 72: features.5.2.block.1 conv output, 131,712 floats per image
+        (9853312, 4716544),  // 73: features.5.2.block.1 output, 131,712 floats per image
+        (13255872, 7165760),  // 74: features.5.2.block.2 conv output, 21,952 floats per image
+        (5494272, 4716544),  // 75: features.5.2.block.2 output, 21,952 floats per image
+        (13277824, 7187712),  // 76: features.5.2 output, 21,952 floats per image
+        (13491152, 5016816),  // 77: features.5.2 drop-path keep, 1 floats per image
+        (9985024, 4716544),  // 78: features.6.0.block.0 conv output, 131,712 floats per image
+        (10116736, 5419008),  // 79: features.6.0.block.0 output, 131,712 floats per image
+        (12976768, 4979968),  // 80: features.6.0.block.1 conv output, 32,928 floats per image
+        (13009696, 5419008),  // 81: features.6.0.block.1 output, 32,928 floats per image
+        (10367616, 5673024),  // 82: features.6.0.block.2 conv output, 9,408 floats per image
+        (13425216, 7335104),  // 83: features.6.0.block.2 output, 9,408 floats per image
+        (10311168, 5544448),  // 84: features.6.1.block.0 conv output, 56,448 floats per image
+        (12035968, 5419008),  // 85: features.6.1.block.0 output, 56,448 floats per image
+        (12092416, 5600896),  // 86: features.6.1.block.1 conv output, 56,448 floats per image
+        (12148864, 5419008),  // 87: features.6.1.block.1 output, 56,448 floats per image
+        (13434624, 7344512),  // 88: features.6.1.block.2 conv output, 9,408 floats per image
+        (5494272, 5419008),  // 89: features.6.1.block.2 output, 9,408 floats per image
+        (13444032, 7353920),  // 90: features.6.1 output, 9,408 floats per image
+        (10377024, 5016832),  // 91: features.6.1 drop-path keep, 1 floats per image
+        (12205312, 6566784),  // 92: features.6.2.block.0 conv output, 56,448 floats per image
+        (12261760, 5419008),  // 93: features.6.2.block.0 output, 56,448 floats per image
+        (12318208, 6623232),  // 94: features.6.2.block.1 conv output, 56,448 floats per image
+        (12374656, 5419008),  // 95: features.6.2.block.1 output, 56,448 floats per image
+        (13453440, 7363328),  // 96: features.6.2.block.2 conv output, 9,408 floats per image
+        (5494272, 5419008),  // 97: features.6.2.block.2 output, 9,408 floats per image
+        (13462848, 7372736),  // 98: features.6.2 output, 9,408 floats per image
+        (10377040, 5016848),  // 99: features.6.2 drop-path keep, 1 floats per image
+        (12431104, 6679680),  // 100: features.6.3.block.0 conv output, 56,448 floats per image
+        (12487552, 5419008),  // 101: features.6.3.block.0 output, 56,448 floats per image
+        (12544000, 6736128),  // 102: features.6.3.block.1 conv output, 56,448 floats per image
+        (12600448, 5419008),  // 103: features.6.3.block.1 output, 56,448 floats per image
+        (13472256, 7382144),  // 104: features.6.3.block.2 conv output, 9,408 floats per image
+        (5494272, 5419008),  // 105: features.6.3.block.2 output, 9,408 floats per image
+        (13481664, 7391552),  // 106: features.6.3 output, 9,408 floats per image
+        (10377056, 5016864),  // 107: features.6.3 drop-path keep, 1 floats per image
+        (12656896, 6792576),  // 108: features.7.0.block.0 conv output, 56,448 floats per image
+        (12713344, 5419008),  // 109: features.7.0.block.0 output, 56,448 floats per image
+        (12769792, 6849024),  // 110: features.7.0.block.1 conv output, 56,448 floats per image
+        (12826240, 5419008),  // 111: features.7.0.block.1 output, 56,448 floats per image
+        (13393856, 5657344),  // 112: features.7.0.block.2 conv output, 15,680 floats per image
+        (13409536, 7303744),  // 113: features.7.0.block.2 output, 15,680 floats per image
+        (5494272, 5419008),  // 114: features.8 conv output, 62,720 floats per image
+        (10248448, 5481728),  // 115: features.8 output, 62,720 floats per image
+        (5556992, 5012896),  // 116: avgpool output, 1,280 floats per image
+        (5558272, 5014176),  // 117: dropout mask, 1,280 floats per image
+        (5559552, 5015456),  // 118: dropout output, 1,280 floats per image
+        (5556992, 5012896),  // 119: logits, 10 floats per image
+        (5560832, 5016880),  // 120: logits gradient, 10 floats per image
+        (5556992, 5012896),  // 121: gradient of dropout output, 1,280 floats per image
+        (5559552, 5015456),  // 122: gradient of avgpool, 1,280 floats per image
+        (10248448, 5481728),  // 123: gradient of head output, 62,720 floats per image
+        (5550720, 7319424),  // 124: gradient of features.8 input, 15,680 floats per image
+        (5494272, 5475456),  // 125: gradient of features.7.0.block.2 input, 56,448 floats per image
+        (12826240, 5419008),  // 126: features.7.0.block.1 output (recomputed), 56,448 floats per image
+        (10248448, 6849024),  // 127: gradient of features.7.0.block.1 input, 56,448 floats per image
+        (12713344, 5419008),  // 128: features.7.0.block.0 output (recomputed), 56,448 floats per image
+        (5550720, 5531904),  // 129: gradient of features.7.0.block.0 input, 9,408 floats per image
+        (5560128, 5657344),  // 130: gradient of features.6.3 branch, 9,408 floats per image
+        (5494272, 5475456),  // 131: gradient of features.6.3.block.2 input, 56,448 floats per image
+        (12600448, 5419008),  // 132: features.6.3.block.1 output (recomputed), 56,448 floats per image
+        (10248448, 6736128),  // 133: gradient of features.6.3.block.1 input, 56,448 floats per image
+        (12487552, 5419008),  // 134: features.6.3.block.0 output (recomputed), 56,448 floats per image
+        (5560128, 5657344),  // 135: gradient of features.6.3.block.0 input, 9,408 floats per image
+        (5550720, 5531904),  // 136: gradient of features.6.2 branch, 9,408 floats per image
+        (5494272, 5475456),  // 137: gradient of features.6.2.block.2 input, 56,448 floats per image
+        (12374656, 5419008),  // 138: features.6.2.block.1 output (recomputed), 56,448 floats per image
+        (10248448, 6623232),  // 139: gradient of features.6.2.block.1 input, 56,448 floats per image
+        (12261760, 5419008),  // 140: features.6.2.block.0 output (recomputed), 56,448 floats per image
+        (5550720, 5531904),  // 141: gradient of features.6.2.block.0 input, 9,408 floats per image
+        (5560128, 5657344),  // 142: gradient of features.6.1 branch, 9,408 floats per image
+        (5494272, 5475456),  // 143: gradient of features.6.1.block.2 input, 56,448 floats per image
+        (12148864, 5419008),  // 144: features.6.1.block.1 output (recomputed), 56,448 floats per image
+        (10248448, 5600896),  // 145: gradient of features.6.1.block.1 input, 56,448 floats per image
+        (12035968, 5419008),  // 146: features.6.1.block.0 output (recomputed), 56,448 floats per image
+        (5527200, 5451936),  // 147: gradient of features.6.1.block.0 input, 9,408 floats per image
+        (5494272, 6566784),  // 148: gradient of features.6.0.block.2 input, 32,928 floats per image
+        (13009696, 5419008),  // 149: features.6.0.block.1 output (recomputed), 32,928 floats per image
+        (10248448, 5550720),  // 150: gradient of features.6.0.block.1 input, 131,712 floats per image
+        (10116736, 5419008),  // 151: features.6.0.block.0 output (recomputed), 131,712 floats per image
+        (5494272, 4979968),  // 152: gradient of features.6.0.block.0 input, 21,952 floats per image
+        (5516224, 5550720),  // 153: gradient of features.5.2 branch, 21,952 floats per image
+        (9985024, 5419008),  // 154: gradient of features.5.2.block.2 input, 131,712 floats per image
+        (9853312, 4716544),  // 155: features.5.2.block.1 output (recomputed), 131,712 floats per image
+        (9721600, 4848256),  // 156: gradient of features.5.2.block.1 input, 131,712 floats per image
+        (9589888, 4716544),  // 157: features.5.2.block.0 output (recomputed), 131,712 floats per image
+        (5516224, 5419008),  // 158: gradient of features.5.2.block.0 input, 21,952 floats per image
+        (5494272, 4848256),  // 159: gradient of features.5.1 branch, 21,952 floats per image
+        (9458176, 4716544),  // 160: gradient of features.5.1.block.2 input, 131,712 floats per image
+        (9326464, 3255168),  // 161: features.5.1.block.1 output (recomputed), 131,712 floats per image
+        (9194752, 3386880),  // 162: gradient of features.5.1.block.1 input, 131,712 floats per image
+        (9063040, 3255168),  // 163: features.5.1.block.0 output (recomputed), 131,712 floats per image
+        (5494272, 3311616),  // 164: gradient of features.5.1.block.0 input, 21,952 floats per image
+        (8931328, 3217536),  // 165: gradient of features.5.0.block.2 input, 94,080 floats per image
+        (11640832, 3123456),  // 166: features.5.0.block.1 output (recomputed), 94,080 floats per image
+        (9025408, 3311616),  // 167: gradient of features.5.0.block.1 input, 94,080 floats per image
+        (11452672, 3123456),  // 168: features.5.0.block.0 output (recomputed), 94,080 floats per image
+        (5494272, 3405696),  // 169: gradient of features.5.0.block.0 input, 15,680 floats per image
+        (5509952, 3311616),  // 170: gradient of features.4.2 branch, 15,680 floats per image
+        (8931328, 3217536),  // 171: gradient of features.4.2.block.2 input, 94,080 floats per image
+        (11264512, 3123456),  // 172: features.4.2.block.1 output (recomputed), 94,080 floats per image
+        (9025408, 3311616),  // 173: gradient of features.4.2.block.1 input, 94,080 floats per image
+        (11076352, 3123456),  // 174: features.4.2.block.0 output (recomputed), 94,080 floats per image
+        (5509952, 3421376),  // 175: gradient of features.4.2.block.0 input, 15,680 floats per image
+        (5494272, 3311616),  // 176: gradient of features.4.1 branch, 15,680 floats per image
+        (8931328, 3217536),  // 177: gradient of features.4.1.block.2 input, 94,080 floats per image
+        (10888192, 3123456),  // 178: features.4.1.block.1 output (recomputed), 94,080 floats per image
+        (9025408, 3311616),  // 179: gradient of features.4.1.block.1 input, 94,080 floats per image
+        (10700032, 3123456),  // 180: features.4.1.block.0 output (recomputed), 94,080 floats per image
+        (5541312, 3170496),  // 181: gradient of features.4.1.block.0 input, 15,680 floats per image
+        (5494272, 3499776),  // 182: gradient of features.4.0.block.2 input, 47,040 floats per image
+        (12929728, 3123456),  // 183: features.4.0.block.1 output (recomputed), 47,040 floats per image
+        (8931328, 3311616),  // 184: gradient of features.4.0.block.1 input, 188,160 floats per image
+        (8743168, 3123456),  // 185: features.4.0.block.0 output (recomputed), 188,160 floats per image
+        (5494272, 3499776),  // 186: gradient of features.4.0.block.0 input, 31,360 floats per image
+        (5525632, 3311616),  // 187: gradient of features.3.1 branch, 31,360 floats per image
+        (8555008, 3123456),  // 188: gradient of features.3.1.block.2 input, 188,160 floats per image
+        (8366848, 2747136),  // 189: features.3.1.block.1 output (recomputed), 188,160 floats per image
+        (8178688, 2935296),  // 190: gradient of features.3.1.block.1 input, 188,160 floats per image
+        (5306112, 2747136),  // 191: features.3.1.block.0 output (recomputed), 188,160 floats per image
+        (5117952, 2671872),  // 192: gradient of features.3.1.block.0 input, 31,360 floats per image
+        (8178688, 3462144),  // 193: gradient of features.3.0.block.2 input, 112,896 floats per image
+        (10493056, 2558976),  // 194: features.3.0.block.1 output (recomputed), 112,896 floats per image
+        (5117952, 3010560),  // 195: gradient of features.3.0.block.1 input, 451,584 floats per image
+        (4666368, 2558976),  // 196: features.3.0.block.0 output (recomputed), 451,584 floats per image
+        (4666368, 3462144),  // 197: gradient of features.3.0.block.0 input, 75,264 floats per image
+        (4741632, 3010560),  // 198: gradient of features.2.1 branch, 75,264 floats per image
+        (4214784, 2558976),  // 199: gradient of features.2.1.block.2 input, 451,584 floats per image
+        (3763200, 1655808),  // 200: features.2.1.block.1 output (recomputed), 451,584 floats per image
+        (3311616, 2107392),  // 201: gradient of features.2.1.block.1 input, 451,584 floats per image
+        (2860032, 1655808),  // 202: features.2.1.block.0 output (recomputed), 451,584 floats per image
+        (2408448, 1505280),  // 203: gradient of features.2.1.block.0 input, 75,264 floats per image
+        (3612672, 4716544),  // 204: gradient of features.2.0.block.2 input, 301,056 floats per image
+        (7476224, 1204224),  // 205: features.2.0.block.1 output (recomputed), 301,056 floats per image
+        (2408448, 2408448),  // 206: gradient of features.2.0.block.1 input, 1,204,224 floats per image
+        (1204224, 1204224),  // 207: features.2.0.block.0 output (recomputed), 1,204,224 floats per image
+        (401408, 802816),  // 208: gradient of features.2.0.block.0 input, 200,704 floats per image
+        (0, 401408),  // 209: gradient of features.1.0.block.1 input, 401,408 floats per image
+        (6773760, 0),  // 210: features.1.0.block.0 output (recomputed), 401,408 floats per image
+        (401408, 802816),  // 211: gradient of features.1.0.block.0 input, 401,408 floats per image
+        (5970944, 0),  // 212: features.0 output (recomputed), 401,408 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -3787,10 +4456,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 320]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 36126720,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1016064,
@@ -3805,10 +4482,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 2822400,
@@ -3825,10 +4510,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 2822400,
@@ -3845,10 +4538,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 2822400,
@@ -3863,10 +4564,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 12644352,
               "conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 1646400,
@@ -3881,10 +4590,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 29503488,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 6585600,
@@ -3901,10 +4618,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 29503488,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 6585600,
@@ -3919,10 +4644,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 21073920,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 4704000,
@@ -3937,10 +4670,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1693440,
@@ -3957,10 +4698,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1693440,
@@ -3975,10 +4724,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 7526400,
               "conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 846720,
@@ -3993,10 +4750,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
               "conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 9408000,
@@ -4011,10 +4776,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 9031680,
               "conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 5644800,
@@ -4029,10 +4802,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
               "conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 8128512,
@@ -4047,10 +4828,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14450688,
               "conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 5419008,
@@ -4063,10 +4852,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 112, 112, 16]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 12845056,
               "conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 7225344,

@@ -1197,12 +1197,13 @@ extension EfficientNetLite1 {
 
 /// EfficientNetLite1 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 20,315,040 floats per image (saved activations and gradients, packed by lifetime); parameters: 5,470,544 floats.
+/// Training arena: 20,315,040 floats per image (saved activations and gradients, packed by lifetime), 11,099,360 with `recomputeActivations`; parameters: 5,470,544 floats.
 public final class EfficientNetLite1Training: TrainableModel {
     public static let descriptor = EfficientNetLite1.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5470544,
-        arenaFloatsPerImage: 20315040, fixedFloats: 533408,
+        arenaFloatsPerImage: 20315040, recomputingArenaFloatsPerImage: 11099360,
+        fixedFloats: 533408,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1231,9 +1232,12 @@ public final class EfficientNetLite1Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 20315040 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 20315040 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 11099360 : 20315040
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1299,23 +1303,23 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 240, width: 240, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 8467200 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 8928000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.t + 8928000 &* s.n, scratch: s.f + 1280, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 1280, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1328,48 +1332,47 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 8928000 &* s.n, batch: s.n, height: 120, width: 120, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 1408, bias: s.f,
-            activation: .identity, output: s.t + 9388800 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 9849600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.t + 9849600 &* s.n, scratch: s.f + 1344, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 1344, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 9849600 &* s.n, pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1408,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 11001600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(3), pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1408, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 11232000 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                activation: .identity, output: s.tensor(5), savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
             s.profiler?.stop(9)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
-                activation: .identity, output: s.t + 11232000 &* s.n, scratch: s.f + 1984, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 1984, pool: pool)
             s.profiler?.stop(10)
         }
     }
@@ -1378,24 +1381,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11232000 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 1984,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(5), pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 1984, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(11)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
-                output: s.t + 1382400 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
-                runningVar: s.p + 3808, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.tensor(7), savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+                runningMean: s.p + 3712, runningVar: s.p + 3808, pool: pool)
             s.profiler?.stop(12)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
-                output: s.t + 1382400 &* s.n, scratch: s.f + 2016, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 2016, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
@@ -1404,48 +1407,47 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 1382400 &* s.n, batch: s.n, height: 120, width: 120, channels: 96,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 2400, bias: s.f,
-            activation: .identity, output: s.t + 10310400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(15)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10656000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(16)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.t + 10656000 &* s.n, scratch: s.f + 2208, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 2208, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 10656000 &* s.n, pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 5152,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17445600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 5152, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(18)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 17532000 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                activation: .identity, output: s.tensor(11), savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
-                activation: .identity, output: s.t + 17532000 &* s.n, scratch: s.f + 4128, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 4128, pool: pool)
             s.profiler?.stop(20)
         }
     }
@@ -1454,25 +1456,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17532000 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 7584,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(11), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 7584, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
         s.profiler?.stop(21)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 3283200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                activation: .relu6, output: s.tensor(13), savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
             s.profiler?.stop(22)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.t + 3283200 &* s.n, scratch: s.f + 4176, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 4176, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1481,62 +1482,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 3283200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 4752, bias: s.f,
-            activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(25)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 4320000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
             s.profiler?.stop(26)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.t + 4320000 &* s.n, scratch: s.f + 4464, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 4464, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 4320000 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 13488,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17618400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(15), pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 13488,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(28)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 4838400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
             s.profiler?.stop(29)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
-                activation: .identity, output: s.t + 4838400 &* s.n, scratch: s.f + 7344, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 7344, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
-                into: s.t + 20315008 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 17532000 &* s.n, branch: s.t + 4838400 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 20315008 &* s.n : nil, batch: s.n,
-            perImage: 86400, output: s.t + 17704800 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 86400, output: s.tensor(18), pool: pool)
         s.profiler?.stop(32)
     }
 
@@ -1544,25 +1544,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17704800 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 17072,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4838400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 17072,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(33)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 5356800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.t + 5356800 &* s.n, scratch: s.f + 7392, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 7392, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1571,62 +1570,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 5356800 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 7968, bias: s.f,
-            activation: .identity, output: s.t + 5875200 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(37)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 6393600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.t + 6393600 &* s.n, scratch: s.f + 7680, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 7680, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 22976,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17791200 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(23), pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 22976,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
         s.profiler?.stop(40)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 6912000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
+                activation: .identity, output: s.tensor(25), savedMean: s.f + 10560, savedInvStd: s.f + 10584,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
             s.profiler?.stop(41)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
-                activation: .identity, output: s.t + 6912000 &* s.n, scratch: s.f + 10560, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 10560, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
-                into: s.t + 20315024 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574, into: s.tensor(27),
+                random: &random)
             s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 17704800 &* s.n, branch: s.t + 6912000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 20315024 &* s.n : nil, batch: s.n,
-            perImage: 86400, output: s.t + 17877600 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 86400, output: s.tensor(26), pool: pool)
         s.profiler?.stop(44)
     }
 
@@ -1634,25 +1632,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17877600 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 26560,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 6912000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(26), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 26560,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(45)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 7430400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
+                activation: .relu6, output: s.tensor(29), savedMean: s.f + 10608, savedInvStd: s.f + 10752,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
             s.profiler?.stop(46)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.t + 7430400 &* s.n, scratch: s.f + 10608, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 10608, pool: pool)
             s.profiler?.stop(47)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
@@ -1661,48 +1658,47 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(48)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 7430400 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 11184, bias: s.f,
-            activation: .identity, output: s.t + 15458400 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(49)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 15588000 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 10896, savedInvStd: s.f + 11040,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
             s.profiler?.stop(50)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.t + 15588000 &* s.n, scratch: s.f + 10896, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 10896, pool: pool)
             s.profiler?.stop(51)
         }
         // features.3.0.block.2 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 15588000 &* s.n, pixels: 900 &* s.n, inChannels: 144, weights: s.p + 34768,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19589568 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(31), pixels: 900 &* s.n, inChannels: 144, weights: s.p + 34768,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
         s.profiler?.stop(52)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 19625568 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18424,
+                activation: .identity, output: s.tensor(33), savedMean: s.f + 18384, savedInvStd: s.f + 18424,
                 runningMean: s.p + 40624, runningVar: s.p + 40672, pool: pool)
             s.profiler?.stop(53)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, runningMean: s.p + 40624, runningVar: s.p + 40672, eps: 0.001,
-                activation: .identity, output: s.t + 19625568 &* s.n, scratch: s.f + 18384, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 18384, pool: pool)
             s.profiler?.stop(54)
         }
     }
@@ -1711,25 +1707,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19625568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 40720,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(33), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 40720, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(34), pool: pool)
         s.profiler?.stop(55)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 8164800 &* s.n, savedMean: s.f + 18464, savedInvStd: s.f + 18704,
+                activation: .relu6, output: s.tensor(35), savedMean: s.f + 18464, savedInvStd: s.f + 18704,
                 runningMean: s.p + 50800, runningVar: s.p + 51040, pool: pool)
             s.profiler?.stop(56)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
-                activation: .relu6, output: s.t + 8164800 &* s.n, scratch: s.f + 18464, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 18464, pool: pool)
             s.profiler?.stop(57)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -1738,62 +1733,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(58)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 8164800 &* s.n, batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 19424, bias: s.f,
-            activation: .identity, output: s.t + 11462400 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(59)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 11678400 &* s.n, savedMean: s.f + 18944, savedInvStd: s.f + 19184,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 18944, savedInvStd: s.f + 19184,
                 runningMean: s.p + 57760, runningVar: s.p + 58000, pool: pool)
             s.profiler?.stop(60)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
-                activation: .relu6, output: s.t + 11678400 &* s.n, scratch: s.f + 18944, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 18944, pool: pool)
             s.profiler?.stop(61)
         }
         // features.3.1.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11678400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 58240,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19661568 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(37), pixels: 900 &* s.n, inChannels: 240, weights: s.p + 58240,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(62)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 31424, savedInvStd: s.f + 31464,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 31424, savedInvStd: s.f + 31464,
                 runningMean: s.p + 67936, runningVar: s.p + 67984, pool: pool)
             s.profiler?.stop(63)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, runningMean: s.p + 67936, runningVar: s.p + 67984, eps: 0.001,
-                activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 31424, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 31424, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
-                into: s.t + 8466816 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616, into: s.tensor(41),
+                random: &random)
             s.profiler?.stop(65)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 19625568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 8466816 &* s.n : nil, batch: s.n,
-            perImage: 36000, output: s.t + 19697568 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 36000, output: s.tensor(40), pool: pool)
         s.profiler?.stop(66)
     }
 
@@ -1801,25 +1795,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19697568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 68032,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 11894400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 68032, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(67)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12110400 &* s.n, savedMean: s.f + 31504, savedInvStd: s.f + 31744,
+                activation: .relu6, output: s.tensor(43), savedMean: s.f + 31504, savedInvStd: s.f + 31744,
                 runningMean: s.p + 78112, runningVar: s.p + 78352, pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
-                activation: .relu6, output: s.t + 12110400 &* s.n, scratch: s.f + 31504, pool: pool)
+                activation: .relu6, output: s.tensor(43), scratch: s.f + 31504, pool: pool)
             s.profiler?.stop(69)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -1828,62 +1821,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(70)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12110400 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 32464, bias: s.f,
-            activation: .identity, output: s.t + 12326400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 32464, bias: s.f,
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(71)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12542400 &* s.n, savedMean: s.f + 31984, savedInvStd: s.f + 32224,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 31984, savedInvStd: s.f + 32224,
                 runningMean: s.p + 85072, runningVar: s.p + 85312, pool: pool)
             s.profiler?.stop(72)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
-                activation: .relu6, output: s.t + 12542400 &* s.n, scratch: s.f + 31984, pool: pool)
+                activation: .relu6, output: s.tensor(45), scratch: s.f + 31984, pool: pool)
             s.profiler?.stop(73)
         }
         // features.3.2.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12542400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 85552,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19733568 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(45), pixels: 900 &* s.n, inChannels: 240, weights: s.p + 85552,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
         s.profiler?.stop(74)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 44464, savedInvStd: s.f + 44504,
+                activation: .identity, output: s.tensor(47), savedMean: s.f + 44464, savedInvStd: s.f + 44504,
                 runningMean: s.p + 95248, runningVar: s.p + 95296, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, runningMean: s.p + 95248, runningVar: s.p + 95296, eps: 0.001,
-                activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 44464, pool: pool)
+                activation: .identity, output: s.tensor(47), scratch: s.f + 44464, pool: pool)
             s.profiler?.stop(76)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
-                into: s.t + 8466832 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715, into: s.tensor(49),
+                random: &random)
             s.profiler?.stop(77)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 19697568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 8466832 &* s.n : nil, batch: s.n,
-            perImage: 36000, output: s.t + 19769568 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 36000, output: s.tensor(48), pool: pool)
         s.profiler?.stop(78)
     }
 
@@ -1891,25 +1883,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19769568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 95344,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 12758400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(48), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 95344, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(79)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12974400 &* s.n, savedMean: s.f + 44544, savedInvStd: s.f + 44784,
+                activation: .relu6, output: s.tensor(51), savedMean: s.f + 44544, savedInvStd: s.f + 44784,
                 runningMean: s.p + 105424, runningVar: s.p + 105664, pool: pool)
             s.profiler?.stop(80)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
-                eps: 0.001, activation: .relu6, output: s.t + 12974400 &* s.n, scratch: s.f + 44544, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 44544, pool: pool)
             s.profiler?.stop(81)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -1918,48 +1909,47 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(82)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12974400 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 45504, bias: s.f,
-            activation: .identity, output: s.t + 19438560 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 45504, bias: s.f,
+            activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(83)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19492560 &* s.n, savedMean: s.f + 45024, savedInvStd: s.f + 45264,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 45024, savedInvStd: s.f + 45264,
                 runningMean: s.p + 108544, runningVar: s.p + 108784, pool: pool)
             s.profiler?.stop(84)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
-                eps: 0.001, activation: .relu6, output: s.t + 19492560 &* s.n, scratch: s.f + 45024, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 45024, pool: pool)
             s.profiler?.stop(85)
         }
         // features.4.0.block.2 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19492560 &* s.n, pixels: 225 &* s.n, inChannels: 240, weights: s.p + 109024,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20048128 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(53), pixels: 225 &* s.n, inChannels: 240, weights: s.p + 109024,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(86)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 20066128 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 49904,
+                activation: .identity, output: s.tensor(55), savedMean: s.f + 49824, savedInvStd: s.f + 49904,
                 runningMean: s.p + 128384, runningVar: s.p + 128464, pool: pool)
             s.profiler?.stop(87)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, runningMean: s.p + 128384, runningVar: s.p + 128464,
-                eps: 0.001, activation: .identity, output: s.t + 20066128 &* s.n, scratch: s.f + 49824, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 49824, pool: pool)
             s.profiler?.stop(88)
         }
     }
@@ -1968,25 +1958,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20066128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 128544,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 15717600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(55), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 128544,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
         s.profiler?.stop(89)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 15825600 &* s.n, savedMean: s.f + 49984, savedInvStd: s.f + 50464,
+                activation: .relu6, output: s.tensor(57), savedMean: s.f + 49984, savedInvStd: s.f + 50464,
                 runningMean: s.p + 167904, runningVar: s.p + 168384, pool: pool)
             s.profiler?.stop(90)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
-                eps: 0.001, activation: .relu6, output: s.t + 15825600 &* s.n, scratch: s.f + 49984, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 49984, pool: pool)
             s.profiler?.stop(91)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -1995,62 +1984,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(92)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 15825600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 51904, bias: s.f,
-            activation: .identity, output: s.t + 15933600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 51904, bias: s.f,
+            activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(93)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16041600 &* s.n, savedMean: s.f + 50944, savedInvStd: s.f + 51424,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 50944, savedInvStd: s.f + 51424,
                 runningMean: s.p + 174144, runningVar: s.p + 174624, pool: pool)
             s.profiler?.stop(94)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
-                eps: 0.001, activation: .relu6, output: s.t + 16041600 &* s.n, scratch: s.f + 50944, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 50944, pool: pool)
             s.profiler?.stop(95)
         }
         // features.4.1.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16041600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 175104,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20084128 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(59), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 175104,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
         s.profiler?.stop(96)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 60544, savedInvStd: s.f + 60624,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 60544, savedInvStd: s.f + 60624,
                 runningMean: s.p + 213664, runningVar: s.p + 213744, pool: pool)
             s.profiler?.stop(97)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, runningMean: s.p + 213664, runningVar: s.p + 213744,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 60544, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 60544, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
-                into: s.t + 8466848 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762, into: s.tensor(63),
+                random: &random)
             s.profiler?.stop(99)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 20066128 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 8466848 &* s.n : nil, batch: s.n,
-            perImage: 18000, output: s.t + 20102128 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 18000, output: s.tensor(62), pool: pool)
         s.profiler?.stop(100)
     }
 
@@ -2058,25 +2046,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20102128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 213824,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16149600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(62), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 213824,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(101)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16257600 &* s.n, savedMean: s.f + 60704, savedInvStd: s.f + 61184,
+                activation: .relu6, output: s.tensor(65), savedMean: s.f + 60704, savedInvStd: s.f + 61184,
                 runningMean: s.p + 253184, runningVar: s.p + 253664, pool: pool)
             s.profiler?.stop(102)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
-                eps: 0.001, activation: .relu6, output: s.t + 16257600 &* s.n, scratch: s.f + 60704, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 60704, pool: pool)
             s.profiler?.stop(103)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -2085,62 +2072,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(104)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 16257600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 62624, bias: s.f,
-            activation: .identity, output: s.t + 16365600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 62624, bias: s.f,
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(105)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16473600 &* s.n, savedMean: s.f + 61664, savedInvStd: s.f + 62144,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 61664, savedInvStd: s.f + 62144,
                 runningMean: s.p + 259424, runningVar: s.p + 259904, pool: pool)
             s.profiler?.stop(106)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
-                eps: 0.001, activation: .relu6, output: s.t + 16473600 &* s.n, scratch: s.f + 61664, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 61664, pool: pool)
             s.profiler?.stop(107)
         }
         // features.4.2.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16473600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 260384,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20120128 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(67), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 260384,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(68), pool: pool)
         s.profiler?.stop(108)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 71264, savedInvStd: s.f + 71344,
+                activation: .identity, output: s.tensor(69), savedMean: s.f + 71264, savedInvStd: s.f + 71344,
                 runningMean: s.p + 298944, runningVar: s.p + 299024, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, runningMean: s.p + 298944, runningVar: s.p + 299024,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 71264, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 71264, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
-                into: s.t + 8466864 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572, into: s.tensor(71),
+                random: &random)
             s.profiler?.stop(111)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 20102128 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 8466864 &* s.n : nil, batch: s.n,
-            perImage: 18000, output: s.t + 20138128 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
+            perImage: 18000, output: s.tensor(70), pool: pool)
         s.profiler?.stop(112)
     }
 
@@ -2148,25 +2134,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20138128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 299104,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16581600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(70), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 299104,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(113)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16689600 &* s.n, savedMean: s.f + 71424, savedInvStd: s.f + 71904,
+                activation: .relu6, output: s.tensor(73), savedMean: s.f + 71424, savedInvStd: s.f + 71904,
                 runningMean: s.p + 338464, runningVar: s.p + 338944, pool: pool)
             s.profiler?.stop(114)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
-                eps: 0.001, activation: .relu6, output: s.t + 16689600 &* s.n, scratch: s.f + 71424, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 71424, pool: pool)
             s.profiler?.stop(115)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
@@ -2175,62 +2160,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(116)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 16689600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 73344, bias: s.f,
-            activation: .identity, output: s.t + 16797600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 73344, bias: s.f,
+            activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(117)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16905600 &* s.n, savedMean: s.f + 72384, savedInvStd: s.f + 72864,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 72384, savedInvStd: s.f + 72864,
                 runningMean: s.p + 344704, runningVar: s.p + 345184, pool: pool)
             s.profiler?.stop(118)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
-                eps: 0.001, activation: .relu6, output: s.t + 16905600 &* s.n, scratch: s.f + 72384, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 72384, pool: pool)
             s.profiler?.stop(119)
         }
         // features.4.3.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16905600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 345664,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20156128 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(75), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 345664,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(120)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 81984, savedInvStd: s.f + 82064,
+                activation: .identity, output: s.tensor(77), savedMean: s.f + 81984, savedInvStd: s.f + 82064,
                 runningMean: s.p + 384224, runningVar: s.p + 384304, pool: pool)
             s.profiler?.stop(121)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, runningMean: s.p + 384224, runningVar: s.p + 384304,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 81984, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 81984, pool: pool)
             s.profiler?.stop(122)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
-                into: s.t + 8466880 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523, into: s.tensor(79),
+                random: &random)
             s.profiler?.stop(123)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 20138128 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 8466880 &* s.n : nil, batch: s.n,
-            perImage: 18000, output: s.t + 20174128 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 18000, output: s.tensor(78), pool: pool)
         s.profiler?.stop(124)
     }
 
@@ -2238,25 +2222,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20174128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 384384,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 17013600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(78), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 384384,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(80), pool: pool)
         s.profiler?.stop(125)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 17121600 &* s.n, savedMean: s.f + 82144, savedInvStd: s.f + 82624,
+                activation: .relu6, output: s.tensor(81), savedMean: s.f + 82144, savedInvStd: s.f + 82624,
                 runningMean: s.p + 423744, runningVar: s.p + 424224, pool: pool)
             s.profiler?.stop(126)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
-                eps: 0.001, activation: .relu6, output: s.t + 17121600 &* s.n, scratch: s.f + 82144, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 82144, pool: pool)
             s.profiler?.stop(127)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
@@ -2265,48 +2248,47 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(128)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 17121600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 84064, bias: s.f,
-            activation: .identity, output: s.t + 17229600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 84064, bias: s.f,
+            activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(129)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 17337600 &* s.n, savedMean: s.f + 83104, savedInvStd: s.f + 83584,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 83104, savedInvStd: s.f + 83584,
                 runningMean: s.p + 437664, runningVar: s.p + 438144, pool: pool)
             s.profiler?.stop(130)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
-                eps: 0.001, activation: .relu6, output: s.t + 17337600 &* s.n, scratch: s.f + 83104, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 83104, pool: pool)
             s.profiler?.stop(131)
         }
         // features.5.0.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17337600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 438624,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19805568 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 438624,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(132)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 19830768 &* s.n, savedMean: s.f + 108064,
-                savedInvStd: s.f + 108176, runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+                runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
             s.profiler?.stop(133)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, runningMean: s.p + 492608, runningVar: s.p + 492720,
-                eps: 0.001, activation: .identity, output: s.t + 19830768 &* s.n, scratch: s.f + 108064, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 108064, pool: pool)
             s.profiler?.stop(134)
         }
     }
@@ -2315,25 +2297,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19830768 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 492832,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13190400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(85), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 492832,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(86), pool: pool)
         s.profiler?.stop(135)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 13341600 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                activation: .relu6, output: s.tensor(87), savedMean: s.f + 108288, savedInvStd: s.f + 108960,
                 runningMean: s.p + 569440, runningVar: s.p + 570112, pool: pool)
             s.profiler?.stop(136)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
-                eps: 0.001, activation: .relu6, output: s.t + 13341600 &* s.n, scratch: s.f + 108288, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 108288, pool: pool)
             s.profiler?.stop(137)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2342,62 +2323,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(138)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 13341600 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 110976, bias: s.f,
-            activation: .identity, output: s.t + 13492800 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 110976, bias: s.f,
+            activation: .identity, output: s.tensor(88), pool: pool)
         s.profiler?.stop(139)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 13644000 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                activation: .relu6, output: s.tensor(89), savedMean: s.f + 109632, savedInvStd: s.f + 110304,
                 runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
             s.profiler?.stop(140)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
-                eps: 0.001, activation: .relu6, output: s.t + 13644000 &* s.n, scratch: s.f + 109632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 109632, pool: pool)
             s.profiler?.stop(141)
         }
         // features.5.1.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13644000 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 590272,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19855968 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(89), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 590272,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(90), pool: pool)
         s.profiler?.stop(142)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 144576,
-                savedInvStd: s.f + 144688, runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
+                activation: .identity, output: s.tensor(91), savedMean: s.f + 144576, savedInvStd: s.f + 144688,
+                runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
             s.profiler?.stop(143)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, runningMean: s.p + 665760, runningVar: s.p + 665872,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 144576, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 144576, pool: pool)
             s.profiler?.stop(144)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
-                into: s.t + 8466896 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143, into: s.tensor(93),
+                random: &random)
             s.profiler?.stop(145)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 19830768 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 8466896 &* s.n : nil, batch: s.n,
-            perImage: 25200, output: s.t + 19881168 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(85), branch: s.tensor(91),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
+            perImage: 25200, output: s.tensor(92), pool: pool)
         s.profiler?.stop(146)
     }
 
@@ -2405,25 +2385,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19881168 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 665984,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13795200 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 665984,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(94), pool: pool)
         s.profiler?.stop(147)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 13946400 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
+                activation: .relu6, output: s.tensor(95), savedMean: s.f + 144800, savedInvStd: s.f + 145472,
                 runningMean: s.p + 742592, runningVar: s.p + 743264, pool: pool)
             s.profiler?.stop(148)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
-                eps: 0.001, activation: .relu6, output: s.t + 13946400 &* s.n, scratch: s.f + 144800, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 144800, pool: pool)
             s.profiler?.stop(149)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2432,62 +2411,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(150)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 13946400 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 147488, bias: s.f,
-            activation: .identity, output: s.t + 14097600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 147488, bias: s.f,
+            activation: .identity, output: s.tensor(96), pool: pool)
         s.profiler?.stop(151)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 14248800 &* s.n, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 146144, savedInvStd: s.f + 146816,
                 runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
             s.profiler?.stop(152)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
-                eps: 0.001, activation: .relu6, output: s.t + 14248800 &* s.n, scratch: s.f + 146144, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 146144, pool: pool)
             s.profiler?.stop(153)
         }
         // features.5.2.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14248800 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 763424,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19906368 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 763424,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(154)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 181088,
-                savedInvStd: s.f + 181200, runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
+                activation: .identity, output: s.tensor(99), savedMean: s.f + 181088, savedInvStd: s.f + 181200,
+                runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
             s.profiler?.stop(155)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, runningMean: s.p + 838912, runningVar: s.p + 839024,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 181088, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 181088, pool: pool)
             s.profiler?.stop(156)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
-                into: s.t + 8466912 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381, into: s.tensor(101),
+                random: &random)
             s.profiler?.stop(157)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 19881168 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 8466912 &* s.n : nil, batch: s.n,
-            perImage: 25200, output: s.t + 19931568 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(92), branch: s.tensor(99),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
+            perImage: 25200, output: s.tensor(100), pool: pool)
         s.profiler?.stop(158)
     }
 
@@ -2495,25 +2473,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19931568 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 839136,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 14400000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(100), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 839136,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(102), pool: pool)
         s.profiler?.stop(159)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 14551200 &* s.n, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
+                activation: .relu6, output: s.tensor(103), savedMean: s.f + 181312, savedInvStd: s.f + 181984,
                 runningMean: s.p + 915744, runningVar: s.p + 916416, pool: pool)
             s.profiler?.stop(160)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
-                eps: 0.001, activation: .relu6, output: s.t + 14551200 &* s.n, scratch: s.f + 181312, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 181312, pool: pool)
             s.profiler?.stop(161)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2522,62 +2499,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(162)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14551200 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184000, bias: s.f,
-            activation: .identity, output: s.t + 14702400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184000, bias: s.f,
+            activation: .identity, output: s.tensor(104), pool: pool)
         s.profiler?.stop(163)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 14853600 &* s.n, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 182656, savedInvStd: s.f + 183328,
                 runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
             s.profiler?.stop(164)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
-                eps: 0.001, activation: .relu6, output: s.t + 14853600 &* s.n, scratch: s.f + 182656, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 182656, pool: pool)
             s.profiler?.stop(165)
         }
         // features.5.3.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14853600 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 936576,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19956768 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(105), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 936576,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(166)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 217600,
-                savedInvStd: s.f + 217712, runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 217600, savedInvStd: s.f + 217712,
+                runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
             s.profiler?.stop(167)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, runningMean: s.p + 1012064, runningVar: s.p + 1012176,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 217600, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 217600, pool: pool)
             s.profiler?.stop(168)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
-                into: s.t + 8466928 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336, into: s.tensor(109),
+                random: &random)
             s.profiler?.stop(169)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 19931568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 8466928 &* s.n : nil, batch: s.n,
-            perImage: 25200, output: s.t + 19981968 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 25200, output: s.tensor(108), pool: pool)
         s.profiler?.stop(170)
     }
 
@@ -2585,25 +2561,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19981968 &* s.n, pixels: 225 &* s.n, inChannels: 112,
-            weights: s.p + 1012288, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 15004800 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 1012288,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(171)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 15156000 &* s.n, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
+                activation: .relu6, output: s.tensor(111), savedMean: s.f + 217824, savedInvStd: s.f + 218496,
                 runningMean: s.p + 1088896, runningVar: s.p + 1089568, pool: pool)
             s.profiler?.stop(172)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
-                eps: 0.001, activation: .relu6, output: s.t + 15156000 &* s.n, scratch: s.f + 217824, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 217824, pool: pool)
             s.profiler?.stop(173)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -2612,48 +2587,47 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(174)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 15156000 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 220512, bias: s.f,
-            activation: .identity, output: s.t + 15389120 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 220512, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(175)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19546560 &* s.n, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 219168, savedInvStd: s.f + 219840,
                 runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
             s.profiler?.stop(176)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
-                eps: 0.001, activation: .relu6, output: s.t + 19546560 &* s.n, scratch: s.f + 219168, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 219168, pool: pool)
             s.profiler?.stop(177)
         }
         // features.6.0.block.2 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19546560 &* s.n, pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1109728,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 20192128 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(113), pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1109728,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(114), pool: pool)
         s.profiler?.stop(178)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 20204416 &* s.n, savedMean: s.f + 254112,
-                savedInvStd: s.f + 254304, runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
+                activation: .identity, output: s.tensor(115), savedMean: s.f + 254112, savedInvStd: s.f + 254304,
+                runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
             s.profiler?.stop(179)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, runningMean: s.p + 1239136, runningVar: s.p + 1239328,
-                eps: 0.001, activation: .identity, output: s.t + 20204416 &* s.n, scratch: s.f + 254112, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 254112, pool: pool)
             s.profiler?.stop(180)
         }
     }
@@ -2662,25 +2636,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20204416 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1239520,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 17964000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(115), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1239520,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(116), pool: pool)
         s.profiler?.stop(181)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18037728 &* s.n, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
+                activation: .relu6, output: s.tensor(117), savedMean: s.f + 254496, savedInvStd: s.f + 255648,
                 runningMean: s.p + 1463008, runningVar: s.p + 1464160, pool: pool)
             s.profiler?.stop(182)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
-                eps: 0.001, activation: .relu6, output: s.t + 18037728 &* s.n, scratch: s.f + 254496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 254496, pool: pool)
             s.profiler?.stop(183)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2689,62 +2662,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(184)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18037728 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 259104, bias: s.f,
-            activation: .identity, output: s.t + 18111456 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(118), pool: pool)
         s.profiler?.stop(185)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18185184 &* s.n, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
+                activation: .relu6, output: s.tensor(119), savedMean: s.f + 256800, savedInvStd: s.f + 257952,
                 runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
             s.profiler?.stop(186)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
-                eps: 0.001, activation: .relu6, output: s.t + 18185184 &* s.n, scratch: s.f + 256800, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 256800, pool: pool)
             s.profiler?.stop(187)
         }
         // features.6.1.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 18185184 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 1498720, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 20216704 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(119), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 1498720,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(120), pool: pool)
         s.profiler?.stop(188)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 316704,
-                savedInvStd: s.f + 316896, runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
+                activation: .identity, output: s.tensor(121), savedMean: s.f + 316704, savedInvStd: s.f + 316896,
+                runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
             s.profiler?.stop(189)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, runningMean: s.p + 1720288, runningVar: s.p + 1720480,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 316704, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 316704, pool: pool)
             s.profiler?.stop(190)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
-                into: s.t + 8466944 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524, into: s.tensor(123),
+                random: &random)
             s.profiler?.stop(191)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 20204416 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 8466944 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 20228992 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(115), branch: s.tensor(121),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(122), pool: pool)
         s.profiler?.stop(192)
     }
 
@@ -2752,25 +2724,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20228992 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1720672,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18258912 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(122), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1720672,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(124), pool: pool)
         s.profiler?.stop(193)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18332640 &* s.n, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
+                activation: .relu6, output: s.tensor(125), savedMean: s.f + 317088, savedInvStd: s.f + 318240,
                 runningMean: s.p + 1944160, runningVar: s.p + 1945312, pool: pool)
             s.profiler?.stop(194)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
-                eps: 0.001, activation: .relu6, output: s.t + 18332640 &* s.n, scratch: s.f + 317088, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 317088, pool: pool)
             s.profiler?.stop(195)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2779,62 +2750,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(196)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18332640 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 321696, bias: s.f,
-            activation: .identity, output: s.t + 18406368 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(126), pool: pool)
         s.profiler?.stop(197)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18480096 &* s.n, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
+                activation: .relu6, output: s.tensor(127), savedMean: s.f + 319392, savedInvStd: s.f + 320544,
                 runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
             s.profiler?.stop(198)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
-                eps: 0.001, activation: .relu6, output: s.t + 18480096 &* s.n, scratch: s.f + 319392, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 319392, pool: pool)
             s.profiler?.stop(199)
         }
         // features.6.2.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 18480096 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 1979872, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 20241280 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(127), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 1979872,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(128), pool: pool)
         s.profiler?.stop(200)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 379296,
-                savedInvStd: s.f + 379488, runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
+                activation: .identity, output: s.tensor(129), savedMean: s.f + 379296, savedInvStd: s.f + 379488,
+                runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
             s.profiler?.stop(201)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, runningMean: s.p + 2201440, runningVar: s.p + 2201632,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 379296, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 379296, pool: pool)
             s.profiler?.stop(202)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
-                into: s.t + 8466960 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619, into: s.tensor(131),
+                random: &random)
             s.profiler?.stop(203)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 20228992 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 8466960 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 20253568 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(122), branch: s.tensor(129),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(130), pool: pool)
         s.profiler?.stop(204)
     }
 
@@ -2842,25 +2812,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20253568 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2201824,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18553824 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(130), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2201824,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
         s.profiler?.stop(205)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18627552 &* s.n, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
+                activation: .relu6, output: s.tensor(133), savedMean: s.f + 379680, savedInvStd: s.f + 380832,
                 runningMean: s.p + 2425312, runningVar: s.p + 2426464, pool: pool)
             s.profiler?.stop(206)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
-                eps: 0.001, activation: .relu6, output: s.t + 18627552 &* s.n, scratch: s.f + 379680, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 379680, pool: pool)
             s.profiler?.stop(207)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2869,62 +2838,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(208)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18627552 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 384288, bias: s.f,
-            activation: .identity, output: s.t + 18701280 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(209)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18775008 &* s.n, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 381984, savedInvStd: s.f + 383136,
                 runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
             s.profiler?.stop(210)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
-                eps: 0.001, activation: .relu6, output: s.t + 18775008 &* s.n, scratch: s.f + 381984, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 381984, pool: pool)
             s.profiler?.stop(211)
         }
         // features.6.3.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 18775008 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 2461024, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 20265856 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(135), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 2461024,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(136), pool: pool)
         s.profiler?.stop(212)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 441888,
-                savedInvStd: s.f + 442080, runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
+                activation: .identity, output: s.tensor(137), savedMean: s.f + 441888, savedInvStd: s.f + 442080,
+                runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
             s.profiler?.stop(213)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, runningMean: s.p + 2682592, runningVar: s.p + 2682784,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 441888, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 441888, pool: pool)
             s.profiler?.stop(214)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
-                into: s.t + 8466976 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143, into: s.tensor(139),
+                random: &random)
             s.profiler?.stop(215)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 20253568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 8466976 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 20278144 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(130), branch: s.tensor(137),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(138), pool: pool)
         s.profiler?.stop(216)
     }
 
@@ -2932,25 +2900,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20278144 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2682976,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18848736 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2682976,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
         s.profiler?.stop(217)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18922464 &* s.n, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
+                activation: .relu6, output: s.tensor(141), savedMean: s.f + 442272, savedInvStd: s.f + 443424,
                 runningMean: s.p + 2906464, runningVar: s.p + 2907616, pool: pool)
             s.profiler?.stop(218)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
-                eps: 0.001, activation: .relu6, output: s.t + 18922464 &* s.n, scratch: s.f + 442272, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 442272, pool: pool)
             s.profiler?.stop(219)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
@@ -2959,62 +2926,61 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(220)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18922464 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 446880, bias: s.f,
-            activation: .identity, output: s.t + 18996192 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(142), pool: pool)
         s.profiler?.stop(221)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19069920 &* s.n, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 444576, savedInvStd: s.f + 445728,
                 runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
             s.profiler?.stop(222)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
-                eps: 0.001, activation: .relu6, output: s.t + 19069920 &* s.n, scratch: s.f + 444576, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 444576, pool: pool)
             s.profiler?.stop(223)
         }
         // features.6.4.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19069920 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 2942176, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
-            output: s.t + 20290432 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(143), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 2942176,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
         s.profiler?.stop(224)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8380800 &* s.n, savedMean: s.f + 504480,
-                savedInvStd: s.f + 504672, runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
+                activation: .identity, output: s.tensor(145), savedMean: s.f + 504480, savedInvStd: s.f + 504672,
+                runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
             s.profiler?.stop(225)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, runningMean: s.p + 3163744, runningVar: s.p + 3163936,
-                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 504480, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 504480, pool: pool)
             s.profiler?.stop(226)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
-                into: s.t + 8466992 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098, into: s.tensor(147),
+                random: &random)
             s.profiler?.stop(227)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 20278144 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 8466992 &* s.n : nil, batch: s.n,
-            perImage: 12288, output: s.t + 20302720 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
+            perImage: 12288, output: s.tensor(146), pool: pool)
         s.profiler?.stop(228)
     }
 
@@ -3022,25 +2988,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20302720 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3164128,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 19143648 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(146), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3164128,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(148), pool: pool)
         s.profiler?.stop(229)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19217376 &* s.n, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
+                activation: .relu6, output: s.tensor(149), savedMean: s.f + 504864, savedInvStd: s.f + 506016,
                 runningMean: s.p + 3387616, runningVar: s.p + 3388768, pool: pool)
             s.profiler?.stop(230)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
-                eps: 0.001, activation: .relu6, output: s.t + 19217376 &* s.n, scratch: s.f + 504864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 504864, pool: pool)
             s.profiler?.stop(231)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
@@ -3049,48 +3014,47 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.stop(232)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 19217376 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 509472, bias: s.f,
-            activation: .identity, output: s.t + 19291104 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(150), pool: pool)
         s.profiler?.stop(233)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19364832 &* s.n, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 507168, savedInvStd: s.f + 508320,
                 runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
             s.profiler?.stop(234)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
-                eps: 0.001, activation: .relu6, output: s.t + 19364832 &* s.n, scratch: s.f + 507168, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 507168, pool: pool)
             s.profiler?.stop(235)
         }
         // features.7.0.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19364832 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
-            weights: s.p + 3404896, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
-            output: s.t + 15432128 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(151), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 3404896,
+            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
         s.profiler?.stop(236)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 20007168 &* s.n, savedMean: s.f + 530208,
-                savedInvStd: s.f + 530528, runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 530208, savedInvStd: s.f + 530528,
+                runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
             s.profiler?.stop(237)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, runningMean: s.p + 3774176, runningVar: s.p + 3774496,
-                eps: 0.001, activation: .identity, output: s.t + 20007168 &* s.n, scratch: s.f + 530208, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 530208, pool: pool)
             s.profiler?.stop(238)
         }
     }
@@ -3099,25 +3063,24 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20007168 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 3774816,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 8380800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(153), pixels: 64 &* s.n, inChannels: 320, weights: s.p + 3774816,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
         s.profiler?.stop(239)
         // features.8 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 15307200 &* s.n, savedMean: s.f + 530848, savedInvStd: s.f + 532128,
+                activation: .relu6, output: s.tensor(155), savedMean: s.f + 530848, savedInvStd: s.f + 532128,
                 runningMean: s.p + 4186976, runningVar: s.p + 4188256, pool: pool)
             s.profiler?.stop(240)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, runningMean: s.p + 4186976, runningVar: s.p + 4188256,
-                eps: 0.001, activation: .relu6, output: s.t + 15307200 &* s.n, scratch: s.f + 530848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 530848, pool: pool)
             s.profiler?.stop(241)
         }
     }
@@ -3126,27 +3089,27 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 15307200 &* s.n, batch: s.n, pixels: 64, channels: 1280,
-            output: s.t + 8462720 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(155), batch: s.n, pixels: 64, channels: 1280, output: s.tensor(156),
+            pool: pool)
         s.profiler?.stop(242)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 8462720 &* s.n, output: s.t + 8465280 &* s.n, count: 1280 &* s.n,
-            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 8464000 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(156), output: s.tensor(158), count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(157), random: &random)
         s.profiler?.stop(243)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 8465280 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4189536,
-            bias: s.p + 5469536, outFeatures: 1000, output: s.t + 8462720 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(158), batch: s.n, inFeatures: 1280, weights: s.p + 4189536, bias: s.p + 5469536,
+            outFeatures: 1000, output: s.tensor(159), pool: pool)
         s.profiler?.stop(244)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 8462720 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 15307200 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(159), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(160))
         s.profiler?.stop(245)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 8462720 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(159), count: 1000 &* s.n)
         s.profiler?.stop(246)
     }
 
@@ -3154,19 +3117,19 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8465280 &* s.n,
-            weights: s.p + 4189536, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 8462720 &* s.n,
-            gradWeights: s.g + 4189536, gradBias: s.g + 5469536, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(160), input: s.tensor(158), weights: s.p + 4189536,
+            batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(161), gradWeights: s.g + 4189536,
+            gradBias: s.g + 5469536, pool: pool)
         s.profiler?.stop(247)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 8462720 &* s.n, mask: s.t + 8464000 &* s.n,
-            count: 1280 &* s.n, gradInput: s.t + 8465280 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(161), mask: s.tensor(157), count: 1280 &* s.n,
+            gradInput: s.tensor(162))
         s.profiler?.stop(248)
         // avgpool backward: spread each channel's gradient over the 64 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 8465280 &* s.n, batch: s.n, pixels: 64,
-            channels: 1280, gradInput: s.t + 15307200 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(162), batch: s.n, pixels: 64, channels: 1280,
+            gradInput: s.tensor(163), pool: pool)
         s.profiler?.stop(249)
     }
 
@@ -3174,16 +3137,16 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8380800 &* s.n,
-            pixels: 64 &* s.n, channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 530848,
-            savedInvStd: s.f + 532128, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 4184416,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(163), input: s.tensor(154), pixels: 64 &* s.n,
+            channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 530848,
+            savedInvStd: s.f + 532128, activation: .relu6, gradInput: s.tensor(163), gradGamma: s.g + 4184416,
             gradBeta: s.g + 4185696, pool: pool)
         s.profiler?.stop(250)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20007168 &* s.n,
-            weights: s.p + 3774816, pixels: 64 &* s.n, inChannels: 320, outChannels: 1280,
-            gradInput: s.t + 20027648 &* s.n, gradWeights: s.g + 3774816, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 3774816,
+            pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(164),
+            gradWeights: s.g + 3774816, pool: pool)
         s.profiler?.stop(251)
     }
 
@@ -3191,1235 +3154,2159 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20027648 &* s.n, input: s.t + 15432128 &* s.n,
-            pixels: 64 &* s.n, channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 530208,
-            savedInvStd: s.f + 530528, activation: .identity, gradInput: s.t + 20027648 &* s.n,
-            gradGamma: s.g + 3773536, gradBeta: s.g + 3773856, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(164), input: s.tensor(152), pixels: 64 &* s.n,
+            channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 530208,
+            savedInvStd: s.f + 530528, activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 3773536,
+            gradBeta: s.g + 3773856, pool: pool)
         s.profiler?.stop(252)
+        // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
+                activation: .relu6, output: s.tensor(166), pool: pool)
+            s.profiler?.stop(253)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
+                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 507168, pool: pool)
+            s.profiler?.stop(254)
+        }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20027648 &* s.n, input: s.t + 19364832 &* s.n,
-            weights: s.p + 3404896, pixels: 64 &* s.n, inChannels: 1152, outChannels: 320,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 3404896, pool: pool)
-        s.profiler?.stop(253)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3404896,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(165),
+            gradWeights: s.g + 3404896, pool: pool)
+        s.profiler?.stop(255)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19291104 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 507168,
-            savedInvStd: s.f + 508320, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 3400288,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 507168,
+            savedInvStd: s.f + 508320, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3400288,
             gradBeta: s.g + 3401440, pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(256)
+        // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
+                activation: .relu6, output: s.tensor(168), pool: pool)
+            s.profiler?.stop(257)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
+                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 504864, pool: pool)
+            s.profiler?.stop(258)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 519840, count: 10368)
-        s.profiler?.stop(255)
+        s.profiler?.stop(259)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19217376 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
-            outWidth: 8, weights: s.f + 509472, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 519840,
-            pool: pool)
-        s.profiler?.stop(256)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
+            weights: s.f + 509472, gradInput: s.tensor(167), gradWeights: s.f + 519840, pool: pool)
+        s.profiler?.stop(260)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 519840, channels: 1152, kernel: 3, into: s.g + 3389920)
-        s.profiler?.stop(257)
+        s.profiler?.stop(261)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19143648 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 504864,
-            savedInvStd: s.f + 506016, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 3385312,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 504864,
+            savedInvStd: s.f + 506016, activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 3385312,
             gradBeta: s.g + 3386464, pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(262)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20302720 &* s.n,
-            weights: s.p + 3164128, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 8454528 &* s.n, gradWeights: s.g + 3164128, pool: pool)
-        s.profiler?.stop(259)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3164128,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(169),
+            gradWeights: s.g + 3164128, pool: pool)
+        s.profiler?.stop(263)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 8466992 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 15307200 &* s.n, pool: pool)
-        s.profiler?.stop(260)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(170), pool: pool)
+        s.profiler?.stop(264)
         // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20290432 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 504480,
-            savedInvStd: s.f + 504672, activation: .identity, gradInput: s.t + 15307200 &* s.n,
-            gradGamma: s.g + 3163360, gradBeta: s.g + 3163552, pool: pool)
-        s.profiler?.stop(261)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 504480,
+            savedInvStd: s.f + 504672, activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 3163360,
+            gradBeta: s.g + 3163552, pool: pool)
+        s.profiler?.stop(265)
+        // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
+                activation: .relu6, output: s.tensor(172), pool: pool)
+            s.profiler?.stop(266)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
+                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 444576, pool: pool)
+            s.profiler?.stop(267)
+        }
         // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19069920 &* s.n,
-            weights: s.p + 2942176, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 2942176, pool: pool)
-        s.profiler?.stop(262)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 2942176,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(171),
+            gradWeights: s.g + 2942176, pool: pool)
+        s.profiler?.stop(268)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18996192 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 444576,
-            savedInvStd: s.f + 445728, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 2937568,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 444576,
+            savedInvStd: s.f + 445728, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 2937568,
             gradBeta: s.g + 2938720, pool: pool)
-        s.profiler?.stop(263)
+        s.profiler?.stop(269)
+        // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
+                activation: .relu6, output: s.tensor(174), pool: pool)
+            s.profiler?.stop(270)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
+                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 442272, pool: pool)
+            s.profiler?.stop(271)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 475680, count: 28800)
-        s.profiler?.stop(264)
+        s.profiler?.stop(272)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18922464 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 446880, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 475680,
-            pool: pool)
-        s.profiler?.stop(265)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 446880, gradInput: s.tensor(173), gradWeights: s.f + 475680, pool: pool)
+        s.profiler?.stop(273)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 475680, channels: 1152, kernel: 5, into: s.g + 2908768)
-        s.profiler?.stop(266)
+        s.profiler?.stop(274)
         // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18848736 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 442272,
-            savedInvStd: s.f + 443424, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 2904160,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 442272,
+            savedInvStd: s.f + 443424, activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 2904160,
             gradBeta: s.g + 2905312, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(275)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20278144 &* s.n,
-            weights: s.p + 2682976, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 15432128 &* s.n, gradWeights: s.g + 2682976, pool: pool)
-        s.profiler?.stop(268)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 2682976,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(175),
+            gradWeights: s.g + 2682976, pool: pool)
+        s.profiler?.stop(276)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 15432128 &* s.n, s.t + 8454528 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(269)
+        TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(277)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 8466976 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 8454528 &* s.n, pool: pool)
-        s.profiler?.stop(270)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(176), pool: pool)
+        s.profiler?.stop(278)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20265856 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 441888,
-            savedInvStd: s.f + 442080, activation: .identity, gradInput: s.t + 8454528 &* s.n,
-            gradGamma: s.g + 2682208, gradBeta: s.g + 2682400, pool: pool)
-        s.profiler?.stop(271)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 441888,
+            savedInvStd: s.f + 442080, activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 2682208,
+            gradBeta: s.g + 2682400, pool: pool)
+        s.profiler?.stop(279)
+        // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
+                activation: .relu6, output: s.tensor(178), pool: pool)
+            s.profiler?.stop(280)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
+                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 381984, pool: pool)
+            s.profiler?.stop(281)
+        }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 18775008 &* s.n,
-            weights: s.p + 2461024, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 2461024, pool: pool)
-        s.profiler?.stop(272)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2461024,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(177),
+            gradWeights: s.g + 2461024, pool: pool)
+        s.profiler?.stop(282)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18701280 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 381984,
-            savedInvStd: s.f + 383136, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 2456416,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 381984,
+            savedInvStd: s.f + 383136, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2456416,
             gradBeta: s.g + 2457568, pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(283)
+        // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
+                activation: .relu6, output: s.tensor(180), pool: pool)
+            s.profiler?.stop(284)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
+                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 379680, pool: pool)
+            s.profiler?.stop(285)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413088, count: 28800)
-        s.profiler?.stop(274)
+        s.profiler?.stop(286)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18627552 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 384288, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 413088,
-            pool: pool)
-        s.profiler?.stop(275)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 384288, gradInput: s.tensor(179), gradWeights: s.f + 413088, pool: pool)
+        s.profiler?.stop(287)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 413088, channels: 1152, kernel: 5, into: s.g + 2427616)
-        s.profiler?.stop(276)
+        s.profiler?.stop(288)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18553824 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 379680,
-            savedInvStd: s.f + 380832, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 2423008,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 379680,
+            savedInvStd: s.f + 380832, activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 2423008,
             gradBeta: s.g + 2424160, pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(289)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20253568 &* s.n,
-            weights: s.p + 2201824, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 8454528 &* s.n, gradWeights: s.g + 2201824, pool: pool)
-        s.profiler?.stop(278)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2201824,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(181),
+            gradWeights: s.g + 2201824, pool: pool)
+        s.profiler?.stop(290)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8454528 &* s.n, s.t + 15432128 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(279)
+        TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(291)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 8466960 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 15307200 &* s.n, pool: pool)
-        s.profiler?.stop(280)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(181),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(182), pool: pool)
+        s.profiler?.stop(292)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20241280 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 379296,
-            savedInvStd: s.f + 379488, activation: .identity, gradInput: s.t + 15307200 &* s.n,
-            gradGamma: s.g + 2201056, gradBeta: s.g + 2201248, pool: pool)
-        s.profiler?.stop(281)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 379296,
+            savedInvStd: s.f + 379488, activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 2201056,
+            gradBeta: s.g + 2201248, pool: pool)
+        s.profiler?.stop(293)
+        // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
+                activation: .relu6, output: s.tensor(184), pool: pool)
+            s.profiler?.stop(294)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
+                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 319392, pool: pool)
+            s.profiler?.stop(295)
+        }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18480096 &* s.n,
-            weights: s.p + 1979872, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1979872, pool: pool)
-        s.profiler?.stop(282)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 1979872,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(183),
+            gradWeights: s.g + 1979872, pool: pool)
+        s.profiler?.stop(296)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18406368 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 319392,
-            savedInvStd: s.f + 320544, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1975264,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 319392,
+            savedInvStd: s.f + 320544, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 1975264,
             gradBeta: s.g + 1976416, pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(297)
+        // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
+                activation: .relu6, output: s.tensor(186), pool: pool)
+            s.profiler?.stop(298)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
+                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 317088, pool: pool)
+            s.profiler?.stop(299)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 350496, count: 28800)
-        s.profiler?.stop(284)
+        s.profiler?.stop(300)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18332640 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 321696, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 350496,
-            pool: pool)
-        s.profiler?.stop(285)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 321696, gradInput: s.tensor(185), gradWeights: s.f + 350496, pool: pool)
+        s.profiler?.stop(301)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 350496, channels: 1152, kernel: 5, into: s.g + 1946464)
-        s.profiler?.stop(286)
+        s.profiler?.stop(302)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18258912 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 317088,
-            savedInvStd: s.f + 318240, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1941856,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 317088,
+            savedInvStd: s.f + 318240, activation: .relu6, gradInput: s.tensor(185), gradGamma: s.g + 1941856,
             gradBeta: s.g + 1943008, pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(303)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20228992 &* s.n,
-            weights: s.p + 1720672, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 15432128 &* s.n, gradWeights: s.g + 1720672, pool: pool)
-        s.profiler?.stop(288)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 1720672,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(187),
+            gradWeights: s.g + 1720672, pool: pool)
+        s.profiler?.stop(304)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 15432128 &* s.n, s.t + 8454528 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(289)
+        TrainingKernels.accumulate(s.tensor(187), s.tensor(181), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(305)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 8466944 &* s.n : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.t + 8454528 &* s.n, pool: pool)
-        s.profiler?.stop(290)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(187),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.tensor(188), pool: pool)
+        s.profiler?.stop(306)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20216704 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 316704,
-            savedInvStd: s.f + 316896, activation: .identity, gradInput: s.t + 8454528 &* s.n,
-            gradGamma: s.g + 1719904, gradBeta: s.g + 1720096, pool: pool)
-        s.profiler?.stop(291)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 316704,
+            savedInvStd: s.f + 316896, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 1719904,
+            gradBeta: s.g + 1720096, pool: pool)
+        s.profiler?.stop(307)
+        // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
+                activation: .relu6, output: s.tensor(190), pool: pool)
+            s.profiler?.stop(308)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
+                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 256800, pool: pool)
+            s.profiler?.stop(309)
+        }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 18185184 &* s.n,
-            weights: s.p + 1498720, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1498720, pool: pool)
-        s.profiler?.stop(292)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1498720,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(189),
+            gradWeights: s.g + 1498720, pool: pool)
+        s.profiler?.stop(310)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18111456 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 256800,
-            savedInvStd: s.f + 257952, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1494112,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 256800,
+            savedInvStd: s.f + 257952, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1494112,
             gradBeta: s.g + 1495264, pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(311)
+        // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
+                activation: .relu6, output: s.tensor(192), pool: pool)
+            s.profiler?.stop(312)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
+                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 254496, pool: pool)
+            s.profiler?.stop(313)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 287904, count: 28800)
-        s.profiler?.stop(294)
+        s.profiler?.stop(314)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18037728 &* s.n,
-            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
-            outWidth: 8, weights: s.f + 259104, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 287904,
-            pool: pool)
-        s.profiler?.stop(295)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 8,
+            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 259104, gradInput: s.tensor(191), gradWeights: s.f + 287904, pool: pool)
+        s.profiler?.stop(315)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 287904, channels: 1152, kernel: 5, into: s.g + 1465312)
-        s.profiler?.stop(296)
+        s.profiler?.stop(316)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 17964000 &* s.n,
-            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 254496,
-            savedInvStd: s.f + 255648, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1460704,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 254496,
+            savedInvStd: s.f + 255648, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 1460704,
             gradBeta: s.g + 1461856, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(317)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20204416 &* s.n,
-            weights: s.p + 1239520, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
-            gradInput: s.t + 8423808 &* s.n, gradWeights: s.g + 1239520, pool: pool)
-        s.profiler?.stop(298)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1239520,
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(193),
+            gradWeights: s.g + 1239520, pool: pool)
+        s.profiler?.stop(318)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8423808 &* s.n, s.t + 15432128 &* s.n, count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(299)
+        TrainingKernels.accumulate(s.tensor(193), s.tensor(187), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(319)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8423808 &* s.n, input: s.t + 20192128 &* s.n,
-            pixels: 64 &* s.n, channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 254112,
-            savedInvStd: s.f + 254304, activation: .identity, gradInput: s.t + 8423808 &* s.n,
-            gradGamma: s.g + 1238752, gradBeta: s.g + 1238944, pool: pool)
-        s.profiler?.stop(300)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(114), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 254112,
+            savedInvStd: s.f + 254304, activation: .identity, gradInput: s.tensor(193), gradGamma: s.g + 1238752,
+            gradBeta: s.g + 1238944, pool: pool)
+        s.profiler?.stop(320)
+        // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
+                activation: .relu6, output: s.tensor(195), pool: pool)
+            s.profiler?.stop(321)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
+                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 219168, pool: pool)
+            s.profiler?.stop(322)
+        }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8423808 &* s.n, input: s.t + 19546560 &* s.n,
-            weights: s.p + 1109728, pixels: 64 &* s.n, inChannels: 672, outChannels: 192,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1109728, pool: pool)
-        s.profiler?.stop(301)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1109728,
+            pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(194), gradWeights: s.g + 1109728,
+            pool: pool)
+        s.profiler?.stop(323)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 15389120 &* s.n,
-            pixels: 64 &* s.n, channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 219168,
-            savedInvStd: s.f + 219840, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1107040,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 64 &* s.n,
+            channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 219168,
+            savedInvStd: s.f + 219840, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1107040,
             gradBeta: s.g + 1107712, pool: pool)
-        s.profiler?.stop(302)
+        s.profiler?.stop(324)
+        // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
+                activation: .relu6, output: s.tensor(197), pool: pool)
+            s.profiler?.stop(325)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
+                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 217824, pool: pool)
+            s.profiler?.stop(326)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 237312, count: 16800)
-        s.profiler?.stop(303)
+        s.profiler?.stop(327)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 15156000 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 8, outWidth: 8, weights: s.f + 220512, gradInput: s.t + 15307200 &* s.n,
-            gradWeights: s.f + 237312, pool: pool)
-        s.profiler?.stop(304)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 220512, gradInput: s.tensor(196), gradWeights: s.f + 237312, pool: pool)
+        s.profiler?.stop(328)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 237312, channels: 672, kernel: 5, into: s.g + 1090240)
-        s.profiler?.stop(305)
+        s.profiler?.stop(329)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 15004800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(110),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 217824,
-            savedInvStd: s.f + 218496, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1087552,
+            savedInvStd: s.f + 218496, activation: .relu6, gradInput: s.tensor(196), gradGamma: s.g + 1087552,
             gradBeta: s.g + 1088224, pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(330)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19981968 &* s.n,
-            weights: s.p + 1012288, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1012288, pool: pool)
-        s.profiler?.stop(307)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1012288,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(198),
+            gradWeights: s.g + 1012288, pool: pool)
+        s.profiler?.stop(331)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 8466928 &* s.n : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.t + 8406000 &* s.n, pool: pool)
-        s.profiler?.stop(308)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(198),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.tensor(199), pool: pool)
+        s.profiler?.stop(332)
         // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19956768 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(106),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 217600,
-            savedInvStd: s.f + 217712, activation: .identity, gradInput: s.t + 8406000 &* s.n,
-            gradGamma: s.g + 1011840, gradBeta: s.g + 1011952, pool: pool)
-        s.profiler?.stop(309)
+            savedInvStd: s.f + 217712, activation: .identity, gradInput: s.tensor(199), gradGamma: s.g + 1011840,
+            gradBeta: s.g + 1011952, pool: pool)
+        s.profiler?.stop(333)
+        // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
+                activation: .relu6, output: s.tensor(201), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
+                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 182656, pool: pool)
+            s.profiler?.stop(335)
+        }
         // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 14853600 &* s.n,
-            weights: s.p + 936576, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 15004800 &* s.n, gradWeights: s.g + 936576, pool: pool)
-        s.profiler?.stop(310)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 936576,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(200), gradWeights: s.g + 936576,
+            pool: pool)
+        s.profiler?.stop(336)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15004800 &* s.n, input: s.t + 14702400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 182656,
-            savedInvStd: s.f + 183328, activation: .relu6, gradInput: s.t + 15004800 &* s.n, gradGamma: s.g + 933888,
+            savedInvStd: s.f + 183328, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 933888,
             gradBeta: s.g + 934560, pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(337)
+        // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
+                activation: .relu6, output: s.tensor(203), pool: pool)
+            s.profiler?.stop(338)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
+                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 181312, pool: pool)
+            s.profiler?.stop(339)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 200800, count: 16800)
-        s.profiler?.stop(312)
+        s.profiler?.stop(340)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15004800 &* s.n, input: s.t + 14551200 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 184000, gradInput: s.t + 14702400 &* s.n,
-            gradWeights: s.f + 200800, pool: pool)
-        s.profiler?.stop(313)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 184000, gradInput: s.tensor(202), gradWeights: s.f + 200800, pool: pool)
+        s.profiler?.stop(341)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 200800, channels: 672, kernel: 5, into: s.g + 917088)
-        s.profiler?.stop(314)
+        s.profiler?.stop(342)
         // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14702400 &* s.n, input: s.t + 14400000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(202), input: s.tensor(102),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 181312,
-            savedInvStd: s.f + 181984, activation: .relu6, gradInput: s.t + 14702400 &* s.n, gradGamma: s.g + 914400,
+            savedInvStd: s.f + 181984, activation: .relu6, gradInput: s.tensor(202), gradGamma: s.g + 914400,
             gradBeta: s.g + 915072, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(343)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14702400 &* s.n, input: s.t + 19931568 &* s.n,
-            weights: s.p + 839136, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 8406000 &* s.n, gradWeights: s.g + 839136, pool: pool)
-        s.profiler?.stop(316)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 839136,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(204), gradWeights: s.g + 839136,
+            pool: pool)
+        s.profiler?.stop(344)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8406000 &* s.n, s.t + 8380800 &* s.n, count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.accumulate(s.tensor(204), s.tensor(198), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(345)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8406000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 8466912 &* s.n : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.t + 8380800 &* s.n, pool: pool)
-        s.profiler?.stop(318)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(204),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.tensor(205), pool: pool)
+        s.profiler?.stop(346)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19906368 &* s.n,
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 181088,
-            savedInvStd: s.f + 181200, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 838688,
-            gradBeta: s.g + 838800, pool: pool)
-        s.profiler?.stop(319)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 181088, savedInvStd: s.f + 181200,
+            activation: .identity, gradInput: s.tensor(205), gradGamma: s.g + 838688, gradBeta: s.g + 838800,
+            pool: pool)
+        s.profiler?.stop(347)
+        // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736,
+                beta: s.p + 761408, savedMean: s.f + 146144, savedInvStd: s.f + 146816, activation: .relu6,
+                output: s.tensor(207), pool: pool)
+            s.profiler?.stop(348)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
+                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 146144, pool: pool)
+            s.profiler?.stop(349)
+        }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 14248800 &* s.n,
-            weights: s.p + 763424, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 14400000 &* s.n, gradWeights: s.g + 763424, pool: pool)
-        s.profiler?.stop(320)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 763424,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(206), gradWeights: s.g + 763424,
+            pool: pool)
+        s.profiler?.stop(350)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14400000 &* s.n, input: s.t + 14097600 &* s.n,
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 146144,
-            savedInvStd: s.f + 146816, activation: .relu6, gradInput: s.t + 14400000 &* s.n, gradGamma: s.g + 760736,
-            gradBeta: s.g + 761408, pool: pool)
-        s.profiler?.stop(321)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
+            activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 760736, gradBeta: s.g + 761408, pool: pool)
+        s.profiler?.stop(351)
+        // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248,
+                beta: s.p + 741920, savedMean: s.f + 144800, savedInvStd: s.f + 145472, activation: .relu6,
+                output: s.tensor(209), pool: pool)
+            s.profiler?.stop(352)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
+                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 144800, pool: pool)
+            s.profiler?.stop(353)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 164288, count: 16800)
-        s.profiler?.stop(322)
+        s.profiler?.stop(354)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14400000 &* s.n, input: s.t + 13946400 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 147488, gradInput: s.t + 14097600 &* s.n,
-            gradWeights: s.f + 164288, pool: pool)
-        s.profiler?.stop(323)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 147488, gradInput: s.tensor(208), gradWeights: s.f + 164288, pool: pool)
+        s.profiler?.stop(355)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 164288, channels: 672, kernel: 5, into: s.g + 743936)
-        s.profiler?.stop(324)
+        s.profiler?.stop(356)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14097600 &* s.n, input: s.t + 13795200 &* s.n,
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 144800,
-            savedInvStd: s.f + 145472, activation: .relu6, gradInput: s.t + 14097600 &* s.n, gradGamma: s.g + 741248,
-            gradBeta: s.g + 741920, pool: pool)
-        s.profiler?.stop(325)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
+            activation: .relu6, gradInput: s.tensor(208), gradGamma: s.g + 741248, gradBeta: s.g + 741920, pool: pool)
+        s.profiler?.stop(357)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14097600 &* s.n, input: s.t + 19881168 &* s.n,
-            weights: s.p + 665984, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 665984, pool: pool)
-        s.profiler?.stop(326)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 665984,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(210), gradWeights: s.g + 665984,
+            pool: pool)
+        s.profiler?.stop(358)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8380800 &* s.n, s.t + 8406000 &* s.n, count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(327)
+        TrainingKernels.accumulate(s.tensor(210), s.tensor(204), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(359)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 8466896 &* s.n : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.t + 8406000 &* s.n, pool: pool)
-        s.profiler?.stop(328)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(210),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.tensor(211), pool: pool)
+        s.profiler?.stop(360)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19855968 &* s.n,
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 144576,
-            savedInvStd: s.f + 144688, activation: .identity, gradInput: s.t + 8406000 &* s.n, gradGamma: s.g + 665536,
-            gradBeta: s.g + 665648, pool: pool)
-        s.profiler?.stop(329)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 144576, savedInvStd: s.f + 144688,
+            activation: .identity, gradInput: s.tensor(211), gradGamma: s.g + 665536, gradBeta: s.g + 665648,
+            pool: pool)
+        s.profiler?.stop(361)
+        // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584,
+                beta: s.p + 588256, savedMean: s.f + 109632, savedInvStd: s.f + 110304, activation: .relu6,
+                output: s.tensor(213), pool: pool)
+            s.profiler?.stop(362)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
+                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 109632, pool: pool)
+            s.profiler?.stop(363)
+        }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 13644000 &* s.n,
-            weights: s.p + 590272, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 13795200 &* s.n, gradWeights: s.g + 590272, pool: pool)
-        s.profiler?.stop(330)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 590272,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(212), gradWeights: s.g + 590272,
+            pool: pool)
+        s.profiler?.stop(364)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13795200 &* s.n, input: s.t + 13492800 &* s.n,
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 109632,
-            savedInvStd: s.f + 110304, activation: .relu6, gradInput: s.t + 13795200 &* s.n, gradGamma: s.g + 587584,
-            gradBeta: s.g + 588256, pool: pool)
-        s.profiler?.stop(331)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+            activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 587584, gradBeta: s.g + 588256, pool: pool)
+        s.profiler?.stop(365)
+        // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096,
+                beta: s.p + 568768, savedMean: s.f + 108288, savedInvStd: s.f + 108960, activation: .relu6,
+                output: s.tensor(215), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
+                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 108288, pool: pool)
+            s.profiler?.stop(367)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 127776, count: 16800)
-        s.profiler?.stop(332)
+        s.profiler?.stop(368)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13795200 &* s.n, input: s.t + 13341600 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 110976, gradInput: s.t + 13492800 &* s.n,
-            gradWeights: s.f + 127776, pool: pool)
-        s.profiler?.stop(333)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 15,
+            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 110976, gradInput: s.tensor(214), gradWeights: s.f + 127776, pool: pool)
+        s.profiler?.stop(369)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 127776, channels: 672, kernel: 5, into: s.g + 570784)
-        s.profiler?.stop(334)
+        s.profiler?.stop(370)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13492800 &* s.n, input: s.t + 13190400 &* s.n,
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 108288,
-            savedInvStd: s.f + 108960, activation: .relu6, gradInput: s.t + 13492800 &* s.n, gradGamma: s.g + 568096,
-            gradBeta: s.g + 568768, pool: pool)
-        s.profiler?.stop(335)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+            activation: .relu6, gradInput: s.tensor(214), gradGamma: s.g + 568096, gradBeta: s.g + 568768, pool: pool)
+        s.profiler?.stop(371)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13492800 &* s.n, input: s.t + 19830768 &* s.n,
-            weights: s.p + 492832, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 8406000 &* s.n, gradWeights: s.g + 492832, pool: pool)
-        s.profiler?.stop(336)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 492832,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(216), gradWeights: s.g + 492832,
+            pool: pool)
+        s.profiler?.stop(372)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8406000 &* s.n, s.t + 8380800 &* s.n, count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(337)
+        TrainingKernels.accumulate(s.tensor(216), s.tensor(210), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(373)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19805568 &* s.n,
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 108064,
-            savedInvStd: s.f + 108176, activation: .identity, gradInput: s.t + 8406000 &* s.n, gradGamma: s.g + 492384,
-            gradBeta: s.g + 492496, pool: pool)
-        s.profiler?.stop(338)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(84), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+            activation: .identity, gradInput: s.tensor(216), gradGamma: s.g + 492384, gradBeta: s.g + 492496,
+            pool: pool)
+        s.profiler?.stop(374)
+        // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704,
+                beta: s.p + 437184, savedMean: s.f + 83104, savedInvStd: s.f + 83584, activation: .relu6,
+                output: s.tensor(218), pool: pool)
+            s.profiler?.stop(375)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
+                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 83104, pool: pool)
+            s.profiler?.stop(376)
+        }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 17337600 &* s.n,
-            weights: s.p + 438624, pixels: 225 &* s.n, inChannels: 480, outChannels: 112,
-            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 438624, pool: pool)
-        s.profiler?.stop(339)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 438624,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(217), gradWeights: s.g + 438624,
+            pool: pool)
+        s.profiler?.stop(377)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 17229600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 83104,
-            savedInvStd: s.f + 83584, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 436704,
-            gradBeta: s.g + 437184, pool: pool)
-        s.profiler?.stop(340)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 83104, savedInvStd: s.f + 83584,
+            activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 436704, gradBeta: s.g + 437184, pool: pool)
+        s.profiler?.stop(378)
+        // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784,
+                beta: s.p + 423264, savedMean: s.f + 82144, savedInvStd: s.f + 82624, activation: .relu6,
+                output: s.tensor(220), pool: pool)
+            s.profiler?.stop(379)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
+                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 82144, pool: pool)
+            s.profiler?.stop(380)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 96064, count: 12000)
-        s.profiler?.stop(341)
+        s.profiler?.stop(381)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 17121600 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15, weights: s.f + 84064, gradInput: s.t + 13298400 &* s.n,
-            gradWeights: s.f + 96064, pool: pool)
-        s.profiler?.stop(342)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 84064, gradInput: s.tensor(219), gradWeights: s.f + 96064, pool: pool)
+        s.profiler?.stop(382)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 96064, channels: 480, kernel: 5, into: s.g + 424704)
-        s.profiler?.stop(343)
+        s.profiler?.stop(383)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 17013600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 82144,
-            savedInvStd: s.f + 82624, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 422784,
-            gradBeta: s.g + 423264, pool: pool)
-        s.profiler?.stop(344)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 82144, savedInvStd: s.f + 82624,
+            activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 422784, gradBeta: s.g + 423264, pool: pool)
+        s.profiler?.stop(384)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20174128 &* s.n,
-            weights: s.p + 384384, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 384384, pool: pool)
-        s.profiler?.stop(345)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 384384,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(221), gradWeights: s.g + 384384,
+            pool: pool)
+        s.profiler?.stop(385)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 8466880 &* s.n : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.t + 8398800 &* s.n, pool: pool)
-        s.profiler?.stop(346)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.tensor(222), pool: pool)
+        s.profiler?.stop(386)
         // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20156128 &* s.n,
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 81984,
-            savedInvStd: s.f + 82064, activation: .identity, gradInput: s.t + 8398800 &* s.n, gradGamma: s.g + 384064,
-            gradBeta: s.g + 384144, pool: pool)
-        s.profiler?.stop(347)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 81984, savedInvStd: s.f + 82064,
+            activation: .identity, gradInput: s.tensor(222), gradGamma: s.g + 384064, gradBeta: s.g + 384144,
+            pool: pool)
+        s.profiler?.stop(387)
+        // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744,
+                beta: s.p + 344224, savedMean: s.f + 72384, savedInvStd: s.f + 72864, activation: .relu6,
+                output: s.tensor(224), pool: pool)
+            s.profiler?.stop(388)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
+                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 72384, pool: pool)
+            s.profiler?.stop(389)
+        }
         // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 16905600 &* s.n,
-            weights: s.p + 345664, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 345664, pool: pool)
-        s.profiler?.stop(348)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 345664,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(223), gradWeights: s.g + 345664,
+            pool: pool)
+        s.profiler?.stop(390)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16797600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 72384,
-            savedInvStd: s.f + 72864, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 343744,
-            gradBeta: s.g + 344224, pool: pool)
-        s.profiler?.stop(349)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 72384, savedInvStd: s.f + 72864,
+            activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 343744, gradBeta: s.g + 344224, pool: pool)
+        s.profiler?.stop(391)
+        // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504,
+                beta: s.p + 337984, savedMean: s.f + 71424, savedInvStd: s.f + 71904, activation: .relu6,
+                output: s.tensor(226), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
+                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 71424, pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 77664, count: 4320)
-        s.profiler?.stop(350)
+        s.profiler?.stop(394)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16689600 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 73344, gradInput: s.t + 13298400 &* s.n,
-            gradWeights: s.f + 77664, pool: pool)
-        s.profiler?.stop(351)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 73344, gradInput: s.tensor(225), gradWeights: s.f + 77664, pool: pool)
+        s.profiler?.stop(395)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 77664, channels: 480, kernel: 3, into: s.g + 339424)
-        s.profiler?.stop(352)
+        s.profiler?.stop(396)
         // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 16581600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 71424,
-            savedInvStd: s.f + 71904, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 337504,
-            gradBeta: s.g + 337984, pool: pool)
-        s.profiler?.stop(353)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 71424, savedInvStd: s.f + 71904,
+            activation: .relu6, gradInput: s.tensor(225), gradGamma: s.g + 337504, gradBeta: s.g + 337984, pool: pool)
+        s.profiler?.stop(397)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20138128 &* s.n,
-            weights: s.p + 299104, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 8398800 &* s.n, gradWeights: s.g + 299104, pool: pool)
-        s.profiler?.stop(354)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 299104,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(227), gradWeights: s.g + 299104,
+            pool: pool)
+        s.profiler?.stop(398)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8398800 &* s.n, s.t + 8380800 &* s.n, count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(355)
+        TrainingKernels.accumulate(s.tensor(227), s.tensor(221), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(399)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8398800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 8466864 &* s.n : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.t + 8380800 &* s.n, pool: pool)
-        s.profiler?.stop(356)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(227),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.tensor(228), pool: pool)
+        s.profiler?.stop(400)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 20120128 &* s.n,
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 71264,
-            savedInvStd: s.f + 71344, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 298784,
-            gradBeta: s.g + 298864, pool: pool)
-        s.profiler?.stop(357)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 71264, savedInvStd: s.f + 71344,
+            activation: .identity, gradInput: s.tensor(228), gradGamma: s.g + 298784, gradBeta: s.g + 298864,
+            pool: pool)
+        s.profiler?.stop(401)
+        // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464,
+                beta: s.p + 258944, savedMean: s.f + 61664, savedInvStd: s.f + 62144, activation: .relu6,
+                output: s.tensor(230), pool: pool)
+            s.profiler?.stop(402)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
+                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 61664, pool: pool)
+            s.profiler?.stop(403)
+        }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 16473600 &* s.n,
-            weights: s.p + 260384, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 260384, pool: pool)
-        s.profiler?.stop(358)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 260384,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(229), gradWeights: s.g + 260384,
+            pool: pool)
+        s.profiler?.stop(404)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16365600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 61664,
-            savedInvStd: s.f + 62144, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 258464,
-            gradBeta: s.g + 258944, pool: pool)
-        s.profiler?.stop(359)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 61664, savedInvStd: s.f + 62144,
+            activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 258464, gradBeta: s.g + 258944, pool: pool)
+        s.profiler?.stop(405)
+        // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224,
+                beta: s.p + 252704, savedMean: s.f + 60704, savedInvStd: s.f + 61184, activation: .relu6,
+                output: s.tensor(232), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
+                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 60704, pool: pool)
+            s.profiler?.stop(407)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 66944, count: 4320)
-        s.profiler?.stop(360)
+        s.profiler?.stop(408)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16257600 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 62624, gradInput: s.t + 13298400 &* s.n,
-            gradWeights: s.f + 66944, pool: pool)
-        s.profiler?.stop(361)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 62624, gradInput: s.tensor(231), gradWeights: s.f + 66944, pool: pool)
+        s.profiler?.stop(409)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 66944, channels: 480, kernel: 3, into: s.g + 254144)
-        s.profiler?.stop(362)
+        s.profiler?.stop(410)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 16149600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 60704,
-            savedInvStd: s.f + 61184, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 252224,
-            gradBeta: s.g + 252704, pool: pool)
-        s.profiler?.stop(363)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 60704, savedInvStd: s.f + 61184,
+            activation: .relu6, gradInput: s.tensor(231), gradGamma: s.g + 252224, gradBeta: s.g + 252704, pool: pool)
+        s.profiler?.stop(411)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20102128 &* s.n,
-            weights: s.p + 213824, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 213824, pool: pool)
-        s.profiler?.stop(364)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 213824,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(233), gradWeights: s.g + 213824,
+            pool: pool)
+        s.profiler?.stop(412)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8380800 &* s.n, s.t + 8398800 &* s.n, count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(365)
+        TrainingKernels.accumulate(s.tensor(233), s.tensor(227), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(413)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 8466848 &* s.n : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.t + 8398800 &* s.n, pool: pool)
-        s.profiler?.stop(366)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(233),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.tensor(234), pool: pool)
+        s.profiler?.stop(414)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20084128 &* s.n,
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 60544,
-            savedInvStd: s.f + 60624, activation: .identity, gradInput: s.t + 8398800 &* s.n, gradGamma: s.g + 213504,
-            gradBeta: s.g + 213584, pool: pool)
-        s.profiler?.stop(367)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 60544, savedInvStd: s.f + 60624,
+            activation: .identity, gradInput: s.tensor(234), gradGamma: s.g + 213504, gradBeta: s.g + 213584,
+            pool: pool)
+        s.profiler?.stop(415)
+        // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184,
+                beta: s.p + 173664, savedMean: s.f + 50944, savedInvStd: s.f + 51424, activation: .relu6,
+                output: s.tensor(236), pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
+                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 50944, pool: pool)
+            s.profiler?.stop(417)
+        }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 16041600 &* s.n,
-            weights: s.p + 175104, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
-            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 175104, pool: pool)
-        s.profiler?.stop(368)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 175104,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(235), gradWeights: s.g + 175104,
+            pool: pool)
+        s.profiler?.stop(418)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 15933600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 50944,
-            savedInvStd: s.f + 51424, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 173184,
-            gradBeta: s.g + 173664, pool: pool)
-        s.profiler?.stop(369)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 50944, savedInvStd: s.f + 51424,
+            activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 173184, gradBeta: s.g + 173664, pool: pool)
+        s.profiler?.stop(419)
+        // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944,
+                beta: s.p + 167424, savedMean: s.f + 49984, savedInvStd: s.f + 50464, activation: .relu6,
+                output: s.tensor(238), pool: pool)
+            s.profiler?.stop(420)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
+                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 49984, pool: pool)
+            s.profiler?.stop(421)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 56224, count: 4320)
-        s.profiler?.stop(370)
+        s.profiler?.stop(422)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 15825600 &* s.n,
-            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15, weights: s.f + 51904, gradInput: s.t + 13298400 &* s.n,
-            gradWeights: s.f + 56224, pool: pool)
-        s.profiler?.stop(371)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 15,
+            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 51904, gradInput: s.tensor(237), gradWeights: s.f + 56224, pool: pool)
+        s.profiler?.stop(423)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 56224, channels: 480, kernel: 3, into: s.g + 168864)
-        s.profiler?.stop(372)
+        s.profiler?.stop(424)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 15717600 &* s.n,
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 49984,
-            savedInvStd: s.f + 50464, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 166944,
-            gradBeta: s.g + 167424, pool: pool)
-        s.profiler?.stop(373)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 49984, savedInvStd: s.f + 50464,
+            activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 166944, gradBeta: s.g + 167424, pool: pool)
+        s.profiler?.stop(425)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20066128 &* s.n,
-            weights: s.p + 128544, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
-            gradInput: s.t + 8434800 &* s.n, gradWeights: s.g + 128544, pool: pool)
-        s.profiler?.stop(374)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 128544,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(239), gradWeights: s.g + 128544,
+            pool: pool)
+        s.profiler?.stop(426)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8434800 &* s.n, s.t + 8380800 &* s.n, count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(375)
+        TrainingKernels.accumulate(s.tensor(239), s.tensor(233), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(427)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8434800 &* s.n, input: s.t + 20048128 &* s.n,
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 49824,
-            savedInvStd: s.f + 49904, activation: .identity, gradInput: s.t + 8434800 &* s.n, gradGamma: s.g + 128224,
-            gradBeta: s.g + 128304, pool: pool)
-        s.profiler?.stop(376)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(54), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 49824, savedInvStd: s.f + 49904,
+            activation: .identity, gradInput: s.tensor(239), gradGamma: s.g + 128224, gradBeta: s.g + 128304,
+            pool: pool)
+        s.profiler?.stop(428)
+        // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064,
+                beta: s.p + 108304, savedMean: s.f + 45024, savedInvStd: s.f + 45264, activation: .relu6,
+                output: s.tensor(241), pool: pool)
+            s.profiler?.stop(429)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
+                gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
+                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 45024, pool: pool)
+            s.profiler?.stop(430)
+        }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8434800 &* s.n, input: s.t + 19492560 &* s.n,
-            weights: s.p + 109024, pixels: 225 &* s.n, inChannels: 240, outChannels: 80,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 109024, pool: pool)
-        s.profiler?.stop(377)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 109024,
+            pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(240), gradWeights: s.g + 109024,
+            pool: pool)
+        s.profiler?.stop(431)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19438560 &* s.n,
-            pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 45024,
-            savedInvStd: s.f + 45264, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 108064,
-            gradBeta: s.g + 108304, pool: pool)
-        s.profiler?.stop(378)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 225 &* s.n,
+            channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 45024, savedInvStd: s.f + 45264,
+            activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 108064, gradBeta: s.g + 108304, pool: pool)
+        s.profiler?.stop(432)
+        // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944,
+                beta: s.p + 105184, savedMean: s.f + 44544, savedInvStd: s.f + 44784, activation: .relu6,
+                output: s.tensor(243), pool: pool)
+            s.profiler?.stop(433)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
+                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 44544, pool: pool)
+            s.profiler?.stop(434)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 47664, count: 2160)
-        s.profiler?.stop(379)
+        s.profiler?.stop(435)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 12974400 &* s.n,
-            batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 15, outWidth: 15, weights: s.f + 45504, gradInput: s.t + 13190400 &* s.n,
-            gradWeights: s.f + 47664, pool: pool)
-        s.profiler?.stop(380)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 30,
+            width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
+            weights: s.f + 45504, gradInput: s.tensor(242), gradWeights: s.f + 47664, pool: pool)
+        s.profiler?.stop(436)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 47664, channels: 240, kernel: 3, into: s.g + 105904)
-        s.profiler?.stop(381)
+        s.profiler?.stop(437)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 12758400 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 44544,
-            savedInvStd: s.f + 44784, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 104944,
-            gradBeta: s.g + 105184, pool: pool)
-        s.profiler?.stop(382)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(50), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 44544, savedInvStd: s.f + 44784,
+            activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 104944, gradBeta: s.g + 105184, pool: pool)
+        s.profiler?.stop(438)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 19769568 &* s.n,
-            weights: s.p + 95344, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 95344, pool: pool)
-        s.profiler?.stop(383)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 95344,
+            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(244), gradWeights: s.g + 95344,
+            pool: pool)
+        s.profiler?.stop(439)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 8466832 &* s.n : nil, batch: s.n,
-            perImage: 36000, gradBranch: s.t + 8416800 &* s.n, pool: pool)
-        s.profiler?.stop(384)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(244),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.tensor(245), pool: pool)
+        s.profiler?.stop(440)
         // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8416800 &* s.n, input: s.t + 19733568 &* s.n,
-            pixels: 900 &* s.n, channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 44464,
-            savedInvStd: s.f + 44504, activation: .identity, gradInput: s.t + 8416800 &* s.n, gradGamma: s.g + 95152,
-            gradBeta: s.g + 95200, pool: pool)
-        s.profiler?.stop(385)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(46), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 44464, savedInvStd: s.f + 44504,
+            activation: .identity, gradInput: s.tensor(245), gradGamma: s.g + 95152, gradBeta: s.g + 95200,
+            pool: pool)
+        s.profiler?.stop(441)
+        // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592,
+                beta: s.p + 84832, savedMean: s.f + 31984, savedInvStd: s.f + 32224, activation: .relu6,
+                output: s.tensor(247), pool: pool)
+            s.profiler?.stop(442)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
+                activation: .relu6, output: s.tensor(247), scratch: s.f + 31984, pool: pool)
+            s.profiler?.stop(443)
+        }
         // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8416800 &* s.n, input: s.t + 12542400 &* s.n,
-            weights: s.p + 85552, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 12758400 &* s.n, gradWeights: s.g + 85552, pool: pool)
-        s.profiler?.stop(386)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 85552,
+            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(246), gradWeights: s.g + 85552,
+            pool: pool)
+        s.profiler?.stop(444)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12758400 &* s.n, input: s.t + 12326400 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 31984,
-            savedInvStd: s.f + 32224, activation: .relu6, gradInput: s.t + 12758400 &* s.n, gradGamma: s.g + 84592,
-            gradBeta: s.g + 84832, pool: pool)
-        s.profiler?.stop(387)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 31984, savedInvStd: s.f + 32224,
+            activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 84592, gradBeta: s.g + 84832, pool: pool)
+        s.profiler?.stop(445)
+        // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632,
+                beta: s.p + 77872, savedMean: s.f + 31504, savedInvStd: s.f + 31744, activation: .relu6,
+                output: s.tensor(249), pool: pool)
+            s.profiler?.stop(446)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
+                activation: .relu6, output: s.tensor(249), scratch: s.f + 31504, pool: pool)
+            s.profiler?.stop(447)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 38464, count: 6000)
-        s.profiler?.stop(388)
+        s.profiler?.stop(448)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 12758400 &* s.n, input: s.t + 12110400 &* s.n,
-            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30, weights: s.f + 32464, gradInput: s.t + 12326400 &* s.n,
-            gradWeights: s.f + 38464, pool: pool)
-        s.profiler?.stop(389)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 30,
+            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 32464, gradInput: s.tensor(248), gradWeights: s.f + 38464, pool: pool)
+        s.profiler?.stop(449)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 38464, channels: 240, kernel: 5, into: s.g + 78592)
-        s.profiler?.stop(390)
+        s.profiler?.stop(450)
         // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12326400 &* s.n, input: s.t + 11894400 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 31504,
-            savedInvStd: s.f + 31744, activation: .relu6, gradInput: s.t + 12326400 &* s.n, gradGamma: s.g + 77632,
-            gradBeta: s.g + 77872, pool: pool)
-        s.profiler?.stop(391)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(42), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 31504, savedInvStd: s.f + 31744,
+            activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 77632, gradBeta: s.g + 77872, pool: pool)
+        s.profiler?.stop(451)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12326400 &* s.n, input: s.t + 19697568 &* s.n,
-            weights: s.p + 68032, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 8416800 &* s.n, gradWeights: s.g + 68032, pool: pool)
-        s.profiler?.stop(392)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 68032,
+            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(250), gradWeights: s.g + 68032,
+            pool: pool)
+        s.profiler?.stop(452)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 8416800 &* s.n, s.t + 8380800 &* s.n, count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(393)
+        TrainingKernels.accumulate(s.tensor(250), s.tensor(244), count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(453)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8416800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 8466816 &* s.n : nil, batch: s.n,
-            perImage: 36000, gradBranch: s.t + 8380800 &* s.n, pool: pool)
-        s.profiler?.stop(394)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(250),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.tensor(251), pool: pool)
+        s.profiler?.stop(454)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19661568 &* s.n,
-            pixels: 900 &* s.n, channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 31424,
-            savedInvStd: s.f + 31464, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 67840,
-            gradBeta: s.g + 67888, pool: pool)
-        s.profiler?.stop(395)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(38), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 31424, savedInvStd: s.f + 31464,
+            activation: .identity, gradInput: s.tensor(251), gradGamma: s.g + 67840, gradBeta: s.g + 67888,
+            pool: pool)
+        s.profiler?.stop(455)
+        // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280,
+                beta: s.p + 57520, savedMean: s.f + 18944, savedInvStd: s.f + 19184, activation: .relu6,
+                output: s.tensor(253), pool: pool)
+            s.profiler?.stop(456)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
+                activation: .relu6, output: s.tensor(253), scratch: s.f + 18944, pool: pool)
+            s.profiler?.stop(457)
+        }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 11678400 &* s.n,
-            weights: s.p + 58240, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
-            gradInput: s.t + 11894400 &* s.n, gradWeights: s.g + 58240, pool: pool)
-        s.profiler?.stop(396)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 58240,
+            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(252), gradWeights: s.g + 58240,
+            pool: pool)
+        s.profiler?.stop(458)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11894400 &* s.n, input: s.t + 11462400 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 18944,
-            savedInvStd: s.f + 19184, activation: .relu6, gradInput: s.t + 11894400 &* s.n, gradGamma: s.g + 57280,
-            gradBeta: s.g + 57520, pool: pool)
-        s.profiler?.stop(397)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 18944, savedInvStd: s.f + 19184,
+            activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 57280, gradBeta: s.g + 57520, pool: pool)
+        s.profiler?.stop(459)
+        // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320,
+                beta: s.p + 50560, savedMean: s.f + 18464, savedInvStd: s.f + 18704, activation: .relu6,
+                output: s.tensor(255), pool: pool)
+            s.profiler?.stop(460)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
+                activation: .relu6, output: s.tensor(255), scratch: s.f + 18464, pool: pool)
+            s.profiler?.stop(461)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 25424, count: 6000)
-        s.profiler?.stop(398)
+        s.profiler?.stop(462)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11894400 &* s.n, input: s.t + 8164800 &* s.n,
-            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30, weights: s.f + 19424, gradInput: s.t + 11462400 &* s.n,
-            gradWeights: s.f + 25424, pool: pool)
-        s.profiler?.stop(399)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 30,
+            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 19424, gradInput: s.tensor(254), gradWeights: s.f + 25424, pool: pool)
+        s.profiler?.stop(463)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 25424, channels: 240, kernel: 5, into: s.g + 51280)
-        s.profiler?.stop(400)
+        s.profiler?.stop(464)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 7948800 &* s.n,
-            pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 18464,
-            savedInvStd: s.f + 18704, activation: .relu6, gradInput: s.t + 11462400 &* s.n, gradGamma: s.g + 50320,
-            gradBeta: s.g + 50560, pool: pool)
-        s.profiler?.stop(401)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(34), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 18464, savedInvStd: s.f + 18704,
+            activation: .relu6, gradInput: s.tensor(254), gradGamma: s.g + 50320, gradBeta: s.g + 50560, pool: pool)
+        s.profiler?.stop(465)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 19625568 &* s.n,
-            weights: s.p + 40720, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
-            gradInput: s.t + 7948800 &* s.n, gradWeights: s.g + 40720, pool: pool)
-        s.profiler?.stop(402)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 40720,
+            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(256), gradWeights: s.g + 40720,
+            pool: pool)
+        s.profiler?.stop(466)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 7948800 &* s.n, s.t + 8416800 &* s.n, count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(403)
+        TrainingKernels.accumulate(s.tensor(256), s.tensor(250), count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(467)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 19589568 &* s.n,
-            pixels: 900 &* s.n, channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 18384,
-            savedInvStd: s.f + 18424, activation: .identity, gradInput: s.t + 7948800 &* s.n, gradGamma: s.g + 40528,
-            gradBeta: s.g + 40576, pool: pool)
-        s.profiler?.stop(404)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(256), input: s.tensor(32), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 18384, savedInvStd: s.f + 18424,
+            activation: .identity, gradInput: s.tensor(256), gradGamma: s.g + 40528, gradBeta: s.g + 40576,
+            pool: pool)
+        s.profiler?.stop(468)
+        // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192,
+                beta: s.p + 34336, savedMean: s.f + 10896, savedInvStd: s.f + 11040, activation: .relu6,
+                output: s.tensor(258), pool: pool)
+            s.profiler?.stop(469)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
+                gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
+                activation: .relu6, output: s.tensor(258), scratch: s.f + 10896, pool: pool)
+            s.profiler?.stop(470)
+        }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 15588000 &* s.n,
-            weights: s.p + 34768, pixels: 900 &* s.n, inChannels: 144, outChannels: 40,
-            gradInput: s.t + 11462400 &* s.n, gradWeights: s.g + 34768, pool: pool)
-        s.profiler?.stop(405)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
+            pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(257), gradWeights: s.g + 34768,
+            pool: pool)
+        s.profiler?.stop(471)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 15458400 &* s.n,
-            pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896,
-            savedInvStd: s.f + 11040, activation: .relu6, gradInput: s.t + 11462400 &* s.n, gradGamma: s.g + 34192,
-            gradBeta: s.g + 34336, pool: pool)
-        s.profiler?.stop(406)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 900 &* s.n,
+            channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+            activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192, gradBeta: s.g + 34336, pool: pool)
+        s.profiler?.stop(472)
+        // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016,
+                beta: s.p + 30160, savedMean: s.f + 10608, savedInvStd: s.f + 10752, activation: .relu6,
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(473)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
+                activation: .relu6, output: s.tensor(260), scratch: s.f + 10608, pool: pool)
+            s.profiler?.stop(474)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14784, count: 3600)
-        s.profiler?.stop(407)
+        s.profiler?.stop(475)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 7430400 &* s.n,
-            batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 30, outWidth: 30, weights: s.f + 11184, gradInput: s.t + 7948800 &* s.n,
-            gradWeights: s.f + 14784, pool: pool)
-        s.profiler?.stop(408)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 60,
+            width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
+            weights: s.f + 11184, gradInput: s.tensor(259), gradWeights: s.f + 14784, pool: pool)
+        s.profiler?.stop(476)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 14784, channels: 144, kernel: 5, into: s.g + 30592)
-        s.profiler?.stop(409)
+        s.profiler?.stop(477)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 6912000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(28),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 10608,
-            savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.t + 7948800 &* s.n, gradGamma: s.g + 30016,
+            savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 30016,
             gradBeta: s.g + 30160, pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(478)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 17877600 &* s.n,
-            weights: s.p + 26560, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 7430400 &* s.n, gradWeights: s.g + 26560, pool: pool)
-        s.profiler?.stop(411)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
+            pool: pool)
+        s.profiler?.stop(479)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 7430400 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 20315024 &* s.n : nil, batch: s.n,
-            perImage: 86400, gradBranch: s.t + 7516800 &* s.n, pool: pool)
-        s.profiler?.stop(412)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.tensor(262), pool: pool)
+        s.profiler?.stop(480)
         // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7516800 &* s.n, input: s.t + 17791200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(24),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
-            savedInvStd: s.f + 10584, activation: .identity, gradInput: s.t + 7516800 &* s.n, gradGamma: s.g + 26432,
+            savedInvStd: s.f + 10584, activation: .identity, gradInput: s.tensor(262), gradGamma: s.g + 26432,
             gradBeta: s.g + 26464, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(481)
+        // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400,
+                beta: s.p + 22544, savedMean: s.f + 7680, savedInvStd: s.f + 7824, activation: .relu6,
+                output: s.tensor(264), pool: pool)
+            s.profiler?.stop(482)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
+                activation: .relu6, output: s.tensor(264), scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(483)
+        }
         // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7516800 &* s.n, input: s.t + 6393600 &* s.n,
-            weights: s.p + 22976, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 6912000 &* s.n, gradWeights: s.g + 22976, pool: pool)
-        s.profiler?.stop(414)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
+            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
+            pool: pool)
+        s.profiler?.stop(484)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6912000 &* s.n, input: s.t + 5875200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 7680,
-            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 6912000 &* s.n, gradGamma: s.g + 22400,
+            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(485)
+        // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528,
+                beta: s.p + 20672, savedMean: s.f + 7392, savedInvStd: s.f + 7536, activation: .relu6,
+                output: s.tensor(266), pool: pool)
+            s.profiler?.stop(486)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
+                activation: .relu6, output: s.tensor(266), scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(487)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 9264, count: 1296)
-        s.profiler?.stop(416)
+        s.profiler?.stop(488)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 6912000 &* s.n, input: s.t + 5356800 &* s.n,
-            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60, weights: s.f + 7968, gradInput: s.t + 5875200 &* s.n, gradWeights: s.f + 9264,
-            pool: pool)
-        s.profiler?.stop(417)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 60,
+            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 7968, gradInput: s.tensor(265), gradWeights: s.f + 9264, pool: pool)
+        s.profiler?.stop(489)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9264, channels: 144, kernel: 3, into: s.g + 21104)
-        s.profiler?.stop(418)
+        s.profiler?.stop(490)
         // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5875200 &* s.n, input: s.t + 4838400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(20),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
-            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 5875200 &* s.n, gradGamma: s.g + 20528,
+            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(491)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5875200 &* s.n, input: s.t + 17704800 &* s.n,
-            weights: s.p + 17072, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 5356800 &* s.n, gradWeights: s.g + 17072, pool: pool)
-        s.profiler?.stop(420)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
+            pool: pool)
+        s.profiler?.stop(492)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5356800 &* s.n, s.t + 7430400 &* s.n, count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(421)
+        TrainingKernels.accumulate(s.tensor(267), s.tensor(261), count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(493)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 5356800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 20315008 &* s.n : nil, batch: s.n,
-            perImage: 86400, gradBranch: s.t + 5443200 &* s.n, pool: pool)
-        s.profiler?.stop(422)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(267),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.tensor(268), pool: pool)
+        s.profiler?.stop(494)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5443200 &* s.n, input: s.t + 17618400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(268), input: s.tensor(16),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
-            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 5443200 &* s.n, gradGamma: s.g + 16944,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.tensor(268), gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(495)
+        // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912,
+                beta: s.p + 13056, savedMean: s.f + 4464, savedInvStd: s.f + 4608, activation: .relu6,
+                output: s.tensor(270), pool: pool)
+            s.profiler?.stop(496)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
+                activation: .relu6, output: s.tensor(270), scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(497)
+        }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5443200 &* s.n, input: s.t + 4320000 &* s.n,
-            weights: s.p + 13488, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 4838400 &* s.n, gradWeights: s.g + 13488, pool: pool)
-        s.profiler?.stop(424)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
+            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
+            pool: pool)
+        s.profiler?.stop(498)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3801600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
-            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 4838400 &* s.n, gradGamma: s.g + 12912,
+            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(499)
+        // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040,
+                beta: s.p + 11184, savedMean: s.f + 4176, savedInvStd: s.f + 4320, activation: .relu6,
+                output: s.tensor(272), pool: pool)
+            s.profiler?.stop(500)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
+                activation: .relu6, output: s.tensor(272), scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(501)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        s.profiler?.stop(426)
+        s.profiler?.stop(502)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3283200 &* s.n,
-            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60, weights: s.f + 4752, gradInput: s.t + 3801600 &* s.n, gradWeights: s.f + 6048,
-            pool: pool)
-        s.profiler?.stop(427)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 60,
+            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 4752, gradInput: s.tensor(271), gradWeights: s.f + 6048, pool: pool)
+        s.profiler?.stop(503)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(428)
+        s.profiler?.stop(504)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 2764800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(12),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
-            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 3801600 &* s.n, gradGamma: s.g + 11040,
+            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(505)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 17532000 &* s.n,
-            weights: s.p + 7584, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 2764800 &* s.n, gradWeights: s.g + 7584, pool: pool)
-        s.profiler?.stop(430)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
+            pool: pool)
+        s.profiler?.stop(506)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 2764800 &* s.n, s.t + 5356800 &* s.n, count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(431)
+        TrainingKernels.accumulate(s.tensor(273), s.tensor(267), count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(507)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 17445600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(10),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
-            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 7456,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(508)
+        // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304, activation: .relu6,
+                output: s.tensor(275), pool: pool)
+            s.profiler?.stop(509)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
+                activation: .relu6, output: s.tensor(275), scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(510)
+        }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 10656000 &* s.n,
-            weights: s.p + 5152, pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 4147200 &* s.n,
-            gradWeights: s.g + 5152, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
+            pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
+            pool: pool)
+        s.profiler?.stop(511)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 10310400 &* s.n,
-            pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
-            savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 4147200 &* s.n, gradGamma: s.g + 4768,
-            gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(434)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 3600 &* s.n,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+            activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(512)
+        // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112, activation: .relu6,
+                output: s.tensor(277), pool: pool)
+            s.profiler?.stop(513)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
+                activation: .relu6, output: s.tensor(277), scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(514)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        s.profiler?.stop(435)
+        s.profiler?.stop(515)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 1382400 &* s.n,
-            batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 60, outWidth: 60, weights: s.f + 2400, gradInput: s.t + 2764800 &* s.n, gradWeights: s.f + 3264,
-            pool: pool)
-        s.profiler?.stop(436)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 120,
+            width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
+            weights: s.f + 2400, gradInput: s.tensor(276), gradWeights: s.f + 3264, pool: pool)
+        s.profiler?.stop(516)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(437)
+        s.profiler?.stop(517)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t, pixels: 14400 &* s.n,
-            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
-            activation: .relu6, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
-            pool: pool)
-        s.profiler?.stop(438)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(6),
+            pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016,
+            savedInvStd: s.f + 2112, activation: .relu6, gradInput: s.tensor(276), gradGamma: s.g + 3520,
+            gradBeta: s.g + 3616, pool: pool)
+        s.profiler?.stop(518)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 11232000 &* s.n,
-            weights: s.p + 1984, pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 460800 &* s.n,
-            gradWeights: s.g + 1984, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
+            pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
+            pool: pool)
+        s.profiler?.stop(519)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 11001600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(4),
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
-            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 1920,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(520)
+        // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376, activation: .relu6,
+                output: s.tensor(280), pool: pool)
+            s.profiler?.stop(521)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.tensor(280), scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(522)
+        }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 9849600 &* s.n,
-            weights: s.p + 1408, pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
-            gradWeights: s.g + 1408, pool: pool)
-        s.profiler?.stop(441)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
+            pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
+            pool: pool)
+        s.profiler?.stop(523)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n,
-            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
-            activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(442)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
+            savedInvStd: s.f + 1376, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(524)
+        // features.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312, activation: .relu6,
+                output: s.tensor(282), pool: pool)
+            s.profiler?.stop(525)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.tensor(282), scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(526)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        s.profiler?.stop(443)
+        s.profiler?.stop(527)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 8928000 &* s.n, batch: s.n, height: 120,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 120,
             width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 1408, gradInput: s.t + 460800 &* s.n, gradWeights: s.f + 1696, pool: pool)
-        s.profiler?.stop(444)
+            weights: s.f + 1408, gradInput: s.tensor(281), gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(528)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(445)
+        s.profiler?.stop(529)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 8467200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(0),
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
-            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 864,
+            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(530)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 460800 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(281), input: s.x, batch: s.n, inChannels: 3,
             height: 240, width: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(531)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (8467200, 5011200),  // 0: features.0 conv output, 460,800 floats per image
+        (8928000, 0),  // 1: features.0 output, 460,800 floats per image
+        (9388800, 5472000),  // 2: features.1.0.block.0 conv output, 460,800 floats per image
+        (9849600, 0),  // 3: features.1.0.block.0 output, 460,800 floats per image
+        (11001600, 6278400),  // 4: features.1.0.block.1 conv output, 230,400 floats per image
+        (11232000, 6508800),  // 5: features.1.0.block.1 output, 230,400 floats per image
+        (0, 0),  // 6: features.2.0.block.0 conv output, 1,382,400 floats per image
+        (1382400, 1382400),  // 7: features.2.0.block.0 output, 1,382,400 floats per image
+        (10310400, 5932800),  // 8: features.2.0.block.1 conv output, 345,600 floats per image
+        (10656000, 1382400),  // 9: features.2.0.block.1 output, 345,600 floats per image
+        (17445600, 9158400),  // 10: features.2.0.block.2 conv output, 86,400 floats per image
+        (17532000, 9244800),  // 11: features.2.0.block.2 output, 86,400 floats per image
+        (2764800, 1382400),  // 12: features.2.1.block.0 conv output, 518,400 floats per image
+        (3283200, 1900800),  // 13: features.2.1.block.0 output, 518,400 floats per image
+        (3801600, 2419200),  // 14: features.2.1.block.1 conv output, 518,400 floats per image
+        (4320000, 1900800),  // 15: features.2.1.block.1 output, 518,400 floats per image
+        (17618400, 9331200),  // 16: features.2.1.block.2 conv output, 86,400 floats per image
+        (4838400, 1900800),  // 17: features.2.1.block.2 output, 86,400 floats per image
+        (17704800, 9417600),  // 18: features.2.1 output, 86,400 floats per image
+        (20315008, 11099312),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (4838400, 1900800),  // 20: features.2.2.block.0 conv output, 518,400 floats per image
+        (5356800, 2937600),  // 21: features.2.2.block.0 output, 518,400 floats per image
+        (5875200, 3456000),  // 22: features.2.2.block.1 conv output, 518,400 floats per image
+        (6393600, 2937600),  // 23: features.2.2.block.1 output, 518,400 floats per image
+        (17791200, 9504000),  // 24: features.2.2.block.2 conv output, 86,400 floats per image
+        (6912000, 2937600),  // 25: features.2.2.block.2 output, 86,400 floats per image
+        (17877600, 9590400),  // 26: features.2.2 output, 86,400 floats per image
+        (20315024, 11099328),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (6912000, 2937600),  // 28: features.3.0.block.0 conv output, 518,400 floats per image
+        (7430400, 3974400),  // 29: features.3.0.block.0 output, 518,400 floats per image
+        (15458400, 8164800),  // 30: features.3.0.block.1 conv output, 129,600 floats per image
+        (15588000, 3974400),  // 31: features.3.0.block.1 output, 129,600 floats per image
+        (19589568, 10394352),  // 32: features.3.0.block.2 conv output, 36,000 floats per image
+        (19625568, 10430352),  // 33: features.3.0.block.2 output, 36,000 floats per image
+        (7948800, 3974400),  // 34: features.3.1.block.0 conv output, 216,000 floats per image
+        (8164800, 4190400),  // 35: features.3.1.block.0 output, 216,000 floats per image
+        (11462400, 4406400),  // 36: features.3.1.block.1 conv output, 216,000 floats per image
+        (11678400, 4190400),  // 37: features.3.1.block.1 output, 216,000 floats per image
+        (19661568, 10466352),  // 38: features.3.1.block.2 conv output, 36,000 floats per image
+        (8380800, 4190400),  // 39: features.3.1.block.2 output, 36,000 floats per image
+        (19697568, 10502352),  // 40: features.3.1 output, 36,000 floats per image
+        (8466816, 5011088),  // 41: features.3.1 drop-path keep, 1 floats per image
+        (11894400, 4190400),  // 42: features.3.2.block.0 conv output, 216,000 floats per image
+        (12110400, 4622400),  // 43: features.3.2.block.0 output, 216,000 floats per image
+        (12326400, 6739200),  // 44: features.3.2.block.1 conv output, 216,000 floats per image
+        (12542400, 4622400),  // 45: features.3.2.block.1 output, 216,000 floats per image
+        (19733568, 10538352),  // 46: features.3.2.block.2 conv output, 36,000 floats per image
+        (8380800, 4622400),  // 47: features.3.2.block.2 output, 36,000 floats per image
+        (19769568, 10574352),  // 48: features.3.2 output, 36,000 floats per image
+        (8466832, 5011104),  // 49: features.3.2 drop-path keep, 1 floats per image
+        (12758400, 4622400),  // 50: features.4.0.block.0 conv output, 216,000 floats per image
+        (12974400, 6955200),  // 51: features.4.0.block.0 output, 216,000 floats per image
+        (19438560, 10340352),  // 52: features.4.0.block.1 conv output, 54,000 floats per image
+        (19492560, 4838400),  // 53: features.4.0.block.1 output, 54,000 floats per image
+        (20048128, 10832432),  // 54: features.4.0.block.2 conv output, 18,000 floats per image
+        (20066128, 10850432),  // 55: features.4.0.block.2 output, 18,000 floats per image
+        (15717600, 8294400),  // 56: features.4.1.block.0 conv output, 108,000 floats per image
+        (15825600, 4838400),  // 57: features.4.1.block.0 output, 108,000 floats per image
+        (15933600, 8402400),  // 58: features.4.1.block.1 conv output, 108,000 floats per image
+        (16041600, 4838400),  // 59: features.4.1.block.1 output, 108,000 floats per image
+        (20084128, 10868432),  // 60: features.4.1.block.2 conv output, 18,000 floats per image
+        (8380800, 4838400),  // 61: features.4.1.block.2 output, 18,000 floats per image
+        (20102128, 10886432),  // 62: features.4.1 output, 18,000 floats per image
+        (8466848, 5011120),  // 63: features.4.1 drop-path keep, 1 floats per image
+        (16149600, 8510400),  // 64: features.4.2.block.0 conv output, 108,000 floats per image
+        (16257600, 4838400),  // 65: features.4.2.block.0 output, 108,000 floats per image
+        (16365600, 8618400),  // 66: features.4.2.block.1 conv output, 108,000 floats per image
+        (16473600, 4838400),  // 67: features.4.2.block.1 output, 108,000 floats per image
+        (20120128, 10904432),  // 68: features.4.2.block.2 conv output, 18,000 floats per image
+        (8380800, 4838400),  // 69: features.4.2.block.2 output, 18,000 floats per image
+        (20138128, 10922432),  // 70: features.4.2 output, 18,000 floats per image
+        (8466864, 5011136),  // 71: features.4.2 drop-path keep, 1 floats per image
+        (16581600, 8726400),  // 72: features.4.3.block.0 conv output, 108,000 floats per image
+        (16689600, 4838400),  // 73: features.4.3.block.0 output, 108,000 floats per image
+        (16797600, 8834400),  // 74: features.4.3.block.1 conv output, 108,000 floats per image
+        (16905600, 4838400),  // 75: features.4.3.block.1 output, 108,000 floats per image
+        (20156128, 10940432),  // 76: features.4.3.block.2 conv output, 18,000 floats per image
+        (8380800, 4838400),  // 77: features.4.3.block.2 output, 18,000 floats per image
+        (20174128, 10958432),  // 78: features.4.3 output, 18,000 floats per image
+        (8466880, 5011152),  // 79: features.4.3 drop-path keep, 1 floats per image
+        (17013600, 8942400),  // 80: features.5.0.block.0 conv output, 108,000 floats per image
+        (17121600, 4838400),  // 81: features.5.0.block.0 output, 108,000 floats per image
+        (17229600, 9050400),  // 82: features.5.0.block.1 conv output, 108,000 floats per image
+        (17337600, 4838400),  // 83: features.5.0.block.1 output, 108,000 floats per image
+        (19805568, 10610352),  // 84: features.5.0.block.2 conv output, 25,200 floats per image
+        (19830768, 10635552),  // 85: features.5.0.block.2 output, 25,200 floats per image
+        (13190400, 4838400),  // 86: features.5.1.block.0 conv output, 151,200 floats per image
+        (13341600, 6955200),  // 87: features.5.1.block.0 output, 151,200 floats per image
+        (13492800, 7106400),  // 88: features.5.1.block.1 conv output, 151,200 floats per image
+        (13644000, 6955200),  // 89: features.5.1.block.1 output, 151,200 floats per image
+        (19855968, 10660752),  // 90: features.5.1.block.2 conv output, 25,200 floats per image
+        (8380800, 6955200),  // 91: features.5.1.block.2 output, 25,200 floats per image
+        (19881168, 10685952),  // 92: features.5.1 output, 25,200 floats per image
+        (8466896, 5011168),  // 93: features.5.1 drop-path keep, 1 floats per image
+        (13795200, 6955200),  // 94: features.5.2.block.0 conv output, 151,200 floats per image
+        (13946400, 7257600),  // 95: features.5.2.block.0 output, 151,200 floats per image
+        (14097600, 7408800),  // 96: features.5.2.block.1 conv output, 151,200 floats per image
+        (14248800, 7257600),  // 97: features.5.2.block.1 output, 151,200 floats per image
+        (19906368, 10711152),  // 98: features.5.2.block.2 conv output, 25,200 floats per image
+        (8380800, 7257600),  // 99: features.5.2.block.2 output, 25,200 floats per image
+        (19931568, 10736352),  // 100: features.5.2 output, 25,200 floats per image
+        (8466912, 5011184),  // 101: features.5.2 drop-path keep, 1 floats per image
+        (14400000, 7257600),  // 102: features.5.3.block.0 conv output, 151,200 floats per image
+        (14551200, 7560000),  // 103: features.5.3.block.0 output, 151,200 floats per image
+        (14702400, 7711200),  // 104: features.5.3.block.1 conv output, 151,200 floats per image
+        (14853600, 7560000),  // 105: features.5.3.block.1 output, 151,200 floats per image
+        (19956768, 10761552),  // 106: features.5.3.block.2 conv output, 25,200 floats per image
+        (8380800, 7560000),  // 107: features.5.3.block.2 output, 25,200 floats per image
+        (19981968, 10786752),  // 108: features.5.3 output, 25,200 floats per image
+        (8466928, 11099344),  // 109: features.5.3 drop-path keep, 1 floats per image
+        (15004800, 7560000),  // 110: features.6.0.block.0 conv output, 151,200 floats per image
+        (15156000, 7862400),  // 111: features.6.0.block.0 output, 151,200 floats per image
+        (15389120, 8099968),  // 112: features.6.0.block.1 conv output, 43,008 floats per image
+        (19546560, 7862400),  // 113: features.6.0.block.1 output, 43,008 floats per image
+        (20192128, 10976432),  // 114: features.6.0.block.2 conv output, 12,288 floats per image
+        (20204416, 10988720),  // 115: features.6.0.block.2 output, 12,288 floats per image
+        (17964000, 8026240),  // 116: features.6.1.block.0 conv output, 73,728 floats per image
+        (18037728, 7862400),  // 117: features.6.1.block.0 output, 73,728 floats per image
+        (18111456, 9676800),  // 118: features.6.1.block.1 conv output, 73,728 floats per image
+        (18185184, 7862400),  // 119: features.6.1.block.1 output, 73,728 floats per image
+        (20216704, 11001008),  // 120: features.6.1.block.2 conv output, 12,288 floats per image
+        (8380800, 4989600),  // 121: features.6.1.block.2 output, 12,288 floats per image
+        (20228992, 11013296),  // 122: features.6.1 output, 12,288 floats per image
+        (8466944, 8164736),  // 123: features.6.1 drop-path keep, 1 floats per image
+        (18258912, 9750528),  // 124: features.6.2.block.0 conv output, 73,728 floats per image
+        (18332640, 7862400),  // 125: features.6.2.block.0 output, 73,728 floats per image
+        (18406368, 9824256),  // 126: features.6.2.block.1 conv output, 73,728 floats per image
+        (18480096, 7862400),  // 127: features.6.2.block.1 output, 73,728 floats per image
+        (20241280, 11025584),  // 128: features.6.2.block.2 conv output, 12,288 floats per image
+        (8380800, 4989600),  // 129: features.6.2.block.2 output, 12,288 floats per image
+        (20253568, 11037872),  // 130: features.6.2 output, 12,288 floats per image
+        (8466960, 8164752),  // 131: features.6.2 drop-path keep, 1 floats per image
+        (18553824, 9897984),  // 132: features.6.3.block.0 conv output, 73,728 floats per image
+        (18627552, 7862400),  // 133: features.6.3.block.0 output, 73,728 floats per image
+        (18701280, 9971712),  // 134: features.6.3.block.1 conv output, 73,728 floats per image
+        (18775008, 7862400),  // 135: features.6.3.block.1 output, 73,728 floats per image
+        (20265856, 11050160),  // 136: features.6.3.block.2 conv output, 12,288 floats per image
+        (8380800, 4989600),  // 137: features.6.3.block.2 output, 12,288 floats per image
+        (20278144, 11062448),  // 138: features.6.3 output, 12,288 floats per image
+        (8466976, 8164768),  // 139: features.6.3 drop-path keep, 1 floats per image
+        (18848736, 10045440),  // 140: features.6.4.block.0 conv output, 73,728 floats per image
+        (18922464, 7862400),  // 141: features.6.4.block.0 output, 73,728 floats per image
+        (18996192, 10119168),  // 142: features.6.4.block.1 conv output, 73,728 floats per image
+        (19069920, 7862400),  // 143: features.6.4.block.1 output, 73,728 floats per image
+        (20290432, 11074736),  // 144: features.6.4.block.2 conv output, 12,288 floats per image
+        (8380800, 4989600),  // 145: features.6.4.block.2 output, 12,288 floats per image
+        (20302720, 11087024),  // 146: features.6.4 output, 12,288 floats per image
+        (8466992, 8164784),  // 147: features.6.4 drop-path keep, 1 floats per image
+        (19143648, 10192896),  // 148: features.7.0.block.0 conv output, 73,728 floats per image
+        (19217376, 7862400),  // 149: features.7.0.block.0 output, 73,728 floats per image
+        (19291104, 10266624),  // 150: features.7.0.block.1 conv output, 73,728 floats per image
+        (19364832, 7862400),  // 151: features.7.0.block.1 output, 73,728 floats per image
+        (15432128, 4989600),  // 152: features.7.0.block.2 conv output, 20,480 floats per image
+        (20007168, 8142976),  // 153: features.7.0.block.2 output, 20,480 floats per image
+        (8380800, 7862400),  // 154: features.8 conv output, 81,920 floats per image
+        (15307200, 7944320),  // 155: features.8 output, 81,920 floats per image
+        (8462720, 8163456),  // 156: avgpool output, 1,280 floats per image
+        (8464000, 7944320),  // 157: dropout mask, 1,280 floats per image
+        (8465280, 7945600),  // 158: dropout output, 1,280 floats per image
+        (8462720, 5010080),  // 159: logits, 1,000 floats per image
+        (15307200, 7948160),  // 160: logits gradient, 1,000 floats per image
+        (8462720, 7946880),  // 161: gradient of dropout output, 1,280 floats per image
+        (8465280, 8163456),  // 162: gradient of avgpool, 1,280 floats per image
+        (15307200, 7944320),  // 163: gradient of head output, 81,920 floats per image
+        (20027648, 10811952),  // 164: gradient of features.8 input, 20,480 floats per image
+        (8380800, 7936128),  // 165: gradient of features.7.0.block.2 input, 73,728 floats per image
+        (19364832, 7862400),  // 166: features.7.0.block.1 output (recomputed), 73,728 floats per image
+        (15307200, 10266624),  // 167: gradient of features.7.0.block.1 input, 73,728 floats per image
+        (19217376, 7862400),  // 168: features.7.0.block.0 output (recomputed), 73,728 floats per image
+        (8454528, 4989600),  // 169: gradient of features.7.0.block.0 input, 12,288 floats per image
+        (15307200, 8009856),  // 170: gradient of features.6.4 branch, 12,288 floats per image
+        (8380800, 7936128),  // 171: gradient of features.6.4.block.2 input, 73,728 floats per image
+        (19069920, 7862400),  // 172: features.6.4.block.1 output (recomputed), 73,728 floats per image
+        (15307200, 10119168),  // 173: gradient of features.6.4.block.1 input, 73,728 floats per image
+        (18922464, 7862400),  // 174: features.6.4.block.0 output (recomputed), 73,728 floats per image
+        (15432128, 8009856),  // 175: gradient of features.6.4.block.0 input, 12,288 floats per image
+        (8454528, 4989600),  // 176: gradient of features.6.3 branch, 12,288 floats per image
+        (8380800, 7936128),  // 177: gradient of features.6.3.block.2 input, 73,728 floats per image
+        (18775008, 7862400),  // 178: features.6.3.block.1 output (recomputed), 73,728 floats per image
+        (15307200, 9971712),  // 179: gradient of features.6.3.block.1 input, 73,728 floats per image
+        (18627552, 7862400),  // 180: features.6.3.block.0 output (recomputed), 73,728 floats per image
+        (8454528, 4989600),  // 181: gradient of features.6.3.block.0 input, 12,288 floats per image
+        (15307200, 8009856),  // 182: gradient of features.6.2 branch, 12,288 floats per image
+        (8380800, 7936128),  // 183: gradient of features.6.2.block.2 input, 73,728 floats per image
+        (18480096, 7862400),  // 184: features.6.2.block.1 output (recomputed), 73,728 floats per image
+        (15307200, 9824256),  // 185: gradient of features.6.2.block.1 input, 73,728 floats per image
+        (18332640, 7862400),  // 186: features.6.2.block.0 output (recomputed), 73,728 floats per image
+        (15432128, 8009856),  // 187: gradient of features.6.2.block.0 input, 12,288 floats per image
+        (8454528, 4989600),  // 188: gradient of features.6.1 branch, 12,288 floats per image
+        (8380800, 7936128),  // 189: gradient of features.6.1.block.2 input, 73,728 floats per image
+        (18185184, 7862400),  // 190: features.6.1.block.1 output (recomputed), 73,728 floats per image
+        (15307200, 9676800),  // 191: gradient of features.6.1.block.1 input, 73,728 floats per image
+        (18037728, 7862400),  // 192: features.6.1.block.0 output (recomputed), 73,728 floats per image
+        (8423808, 4989600),  // 193: gradient of features.6.1.block.0 input, 12,288 floats per image
+        (8380800, 9676800),  // 194: gradient of features.6.0.block.2 input, 43,008 floats per image
+        (19546560, 7862400),  // 195: features.6.0.block.1 output (recomputed), 43,008 floats per image
+        (15307200, 8013600),  // 196: gradient of features.6.0.block.1 input, 151,200 floats per image
+        (15156000, 7862400),  // 197: features.6.0.block.0 output (recomputed), 151,200 floats per image
+        (8380800, 9676800),  // 198: gradient of features.6.0.block.0 input, 25,200 floats per image
+        (8406000, 8013600),  // 199: gradient of features.5.3 branch, 25,200 floats per image
+        (15004800, 7862400),  // 200: gradient of features.5.3.block.2 input, 151,200 floats per image
+        (14853600, 7560000),  // 201: features.5.3.block.1 output (recomputed), 151,200 floats per image
+        (14702400, 7711200),  // 202: gradient of features.5.3.block.1 input, 151,200 floats per image
+        (14551200, 7560000),  // 203: features.5.3.block.0 output (recomputed), 151,200 floats per image
+        (8406000, 7862400),  // 204: gradient of features.5.3.block.0 input, 25,200 floats per image
+        (8380800, 7711200),  // 205: gradient of features.5.2 branch, 25,200 floats per image
+        (14400000, 7560000),  // 206: gradient of features.5.2.block.2 input, 151,200 floats per image
+        (14248800, 7257600),  // 207: features.5.2.block.1 output (recomputed), 151,200 floats per image
+        (14097600, 7408800),  // 208: gradient of features.5.2.block.1 input, 151,200 floats per image
+        (13946400, 7257600),  // 209: features.5.2.block.0 output (recomputed), 151,200 floats per image
+        (8380800, 7560000),  // 210: gradient of features.5.2.block.0 input, 25,200 floats per image
+        (8406000, 7408800),  // 211: gradient of features.5.1 branch, 25,200 floats per image
+        (13795200, 7257600),  // 212: gradient of features.5.1.block.2 input, 151,200 floats per image
+        (13644000, 6955200),  // 213: features.5.1.block.1 output (recomputed), 151,200 floats per image
+        (13492800, 7106400),  // 214: gradient of features.5.1.block.1 input, 151,200 floats per image
+        (13341600, 6955200),  // 215: features.5.1.block.0 output (recomputed), 151,200 floats per image
+        (8406000, 4946400),  // 216: gradient of features.5.1.block.0 input, 25,200 floats per image
+        (13190400, 6955200),  // 217: gradient of features.5.0.block.2 input, 108,000 floats per image
+        (17337600, 4838400),  // 218: features.5.0.block.1 output (recomputed), 108,000 floats per image
+        (13298400, 7063200),  // 219: gradient of features.5.0.block.1 input, 108,000 floats per image
+        (17121600, 4838400),  // 220: features.5.0.block.0 output (recomputed), 108,000 floats per image
+        (8380800, 4946400),  // 221: gradient of features.5.0.block.0 input, 18,000 floats per image
+        (8398800, 4964400),  // 222: gradient of features.4.3 branch, 18,000 floats per image
+        (13190400, 6955200),  // 223: gradient of features.4.3.block.2 input, 108,000 floats per image
+        (16905600, 4838400),  // 224: features.4.3.block.1 output (recomputed), 108,000 floats per image
+        (13298400, 7063200),  // 225: gradient of features.4.3.block.1 input, 108,000 floats per image
+        (16689600, 4838400),  // 226: features.4.3.block.0 output (recomputed), 108,000 floats per image
+        (8398800, 4964400),  // 227: gradient of features.4.3.block.0 input, 18,000 floats per image
+        (8380800, 4946400),  // 228: gradient of features.4.2 branch, 18,000 floats per image
+        (13190400, 6955200),  // 229: gradient of features.4.2.block.2 input, 108,000 floats per image
+        (16473600, 4838400),  // 230: features.4.2.block.1 output (recomputed), 108,000 floats per image
+        (13298400, 7063200),  // 231: gradient of features.4.2.block.1 input, 108,000 floats per image
+        (16257600, 4838400),  // 232: features.4.2.block.0 output (recomputed), 108,000 floats per image
+        (8380800, 4946400),  // 233: gradient of features.4.2.block.0 input, 18,000 floats per image
+        (8398800, 4964400),  // 234: gradient of features.4.1 branch, 18,000 floats per image
+        (13190400, 6955200),  // 235: gradient of features.4.1.block.2 input, 108,000 floats per image
+        (16041600, 4838400),  // 236: features.4.1.block.1 output (recomputed), 108,000 floats per image
+        (13298400, 7063200),  // 237: gradient of features.4.1.block.1 input, 108,000 floats per image
+        (15825600, 4838400),  // 238: features.4.1.block.0 output (recomputed), 108,000 floats per image
+        (8434800, 4964400),  // 239: gradient of features.4.1.block.0 input, 18,000 floats per image
+        (8380800, 4892400),  // 240: gradient of features.4.0.block.2 input, 54,000 floats per image
+        (19492560, 4838400),  // 241: features.4.0.block.1 output (recomputed), 54,000 floats per image
+        (13190400, 7171200),  // 242: gradient of features.4.0.block.1 input, 216,000 floats per image
+        (12974400, 6955200),  // 243: features.4.0.block.0 output (recomputed), 216,000 floats per image
+        (8380800, 4838400),  // 244: gradient of features.4.0.block.0 input, 36,000 floats per image
+        (8416800, 4874400),  // 245: gradient of features.3.2 branch, 36,000 floats per image
+        (12758400, 6955200),  // 246: gradient of features.3.2.block.2 input, 216,000 floats per image
+        (12542400, 4622400),  // 247: features.3.2.block.1 output (recomputed), 216,000 floats per image
+        (12326400, 6739200),  // 248: gradient of features.3.2.block.1 input, 216,000 floats per image
+        (12110400, 4622400),  // 249: features.3.2.block.0 output (recomputed), 216,000 floats per image
+        (8416800, 4874400),  // 250: gradient of features.3.2.block.0 input, 36,000 floats per image
+        (8380800, 4838400),  // 251: gradient of features.3.1 branch, 36,000 floats per image
+        (11894400, 4622400),  // 252: gradient of features.3.1.block.2 input, 216,000 floats per image
+        (11678400, 4190400),  // 253: features.3.1.block.1 output (recomputed), 216,000 floats per image
+        (11462400, 4406400),  // 254: gradient of features.3.1.block.1 input, 216,000 floats per image
+        (8164800, 4190400),  // 255: features.3.1.block.0 output (recomputed), 216,000 floats per image
+        (7948800, 4104000),  // 256: gradient of features.3.1.block.0 input, 36,000 floats per image
+        (11462400, 6739200),  // 257: gradient of features.3.0.block.2 input, 129,600 floats per image
+        (15588000, 3974400),  // 258: features.3.0.block.1 output (recomputed), 129,600 floats per image
+        (7948800, 4492800),  // 259: gradient of features.3.0.block.1 input, 518,400 floats per image
+        (7430400, 3974400),  // 260: features.3.0.block.0 output (recomputed), 518,400 floats per image
+        (7430400, 6739200),  // 261: gradient of features.3.0.block.0 input, 86,400 floats per image
+        (7516800, 4492800),  // 262: gradient of features.2.2 branch, 86,400 floats per image
+        (6912000, 3974400),  // 263: gradient of features.2.2.block.2 input, 518,400 floats per image
+        (6393600, 2937600),  // 264: features.2.2.block.1 output (recomputed), 518,400 floats per image
+        (5875200, 3456000),  // 265: gradient of features.2.2.block.1 input, 518,400 floats per image
+        (5356800, 2937600),  // 266: features.2.2.block.0 output (recomputed), 518,400 floats per image
+        (5356800, 3974400),  // 267: gradient of features.2.2.block.0 input, 86,400 floats per image
+        (5443200, 3456000),  // 268: gradient of features.2.1 branch, 86,400 floats per image
+        (4838400, 2937600),  // 269: gradient of features.2.1.block.2 input, 518,400 floats per image
+        (4320000, 1900800),  // 270: features.2.1.block.1 output (recomputed), 518,400 floats per image
+        (3801600, 2419200),  // 271: gradient of features.2.1.block.1 input, 518,400 floats per image
+        (3283200, 1900800),  // 272: features.2.1.block.0 output (recomputed), 518,400 floats per image
+        (2764800, 1728000),  // 273: gradient of features.2.1.block.0 input, 86,400 floats per image
+        (4147200, 4147200),  // 274: gradient of features.2.0.block.2 input, 345,600 floats per image
+        (10656000, 1382400),  // 275: features.2.0.block.1 output (recomputed), 345,600 floats per image
+        (2764800, 2764800),  // 276: gradient of features.2.0.block.1 input, 1,382,400 floats per image
+        (1382400, 1382400),  // 277: features.2.0.block.0 output (recomputed), 1,382,400 floats per image
+        (460800, 921600),  // 278: gradient of features.2.0.block.0 input, 230,400 floats per image
+        (0, 460800),  // 279: gradient of features.1.0.block.1 input, 460,800 floats per image
+        (9849600, 0),  // 280: features.1.0.block.0 output (recomputed), 460,800 floats per image
+        (460800, 921600),  // 281: gradient of features.1.0.block.0 input, 460,800 floats per image
+        (8928000, 0),  // 282: features.0 output (recomputed), 460,800 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -4928,10 +5815,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 47185920,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1327104,
@@ -4946,10 +5841,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -4966,10 +5869,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -4986,10 +5897,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -5006,10 +5925,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 3686400,
@@ -5024,10 +5951,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 16515072,
               "conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2150400,
@@ -5042,10 +5977,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 7560000,
@@ -5062,10 +6005,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 7560000,
@@ -5082,10 +6033,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 7560000,
@@ -5100,10 +6059,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 24192000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 5400000,
@@ -5118,10 +6085,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 1944000,
@@ -5138,10 +6113,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1944000,
@@ -5158,10 +6141,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1944000,
@@ -5176,10 +6167,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 8640000,
               "conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 972000,
@@ -5194,10 +6193,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 10800000,
@@ -5214,10 +6221,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
               "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 10800000,
@@ -5232,10 +6247,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 10368000,
               "conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 6480000,
@@ -5250,10 +6273,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 24883200,
               "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 9331200,
@@ -5270,10 +6301,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 24883200,
               "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 9331200,
@@ -5288,10 +6327,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 16588800,
               "conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 6220800,
@@ -5304,10 +6351,18 @@ public final class EfficientNetLite1Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 14745600,
               "conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 8294400,

@@ -1197,12 +1197,13 @@ extension EfficientNetLite2 {
 
 /// EfficientNetLite2 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 25,826,560 floats per image (saved activations and gradients, packed by lifetime); parameters: 6,150,528 floats.
+/// Training arena: 25,826,560 floats per image (saved activations and gradients, packed by lifetime), 14,130,768 with `recomputeActivations`; parameters: 6,150,528 floats.
 public final class EfficientNetLite2Training: TrainableModel {
     public static let descriptor = EfficientNetLite2.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 6150528,
-        arenaFloatsPerImage: 25826560, fixedFloats: 579024,
+        arenaFloatsPerImage: 25826560, recomputingArenaFloatsPerImage: 14130768,
+        fixedFloats: 579024,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1231,9 +1232,12 @@ public final class EfficientNetLite2Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 25826560 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 25826560 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 14130768 : 25826560
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1299,23 +1303,23 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 260, width: 260, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 9937200 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10478000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 1280, savedInvStd: s.f + 1312,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.t + 10478000 &* s.n, scratch: s.f + 1280, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 1280, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1328,48 +1332,47 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 10478000 &* s.n, batch: s.n, height: 130, width: 130, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 1408, bias: s.f,
-            activation: .identity, output: s.t + 11018800 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 130, width: 130, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 11559600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 1344, savedInvStd: s.f + 1376,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.t + 11559600 &* s.n, scratch: s.f + 1344, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 1344, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 11559600 &* s.n, pixels: 16900 &* s.n, inChannels: 32, weights: s.p + 1408,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 16047920 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(3), pixels: 16900 &* s.n, inChannels: 32, weights: s.p + 1408, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 130, 130, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 16318320 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                activation: .identity, output: s.tensor(5), savedMean: s.f + 1984, savedInvStd: s.f + 2000,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
             s.profiler?.stop(9)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 130, 130, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
-                activation: .identity, output: s.t + 16318320 &* s.n, scratch: s.f + 1984, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 1984, pool: pool)
             s.profiler?.stop(10)
         }
     }
@@ -1378,24 +1381,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16318320 &* s.n, pixels: 16900 &* s.n, inChannels: 16, weights: s.p + 1984,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(5), pixels: 16900 &* s.n, inChannels: 16, weights: s.p + 1984, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(11)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
-                output: s.t + 1622400 &* s.n, savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712,
-                runningVar: s.p + 3808, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.tensor(7), savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+                runningMean: s.p + 3712, runningVar: s.p + 3808, pool: pool)
             s.profiler?.stop(12)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
-                output: s.t + 1622400 &* s.n, scratch: s.f + 2016, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 2016, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
@@ -1404,48 +1407,47 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 1622400 &* s.n, batch: s.n, height: 130, width: 130, channels: 96,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 2400, bias: s.f,
-            activation: .identity, output: s.t + 12100400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 130, width: 130, channels: 96, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(15)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12506000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 2208, savedInvStd: s.f + 2304,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(16)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.t + 12506000 &* s.n, scratch: s.f + 2208, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 2208, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12506000 &* s.n, pixels: 4225 &* s.n, inChannels: 96, weights: s.p + 5152,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22048864 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 4225 &* s.n, inChannels: 96, weights: s.p + 5152, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(18)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22150272 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                activation: .identity, output: s.tensor(11), savedMean: s.f + 4128, savedInvStd: s.f + 4152,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
-                activation: .identity, output: s.t + 22150272 &* s.n, scratch: s.f + 4128, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 4128, pool: pool)
             s.profiler?.stop(20)
         }
     }
@@ -1454,25 +1456,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22150272 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 7584,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3244800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(11), pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 7584, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
         s.profiler?.stop(21)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 3853200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                activation: .relu6, output: s.tensor(13), savedMean: s.f + 4176, savedInvStd: s.f + 4320,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
             s.profiler?.stop(22)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.t + 3853200 &* s.n, scratch: s.f + 4176, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 4176, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1481,62 +1482,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 3853200 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 4752, bias: s.f,
-            activation: .identity, output: s.t + 4461600 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(25)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 5070000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 4464, savedInvStd: s.f + 4608,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
             s.profiler?.stop(26)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.t + 5070000 &* s.n, scratch: s.f + 4464, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 4464, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 5070000 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 13488,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22251680 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(15), pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 13488,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(28)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 5678400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 7344, savedInvStd: s.f + 7368,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
             s.profiler?.stop(29)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
-                activation: .identity, output: s.t + 5678400 &* s.n, scratch: s.f + 7344, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 7344, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
-                into: s.t + 25826528 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 22150272 &* s.n, branch: s.t + 5678400 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 25826528 &* s.n : nil, batch: s.n,
-            perImage: 101400, output: s.t + 22353088 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 101400, output: s.tensor(18), pool: pool)
         s.profiler?.stop(32)
     }
 
@@ -1544,25 +1544,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22353088 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 17072,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5678400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 17072,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(33)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 6286800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 7392, savedInvStd: s.f + 7536,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.t + 6286800 &* s.n, scratch: s.f + 7392, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 7392, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1571,62 +1570,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 6286800 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 7968, bias: s.f,
-            activation: .identity, output: s.t + 6895200 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(37)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 7503600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 7680, savedInvStd: s.f + 7824,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.t + 7503600 &* s.n, scratch: s.f + 7680, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 7680, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 7503600 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 22976,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22454496 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(23), pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 22976,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
         s.profiler?.stop(40)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 8112000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
+                activation: .identity, output: s.tensor(25), savedMean: s.f + 10560, savedInvStd: s.f + 10584,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
             s.profiler?.stop(41)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
-                activation: .identity, output: s.t + 8112000 &* s.n, scratch: s.f + 10560, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 10560, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
-                into: s.t + 25826544 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574, into: s.tensor(27),
+                random: &random)
             s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 22353088 &* s.n, branch: s.t + 8112000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25826544 &* s.n : nil, batch: s.n,
-            perImage: 101400, output: s.t + 22555904 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 101400, output: s.tensor(26), pool: pool)
         s.profiler?.stop(44)
     }
 
@@ -1634,25 +1632,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22555904 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 26560,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 8112000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(26), pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 26560,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(45)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 8720400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
+                activation: .relu6, output: s.tensor(29), savedMean: s.f + 10608, savedInvStd: s.f + 10752,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
             s.profiler?.stop(46)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.t + 8720400 &* s.n, scratch: s.f + 10608, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 10608, pool: pool)
             s.profiler?.stop(47)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
@@ -1661,48 +1658,47 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(48)
         // features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 8720400 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 11184, bias: s.f,
-            activation: .identity, output: s.t + 19293760 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(49)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19450576 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 10896, savedInvStd: s.f + 11040,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
             s.profiler?.stop(50)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.t + 19450576 &* s.n, scratch: s.f + 10896, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 10896, pool: pool)
             s.profiler?.stop(51)
         }
         // features.3.0.block.2 project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19450576 &* s.n, pixels: 1089 &* s.n, inChannels: 144, weights: s.p + 34768,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24777856 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(31), pixels: 1089 &* s.n, inChannels: 144, weights: s.p + 34768,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
         s.profiler?.stop(52)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 24830128 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18432,
+                activation: .identity, output: s.tensor(33), savedMean: s.f + 18384, savedInvStd: s.f + 18432,
                 runningMean: s.p + 41776, runningVar: s.p + 41824, pool: pool)
             s.profiler?.stop(53)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 41680, beta: s.p + 41728, runningMean: s.p + 41776, runningVar: s.p + 41824, eps: 0.001,
-                activation: .identity, output: s.t + 24830128 &* s.n, scratch: s.f + 18384, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 18384, pool: pool)
             s.profiler?.stop(54)
         }
     }
@@ -1711,25 +1707,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24830128 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 41872,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 9328800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(33), pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 41872,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(34), pool: pool)
         s.profiler?.stop(55)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12911600 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18768,
+                activation: .relu6, output: s.tensor(35), savedMean: s.f + 18480, savedInvStd: s.f + 18768,
                 runningMean: s.p + 56272, runningVar: s.p + 56560, pool: pool)
             s.profiler?.stop(56)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
-                activation: .relu6, output: s.t + 12911600 &* s.n, scratch: s.f + 18480, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 18480, pool: pool)
             s.profiler?.stop(57)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -1738,62 +1733,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(58)
         // features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 12911600 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 19632, bias: s.f,
-            activation: .identity, output: s.t + 13225232 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 19632, bias: s.f,
+            activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(59)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 13538864 &* s.n, savedMean: s.f + 19056, savedInvStd: s.f + 19344,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 19056, savedInvStd: s.f + 19344,
                 runningMean: s.p + 64624, runningVar: s.p + 64912, pool: pool)
             s.profiler?.stop(60)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
-                activation: .relu6, output: s.t + 13538864 &* s.n, scratch: s.f + 19056, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 19056, pool: pool)
             s.profiler?.stop(61)
         }
         // features.3.1.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 13538864 &* s.n, pixels: 1089 &* s.n, inChannels: 288, weights: s.p + 65200,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24882400 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(37), pixels: 1089 &* s.n, inChannels: 288, weights: s.p + 65200,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(62)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 34032, savedInvStd: s.f + 34080,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 34032, savedInvStd: s.f + 34080,
                 runningMean: s.p + 79120, runningVar: s.p + 79168, pool: pool)
             s.profiler?.stop(63)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 79024, beta: s.p + 79072, runningMean: s.p + 79120, runningVar: s.p + 79168, eps: 0.001,
-                activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 34032, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 34032, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
-                into: s.t + 9936304 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616, into: s.tensor(41),
+                random: &random)
             s.profiler?.stop(65)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 24830128 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 9936304 &* s.n : nil, batch: s.n,
-            perImage: 52272, output: s.t + 24934672 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 52272, output: s.tensor(40), pool: pool)
         s.profiler?.stop(66)
     }
 
@@ -1801,25 +1795,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24934672 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 79216,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 13852496 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 79216,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(67)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 14166128 &* s.n, savedMean: s.f + 34128, savedInvStd: s.f + 34416,
+                activation: .relu6, output: s.tensor(43), savedMean: s.f + 34128, savedInvStd: s.f + 34416,
                 runningMean: s.p + 93616, runningVar: s.p + 93904, pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
-                activation: .relu6, output: s.t + 14166128 &* s.n, scratch: s.f + 34128, pool: pool)
+                activation: .relu6, output: s.tensor(43), scratch: s.f + 34128, pool: pool)
             s.profiler?.stop(69)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -1828,62 +1821,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(70)
         // features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14166128 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 35280, bias: s.f,
-            activation: .identity, output: s.t + 14479760 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 35280, bias: s.f,
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(71)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 14793392 &* s.n, savedMean: s.f + 34704, savedInvStd: s.f + 34992,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 34704, savedInvStd: s.f + 34992,
                 runningMean: s.p + 101968, runningVar: s.p + 102256, pool: pool)
             s.profiler?.stop(72)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
-                eps: 0.001, activation: .relu6, output: s.t + 14793392 &* s.n, scratch: s.f + 34704, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 34704, pool: pool)
             s.profiler?.stop(73)
         }
         // features.3.2.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14793392 &* s.n, pixels: 1089 &* s.n, inChannels: 288,
-            weights: s.p + 102544, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
-            output: s.t + 24986944 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(45), pixels: 1089 &* s.n, inChannels: 288, weights: s.p + 102544,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
         s.profiler?.stop(74)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 49680, savedInvStd: s.f + 49728,
+                activation: .identity, output: s.tensor(47), savedMean: s.f + 49680, savedInvStd: s.f + 49728,
                 runningMean: s.p + 116464, runningVar: s.p + 116512, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 116368, beta: s.p + 116416, runningMean: s.p + 116464, runningVar: s.p + 116512,
-                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 49680, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 49680, pool: pool)
             s.profiler?.stop(76)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
-                into: s.t + 9936320 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715, into: s.tensor(49),
+                random: &random)
             s.profiler?.stop(77)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 24934672 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 9936320 &* s.n : nil, batch: s.n,
-            perImage: 52272, output: s.t + 25039216 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 52272, output: s.tensor(48), pool: pool)
         s.profiler?.stop(78)
     }
 
@@ -1891,25 +1883,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25039216 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 116560,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15107024 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(48), pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 116560,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(79)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 15420656 &* s.n, savedMean: s.f + 49776, savedInvStd: s.f + 50064,
+                activation: .relu6, output: s.tensor(51), savedMean: s.f + 49776, savedInvStd: s.f + 50064,
                 runningMean: s.p + 130960, runningVar: s.p + 131248, pool: pool)
             s.profiler?.stop(80)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
-                eps: 0.001, activation: .relu6, output: s.t + 15420656 &* s.n, scratch: s.f + 49776, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 49776, pool: pool)
             s.profiler?.stop(81)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
@@ -1918,48 +1909,47 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(82)
         // features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 15420656 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 50928, bias: s.f,
-            activation: .identity, output: s.t + 9850512 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 33, width: 33, channels: 288, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 50928, bias: s.f,
+            activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(83)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 24577984 &* s.n, savedMean: s.f + 50352, savedInvStd: s.f + 50640,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 50352, savedInvStd: s.f + 50640,
                 runningMean: s.p + 134704, runningVar: s.p + 134992, pool: pool)
             s.profiler?.stop(84)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
-                eps: 0.001, activation: .relu6, output: s.t + 24577984 &* s.n, scratch: s.f + 50352, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 50352, pool: pool)
             s.profiler?.stop(85)
         }
         // features.4.0.block.2 project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24577984 &* s.n, pixels: 289 &* s.n, inChannels: 288, weights: s.p + 135280,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25454528 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(53), pixels: 289 &* s.n, inChannels: 288, weights: s.p + 135280,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(86)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 25479968 &* s.n, savedMean: s.f + 56112, savedInvStd: s.f + 56200,
+                activation: .identity, output: s.tensor(55), savedMean: s.f + 56112, savedInvStd: s.f + 56200,
                 runningMean: s.p + 160816, runningVar: s.p + 160912, pool: pool)
             s.profiler?.stop(87)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 160624, beta: s.p + 160720, runningMean: s.p + 160816, runningVar: s.p + 160912,
-                eps: 0.001, activation: .identity, output: s.t + 25479968 &* s.n, scratch: s.f + 56112, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 56112, pool: pool)
             s.profiler?.stop(88)
         }
     }
@@ -1968,25 +1958,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25479968 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 161008,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 19607392 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(55), pixels: 289 &* s.n, inChannels: 88, weights: s.p + 161008,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
         s.profiler?.stop(89)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19759984 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56816,
+                activation: .relu6, output: s.tensor(57), savedMean: s.f + 56288, savedInvStd: s.f + 56816,
                 runningMean: s.p + 208528, runningVar: s.p + 209056, pool: pool)
             s.profiler?.stop(90)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
-                eps: 0.001, activation: .relu6, output: s.t + 19759984 &* s.n, scratch: s.f + 56288, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 56288, pool: pool)
             s.profiler?.stop(91)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
@@ -1995,62 +1984,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(92)
         // features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 19759984 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 58400, bias: s.f,
-            activation: .identity, output: s.t + 19912576 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 58400, bias: s.f,
+            activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(93)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 20065168 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57872,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 57344, savedInvStd: s.f + 57872,
                 runningMean: s.p + 215392, runningVar: s.p + 215920, pool: pool)
             s.profiler?.stop(94)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
-                eps: 0.001, activation: .relu6, output: s.t + 20065168 &* s.n, scratch: s.f + 57344, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 57344, pool: pool)
             s.profiler?.stop(95)
         }
         // features.4.1.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20065168 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 216448,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25505408 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(59), pixels: 289 &* s.n, inChannels: 528, weights: s.p + 216448,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
         s.profiler?.stop(96)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 67904, savedInvStd: s.f + 67992,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 67904, savedInvStd: s.f + 67992,
                 runningMean: s.p + 263104, runningVar: s.p + 263200, pool: pool)
             s.profiler?.stop(97)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 262912, beta: s.p + 263008, runningMean: s.p + 263104, runningVar: s.p + 263200,
-                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 67904, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 67904, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
-                into: s.t + 9936336 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762, into: s.tensor(63),
+                random: &random)
             s.profiler?.stop(99)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25479968 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 9936336 &* s.n : nil, batch: s.n,
-            perImage: 25432, output: s.t + 25530848 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 25432, output: s.tensor(62), pool: pool)
         s.profiler?.stop(100)
     }
 
@@ -2058,25 +2046,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25530848 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 263296,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20217760 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(62), pixels: 289 &* s.n, inChannels: 88, weights: s.p + 263296,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(101)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 20370352 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68608,
+                activation: .relu6, output: s.tensor(65), savedMean: s.f + 68080, savedInvStd: s.f + 68608,
                 runningMean: s.p + 310816, runningVar: s.p + 311344, pool: pool)
             s.profiler?.stop(102)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
-                eps: 0.001, activation: .relu6, output: s.t + 20370352 &* s.n, scratch: s.f + 68080, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 68080, pool: pool)
             s.profiler?.stop(103)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
@@ -2085,62 +2072,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(104)
         // features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 20370352 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 70192, bias: s.f,
-            activation: .identity, output: s.t + 20522944 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 70192, bias: s.f,
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(105)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 20675536 &* s.n, savedMean: s.f + 69136, savedInvStd: s.f + 69664,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 69136, savedInvStd: s.f + 69664,
                 runningMean: s.p + 317680, runningVar: s.p + 318208, pool: pool)
             s.profiler?.stop(106)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
-                eps: 0.001, activation: .relu6, output: s.t + 20675536 &* s.n, scratch: s.f + 69136, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 69136, pool: pool)
             s.profiler?.stop(107)
         }
         // features.4.2.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20675536 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 318736,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25556288 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(67), pixels: 289 &* s.n, inChannels: 528, weights: s.p + 318736,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(68), pool: pool)
         s.profiler?.stop(108)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 79696, savedInvStd: s.f + 79784,
+                activation: .identity, output: s.tensor(69), savedMean: s.f + 79696, savedInvStd: s.f + 79784,
                 runningMean: s.p + 365392, runningVar: s.p + 365488, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 365200, beta: s.p + 365296, runningMean: s.p + 365392, runningVar: s.p + 365488,
-                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 79696, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 79696, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
-                into: s.t + 9936352 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572, into: s.tensor(71),
+                random: &random)
             s.profiler?.stop(111)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25530848 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 9936352 &* s.n : nil, batch: s.n,
-            perImage: 25432, output: s.t + 25581728 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
+            perImage: 25432, output: s.tensor(70), pool: pool)
         s.profiler?.stop(112)
     }
 
@@ -2148,25 +2134,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25581728 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 365584,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20828128 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(70), pixels: 289 &* s.n, inChannels: 88, weights: s.p + 365584,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(113)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 20980720 &* s.n, savedMean: s.f + 79872, savedInvStd: s.f + 80400,
+                activation: .relu6, output: s.tensor(73), savedMean: s.f + 79872, savedInvStd: s.f + 80400,
                 runningMean: s.p + 413104, runningVar: s.p + 413632, pool: pool)
             s.profiler?.stop(114)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
-                eps: 0.001, activation: .relu6, output: s.t + 20980720 &* s.n, scratch: s.f + 79872, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 79872, pool: pool)
             s.profiler?.stop(115)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
@@ -2175,62 +2160,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(116)
         // features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 20980720 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 81984, bias: s.f,
-            activation: .identity, output: s.t + 21133312 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 81984, bias: s.f,
+            activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(117)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 21285904 &* s.n, savedMean: s.f + 80928, savedInvStd: s.f + 81456,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 80928, savedInvStd: s.f + 81456,
                 runningMean: s.p + 419968, runningVar: s.p + 420496, pool: pool)
             s.profiler?.stop(118)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
-                eps: 0.001, activation: .relu6, output: s.t + 21285904 &* s.n, scratch: s.f + 80928, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 80928, pool: pool)
             s.profiler?.stop(119)
         }
         // features.4.3.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 21285904 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 421024,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25607168 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(75), pixels: 289 &* s.n, inChannels: 528, weights: s.p + 421024,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(120)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 9642432 &* s.n, savedMean: s.f + 91488, savedInvStd: s.f + 91576,
+                activation: .identity, output: s.tensor(77), savedMean: s.f + 91488, savedInvStd: s.f + 91576,
                 runningMean: s.p + 467680, runningVar: s.p + 467776, pool: pool)
             s.profiler?.stop(121)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 467488, beta: s.p + 467584, runningMean: s.p + 467680, runningVar: s.p + 467776,
-                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 91488, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 91488, pool: pool)
             s.profiler?.stop(122)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
-                into: s.t + 9936368 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523, into: s.tensor(79),
+                random: &random)
             s.profiler?.stop(123)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25581728 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 9936368 &* s.n : nil, batch: s.n,
-            perImage: 25432, output: s.t + 25632608 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 25432, output: s.tensor(78), pool: pool)
         s.profiler?.stop(124)
     }
 
@@ -2238,25 +2222,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25632608 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 467872,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 21438496 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(78), pixels: 289 &* s.n, inChannels: 88, weights: s.p + 467872,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(80), pool: pool)
         s.profiler?.stop(125)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 21591088 &* s.n, savedMean: s.f + 91664, savedInvStd: s.f + 92192,
+                activation: .relu6, output: s.tensor(81), savedMean: s.f + 91664, savedInvStd: s.f + 92192,
                 runningMean: s.p + 515392, runningVar: s.p + 515920, pool: pool)
             s.profiler?.stop(126)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
-                eps: 0.001, activation: .relu6, output: s.t + 21591088 &* s.n, scratch: s.f + 91664, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 91664, pool: pool)
             s.profiler?.stop(127)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
@@ -2265,48 +2248,47 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(128)
         // features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 21591088 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 93776, bias: s.f,
-            activation: .identity, output: s.t + 21743680 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 17, width: 17, channels: 528, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 93776, bias: s.f,
+            activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(129)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 21896272 &* s.n, savedMean: s.f + 92720, savedInvStd: s.f + 93248,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 92720, savedInvStd: s.f + 93248,
                 runningMean: s.p + 530704, runningVar: s.p + 531232, pool: pool)
             s.profiler?.stop(130)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
-                eps: 0.001, activation: .relu6, output: s.t + 21896272 &* s.n, scratch: s.f + 92720, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 92720, pool: pool)
             s.profiler?.stop(131)
         }
         // features.5.0.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 21896272 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 531760,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25091488 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 289 &* s.n, inChannels: 528, weights: s.p + 531760,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(132)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 25126176 &* s.n, savedMean: s.f + 120176,
-                savedInvStd: s.f + 120296, runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 120176, savedInvStd: s.f + 120296,
+                runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
             s.profiler?.stop(133)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 595120, beta: s.p + 595248, runningMean: s.p + 595376, runningVar: s.p + 595504,
-                eps: 0.001, activation: .identity, output: s.t + 25126176 &* s.n, scratch: s.f + 120176, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 120176, pool: pool)
             s.profiler?.stop(134)
         }
     }
@@ -2315,25 +2297,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25126176 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 595632,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 9642432 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(85), pixels: 289 &* s.n, inChannels: 120, weights: s.p + 595632,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(86), pool: pool)
         s.profiler?.stop(135)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 15734288 &* s.n, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
+                activation: .relu6, output: s.tensor(87), savedMean: s.f + 120416, savedInvStd: s.f + 121136,
                 runningMean: s.p + 683472, runningVar: s.p + 684192, pool: pool)
             s.profiler?.stop(136)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
-                eps: 0.001, activation: .relu6, output: s.t + 15734288 &* s.n, scratch: s.f + 120416, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 120416, pool: pool)
             s.profiler?.stop(137)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -2342,62 +2323,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(138)
         // features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 15734288 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 123296, bias: s.f,
-            activation: .identity, output: s.t + 16588720 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 123296, bias: s.f,
+            activation: .identity, output: s.tensor(88), pool: pool)
         s.profiler?.stop(139)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16796800 &* s.n, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
+                activation: .relu6, output: s.tensor(89), savedMean: s.f + 121856, savedInvStd: s.f + 122576,
                 runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
             s.profiler?.stop(140)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
-                eps: 0.001, activation: .relu6, output: s.t + 16796800 &* s.n, scratch: s.f + 121856, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 121856, pool: pool)
             s.profiler?.stop(141)
         }
         // features.5.1.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16796800 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 705792,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25160864 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(89), pixels: 289 &* s.n, inChannels: 720, weights: s.p + 705792,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(90), pool: pool)
         s.profiler?.stop(142)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 159296,
-                savedInvStd: s.f + 159416, runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
+                activation: .identity, output: s.tensor(91), savedMean: s.f + 159296, savedInvStd: s.f + 159416,
+                runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
             s.profiler?.stop(143)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 792192, beta: s.p + 792320, runningMean: s.p + 792448, runningVar: s.p + 792576,
-                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 159296, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 159296, pool: pool)
             s.profiler?.stop(144)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
-                into: s.t + 9936384 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143, into: s.tensor(93),
+                random: &random)
             s.profiler?.stop(145)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25126176 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 9936384 &* s.n : nil, batch: s.n,
-            perImage: 34680, output: s.t + 25195552 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(85), branch: s.tensor(91),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
+            perImage: 34680, output: s.tensor(92), pool: pool)
         s.profiler?.stop(146)
     }
 
@@ -2405,25 +2385,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25195552 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 792704,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17004880 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 289 &* s.n, inChannels: 120, weights: s.p + 792704,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(94), pool: pool)
         s.profiler?.stop(147)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 17212960 &* s.n, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
+                activation: .relu6, output: s.tensor(95), savedMean: s.f + 159536, savedInvStd: s.f + 160256,
                 runningMean: s.p + 880544, runningVar: s.p + 881264, pool: pool)
             s.profiler?.stop(148)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
-                eps: 0.001, activation: .relu6, output: s.t + 17212960 &* s.n, scratch: s.f + 159536, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 159536, pool: pool)
             s.profiler?.stop(149)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -2432,62 +2411,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(150)
         // features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 17212960 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 162416, bias: s.f,
-            activation: .identity, output: s.t + 17421040 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 162416, bias: s.f,
+            activation: .identity, output: s.tensor(96), pool: pool)
         s.profiler?.stop(151)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 17629120 &* s.n, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 160976, savedInvStd: s.f + 161696,
                 runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
             s.profiler?.stop(152)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
-                eps: 0.001, activation: .relu6, output: s.t + 17629120 &* s.n, scratch: s.f + 160976, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 160976, pool: pool)
             s.profiler?.stop(153)
         }
         // features.5.2.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 17629120 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 902864,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25230240 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 289 &* s.n, inChannels: 720, weights: s.p + 902864,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(154)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 198416,
-                savedInvStd: s.f + 198536, runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
+                activation: .identity, output: s.tensor(99), savedMean: s.f + 198416, savedInvStd: s.f + 198536,
+                runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
             s.profiler?.stop(155)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 989264, beta: s.p + 989392, runningMean: s.p + 989520, runningVar: s.p + 989648,
-                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 198416, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 198416, pool: pool)
             s.profiler?.stop(156)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
-                into: s.t + 9936400 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381, into: s.tensor(101),
+                random: &random)
             s.profiler?.stop(157)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25195552 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 9936400 &* s.n : nil, batch: s.n,
-            perImage: 34680, output: s.t + 25264928 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(92), branch: s.tensor(99),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
+            perImage: 34680, output: s.tensor(100), pool: pool)
         s.profiler?.stop(158)
     }
 
@@ -2495,25 +2473,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25264928 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 989776,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17837200 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(100), pixels: 289 &* s.n, inChannels: 120, weights: s.p + 989776,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(102), pool: pool)
         s.profiler?.stop(159)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18045280 &* s.n, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
+                activation: .relu6, output: s.tensor(103), savedMean: s.f + 198656, savedInvStd: s.f + 199376,
                 runningMean: s.p + 1077616, runningVar: s.p + 1078336, pool: pool)
             s.profiler?.stop(160)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
-                eps: 0.001, activation: .relu6, output: s.t + 18045280 &* s.n, scratch: s.f + 198656, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 198656, pool: pool)
             s.profiler?.stop(161)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -2522,62 +2499,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(162)
         // features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18045280 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 201536, bias: s.f,
-            activation: .identity, output: s.t + 18253360 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 201536, bias: s.f,
+            activation: .identity, output: s.tensor(104), pool: pool)
         s.profiler?.stop(163)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18461440 &* s.n, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 200096, savedInvStd: s.f + 200816,
                 runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
             s.profiler?.stop(164)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
-                eps: 0.001, activation: .relu6, output: s.t + 18461440 &* s.n, scratch: s.f + 200096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 200096, pool: pool)
             s.profiler?.stop(165)
         }
         // features.5.3.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 18461440 &* s.n, pixels: 289 &* s.n, inChannels: 720,
-            weights: s.p + 1099936, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
-            output: s.t + 25299616 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(105), pixels: 289 &* s.n, inChannels: 720, weights: s.p + 1099936,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(166)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 237536,
-                savedInvStd: s.f + 237656, runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 237536, savedInvStd: s.f + 237656,
+                runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
             s.profiler?.stop(167)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, runningMean: s.p + 1186592, runningVar: s.p + 1186720,
-                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 237536, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 237536, pool: pool)
             s.profiler?.stop(168)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
-                into: s.t + 9936416 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336, into: s.tensor(109),
+                random: &random)
             s.profiler?.stop(169)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25264928 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 9936416 &* s.n : nil, batch: s.n,
-            perImage: 34680, output: s.t + 25334304 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 34680, output: s.tensor(108), pool: pool)
         s.profiler?.stop(170)
     }
 
@@ -2585,25 +2561,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25334304 &* s.n, pixels: 289 &* s.n, inChannels: 120,
-            weights: s.p + 1186848, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
-            output: s.t + 18669520 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 289 &* s.n, inChannels: 120, weights: s.p + 1186848,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(171)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18877600 &* s.n, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
+                activation: .relu6, output: s.tensor(111), savedMean: s.f + 237776, savedInvStd: s.f + 238496,
                 runningMean: s.p + 1274688, runningVar: s.p + 1275408, pool: pool)
             s.profiler?.stop(172)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
-                eps: 0.001, activation: .relu6, output: s.t + 18877600 &* s.n, scratch: s.f + 237776, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 237776, pool: pool)
             s.profiler?.stop(173)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
@@ -2612,48 +2587,47 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(174)
         // features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18877600 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 240656, bias: s.f,
-            activation: .identity, output: s.t + 24661216 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 240656, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(175)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 24719536 &* s.n, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 239216, savedInvStd: s.f + 239936,
                 runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
             s.profiler?.stop(176)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
-                eps: 0.001, activation: .relu6, output: s.t + 24719536 &* s.n, scratch: s.f + 239216, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 239216, pool: pool)
             s.profiler?.stop(177)
         }
         // features.6.0.block.2 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24719536 &* s.n, pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1297008,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 25658048 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(113), pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1297008,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(114), pool: pool)
         s.profiler?.stop(178)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 25674896 &* s.n, savedMean: s.f + 276656,
-                savedInvStd: s.f + 276864, runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
+                activation: .identity, output: s.tensor(115), savedMean: s.f + 276656, savedInvStd: s.f + 276864,
+                runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
             s.profiler?.stop(179)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, runningMean: s.p + 1447184, runningVar: s.p + 1447392,
-                eps: 0.001, activation: .identity, output: s.t + 25674896 &* s.n, scratch: s.f + 276656, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 276656, pool: pool)
             s.profiler?.stop(180)
         }
     }
@@ -2662,25 +2636,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25674896 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1447600,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 19189360 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(115), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1447600,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(116), pool: pool)
         s.profiler?.stop(181)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 22657312 &* s.n, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
+                activation: .relu6, output: s.tensor(117), savedMean: s.f + 277072, savedInvStd: s.f + 278320,
                 runningMean: s.p + 1709680, runningVar: s.p + 1710928, pool: pool)
             s.profiler?.stop(182)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
-                eps: 0.001, activation: .relu6, output: s.t + 22657312 &* s.n, scratch: s.f + 277072, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 277072, pool: pool)
             s.profiler?.stop(183)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -2689,62 +2662,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(184)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 22657312 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 282064, bias: s.f,
-            activation: .identity, output: s.t + 22758400 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(118), pool: pool)
         s.profiler?.stop(185)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 22859488 &* s.n, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
+                activation: .relu6, output: s.tensor(119), savedMean: s.f + 279568, savedInvStd: s.f + 280816,
                 runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
             s.profiler?.stop(186)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
-                eps: 0.001, activation: .relu6, output: s.t + 22859488 &* s.n, scratch: s.f + 279568, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 279568, pool: pool)
             s.profiler?.stop(187)
         }
         // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22859488 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 1748368, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 25691744 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(119), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 1748368,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(120), pool: pool)
         s.profiler?.stop(188)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 344464,
-                savedInvStd: s.f + 344672, runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
+                activation: .identity, output: s.tensor(121), savedMean: s.f + 344464, savedInvStd: s.f + 344672,
+                runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
             s.profiler?.stop(189)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, runningMean: s.p + 2008368, runningVar: s.p + 2008576,
-                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 344464, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 344464, pool: pool)
             s.profiler?.stop(190)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
-                into: s.t + 9936432 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524, into: s.tensor(123),
+                random: &random)
             s.profiler?.stop(191)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25674896 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 9936432 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 25708592 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(115), branch: s.tensor(121),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(122), pool: pool)
         s.profiler?.stop(192)
     }
 
@@ -2752,25 +2724,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25708592 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2008784,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 22960576 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(122), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2008784,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(124), pool: pool)
         s.profiler?.stop(193)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23061664 &* s.n, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
+                activation: .relu6, output: s.tensor(125), savedMean: s.f + 344880, savedInvStd: s.f + 346128,
                 runningMean: s.p + 2270864, runningVar: s.p + 2272112, pool: pool)
             s.profiler?.stop(194)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
-                eps: 0.001, activation: .relu6, output: s.t + 23061664 &* s.n, scratch: s.f + 344880, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 344880, pool: pool)
             s.profiler?.stop(195)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -2779,62 +2750,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(196)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23061664 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 349872, bias: s.f,
-            activation: .identity, output: s.t + 23162752 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(126), pool: pool)
         s.profiler?.stop(197)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23263840 &* s.n, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
+                activation: .relu6, output: s.tensor(127), savedMean: s.f + 347376, savedInvStd: s.f + 348624,
                 runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
             s.profiler?.stop(198)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
-                eps: 0.001, activation: .relu6, output: s.t + 23263840 &* s.n, scratch: s.f + 347376, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 347376, pool: pool)
             s.profiler?.stop(199)
         }
         // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 23263840 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 2309552, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 25725440 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(127), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 2309552,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(128), pool: pool)
         s.profiler?.stop(200)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 412272,
-                savedInvStd: s.f + 412480, runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
+                activation: .identity, output: s.tensor(129), savedMean: s.f + 412272, savedInvStd: s.f + 412480,
+                runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
             s.profiler?.stop(201)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, runningMean: s.p + 2569552, runningVar: s.p + 2569760,
-                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 412272, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 412272, pool: pool)
             s.profiler?.stop(202)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
-                into: s.t + 9936448 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619, into: s.tensor(131),
+                random: &random)
             s.profiler?.stop(203)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25708592 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 9936448 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 25742288 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(122), branch: s.tensor(129),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(130), pool: pool)
         s.profiler?.stop(204)
     }
 
@@ -2842,25 +2812,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25742288 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2569968,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23364928 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(130), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2569968,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
         s.profiler?.stop(205)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23466016 &* s.n, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
+                activation: .relu6, output: s.tensor(133), savedMean: s.f + 412688, savedInvStd: s.f + 413936,
                 runningMean: s.p + 2832048, runningVar: s.p + 2833296, pool: pool)
             s.profiler?.stop(206)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
-                eps: 0.001, activation: .relu6, output: s.t + 23466016 &* s.n, scratch: s.f + 412688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 412688, pool: pool)
             s.profiler?.stop(207)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -2869,62 +2838,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(208)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23466016 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 417680, bias: s.f,
-            activation: .identity, output: s.t + 23567104 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(209)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23668192 &* s.n, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 415184, savedInvStd: s.f + 416432,
                 runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
             s.profiler?.stop(210)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
-                eps: 0.001, activation: .relu6, output: s.t + 23668192 &* s.n, scratch: s.f + 415184, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 415184, pool: pool)
             s.profiler?.stop(211)
         }
         // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 23668192 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 2870736, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 25759136 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 2870736,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(136), pool: pool)
         s.profiler?.stop(212)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 480080,
-                savedInvStd: s.f + 480288, runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
+                activation: .identity, output: s.tensor(137), savedMean: s.f + 480080, savedInvStd: s.f + 480288,
+                runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
             s.profiler?.stop(213)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, runningMean: s.p + 3130736, runningVar: s.p + 3130944,
-                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 480080, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 480080, pool: pool)
             s.profiler?.stop(214)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
-                into: s.t + 9936464 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143, into: s.tensor(139),
+                random: &random)
             s.profiler?.stop(215)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25742288 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 9936464 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 25775984 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(130), branch: s.tensor(137),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(138), pool: pool)
         s.profiler?.stop(216)
     }
 
@@ -2932,25 +2900,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25775984 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3131152,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23769280 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3131152,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
         s.profiler?.stop(217)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23870368 &* s.n, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
+                activation: .relu6, output: s.tensor(141), savedMean: s.f + 480496, savedInvStd: s.f + 481744,
                 runningMean: s.p + 3393232, runningVar: s.p + 3394480, pool: pool)
             s.profiler?.stop(218)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
-                eps: 0.001, activation: .relu6, output: s.t + 23870368 &* s.n, scratch: s.f + 480496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 480496, pool: pool)
             s.profiler?.stop(219)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
@@ -2959,62 +2926,61 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(220)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23870368 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 485488, bias: s.f,
-            activation: .identity, output: s.t + 23971456 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(142), pool: pool)
         s.profiler?.stop(221)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 24072544 &* s.n, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 482992, savedInvStd: s.f + 484240,
                 runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
             s.profiler?.stop(222)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
-                eps: 0.001, activation: .relu6, output: s.t + 24072544 &* s.n, scratch: s.f + 482992, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 482992, pool: pool)
             s.profiler?.stop(223)
         }
         // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24072544 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 3431920, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
-            output: s.t + 25792832 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 3431920,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
         s.profiler?.stop(224)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15942368 &* s.n, savedMean: s.f + 547888,
-                savedInvStd: s.f + 548096, runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
+                activation: .identity, output: s.tensor(145), savedMean: s.f + 547888, savedInvStd: s.f + 548096,
+                runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
             s.profiler?.stop(225)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, runningMean: s.p + 3691920, runningVar: s.p + 3692128,
-                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 547888, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 547888, pool: pool)
             s.profiler?.stop(226)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
-                into: s.t + 9936480 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098, into: s.tensor(147),
+                random: &random)
             s.profiler?.stop(227)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 25775984 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 9936480 &* s.n : nil, batch: s.n,
-            perImage: 16848, output: s.t + 25809680 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
+            perImage: 16848, output: s.tensor(146), pool: pool)
         s.profiler?.stop(228)
     }
 
@@ -3022,25 +2988,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25809680 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3692336,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 24173632 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3692336,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(148), pool: pool)
         s.profiler?.stop(229)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 24274720 &* s.n, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
+                activation: .relu6, output: s.tensor(149), savedMean: s.f + 548304, savedInvStd: s.f + 549552,
                 runningMean: s.p + 3954416, runningVar: s.p + 3955664, pool: pool)
             s.profiler?.stop(230)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
-                eps: 0.001, activation: .relu6, output: s.t + 24274720 &* s.n, scratch: s.f + 548304, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 548304, pool: pool)
             s.profiler?.stop(231)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
@@ -3049,48 +3014,47 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.stop(232)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 24274720 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 553296, bias: s.f,
-            activation: .identity, output: s.t + 24375808 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(150), pool: pool)
         s.profiler?.stop(233)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 24476896 &* s.n, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 550800, savedInvStd: s.f + 552048,
                 runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
             s.profiler?.stop(234)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
-                eps: 0.001, activation: .relu6, output: s.t + 24476896 &* s.n, scratch: s.f + 550800, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 550800, pool: pool)
             s.profiler?.stop(235)
         }
         // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24476896 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
-            weights: s.p + 3973136, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
-            output: s.t + 25368992 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1248, weights: s.p + 3973136,
+            bias: s.f, outChannels: 352, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
         s.profiler?.stop(236)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 25397504 &* s.n, savedMean: s.f + 575760,
-                savedInvStd: s.f + 576112, runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 575760, savedInvStd: s.f + 576112,
+                runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
             s.profiler?.stop(237)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, runningMean: s.p + 4413136, runningVar: s.p + 4413488,
-                eps: 0.001, activation: .identity, output: s.t + 25397504 &* s.n, scratch: s.f + 575760, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 575760, pool: pool)
             s.profiler?.stop(238)
         }
     }
@@ -3099,25 +3063,24 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25397504 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 4413840,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 15942368 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(153), pixels: 81 &* s.n, inChannels: 352, weights: s.p + 4413840,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
         s.profiler?.stop(239)
         // features.8 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19085680 &* s.n, savedMean: s.f + 576464, savedInvStd: s.f + 577744,
+                activation: .relu6, output: s.tensor(155), savedMean: s.f + 576464, savedInvStd: s.f + 577744,
                 runningMean: s.p + 4866960, runningVar: s.p + 4868240, pool: pool)
             s.profiler?.stop(240)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, runningMean: s.p + 4866960, runningVar: s.p + 4868240,
-                eps: 0.001, activation: .relu6, output: s.t + 19085680 &* s.n, scratch: s.f + 576464, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 576464, pool: pool)
             s.profiler?.stop(241)
         }
     }
@@ -3126,27 +3089,27 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 19085680 &* s.n, batch: s.n, pixels: 81, channels: 1280,
-            output: s.t + 9933744 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(155), batch: s.n, pixels: 81, channels: 1280, output: s.tensor(156),
+            pool: pool)
         s.profiler?.stop(242)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 9933744 &* s.n, output: s.t + 16046048 &* s.n, count: 1280 &* s.n,
-            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 9935024 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(156), output: s.tensor(158), count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(157), random: &random)
         s.profiler?.stop(243)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 16046048 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4869520,
-            bias: s.p + 6149520, outFeatures: 1000, output: s.t + 9933744 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(158), batch: s.n, inFeatures: 1280, weights: s.p + 4869520, bias: s.p + 6149520,
+            outFeatures: 1000, output: s.tensor(159), pool: pool)
         s.profiler?.stop(244)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 9933744 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 19085680 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(159), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(160))
         s.profiler?.stop(245)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 9933744 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(159), count: 1000 &* s.n)
         s.profiler?.stop(246)
     }
 
@@ -3154,19 +3117,19 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 16046048 &* s.n,
-            weights: s.p + 4869520, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 9933744 &* s.n,
-            gradWeights: s.g + 4869520, gradBias: s.g + 6149520, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(160), input: s.tensor(158), weights: s.p + 4869520,
+            batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(161), gradWeights: s.g + 4869520,
+            gradBias: s.g + 6149520, pool: pool)
         s.profiler?.stop(247)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 9933744 &* s.n, mask: s.t + 9935024 &* s.n,
-            count: 1280 &* s.n, gradInput: s.t + 16046048 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(161), mask: s.tensor(157), count: 1280 &* s.n,
+            gradInput: s.tensor(162))
         s.profiler?.stop(248)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 16046048 &* s.n, batch: s.n, pixels: 81,
-            channels: 1280, gradInput: s.t + 19085680 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(162), batch: s.n, pixels: 81, channels: 1280,
+            gradInput: s.tensor(163), pool: pool)
         s.profiler?.stop(249)
     }
 
@@ -3174,16 +3137,16 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 15942368 &* s.n,
-            pixels: 81 &* s.n, channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 576464,
-            savedInvStd: s.f + 577744, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 4864400,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(163), input: s.tensor(154), pixels: 81 &* s.n,
+            channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 576464,
+            savedInvStd: s.f + 577744, activation: .relu6, gradInput: s.tensor(163), gradGamma: s.g + 4864400,
             gradBeta: s.g + 4865680, pool: pool)
         s.profiler?.stop(250)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25397504 &* s.n,
-            weights: s.p + 4413840, pixels: 81 &* s.n, inChannels: 352, outChannels: 1280,
-            gradInput: s.t + 25426016 &* s.n, gradWeights: s.g + 4413840, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 4413840,
+            pixels: 81 &* s.n, inChannels: 352, outChannels: 1280, gradInput: s.tensor(164),
+            gradWeights: s.g + 4413840, pool: pool)
         s.profiler?.stop(251)
     }
 
@@ -3191,1236 +3154,2165 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25426016 &* s.n, input: s.t + 25368992 &* s.n,
-            pixels: 81 &* s.n, channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 575760,
-            savedInvStd: s.f + 576112, activation: .identity, gradInput: s.t + 25426016 &* s.n,
-            gradGamma: s.g + 4412432, gradBeta: s.g + 4412784, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(164), input: s.tensor(152), pixels: 81 &* s.n,
+            channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 575760,
+            savedInvStd: s.f + 576112, activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 4412432,
+            gradBeta: s.g + 4412784, pool: pool)
         s.profiler?.stop(252)
+        // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
+                activation: .relu6, output: s.tensor(166), pool: pool)
+            s.profiler?.stop(253)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
+                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 550800, pool: pool)
+            s.profiler?.stop(254)
+        }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25426016 &* s.n, input: s.t + 24476896 &* s.n,
-            weights: s.p + 3973136, pixels: 81 &* s.n, inChannels: 1248, outChannels: 352,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 3973136, pool: pool)
-        s.profiler?.stop(253)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3973136,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(165),
+            gradWeights: s.g + 3973136, pool: pool)
+        s.profiler?.stop(255)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24375808 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 550800,
-            savedInvStd: s.f + 552048, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 3968144,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 550800,
+            savedInvStd: s.f + 552048, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3968144,
             gradBeta: s.g + 3969392, pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(256)
+        // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
+                activation: .relu6, output: s.tensor(168), pool: pool)
+            s.profiler?.stop(257)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
+                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 548304, pool: pool)
+            s.profiler?.stop(258)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 564528, count: 11232)
-        s.profiler?.stop(255)
+        s.profiler?.stop(259)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24274720 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
-            outWidth: 9, weights: s.f + 553296, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 564528,
-            pool: pool)
-        s.profiler?.stop(256)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 553296, gradInput: s.tensor(167), gradWeights: s.f + 564528, pool: pool)
+        s.profiler?.stop(260)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 564528, channels: 1248, kernel: 3, into: s.g + 3956912)
-        s.profiler?.stop(257)
+        s.profiler?.stop(261)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 24173632 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 548304,
-            savedInvStd: s.f + 549552, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 3951920,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 548304,
+            savedInvStd: s.f + 549552, activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 3951920,
             gradBeta: s.g + 3953168, pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(262)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25809680 &* s.n,
-            weights: s.p + 3692336, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 24173632 &* s.n, gradWeights: s.g + 3692336, pool: pool)
-        s.profiler?.stop(259)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3692336,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(169),
+            gradWeights: s.g + 3692336, pool: pool)
+        s.profiler?.stop(263)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 24173632 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 9936480 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        s.profiler?.stop(260)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(170), pool: pool)
+        s.profiler?.stop(264)
         // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25792832 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 547888,
-            savedInvStd: s.f + 548096, activation: .identity, gradInput: s.t + 19085680 &* s.n,
-            gradGamma: s.g + 3691504, gradBeta: s.g + 3691712, pool: pool)
-        s.profiler?.stop(261)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 547888,
+            savedInvStd: s.f + 548096, activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 3691504,
+            gradBeta: s.g + 3691712, pool: pool)
+        s.profiler?.stop(265)
+        // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
+                activation: .relu6, output: s.tensor(172), pool: pool)
+            s.profiler?.stop(266)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
+                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 482992, pool: pool)
+            s.profiler?.stop(267)
+        }
         // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 24072544 &* s.n,
-            weights: s.p + 3431920, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 3431920, pool: pool)
-        s.profiler?.stop(262)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 3431920,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(171),
+            gradWeights: s.g + 3431920, pool: pool)
+        s.profiler?.stop(268)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23971456 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 482992,
-            savedInvStd: s.f + 484240, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 3426928,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 482992,
+            savedInvStd: s.f + 484240, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 3426928,
             gradBeta: s.g + 3428176, pool: pool)
-        s.profiler?.stop(263)
+        s.profiler?.stop(269)
+        // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
+                activation: .relu6, output: s.tensor(174), pool: pool)
+            s.profiler?.stop(270)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
+                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 480496, pool: pool)
+            s.profiler?.stop(271)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 516688, count: 31200)
-        s.profiler?.stop(264)
+        s.profiler?.stop(272)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23870368 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 485488, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 516688,
-            pool: pool)
-        s.profiler?.stop(265)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 485488, gradInput: s.tensor(173), gradWeights: s.f + 516688, pool: pool)
+        s.profiler?.stop(273)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 516688, channels: 1248, kernel: 5, into: s.g + 3395728)
-        s.profiler?.stop(266)
+        s.profiler?.stop(274)
         // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23769280 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 480496,
-            savedInvStd: s.f + 481744, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 3390736,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 480496,
+            savedInvStd: s.f + 481744, activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 3390736,
             gradBeta: s.g + 3391984, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(275)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25775984 &* s.n,
-            weights: s.p + 3131152, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 23769280 &* s.n, gradWeights: s.g + 3131152, pool: pool)
-        s.profiler?.stop(268)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 3131152,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(175),
+            gradWeights: s.g + 3131152, pool: pool)
+        s.profiler?.stop(276)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 23769280 &* s.n, s.t + 24173632 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(269)
+        TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(277)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 23769280 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 9936464 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        s.profiler?.stop(270)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(176), pool: pool)
+        s.profiler?.stop(278)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25759136 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 480080,
-            savedInvStd: s.f + 480288, activation: .identity, gradInput: s.t + 19085680 &* s.n,
-            gradGamma: s.g + 3130320, gradBeta: s.g + 3130528, pool: pool)
-        s.profiler?.stop(271)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 480080,
+            savedInvStd: s.f + 480288, activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 3130320,
+            gradBeta: s.g + 3130528, pool: pool)
+        s.profiler?.stop(279)
+        // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
+                activation: .relu6, output: s.tensor(178), pool: pool)
+            s.profiler?.stop(280)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
+                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 415184, pool: pool)
+            s.profiler?.stop(281)
+        }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23668192 &* s.n,
-            weights: s.p + 2870736, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 2870736, pool: pool)
-        s.profiler?.stop(272)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2870736,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(177),
+            gradWeights: s.g + 2870736, pool: pool)
+        s.profiler?.stop(282)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23567104 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 415184,
-            savedInvStd: s.f + 416432, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 2865744,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 415184,
+            savedInvStd: s.f + 416432, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2865744,
             gradBeta: s.g + 2866992, pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(283)
+        // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
+                activation: .relu6, output: s.tensor(180), pool: pool)
+            s.profiler?.stop(284)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
+                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 412688, pool: pool)
+            s.profiler?.stop(285)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 448880, count: 31200)
-        s.profiler?.stop(274)
+        s.profiler?.stop(286)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23466016 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 417680, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 448880,
-            pool: pool)
-        s.profiler?.stop(275)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 417680, gradInput: s.tensor(179), gradWeights: s.f + 448880, pool: pool)
+        s.profiler?.stop(287)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 448880, channels: 1248, kernel: 5, into: s.g + 2834544)
-        s.profiler?.stop(276)
+        s.profiler?.stop(288)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23364928 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 412688,
-            savedInvStd: s.f + 413936, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 2829552,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 412688,
+            savedInvStd: s.f + 413936, activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 2829552,
             gradBeta: s.g + 2830800, pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(289)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25742288 &* s.n,
-            weights: s.p + 2569968, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 23364928 &* s.n, gradWeights: s.g + 2569968, pool: pool)
-        s.profiler?.stop(278)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2569968,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(181),
+            gradWeights: s.g + 2569968, pool: pool)
+        s.profiler?.stop(290)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 23364928 &* s.n, s.t + 23769280 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(279)
+        TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(291)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 23364928 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 9936448 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        s.profiler?.stop(280)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(181),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(182), pool: pool)
+        s.profiler?.stop(292)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25725440 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 412272,
-            savedInvStd: s.f + 412480, activation: .identity, gradInput: s.t + 19085680 &* s.n,
-            gradGamma: s.g + 2569136, gradBeta: s.g + 2569344, pool: pool)
-        s.profiler?.stop(281)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 412272,
+            savedInvStd: s.f + 412480, activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 2569136,
+            gradBeta: s.g + 2569344, pool: pool)
+        s.profiler?.stop(293)
+        // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
+                activation: .relu6, output: s.tensor(184), pool: pool)
+            s.profiler?.stop(294)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
+                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 347376, pool: pool)
+            s.profiler?.stop(295)
+        }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23263840 &* s.n,
-            weights: s.p + 2309552, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 2309552, pool: pool)
-        s.profiler?.stop(282)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 2309552,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(183),
+            gradWeights: s.g + 2309552, pool: pool)
+        s.profiler?.stop(296)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23162752 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 347376,
-            savedInvStd: s.f + 348624, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 2304560,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 347376,
+            savedInvStd: s.f + 348624, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 2304560,
             gradBeta: s.g + 2305808, pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(297)
+        // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
+                activation: .relu6, output: s.tensor(186), pool: pool)
+            s.profiler?.stop(298)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
+                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 344880, pool: pool)
+            s.profiler?.stop(299)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 381072, count: 31200)
-        s.profiler?.stop(284)
+        s.profiler?.stop(300)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23061664 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 349872, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 381072,
-            pool: pool)
-        s.profiler?.stop(285)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 349872, gradInput: s.tensor(185), gradWeights: s.f + 381072, pool: pool)
+        s.profiler?.stop(301)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 381072, channels: 1248, kernel: 5, into: s.g + 2273360)
-        s.profiler?.stop(286)
+        s.profiler?.stop(302)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 22960576 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 344880,
-            savedInvStd: s.f + 346128, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 2268368,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 344880,
+            savedInvStd: s.f + 346128, activation: .relu6, gradInput: s.tensor(185), gradGamma: s.g + 2268368,
             gradBeta: s.g + 2269616, pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(303)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25708592 &* s.n,
-            weights: s.p + 2008784, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 22960576 &* s.n, gradWeights: s.g + 2008784, pool: pool)
-        s.profiler?.stop(288)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 2008784,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(187),
+            gradWeights: s.g + 2008784, pool: pool)
+        s.profiler?.stop(304)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22960576 &* s.n, s.t + 23364928 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(289)
+        TrainingKernels.accumulate(s.tensor(187), s.tensor(181), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(305)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22960576 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 9936432 &* s.n : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
-        s.profiler?.stop(290)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(187),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.tensor(188), pool: pool)
+        s.profiler?.stop(306)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25691744 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 344464,
-            savedInvStd: s.f + 344672, activation: .identity, gradInput: s.t + 19085680 &* s.n,
-            gradGamma: s.g + 2007952, gradBeta: s.g + 2008160, pool: pool)
-        s.profiler?.stop(291)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 344464,
+            savedInvStd: s.f + 344672, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 2007952,
+            gradBeta: s.g + 2008160, pool: pool)
+        s.profiler?.stop(307)
+        // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
+                activation: .relu6, output: s.tensor(190), pool: pool)
+            s.profiler?.stop(308)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
+                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 279568, pool: pool)
+            s.profiler?.stop(309)
+        }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 22859488 &* s.n,
-            weights: s.p + 1748368, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1748368, pool: pool)
-        s.profiler?.stop(292)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1748368,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(189),
+            gradWeights: s.g + 1748368, pool: pool)
+        s.profiler?.stop(310)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 22758400 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 279568,
-            savedInvStd: s.f + 280816, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 1743376,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 279568,
+            savedInvStd: s.f + 280816, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1743376,
             gradBeta: s.g + 1744624, pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(311)
+        // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
+                activation: .relu6, output: s.tensor(192), pool: pool)
+            s.profiler?.stop(312)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
+                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 277072, pool: pool)
+            s.profiler?.stop(313)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 313264, count: 31200)
-        s.profiler?.stop(294)
+        s.profiler?.stop(314)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 22657312 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 282064, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 313264,
-            pool: pool)
-        s.profiler?.stop(295)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 9,
+            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 282064, gradInput: s.tensor(191), gradWeights: s.f + 313264, pool: pool)
+        s.profiler?.stop(315)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 313264, channels: 1248, kernel: 5, into: s.g + 1712176)
-        s.profiler?.stop(296)
+        s.profiler?.stop(316)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 19189360 &* s.n,
-            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 277072,
-            savedInvStd: s.f + 278320, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 1707184,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 277072,
+            savedInvStd: s.f + 278320, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 1707184,
             gradBeta: s.g + 1708432, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(317)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25674896 &* s.n,
-            weights: s.p + 1447600, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
-            gradInput: s.t + 16000688 &* s.n, gradWeights: s.g + 1447600, pool: pool)
-        s.profiler?.stop(298)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1447600,
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(193),
+            gradWeights: s.g + 1447600, pool: pool)
+        s.profiler?.stop(318)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 16000688 &* s.n, s.t + 22960576 &* s.n, count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(299)
+        TrainingKernels.accumulate(s.tensor(193), s.tensor(187), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(319)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16000688 &* s.n, input: s.t + 25658048 &* s.n,
-            pixels: 81 &* s.n, channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 276656,
-            savedInvStd: s.f + 276864, activation: .identity, gradInput: s.t + 16000688 &* s.n,
-            gradGamma: s.g + 1446768, gradBeta: s.g + 1446976, pool: pool)
-        s.profiler?.stop(300)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(114), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 276656,
+            savedInvStd: s.f + 276864, activation: .identity, gradInput: s.tensor(193), gradGamma: s.g + 1446768,
+            gradBeta: s.g + 1446976, pool: pool)
+        s.profiler?.stop(320)
+        // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
+                activation: .relu6, output: s.tensor(195), pool: pool)
+            s.profiler?.stop(321)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
+                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 239216, pool: pool)
+            s.profiler?.stop(322)
+        }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16000688 &* s.n, input: s.t + 24719536 &* s.n,
-            weights: s.p + 1297008, pixels: 81 &* s.n, inChannels: 720, outChannels: 208,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1297008, pool: pool)
-        s.profiler?.stop(301)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1297008,
+            pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(194), gradWeights: s.g + 1297008,
+            pool: pool)
+        s.profiler?.stop(323)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24661216 &* s.n,
-            pixels: 81 &* s.n, channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 239216,
-            savedInvStd: s.f + 239936, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 1294128,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 81 &* s.n,
+            channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 239216,
+            savedInvStd: s.f + 239936, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1294128,
             gradBeta: s.g + 1294848, pool: pool)
-        s.profiler?.stop(302)
+        s.profiler?.stop(324)
+        // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
+                activation: .relu6, output: s.tensor(197), pool: pool)
+            s.profiler?.stop(325)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
+                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 237776, pool: pool)
+            s.profiler?.stop(326)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 258656, count: 18000)
-        s.profiler?.stop(303)
+        s.profiler?.stop(327)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 18877600 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 9, outWidth: 9, weights: s.f + 240656, gradInput: s.t + 19085680 &* s.n,
-            gradWeights: s.f + 258656, pool: pool)
-        s.profiler?.stop(304)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 17,
+            width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 240656, gradInput: s.tensor(196), gradWeights: s.f + 258656, pool: pool)
+        s.profiler?.stop(328)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 258656, channels: 720, kernel: 5, into: s.g + 1276128)
-        s.profiler?.stop(305)
+        s.profiler?.stop(329)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 18669520 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(110),
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 237776,
-            savedInvStd: s.f + 238496, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 1273248,
+            savedInvStd: s.f + 238496, activation: .relu6, gradInput: s.tensor(196), gradGamma: s.g + 1273248,
             gradBeta: s.g + 1273968, pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(330)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25334304 &* s.n,
-            weights: s.p + 1186848, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1186848, pool: pool)
-        s.profiler?.stop(307)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1186848,
+            pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(198),
+            gradWeights: s.g + 1186848, pool: pool)
+        s.profiler?.stop(331)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 9936416 &* s.n : nil, batch: s.n,
-            perImage: 34680, gradBranch: s.t + 15977056 &* s.n, pool: pool)
-        s.profiler?.stop(308)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(198),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 34680, gradBranch: s.tensor(199), pool: pool)
+        s.profiler?.stop(332)
         // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25299616 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(106),
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 237536,
-            savedInvStd: s.f + 237656, activation: .identity, gradInput: s.t + 15977056 &* s.n,
-            gradGamma: s.g + 1186336, gradBeta: s.g + 1186464, pool: pool)
-        s.profiler?.stop(309)
+            savedInvStd: s.f + 237656, activation: .identity, gradInput: s.tensor(199), gradGamma: s.g + 1186336,
+            gradBeta: s.g + 1186464, pool: pool)
+        s.profiler?.stop(333)
+        // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
+                activation: .relu6, output: s.tensor(201), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
+                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 200096, pool: pool)
+            s.profiler?.stop(335)
+        }
         // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 18461440 &* s.n,
-            weights: s.p + 1099936, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
-            gradInput: s.t + 18669520 &* s.n, gradWeights: s.g + 1099936, pool: pool)
-        s.profiler?.stop(310)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 1099936,
+            pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(200),
+            gradWeights: s.g + 1099936, pool: pool)
+        s.profiler?.stop(336)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18669520 &* s.n, input: s.t + 18253360 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 200096,
-            savedInvStd: s.f + 200816, activation: .relu6, gradInput: s.t + 18669520 &* s.n, gradGamma: s.g + 1097056,
+            savedInvStd: s.f + 200816, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 1097056,
             gradBeta: s.g + 1097776, pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(337)
+        // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
+                activation: .relu6, output: s.tensor(203), pool: pool)
+            s.profiler?.stop(338)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
+                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 198656, pool: pool)
+            s.profiler?.stop(339)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 219536, count: 18000)
-        s.profiler?.stop(312)
+        s.profiler?.stop(340)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18669520 &* s.n, input: s.t + 18045280 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 17, outWidth: 17, weights: s.f + 201536, gradInput: s.t + 18253360 &* s.n,
-            gradWeights: s.f + 219536, pool: pool)
-        s.profiler?.stop(313)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 17,
+            width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 201536, gradInput: s.tensor(202), gradWeights: s.f + 219536, pool: pool)
+        s.profiler?.stop(341)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 219536, channels: 720, kernel: 5, into: s.g + 1079056)
-        s.profiler?.stop(314)
+        s.profiler?.stop(342)
         // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18253360 &* s.n, input: s.t + 17837200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(202), input: s.tensor(102),
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 198656,
-            savedInvStd: s.f + 199376, activation: .relu6, gradInput: s.t + 18253360 &* s.n, gradGamma: s.g + 1076176,
+            savedInvStd: s.f + 199376, activation: .relu6, gradInput: s.tensor(202), gradGamma: s.g + 1076176,
             gradBeta: s.g + 1076896, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(343)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18253360 &* s.n, input: s.t + 25264928 &* s.n,
-            weights: s.p + 989776, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 15977056 &* s.n, gradWeights: s.g + 989776, pool: pool)
-        s.profiler?.stop(316)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 989776,
+            pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(204), gradWeights: s.g + 989776,
+            pool: pool)
+        s.profiler?.stop(344)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 15977056 &* s.n, s.t + 15942368 &* s.n, count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.accumulate(s.tensor(204), s.tensor(198), count: 34680 &* s.n, pool: pool)
+        s.profiler?.stop(345)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 15977056 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 9936400 &* s.n : nil, batch: s.n,
-            perImage: 34680, gradBranch: s.t + 15942368 &* s.n, pool: pool)
-        s.profiler?.stop(318)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(204),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
+            perImage: 34680, gradBranch: s.tensor(205), pool: pool)
+        s.profiler?.stop(346)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 25230240 &* s.n,
-            pixels: 289 &* s.n, channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 198416,
-            savedInvStd: s.f + 198536, activation: .identity, gradInput: s.t + 15942368 &* s.n,
-            gradGamma: s.g + 989264, gradBeta: s.g + 989392, pool: pool)
-        s.profiler?.stop(319)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 289 &* s.n,
+            channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 198416, savedInvStd: s.f + 198536,
+            activation: .identity, gradInput: s.tensor(205), gradGamma: s.g + 989264, gradBeta: s.g + 989392,
+            pool: pool)
+        s.profiler?.stop(347)
+        // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984,
+                beta: s.p + 900704, savedMean: s.f + 160976, savedInvStd: s.f + 161696, activation: .relu6,
+                output: s.tensor(207), pool: pool)
+            s.profiler?.stop(348)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
+                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 160976, pool: pool)
+            s.profiler?.stop(349)
+        }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 17629120 &* s.n,
-            weights: s.p + 902864, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
-            gradInput: s.t + 17837200 &* s.n, gradWeights: s.g + 902864, pool: pool)
-        s.profiler?.stop(320)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 902864,
+            pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(206), gradWeights: s.g + 902864,
+            pool: pool)
+        s.profiler?.stop(350)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17837200 &* s.n, input: s.t + 17421040 &* s.n,
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 160976,
-            savedInvStd: s.f + 161696, activation: .relu6, gradInput: s.t + 17837200 &* s.n, gradGamma: s.g + 899984,
-            gradBeta: s.g + 900704, pool: pool)
-        s.profiler?.stop(321)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
+            activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 899984, gradBeta: s.g + 900704, pool: pool)
+        s.profiler?.stop(351)
+        // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104,
+                beta: s.p + 879824, savedMean: s.f + 159536, savedInvStd: s.f + 160256, activation: .relu6,
+                output: s.tensor(209), pool: pool)
+            s.profiler?.stop(352)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
+                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 159536, pool: pool)
+            s.profiler?.stop(353)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 180416, count: 18000)
-        s.profiler?.stop(322)
+        s.profiler?.stop(354)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17837200 &* s.n, input: s.t + 17212960 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 17, outWidth: 17, weights: s.f + 162416, gradInput: s.t + 17421040 &* s.n,
-            gradWeights: s.f + 180416, pool: pool)
-        s.profiler?.stop(323)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 17,
+            width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 162416, gradInput: s.tensor(208), gradWeights: s.f + 180416, pool: pool)
+        s.profiler?.stop(355)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 180416, channels: 720, kernel: 5, into: s.g + 881984)
-        s.profiler?.stop(324)
+        s.profiler?.stop(356)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17421040 &* s.n, input: s.t + 17004880 &* s.n,
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 159536,
-            savedInvStd: s.f + 160256, activation: .relu6, gradInput: s.t + 17421040 &* s.n, gradGamma: s.g + 879104,
-            gradBeta: s.g + 879824, pool: pool)
-        s.profiler?.stop(325)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
+            activation: .relu6, gradInput: s.tensor(208), gradGamma: s.g + 879104, gradBeta: s.g + 879824, pool: pool)
+        s.profiler?.stop(357)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17421040 &* s.n, input: s.t + 25195552 &* s.n,
-            weights: s.p + 792704, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 792704, pool: pool)
-        s.profiler?.stop(326)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 792704,
+            pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(210), gradWeights: s.g + 792704,
+            pool: pool)
+        s.profiler?.stop(358)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 15942368 &* s.n, s.t + 15977056 &* s.n, count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(327)
+        TrainingKernels.accumulate(s.tensor(210), s.tensor(204), count: 34680 &* s.n, pool: pool)
+        s.profiler?.stop(359)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 9936384 &* s.n : nil, batch: s.n,
-            perImage: 34680, gradBranch: s.t + 15977056 &* s.n, pool: pool)
-        s.profiler?.stop(328)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(210),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
+            perImage: 34680, gradBranch: s.tensor(211), pool: pool)
+        s.profiler?.stop(360)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25160864 &* s.n,
-            pixels: 289 &* s.n, channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 159296,
-            savedInvStd: s.f + 159416, activation: .identity, gradInput: s.t + 15977056 &* s.n,
-            gradGamma: s.g + 792192, gradBeta: s.g + 792320, pool: pool)
-        s.profiler?.stop(329)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 289 &* s.n,
+            channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 159296, savedInvStd: s.f + 159416,
+            activation: .identity, gradInput: s.tensor(211), gradGamma: s.g + 792192, gradBeta: s.g + 792320,
+            pool: pool)
+        s.profiler?.stop(361)
+        // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912,
+                beta: s.p + 703632, savedMean: s.f + 121856, savedInvStd: s.f + 122576, activation: .relu6,
+                output: s.tensor(213), pool: pool)
+            s.profiler?.stop(362)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
+                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 121856, pool: pool)
+            s.profiler?.stop(363)
+        }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 16796800 &* s.n,
-            weights: s.p + 705792, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
-            gradInput: s.t + 17004880 &* s.n, gradWeights: s.g + 705792, pool: pool)
-        s.profiler?.stop(330)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 705792,
+            pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(212), gradWeights: s.g + 705792,
+            pool: pool)
+        s.profiler?.stop(364)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17004880 &* s.n, input: s.t + 16588720 &* s.n,
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 121856,
-            savedInvStd: s.f + 122576, activation: .relu6, gradInput: s.t + 17004880 &* s.n, gradGamma: s.g + 702912,
-            gradBeta: s.g + 703632, pool: pool)
-        s.profiler?.stop(331)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
+            activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 702912, gradBeta: s.g + 703632, pool: pool)
+        s.profiler?.stop(365)
+        // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032,
+                beta: s.p + 682752, savedMean: s.f + 120416, savedInvStd: s.f + 121136, activation: .relu6,
+                output: s.tensor(215), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
+                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 120416, pool: pool)
+            s.profiler?.stop(367)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 141296, count: 18000)
-        s.profiler?.stop(332)
+        s.profiler?.stop(368)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17004880 &* s.n, input: s.t + 15734288 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 17, outWidth: 17, weights: s.f + 123296, gradInput: s.t + 16588720 &* s.n,
-            gradWeights: s.f + 141296, pool: pool)
-        s.profiler?.stop(333)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 17,
+            width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 123296, gradInput: s.tensor(214), gradWeights: s.f + 141296, pool: pool)
+        s.profiler?.stop(369)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 141296, channels: 720, kernel: 5, into: s.g + 684912)
-        s.profiler?.stop(334)
+        s.profiler?.stop(370)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16588720 &* s.n, input: s.t + 9642432 &* s.n,
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 120416,
-            savedInvStd: s.f + 121136, activation: .relu6, gradInput: s.t + 16588720 &* s.n, gradGamma: s.g + 682032,
-            gradBeta: s.g + 682752, pool: pool)
-        s.profiler?.stop(335)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
+            activation: .relu6, gradInput: s.tensor(214), gradGamma: s.g + 682032, gradBeta: s.g + 682752, pool: pool)
+        s.profiler?.stop(371)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16588720 &* s.n, input: s.t + 25126176 &* s.n,
-            weights: s.p + 595632, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
-            gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 595632, pool: pool)
-        s.profiler?.stop(336)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 595632,
+            pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(216), gradWeights: s.g + 595632,
+            pool: pool)
+        s.profiler?.stop(372)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9795024 &* s.n, s.t + 15942368 &* s.n, count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(337)
+        TrainingKernels.accumulate(s.tensor(216), s.tensor(210), count: 34680 &* s.n, pool: pool)
+        s.profiler?.stop(373)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 25091488 &* s.n,
-            pixels: 289 &* s.n, channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 120176,
-            savedInvStd: s.f + 120296, activation: .identity, gradInput: s.t + 9795024 &* s.n, gradGamma: s.g + 595120,
-            gradBeta: s.g + 595248, pool: pool)
-        s.profiler?.stop(338)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(84), pixels: 289 &* s.n,
+            channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 120176, savedInvStd: s.f + 120296,
+            activation: .identity, gradInput: s.tensor(216), gradGamma: s.g + 595120, gradBeta: s.g + 595248,
+            pool: pool)
+        s.profiler?.stop(374)
+        // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648,
+                beta: s.p + 530176, savedMean: s.f + 92720, savedInvStd: s.f + 93248, activation: .relu6,
+                output: s.tensor(218), pool: pool)
+            s.profiler?.stop(375)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
+                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 92720, pool: pool)
+            s.profiler?.stop(376)
+        }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 21896272 &* s.n,
-            weights: s.p + 531760, pixels: 289 &* s.n, inChannels: 528, outChannels: 120,
-            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 531760, pool: pool)
-        s.profiler?.stop(339)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 531760,
+            pixels: 289 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(217), gradWeights: s.g + 531760,
+            pool: pool)
+        s.profiler?.stop(377)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21743680 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 92720,
-            savedInvStd: s.f + 93248, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 529648,
-            gradBeta: s.g + 530176, pool: pool)
-        s.profiler?.stop(340)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 92720, savedInvStd: s.f + 93248,
+            activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 529648, gradBeta: s.g + 530176, pool: pool)
+        s.profiler?.stop(378)
+        // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336,
+                beta: s.p + 514864, savedMean: s.f + 91664, savedInvStd: s.f + 92192, activation: .relu6,
+                output: s.tensor(220), pool: pool)
+            s.profiler?.stop(379)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
+                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 91664, pool: pool)
+            s.profiler?.stop(380)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 106976, count: 13200)
-        s.profiler?.stop(341)
+        s.profiler?.stop(381)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21591088 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 17, outWidth: 17, weights: s.f + 93776, gradInput: s.t + 15734288 &* s.n,
-            gradWeights: s.f + 106976, pool: pool)
-        s.profiler?.stop(342)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 17,
+            width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 93776, gradInput: s.tensor(219), gradWeights: s.f + 106976, pool: pool)
+        s.profiler?.stop(382)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 106976, channels: 528, kernel: 5, into: s.g + 516448)
-        s.profiler?.stop(343)
+        s.profiler?.stop(383)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 21438496 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 91664,
-            savedInvStd: s.f + 92192, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 514336,
-            gradBeta: s.g + 514864, pool: pool)
-        s.profiler?.stop(344)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 91664, savedInvStd: s.f + 92192,
+            activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 514336, gradBeta: s.g + 514864, pool: pool)
+        s.profiler?.stop(384)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25632608 &* s.n,
-            weights: s.p + 467872, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 467872, pool: pool)
-        s.profiler?.stop(345)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 467872,
+            pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(221), gradWeights: s.g + 467872,
+            pool: pool)
+        s.profiler?.stop(385)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 9936368 &* s.n : nil, batch: s.n,
-            perImage: 25432, gradBranch: s.t + 9820464 &* s.n, pool: pool)
-        s.profiler?.stop(346)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 25432, gradBranch: s.tensor(222), pool: pool)
+        s.profiler?.stop(386)
         // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25607168 &* s.n,
-            pixels: 289 &* s.n, channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 91488,
-            savedInvStd: s.f + 91576, activation: .identity, gradInput: s.t + 9820464 &* s.n, gradGamma: s.g + 467488,
-            gradBeta: s.g + 467584, pool: pool)
-        s.profiler?.stop(347)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 91488, savedInvStd: s.f + 91576,
+            activation: .identity, gradInput: s.tensor(222), gradGamma: s.g + 467488, gradBeta: s.g + 467584,
+            pool: pool)
+        s.profiler?.stop(387)
+        // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912,
+                beta: s.p + 419440, savedMean: s.f + 80928, savedInvStd: s.f + 81456, activation: .relu6,
+                output: s.tensor(224), pool: pool)
+            s.profiler?.stop(388)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
+                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 80928, pool: pool)
+            s.profiler?.stop(389)
+        }
         // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 21285904 &* s.n,
-            weights: s.p + 421024, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
-            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 421024, pool: pool)
-        s.profiler?.stop(348)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 421024,
+            pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(223), gradWeights: s.g + 421024,
+            pool: pool)
+        s.profiler?.stop(390)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21133312 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 80928,
-            savedInvStd: s.f + 81456, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 418912,
-            gradBeta: s.g + 419440, pool: pool)
-        s.profiler?.stop(349)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 80928, savedInvStd: s.f + 81456,
+            activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 418912, gradBeta: s.g + 419440, pool: pool)
+        s.profiler?.stop(391)
+        // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048,
+                beta: s.p + 412576, savedMean: s.f + 79872, savedInvStd: s.f + 80400, activation: .relu6,
+                output: s.tensor(226), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
+                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 79872, pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 86736, count: 4752)
-        s.profiler?.stop(350)
+        s.profiler?.stop(394)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20980720 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 17, outWidth: 17, weights: s.f + 81984, gradInput: s.t + 15734288 &* s.n,
-            gradWeights: s.f + 86736, pool: pool)
-        s.profiler?.stop(351)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 17,
+            width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 81984, gradInput: s.tensor(225), gradWeights: s.f + 86736, pool: pool)
+        s.profiler?.stop(395)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 86736, channels: 528, kernel: 3, into: s.g + 414160)
-        s.profiler?.stop(352)
+        s.profiler?.stop(396)
         // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 20828128 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 79872,
-            savedInvStd: s.f + 80400, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 412048,
-            gradBeta: s.g + 412576, pool: pool)
-        s.profiler?.stop(353)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 79872, savedInvStd: s.f + 80400,
+            activation: .relu6, gradInput: s.tensor(225), gradGamma: s.g + 412048, gradBeta: s.g + 412576, pool: pool)
+        s.profiler?.stop(397)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25581728 &* s.n,
-            weights: s.p + 365584, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 9820464 &* s.n, gradWeights: s.g + 365584, pool: pool)
-        s.profiler?.stop(354)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 365584,
+            pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(227), gradWeights: s.g + 365584,
+            pool: pool)
+        s.profiler?.stop(398)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9820464 &* s.n, s.t + 9795024 &* s.n, count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(355)
+        TrainingKernels.accumulate(s.tensor(227), s.tensor(221), count: 25432 &* s.n, pool: pool)
+        s.profiler?.stop(399)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9820464 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 9936352 &* s.n : nil, batch: s.n,
-            perImage: 25432, gradBranch: s.t + 9795024 &* s.n, pool: pool)
-        s.profiler?.stop(356)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(227),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
+            perImage: 25432, gradBranch: s.tensor(228), pool: pool)
+        s.profiler?.stop(400)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 25556288 &* s.n,
-            pixels: 289 &* s.n, channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 79696,
-            savedInvStd: s.f + 79784, activation: .identity, gradInput: s.t + 9795024 &* s.n, gradGamma: s.g + 365200,
-            gradBeta: s.g + 365296, pool: pool)
-        s.profiler?.stop(357)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 79696, savedInvStd: s.f + 79784,
+            activation: .identity, gradInput: s.tensor(228), gradGamma: s.g + 365200, gradBeta: s.g + 365296,
+            pool: pool)
+        s.profiler?.stop(401)
+        // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624,
+                beta: s.p + 317152, savedMean: s.f + 69136, savedInvStd: s.f + 69664, activation: .relu6,
+                output: s.tensor(230), pool: pool)
+            s.profiler?.stop(402)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
+                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 69136, pool: pool)
+            s.profiler?.stop(403)
+        }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 20675536 &* s.n,
-            weights: s.p + 318736, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
-            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 318736, pool: pool)
-        s.profiler?.stop(358)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 318736,
+            pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(229), gradWeights: s.g + 318736,
+            pool: pool)
+        s.profiler?.stop(404)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20522944 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 69136,
-            savedInvStd: s.f + 69664, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 316624,
-            gradBeta: s.g + 317152, pool: pool)
-        s.profiler?.stop(359)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 69136, savedInvStd: s.f + 69664,
+            activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 316624, gradBeta: s.g + 317152, pool: pool)
+        s.profiler?.stop(405)
+        // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760,
+                beta: s.p + 310288, savedMean: s.f + 68080, savedInvStd: s.f + 68608, activation: .relu6,
+                output: s.tensor(232), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
+                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 68080, pool: pool)
+            s.profiler?.stop(407)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 74944, count: 4752)
-        s.profiler?.stop(360)
+        s.profiler?.stop(408)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20370352 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 17, outWidth: 17, weights: s.f + 70192, gradInput: s.t + 15734288 &* s.n,
-            gradWeights: s.f + 74944, pool: pool)
-        s.profiler?.stop(361)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 17,
+            width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 70192, gradInput: s.tensor(231), gradWeights: s.f + 74944, pool: pool)
+        s.profiler?.stop(409)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 74944, channels: 528, kernel: 3, into: s.g + 311872)
-        s.profiler?.stop(362)
+        s.profiler?.stop(410)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 20217760 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 68080,
-            savedInvStd: s.f + 68608, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 309760,
-            gradBeta: s.g + 310288, pool: pool)
-        s.profiler?.stop(363)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 68080, savedInvStd: s.f + 68608,
+            activation: .relu6, gradInput: s.tensor(231), gradGamma: s.g + 309760, gradBeta: s.g + 310288, pool: pool)
+        s.profiler?.stop(411)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25530848 &* s.n,
-            weights: s.p + 263296, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 263296, pool: pool)
-        s.profiler?.stop(364)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 263296,
+            pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(233), gradWeights: s.g + 263296,
+            pool: pool)
+        s.profiler?.stop(412)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9795024 &* s.n, s.t + 9820464 &* s.n, count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(365)
+        TrainingKernels.accumulate(s.tensor(233), s.tensor(227), count: 25432 &* s.n, pool: pool)
+        s.profiler?.stop(413)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 9936336 &* s.n : nil, batch: s.n,
-            perImage: 25432, gradBranch: s.t + 9820464 &* s.n, pool: pool)
-        s.profiler?.stop(366)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(233),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 25432, gradBranch: s.tensor(234), pool: pool)
+        s.profiler?.stop(414)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25505408 &* s.n,
-            pixels: 289 &* s.n, channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 67904,
-            savedInvStd: s.f + 67992, activation: .identity, gradInput: s.t + 9820464 &* s.n, gradGamma: s.g + 262912,
-            gradBeta: s.g + 263008, pool: pool)
-        s.profiler?.stop(367)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 67904, savedInvStd: s.f + 67992,
+            activation: .identity, gradInput: s.tensor(234), gradGamma: s.g + 262912, gradBeta: s.g + 263008,
+            pool: pool)
+        s.profiler?.stop(415)
+        // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336,
+                beta: s.p + 214864, savedMean: s.f + 57344, savedInvStd: s.f + 57872, activation: .relu6,
+                output: s.tensor(236), pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
+                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 57344, pool: pool)
+            s.profiler?.stop(417)
+        }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 20065168 &* s.n,
-            weights: s.p + 216448, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
-            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 216448, pool: pool)
-        s.profiler?.stop(368)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 216448,
+            pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(235), gradWeights: s.g + 216448,
+            pool: pool)
+        s.profiler?.stop(418)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 19912576 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 57344,
-            savedInvStd: s.f + 57872, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 214336,
-            gradBeta: s.g + 214864, pool: pool)
-        s.profiler?.stop(369)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 57344, savedInvStd: s.f + 57872,
+            activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 214336, gradBeta: s.g + 214864, pool: pool)
+        s.profiler?.stop(419)
+        // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472,
+                beta: s.p + 208000, savedMean: s.f + 56288, savedInvStd: s.f + 56816, activation: .relu6,
+                output: s.tensor(238), pool: pool)
+            s.profiler?.stop(420)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
+                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 56288, pool: pool)
+            s.profiler?.stop(421)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 63152, count: 4752)
-        s.profiler?.stop(370)
+        s.profiler?.stop(422)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 19759984 &* s.n,
-            batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 17, outWidth: 17, weights: s.f + 58400, gradInput: s.t + 15734288 &* s.n,
-            gradWeights: s.f + 63152, pool: pool)
-        s.profiler?.stop(371)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 17,
+            width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 58400, gradInput: s.tensor(237), gradWeights: s.f + 63152, pool: pool)
+        s.profiler?.stop(423)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 63152, channels: 528, kernel: 3, into: s.g + 209584)
-        s.profiler?.stop(372)
+        s.profiler?.stop(424)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 19607392 &* s.n,
-            pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 56288,
-            savedInvStd: s.f + 56816, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 207472,
-            gradBeta: s.g + 208000, pool: pool)
-        s.profiler?.stop(373)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 56288, savedInvStd: s.f + 56816,
+            activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 207472, gradBeta: s.g + 208000, pool: pool)
+        s.profiler?.stop(425)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25479968 &* s.n,
-            weights: s.p + 161008, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
-            gradInput: s.t + 9725664 &* s.n, gradWeights: s.g + 161008, pool: pool)
-        s.profiler?.stop(374)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 161008,
+            pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(239), gradWeights: s.g + 161008,
+            pool: pool)
+        s.profiler?.stop(426)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9725664 &* s.n, s.t + 9795024 &* s.n, count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(375)
+        TrainingKernels.accumulate(s.tensor(239), s.tensor(233), count: 25432 &* s.n, pool: pool)
+        s.profiler?.stop(427)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9725664 &* s.n, input: s.t + 25454528 &* s.n,
-            pixels: 289 &* s.n, channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 56112,
-            savedInvStd: s.f + 56200, activation: .identity, gradInput: s.t + 9725664 &* s.n, gradGamma: s.g + 160624,
-            gradBeta: s.g + 160720, pool: pool)
-        s.profiler?.stop(376)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(54), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 56112, savedInvStd: s.f + 56200,
+            activation: .identity, gradInput: s.tensor(239), gradGamma: s.g + 160624, gradBeta: s.g + 160720,
+            pool: pool)
+        s.profiler?.stop(428)
+        // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128,
+                beta: s.p + 134416, savedMean: s.f + 50352, savedInvStd: s.f + 50640, activation: .relu6,
+                output: s.tensor(241), pool: pool)
+            s.profiler?.stop(429)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
+                gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
+                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 50352, pool: pool)
+            s.profiler?.stop(430)
+        }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9725664 &* s.n, input: s.t + 24577984 &* s.n,
-            weights: s.p + 135280, pixels: 289 &* s.n, inChannels: 288, outChannels: 88,
-            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 135280, pool: pool)
-        s.profiler?.stop(377)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 135280,
+            pixels: 289 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(240), gradWeights: s.g + 135280,
+            pool: pool)
+        s.profiler?.stop(431)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 9850512 &* s.n,
-            pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 50352,
-            savedInvStd: s.f + 50640, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 134128,
-            gradBeta: s.g + 134416, pool: pool)
-        s.profiler?.stop(378)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 289 &* s.n,
+            channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 50352, savedInvStd: s.f + 50640,
+            activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 134128, gradBeta: s.g + 134416, pool: pool)
+        s.profiler?.stop(432)
+        // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 49776, savedInvStd: s.f + 50064,
+                activation: .relu6, output: s.tensor(243), pool: pool)
+            s.profiler?.stop(433)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
+                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 49776, pool: pool)
+            s.profiler?.stop(434)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 53520, count: 2592)
-        s.profiler?.stop(379)
+        s.profiler?.stop(435)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 15420656 &* s.n,
-            batch: s.n, height: 33, width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 17, outWidth: 17, weights: s.f + 50928, gradInput: s.t + 15734288 &* s.n,
-            gradWeights: s.f + 53520, pool: pool)
-        s.profiler?.stop(380)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 33,
+            width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 50928, gradInput: s.tensor(242), gradWeights: s.f + 53520, pool: pool)
+        s.profiler?.stop(436)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 53520, channels: 288, kernel: 3, into: s.g + 131536)
-        s.profiler?.stop(381)
+        s.profiler?.stop(437)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 15107024 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(50),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 49776,
-            savedInvStd: s.f + 50064, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 130384,
+            savedInvStd: s.f + 50064, activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 130384,
             gradBeta: s.g + 130672, pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(438)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25039216 &* s.n,
-            weights: s.p + 116560, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 116560, pool: pool)
-        s.profiler?.stop(383)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 116560,
+            pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(244), gradWeights: s.g + 116560,
+            pool: pool)
+        s.profiler?.stop(439)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 9936320 &* s.n : nil, batch: s.n,
-            perImage: 52272, gradBranch: s.t + 9694704 &* s.n, pool: pool)
-        s.profiler?.stop(384)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(244),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 52272, gradBranch: s.tensor(245), pool: pool)
+        s.profiler?.stop(440)
         // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9694704 &* s.n, input: s.t + 24986944 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(46),
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 49680,
-            savedInvStd: s.f + 49728, activation: .identity, gradInput: s.t + 9694704 &* s.n, gradGamma: s.g + 116368,
+            savedInvStd: s.f + 49728, activation: .identity, gradInput: s.tensor(245), gradGamma: s.g + 116368,
             gradBeta: s.g + 116416, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(441)
+        // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 34704, savedInvStd: s.f + 34992,
+                activation: .relu6, output: s.tensor(247), pool: pool)
+            s.profiler?.stop(442)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
+                eps: 0.001, activation: .relu6, output: s.tensor(247), scratch: s.f + 34704, pool: pool)
+            s.profiler?.stop(443)
+        }
         // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9694704 &* s.n, input: s.t + 14793392 &* s.n,
-            weights: s.p + 102544, pixels: 1089 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 15107024 &* s.n, gradWeights: s.g + 102544, pool: pool)
-        s.profiler?.stop(386)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 102544,
+            pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(246), gradWeights: s.g + 102544,
+            pool: pool)
+        s.profiler?.stop(444)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15107024 &* s.n, input: s.t + 14479760 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 34704,
-            savedInvStd: s.f + 34992, activation: .relu6, gradInput: s.t + 15107024 &* s.n, gradGamma: s.g + 101392,
+            savedInvStd: s.f + 34992, activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 101392,
             gradBeta: s.g + 101680, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(445)
+        // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040,
+                beta: s.p + 93328, savedMean: s.f + 34128, savedInvStd: s.f + 34416, activation: .relu6,
+                output: s.tensor(249), pool: pool)
+            s.profiler?.stop(446)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
+                activation: .relu6, output: s.tensor(249), scratch: s.f + 34128, pool: pool)
+            s.profiler?.stop(447)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 42480, count: 7200)
-        s.profiler?.stop(388)
+        s.profiler?.stop(448)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15107024 &* s.n, input: s.t + 14166128 &* s.n,
-            batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33, weights: s.f + 35280, gradInput: s.t + 14479760 &* s.n,
-            gradWeights: s.f + 42480, pool: pool)
-        s.profiler?.stop(389)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 33,
+            width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 35280, gradInput: s.tensor(248), gradWeights: s.f + 42480, pool: pool)
+        s.profiler?.stop(449)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 42480, channels: 288, kernel: 5, into: s.g + 94192)
-        s.profiler?.stop(390)
+        s.profiler?.stop(450)
         // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14479760 &* s.n, input: s.t + 13852496 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(42),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 34128,
-            savedInvStd: s.f + 34416, activation: .relu6, gradInput: s.t + 14479760 &* s.n, gradGamma: s.g + 93040,
+            savedInvStd: s.f + 34416, activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 93040,
             gradBeta: s.g + 93328, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(451)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14479760 &* s.n, input: s.t + 24934672 &* s.n,
-            weights: s.p + 79216, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 9694704 &* s.n, gradWeights: s.g + 79216, pool: pool)
-        s.profiler?.stop(392)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 79216,
+            pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(250), gradWeights: s.g + 79216,
+            pool: pool)
+        s.profiler?.stop(452)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9694704 &* s.n, s.t + 9642432 &* s.n, count: 52272 &* s.n, pool: pool)
-        s.profiler?.stop(393)
+        TrainingKernels.accumulate(s.tensor(250), s.tensor(244), count: 52272 &* s.n, pool: pool)
+        s.profiler?.stop(453)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 9694704 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 9936304 &* s.n : nil, batch: s.n,
-            perImage: 52272, gradBranch: s.t + 9642432 &* s.n, pool: pool)
-        s.profiler?.stop(394)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(250),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 52272, gradBranch: s.tensor(251), pool: pool)
+        s.profiler?.stop(454)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 24882400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(38),
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 34032,
-            savedInvStd: s.f + 34080, activation: .identity, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 79024,
+            savedInvStd: s.f + 34080, activation: .identity, gradInput: s.tensor(251), gradGamma: s.g + 79024,
             gradBeta: s.g + 79072, pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(455)
+        // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048,
+                beta: s.p + 64336, savedMean: s.f + 19056, savedInvStd: s.f + 19344, activation: .relu6,
+                output: s.tensor(253), pool: pool)
+            s.profiler?.stop(456)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
+                activation: .relu6, output: s.tensor(253), scratch: s.f + 19056, pool: pool)
+            s.profiler?.stop(457)
+        }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 13538864 &* s.n,
-            weights: s.p + 65200, pixels: 1089 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 13852496 &* s.n, gradWeights: s.g + 65200, pool: pool)
-        s.profiler?.stop(396)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 65200,
+            pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(252), gradWeights: s.g + 65200,
+            pool: pool)
+        s.profiler?.stop(458)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13852496 &* s.n, input: s.t + 13225232 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 19056,
-            savedInvStd: s.f + 19344, activation: .relu6, gradInput: s.t + 13852496 &* s.n, gradGamma: s.g + 64048,
+            savedInvStd: s.f + 19344, activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 64048,
             gradBeta: s.g + 64336, pool: pool)
-        s.profiler?.stop(397)
+        s.profiler?.stop(459)
+        // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696,
+                beta: s.p + 55984, savedMean: s.f + 18480, savedInvStd: s.f + 18768, activation: .relu6,
+                output: s.tensor(255), pool: pool)
+            s.profiler?.stop(460)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
+                activation: .relu6, output: s.tensor(255), scratch: s.f + 18480, pool: pool)
+            s.profiler?.stop(461)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 26832, count: 7200)
-        s.profiler?.stop(398)
+        s.profiler?.stop(462)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13852496 &* s.n, input: s.t + 12911600 &* s.n,
-            batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33, weights: s.f + 19632, gradInput: s.t + 13225232 &* s.n,
-            gradWeights: s.f + 26832, pool: pool)
-        s.profiler?.stop(399)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 33,
+            width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 19632, gradInput: s.tensor(254), gradWeights: s.f + 26832, pool: pool)
+        s.profiler?.stop(463)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 26832, channels: 288, kernel: 5, into: s.g + 56848)
-        s.profiler?.stop(400)
+        s.profiler?.stop(464)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13225232 &* s.n, input: s.t + 9328800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(34),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 18480,
-            savedInvStd: s.f + 18768, activation: .relu6, gradInput: s.t + 13225232 &* s.n, gradGamma: s.g + 55696,
+            savedInvStd: s.f + 18768, activation: .relu6, gradInput: s.tensor(254), gradGamma: s.g + 55696,
             gradBeta: s.g + 55984, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(465)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13225232 &* s.n, input: s.t + 24830128 &* s.n,
-            weights: s.p + 41872, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 9328800 &* s.n, gradWeights: s.g + 41872, pool: pool)
-        s.profiler?.stop(402)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 41872,
+            pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(256), gradWeights: s.g + 41872,
+            pool: pool)
+        s.profiler?.stop(466)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 9328800 &* s.n, s.t + 9694704 &* s.n, count: 52272 &* s.n, pool: pool)
-        s.profiler?.stop(403)
+        TrainingKernels.accumulate(s.tensor(256), s.tensor(250), count: 52272 &* s.n, pool: pool)
+        s.profiler?.stop(467)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 24777856 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(256), input: s.tensor(32),
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 18384,
-            savedInvStd: s.f + 18432, activation: .identity, gradInput: s.t + 9328800 &* s.n, gradGamma: s.g + 41680,
+            savedInvStd: s.f + 18432, activation: .identity, gradInput: s.tensor(256), gradGamma: s.g + 41680,
             gradBeta: s.g + 41728, pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(468)
+        // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192,
+                beta: s.p + 34336, savedMean: s.f + 10896, savedInvStd: s.f + 11040, activation: .relu6,
+                output: s.tensor(258), pool: pool)
+            s.profiler?.stop(469)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
+                activation: .relu6, output: s.tensor(258), scratch: s.f + 10896, pool: pool)
+            s.profiler?.stop(470)
+        }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 19450576 &* s.n,
-            weights: s.p + 34768, pixels: 1089 &* s.n, inChannels: 144, outChannels: 48,
-            gradInput: s.t + 12911600 &* s.n, gradWeights: s.g + 34768, pool: pool)
-        s.profiler?.stop(405)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(257), gradWeights: s.g + 34768,
+            pool: pool)
+        s.profiler?.stop(471)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12911600 &* s.n, input: s.t + 19293760 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896,
-            savedInvStd: s.f + 11040, activation: .relu6, gradInput: s.t + 12911600 &* s.n, gradGamma: s.g + 34192,
+            savedInvStd: s.f + 11040, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192,
             gradBeta: s.g + 34336, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(472)
+        // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016,
+                beta: s.p + 30160, savedMean: s.f + 10608, savedInvStd: s.f + 10752, activation: .relu6,
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(473)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
+                activation: .relu6, output: s.tensor(260), scratch: s.f + 10608, pool: pool)
+            s.profiler?.stop(474)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14784, count: 3600)
-        s.profiler?.stop(407)
+        s.profiler?.stop(475)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 12911600 &* s.n, input: s.t + 8720400 &* s.n,
-            batch: s.n, height: 65, width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33, weights: s.f + 11184, gradInput: s.t + 9328800 &* s.n,
-            gradWeights: s.f + 14784, pool: pool)
-        s.profiler?.stop(408)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 65,
+            width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 11184, gradInput: s.tensor(259), gradWeights: s.f + 14784, pool: pool)
+        s.profiler?.stop(476)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 14784, channels: 144, kernel: 5, into: s.g + 30592)
-        s.profiler?.stop(409)
+        s.profiler?.stop(477)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 8112000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(28),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 10608,
-            savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.t + 9328800 &* s.n, gradGamma: s.g + 30016,
+            savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 30016,
             gradBeta: s.g + 30160, pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(478)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 22555904 &* s.n,
-            weights: s.p + 26560, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 8720400 &* s.n, gradWeights: s.g + 26560, pool: pool)
-        s.profiler?.stop(411)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
+            pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
+            pool: pool)
+        s.profiler?.stop(479)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 8720400 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25826544 &* s.n : nil, batch: s.n,
-            perImage: 101400, gradBranch: s.t + 8821808 &* s.n, pool: pool)
-        s.profiler?.stop(412)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 101400, gradBranch: s.tensor(262), pool: pool)
+        s.profiler?.stop(480)
         // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8821808 &* s.n, input: s.t + 22454496 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(24),
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
-            savedInvStd: s.f + 10584, activation: .identity, gradInput: s.t + 8821808 &* s.n, gradGamma: s.g + 26432,
+            savedInvStd: s.f + 10584, activation: .identity, gradInput: s.tensor(262), gradGamma: s.g + 26432,
             gradBeta: s.g + 26464, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(481)
+        // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400,
+                beta: s.p + 22544, savedMean: s.f + 7680, savedInvStd: s.f + 7824, activation: .relu6,
+                output: s.tensor(264), pool: pool)
+            s.profiler?.stop(482)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
+                activation: .relu6, output: s.tensor(264), scratch: s.f + 7680, pool: pool)
+            s.profiler?.stop(483)
+        }
         // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8821808 &* s.n, input: s.t + 7503600 &* s.n,
-            weights: s.p + 22976, pixels: 4225 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 8112000 &* s.n, gradWeights: s.g + 22976, pool: pool)
-        s.profiler?.stop(414)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
+            pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
+            pool: pool)
+        s.profiler?.stop(484)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8112000 &* s.n, input: s.t + 6895200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 7680,
-            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 8112000 &* s.n, gradGamma: s.g + 22400,
+            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(485)
+        // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528,
+                beta: s.p + 20672, savedMean: s.f + 7392, savedInvStd: s.f + 7536, activation: .relu6,
+                output: s.tensor(266), pool: pool)
+            s.profiler?.stop(486)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
+                activation: .relu6, output: s.tensor(266), scratch: s.f + 7392, pool: pool)
+            s.profiler?.stop(487)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 9264, count: 1296)
-        s.profiler?.stop(416)
+        s.profiler?.stop(488)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8112000 &* s.n, input: s.t + 6286800 &* s.n,
-            batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 65, outWidth: 65, weights: s.f + 7968, gradInput: s.t + 6895200 &* s.n, gradWeights: s.f + 9264,
-            pool: pool)
-        s.profiler?.stop(417)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 65,
+            width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
+            weights: s.f + 7968, gradInput: s.tensor(265), gradWeights: s.f + 9264, pool: pool)
+        s.profiler?.stop(489)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9264, channels: 144, kernel: 3, into: s.g + 21104)
-        s.profiler?.stop(418)
+        s.profiler?.stop(490)
         // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6895200 &* s.n, input: s.t + 5678400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(20),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
-            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 6895200 &* s.n, gradGamma: s.g + 20528,
+            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(491)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6895200 &* s.n, input: s.t + 22353088 &* s.n,
-            weights: s.p + 17072, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 6286800 &* s.n, gradWeights: s.g + 17072, pool: pool)
-        s.profiler?.stop(420)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
+            pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
+            pool: pool)
+        s.profiler?.stop(492)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 6286800 &* s.n, s.t + 8720400 &* s.n, count: 101400 &* s.n, pool: pool)
-        s.profiler?.stop(421)
+        TrainingKernels.accumulate(s.tensor(267), s.tensor(261), count: 101400 &* s.n, pool: pool)
+        s.profiler?.stop(493)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 6286800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 25826528 &* s.n : nil, batch: s.n,
-            perImage: 101400, gradBranch: s.t + 6388208 &* s.n, pool: pool)
-        s.profiler?.stop(422)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(267),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 101400, gradBranch: s.tensor(268), pool: pool)
+        s.profiler?.stop(494)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6388208 &* s.n, input: s.t + 22251680 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(268), input: s.tensor(16),
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
-            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 6388208 &* s.n, gradGamma: s.g + 16944,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.tensor(268), gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(495)
+        // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912,
+                beta: s.p + 13056, savedMean: s.f + 4464, savedInvStd: s.f + 4608, activation: .relu6,
+                output: s.tensor(270), pool: pool)
+            s.profiler?.stop(496)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
+                activation: .relu6, output: s.tensor(270), scratch: s.f + 4464, pool: pool)
+            s.profiler?.stop(497)
+        }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6388208 &* s.n, input: s.t + 5070000 &* s.n,
-            weights: s.p + 13488, pixels: 4225 &* s.n, inChannels: 144, outChannels: 24,
-            gradInput: s.t + 5678400 &* s.n, gradWeights: s.g + 13488, pool: pool)
-        s.profiler?.stop(424)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
+            pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
+            pool: pool)
+        s.profiler?.stop(498)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5678400 &* s.n, input: s.t + 4461600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
-            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 5678400 &* s.n, gradGamma: s.g + 12912,
+            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(499)
+        // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040,
+                beta: s.p + 11184, savedMean: s.f + 4176, savedInvStd: s.f + 4320, activation: .relu6,
+                output: s.tensor(272), pool: pool)
+            s.profiler?.stop(500)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
+                activation: .relu6, output: s.tensor(272), scratch: s.f + 4176, pool: pool)
+            s.profiler?.stop(501)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6048, count: 1296)
-        s.profiler?.stop(426)
+        s.profiler?.stop(502)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5678400 &* s.n, input: s.t + 3853200 &* s.n,
-            batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 65, outWidth: 65, weights: s.f + 4752, gradInput: s.t + 4461600 &* s.n, gradWeights: s.f + 6048,
-            pool: pool)
-        s.profiler?.stop(427)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 65,
+            width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
+            weights: s.f + 4752, gradInput: s.tensor(271), gradWeights: s.f + 6048, pool: pool)
+        s.profiler?.stop(503)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(428)
+        s.profiler?.stop(504)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4461600 &* s.n, input: s.t + 3244800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(12),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
-            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 4461600 &* s.n, gradGamma: s.g + 11040,
+            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(505)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4461600 &* s.n, input: s.t + 22150272 &* s.n,
-            weights: s.p + 7584, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 3244800 &* s.n, gradWeights: s.g + 7584, pool: pool)
-        s.profiler?.stop(430)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
+            pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
+            pool: pool)
+        s.profiler?.stop(506)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 3244800 &* s.n, s.t + 6286800 &* s.n, count: 101400 &* s.n, pool: pool)
-        s.profiler?.stop(431)
+        TrainingKernels.accumulate(s.tensor(273), s.tensor(267), count: 101400 &* s.n, pool: pool)
+        s.profiler?.stop(507)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 22048864 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(10),
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
-            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 3244800 &* s.n, gradGamma: s.g + 7456,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(508)
+        // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304, activation: .relu6,
+                output: s.tensor(275), pool: pool)
+            s.profiler?.stop(509)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
+                activation: .relu6, output: s.tensor(275), scratch: s.f + 2208, pool: pool)
+            s.profiler?.stop(510)
+        }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 12506000 &* s.n,
-            weights: s.p + 5152, pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 4867200 &* s.n,
-            gradWeights: s.g + 5152, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
+            pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
+            pool: pool)
+        s.profiler?.stop(511)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4867200 &* s.n, input: s.t + 12100400 &* s.n,
-            pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
-            savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 4867200 &* s.n, gradGamma: s.g + 4768,
-            gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(434)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 4225 &* s.n,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+            activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
+        s.profiler?.stop(512)
+        // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112, activation: .relu6,
+                output: s.tensor(277), pool: pool)
+            s.profiler?.stop(513)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
+                gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
+                activation: .relu6, output: s.tensor(277), scratch: s.f + 2016, pool: pool)
+            s.profiler?.stop(514)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3264, count: 864)
-        s.profiler?.stop(435)
+        s.profiler?.stop(515)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4867200 &* s.n, input: s.t + 1622400 &* s.n,
-            batch: s.n, height: 130, width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 65, outWidth: 65, weights: s.f + 2400, gradInput: s.t + 3244800 &* s.n, gradWeights: s.f + 3264,
-            pool: pool)
-        s.profiler?.stop(436)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 130,
+            width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
+            weights: s.f + 2400, gradInput: s.tensor(276), gradWeights: s.f + 3264, pool: pool)
+        s.profiler?.stop(516)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(437)
+        s.profiler?.stop(517)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t, pixels: 16900 &* s.n,
-            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
-            activation: .relu6, gradInput: s.t + 3244800 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
-            pool: pool)
-        s.profiler?.stop(438)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(6),
+            pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016,
+            savedInvStd: s.f + 2112, activation: .relu6, gradInput: s.tensor(276), gradGamma: s.g + 3520,
+            gradBeta: s.g + 3616, pool: pool)
+        s.profiler?.stop(518)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 16318320 &* s.n,
-            weights: s.p + 1984, pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 540800 &* s.n,
-            gradWeights: s.g + 1984, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
+            pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
+            pool: pool)
+        s.profiler?.stop(519)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 130, 130, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 16047920 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(4),
             pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
-            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 540800 &* s.n, gradGamma: s.g + 1920,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(520)
+        // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376, activation: .relu6,
+                output: s.tensor(280), pool: pool)
+            s.profiler?.stop(521)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.tensor(280), scratch: s.f + 1344, pool: pool)
+            s.profiler?.stop(522)
+        }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 11559600 &* s.n,
-            weights: s.p + 1408, pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
-            gradWeights: s.g + 1408, pool: pool)
-        s.profiler?.stop(441)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
+            pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
+            pool: pool)
+        s.profiler?.stop(523)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 11018800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
             pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
-            savedInvStd: s.f + 1376, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
-            pool: pool)
-        s.profiler?.stop(442)
+            savedInvStd: s.f + 1376, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(524)
+        // features.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312, activation: .relu6,
+                output: s.tensor(282), pool: pool)
+            s.profiler?.stop(525)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.tensor(282), scratch: s.f + 1280, pool: pool)
+            s.profiler?.stop(526)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1696, count: 288)
-        s.profiler?.stop(443)
+        s.profiler?.stop(527)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 10478000 &* s.n, batch: s.n, height: 130,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 130,
             width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
-            weights: s.f + 1408, gradInput: s.t + 540800 &* s.n, gradWeights: s.f + 1696, pool: pool)
-        s.profiler?.stop(444)
+            weights: s.f + 1408, gradInput: s.tensor(281), gradWeights: s.f + 1696, pool: pool)
+        s.profiler?.stop(528)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(445)
+        s.profiler?.stop(529)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 9937200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(0),
             pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
-            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 540800 &* s.n, gradGamma: s.g + 864,
+            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(530)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 540800 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(281), input: s.x, batch: s.n, inChannels: 3,
             height: 260, width: 260, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(531)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (9937200, 5881200),  // 0: features.0 conv output, 540,800 floats per image
+        (10478000, 0),  // 1: features.0 output, 540,800 floats per image
+        (11018800, 6422000),  // 2: features.1.0.block.0 conv output, 540,800 floats per image
+        (11559600, 0),  // 3: features.1.0.block.0 output, 540,800 floats per image
+        (16047920, 8622928),  // 4: features.1.0.block.1 conv output, 270,400 floats per image
+        (16318320, 8893328),  // 5: features.1.0.block.1 output, 270,400 floats per image
+        (0, 0),  // 6: features.2.0.block.0 conv output, 1,622,400 floats per image
+        (1622400, 1622400),  // 7: features.2.0.block.0 output, 1,622,400 floats per image
+        (12100400, 6962800),  // 8: features.2.0.block.1 conv output, 405,600 floats per image
+        (12506000, 1622400),  // 9: features.2.0.block.1 output, 405,600 floats per image
+        (22048864, 11581680),  // 10: features.2.0.block.2 conv output, 101,400 floats per image
+        (22150272, 11683088),  // 11: features.2.0.block.2 output, 101,400 floats per image
+        (3244800, 1622400),  // 12: features.2.1.block.0 conv output, 608,400 floats per image
+        (3853200, 2230800),  // 13: features.2.1.block.0 output, 608,400 floats per image
+        (4461600, 2839200),  // 14: features.2.1.block.1 conv output, 608,400 floats per image
+        (5070000, 2230800),  // 15: features.2.1.block.1 output, 608,400 floats per image
+        (22251680, 11784496),  // 16: features.2.1.block.2 conv output, 101,400 floats per image
+        (5678400, 2230800),  // 17: features.2.1.block.2 output, 101,400 floats per image
+        (22353088, 11885904),  // 18: features.2.1 output, 101,400 floats per image
+        (25826528, 14130736),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (5678400, 2230800),  // 20: features.2.2.block.0 conv output, 608,400 floats per image
+        (6286800, 3447600),  // 21: features.2.2.block.0 output, 608,400 floats per image
+        (6895200, 4056000),  // 22: features.2.2.block.1 conv output, 608,400 floats per image
+        (7503600, 3447600),  // 23: features.2.2.block.1 output, 608,400 floats per image
+        (22454496, 11987312),  // 24: features.2.2.block.2 conv output, 101,400 floats per image
+        (8112000, 3447600),  // 25: features.2.2.block.2 output, 101,400 floats per image
+        (22555904, 12088720),  // 26: features.2.2 output, 101,400 floats per image
+        (25826544, 14130752),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (8112000, 3447600),  // 28: features.3.0.block.0 conv output, 608,400 floats per image
+        (8720400, 4664400),  // 29: features.3.0.block.0 output, 608,400 floats per image
+        (19293760, 10204128),  // 30: features.3.0.block.1 conv output, 156,816 floats per image
+        (19450576, 4664400),  // 31: features.3.0.block.1 output, 156,816 floats per image
+        (24777856, 13082064),  // 32: features.3.0.block.2 conv output, 52,272 floats per image
+        (24830128, 13134336),  // 33: features.3.0.block.2 output, 52,272 floats per image
+        (9328800, 4664400),  // 34: features.3.1.block.0 conv output, 313,632 floats per image
+        (12911600, 4978032),  // 35: features.3.1.block.0 output, 313,632 floats per image
+        (13225232, 5291664),  // 36: features.3.1.block.1 conv output, 313,632 floats per image
+        (13538864, 4978032),  // 37: features.3.1.block.1 output, 313,632 floats per image
+        (24882400, 13186608),  // 38: features.3.1.block.2 conv output, 52,272 floats per image
+        (9642432, 4978032),  // 39: features.3.1.block.2 output, 52,272 floats per image
+        (24934672, 13238880),  // 40: features.3.1 output, 52,272 floats per image
+        (9936304, 5876544),  // 41: features.3.1 drop-path keep, 1 floats per image
+        (13852496, 4978032),  // 42: features.3.2.block.0 conv output, 313,632 floats per image
+        (14166128, 7368400),  // 43: features.3.2.block.0 output, 313,632 floats per image
+        (14479760, 7682032),  // 44: features.3.2.block.1 conv output, 313,632 floats per image
+        (14793392, 7368400),  // 45: features.3.2.block.1 output, 313,632 floats per image
+        (24986944, 13291152),  // 46: features.3.2.block.2 conv output, 52,272 floats per image
+        (9642432, 5605296),  // 47: features.3.2.block.2 output, 52,272 floats per image
+        (25039216, 13343424),  // 48: features.3.2 output, 52,272 floats per image
+        (9936320, 5876560),  // 49: features.3.2 drop-path keep, 1 floats per image
+        (15107024, 7368400),  // 50: features.4.0.block.0 conv output, 313,632 floats per image
+        (15420656, 7995664),  // 51: features.4.0.block.0 output, 313,632 floats per image
+        (9850512, 12998832),  // 52: features.4.0.block.1 conv output, 83,232 floats per image
+        (24577984, 5605296),  // 53: features.4.0.block.1 output, 83,232 floats per image
+        (25454528, 13758736),  // 54: features.4.0.block.2 conv output, 25,432 floats per image
+        (25479968, 13784176),  // 55: features.4.0.block.2 output, 25,432 floats per image
+        (19607392, 10360944),  // 56: features.4.1.block.0 conv output, 152,592 floats per image
+        (19759984, 5605296),  // 57: features.4.1.block.0 output, 152,592 floats per image
+        (19912576, 10513536),  // 58: features.4.1.block.1 conv output, 152,592 floats per image
+        (20065168, 5605296),  // 59: features.4.1.block.1 output, 152,592 floats per image
+        (25505408, 13809616),  // 60: features.4.1.block.2 conv output, 25,432 floats per image
+        (9642432, 5605296),  // 61: features.4.1.block.2 output, 25,432 floats per image
+        (25530848, 13835056),  // 62: features.4.1 output, 25,432 floats per image
+        (9936336, 5876576),  // 63: features.4.1 drop-path keep, 1 floats per image
+        (20217760, 10666128),  // 64: features.4.2.block.0 conv output, 152,592 floats per image
+        (20370352, 5605296),  // 65: features.4.2.block.0 output, 152,592 floats per image
+        (20522944, 10818720),  // 66: features.4.2.block.1 conv output, 152,592 floats per image
+        (20675536, 5605296),  // 67: features.4.2.block.1 output, 152,592 floats per image
+        (25556288, 13860496),  // 68: features.4.2.block.2 conv output, 25,432 floats per image
+        (9642432, 5605296),  // 69: features.4.2.block.2 output, 25,432 floats per image
+        (25581728, 13885936),  // 70: features.4.2 output, 25,432 floats per image
+        (9936352, 5876592),  // 71: features.4.2 drop-path keep, 1 floats per image
+        (20828128, 10971312),  // 72: features.4.3.block.0 conv output, 152,592 floats per image
+        (20980720, 5605296),  // 73: features.4.3.block.0 output, 152,592 floats per image
+        (21133312, 11123904),  // 74: features.4.3.block.1 conv output, 152,592 floats per image
+        (21285904, 5605296),  // 75: features.4.3.block.1 output, 152,592 floats per image
+        (25607168, 13911376),  // 76: features.4.3.block.2 conv output, 25,432 floats per image
+        (9642432, 5605296),  // 77: features.4.3.block.2 output, 25,432 floats per image
+        (25632608, 13936816),  // 78: features.4.3 output, 25,432 floats per image
+        (9936368, 5876608),  // 79: features.4.3 drop-path keep, 1 floats per image
+        (21438496, 11276496),  // 80: features.5.0.block.0 conv output, 152,592 floats per image
+        (21591088, 5605296),  // 81: features.5.0.block.0 output, 152,592 floats per image
+        (21743680, 11429088),  // 82: features.5.0.block.1 conv output, 152,592 floats per image
+        (21896272, 5605296),  // 83: features.5.0.block.1 output, 152,592 floats per image
+        (25091488, 13395696),  // 84: features.5.0.block.2 conv output, 34,680 floats per image
+        (25126176, 13430384),  // 85: features.5.0.block.2 output, 34,680 floats per image
+        (9642432, 5605296),  // 86: features.5.1.block.0 conv output, 208,080 floats per image
+        (15734288, 7995664),  // 87: features.5.1.block.0 output, 208,080 floats per image
+        (16588720, 8203744),  // 88: features.5.1.block.1 conv output, 208,080 floats per image
+        (16796800, 7995664),  // 89: features.5.1.block.1 output, 208,080 floats per image
+        (25160864, 13465072),  // 90: features.5.1.block.2 conv output, 34,680 floats per image
+        (15942368, 5813376),  // 91: features.5.1.block.2 output, 34,680 floats per image
+        (25195552, 13499760),  // 92: features.5.1 output, 34,680 floats per image
+        (9936384, 5876624),  // 93: features.5.1 drop-path keep, 1 floats per image
+        (17004880, 7995664),  // 94: features.5.2.block.0 conv output, 208,080 floats per image
+        (17212960, 8411824),  // 95: features.5.2.block.0 output, 208,080 floats per image
+        (17421040, 9163728),  // 96: features.5.2.block.1 conv output, 208,080 floats per image
+        (17629120, 8411824),  // 97: features.5.2.block.1 output, 208,080 floats per image
+        (25230240, 13534448),  // 98: features.5.2.block.2 conv output, 34,680 floats per image
+        (15942368, 5813376),  // 99: features.5.2.block.2 output, 34,680 floats per image
+        (25264928, 13569136),  // 100: features.5.2 output, 34,680 floats per image
+        (9936400, 5876640),  // 101: features.5.2 drop-path keep, 1 floats per image
+        (17837200, 8411824),  // 102: features.5.3.block.0 conv output, 208,080 floats per image
+        (18045280, 9371808),  // 103: features.5.3.block.0 output, 208,080 floats per image
+        (18253360, 9579888),  // 104: features.5.3.block.1 conv output, 208,080 floats per image
+        (18461440, 9371808),  // 105: features.5.3.block.1 output, 208,080 floats per image
+        (25299616, 13603824),  // 106: features.5.3.block.2 conv output, 34,680 floats per image
+        (15942368, 5813376),  // 107: features.5.3.block.2 output, 34,680 floats per image
+        (25334304, 13638512),  // 108: features.5.3 output, 34,680 floats per image
+        (9936416, 5876656),  // 109: features.5.3 drop-path keep, 1 floats per image
+        (18669520, 9371808),  // 110: features.6.0.block.0 conv output, 208,080 floats per image
+        (18877600, 9787968),  // 111: features.6.0.block.0 output, 208,080 floats per image
+        (24661216, 5813376),  // 112: features.6.0.block.1 conv output, 58,320 floats per image
+        (24719536, 9787968),  // 113: features.6.0.block.1 output, 58,320 floats per image
+        (25658048, 13962256),  // 114: features.6.0.block.2 conv output, 16,848 floats per image
+        (25674896, 13979104),  // 115: features.6.0.block.2 output, 16,848 floats per image
+        (19189360, 9995328),  // 116: features.6.1.block.0 conv output, 101,088 floats per image
+        (22657312, 9787968),  // 117: features.6.1.block.0 output, 101,088 floats per image
+        (22758400, 10096416),  // 118: features.6.1.block.1 conv output, 101,088 floats per image
+        (22859488, 9787968),  // 119: features.6.1.block.1 output, 101,088 floats per image
+        (25691744, 13995952),  // 120: features.6.1.block.2 conv output, 16,848 floats per image
+        (15942368, 9787968),  // 121: features.6.1.block.2 output, 16,848 floats per image
+        (25708592, 14012800),  // 122: features.6.1 output, 16,848 floats per image
+        (9936432, 5876672),  // 123: features.6.1 drop-path keep, 1 floats per image
+        (22960576, 12190128),  // 124: features.6.2.block.0 conv output, 101,088 floats per image
+        (23061664, 9787968),  // 125: features.6.2.block.0 output, 101,088 floats per image
+        (23162752, 12291216),  // 126: features.6.2.block.1 conv output, 101,088 floats per image
+        (23263840, 9787968),  // 127: features.6.2.block.1 output, 101,088 floats per image
+        (25725440, 14029648),  // 128: features.6.2.block.2 conv output, 16,848 floats per image
+        (15942368, 9787968),  // 129: features.6.2.block.2 output, 16,848 floats per image
+        (25742288, 14046496),  // 130: features.6.2 output, 16,848 floats per image
+        (9936448, 5876688),  // 131: features.6.2 drop-path keep, 1 floats per image
+        (23364928, 12392304),  // 132: features.6.3.block.0 conv output, 101,088 floats per image
+        (23466016, 9787968),  // 133: features.6.3.block.0 output, 101,088 floats per image
+        (23567104, 12493392),  // 134: features.6.3.block.1 conv output, 101,088 floats per image
+        (23668192, 9787968),  // 135: features.6.3.block.1 output, 101,088 floats per image
+        (25759136, 14063344),  // 136: features.6.3.block.2 conv output, 16,848 floats per image
+        (15942368, 9787968),  // 137: features.6.3.block.2 output, 16,848 floats per image
+        (25775984, 14080192),  // 138: features.6.3 output, 16,848 floats per image
+        (9936464, 5876704),  // 139: features.6.3 drop-path keep, 1 floats per image
+        (23769280, 12594480),  // 140: features.6.4.block.0 conv output, 101,088 floats per image
+        (23870368, 9787968),  // 141: features.6.4.block.0 output, 101,088 floats per image
+        (23971456, 12695568),  // 142: features.6.4.block.1 conv output, 101,088 floats per image
+        (24072544, 9787968),  // 143: features.6.4.block.1 output, 101,088 floats per image
+        (25792832, 14097040),  // 144: features.6.4.block.2 conv output, 16,848 floats per image
+        (15942368, 9787968),  // 145: features.6.4.block.2 output, 16,848 floats per image
+        (25809680, 14113888),  // 146: features.6.4 output, 16,848 floats per image
+        (9936480, 5876720),  // 147: features.6.4 drop-path keep, 1 floats per image
+        (24173632, 12796656),  // 148: features.7.0.block.0 conv output, 101,088 floats per image
+        (24274720, 9787968),  // 149: features.7.0.block.0 output, 101,088 floats per image
+        (24375808, 12897744),  // 150: features.7.0.block.1 conv output, 101,088 floats per image
+        (24476896, 9787968),  // 151: features.7.0.block.1 output, 101,088 floats per image
+        (25368992, 13673200),  // 152: features.7.0.block.2 conv output, 28,512 floats per image
+        (25397504, 13701712),  // 153: features.7.0.block.2 output, 28,512 floats per image
+        (15942368, 9787968),  // 154: features.8 conv output, 103,680 floats per image
+        (19085680, 9891648),  // 155: features.8 output, 103,680 floats per image
+        (9933744, 5871696),  // 156: avgpool output, 1,280 floats per image
+        (9935024, 5872976),  // 157: dropout mask, 1,280 floats per image
+        (16046048, 5874256),  // 158: dropout output, 1,280 floats per image
+        (9933744, 5871696),  // 159: logits, 1,000 floats per image
+        (19085680, 5875536),  // 160: logits gradient, 1,000 floats per image
+        (9933744, 5871696),  // 161: gradient of dropout output, 1,280 floats per image
+        (16046048, 5874256),  // 162: gradient of avgpool, 1,280 floats per image
+        (19085680, 9891648),  // 163: gradient of head output, 103,680 floats per image
+        (25426016, 13730224),  // 164: gradient of features.8 input, 28,512 floats per image
+        (15942368, 9889056),  // 165: gradient of features.7.0.block.2 input, 101,088 floats per image
+        (24476896, 9787968),  // 166: features.7.0.block.1 output (recomputed), 101,088 floats per image
+        (19085680, 12897744),  // 167: gradient of features.7.0.block.1 input, 101,088 floats per image
+        (24274720, 9787968),  // 168: features.7.0.block.0 output (recomputed), 101,088 floats per image
+        (24173632, 12796656),  // 169: gradient of features.7.0.block.0 input, 16,848 floats per image
+        (19085680, 12813504),  // 170: gradient of features.6.4 branch, 16,848 floats per image
+        (15942368, 9889056),  // 171: gradient of features.6.4.block.2 input, 101,088 floats per image
+        (24072544, 9787968),  // 172: features.6.4.block.1 output (recomputed), 101,088 floats per image
+        (19085680, 12695568),  // 173: gradient of features.6.4.block.1 input, 101,088 floats per image
+        (23870368, 9787968),  // 174: features.6.4.block.0 output (recomputed), 101,088 floats per image
+        (23769280, 12594480),  // 175: gradient of features.6.4.block.0 input, 16,848 floats per image
+        (19085680, 12611328),  // 176: gradient of features.6.3 branch, 16,848 floats per image
+        (15942368, 9889056),  // 177: gradient of features.6.3.block.2 input, 101,088 floats per image
+        (23668192, 9787968),  // 178: features.6.3.block.1 output (recomputed), 101,088 floats per image
+        (19085680, 12493392),  // 179: gradient of features.6.3.block.1 input, 101,088 floats per image
+        (23466016, 9787968),  // 180: features.6.3.block.0 output (recomputed), 101,088 floats per image
+        (23364928, 12392304),  // 181: gradient of features.6.3.block.0 input, 16,848 floats per image
+        (19085680, 12409152),  // 182: gradient of features.6.2 branch, 16,848 floats per image
+        (15942368, 9889056),  // 183: gradient of features.6.2.block.2 input, 101,088 floats per image
+        (23263840, 9787968),  // 184: features.6.2.block.1 output (recomputed), 101,088 floats per image
+        (19085680, 12291216),  // 185: gradient of features.6.2.block.1 input, 101,088 floats per image
+        (23061664, 9787968),  // 186: features.6.2.block.0 output (recomputed), 101,088 floats per image
+        (22960576, 12190128),  // 187: gradient of features.6.2.block.0 input, 16,848 floats per image
+        (19085680, 12206976),  // 188: gradient of features.6.1 branch, 16,848 floats per image
+        (15942368, 9889056),  // 189: gradient of features.6.1.block.2 input, 101,088 floats per image
+        (22859488, 9787968),  // 190: features.6.1.block.1 output (recomputed), 101,088 floats per image
+        (19085680, 10096416),  // 191: gradient of features.6.1.block.1 input, 101,088 floats per image
+        (22657312, 9787968),  // 192: features.6.1.block.0 output (recomputed), 101,088 floats per image
+        (16000688, 9846288),  // 193: gradient of features.6.1.block.0 input, 16,848 floats per image
+        (15942368, 12190128),  // 194: gradient of features.6.0.block.2 input, 58,320 floats per image
+        (24719536, 9787968),  // 195: features.6.0.block.1 output (recomputed), 58,320 floats per image
+        (19085680, 9996048),  // 196: gradient of features.6.0.block.1 input, 208,080 floats per image
+        (18877600, 9787968),  // 197: features.6.0.block.0 output (recomputed), 208,080 floats per image
+        (15942368, 5813376),  // 198: gradient of features.6.0.block.0 input, 34,680 floats per image
+        (15977056, 9996048),  // 199: gradient of features.5.3 branch, 34,680 floats per image
+        (18669520, 9787968),  // 200: gradient of features.5.3.block.2 input, 208,080 floats per image
+        (18461440, 9371808),  // 201: features.5.3.block.1 output (recomputed), 208,080 floats per image
+        (18253360, 9579888),  // 202: gradient of features.5.3.block.1 input, 208,080 floats per image
+        (18045280, 9371808),  // 203: features.5.3.block.0 output (recomputed), 208,080 floats per image
+        (15977056, 9787968),  // 204: gradient of features.5.3.block.0 input, 34,680 floats per image
+        (15942368, 5813376),  // 205: gradient of features.5.2 branch, 34,680 floats per image
+        (17837200, 9371808),  // 206: gradient of features.5.2.block.2 input, 208,080 floats per image
+        (17629120, 8411824),  // 207: features.5.2.block.1 output (recomputed), 208,080 floats per image
+        (17421040, 9163728),  // 208: gradient of features.5.2.block.1 input, 208,080 floats per image
+        (17212960, 8411824),  // 209: features.5.2.block.0 output (recomputed), 208,080 floats per image
+        (15942368, 5813376),  // 210: gradient of features.5.2.block.0 input, 34,680 floats per image
+        (15977056, 9163728),  // 211: gradient of features.5.1 branch, 34,680 floats per image
+        (17004880, 8411824),  // 212: gradient of features.5.1.block.2 input, 208,080 floats per image
+        (16796800, 7995664),  // 213: features.5.1.block.1 output (recomputed), 208,080 floats per image
+        (16588720, 8203744),  // 214: gradient of features.5.1.block.1 input, 208,080 floats per image
+        (15734288, 7995664),  // 215: features.5.1.block.0 output (recomputed), 208,080 floats per image
+        (9795024, 5757888),  // 216: gradient of features.5.1.block.0 input, 34,680 floats per image
+        (9642432, 7995664),  // 217: gradient of features.5.0.block.2 input, 152,592 floats per image
+        (21896272, 5605296),  // 218: features.5.0.block.1 output (recomputed), 152,592 floats per image
+        (15734288, 8148256),  // 219: gradient of features.5.0.block.1 input, 152,592 floats per image
+        (21591088, 5605296),  // 220: features.5.0.block.0 output (recomputed), 152,592 floats per image
+        (9795024, 5757888),  // 221: gradient of features.5.0.block.0 input, 25,432 floats per image
+        (9820464, 5783328),  // 222: gradient of features.4.3 branch, 25,432 floats per image
+        (9642432, 7995664),  // 223: gradient of features.4.3.block.2 input, 152,592 floats per image
+        (21285904, 5605296),  // 224: features.4.3.block.1 output (recomputed), 152,592 floats per image
+        (15734288, 8148256),  // 225: gradient of features.4.3.block.1 input, 152,592 floats per image
+        (20980720, 5605296),  // 226: features.4.3.block.0 output (recomputed), 152,592 floats per image
+        (9820464, 5783328),  // 227: gradient of features.4.3.block.0 input, 25,432 floats per image
+        (9795024, 5757888),  // 228: gradient of features.4.2 branch, 25,432 floats per image
+        (9642432, 7995664),  // 229: gradient of features.4.2.block.2 input, 152,592 floats per image
+        (20675536, 5605296),  // 230: features.4.2.block.1 output (recomputed), 152,592 floats per image
+        (15734288, 8148256),  // 231: gradient of features.4.2.block.1 input, 152,592 floats per image
+        (20370352, 5605296),  // 232: features.4.2.block.0 output (recomputed), 152,592 floats per image
+        (9795024, 5757888),  // 233: gradient of features.4.2.block.0 input, 25,432 floats per image
+        (9820464, 5783328),  // 234: gradient of features.4.1 branch, 25,432 floats per image
+        (9642432, 7995664),  // 235: gradient of features.4.1.block.2 input, 152,592 floats per image
+        (20065168, 5605296),  // 236: features.4.1.block.1 output (recomputed), 152,592 floats per image
+        (15734288, 8148256),  // 237: gradient of features.4.1.block.1 input, 152,592 floats per image
+        (19759984, 5605296),  // 238: features.4.1.block.0 output (recomputed), 152,592 floats per image
+        (9725664, 5783328),  // 239: gradient of features.4.1.block.0 input, 25,432 floats per image
+        (9642432, 5688528),  // 240: gradient of features.4.0.block.2 input, 83,232 floats per image
+        (24577984, 5605296),  // 241: features.4.0.block.1 output (recomputed), 83,232 floats per image
+        (15734288, 8309296),  // 242: gradient of features.4.0.block.1 input, 313,632 floats per image
+        (15420656, 7995664),  // 243: features.4.0.block.0 output (recomputed), 313,632 floats per image
+        (9642432, 5605296),  // 244: gradient of features.4.0.block.0 input, 52,272 floats per image
+        (9694704, 5657568),  // 245: gradient of features.3.2 branch, 52,272 floats per image
+        (15107024, 7995664),  // 246: gradient of features.3.2.block.2 input, 313,632 floats per image
+        (14793392, 7368400),  // 247: features.3.2.block.1 output (recomputed), 313,632 floats per image
+        (14479760, 7682032),  // 248: gradient of features.3.2.block.1 input, 313,632 floats per image
+        (14166128, 7368400),  // 249: features.3.2.block.0 output (recomputed), 313,632 floats per image
+        (9694704, 5657568),  // 250: gradient of features.3.2.block.0 input, 52,272 floats per image
+        (9642432, 5605296),  // 251: gradient of features.3.1 branch, 52,272 floats per image
+        (13852496, 7368400),  // 252: gradient of features.3.1.block.2 input, 313,632 floats per image
+        (13538864, 4978032),  // 253: features.3.1.block.1 output (recomputed), 313,632 floats per image
+        (13225232, 5291664),  // 254: gradient of features.3.1.block.1 input, 313,632 floats per image
+        (12911600, 4978032),  // 255: features.3.1.block.0 output (recomputed), 313,632 floats per image
+        (9328800, 4821216),  // 256: gradient of features.3.1.block.0 input, 52,272 floats per image
+        (12911600, 7368400),  // 257: gradient of features.3.0.block.2 input, 156,816 floats per image
+        (19450576, 4664400),  // 258: features.3.0.block.1 output (recomputed), 156,816 floats per image
+        (9328800, 5272800),  // 259: gradient of features.3.0.block.1 input, 608,400 floats per image
+        (8720400, 4664400),  // 260: features.3.0.block.0 output (recomputed), 608,400 floats per image
+        (8720400, 7368400),  // 261: gradient of features.3.0.block.0 input, 101,400 floats per image
+        (8821808, 5272800),  // 262: gradient of features.2.2 branch, 101,400 floats per image
+        (8112000, 4664400),  // 263: gradient of features.2.2.block.2 input, 608,400 floats per image
+        (7503600, 3447600),  // 264: features.2.2.block.1 output (recomputed), 608,400 floats per image
+        (6895200, 4056000),  // 265: gradient of features.2.2.block.1 input, 608,400 floats per image
+        (6286800, 3447600),  // 266: features.2.2.block.0 output (recomputed), 608,400 floats per image
+        (6286800, 4664400),  // 267: gradient of features.2.2.block.0 input, 101,400 floats per image
+        (6388208, 4056000),  // 268: gradient of features.2.1 branch, 101,400 floats per image
+        (5678400, 3447600),  // 269: gradient of features.2.1.block.2 input, 608,400 floats per image
+        (5070000, 2230800),  // 270: features.2.1.block.1 output (recomputed), 608,400 floats per image
+        (4461600, 2839200),  // 271: gradient of features.2.1.block.1 input, 608,400 floats per image
+        (3853200, 2230800),  // 272: features.2.1.block.0 output (recomputed), 608,400 floats per image
+        (3244800, 2028000),  // 273: gradient of features.2.1.block.0 input, 101,400 floats per image
+        (4867200, 4867200),  // 274: gradient of features.2.0.block.2 input, 405,600 floats per image
+        (12506000, 1622400),  // 275: features.2.0.block.1 output (recomputed), 405,600 floats per image
+        (3244800, 3244800),  // 276: gradient of features.2.0.block.1 input, 1,622,400 floats per image
+        (1622400, 1622400),  // 277: features.2.0.block.0 output (recomputed), 1,622,400 floats per image
+        (540800, 1081600),  // 278: gradient of features.2.0.block.0 input, 270,400 floats per image
+        (0, 540800),  // 279: gradient of features.1.0.block.1 input, 540,800 floats per image
+        (11559600, 0),  // 280: features.1.0.block.0 output (recomputed), 540,800 floats per image
+        (540800, 1081600),  // 281: gradient of features.1.0.block.0 input, 540,800 floats per image
+        (10478000, 0),  // 282: features.0 output (recomputed), 540,800 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -4929,10 +5821,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 71165952,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1819584,
@@ -4947,10 +5847,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -4967,10 +5875,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -4987,10 +5903,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -5007,10 +5931,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5054400,
@@ -5025,10 +5957,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 24261120,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2916000,
@@ -5043,10 +5983,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 10404000,
@@ -5063,10 +6011,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 10404000,
@@ -5083,10 +6039,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 10404000,
@@ -5101,10 +6065,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 36622080,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 7629600,
@@ -5119,10 +6091,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 2746656,
@@ -5139,10 +6119,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 2746656,
@@ -5159,10 +6147,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 2746656,
@@ -5177,10 +6173,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14648832,
               "conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1498176,
@@ -5195,10 +6199,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 30108672,
               "conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 15681600,
@@ -5215,10 +6227,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 30108672,
               "conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 15681600,
@@ -5233,10 +6253,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 15054336,
               "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 7840800,
@@ -5251,10 +6279,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 29203200,
               "conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 10951200,
@@ -5271,10 +6307,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 29203200,
               "conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 10951200,
@@ -5289,10 +6333,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 19468800,
               "conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 7300800,
@@ -5305,10 +6357,18 @@ public final class EfficientNetLite2Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 130, 130, 16]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 17305600,
               "conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 9734400,

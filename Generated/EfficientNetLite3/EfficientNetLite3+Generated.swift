@@ -1347,12 +1347,13 @@ extension EfficientNetLite3 {
 
 /// EfficientNetLite3 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 38,007,776 floats per image (saved activations and gradients, packed by lifetime); parameters: 8,274,160 floats.
+/// Training arena: 38,007,776 floats per image (saved activations and gradients, packed by lifetime), 20,790,928 with `recomputeActivations`; parameters: 8,274,160 floats.
 public final class EfficientNetLite3Training: TrainableModel {
     public static let descriptor = EfficientNetLite3.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 8274160,
-        arenaFloatsPerImage: 38007776, fixedFloats: 779056,
+        arenaFloatsPerImage: 38007776, recomputingArenaFloatsPerImage: 20790928,
+        fixedFloats: 779056,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1381,9 +1382,12 @@ public final class EfficientNetLite3Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 38007776 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 38007776 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 20790928 : 38007776
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1455,23 +1459,23 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 280, width: 280, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 17404800 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18032000 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1424,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 1392, savedInvStd: s.f + 1424,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.t + 18032000 &* s.n, scratch: s.f + 1392, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 1392, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1484,48 +1488,47 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 18032000 &* s.n, batch: s.n, height: 140, width: 140, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 1520, bias: s.f,
-            activation: .identity, output: s.t + 18659200 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 140, width: 140, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 1520, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 19286400 &* s.n, savedMean: s.f + 1456, savedInvStd: s.f + 1488,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 1456, savedInvStd: s.f + 1488,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.t + 19286400 &* s.n, scratch: s.f + 1456, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 1456, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 140, 140, 32] -> [n, 140, 140, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 19286400 &* s.n, pixels: 19600 &* s.n, inChannels: 32, weights: s.p + 1408,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 19913600 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(3), pixels: 19600 &* s.n, inChannels: 32, weights: s.p + 1408, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 140, 140, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 19600 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 20384000 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2120,
+                activation: .identity, output: s.tensor(5), savedMean: s.f + 2096, savedInvStd: s.f + 2120,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, pool: pool)
             s.profiler?.stop(9)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 140, 140, 24]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 19600 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
-                activation: .identity, output: s.t + 20384000 &* s.n, scratch: s.f + 2096, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 2096, pool: pool)
             s.profiler?.stop(10)
         }
     }
@@ -1534,24 +1537,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 140, 140, 24] -> [n, 140, 140, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 20384000 &* s.n, pixels: 19600 &* s.n, inChannels: 24, weights: s.p + 2304,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(5), pixels: 19600 &* s.n, inChannels: 24, weights: s.p + 2304, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(11)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 19600 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 2822400 &* s.n, savedMean: s.f + 2144, savedInvStd: s.f + 2288,
+                activation: .relu6, output: s.tensor(7), savedMean: s.f + 2144, savedInvStd: s.f + 2288,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, pool: pool)
             s.profiler?.stop(12)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 144]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001, activation: .relu6,
-                output: s.t + 2822400 &* s.n, scratch: s.f + 2144, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
+                gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 2144, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1560,48 +1563,47 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 2822400 &* s.n, batch: s.n, height: 140, width: 140, channels: 144,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 2720, bias: s.f,
-            activation: .identity, output: s.t + 15993600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 140, width: 140, channels: 144, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 2720, bias: s.f,
+            activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(15)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16699200 &* s.n, savedMean: s.f + 2432, savedInvStd: s.f + 2576,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 2432, savedInvStd: s.f + 2576,
                 runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
             s.profiler?.stop(16)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
-                activation: .relu6, output: s.t + 16699200 &* s.n, scratch: s.f + 2432, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 2432, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 70, 70, 144] -> [n, 70, 70, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 16699200 &* s.n, pixels: 4900 &* s.n, inChannels: 144, weights: s.p + 8208,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32667776 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 4900 &* s.n, inChannels: 144, weights: s.p + 8208, bias: s.f,
+            outChannels: 32, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(18)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 32824576 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
+                activation: .identity, output: s.tensor(11), savedMean: s.f + 5312, savedInvStd: s.f + 5344,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
-                activation: .identity, output: s.t + 32824576 &* s.n, scratch: s.f + 5312, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 5312, pool: pool)
             s.profiler?.stop(20)
         }
     }
@@ -1610,25 +1612,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 32824576 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 12944,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 5644800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(11), pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 12944,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
         s.profiler?.stop(21)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 6585600 &* s.n, savedMean: s.f + 5376, savedInvStd: s.f + 5568,
+                activation: .relu6, output: s.tensor(13), savedMean: s.f + 5376, savedInvStd: s.f + 5568,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, pool: pool)
             s.profiler?.stop(22)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
-                activation: .relu6, output: s.t + 6585600 &* s.n, scratch: s.f + 5376, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 5376, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -1637,62 +1638,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 6585600 &* s.n, batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 6144, bias: s.f,
-            activation: .identity, output: s.t + 7526400 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(25)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 8467200 &* s.n, savedMean: s.f + 5760, savedInvStd: s.f + 5952,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 5760, savedInvStd: s.f + 5952,
                 runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
             s.profiler?.stop(26)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
-                activation: .relu6, output: s.t + 8467200 &* s.n, scratch: s.f + 5760, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 5760, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 8467200 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 22352,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32981376 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(15), pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 22352,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(28)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 9408000 &* s.n, savedMean: s.f + 9600, savedInvStd: s.f + 9632,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 9600, savedInvStd: s.f + 9632,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
             s.profiler?.stop(29)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
-                activation: .identity, output: s.t + 9408000 &* s.n, scratch: s.f + 9600, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 9600, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9833333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.016666666666666666,
-                into: s.t + 38007584 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.016666666666666666, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 32824576 &* s.n, branch: s.t + 9408000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 38007584 &* s.n : nil, batch: s.n,
-            perImage: 156800, output: s.t + 33138176 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 156800, output: s.tensor(18), pool: pool)
         s.profiler?.stop(32)
     }
 
@@ -1700,25 +1700,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 33138176 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 28624,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 9408000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 28624,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(33)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 10348800 &* s.n, savedMean: s.f + 9664, savedInvStd: s.f + 9856,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 9664, savedInvStd: s.f + 9856,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
-                activation: .relu6, output: s.t + 10348800 &* s.n, scratch: s.f + 9664, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 9664, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -1727,62 +1726,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 10348800 &* s.n, batch: s.n, height: 70, width: 70, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 10432, bias: s.f,
-            activation: .identity, output: s.t + 11289600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 10432, bias: s.f,
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(37)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 12230400 &* s.n, savedMean: s.f + 10048, savedInvStd: s.f + 10240,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 10048, savedInvStd: s.f + 10240,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
-                activation: .relu6, output: s.t + 12230400 &* s.n, scratch: s.f + 10048, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 10048, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 12230400 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 38032,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 33294976 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(23), pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 38032,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
         s.profiler?.stop(40)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 13171200 &* s.n, savedMean: s.f + 13888, savedInvStd: s.f + 13920,
+                activation: .identity, output: s.tensor(25), savedMean: s.f + 13888, savedInvStd: s.f + 13920,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
             s.profiler?.stop(41)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
-                activation: .identity, output: s.t + 13171200 &* s.n, scratch: s.f + 13888, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 13888, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025000000000000005,
-                into: s.t + 38007600 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025000000000000005, into: s.tensor(27),
+                random: &random)
             s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 33138176 &* s.n, branch: s.t + 13171200 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38007600 &* s.n : nil, batch: s.n,
-            perImage: 156800, output: s.t + 33451776 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 156800, output: s.tensor(26), pool: pool)
         s.profiler?.stop(44)
     }
 
@@ -1790,25 +1788,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 33451776 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 44304,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 13171200 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(26), pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 44304,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(45)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 14112000 &* s.n, savedMean: s.f + 13952, savedInvStd: s.f + 14144,
+                activation: .relu6, output: s.tensor(29), savedMean: s.f + 13952, savedInvStd: s.f + 14144,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
             s.profiler?.stop(46)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
-                activation: .relu6, output: s.t + 14112000 &* s.n, scratch: s.f + 13952, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 13952, pool: pool)
             s.profiler?.stop(47)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
@@ -1817,48 +1814,47 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(48)
         // features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 14112000 &* s.n, batch: s.n, height: 70, width: 70, channels: 192,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 14720, bias: s.f,
-            activation: .identity, output: s.t + 15758400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 70, width: 70, channels: 192, kernel: 5,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 14720, bias: s.f,
+            activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(49)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 28700096 &* s.n, savedMean: s.f + 14336, savedInvStd: s.f + 14528,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 14336, savedInvStd: s.f + 14528,
                 runningMean: s.p + 56400, runningVar: s.p + 56592, pool: pool)
             s.profiler?.stop(50)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
-                activation: .relu6, output: s.t + 28700096 &* s.n, scratch: s.f + 14336, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 14336, pool: pool)
             s.profiler?.stop(51)
         }
         // features.3.0.block.2 project conv 1x1, [n, 35, 35, 192] -> [n, 35, 35, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 28700096 &* s.n, pixels: 1225 &* s.n, inChannels: 192, weights: s.p + 56784,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36615296 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(31), pixels: 1225 &* s.n, inChannels: 192, weights: s.p + 56784,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
         s.profiler?.stop(52)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 66000, beta: s.p + 66048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 36674096 &* s.n, savedMean: s.f + 24320, savedInvStd: s.f + 24368,
+                activation: .identity, output: s.tensor(33), savedMean: s.f + 24320, savedInvStd: s.f + 24368,
                 runningMean: s.p + 66096, runningVar: s.p + 66144, pool: pool)
             s.profiler?.stop(53)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 66000, beta: s.p + 66048, runningMean: s.p + 66096, runningVar: s.p + 66144, eps: 0.001,
-                activation: .identity, output: s.t + 36674096 &* s.n, scratch: s.f + 24320, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 24320, pool: pool)
             s.profiler?.stop(54)
         }
     }
@@ -1867,25 +1863,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36674096 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 66192,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15052800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(33), pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 66192,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(34), pool: pool)
         s.profiler?.stop(55)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 15405600 &* s.n, savedMean: s.f + 24416, savedInvStd: s.f + 24704,
+                activation: .relu6, output: s.tensor(35), savedMean: s.f + 24416, savedInvStd: s.f + 24704,
                 runningMean: s.p + 80592, runningVar: s.p + 80880, pool: pool)
             s.profiler?.stop(56)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
-                activation: .relu6, output: s.t + 15405600 &* s.n, scratch: s.f + 24416, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 24416, pool: pool)
             s.profiler?.stop(57)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -1894,62 +1889,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(58)
         // features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 15405600 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 25568, bias: s.f,
-            activation: .identity, output: s.t + 20854400 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 25568, bias: s.f,
+            activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(59)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 21207200 &* s.n, savedMean: s.f + 24992, savedInvStd: s.f + 25280,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 24992, savedInvStd: s.f + 25280,
                 runningMean: s.p + 88944, runningVar: s.p + 89232, pool: pool)
             s.profiler?.stop(60)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
-                activation: .relu6, output: s.t + 21207200 &* s.n, scratch: s.f + 24992, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 24992, pool: pool)
             s.profiler?.stop(61)
         }
         // features.3.1.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 21207200 &* s.n, pixels: 1225 &* s.n, inChannels: 288, weights: s.p + 89520,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36732896 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(37), pixels: 1225 &* s.n, inChannels: 288, weights: s.p + 89520,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(62)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 103344, beta: s.p + 103392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 21560000 &* s.n, savedMean: s.f + 39968, savedInvStd: s.f + 40016,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 39968, savedInvStd: s.f + 40016,
                 runningMean: s.p + 103440, runningVar: s.p + 103488, pool: pool)
             s.profiler?.stop(63)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 103344, beta: s.p + 103392, runningMean: s.p + 103440, runningVar: s.p + 103488,
-                eps: 0.001, activation: .identity, output: s.t + 21560000 &* s.n, scratch: s.f + 39968, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(39), scratch: s.f + 39968, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9583333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.041666666666666664,
-                into: s.t + 38007616 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.041666666666666664, into: s.tensor(41),
+                random: &random)
             s.profiler?.stop(65)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 36674096 &* s.n, branch: s.t + 21560000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 38007616 &* s.n : nil, batch: s.n,
-            perImage: 58800, output: s.t + 36791696 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 58800, output: s.tensor(40), pool: pool)
         s.profiler?.stop(66)
     }
 
@@ -1957,25 +1951,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36791696 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 103536,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21560000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 103536,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(67)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 21912800 &* s.n, savedMean: s.f + 40064, savedInvStd: s.f + 40352,
+                activation: .relu6, output: s.tensor(43), savedMean: s.f + 40064, savedInvStd: s.f + 40352,
                 runningMean: s.p + 117936, runningVar: s.p + 118224, pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
-                eps: 0.001, activation: .relu6, output: s.t + 21912800 &* s.n, scratch: s.f + 40064, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 40064, pool: pool)
             s.profiler?.stop(69)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
@@ -1984,62 +1977,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(70)
         // features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 21912800 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 41216, bias: s.f,
-            activation: .identity, output: s.t + 22265600 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 41216, bias: s.f,
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(71)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 22618400 &* s.n, savedMean: s.f + 40640, savedInvStd: s.f + 40928,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 40640, savedInvStd: s.f + 40928,
                 runningMean: s.p + 126288, runningVar: s.p + 126576, pool: pool)
             s.profiler?.stop(72)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
-                eps: 0.001, activation: .relu6, output: s.t + 22618400 &* s.n, scratch: s.f + 40640, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 40640, pool: pool)
             s.profiler?.stop(73)
         }
         // features.3.2.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 22618400 &* s.n, pixels: 1225 &* s.n, inChannels: 288,
-            weights: s.p + 126864, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
-            output: s.t + 36850496 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(45), pixels: 1225 &* s.n, inChannels: 288, weights: s.p + 126864,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
         s.profiler?.stop(74)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 140688, beta: s.p + 140736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22971200 &* s.n, savedMean: s.f + 55616, savedInvStd: s.f + 55664,
+                activation: .identity, output: s.tensor(47), savedMean: s.f + 55616, savedInvStd: s.f + 55664,
                 runningMean: s.p + 140784, runningVar: s.p + 140832, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 140688, beta: s.p + 140736, runningMean: s.p + 140784, runningVar: s.p + 140832,
-                eps: 0.001, activation: .identity, output: s.t + 22971200 &* s.n, scratch: s.f + 55616, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 55616, pool: pool)
             s.profiler?.stop(76)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05000000000000001,
-                into: s.t + 38007632 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05000000000000001, into: s.tensor(49),
+                random: &random)
             s.profiler?.stop(77)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 36791696 &* s.n, branch: s.t + 22971200 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38007632 &* s.n : nil, batch: s.n,
-            perImage: 58800, output: s.t + 36909296 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 58800, output: s.tensor(48), pool: pool)
         s.profiler?.stop(78)
     }
 
@@ -2047,25 +2039,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36909296 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 140880,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 22971200 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(48), pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 140880,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(79)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23324000 &* s.n, savedMean: s.f + 55712, savedInvStd: s.f + 56000,
+                activation: .relu6, output: s.tensor(51), savedMean: s.f + 55712, savedInvStd: s.f + 56000,
                 runningMean: s.p + 155280, runningVar: s.p + 155568, pool: pool)
             s.profiler?.stop(80)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
-                eps: 0.001, activation: .relu6, output: s.t + 23324000 &* s.n, scratch: s.f + 55712, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 55712, pool: pool)
             s.profiler?.stop(81)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
@@ -2074,48 +2065,47 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(82)
         // features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23324000 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 56864, bias: s.f,
-            activation: .identity, output: s.t + 36296480 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 35, width: 35, channels: 288, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 56864, bias: s.f,
+            activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(83)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 36389792 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56576,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 56288, savedInvStd: s.f + 56576,
                 runningMean: s.p + 159024, runningVar: s.p + 159312, pool: pool)
             s.profiler?.stop(84)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
-                eps: 0.001, activation: .relu6, output: s.t + 36389792 &* s.n, scratch: s.f + 56288, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 56288, pool: pool)
             s.profiler?.stop(85)
         }
         // features.4.0.block.2 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36389792 &* s.n, pixels: 324 &* s.n, inChannels: 288, weights: s.p + 159600,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37408736 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(53), pixels: 324 &* s.n, inChannels: 288, weights: s.p + 159600,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(86)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 187248, beta: s.p + 187344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 37439840 &* s.n, savedMean: s.f + 62048, savedInvStd: s.f + 62144,
+                activation: .identity, output: s.tensor(55), savedMean: s.f + 62048, savedInvStd: s.f + 62144,
                 runningMean: s.p + 187440, runningVar: s.p + 187536, pool: pool)
             s.profiler?.stop(87)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 187248, beta: s.p + 187344, runningMean: s.p + 187440, runningVar: s.p + 187536,
-                eps: 0.001, activation: .identity, output: s.t + 37439840 &* s.n, scratch: s.f + 62048, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 62048, pool: pool)
             s.profiler?.stop(88)
         }
     }
@@ -2124,25 +2114,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37439840 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 187632,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 28935296 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(55), pixels: 324 &* s.n, inChannels: 96, weights: s.p + 187632,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
         s.profiler?.stop(89)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 29121920 &* s.n, savedMean: s.f + 62240, savedInvStd: s.f + 62816,
+                activation: .relu6, output: s.tensor(57), savedMean: s.f + 62240, savedInvStd: s.f + 62816,
                 runningMean: s.p + 244080, runningVar: s.p + 244656, pool: pool)
             s.profiler?.stop(90)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
-                eps: 0.001, activation: .relu6, output: s.t + 29121920 &* s.n, scratch: s.f + 62240, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 62240, pool: pool)
             s.profiler?.stop(91)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -2151,62 +2140,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(92)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 29121920 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 64544, bias: s.f,
-            activation: .identity, output: s.t + 29308544 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 64544, bias: s.f,
+            activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(93)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 29495168 &* s.n, savedMean: s.f + 63392, savedInvStd: s.f + 63968,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 63392, savedInvStd: s.f + 63968,
                 runningMean: s.p + 251568, runningVar: s.p + 252144, pool: pool)
             s.profiler?.stop(94)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
-                eps: 0.001, activation: .relu6, output: s.t + 29495168 &* s.n, scratch: s.f + 63392, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 63392, pool: pool)
             s.profiler?.stop(95)
         }
         // features.4.1.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 29495168 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 252720,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37470944 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(59), pixels: 324 &* s.n, inChannels: 576, weights: s.p + 252720,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
         s.profiler?.stop(96)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 308016, beta: s.p + 308112, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 74912, savedInvStd: s.f + 75008,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 74912, savedInvStd: s.f + 75008,
                 runningMean: s.p + 308208, runningVar: s.p + 308304, pool: pool)
             s.profiler?.stop(97)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 308016, beta: s.p + 308112, runningMean: s.p + 308208, runningVar: s.p + 308304,
-                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 74912, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 74912, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
-                into: s.t + 38007648 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667, into: s.tensor(63),
+                random: &random)
             s.profiler?.stop(99)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37439840 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 38007648 &* s.n : nil, batch: s.n,
-            perImage: 31104, output: s.t + 37502048 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 31104, output: s.tensor(62), pool: pool)
         s.profiler?.stop(100)
     }
 
@@ -2214,25 +2202,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37502048 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 308400,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 29681792 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(62), pixels: 324 &* s.n, inChannels: 96, weights: s.p + 308400,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(101)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 29868416 &* s.n, savedMean: s.f + 75104, savedInvStd: s.f + 75680,
+                activation: .relu6, output: s.tensor(65), savedMean: s.f + 75104, savedInvStd: s.f + 75680,
                 runningMean: s.p + 364848, runningVar: s.p + 365424, pool: pool)
             s.profiler?.stop(102)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
-                eps: 0.001, activation: .relu6, output: s.t + 29868416 &* s.n, scratch: s.f + 75104, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 75104, pool: pool)
             s.profiler?.stop(103)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -2241,62 +2228,60 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(104)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 29868416 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 77408, bias: s.f,
-            activation: .identity, output: s.t + 30055040 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 77408, bias: s.f,
+            activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(105)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 30241664 &* s.n, savedMean: s.f + 76256, savedInvStd: s.f + 76832,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 76256, savedInvStd: s.f + 76832,
                 runningMean: s.p + 372336, runningVar: s.p + 372912, pool: pool)
             s.profiler?.stop(106)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
-                eps: 0.001, activation: .relu6, output: s.t + 30241664 &* s.n, scratch: s.f + 76256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 76256, pool: pool)
             s.profiler?.stop(107)
         }
         // features.4.2.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 30241664 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 373488,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37533152 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(67), pixels: 324 &* s.n, inChannels: 576, weights: s.p + 373488,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(68), pool: pool)
         s.profiler?.stop(108)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 428784, beta: s.p + 428880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 87776, savedInvStd: s.f + 87872,
+                activation: .identity, output: s.tensor(69), savedMean: s.f + 87776, savedInvStd: s.f + 87872,
                 runningMean: s.p + 428976, runningVar: s.p + 429072, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 428784, beta: s.p + 428880, runningMean: s.p + 428976, runningVar: s.p + 429072,
-                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 87776, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 87776, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.075, into: s.t + 38007664 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.075, into: s.tensor(71), random: &random)
             s.profiler?.stop(111)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37502048 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38007664 &* s.n : nil, batch: s.n,
-            perImage: 31104, output: s.t + 37564256 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
+            perImage: 31104, output: s.tensor(70), pool: pool)
         s.profiler?.stop(112)
     }
 
@@ -2304,25 +2289,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37564256 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 429168,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 30428288 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(70), pixels: 324 &* s.n, inChannels: 96, weights: s.p + 429168,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(113)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 30614912 &* s.n, savedMean: s.f + 87968, savedInvStd: s.f + 88544,
+                activation: .relu6, output: s.tensor(73), savedMean: s.f + 87968, savedInvStd: s.f + 88544,
                 runningMean: s.p + 485616, runningVar: s.p + 486192, pool: pool)
             s.profiler?.stop(114)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
-                eps: 0.001, activation: .relu6, output: s.t + 30614912 &* s.n, scratch: s.f + 87968, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 87968, pool: pool)
             s.profiler?.stop(115)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -2331,62 +2315,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(116)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 30614912 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 90272, bias: s.f,
-            activation: .identity, output: s.t + 30801536 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 90272, bias: s.f,
+            activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(117)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 30988160 &* s.n, savedMean: s.f + 89120, savedInvStd: s.f + 89696,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 89120, savedInvStd: s.f + 89696,
                 runningMean: s.p + 493104, runningVar: s.p + 493680, pool: pool)
             s.profiler?.stop(118)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
-                eps: 0.001, activation: .relu6, output: s.t + 30988160 &* s.n, scratch: s.f + 89120, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 89120, pool: pool)
             s.profiler?.stop(119)
         }
         // features.4.3.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 30988160 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 494256,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37595360 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(75), pixels: 324 &* s.n, inChannels: 576, weights: s.p + 494256,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(120)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 549552, beta: s.p + 549648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 100640,
-                savedInvStd: s.f + 100736, runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
+                activation: .identity, output: s.tensor(77), savedMean: s.f + 100640, savedInvStd: s.f + 100736,
+                runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
             s.profiler?.stop(121)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 549552, beta: s.p + 549648, runningMean: s.p + 549744, runningVar: s.p + 549840,
-                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 100640, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 100640, pool: pool)
             s.profiler?.stop(122)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9166666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08333333333333333,
-                into: s.t + 38007680 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08333333333333333, into: s.tensor(79),
+                random: &random)
             s.profiler?.stop(123)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37564256 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38007680 &* s.n : nil, batch: s.n,
-            perImage: 31104, output: s.t + 37626464 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 31104, output: s.tensor(78), pool: pool)
         s.profiler?.stop(124)
     }
 
@@ -2394,25 +2377,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37626464 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 549936,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31174784 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(78), pixels: 324 &* s.n, inChannels: 96, weights: s.p + 549936,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(80), pool: pool)
         s.profiler?.stop(125)
         // features.4.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 31361408 &* s.n, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
+                activation: .relu6, output: s.tensor(81), savedMean: s.f + 100832, savedInvStd: s.f + 101408,
                 runningMean: s.p + 606384, runningVar: s.p + 606960, pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
-                eps: 0.001, activation: .relu6, output: s.t + 31361408 &* s.n, scratch: s.f + 100832, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 100832, pool: pool)
             s.profiler?.stop(127)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -2421,62 +2403,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(128)
         // features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 31361408 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103136, bias: s.f,
-            activation: .identity, output: s.t + 31548032 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103136, bias: s.f,
+            activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(129)
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 31734656 &* s.n, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 101984, savedInvStd: s.f + 102560,
                 runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
             s.profiler?.stop(130)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
-                eps: 0.001, activation: .relu6, output: s.t + 31734656 &* s.n, scratch: s.f + 101984, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 101984, pool: pool)
             s.profiler?.stop(131)
         }
         // features.4.4.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 31734656 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 615024,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37657568 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 324 &* s.n, inChannels: 576, weights: s.p + 615024,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(132)
         // features.4.4.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 670320, beta: s.p + 670416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 23676800 &* s.n, savedMean: s.f + 113504,
-                savedInvStd: s.f + 113600, runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 113504, savedInvStd: s.f + 113600,
+                runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
             s.profiler?.stop(133)
         }
         // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 670320, beta: s.p + 670416, runningMean: s.p + 670512, runningVar: s.p + 670608,
-                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 113504, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 113504, pool: pool)
             s.profiler?.stop(134)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9083333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09166666666666667,
-                into: s.t + 38007696 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09166666666666667, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(135)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37626464 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38007696 &* s.n : nil, batch: s.n,
-            perImage: 31104, output: s.t + 37688672 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(78), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 31104, output: s.tensor(86), pool: pool)
         s.profiler?.stop(136)
     }
 
@@ -2484,25 +2465,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37688672 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 670704,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31921280 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 324 &* s.n, inChannels: 96, weights: s.p + 670704,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(137)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 32107904 &* s.n, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
+                activation: .relu6, output: s.tensor(89), savedMean: s.f + 113696, savedInvStd: s.f + 114272,
                 runningMean: s.p + 727152, runningVar: s.p + 727728, pool: pool)
             s.profiler?.stop(138)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
-                eps: 0.001, activation: .relu6, output: s.t + 32107904 &* s.n, scratch: s.f + 113696, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 113696, pool: pool)
             s.profiler?.stop(139)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
@@ -2511,48 +2491,47 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(140)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 32107904 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 116000, bias: s.f,
-            activation: .identity, output: s.t + 32294528 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 18, width: 18, channels: 576, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 116000, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(141)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 32481152 &* s.n, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
+                activation: .relu6, output: s.tensor(91), savedMean: s.f + 114848, savedInvStd: s.f + 115424,
                 runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
             s.profiler?.stop(142)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
-                eps: 0.001, activation: .relu6, output: s.t + 32481152 &* s.n, scratch: s.f + 114848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 114848, pool: pool)
             s.profiler?.stop(143)
         }
         // features.5.0.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 32481152 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 745008,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 36968096 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(91), pixels: 324 &* s.n, inChannels: 576, weights: s.p + 745008,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
         s.profiler?.stop(144)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(92), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 823344, beta: s.p + 823488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 37012160 &* s.n, savedMean: s.f + 144800,
-                savedInvStd: s.f + 144936, runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
+                activation: .identity, output: s.tensor(93), savedMean: s.f + 144800, savedInvStd: s.f + 144936,
+                runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
             s.profiler?.stop(145)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 823344, beta: s.p + 823488, runningMean: s.p + 823632, runningVar: s.p + 823776,
-                eps: 0.001, activation: .identity, output: s.t + 37012160 &* s.n, scratch: s.f + 144800, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 144800, pool: pool)
             s.profiler?.stop(146)
         }
     }
@@ -2561,25 +2540,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37012160 &* s.n, pixels: 324 &* s.n, inChannels: 136, weights: s.p + 823920,
-            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.t + 23676800 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(93), pixels: 324 &* s.n, inChannels: 136, weights: s.p + 823920,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(94), pool: pool)
         s.profiler?.stop(147)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23941184 &* s.n, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
+                activation: .relu6, output: s.tensor(95), savedMean: s.f + 145072, savedInvStd: s.f + 145888,
                 runningMean: s.p + 936528, runningVar: s.p + 937344, pool: pool)
             s.profiler?.stop(148)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
-                eps: 0.001, activation: .relu6, output: s.t + 23941184 &* s.n, scratch: s.f + 145072, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 145072, pool: pool)
             s.profiler?.stop(149)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -2588,62 +2566,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(150)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 23941184 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 148336, bias: s.f,
-            activation: .identity, output: s.t + 24205568 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 148336, bias: s.f,
+            activation: .identity, output: s.tensor(96), pool: pool)
         s.profiler?.stop(151)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 24469952 &* s.n, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 146704, savedInvStd: s.f + 147520,
                 runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
             s.profiler?.stop(152)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
-                eps: 0.001, activation: .relu6, output: s.t + 24469952 &* s.n, scratch: s.f + 146704, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 146704, pool: pool)
             s.profiler?.stop(153)
         }
         // features.5.1.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 24469952 &* s.n, pixels: 324 &* s.n, inChannels: 816, weights: s.p + 961824,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 37056224 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 816, weights: s.p + 961824,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
         s.profiler?.stop(154)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1072800, beta: s.p + 1072944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 24734336 &* s.n, savedMean: s.f + 189136,
-                savedInvStd: s.f + 189272, runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
+                activation: .identity, output: s.tensor(99), savedMean: s.f + 189136, savedInvStd: s.f + 189272,
+                runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
             s.profiler?.stop(155)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1072800, beta: s.p + 1072944, runningMean: s.p + 1073088, runningVar: s.p + 1073232,
-                eps: 0.001, activation: .identity, output: s.t + 24734336 &* s.n, scratch: s.f + 189136, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 189136, pool: pool)
             s.profiler?.stop(156)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8916666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10833333333333334,
-                into: s.t + 38007712 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10833333333333334, into: s.tensor(101),
+                random: &random)
             s.profiler?.stop(157)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37012160 &* s.n, branch: s.t + 24734336 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38007712 &* s.n : nil, batch: s.n,
-            perImage: 44064, output: s.t + 37100288 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(93), branch: s.tensor(99),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
+            perImage: 44064, output: s.tensor(100), pool: pool)
         s.profiler?.stop(158)
     }
 
@@ -2651,25 +2628,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37100288 &* s.n, pixels: 324 &* s.n, inChannels: 136,
-            weights: s.p + 1073376, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 24734336 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(100), pixels: 324 &* s.n, inChannels: 136, weights: s.p + 1073376,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(102), pool: pool)
         s.profiler?.stop(159)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 24998720 &* s.n, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
+                activation: .relu6, output: s.tensor(103), savedMean: s.f + 189408, savedInvStd: s.f + 190224,
                 runningMean: s.p + 1185984, runningVar: s.p + 1186800, pool: pool)
             s.profiler?.stop(160)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
-                eps: 0.001, activation: .relu6, output: s.t + 24998720 &* s.n, scratch: s.f + 189408, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 189408, pool: pool)
             s.profiler?.stop(161)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -2678,62 +2654,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(162)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 24998720 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 192672, bias: s.f,
-            activation: .identity, output: s.t + 25263104 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 192672, bias: s.f,
+            activation: .identity, output: s.tensor(104), pool: pool)
         s.profiler?.stop(163)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 25527488 &* s.n, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 191040, savedInvStd: s.f + 191856,
                 runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
             s.profiler?.stop(164)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
-                eps: 0.001, activation: .relu6, output: s.t + 25527488 &* s.n, scratch: s.f + 191040, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 191040, pool: pool)
             s.profiler?.stop(165)
         }
         // features.5.2.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 25527488 &* s.n, pixels: 324 &* s.n, inChannels: 816,
-            weights: s.p + 1211280, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
-            output: s.t + 37144352 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(105), pixels: 324 &* s.n, inChannels: 816, weights: s.p + 1211280,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(166)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1322256, beta: s.p + 1322400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 25791872 &* s.n, savedMean: s.f + 233472,
-                savedInvStd: s.f + 233608, runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 233472, savedInvStd: s.f + 233608,
+                runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
             s.profiler?.stop(167)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1322256, beta: s.p + 1322400, runningMean: s.p + 1322544, runningVar: s.p + 1322688,
-                eps: 0.001, activation: .identity, output: s.t + 25791872 &* s.n, scratch: s.f + 233472, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 233472, pool: pool)
             s.profiler?.stop(168)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8833333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11666666666666668,
-                into: s.t + 38007728 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11666666666666668, into: s.tensor(109),
+                random: &random)
             s.profiler?.stop(169)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37100288 &* s.n, branch: s.t + 25791872 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38007728 &* s.n : nil, batch: s.n,
-            perImage: 44064, output: s.t + 37188416 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 44064, output: s.tensor(108), pool: pool)
         s.profiler?.stop(170)
     }
 
@@ -2741,25 +2716,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37188416 &* s.n, pixels: 324 &* s.n, inChannels: 136,
-            weights: s.p + 1322832, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 25791872 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 136, weights: s.p + 1322832,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
         s.profiler?.stop(171)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 26056256 &* s.n, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
+                activation: .relu6, output: s.tensor(111), savedMean: s.f + 233744, savedInvStd: s.f + 234560,
                 runningMean: s.p + 1435440, runningVar: s.p + 1436256, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
-                eps: 0.001, activation: .relu6, output: s.t + 26056256 &* s.n, scratch: s.f + 233744, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 233744, pool: pool)
             s.profiler?.stop(173)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -2768,62 +2742,60 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(174)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 26056256 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 237008, bias: s.f,
-            activation: .identity, output: s.t + 26320640 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 237008, bias: s.f,
+            activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(175)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 26585024 &* s.n, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 235376, savedInvStd: s.f + 236192,
                 runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
             s.profiler?.stop(176)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
-                eps: 0.001, activation: .relu6, output: s.t + 26585024 &* s.n, scratch: s.f + 235376, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 235376, pool: pool)
             s.profiler?.stop(177)
         }
         // features.5.3.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 26585024 &* s.n, pixels: 324 &* s.n, inChannels: 816,
-            weights: s.p + 1460736, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
-            output: s.t + 37232480 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(113), pixels: 324 &* s.n, inChannels: 816, weights: s.p + 1460736,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(114), pool: pool)
         s.profiler?.stop(178)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1571712, beta: s.p + 1571856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 26849408 &* s.n, savedMean: s.f + 277808,
-                savedInvStd: s.f + 277944, runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
+                activation: .identity, output: s.tensor(115), savedMean: s.f + 277808, savedInvStd: s.f + 277944,
+                runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
             s.profiler?.stop(179)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1571712, beta: s.p + 1571856, runningMean: s.p + 1572000, runningVar: s.p + 1572144,
-                eps: 0.001, activation: .identity, output: s.t + 26849408 &* s.n, scratch: s.f + 277808, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 277808, pool: pool)
             s.profiler?.stop(180)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 38007744 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(117), random: &random)
             s.profiler?.stop(181)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37188416 &* s.n, branch: s.t + 26849408 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38007744 &* s.n : nil, batch: s.n,
-            perImage: 44064, output: s.t + 37276544 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(115),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(117) : nil, batch: s.n,
+            perImage: 44064, output: s.tensor(116), pool: pool)
         s.profiler?.stop(182)
     }
 
@@ -2831,25 +2803,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37276544 &* s.n, pixels: 324 &* s.n, inChannels: 136,
-            weights: s.p + 1572288, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 26849408 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(116), pixels: 324 &* s.n, inChannels: 136, weights: s.p + 1572288,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
         s.profiler?.stop(183)
         // features.5.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 27113792 &* s.n, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
+                activation: .relu6, output: s.tensor(119), savedMean: s.f + 278080, savedInvStd: s.f + 278896,
                 runningMean: s.p + 1684896, runningVar: s.p + 1685712, pool: pool)
             s.profiler?.stop(184)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
-                eps: 0.001, activation: .relu6, output: s.t + 27113792 &* s.n, scratch: s.f + 278080, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 278080, pool: pool)
             s.profiler?.stop(185)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -2858,62 +2829,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(186)
         // features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 27113792 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 281344, bias: s.f,
-            activation: .identity, output: s.t + 27378176 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 281344, bias: s.f,
+            activation: .identity, output: s.tensor(120), pool: pool)
         s.profiler?.stop(187)
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 27642560 &* s.n, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
+                activation: .relu6, output: s.tensor(121), savedMean: s.f + 279712, savedInvStd: s.f + 280528,
                 runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
-                eps: 0.001, activation: .relu6, output: s.t + 27642560 &* s.n, scratch: s.f + 279712, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 279712, pool: pool)
             s.profiler?.stop(189)
         }
         // features.5.4.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 27642560 &* s.n, pixels: 324 &* s.n, inChannels: 816,
-            weights: s.p + 1710192, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
-            output: s.t + 37320608 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(121), pixels: 324 &* s.n, inChannels: 816, weights: s.p + 1710192,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(190)
         // features.5.4.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1821168, beta: s.p + 1821312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 27906944 &* s.n, savedMean: s.f + 322144,
-                savedInvStd: s.f + 322280, runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
+                activation: .identity, output: s.tensor(123), savedMean: s.f + 322144, savedInvStd: s.f + 322280,
+                runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
             s.profiler?.stop(191)
         }
         // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1821168, beta: s.p + 1821312, runningMean: s.p + 1821456, runningVar: s.p + 1821600,
-                eps: 0.001, activation: .identity, output: s.t + 27906944 &* s.n, scratch: s.f + 322144, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 322144, pool: pool)
             s.profiler?.stop(192)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
-                into: s.t + 38007760 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(125),
+                random: &random)
             s.profiler?.stop(193)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37276544 &* s.n, branch: s.t + 27906944 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 38007760 &* s.n : nil, batch: s.n,
-            perImage: 44064, output: s.t + 37364672 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(116), branch: s.tensor(123),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
+            perImage: 44064, output: s.tensor(124), pool: pool)
         s.profiler?.stop(194)
     }
 
@@ -2921,25 +2891,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37364672 &* s.n, pixels: 324 &* s.n, inChannels: 136,
-            weights: s.p + 1821744, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
-            output: s.t + 27906944 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(124), pixels: 324 &* s.n, inChannels: 136, weights: s.p + 1821744,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(126), pool: pool)
         s.profiler?.stop(195)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 28171328 &* s.n, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
+                activation: .relu6, output: s.tensor(127), savedMean: s.f + 322416, savedInvStd: s.f + 323232,
                 runningMean: s.p + 1934352, runningVar: s.p + 1935168, pool: pool)
             s.profiler?.stop(196)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
-                eps: 0.001, activation: .relu6, output: s.t + 28171328 &* s.n, scratch: s.f + 322416, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 322416, pool: pool)
             s.profiler?.stop(197)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
@@ -2948,48 +2917,47 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(198)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 28171328 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 325680, bias: s.f,
-            activation: .identity, output: s.t + 36483104 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 325680, bias: s.f,
+            activation: .identity, output: s.tensor(128), pool: pool)
         s.profiler?.stop(199)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 36549200 &* s.n, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
+                activation: .relu6, output: s.tensor(129), savedMean: s.f + 324048, savedInvStd: s.f + 324864,
                 runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
             s.profiler?.stop(200)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
-                eps: 0.001, activation: .relu6, output: s.t + 36549200 &* s.n, scratch: s.f + 324048, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 324048, pool: pool)
             s.profiler?.stop(201)
         }
         // features.6.0.block.2 project conv 1x1, [n, 9, 9, 816] -> [n, 9, 9, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36549200 &* s.n, pixels: 81 &* s.n, inChannels: 816, weights: s.p + 1959648,
-            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.t + 37781984 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(129), pixels: 81 &* s.n, inChannels: 816, weights: s.p + 1959648,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(202)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2148960, beta: s.p + 2149200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 37800784 &* s.n, savedMean: s.f + 366480,
-                savedInvStd: s.f + 366712, runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 366480, savedInvStd: s.f + 366712,
+                runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
             s.profiler?.stop(203)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2148960, beta: s.p + 2149200, runningMean: s.p + 2149440, runningVar: s.p + 2149680,
-                eps: 0.001, activation: .identity, output: s.t + 37800784 &* s.n, scratch: s.f + 366480, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 366480, pool: pool)
             s.profiler?.stop(204)
         }
     }
@@ -2998,25 +2966,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37800784 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2149920,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 28435712 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(131), pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2149920,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
         s.profiler?.stop(205)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 28548464 &* s.n, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
+                activation: .relu6, output: s.tensor(133), savedMean: s.f + 366944, savedInvStd: s.f + 368336,
                 runningMean: s.p + 2475648, runningVar: s.p + 2477040, pool: pool)
             s.profiler?.stop(206)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
-                eps: 0.001, activation: .relu6, output: s.t + 28548464 &* s.n, scratch: s.f + 366944, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 366944, pool: pool)
             s.profiler?.stop(207)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3025,62 +2992,60 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(208)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 28548464 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 372512, bias: s.f,
-            activation: .identity, output: s.t + 33608576 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(209)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 33721328 &* s.n, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 369728, savedInvStd: s.f + 371120,
                 runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
             s.profiler?.stop(210)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
-                eps: 0.001, activation: .relu6, output: s.t + 33721328 &* s.n, scratch: s.f + 369728, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 369728, pool: pool)
             s.profiler?.stop(211)
         }
         // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 33721328 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
-            weights: s.p + 2518800, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 37819584 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1392, weights: s.p + 2518800,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(136), pool: pool)
         s.profiler?.stop(212)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2841744, beta: s.p + 2841984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 442112,
-                savedInvStd: s.f + 442344, runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
+                activation: .identity, output: s.tensor(137), savedMean: s.f + 442112, savedInvStd: s.f + 442344,
+                runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
             s.profiler?.stop(213)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2841744, beta: s.p + 2841984, runningMean: s.p + 2842224, runningVar: s.p + 2842464,
-                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 442112, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 442112, pool: pool)
             s.profiler?.stop(214)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15, into: s.t + 28698816 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15, into: s.tensor(139), random: &random)
             s.profiler?.stop(215)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37800784 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28698816 &* s.n : nil, batch: s.n,
-            perImage: 18792, output: s.t + 37838384 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(131), branch: s.tensor(137),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
+            perImage: 18792, output: s.tensor(138), pool: pool)
         s.profiler?.stop(216)
     }
 
@@ -3088,25 +3053,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37838384 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2842704,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 33834080 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2842704,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
         s.profiler?.stop(217)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 33946832 &* s.n, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
+                activation: .relu6, output: s.tensor(141), savedMean: s.f + 442576, savedInvStd: s.f + 443968,
                 runningMean: s.p + 3168432, runningVar: s.p + 3169824, pool: pool)
             s.profiler?.stop(218)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
-                eps: 0.001, activation: .relu6, output: s.t + 33946832 &* s.n, scratch: s.f + 442576, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 442576, pool: pool)
             s.profiler?.stop(219)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3115,62 +3079,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(220)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 33946832 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 448144, bias: s.f,
-            activation: .identity, output: s.t + 34059584 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(142), pool: pool)
         s.profiler?.stop(221)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 34172336 &* s.n, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 445360, savedInvStd: s.f + 446752,
                 runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
             s.profiler?.stop(222)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
-                eps: 0.001, activation: .relu6, output: s.t + 34172336 &* s.n, scratch: s.f + 445360, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 445360, pool: pool)
             s.profiler?.stop(223)
         }
         // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 34172336 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
-            weights: s.p + 3211584, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 37857184 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1392, weights: s.p + 3211584,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
         s.profiler?.stop(224)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 3534528, beta: s.p + 3534768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 517744,
-                savedInvStd: s.f + 517976, runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
+                activation: .identity, output: s.tensor(145), savedMean: s.f + 517744, savedInvStd: s.f + 517976,
+                runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
             s.profiler?.stop(225)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 3534528, beta: s.p + 3534768, runningMean: s.p + 3535008, runningVar: s.p + 3535248,
-                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 517744, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 517744, pool: pool)
             s.profiler?.stop(226)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8416666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15833333333333335,
-                into: s.t + 28698832 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15833333333333335, into: s.tensor(147),
+                random: &random)
             s.profiler?.stop(227)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37838384 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28698832 &* s.n : nil, batch: s.n,
-            perImage: 18792, output: s.t + 37875984 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
+            perImage: 18792, output: s.tensor(146), pool: pool)
         s.profiler?.stop(228)
     }
 
@@ -3178,25 +3141,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37875984 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 3535488,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34285088 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 232, weights: s.p + 3535488,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(148), pool: pool)
         s.profiler?.stop(229)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 34397840 &* s.n, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
+                activation: .relu6, output: s.tensor(149), savedMean: s.f + 518208, savedInvStd: s.f + 519600,
                 runningMean: s.p + 3861216, runningVar: s.p + 3862608, pool: pool)
             s.profiler?.stop(230)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
-                eps: 0.001, activation: .relu6, output: s.t + 34397840 &* s.n, scratch: s.f + 518208, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 518208, pool: pool)
             s.profiler?.stop(231)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3205,62 +3167,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(232)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 34397840 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 523776, bias: s.f,
-            activation: .identity, output: s.t + 34510592 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(150), pool: pool)
         s.profiler?.stop(233)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 34623344 &* s.n, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 520992, savedInvStd: s.f + 522384,
                 runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
-                eps: 0.001, activation: .relu6, output: s.t + 34623344 &* s.n, scratch: s.f + 520992, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 520992, pool: pool)
             s.profiler?.stop(235)
         }
         // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 34623344 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
-            weights: s.p + 3904368, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 37894784 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1392, weights: s.p + 3904368,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
         s.profiler?.stop(236)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4227312, beta: s.p + 4227552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 593376,
-                savedInvStd: s.f + 593608, runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 593376, savedInvStd: s.f + 593608,
+                runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
             s.profiler?.stop(237)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4227312, beta: s.p + 4227552, runningMean: s.p + 4227792, runningVar: s.p + 4228032,
-                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 593376, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 593376, pool: pool)
             s.profiler?.stop(238)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8333333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
-                into: s.t + 28698848 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666, into: s.tensor(155),
+                random: &random)
             s.profiler?.stop(239)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37875984 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 28698848 &* s.n : nil, batch: s.n,
-            perImage: 18792, output: s.t + 37913584 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(146), branch: s.tensor(153),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 18792, output: s.tensor(154), pool: pool)
         s.profiler?.stop(240)
     }
 
@@ -3268,25 +3229,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37913584 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4228272,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34736096 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(154), pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4228272,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
         s.profiler?.stop(241)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 34848848 &* s.n, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
+                activation: .relu6, output: s.tensor(157), savedMean: s.f + 593840, savedInvStd: s.f + 595232,
                 runningMean: s.p + 4554000, runningVar: s.p + 4555392, pool: pool)
             s.profiler?.stop(242)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
-                eps: 0.001, activation: .relu6, output: s.t + 34848848 &* s.n, scratch: s.f + 593840, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 593840, pool: pool)
             s.profiler?.stop(243)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3295,62 +3255,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(244)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 34848848 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 599408, bias: s.f,
-            activation: .identity, output: s.t + 34961600 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(245)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 35074352 &* s.n, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
+                activation: .relu6, output: s.tensor(159), savedMean: s.f + 596624, savedInvStd: s.f + 598016,
                 runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
             s.profiler?.stop(246)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
-                eps: 0.001, activation: .relu6, output: s.t + 35074352 &* s.n, scratch: s.f + 596624, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 596624, pool: pool)
             s.profiler?.stop(247)
         }
         // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 35074352 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
-            weights: s.p + 4597152, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 37932384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(159), pixels: 81 &* s.n, inChannels: 1392, weights: s.p + 4597152,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(160), pool: pool)
         s.profiler?.stop(248)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4920096, beta: s.p + 4920336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 669008,
-                savedInvStd: s.f + 669240, runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
+                activation: .identity, output: s.tensor(161), savedMean: s.f + 669008, savedInvStd: s.f + 669240,
+                runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
             s.profiler?.stop(249)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4920096, beta: s.p + 4920336, runningMean: s.p + 4920576, runningVar: s.p + 4920816,
-                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 669008, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(161), scratch: s.f + 669008, pool: pool)
             s.profiler?.stop(250)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
-                into: s.t + 28698864 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(163),
+                random: &random)
             s.profiler?.stop(251)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37913584 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 28698864 &* s.n : nil, batch: s.n,
-            perImage: 18792, output: s.t + 37951184 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(161),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(163) : nil, batch: s.n,
+            perImage: 18792, output: s.tensor(162), pool: pool)
         s.profiler?.stop(252)
     }
 
@@ -3358,25 +3317,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37951184 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4921056,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35187104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(162), pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4921056,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
         s.profiler?.stop(253)
         // features.6.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 35299856 &* s.n, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
+                activation: .relu6, output: s.tensor(165), savedMean: s.f + 669472, savedInvStd: s.f + 670864,
                 runningMean: s.p + 5246784, runningVar: s.p + 5248176, pool: pool)
             s.profiler?.stop(254)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
-                eps: 0.001, activation: .relu6, output: s.t + 35299856 &* s.n, scratch: s.f + 669472, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 669472, pool: pool)
             s.profiler?.stop(255)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
@@ -3385,62 +3343,61 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(256)
         // features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 35299856 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 675040, bias: s.f,
-            activation: .identity, output: s.t + 35412608 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(166), pool: pool)
         s.profiler?.stop(257)
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 35525360 &* s.n, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
+                activation: .relu6, output: s.tensor(167), savedMean: s.f + 672256, savedInvStd: s.f + 673648,
                 runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
             s.profiler?.stop(258)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
-                eps: 0.001, activation: .relu6, output: s.t + 35525360 &* s.n, scratch: s.f + 672256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 672256, pool: pool)
             s.profiler?.stop(259)
         }
         // features.6.5.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 35525360 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
-            weights: s.p + 5289936, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.t + 37969984 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(167), pixels: 81 &* s.n, inChannels: 1392, weights: s.p + 5289936,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
         s.profiler?.stop(260)
         // features.6.5.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 5612880, beta: s.p + 5613120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 28661216 &* s.n, savedMean: s.f + 744640,
-                savedInvStd: s.f + 744872, runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
+                activation: .identity, output: s.tensor(169), savedMean: s.f + 744640, savedInvStd: s.f + 744872,
+                runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
             s.profiler?.stop(261)
         }
         // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 5612880, beta: s.p + 5613120, runningMean: s.p + 5613360, runningVar: s.p + 5613600,
-                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 744640, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 744640, pool: pool)
             s.profiler?.stop(262)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8166666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18333333333333335,
-                into: s.t + 28698880 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18333333333333335, into: s.tensor(171),
+                random: &random)
             s.profiler?.stop(263)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 37951184 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 28698880 &* s.n : nil, batch: s.n,
-            perImage: 18792, output: s.t + 37988784 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(162), branch: s.tensor(169),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
+            perImage: 18792, output: s.tensor(170), pool: pool)
         s.profiler?.stop(264)
     }
 
@@ -3448,25 +3405,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37988784 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 5613840,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35638112 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(170), pixels: 81 &* s.n, inChannels: 232, weights: s.p + 5613840,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(172), pool: pool)
         s.profiler?.stop(265)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 35750864 &* s.n, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
+                activation: .relu6, output: s.tensor(173), savedMean: s.f + 745104, savedInvStd: s.f + 746496,
                 runningMean: s.p + 5939568, runningVar: s.p + 5940960, pool: pool)
             s.profiler?.stop(266)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
-                eps: 0.001, activation: .relu6, output: s.t + 35750864 &* s.n, scratch: s.f + 745104, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 745104, pool: pool)
             s.profiler?.stop(267)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
@@ -3475,48 +3431,47 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.stop(268)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 35750864 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 750672, bias: s.f,
-            activation: .identity, output: s.t + 35863616 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(174), pool: pool)
         s.profiler?.stop(269)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 35976368 &* s.n, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
+                activation: .relu6, output: s.tensor(175), savedMean: s.f + 747888, savedInvStd: s.f + 749280,
                 runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
             s.profiler?.stop(270)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
-                eps: 0.001, activation: .relu6, output: s.t + 35976368 &* s.n, scratch: s.f + 747888, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 747888, pool: pool)
             s.profiler?.stop(271)
         }
         // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 384]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 35976368 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
-            weights: s.p + 5960448, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.t + 28661216 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(175), pixels: 81 &* s.n, inChannels: 1392, weights: s.p + 5960448,
+            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
         s.profiler?.stop(272)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 384]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 81 &* s.n, channels: 384,
                 gamma: s.p + 6494976, beta: s.p + 6495360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 37719776 &* s.n, savedMean: s.f + 775728,
-                savedInvStd: s.f + 776112, runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 775728, savedInvStd: s.f + 776112,
+                runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
             s.profiler?.stop(273)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 384]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 81 &* s.n, channels: 384,
                 gamma: s.p + 6494976, beta: s.p + 6495360, runningMean: s.p + 6495744, runningVar: s.p + 6496128,
-                eps: 0.001, activation: .identity, output: s.t + 37719776 &* s.n, scratch: s.f + 775728, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 775728, pool: pool)
             s.profiler?.stop(274)
         }
     }
@@ -3525,25 +3480,24 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 384] -> [n, 9, 9, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37719776 &* s.n, pixels: 81 &* s.n, inChannels: 384, weights: s.p + 6496512,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 36089120 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(177), pixels: 81 &* s.n, inChannels: 384, weights: s.p + 6496512,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(178), pool: pool)
         s.profiler?.stop(275)
         // features.8 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(178), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 6988032, beta: s.p + 6989312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 36192800 &* s.n, savedMean: s.f + 776496, savedInvStd: s.f + 777776,
+                activation: .relu6, output: s.tensor(179), savedMean: s.f + 776496, savedInvStd: s.f + 777776,
                 runningMean: s.p + 6990592, runningVar: s.p + 6991872, pool: pool)
             s.profiler?.stop(276)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 6988032, beta: s.p + 6989312, runningMean: s.p + 6990592, runningVar: s.p + 6991872,
-                eps: 0.001, activation: .relu6, output: s.t + 36192800 &* s.n, scratch: s.f + 776496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(179), scratch: s.f + 776496, pool: pool)
             s.profiler?.stop(277)
         }
     }
@@ -3552,27 +3506,27 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 36192800 &* s.n, batch: s.n, pixels: 81, channels: 1280,
-            output: s.t + 28692320 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(179), batch: s.n, pixels: 81, channels: 1280, output: s.tensor(180),
+            pool: pool)
         s.profiler?.stop(278)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 28692320 &* s.n, output: s.t + 28694880 &* s.n, count: 1280 &* s.n,
-            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 28693600 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(180), output: s.tensor(182), count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(181), random: &random)
         s.profiler?.stop(279)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 28694880 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 6993152,
-            bias: s.p + 8273152, outFeatures: 1000, output: s.t + 28692320 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(182), batch: s.n, inFeatures: 1280, weights: s.p + 6993152, bias: s.p + 8273152,
+            outFeatures: 1000, output: s.tensor(183), pool: pool)
         s.profiler?.stop(280)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 28692320 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 28696160 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(183), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(184))
         s.profiler?.stop(281)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 28692320 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(183), count: 1000 &* s.n)
         s.profiler?.stop(282)
     }
 
@@ -3580,19 +3534,19 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 28696160 &* s.n, input: s.t + 28694880 &* s.n,
-            weights: s.p + 6993152, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 28692320 &* s.n,
-            gradWeights: s.g + 6993152, gradBias: s.g + 8273152, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(184), input: s.tensor(182), weights: s.p + 6993152,
+            batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(185), gradWeights: s.g + 6993152,
+            gradBias: s.g + 8273152, pool: pool)
         s.profiler?.stop(283)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 28692320 &* s.n, mask: s.t + 28693600 &* s.n,
-            count: 1280 &* s.n, gradInput: s.t + 28694880 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(185), mask: s.tensor(181), count: 1280 &* s.n,
+            gradInput: s.tensor(186))
         s.profiler?.stop(284)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 28694880 &* s.n, batch: s.n, pixels: 81,
-            channels: 1280, gradInput: s.t + 36192800 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(186), batch: s.n, pixels: 81, channels: 1280,
+            gradInput: s.tensor(187), pool: pool)
         s.profiler?.stop(285)
     }
 
@@ -3600,16 +3554,16 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36192800 &* s.n, input: s.t + 36089120 &* s.n,
-            pixels: 81 &* s.n, channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 776496,
-            savedInvStd: s.f + 777776, activation: .relu6, gradInput: s.t + 36192800 &* s.n, gradGamma: s.g + 6988032,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(178), pixels: 81 &* s.n,
+            channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 776496,
+            savedInvStd: s.f + 777776, activation: .relu6, gradInput: s.tensor(187), gradGamma: s.g + 6988032,
             gradBeta: s.g + 6989312, pool: pool)
         s.profiler?.stop(286)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36192800 &* s.n, input: s.t + 37719776 &* s.n,
-            weights: s.p + 6496512, pixels: 81 &* s.n, inChannels: 384, outChannels: 1280,
-            gradInput: s.t + 37750880 &* s.n, gradWeights: s.g + 6496512, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 6496512,
+            pixels: 81 &* s.n, inChannels: 384, outChannels: 1280, gradInput: s.tensor(188),
+            gradWeights: s.g + 6496512, pool: pool)
         s.profiler?.stop(287)
     }
 
@@ -3617,1422 +3571,2486 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37750880 &* s.n, input: s.t + 28661216 &* s.n,
-            pixels: 81 &* s.n, channels: 384, gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 775728,
-            savedInvStd: s.f + 776112, activation: .identity, gradInput: s.t + 37750880 &* s.n,
-            gradGamma: s.g + 6494976, gradBeta: s.g + 6495360, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(176), pixels: 81 &* s.n,
+            channels: 384, gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 775728,
+            savedInvStd: s.f + 776112, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 6494976,
+            gradBeta: s.g + 6495360, pool: pool)
         s.profiler?.stop(288)
+        // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
+                activation: .relu6, output: s.tensor(190), pool: pool)
+            s.profiler?.stop(289)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
+                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 747888, pool: pool)
+            s.profiler?.stop(290)
+        }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37750880 &* s.n, input: s.t + 35976368 &* s.n,
-            weights: s.p + 5960448, pixels: 81 &* s.n, inChannels: 1392, outChannels: 384,
-            gradInput: s.t + 36089120 &* s.n, gradWeights: s.g + 5960448, pool: pool)
-        s.profiler?.stop(289)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 5960448,
+            pixels: 81 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(189),
+            gradWeights: s.g + 5960448, pool: pool)
+        s.profiler?.stop(291)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36089120 &* s.n, input: s.t + 35863616 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 747888,
-            savedInvStd: s.f + 749280, activation: .relu6, gradInput: s.t + 36089120 &* s.n, gradGamma: s.g + 5954880,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(174), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 747888,
+            savedInvStd: s.f + 749280, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 5954880,
             gradBeta: s.g + 5956272, pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
+        // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
+                activation: .relu6, output: s.tensor(192), pool: pool)
+            s.profiler?.stop(293)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
+                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 745104, pool: pool)
+            s.profiler?.stop(294)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 763200, count: 12528)
-        s.profiler?.stop(291)
+        s.profiler?.stop(295)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36089120 &* s.n, input: s.t + 35750864 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
-            outWidth: 9, weights: s.f + 750672, gradInput: s.t + 35863616 &* s.n, gradWeights: s.f + 763200,
-            pool: pool)
-        s.profiler?.stop(292)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 9,
+            width: 9, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 750672, gradInput: s.tensor(191), gradWeights: s.f + 763200, pool: pool)
+        s.profiler?.stop(296)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 763200, channels: 1392, kernel: 3, into: s.g + 5942352)
-        s.profiler?.stop(293)
+        s.profiler?.stop(297)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35863616 &* s.n, input: s.t + 35638112 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 745104,
-            savedInvStd: s.f + 746496, activation: .relu6, gradInput: s.t + 35863616 &* s.n, gradGamma: s.g + 5936784,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(172), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 745104,
+            savedInvStd: s.f + 746496, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 5936784,
             gradBeta: s.g + 5938176, pool: pool)
-        s.profiler?.stop(294)
+        s.profiler?.stop(298)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35863616 &* s.n, input: s.t + 37988784 &* s.n,
-            weights: s.p + 5613840, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 5613840, pool: pool)
-        s.profiler?.stop(295)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(170), weights: s.p + 5613840,
+            pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(193),
+            gradWeights: s.g + 5613840, pool: pool)
+        s.profiler?.stop(299)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 28698880 &* s.n : nil, batch: s.n,
-            perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
-        s.profiler?.stop(296)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(193),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.tensor(194), pool: pool)
+        s.profiler?.stop(300)
         // features.6.5.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37969984 &* s.n,
-            pixels: 81 &* s.n, channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 744640,
-            savedInvStd: s.f + 744872, activation: .identity, gradInput: s.t + 28680016 &* s.n,
-            gradGamma: s.g + 5612880, gradBeta: s.g + 5613120, pool: pool)
-        s.profiler?.stop(297)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(168), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 744640,
+            savedInvStd: s.f + 744872, activation: .identity, gradInput: s.tensor(194), gradGamma: s.g + 5612880,
+            gradBeta: s.g + 5613120, pool: pool)
+        s.profiler?.stop(301)
+        // features.6.5.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
+                activation: .relu6, output: s.tensor(196), pool: pool)
+            s.profiler?.stop(302)
+        }
+        // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
+                eps: 0.001, activation: .relu6, output: s.tensor(196), scratch: s.f + 672256, pool: pool)
+            s.profiler?.stop(303)
+        }
         // features.6.5.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 35525360 &* s.n,
-            weights: s.p + 5289936, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 35638112 &* s.n, gradWeights: s.g + 5289936, pool: pool)
-        s.profiler?.stop(298)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(196), weights: s.p + 5289936,
+            pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(195),
+            gradWeights: s.g + 5289936, pool: pool)
+        s.profiler?.stop(304)
         // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35638112 &* s.n, input: s.t + 35412608 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 672256,
-            savedInvStd: s.f + 673648, activation: .relu6, gradInput: s.t + 35638112 &* s.n, gradGamma: s.g + 5284368,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(195), input: s.tensor(166), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 672256,
+            savedInvStd: s.f + 673648, activation: .relu6, gradInput: s.tensor(195), gradGamma: s.g + 5284368,
             gradBeta: s.g + 5285760, pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(305)
+        // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
+                activation: .relu6, output: s.tensor(198), pool: pool)
+            s.profiler?.stop(306)
+        }
+        // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
+                eps: 0.001, activation: .relu6, output: s.tensor(198), scratch: s.f + 669472, pool: pool)
+            s.profiler?.stop(307)
+        }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 709840, count: 34800)
-        s.profiler?.stop(300)
+        s.profiler?.stop(308)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35638112 &* s.n, input: s.t + 35299856 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 675040, gradInput: s.t + 35412608 &* s.n, gradWeights: s.f + 709840,
-            pool: pool)
-        s.profiler?.stop(301)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(195), input: s.tensor(198), batch: s.n, height: 9,
+            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 675040, gradInput: s.tensor(197), gradWeights: s.f + 709840, pool: pool)
+        s.profiler?.stop(309)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 709840, channels: 1392, kernel: 5, into: s.g + 5249568)
-        s.profiler?.stop(302)
+        s.profiler?.stop(310)
         // features.6.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35412608 &* s.n, input: s.t + 35187104 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 669472,
-            savedInvStd: s.f + 670864, activation: .relu6, gradInput: s.t + 35412608 &* s.n, gradGamma: s.g + 5244000,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(197), input: s.tensor(164), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 669472,
+            savedInvStd: s.f + 670864, activation: .relu6, gradInput: s.tensor(197), gradGamma: s.g + 5244000,
             gradBeta: s.g + 5245392, pool: pool)
-        s.profiler?.stop(303)
+        s.profiler?.stop(311)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35412608 &* s.n, input: s.t + 37951184 &* s.n,
-            weights: s.p + 4921056, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 28680016 &* s.n, gradWeights: s.g + 4921056, pool: pool)
-        s.profiler?.stop(304)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(197), input: s.tensor(162), weights: s.p + 4921056,
+            pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(199),
+            gradWeights: s.g + 4921056, pool: pool)
+        s.profiler?.stop(312)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 28680016 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(305)
+        TrainingKernels.accumulate(s.tensor(199), s.tensor(193), count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(313)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 28698864 &* s.n : nil, batch: s.n,
-            perImage: 18792, gradBranch: s.t + 28661216 &* s.n, pool: pool)
-        s.profiler?.stop(306)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(199),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(163) : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.tensor(200), pool: pool)
+        s.profiler?.stop(314)
         // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37932384 &* s.n,
-            pixels: 81 &* s.n, channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 669008,
-            savedInvStd: s.f + 669240, activation: .identity, gradInput: s.t + 28661216 &* s.n,
-            gradGamma: s.g + 4920096, gradBeta: s.g + 4920336, pool: pool)
-        s.profiler?.stop(307)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(160), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 669008,
+            savedInvStd: s.f + 669240, activation: .identity, gradInput: s.tensor(200), gradGamma: s.g + 4920096,
+            gradBeta: s.g + 4920336, pool: pool)
+        s.profiler?.stop(315)
+        // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
+                activation: .relu6, output: s.tensor(202), pool: pool)
+            s.profiler?.stop(316)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
+                eps: 0.001, activation: .relu6, output: s.tensor(202), scratch: s.f + 596624, pool: pool)
+            s.profiler?.stop(317)
+        }
         // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 35074352 &* s.n,
-            weights: s.p + 4597152, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 35187104 &* s.n, gradWeights: s.g + 4597152, pool: pool)
-        s.profiler?.stop(308)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), weights: s.p + 4597152,
+            pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(201),
+            gradWeights: s.g + 4597152, pool: pool)
+        s.profiler?.stop(318)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35187104 &* s.n, input: s.t + 34961600 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 596624,
-            savedInvStd: s.f + 598016, activation: .relu6, gradInput: s.t + 35187104 &* s.n, gradGamma: s.g + 4591584,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(158), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 596624,
+            savedInvStd: s.f + 598016, activation: .relu6, gradInput: s.tensor(201), gradGamma: s.g + 4591584,
             gradBeta: s.g + 4592976, pool: pool)
-        s.profiler?.stop(309)
+        s.profiler?.stop(319)
+        // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
+                activation: .relu6, output: s.tensor(204), pool: pool)
+            s.profiler?.stop(320)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
+                eps: 0.001, activation: .relu6, output: s.tensor(204), scratch: s.f + 593840, pool: pool)
+            s.profiler?.stop(321)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 634208, count: 34800)
-        s.profiler?.stop(310)
+        s.profiler?.stop(322)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35187104 &* s.n, input: s.t + 34848848 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 599408, gradInput: s.t + 34961600 &* s.n, gradWeights: s.f + 634208,
-            pool: pool)
-        s.profiler?.stop(311)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(204), batch: s.n, height: 9,
+            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 599408, gradInput: s.tensor(203), gradWeights: s.f + 634208, pool: pool)
+        s.profiler?.stop(323)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 634208, channels: 1392, kernel: 5, into: s.g + 4556784)
-        s.profiler?.stop(312)
+        s.profiler?.stop(324)
         // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34961600 &* s.n, input: s.t + 34736096 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 593840,
-            savedInvStd: s.f + 595232, activation: .relu6, gradInput: s.t + 34961600 &* s.n, gradGamma: s.g + 4551216,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(203), input: s.tensor(156), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 593840,
+            savedInvStd: s.f + 595232, activation: .relu6, gradInput: s.tensor(203), gradGamma: s.g + 4551216,
             gradBeta: s.g + 4552608, pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(325)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34961600 &* s.n, input: s.t + 37913584 &* s.n,
-            weights: s.p + 4228272, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 4228272, pool: pool)
-        s.profiler?.stop(314)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(154), weights: s.p + 4228272,
+            pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(205),
+            gradWeights: s.g + 4228272, pool: pool)
+        s.profiler?.stop(326)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 28661216 &* s.n, s.t + 28680016 &* s.n, count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(315)
+        TrainingKernels.accumulate(s.tensor(205), s.tensor(199), count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(327)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 28698848 &* s.n : nil, batch: s.n,
-            perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
-        s.profiler?.stop(316)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(205),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(155) : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.tensor(206), pool: pool)
+        s.profiler?.stop(328)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37894784 &* s.n,
-            pixels: 81 &* s.n, channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 593376,
-            savedInvStd: s.f + 593608, activation: .identity, gradInput: s.t + 28680016 &* s.n,
-            gradGamma: s.g + 4227312, gradBeta: s.g + 4227552, pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(152), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 593376,
+            savedInvStd: s.f + 593608, activation: .identity, gradInput: s.tensor(206), gradGamma: s.g + 4227312,
+            gradBeta: s.g + 4227552, pool: pool)
+        s.profiler?.stop(329)
+        // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
+                activation: .relu6, output: s.tensor(208), pool: pool)
+            s.profiler?.stop(330)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
+                eps: 0.001, activation: .relu6, output: s.tensor(208), scratch: s.f + 520992, pool: pool)
+            s.profiler?.stop(331)
+        }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 34623344 &* s.n,
-            weights: s.p + 3904368, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 34736096 &* s.n, gradWeights: s.g + 3904368, pool: pool)
-        s.profiler?.stop(318)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(208), weights: s.p + 3904368,
+            pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(207),
+            gradWeights: s.g + 3904368, pool: pool)
+        s.profiler?.stop(332)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34736096 &* s.n, input: s.t + 34510592 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 520992,
-            savedInvStd: s.f + 522384, activation: .relu6, gradInput: s.t + 34736096 &* s.n, gradGamma: s.g + 3898800,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(207), input: s.tensor(150), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 520992,
+            savedInvStd: s.f + 522384, activation: .relu6, gradInput: s.tensor(207), gradGamma: s.g + 3898800,
             gradBeta: s.g + 3900192, pool: pool)
-        s.profiler?.stop(319)
+        s.profiler?.stop(333)
+        // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
+                activation: .relu6, output: s.tensor(210), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
+                eps: 0.001, activation: .relu6, output: s.tensor(210), scratch: s.f + 518208, pool: pool)
+            s.profiler?.stop(335)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 558576, count: 34800)
-        s.profiler?.stop(320)
+        s.profiler?.stop(336)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34736096 &* s.n, input: s.t + 34397840 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 523776, gradInput: s.t + 34510592 &* s.n, gradWeights: s.f + 558576,
-            pool: pool)
-        s.profiler?.stop(321)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(207), input: s.tensor(210), batch: s.n, height: 9,
+            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 523776, gradInput: s.tensor(209), gradWeights: s.f + 558576, pool: pool)
+        s.profiler?.stop(337)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 558576, channels: 1392, kernel: 5, into: s.g + 3864000)
-        s.profiler?.stop(322)
+        s.profiler?.stop(338)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34510592 &* s.n, input: s.t + 34285088 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 518208,
-            savedInvStd: s.f + 519600, activation: .relu6, gradInput: s.t + 34510592 &* s.n, gradGamma: s.g + 3858432,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(148), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 518208,
+            savedInvStd: s.f + 519600, activation: .relu6, gradInput: s.tensor(209), gradGamma: s.g + 3858432,
             gradBeta: s.g + 3859824, pool: pool)
-        s.profiler?.stop(323)
+        s.profiler?.stop(339)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34510592 &* s.n, input: s.t + 37875984 &* s.n,
-            weights: s.p + 3535488, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 28680016 &* s.n, gradWeights: s.g + 3535488, pool: pool)
-        s.profiler?.stop(324)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(146), weights: s.p + 3535488,
+            pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(211),
+            gradWeights: s.g + 3535488, pool: pool)
+        s.profiler?.stop(340)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 28680016 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(325)
+        TrainingKernels.accumulate(s.tensor(211), s.tensor(205), count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(341)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28698832 &* s.n : nil, batch: s.n,
-            perImage: 18792, gradBranch: s.t + 28661216 &* s.n, pool: pool)
-        s.profiler?.stop(326)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(211),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.tensor(212), pool: pool)
+        s.profiler?.stop(342)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37857184 &* s.n,
-            pixels: 81 &* s.n, channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 517744,
-            savedInvStd: s.f + 517976, activation: .identity, gradInput: s.t + 28661216 &* s.n,
-            gradGamma: s.g + 3534528, gradBeta: s.g + 3534768, pool: pool)
-        s.profiler?.stop(327)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(144), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 517744,
+            savedInvStd: s.f + 517976, activation: .identity, gradInput: s.tensor(212), gradGamma: s.g + 3534528,
+            gradBeta: s.g + 3534768, pool: pool)
+        s.profiler?.stop(343)
+        // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
+                activation: .relu6, output: s.tensor(214), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
+                eps: 0.001, activation: .relu6, output: s.tensor(214), scratch: s.f + 445360, pool: pool)
+            s.profiler?.stop(345)
+        }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 34172336 &* s.n,
-            weights: s.p + 3211584, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 34285088 &* s.n, gradWeights: s.g + 3211584, pool: pool)
-        s.profiler?.stop(328)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 3211584,
+            pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(213),
+            gradWeights: s.g + 3211584, pool: pool)
+        s.profiler?.stop(346)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34285088 &* s.n, input: s.t + 34059584 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 445360,
-            savedInvStd: s.f + 446752, activation: .relu6, gradInput: s.t + 34285088 &* s.n, gradGamma: s.g + 3206016,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(213), input: s.tensor(142), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 445360,
+            savedInvStd: s.f + 446752, activation: .relu6, gradInput: s.tensor(213), gradGamma: s.g + 3206016,
             gradBeta: s.g + 3207408, pool: pool)
-        s.profiler?.stop(329)
+        s.profiler?.stop(347)
+        // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
+                activation: .relu6, output: s.tensor(216), pool: pool)
+            s.profiler?.stop(348)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
+                eps: 0.001, activation: .relu6, output: s.tensor(216), scratch: s.f + 442576, pool: pool)
+            s.profiler?.stop(349)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 482944, count: 34800)
-        s.profiler?.stop(330)
+        s.profiler?.stop(350)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34285088 &* s.n, input: s.t + 33946832 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 448144, gradInput: s.t + 34059584 &* s.n, gradWeights: s.f + 482944,
-            pool: pool)
-        s.profiler?.stop(331)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(213), input: s.tensor(216), batch: s.n, height: 9,
+            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 448144, gradInput: s.tensor(215), gradWeights: s.f + 482944, pool: pool)
+        s.profiler?.stop(351)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 482944, channels: 1392, kernel: 5, into: s.g + 3171216)
-        s.profiler?.stop(332)
+        s.profiler?.stop(352)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34059584 &* s.n, input: s.t + 33834080 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 442576,
-            savedInvStd: s.f + 443968, activation: .relu6, gradInput: s.t + 34059584 &* s.n, gradGamma: s.g + 3165648,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(215), input: s.tensor(140), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 442576,
+            savedInvStd: s.f + 443968, activation: .relu6, gradInput: s.tensor(215), gradGamma: s.g + 3165648,
             gradBeta: s.g + 3167040, pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(353)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34059584 &* s.n, input: s.t + 37838384 &* s.n,
-            weights: s.p + 2842704, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 2842704, pool: pool)
-        s.profiler?.stop(334)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(215), input: s.tensor(138), weights: s.p + 2842704,
+            pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(217),
+            gradWeights: s.g + 2842704, pool: pool)
+        s.profiler?.stop(354)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 28661216 &* s.n, s.t + 28680016 &* s.n, count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(335)
+        TrainingKernels.accumulate(s.tensor(217), s.tensor(211), count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(355)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28698816 &* s.n : nil, batch: s.n,
-            perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
-        s.profiler?.stop(336)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(217),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.tensor(218), pool: pool)
+        s.profiler?.stop(356)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37819584 &* s.n,
-            pixels: 81 &* s.n, channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 442112,
-            savedInvStd: s.f + 442344, activation: .identity, gradInput: s.t + 28680016 &* s.n,
-            gradGamma: s.g + 2841744, gradBeta: s.g + 2841984, pool: pool)
-        s.profiler?.stop(337)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(218), input: s.tensor(136), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 442112,
+            savedInvStd: s.f + 442344, activation: .identity, gradInput: s.tensor(218), gradGamma: s.g + 2841744,
+            gradBeta: s.g + 2841984, pool: pool)
+        s.profiler?.stop(357)
+        // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
+                activation: .relu6, output: s.tensor(220), pool: pool)
+            s.profiler?.stop(358)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
+                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 369728, pool: pool)
+            s.profiler?.stop(359)
+        }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 33721328 &* s.n,
-            weights: s.p + 2518800, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
-            gradInput: s.t + 33834080 &* s.n, gradWeights: s.g + 2518800, pool: pool)
-        s.profiler?.stop(338)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(218), input: s.tensor(220), weights: s.p + 2518800,
+            pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(219),
+            gradWeights: s.g + 2518800, pool: pool)
+        s.profiler?.stop(360)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33834080 &* s.n, input: s.t + 33608576 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 369728,
-            savedInvStd: s.f + 371120, activation: .relu6, gradInput: s.t + 33834080 &* s.n, gradGamma: s.g + 2513232,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(134), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 369728,
+            savedInvStd: s.f + 371120, activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 2513232,
             gradBeta: s.g + 2514624, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(361)
+        // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
+                activation: .relu6, output: s.tensor(222), pool: pool)
+            s.profiler?.stop(362)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
+                eps: 0.001, activation: .relu6, output: s.tensor(222), scratch: s.f + 366944, pool: pool)
+            s.profiler?.stop(363)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 407312, count: 34800)
-        s.profiler?.stop(340)
+        s.profiler?.stop(364)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33834080 &* s.n, input: s.t + 28548464 &* s.n,
-            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 372512, gradInput: s.t + 33608576 &* s.n, gradWeights: s.f + 407312,
-            pool: pool)
-        s.profiler?.stop(341)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(222), batch: s.n, height: 9,
+            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 372512, gradInput: s.tensor(221), gradWeights: s.f + 407312, pool: pool)
+        s.profiler?.stop(365)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 407312, channels: 1392, kernel: 5, into: s.g + 2478432)
-        s.profiler?.stop(342)
+        s.profiler?.stop(366)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 28435712 &* s.n,
-            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 366944,
-            savedInvStd: s.f + 368336, activation: .relu6, gradInput: s.t + 33608576 &* s.n, gradGamma: s.g + 2472864,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(221), input: s.tensor(132), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 366944,
+            savedInvStd: s.f + 368336, activation: .relu6, gradInput: s.tensor(221), gradGamma: s.g + 2472864,
             gradBeta: s.g + 2474256, pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(367)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 37800784 &* s.n,
-            weights: s.p + 2149920, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
-            gradInput: s.t + 28435712 &* s.n, gradWeights: s.g + 2149920, pool: pool)
-        s.profiler?.stop(344)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(221), input: s.tensor(131), weights: s.p + 2149920,
+            pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(223),
+            gradWeights: s.g + 2149920, pool: pool)
+        s.profiler?.stop(368)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 28435712 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(345)
+        TrainingKernels.accumulate(s.tensor(223), s.tensor(217), count: 18792 &* s.n, pool: pool)
+        s.profiler?.stop(369)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 37781984 &* s.n,
-            pixels: 81 &* s.n, channels: 232, gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 366480,
-            savedInvStd: s.f + 366712, activation: .identity, gradInput: s.t + 28435712 &* s.n,
-            gradGamma: s.g + 2148960, gradBeta: s.g + 2149200, pool: pool)
-        s.profiler?.stop(346)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(130), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 366480,
+            savedInvStd: s.f + 366712, activation: .identity, gradInput: s.tensor(223), gradGamma: s.g + 2148960,
+            gradBeta: s.g + 2149200, pool: pool)
+        s.profiler?.stop(370)
+        // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
+                gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
+                activation: .relu6, output: s.tensor(225), pool: pool)
+            s.profiler?.stop(371)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
+                gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
+                eps: 0.001, activation: .relu6, output: s.tensor(225), scratch: s.f + 324048, pool: pool)
+            s.profiler?.stop(372)
+        }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 36549200 &* s.n,
-            weights: s.p + 1959648, pixels: 81 &* s.n, inChannels: 816, outChannels: 232,
-            gradInput: s.t + 33608576 &* s.n, gradWeights: s.g + 1959648, pool: pool)
-        s.profiler?.stop(347)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), weights: s.p + 1959648,
+            pixels: 81 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(224), gradWeights: s.g + 1959648,
+            pool: pool)
+        s.profiler?.stop(373)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 36483104 &* s.n,
-            pixels: 81 &* s.n, channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 324048,
-            savedInvStd: s.f + 324864, activation: .relu6, gradInput: s.t + 33608576 &* s.n, gradGamma: s.g + 1956384,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(224), input: s.tensor(128), pixels: 81 &* s.n,
+            channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 324048,
+            savedInvStd: s.f + 324864, activation: .relu6, gradInput: s.tensor(224), gradGamma: s.g + 1956384,
             gradBeta: s.g + 1957200, pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(374)
+        // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
+                activation: .relu6, output: s.tensor(227), pool: pool)
+            s.profiler?.stop(375)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
+                eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 322416, pool: pool)
+            s.profiler?.stop(376)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 346080, count: 20400)
-        s.profiler?.stop(349)
+        s.profiler?.stop(377)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 28171328 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 9, outWidth: 9, weights: s.f + 325680, gradInput: s.t + 28435712 &* s.n,
-            gradWeights: s.f + 346080, pool: pool)
-        s.profiler?.stop(350)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(227), batch: s.n, height: 18,
+            width: 18, channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 325680, gradInput: s.tensor(226), gradWeights: s.f + 346080, pool: pool)
+        s.profiler?.stop(378)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 346080, channels: 816, kernel: 5, into: s.g + 1935984)
-        s.profiler?.stop(351)
+        s.profiler?.stop(379)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 27906944 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(226), input: s.tensor(126),
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 322416,
-            savedInvStd: s.f + 323232, activation: .relu6, gradInput: s.t + 28435712 &* s.n, gradGamma: s.g + 1932720,
+            savedInvStd: s.f + 323232, activation: .relu6, gradInput: s.tensor(226), gradGamma: s.g + 1932720,
             gradBeta: s.g + 1933536, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(380)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 37364672 &* s.n,
-            weights: s.p + 1821744, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 28171328 &* s.n, gradWeights: s.g + 1821744, pool: pool)
-        s.profiler?.stop(353)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(226), input: s.tensor(124), weights: s.p + 1821744,
+            pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(228),
+            gradWeights: s.g + 1821744, pool: pool)
+        s.profiler?.stop(381)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 28171328 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 38007760 &* s.n : nil, batch: s.n,
-            perImage: 44064, gradBranch: s.t + 28215392 &* s.n, pool: pool)
-        s.profiler?.stop(354)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(228),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.tensor(229), pool: pool)
+        s.profiler?.stop(382)
         // features.5.4.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28215392 &* s.n, input: s.t + 37320608 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(122),
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 322144,
-            savedInvStd: s.f + 322280, activation: .identity, gradInput: s.t + 28215392 &* s.n,
-            gradGamma: s.g + 1821168, gradBeta: s.g + 1821312, pool: pool)
-        s.profiler?.stop(355)
+            savedInvStd: s.f + 322280, activation: .identity, gradInput: s.tensor(229), gradGamma: s.g + 1821168,
+            gradBeta: s.g + 1821312, pool: pool)
+        s.profiler?.stop(383)
+        // features.5.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
+                activation: .relu6, output: s.tensor(231), pool: pool)
+            s.profiler?.stop(384)
+        }
+        // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
+                eps: 0.001, activation: .relu6, output: s.tensor(231), scratch: s.f + 279712, pool: pool)
+            s.profiler?.stop(385)
+        }
         // features.5.4.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28215392 &* s.n, input: s.t + 27642560 &* s.n,
-            weights: s.p + 1710192, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 27906944 &* s.n, gradWeights: s.g + 1710192, pool: pool)
-        s.profiler?.stop(356)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(231), weights: s.p + 1710192,
+            pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(230),
+            gradWeights: s.g + 1710192, pool: pool)
+        s.profiler?.stop(386)
         // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27906944 &* s.n, input: s.t + 27378176 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(230), input: s.tensor(120),
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 279712,
-            savedInvStd: s.f + 280528, activation: .relu6, gradInput: s.t + 27906944 &* s.n, gradGamma: s.g + 1706928,
+            savedInvStd: s.f + 280528, activation: .relu6, gradInput: s.tensor(230), gradGamma: s.g + 1706928,
             gradBeta: s.g + 1707744, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(387)
+        // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
+                activation: .relu6, output: s.tensor(233), pool: pool)
+            s.profiler?.stop(388)
+        }
+        // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
+                eps: 0.001, activation: .relu6, output: s.tensor(233), scratch: s.f + 278080, pool: pool)
+            s.profiler?.stop(389)
+        }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 301744, count: 20400)
-        s.profiler?.stop(358)
+        s.profiler?.stop(390)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27906944 &* s.n, input: s.t + 27113792 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 281344, gradInput: s.t + 27378176 &* s.n,
-            gradWeights: s.f + 301744, pool: pool)
-        s.profiler?.stop(359)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(230), input: s.tensor(233), batch: s.n, height: 18,
+            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 281344, gradInput: s.tensor(232), gradWeights: s.f + 301744, pool: pool)
+        s.profiler?.stop(391)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 301744, channels: 816, kernel: 5, into: s.g + 1686528)
-        s.profiler?.stop(360)
+        s.profiler?.stop(392)
         // features.5.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27378176 &* s.n, input: s.t + 26849408 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(232), input: s.tensor(118),
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 278080,
-            savedInvStd: s.f + 278896, activation: .relu6, gradInput: s.t + 27378176 &* s.n, gradGamma: s.g + 1683264,
+            savedInvStd: s.f + 278896, activation: .relu6, gradInput: s.tensor(232), gradGamma: s.g + 1683264,
             gradBeta: s.g + 1684080, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(393)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27378176 &* s.n, input: s.t + 37276544 &* s.n,
-            weights: s.p + 1572288, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 27113792 &* s.n, gradWeights: s.g + 1572288, pool: pool)
-        s.profiler?.stop(362)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(116), weights: s.p + 1572288,
+            pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(234),
+            gradWeights: s.g + 1572288, pool: pool)
+        s.profiler?.stop(394)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 27113792 &* s.n, s.t + 28171328 &* s.n, count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(363)
+        TrainingKernels.accumulate(s.tensor(234), s.tensor(228), count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(395)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 27113792 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38007744 &* s.n : nil, batch: s.n,
-            perImage: 44064, gradBranch: s.t + 27157856 &* s.n, pool: pool)
-        s.profiler?.stop(364)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(234),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(117) : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.tensor(235), pool: pool)
+        s.profiler?.stop(396)
         // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27157856 &* s.n, input: s.t + 37232480 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(114),
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 277808,
-            savedInvStd: s.f + 277944, activation: .identity, gradInput: s.t + 27157856 &* s.n,
-            gradGamma: s.g + 1571712, gradBeta: s.g + 1571856, pool: pool)
-        s.profiler?.stop(365)
+            savedInvStd: s.f + 277944, activation: .identity, gradInput: s.tensor(235), gradGamma: s.g + 1571712,
+            gradBeta: s.g + 1571856, pool: pool)
+        s.profiler?.stop(397)
+        // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
+                activation: .relu6, output: s.tensor(237), pool: pool)
+            s.profiler?.stop(398)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
+                eps: 0.001, activation: .relu6, output: s.tensor(237), scratch: s.f + 235376, pool: pool)
+            s.profiler?.stop(399)
+        }
         // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27157856 &* s.n, input: s.t + 26585024 &* s.n,
-            weights: s.p + 1460736, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 26849408 &* s.n, gradWeights: s.g + 1460736, pool: pool)
-        s.profiler?.stop(366)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 1460736,
+            pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(236),
+            gradWeights: s.g + 1460736, pool: pool)
+        s.profiler?.stop(400)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26849408 &* s.n, input: s.t + 26320640 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(236), input: s.tensor(112),
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 235376,
-            savedInvStd: s.f + 236192, activation: .relu6, gradInput: s.t + 26849408 &* s.n, gradGamma: s.g + 1457472,
+            savedInvStd: s.f + 236192, activation: .relu6, gradInput: s.tensor(236), gradGamma: s.g + 1457472,
             gradBeta: s.g + 1458288, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(401)
+        // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
+                activation: .relu6, output: s.tensor(239), pool: pool)
+            s.profiler?.stop(402)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
+                eps: 0.001, activation: .relu6, output: s.tensor(239), scratch: s.f + 233744, pool: pool)
+            s.profiler?.stop(403)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 257408, count: 20400)
-        s.profiler?.stop(368)
+        s.profiler?.stop(404)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 26849408 &* s.n, input: s.t + 26056256 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 237008, gradInput: s.t + 26320640 &* s.n,
-            gradWeights: s.f + 257408, pool: pool)
-        s.profiler?.stop(369)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(239), batch: s.n, height: 18,
+            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 237008, gradInput: s.tensor(238), gradWeights: s.f + 257408, pool: pool)
+        s.profiler?.stop(405)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 257408, channels: 816, kernel: 5, into: s.g + 1437072)
-        s.profiler?.stop(370)
+        s.profiler?.stop(406)
         // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26320640 &* s.n, input: s.t + 25791872 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(238), input: s.tensor(110),
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 233744,
-            savedInvStd: s.f + 234560, activation: .relu6, gradInput: s.t + 26320640 &* s.n, gradGamma: s.g + 1433808,
+            savedInvStd: s.f + 234560, activation: .relu6, gradInput: s.tensor(238), gradGamma: s.g + 1433808,
             gradBeta: s.g + 1434624, pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(407)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26320640 &* s.n, input: s.t + 37188416 &* s.n,
-            weights: s.p + 1322832, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 26056256 &* s.n, gradWeights: s.g + 1322832, pool: pool)
-        s.profiler?.stop(372)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(238), input: s.tensor(108), weights: s.p + 1322832,
+            pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(240),
+            gradWeights: s.g + 1322832, pool: pool)
+        s.profiler?.stop(408)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 26056256 &* s.n, s.t + 27113792 &* s.n, count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(373)
+        TrainingKernels.accumulate(s.tensor(240), s.tensor(234), count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(409)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 26056256 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38007728 &* s.n : nil, batch: s.n,
-            perImage: 44064, gradBranch: s.t + 26100320 &* s.n, pool: pool)
-        s.profiler?.stop(374)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(240),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.tensor(241), pool: pool)
+        s.profiler?.stop(410)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26100320 &* s.n, input: s.t + 37144352 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(241), input: s.tensor(106),
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 233472,
-            savedInvStd: s.f + 233608, activation: .identity, gradInput: s.t + 26100320 &* s.n,
-            gradGamma: s.g + 1322256, gradBeta: s.g + 1322400, pool: pool)
-        s.profiler?.stop(375)
+            savedInvStd: s.f + 233608, activation: .identity, gradInput: s.tensor(241), gradGamma: s.g + 1322256,
+            gradBeta: s.g + 1322400, pool: pool)
+        s.profiler?.stop(411)
+        // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
+                activation: .relu6, output: s.tensor(243), pool: pool)
+            s.profiler?.stop(412)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
+                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 191040, pool: pool)
+            s.profiler?.stop(413)
+        }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26100320 &* s.n, input: s.t + 25527488 &* s.n,
-            weights: s.p + 1211280, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 25791872 &* s.n, gradWeights: s.g + 1211280, pool: pool)
-        s.profiler?.stop(376)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(241), input: s.tensor(243), weights: s.p + 1211280,
+            pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(242),
+            gradWeights: s.g + 1211280, pool: pool)
+        s.profiler?.stop(414)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25791872 &* s.n, input: s.t + 25263104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(104),
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 191040,
-            savedInvStd: s.f + 191856, activation: .relu6, gradInput: s.t + 25791872 &* s.n, gradGamma: s.g + 1208016,
+            savedInvStd: s.f + 191856, activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 1208016,
             gradBeta: s.g + 1208832, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(415)
+        // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
+                activation: .relu6, output: s.tensor(245), pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
+                eps: 0.001, activation: .relu6, output: s.tensor(245), scratch: s.f + 189408, pool: pool)
+            s.profiler?.stop(417)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 213072, count: 20400)
-        s.profiler?.stop(378)
+        s.profiler?.stop(418)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25791872 &* s.n, input: s.t + 24998720 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 192672, gradInput: s.t + 25263104 &* s.n,
-            gradWeights: s.f + 213072, pool: pool)
-        s.profiler?.stop(379)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(245), batch: s.n, height: 18,
+            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 192672, gradInput: s.tensor(244), gradWeights: s.f + 213072, pool: pool)
+        s.profiler?.stop(419)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 213072, channels: 816, kernel: 5, into: s.g + 1187616)
-        s.profiler?.stop(380)
+        s.profiler?.stop(420)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25263104 &* s.n, input: s.t + 24734336 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(244), input: s.tensor(102),
             pixels: 324 &* s.n, channels: 816, gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 189408,
-            savedInvStd: s.f + 190224, activation: .relu6, gradInput: s.t + 25263104 &* s.n, gradGamma: s.g + 1184352,
+            savedInvStd: s.f + 190224, activation: .relu6, gradInput: s.tensor(244), gradGamma: s.g + 1184352,
             gradBeta: s.g + 1185168, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(421)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25263104 &* s.n, input: s.t + 37100288 &* s.n,
-            weights: s.p + 1073376, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 24998720 &* s.n, gradWeights: s.g + 1073376, pool: pool)
-        s.profiler?.stop(382)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(244), input: s.tensor(100), weights: s.p + 1073376,
+            pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(246),
+            gradWeights: s.g + 1073376, pool: pool)
+        s.profiler?.stop(422)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 24998720 &* s.n, s.t + 26056256 &* s.n, count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(383)
+        TrainingKernels.accumulate(s.tensor(246), s.tensor(240), count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(423)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 24998720 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38007712 &* s.n : nil, batch: s.n,
-            perImage: 44064, gradBranch: s.t + 25042784 &* s.n, pool: pool)
-        s.profiler?.stop(384)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(246),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.tensor(247), pool: pool)
+        s.profiler?.stop(424)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25042784 &* s.n, input: s.t + 37056224 &* s.n,
-            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 189136,
-            savedInvStd: s.f + 189272, activation: .identity, gradInput: s.t + 25042784 &* s.n,
-            gradGamma: s.g + 1072800, gradBeta: s.g + 1072944, pool: pool)
-        s.profiler?.stop(385)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(247), input: s.tensor(98), pixels: 324 &* s.n,
+            channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 189136,
+            savedInvStd: s.f + 189272, activation: .identity, gradInput: s.tensor(247), gradGamma: s.g + 1072800,
+            gradBeta: s.g + 1072944, pool: pool)
+        s.profiler?.stop(425)
+        // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560,
+                beta: s.p + 959376, savedMean: s.f + 146704, savedInvStd: s.f + 147520, activation: .relu6,
+                output: s.tensor(249), pool: pool)
+            s.profiler?.stop(426)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
+                eps: 0.001, activation: .relu6, output: s.tensor(249), scratch: s.f + 146704, pool: pool)
+            s.profiler?.stop(427)
+        }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25042784 &* s.n, input: s.t + 24469952 &* s.n,
-            weights: s.p + 961824, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
-            gradInput: s.t + 24734336 &* s.n, gradWeights: s.g + 961824, pool: pool)
-        s.profiler?.stop(386)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(249), weights: s.p + 961824,
+            pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(248), gradWeights: s.g + 961824,
+            pool: pool)
+        s.profiler?.stop(428)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24734336 &* s.n, input: s.t + 24205568 &* s.n,
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 146704,
-            savedInvStd: s.f + 147520, activation: .relu6, gradInput: s.t + 24734336 &* s.n, gradGamma: s.g + 958560,
-            gradBeta: s.g + 959376, pool: pool)
-        s.profiler?.stop(387)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(96), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
+            activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 958560, gradBeta: s.g + 959376, pool: pool)
+        s.profiler?.stop(429)
+        // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896,
+                beta: s.p + 935712, savedMean: s.f + 145072, savedInvStd: s.f + 145888, activation: .relu6,
+                output: s.tensor(251), pool: pool)
+            s.profiler?.stop(430)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
+                eps: 0.001, activation: .relu6, output: s.tensor(251), scratch: s.f + 145072, pool: pool)
+            s.profiler?.stop(431)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 168736, count: 20400)
-        s.profiler?.stop(388)
+        s.profiler?.stop(432)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24734336 &* s.n, input: s.t + 23941184 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 148336, gradInput: s.t + 24205568 &* s.n,
-            gradWeights: s.f + 168736, pool: pool)
-        s.profiler?.stop(389)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(251), batch: s.n, height: 18,
+            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 148336, gradInput: s.tensor(250), gradWeights: s.f + 168736, pool: pool)
+        s.profiler?.stop(433)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 168736, channels: 816, kernel: 5, into: s.g + 938160)
-        s.profiler?.stop(390)
+        s.profiler?.stop(434)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24205568 &* s.n, input: s.t + 23676800 &* s.n,
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 145072,
-            savedInvStd: s.f + 145888, activation: .relu6, gradInput: s.t + 24205568 &* s.n, gradGamma: s.g + 934896,
-            gradBeta: s.g + 935712, pool: pool)
-        s.profiler?.stop(391)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(250), input: s.tensor(94), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
+            activation: .relu6, gradInput: s.tensor(250), gradGamma: s.g + 934896, gradBeta: s.g + 935712, pool: pool)
+        s.profiler?.stop(435)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 24205568 &* s.n, input: s.t + 37012160 &* s.n,
-            weights: s.p + 823920, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
-            gradInput: s.t + 23863424 &* s.n, gradWeights: s.g + 823920, pool: pool)
-        s.profiler?.stop(392)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(93), weights: s.p + 823920,
+            pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(252), gradWeights: s.g + 823920,
+            pool: pool)
+        s.profiler?.stop(436)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 23863424 &* s.n, s.t + 24998720 &* s.n, count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(393)
+        TrainingKernels.accumulate(s.tensor(252), s.tensor(246), count: 44064 &* s.n, pool: pool)
+        s.profiler?.stop(437)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 36968096 &* s.n,
-            pixels: 324 &* s.n, channels: 136, gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 144800,
-            savedInvStd: s.f + 144936, activation: .identity, gradInput: s.t + 23863424 &* s.n,
-            gradGamma: s.g + 823344, gradBeta: s.g + 823488, pool: pool)
-        s.profiler?.stop(394)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(92), pixels: 324 &* s.n,
+            channels: 136, gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 144800, savedInvStd: s.f + 144936,
+            activation: .identity, gradInput: s.tensor(252), gradGamma: s.g + 823344, gradBeta: s.g + 823488,
+            pool: pool)
+        s.profiler?.stop(438)
+        // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704,
+                beta: s.p + 743280, savedMean: s.f + 114848, savedInvStd: s.f + 115424, activation: .relu6,
+                output: s.tensor(254), pool: pool)
+            s.profiler?.stop(439)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
+                eps: 0.001, activation: .relu6, output: s.tensor(254), scratch: s.f + 114848, pool: pool)
+            s.profiler?.stop(440)
+        }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 32481152 &* s.n,
-            weights: s.p + 745008, pixels: 324 &* s.n, inChannels: 576, outChannels: 136,
-            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 745008, pool: pool)
-        s.profiler?.stop(395)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(254), weights: s.p + 745008,
+            pixels: 324 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(253), gradWeights: s.g + 745008,
+            pool: pool)
+        s.profiler?.stop(441)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 32294528 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 114848,
-            savedInvStd: s.f + 115424, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 742704,
-            gradBeta: s.g + 743280, pool: pool)
-        s.profiler?.stop(396)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(253), input: s.tensor(90), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
+            activation: .relu6, gradInput: s.tensor(253), gradGamma: s.g + 742704, gradBeta: s.g + 743280, pool: pool)
+        s.profiler?.stop(442)
+        // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000,
+                beta: s.p + 726576, savedMean: s.f + 113696, savedInvStd: s.f + 114272, activation: .relu6,
+                output: s.tensor(256), pool: pool)
+            s.profiler?.stop(443)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
+                eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 113696, pool: pool)
+            s.profiler?.stop(444)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 130400, count: 14400)
-        s.profiler?.stop(397)
+        s.profiler?.stop(445)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 32107904 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18, weights: s.f + 116000, gradInput: s.t + 23863424 &* s.n,
-            gradWeights: s.f + 130400, pool: pool)
-        s.profiler?.stop(398)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(253), input: s.tensor(256), batch: s.n, height: 18,
+            width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 116000, gradInput: s.tensor(255), gradWeights: s.f + 130400, pool: pool)
+        s.profiler?.stop(446)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 130400, channels: 576, kernel: 5, into: s.g + 728304)
-        s.profiler?.stop(399)
+        s.profiler?.stop(447)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31921280 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 113696,
-            savedInvStd: s.f + 114272, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 726000,
-            gradBeta: s.g + 726576, pool: pool)
-        s.profiler?.stop(400)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(88), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
+            activation: .relu6, gradInput: s.tensor(255), gradGamma: s.g + 726000, gradBeta: s.g + 726576, pool: pool)
+        s.profiler?.stop(448)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37688672 &* s.n,
-            weights: s.p + 670704, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 24050048 &* s.n, gradWeights: s.g + 670704, pool: pool)
-        s.profiler?.stop(401)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(86), weights: s.p + 670704,
+            pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(257), gradWeights: s.g + 670704,
+            pool: pool)
+        s.profiler?.stop(449)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38007696 &* s.n : nil, batch: s.n,
-            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        s.profiler?.stop(402)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(257),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.tensor(258), pool: pool)
+        s.profiler?.stop(450)
         // features.4.4.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37657568 &* s.n,
-            pixels: 324 &* s.n, channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 113504,
-            savedInvStd: s.f + 113600, activation: .identity, gradInput: s.t + 23863424 &* s.n,
-            gradGamma: s.g + 670320, gradBeta: s.g + 670416, pool: pool)
-        s.profiler?.stop(403)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(258), input: s.tensor(84), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 113504, savedInvStd: s.f + 113600,
+            activation: .identity, gradInput: s.tensor(258), gradGamma: s.g + 670320, gradBeta: s.g + 670416,
+            pool: pool)
+        s.profiler?.stop(451)
+        // features.4.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720,
+                beta: s.p + 613296, savedMean: s.f + 101984, savedInvStd: s.f + 102560, activation: .relu6,
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(452)
+        }
+        // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
+                eps: 0.001, activation: .relu6, output: s.tensor(260), scratch: s.f + 101984, pool: pool)
+            s.profiler?.stop(453)
+        }
         // features.4.4.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31734656 &* s.n,
-            weights: s.p + 615024, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 615024, pool: pool)
-        s.profiler?.stop(404)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 615024,
+            pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(259), gradWeights: s.g + 615024,
+            pool: pool)
+        s.profiler?.stop(454)
         // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 31548032 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 101984,
-            savedInvStd: s.f + 102560, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 612720,
-            gradBeta: s.g + 613296, pool: pool)
-        s.profiler?.stop(405)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(82), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
+            activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 612720, gradBeta: s.g + 613296, pool: pool)
+        s.profiler?.stop(455)
+        // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232,
+                beta: s.p + 605808, savedMean: s.f + 100832, savedInvStd: s.f + 101408, activation: .relu6,
+                output: s.tensor(262), pool: pool)
+            s.profiler?.stop(456)
+        }
+        // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
+                eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 100832, pool: pool)
+            s.profiler?.stop(457)
+        }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 108320, count: 5184)
-        s.profiler?.stop(406)
+        s.profiler?.stop(458)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 31361408 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 103136, gradInput: s.t + 23863424 &* s.n,
-            gradWeights: s.f + 108320, pool: pool)
-        s.profiler?.stop(407)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(262), batch: s.n, height: 18,
+            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 103136, gradInput: s.tensor(261), gradWeights: s.f + 108320, pool: pool)
+        s.profiler?.stop(459)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 108320, channels: 576, kernel: 3, into: s.g + 607536)
-        s.profiler?.stop(408)
+        s.profiler?.stop(460)
         // features.4.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31174784 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 100832,
-            savedInvStd: s.f + 101408, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 605232,
-            gradBeta: s.g + 605808, pool: pool)
-        s.profiler?.stop(409)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(261), input: s.tensor(80), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
+            activation: .relu6, gradInput: s.tensor(261), gradGamma: s.g + 605232, gradBeta: s.g + 605808, pool: pool)
+        s.profiler?.stop(461)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37626464 &* s.n,
-            weights: s.p + 549936, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 24081152 &* s.n, gradWeights: s.g + 549936, pool: pool)
-        s.profiler?.stop(410)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(261), input: s.tensor(78), weights: s.p + 549936,
+            pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(263), gradWeights: s.g + 549936,
+            pool: pool)
+        s.profiler?.stop(462)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 24081152 &* s.n, s.t + 24050048 &* s.n, count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(411)
+        TrainingKernels.accumulate(s.tensor(263), s.tensor(257), count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(463)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38007680 &* s.n : nil, batch: s.n,
-            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        s.profiler?.stop(412)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(263),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.tensor(264), pool: pool)
+        s.profiler?.stop(464)
         // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37595360 &* s.n,
-            pixels: 324 &* s.n, channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 100640,
-            savedInvStd: s.f + 100736, activation: .identity, gradInput: s.t + 23863424 &* s.n,
-            gradGamma: s.g + 549552, gradBeta: s.g + 549648, pool: pool)
-        s.profiler?.stop(413)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(264), input: s.tensor(76), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 100640, savedInvStd: s.f + 100736,
+            activation: .identity, gradInput: s.tensor(264), gradGamma: s.g + 549552, gradBeta: s.g + 549648,
+            pool: pool)
+        s.profiler?.stop(465)
+        // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952,
+                beta: s.p + 492528, savedMean: s.f + 89120, savedInvStd: s.f + 89696, activation: .relu6,
+                output: s.tensor(266), pool: pool)
+            s.profiler?.stop(466)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
+                eps: 0.001, activation: .relu6, output: s.tensor(266), scratch: s.f + 89120, pool: pool)
+            s.profiler?.stop(467)
+        }
         // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30988160 &* s.n,
-            weights: s.p + 494256, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 494256, pool: pool)
-        s.profiler?.stop(414)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(264), input: s.tensor(266), weights: s.p + 494256,
+            pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(265), gradWeights: s.g + 494256,
+            pool: pool)
+        s.profiler?.stop(468)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30801536 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 89120,
-            savedInvStd: s.f + 89696, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 491952,
-            gradBeta: s.g + 492528, pool: pool)
-        s.profiler?.stop(415)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(74), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 89120, savedInvStd: s.f + 89696,
+            activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 491952, gradBeta: s.g + 492528, pool: pool)
+        s.profiler?.stop(469)
+        // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464,
+                beta: s.p + 485040, savedMean: s.f + 87968, savedInvStd: s.f + 88544, activation: .relu6,
+                output: s.tensor(268), pool: pool)
+            s.profiler?.stop(470)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
+                eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 87968, pool: pool)
+            s.profiler?.stop(471)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 95456, count: 5184)
-        s.profiler?.stop(416)
+        s.profiler?.stop(472)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30614912 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 90272, gradInput: s.t + 23863424 &* s.n,
-            gradWeights: s.f + 95456, pool: pool)
-        s.profiler?.stop(417)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(268), batch: s.n, height: 18,
+            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 90272, gradInput: s.tensor(267), gradWeights: s.f + 95456, pool: pool)
+        s.profiler?.stop(473)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 95456, channels: 576, kernel: 3, into: s.g + 486768)
-        s.profiler?.stop(418)
+        s.profiler?.stop(474)
         // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30428288 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 87968,
-            savedInvStd: s.f + 88544, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 484464,
-            gradBeta: s.g + 485040, pool: pool)
-        s.profiler?.stop(419)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(267), input: s.tensor(72), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 87968, savedInvStd: s.f + 88544,
+            activation: .relu6, gradInput: s.tensor(267), gradGamma: s.g + 484464, gradBeta: s.g + 485040, pool: pool)
+        s.profiler?.stop(475)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37564256 &* s.n,
-            weights: s.p + 429168, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 24050048 &* s.n, gradWeights: s.g + 429168, pool: pool)
-        s.profiler?.stop(420)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(267), input: s.tensor(70), weights: s.p + 429168,
+            pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(269), gradWeights: s.g + 429168,
+            pool: pool)
+        s.profiler?.stop(476)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 24050048 &* s.n, s.t + 24081152 &* s.n, count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(421)
+        TrainingKernels.accumulate(s.tensor(269), s.tensor(263), count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(477)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38007664 &* s.n : nil, batch: s.n,
-            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        s.profiler?.stop(422)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(269),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.tensor(270), pool: pool)
+        s.profiler?.stop(478)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37533152 &* s.n,
-            pixels: 324 &* s.n, channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 87776,
-            savedInvStd: s.f + 87872, activation: .identity, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 428784,
-            gradBeta: s.g + 428880, pool: pool)
-        s.profiler?.stop(423)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(270), input: s.tensor(68), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 87776, savedInvStd: s.f + 87872,
+            activation: .identity, gradInput: s.tensor(270), gradGamma: s.g + 428784, gradBeta: s.g + 428880,
+            pool: pool)
+        s.profiler?.stop(479)
+        // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184,
+                beta: s.p + 371760, savedMean: s.f + 76256, savedInvStd: s.f + 76832, activation: .relu6,
+                output: s.tensor(272), pool: pool)
+            s.profiler?.stop(480)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
+                eps: 0.001, activation: .relu6, output: s.tensor(272), scratch: s.f + 76256, pool: pool)
+            s.profiler?.stop(481)
+        }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30241664 &* s.n,
-            weights: s.p + 373488, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 373488, pool: pool)
-        s.profiler?.stop(424)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(272), weights: s.p + 373488,
+            pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(271), gradWeights: s.g + 373488,
+            pool: pool)
+        s.profiler?.stop(482)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30055040 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 76256,
-            savedInvStd: s.f + 76832, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 371184,
-            gradBeta: s.g + 371760, pool: pool)
-        s.profiler?.stop(425)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(66), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 76256, savedInvStd: s.f + 76832,
+            activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 371184, gradBeta: s.g + 371760, pool: pool)
+        s.profiler?.stop(483)
+        // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696,
+                beta: s.p + 364272, savedMean: s.f + 75104, savedInvStd: s.f + 75680, activation: .relu6,
+                output: s.tensor(274), pool: pool)
+            s.profiler?.stop(484)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
+                eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 75104, pool: pool)
+            s.profiler?.stop(485)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 82592, count: 5184)
-        s.profiler?.stop(426)
+        s.profiler?.stop(486)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29868416 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 77408, gradInput: s.t + 23863424 &* s.n,
-            gradWeights: s.f + 82592, pool: pool)
-        s.profiler?.stop(427)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(274), batch: s.n, height: 18,
+            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 77408, gradInput: s.tensor(273), gradWeights: s.f + 82592, pool: pool)
+        s.profiler?.stop(487)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 82592, channels: 576, kernel: 3, into: s.g + 366000)
-        s.profiler?.stop(428)
+        s.profiler?.stop(488)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 29681792 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 75104,
-            savedInvStd: s.f + 75680, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 363696,
-            gradBeta: s.g + 364272, pool: pool)
-        s.profiler?.stop(429)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(64), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 75104, savedInvStd: s.f + 75680,
+            activation: .relu6, gradInput: s.tensor(273), gradGamma: s.g + 363696, gradBeta: s.g + 364272, pool: pool)
+        s.profiler?.stop(489)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37502048 &* s.n,
-            weights: s.p + 308400, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 24081152 &* s.n, gradWeights: s.g + 308400, pool: pool)
-        s.profiler?.stop(430)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(62), weights: s.p + 308400,
+            pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(275), gradWeights: s.g + 308400,
+            pool: pool)
+        s.profiler?.stop(490)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 24081152 &* s.n, s.t + 24050048 &* s.n, count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(431)
+        TrainingKernels.accumulate(s.tensor(275), s.tensor(269), count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(491)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 38007648 &* s.n : nil, batch: s.n,
-            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
-        s.profiler?.stop(432)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(275),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.tensor(276), pool: pool)
+        s.profiler?.stop(492)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37470944 &* s.n,
-            pixels: 324 &* s.n, channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 74912,
-            savedInvStd: s.f + 75008, activation: .identity, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 308016,
-            gradBeta: s.g + 308112, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(60), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 74912, savedInvStd: s.f + 75008,
+            activation: .identity, gradInput: s.tensor(276), gradGamma: s.g + 308016, gradBeta: s.g + 308112,
+            pool: pool)
+        s.profiler?.stop(493)
+        // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416,
+                beta: s.p + 250992, savedMean: s.f + 63392, savedInvStd: s.f + 63968, activation: .relu6,
+                output: s.tensor(278), pool: pool)
+            s.profiler?.stop(494)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
+                eps: 0.001, activation: .relu6, output: s.tensor(278), scratch: s.f + 63392, pool: pool)
+            s.profiler?.stop(495)
+        }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 29495168 &* s.n,
-            weights: s.p + 252720, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
-            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 252720, pool: pool)
-        s.profiler?.stop(434)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(278), weights: s.p + 252720,
+            pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(277), gradWeights: s.g + 252720,
+            pool: pool)
+        s.profiler?.stop(496)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29308544 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 63392,
-            savedInvStd: s.f + 63968, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 250416,
-            gradBeta: s.g + 250992, pool: pool)
-        s.profiler?.stop(435)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(58), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 63392, savedInvStd: s.f + 63968,
+            activation: .relu6, gradInput: s.tensor(277), gradGamma: s.g + 250416, gradBeta: s.g + 250992, pool: pool)
+        s.profiler?.stop(497)
+        // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928,
+                beta: s.p + 243504, savedMean: s.f + 62240, savedInvStd: s.f + 62816, activation: .relu6,
+                output: s.tensor(280), pool: pool)
+            s.profiler?.stop(498)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
+                eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 62240, pool: pool)
+            s.profiler?.stop(499)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 69728, count: 5184)
-        s.profiler?.stop(436)
+        s.profiler?.stop(500)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29121920 &* s.n,
-            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 64544, gradInput: s.t + 23863424 &* s.n,
-            gradWeights: s.f + 69728, pool: pool)
-        s.profiler?.stop(437)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(280), batch: s.n, height: 18,
+            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 64544, gradInput: s.tensor(279), gradWeights: s.f + 69728, pool: pool)
+        s.profiler?.stop(501)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 69728, channels: 576, kernel: 3, into: s.g + 245232)
-        s.profiler?.stop(438)
+        s.profiler?.stop(502)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 28935296 &* s.n,
-            pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 62240,
-            savedInvStd: s.f + 62816, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 242928,
-            gradBeta: s.g + 243504, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(56), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 62240, savedInvStd: s.f + 62816,
+            activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 242928, gradBeta: s.g + 243504, pool: pool)
+        s.profiler?.stop(503)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37439840 &* s.n,
-            weights: s.p + 187632, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
-            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 187632, pool: pool)
-        s.profiler?.stop(440)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(55), weights: s.p + 187632,
+            pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(281), gradWeights: s.g + 187632,
+            pool: pool)
+        s.profiler?.stop(504)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 23676800 &* s.n, s.t + 24081152 &* s.n, count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(441)
+        TrainingKernels.accumulate(s.tensor(281), s.tensor(275), count: 31104 &* s.n, pool: pool)
+        s.profiler?.stop(505)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 37408736 &* s.n,
-            pixels: 324 &* s.n, channels: 96, gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 62048,
-            savedInvStd: s.f + 62144, activation: .identity, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 187248,
-            gradBeta: s.g + 187344, pool: pool)
-        s.profiler?.stop(442)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(54), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 62048, savedInvStd: s.f + 62144,
+            activation: .identity, gradInput: s.tensor(281), gradGamma: s.g + 187248, gradBeta: s.g + 187344,
+            pool: pool)
+        s.profiler?.stop(506)
+        // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448,
+                beta: s.p + 158736, savedMean: s.f + 56288, savedInvStd: s.f + 56576, activation: .relu6,
+                output: s.tensor(283), pool: pool)
+            s.profiler?.stop(507)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
+                gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
+                eps: 0.001, activation: .relu6, output: s.tensor(283), scratch: s.f + 56288, pool: pool)
+            s.profiler?.stop(508)
+        }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 36389792 &* s.n,
-            weights: s.p + 159600, pixels: 324 &* s.n, inChannels: 288, outChannels: 96,
-            gradInput: s.t + 24029600 &* s.n, gradWeights: s.g + 159600, pool: pool)
-        s.profiler?.stop(443)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(281), input: s.tensor(283), weights: s.p + 159600,
+            pixels: 324 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(282), gradWeights: s.g + 159600,
+            pool: pool)
+        s.profiler?.stop(509)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24029600 &* s.n, input: s.t + 36296480 &* s.n,
-            pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 56288,
-            savedInvStd: s.f + 56576, activation: .relu6, gradInput: s.t + 24029600 &* s.n, gradGamma: s.g + 158448,
-            gradBeta: s.g + 158736, pool: pool)
-        s.profiler?.stop(444)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(52), pixels: 324 &* s.n,
+            channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 56288, savedInvStd: s.f + 56576,
+            activation: .relu6, gradInput: s.tensor(282), gradGamma: s.g + 158448, gradBeta: s.g + 158736, pool: pool)
+        s.profiler?.stop(510)
+        // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 55712, savedInvStd: s.f + 56000,
+                activation: .relu6, output: s.tensor(285), pool: pool)
+            s.profiler?.stop(511)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
+                eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 55712, pool: pool)
+            s.profiler?.stop(512)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 59456, count: 2592)
-        s.profiler?.stop(445)
+        s.profiler?.stop(513)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24029600 &* s.n, input: s.t + 23324000 &* s.n,
-            batch: s.n, height: 35, width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18, weights: s.f + 56864, gradInput: s.t + 23676800 &* s.n,
-            gradWeights: s.f + 59456, pool: pool)
-        s.profiler?.stop(446)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(285), batch: s.n, height: 35,
+            width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 56864, gradInput: s.tensor(284), gradWeights: s.f + 59456, pool: pool)
+        s.profiler?.stop(514)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 59456, channels: 288, kernel: 3, into: s.g + 155856)
-        s.profiler?.stop(447)
+        s.profiler?.stop(515)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 22971200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(50),
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 55712,
-            savedInvStd: s.f + 56000, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 154704,
+            savedInvStd: s.f + 56000, activation: .relu6, gradInput: s.tensor(284), gradGamma: s.g + 154704,
             gradBeta: s.g + 154992, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(516)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 36909296 &* s.n,
-            weights: s.p + 140880, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 23324000 &* s.n, gradWeights: s.g + 140880, pool: pool)
-        s.profiler?.stop(449)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(48), weights: s.p + 140880,
+            pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(286), gradWeights: s.g + 140880,
+            pool: pool)
+        s.profiler?.stop(517)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 23324000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38007632 &* s.n : nil, batch: s.n,
-            perImage: 58800, gradBranch: s.t + 23382800 &* s.n, pool: pool)
-        s.profiler?.stop(450)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(286),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 58800, gradBranch: s.tensor(287), pool: pool)
+        s.profiler?.stop(518)
         // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23382800 &* s.n, input: s.t + 36850496 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(287), input: s.tensor(46),
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 55616,
-            savedInvStd: s.f + 55664, activation: .identity, gradInput: s.t + 23382800 &* s.n, gradGamma: s.g + 140688,
+            savedInvStd: s.f + 55664, activation: .identity, gradInput: s.tensor(287), gradGamma: s.g + 140688,
             gradBeta: s.g + 140736, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(519)
+        // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 40640, savedInvStd: s.f + 40928,
+                activation: .relu6, output: s.tensor(289), pool: pool)
+            s.profiler?.stop(520)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
+                eps: 0.001, activation: .relu6, output: s.tensor(289), scratch: s.f + 40640, pool: pool)
+            s.profiler?.stop(521)
+        }
         // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23382800 &* s.n, input: s.t + 22618400 &* s.n,
-            weights: s.p + 126864, pixels: 1225 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 22971200 &* s.n, gradWeights: s.g + 126864, pool: pool)
-        s.profiler?.stop(452)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(287), input: s.tensor(289), weights: s.p + 126864,
+            pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(288), gradWeights: s.g + 126864,
+            pool: pool)
+        s.profiler?.stop(522)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22971200 &* s.n, input: s.t + 22265600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(288), input: s.tensor(44),
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 40640,
-            savedInvStd: s.f + 40928, activation: .relu6, gradInput: s.t + 22971200 &* s.n, gradGamma: s.g + 125712,
+            savedInvStd: s.f + 40928, activation: .relu6, gradInput: s.tensor(288), gradGamma: s.g + 125712,
             gradBeta: s.g + 126000, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(523)
+        // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 40064, savedInvStd: s.f + 40352,
+                activation: .relu6, output: s.tensor(291), pool: pool)
+            s.profiler?.stop(524)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
+                eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 40064, pool: pool)
+            s.profiler?.stop(525)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 48416, count: 7200)
-        s.profiler?.stop(454)
+        s.profiler?.stop(526)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22971200 &* s.n, input: s.t + 21912800 &* s.n,
-            batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 35, outWidth: 35, weights: s.f + 41216, gradInput: s.t + 22265600 &* s.n,
-            gradWeights: s.f + 48416, pool: pool)
-        s.profiler?.stop(455)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(291), batch: s.n, height: 35,
+            width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
+            weights: s.f + 41216, gradInput: s.tensor(290), gradWeights: s.f + 48416, pool: pool)
+        s.profiler?.stop(527)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 48416, channels: 288, kernel: 5, into: s.g + 118512)
-        s.profiler?.stop(456)
+        s.profiler?.stop(528)
         // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22265600 &* s.n, input: s.t + 21560000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(42),
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 40064,
-            savedInvStd: s.f + 40352, activation: .relu6, gradInput: s.t + 22265600 &* s.n, gradGamma: s.g + 117360,
+            savedInvStd: s.f + 40352, activation: .relu6, gradInput: s.tensor(290), gradGamma: s.g + 117360,
             gradBeta: s.g + 117648, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(529)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22265600 &* s.n, input: s.t + 36791696 &* s.n,
-            weights: s.p + 103536, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 21912800 &* s.n, gradWeights: s.g + 103536, pool: pool)
-        s.profiler?.stop(458)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(40), weights: s.p + 103536,
+            pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(292), gradWeights: s.g + 103536,
+            pool: pool)
+        s.profiler?.stop(530)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 21912800 &* s.n, s.t + 23324000 &* s.n, count: 58800 &* s.n, pool: pool)
-        s.profiler?.stop(459)
+        TrainingKernels.accumulate(s.tensor(292), s.tensor(286), count: 58800 &* s.n, pool: pool)
+        s.profiler?.stop(531)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 21912800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 38007616 &* s.n : nil, batch: s.n,
-            perImage: 58800, gradBranch: s.t + 21971600 &* s.n, pool: pool)
-        s.profiler?.stop(460)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(292),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
+            perImage: 58800, gradBranch: s.tensor(293), pool: pool)
+        s.profiler?.stop(532)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21971600 &* s.n, input: s.t + 36732896 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(293), input: s.tensor(38),
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 39968,
-            savedInvStd: s.f + 40016, activation: .identity, gradInput: s.t + 21971600 &* s.n, gradGamma: s.g + 103344,
+            savedInvStd: s.f + 40016, activation: .identity, gradInput: s.tensor(293), gradGamma: s.g + 103344,
             gradBeta: s.g + 103392, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(533)
+        // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368,
+                beta: s.p + 88656, savedMean: s.f + 24992, savedInvStd: s.f + 25280, activation: .relu6,
+                output: s.tensor(295), pool: pool)
+            s.profiler?.stop(534)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
+                activation: .relu6, output: s.tensor(295), scratch: s.f + 24992, pool: pool)
+            s.profiler?.stop(535)
+        }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21971600 &* s.n, input: s.t + 21207200 &* s.n,
-            weights: s.p + 89520, pixels: 1225 &* s.n, inChannels: 288, outChannels: 48,
-            gradInput: s.t + 21560000 &* s.n, gradWeights: s.g + 89520, pool: pool)
-        s.profiler?.stop(462)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(295), weights: s.p + 89520,
+            pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(294), gradWeights: s.g + 89520,
+            pool: pool)
+        s.profiler?.stop(536)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21560000 &* s.n, input: s.t + 20854400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(36),
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 24992,
-            savedInvStd: s.f + 25280, activation: .relu6, gradInput: s.t + 21560000 &* s.n, gradGamma: s.g + 88368,
+            savedInvStd: s.f + 25280, activation: .relu6, gradInput: s.tensor(294), gradGamma: s.g + 88368,
             gradBeta: s.g + 88656, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(537)
+        // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016,
+                beta: s.p + 80304, savedMean: s.f + 24416, savedInvStd: s.f + 24704, activation: .relu6,
+                output: s.tensor(297), pool: pool)
+            s.profiler?.stop(538)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
+                activation: .relu6, output: s.tensor(297), scratch: s.f + 24416, pool: pool)
+            s.profiler?.stop(539)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 32768, count: 7200)
-        s.profiler?.stop(464)
+        s.profiler?.stop(540)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 21560000 &* s.n, input: s.t + 15405600 &* s.n,
-            batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 35, outWidth: 35, weights: s.f + 25568, gradInput: s.t + 20854400 &* s.n,
-            gradWeights: s.f + 32768, pool: pool)
-        s.profiler?.stop(465)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(297), batch: s.n, height: 35,
+            width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
+            weights: s.f + 25568, gradInput: s.tensor(296), gradWeights: s.f + 32768, pool: pool)
+        s.profiler?.stop(541)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 32768, channels: 288, kernel: 5, into: s.g + 81168)
-        s.profiler?.stop(466)
+        s.profiler?.stop(542)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 15052800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(296), input: s.tensor(34),
             pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016, beta: s.p + 80304, savedMean: s.f + 24416,
-            savedInvStd: s.f + 24704, activation: .relu6, gradInput: s.t + 20854400 &* s.n, gradGamma: s.g + 80016,
+            savedInvStd: s.f + 24704, activation: .relu6, gradInput: s.tensor(296), gradGamma: s.g + 80016,
             gradBeta: s.g + 80304, pool: pool)
-        s.profiler?.stop(467)
+        s.profiler?.stop(543)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 36674096 &* s.n,
-            weights: s.p + 66192, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
-            gradInput: s.t + 15052800 &* s.n, gradWeights: s.g + 66192, pool: pool)
-        s.profiler?.stop(468)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(296), input: s.tensor(33), weights: s.p + 66192,
+            pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(298), gradWeights: s.g + 66192,
+            pool: pool)
+        s.profiler?.stop(544)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 15052800 &* s.n, s.t + 21912800 &* s.n, count: 58800 &* s.n, pool: pool)
-        s.profiler?.stop(469)
+        TrainingKernels.accumulate(s.tensor(298), s.tensor(292), count: 58800 &* s.n, pool: pool)
+        s.profiler?.stop(545)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 36615296 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(32),
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 66000, beta: s.p + 66048, savedMean: s.f + 24320,
-            savedInvStd: s.f + 24368, activation: .identity, gradInput: s.t + 15052800 &* s.n, gradGamma: s.g + 66000,
+            savedInvStd: s.f + 24368, activation: .identity, gradInput: s.tensor(298), gradGamma: s.g + 66000,
             gradBeta: s.g + 66048, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(546)
+        // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016,
+                beta: s.p + 56208, savedMean: s.f + 14336, savedInvStd: s.f + 14528, activation: .relu6,
+                output: s.tensor(300), pool: pool)
+            s.profiler?.stop(547)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
+                gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
+                activation: .relu6, output: s.tensor(300), scratch: s.f + 14336, pool: pool)
+            s.profiler?.stop(548)
+        }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 28700096 &* s.n,
-            weights: s.p + 56784, pixels: 1225 &* s.n, inChannels: 192, outChannels: 48,
-            gradInput: s.t + 20854400 &* s.n, gradWeights: s.g + 56784, pool: pool)
-        s.profiler?.stop(471)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), weights: s.p + 56784,
+            pixels: 1225 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(299), gradWeights: s.g + 56784,
+            pool: pool)
+        s.profiler?.stop(549)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 15758400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(30),
             pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 14336,
-            savedInvStd: s.f + 14528, activation: .relu6, gradInput: s.t + 20854400 &* s.n, gradGamma: s.g + 56016,
+            savedInvStd: s.f + 14528, activation: .relu6, gradInput: s.tensor(299), gradGamma: s.g + 56016,
             gradBeta: s.g + 56208, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(550)
+        // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448,
+                beta: s.p + 50640, savedMean: s.f + 13952, savedInvStd: s.f + 14144, activation: .relu6,
+                output: s.tensor(302), pool: pool)
+            s.profiler?.stop(551)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
+                activation: .relu6, output: s.tensor(302), scratch: s.f + 13952, pool: pool)
+            s.profiler?.stop(552)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 19520, count: 4800)
-        s.profiler?.stop(473)
+        s.profiler?.stop(553)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 14112000 &* s.n,
-            batch: s.n, height: 70, width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 35, outWidth: 35, weights: s.f + 14720, gradInput: s.t + 15052800 &* s.n,
-            gradWeights: s.f + 19520, pool: pool)
-        s.profiler?.stop(474)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(302), batch: s.n, height: 70,
+            width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35,
+            weights: s.f + 14720, gradInput: s.tensor(301), gradWeights: s.f + 19520, pool: pool)
+        s.profiler?.stop(554)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 19520, channels: 192, kernel: 5, into: s.g + 51216)
-        s.profiler?.stop(475)
+        s.profiler?.stop(555)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 13171200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(301), input: s.tensor(28),
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 13952,
-            savedInvStd: s.f + 14144, activation: .relu6, gradInput: s.t + 15052800 &* s.n, gradGamma: s.g + 50448,
+            savedInvStd: s.f + 14144, activation: .relu6, gradInput: s.tensor(301), gradGamma: s.g + 50448,
             gradBeta: s.g + 50640, pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(556)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 33451776 &* s.n,
-            weights: s.p + 44304, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 14112000 &* s.n, gradWeights: s.g + 44304, pool: pool)
-        s.profiler?.stop(477)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(301), input: s.tensor(26), weights: s.p + 44304,
+            pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(303), gradWeights: s.g + 44304,
+            pool: pool)
+        s.profiler?.stop(557)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 14112000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38007600 &* s.n : nil, batch: s.n,
-            perImage: 156800, gradBranch: s.t + 14268800 &* s.n, pool: pool)
-        s.profiler?.stop(478)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(303),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 156800, gradBranch: s.tensor(304), pool: pool)
+        s.profiler?.stop(558)
         // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14268800 &* s.n, input: s.t + 33294976 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(304), input: s.tensor(24),
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 13888,
-            savedInvStd: s.f + 13920, activation: .identity, gradInput: s.t + 14268800 &* s.n, gradGamma: s.g + 44176,
+            savedInvStd: s.f + 13920, activation: .identity, gradInput: s.tensor(304), gradGamma: s.g + 44176,
             gradBeta: s.g + 44208, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(559)
+        // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264,
+                beta: s.p + 37456, savedMean: s.f + 10048, savedInvStd: s.f + 10240, activation: .relu6,
+                output: s.tensor(306), pool: pool)
+            s.profiler?.stop(560)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
+                activation: .relu6, output: s.tensor(306), scratch: s.f + 10048, pool: pool)
+            s.profiler?.stop(561)
+        }
         // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14268800 &* s.n, input: s.t + 12230400 &* s.n,
-            weights: s.p + 38032, pixels: 4900 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 13171200 &* s.n, gradWeights: s.g + 38032, pool: pool)
-        s.profiler?.stop(480)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(304), input: s.tensor(306), weights: s.p + 38032,
+            pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(305), gradWeights: s.g + 38032,
+            pool: pool)
+        s.profiler?.stop(562)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13171200 &* s.n, input: s.t + 11289600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(305), input: s.tensor(22),
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 10048,
-            savedInvStd: s.f + 10240, activation: .relu6, gradInput: s.t + 13171200 &* s.n, gradGamma: s.g + 37264,
+            savedInvStd: s.f + 10240, activation: .relu6, gradInput: s.tensor(305), gradGamma: s.g + 37264,
             gradBeta: s.g + 37456, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(563)
+        // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768,
+                beta: s.p + 34960, savedMean: s.f + 9664, savedInvStd: s.f + 9856, activation: .relu6,
+                output: s.tensor(308), pool: pool)
+            s.profiler?.stop(564)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
+                activation: .relu6, output: s.tensor(308), scratch: s.f + 9664, pool: pool)
+            s.profiler?.stop(565)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12160, count: 1728)
-        s.profiler?.stop(482)
+        s.profiler?.stop(566)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13171200 &* s.n, input: s.t + 10348800 &* s.n,
-            batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 70, outWidth: 70, weights: s.f + 10432, gradInput: s.t + 11289600 &* s.n,
-            gradWeights: s.f + 12160, pool: pool)
-        s.profiler?.stop(483)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(305), input: s.tensor(308), batch: s.n, height: 70,
+            width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
+            weights: s.f + 10432, gradInput: s.tensor(307), gradWeights: s.f + 12160, pool: pool)
+        s.profiler?.stop(567)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 12160, channels: 192, kernel: 3, into: s.g + 35536)
-        s.profiler?.stop(484)
+        s.profiler?.stop(568)
         // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11289600 &* s.n, input: s.t + 9408000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(20),
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 9664,
-            savedInvStd: s.f + 9856, activation: .relu6, gradInput: s.t + 11289600 &* s.n, gradGamma: s.g + 34768,
+            savedInvStd: s.f + 9856, activation: .relu6, gradInput: s.tensor(307), gradGamma: s.g + 34768,
             gradBeta: s.g + 34960, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(569)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11289600 &* s.n, input: s.t + 33138176 &* s.n,
-            weights: s.p + 28624, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 10348800 &* s.n, gradWeights: s.g + 28624, pool: pool)
-        s.profiler?.stop(486)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(18), weights: s.p + 28624,
+            pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(309), gradWeights: s.g + 28624,
+            pool: pool)
+        s.profiler?.stop(570)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 10348800 &* s.n, s.t + 14112000 &* s.n, count: 156800 &* s.n, pool: pool)
-        s.profiler?.stop(487)
+        TrainingKernels.accumulate(s.tensor(309), s.tensor(303), count: 156800 &* s.n, pool: pool)
+        s.profiler?.stop(571)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 10348800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 38007584 &* s.n : nil, batch: s.n,
-            perImage: 156800, gradBranch: s.t + 10505600 &* s.n, pool: pool)
-        s.profiler?.stop(488)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 156800, gradBranch: s.tensor(310), pool: pool)
+        s.profiler?.stop(572)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10505600 &* s.n, input: s.t + 32981376 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(16),
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9600,
-            savedInvStd: s.f + 9632, activation: .identity, gradInput: s.t + 10505600 &* s.n, gradGamma: s.g + 28496,
+            savedInvStd: s.f + 9632, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 28496,
             gradBeta: s.g + 28528, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(573)
+        // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584,
+                beta: s.p + 21776, savedMean: s.f + 5760, savedInvStd: s.f + 5952, activation: .relu6,
+                output: s.tensor(312), pool: pool)
+            s.profiler?.stop(574)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
+                activation: .relu6, output: s.tensor(312), scratch: s.f + 5760, pool: pool)
+            s.profiler?.stop(575)
+        }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10505600 &* s.n, input: s.t + 8467200 &* s.n,
-            weights: s.p + 22352, pixels: 4900 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 9408000 &* s.n, gradWeights: s.g + 22352, pool: pool)
-        s.profiler?.stop(490)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 22352,
+            pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(311), gradWeights: s.g + 22352,
+            pool: pool)
+        s.profiler?.stop(576)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9408000 &* s.n, input: s.t + 7526400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(311), input: s.tensor(14),
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 5760,
-            savedInvStd: s.f + 5952, activation: .relu6, gradInput: s.t + 9408000 &* s.n, gradGamma: s.g + 21584,
+            savedInvStd: s.f + 5952, activation: .relu6, gradInput: s.tensor(311), gradGamma: s.g + 21584,
             gradBeta: s.g + 21776, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(577)
+        // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088,
+                beta: s.p + 19280, savedMean: s.f + 5376, savedInvStd: s.f + 5568, activation: .relu6,
+                output: s.tensor(314), pool: pool)
+            s.profiler?.stop(578)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
+                activation: .relu6, output: s.tensor(314), scratch: s.f + 5376, pool: pool)
+            s.profiler?.stop(579)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 7872, count: 1728)
-        s.profiler?.stop(492)
+        s.profiler?.stop(580)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9408000 &* s.n, input: s.t + 6585600 &* s.n,
-            batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 70, outWidth: 70, weights: s.f + 6144, gradInput: s.t + 7526400 &* s.n, gradWeights: s.f + 7872,
-            pool: pool)
-        s.profiler?.stop(493)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(311), input: s.tensor(314), batch: s.n, height: 70,
+            width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
+            weights: s.f + 6144, gradInput: s.tensor(313), gradWeights: s.f + 7872, pool: pool)
+        s.profiler?.stop(581)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 7872, channels: 192, kernel: 3, into: s.g + 19856)
-        s.profiler?.stop(494)
+        s.profiler?.stop(582)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7526400 &* s.n, input: s.t + 5644800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(313), input: s.tensor(12),
             pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 5376,
-            savedInvStd: s.f + 5568, activation: .relu6, gradInput: s.t + 7526400 &* s.n, gradGamma: s.g + 19088,
+            savedInvStd: s.f + 5568, activation: .relu6, gradInput: s.tensor(313), gradGamma: s.g + 19088,
             gradBeta: s.g + 19280, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(583)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7526400 &* s.n, input: s.t + 32824576 &* s.n,
-            weights: s.p + 12944, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 5644800 &* s.n, gradWeights: s.g + 12944, pool: pool)
-        s.profiler?.stop(496)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(313), input: s.tensor(11), weights: s.p + 12944,
+            pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(315), gradWeights: s.g + 12944,
+            pool: pool)
+        s.profiler?.stop(584)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 5644800 &* s.n, s.t + 10348800 &* s.n, count: 156800 &* s.n, pool: pool)
-        s.profiler?.stop(497)
+        TrainingKernels.accumulate(s.tensor(315), s.tensor(309), count: 156800 &* s.n, pool: pool)
+        s.profiler?.stop(585)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 32667776 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(10),
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 5312,
-            savedInvStd: s.f + 5344, activation: .identity, gradInput: s.t + 5644800 &* s.n, gradGamma: s.g + 12816,
+            savedInvStd: s.f + 5344, activation: .identity, gradInput: s.tensor(315), gradGamma: s.g + 12816,
             gradBeta: s.g + 12848, pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(586)
+        // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632,
+                beta: s.p + 7776, savedMean: s.f + 2432, savedInvStd: s.f + 2576, activation: .relu6,
+                output: s.tensor(317), pool: pool)
+            s.profiler?.stop(587)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
+                gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
+                activation: .relu6, output: s.tensor(317), scratch: s.f + 2432, pool: pool)
+            s.profiler?.stop(588)
+        }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 16699200 &* s.n,
-            weights: s.p + 8208, pixels: 4900 &* s.n, inChannels: 144, outChannels: 32,
-            gradInput: s.t + 8467200 &* s.n, gradWeights: s.g + 8208, pool: pool)
-        s.profiler?.stop(499)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(317), weights: s.p + 8208,
+            pixels: 4900 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(316), gradWeights: s.g + 8208,
+            pool: pool)
+        s.profiler?.stop(589)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8467200 &* s.n, input: s.t + 15993600 &* s.n,
-            pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2432,
-            savedInvStd: s.f + 2576, activation: .relu6, gradInput: s.t + 8467200 &* s.n, gradGamma: s.g + 7632,
-            gradBeta: s.g + 7776, pool: pool)
-        s.profiler?.stop(500)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(316), input: s.tensor(8), pixels: 4900 &* s.n,
+            channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2432, savedInvStd: s.f + 2576,
+            activation: .relu6, gradInput: s.tensor(316), gradGamma: s.g + 7632, gradBeta: s.g + 7776, pool: pool)
+        s.profiler?.stop(590)
+        // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
+                beta: s.p + 5904, savedMean: s.f + 2144, savedInvStd: s.f + 2288, activation: .relu6,
+                output: s.tensor(319), pool: pool)
+            s.profiler?.stop(591)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
+                gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
+                activation: .relu6, output: s.tensor(319), scratch: s.f + 2144, pool: pool)
+            s.profiler?.stop(592)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4016, count: 1296)
-        s.profiler?.stop(501)
+        s.profiler?.stop(593)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8467200 &* s.n, input: s.t + 2822400 &* s.n,
-            batch: s.n, height: 140, width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 70, outWidth: 70, weights: s.f + 2720, gradInput: s.t + 5644800 &* s.n, gradWeights: s.f + 4016,
-            pool: pool)
-        s.profiler?.stop(502)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(316), input: s.tensor(319), batch: s.n, height: 140,
+            width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70,
+            weights: s.f + 2720, gradInput: s.tensor(318), gradWeights: s.f + 4016, pool: pool)
+        s.profiler?.stop(594)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4016, channels: 144, kernel: 3, into: s.g + 6336)
-        s.profiler?.stop(503)
+        s.profiler?.stop(595)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t, pixels: 19600 &* s.n,
-            channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2144, savedInvStd: s.f + 2288,
-            activation: .relu6, gradInput: s.t + 5644800 &* s.n, gradGamma: s.g + 5760, gradBeta: s.g + 5904,
-            pool: pool)
-        s.profiler?.stop(504)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(6),
+            pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2144,
+            savedInvStd: s.f + 2288, activation: .relu6, gradInput: s.tensor(318), gradGamma: s.g + 5760,
+            gradBeta: s.g + 5904, pool: pool)
+        s.profiler?.stop(596)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 20384000 &* s.n,
-            weights: s.p + 2304, pixels: 19600 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 627200 &* s.n, gradWeights: s.g + 2304, pool: pool)
-        s.profiler?.stop(505)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(5), weights: s.p + 2304,
+            pixels: 19600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(320), gradWeights: s.g + 2304,
+            pool: pool)
+        s.profiler?.stop(597)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 140, 140, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 19913600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(320), input: s.tensor(4),
             pixels: 19600 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 2096,
-            savedInvStd: s.f + 2120, activation: .identity, gradInput: s.t + 627200 &* s.n, gradGamma: s.g + 2176,
+            savedInvStd: s.f + 2120, activation: .identity, gradInput: s.tensor(320), gradGamma: s.g + 2176,
             gradBeta: s.g + 2208, pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(598)
+        // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 1456, savedInvStd: s.f + 1488, activation: .relu6,
+                output: s.tensor(322), pool: pool)
+            s.profiler?.stop(599)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.tensor(322), scratch: s.f + 1456, pool: pool)
+            s.profiler?.stop(600)
+        }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 19286400 &* s.n,
-            weights: s.p + 1408, pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.t,
-            gradWeights: s.g + 1408, pool: pool)
-        s.profiler?.stop(507)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(320), input: s.tensor(322), weights: s.p + 1408,
+            pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(321), gradWeights: s.g + 1408,
+            pool: pool)
+        s.profiler?.stop(601)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 18659200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(2),
             pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1456,
-            savedInvStd: s.f + 1488, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
-            pool: pool)
-        s.profiler?.stop(508)
+            savedInvStd: s.f + 1488, activation: .relu6, gradInput: s.tensor(321), gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(602)
+        // features.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 1392, savedInvStd: s.f + 1424, activation: .relu6,
+                output: s.tensor(324), pool: pool)
+            s.profiler?.stop(603)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.tensor(324), scratch: s.f + 1392, pool: pool)
+            s.profiler?.stop(604)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1808, count: 288)
-        s.profiler?.stop(509)
+        s.profiler?.stop(605)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 18032000 &* s.n, batch: s.n, height: 140,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(324), batch: s.n, height: 140,
             width: 140, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
-            weights: s.f + 1520, gradInput: s.t + 627200 &* s.n, gradWeights: s.f + 1808, pool: pool)
-        s.profiler?.stop(510)
+            weights: s.f + 1520, gradInput: s.tensor(323), gradWeights: s.f + 1808, pool: pool)
+        s.profiler?.stop(606)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1808, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(511)
+        s.profiler?.stop(607)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 17404800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(323), input: s.tensor(0),
             pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1392,
-            savedInvStd: s.f + 1424, activation: .relu6, gradInput: s.t + 627200 &* s.n, gradGamma: s.g + 864,
+            savedInvStd: s.f + 1424, activation: .relu6, gradInput: s.tensor(323), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(608)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 627200 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(323), input: s.x, batch: s.n, inChannels: 3,
             height: 280, width: 280, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(609)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (17404800, 10113600),  // 0: features.0 conv output, 627,200 floats per image
+        (18032000, 0),  // 1: features.0 output, 627,200 floats per image
+        (18659200, 10740800),  // 2: features.1.0.block.0 conv output, 627,200 floats per image
+        (19286400, 0),  // 3: features.1.0.block.0 output, 627,200 floats per image
+        (19913600, 11368000),  // 4: features.1.0.block.1 conv output, 470,400 floats per image
+        (20384000, 11838400),  // 5: features.1.0.block.1 output, 470,400 floats per image
+        (0, 0),  // 6: features.2.0.block.0 conv output, 2,822,400 floats per image
+        (2822400, 2822400),  // 7: features.2.0.block.0 output, 2,822,400 floats per image
+        (15993600, 9408000),  // 8: features.2.0.block.1 conv output, 705,600 floats per image
+        (16699200, 2822400),  // 9: features.2.0.block.1 output, 705,600 floats per image
+        (32667776, 17318464),  // 10: features.2.0.block.2 conv output, 156,800 floats per image
+        (32824576, 17475264),  // 11: features.2.0.block.2 output, 156,800 floats per image
+        (5644800, 2822400),  // 12: features.2.1.block.0 conv output, 940,800 floats per image
+        (6585600, 3763200),  // 13: features.2.1.block.0 output, 940,800 floats per image
+        (7526400, 4704000),  // 14: features.2.1.block.1 conv output, 940,800 floats per image
+        (8467200, 3763200),  // 15: features.2.1.block.1 output, 940,800 floats per image
+        (32981376, 17632064),  // 16: features.2.1.block.2 conv output, 156,800 floats per image
+        (9408000, 3763200),  // 17: features.2.1.block.2 output, 156,800 floats per image
+        (33138176, 17788864),  // 18: features.2.1 output, 156,800 floats per image
+        (38007584, 20790736),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (9408000, 3763200),  // 20: features.2.2.block.0 conv output, 940,800 floats per image
+        (10348800, 5644800),  // 21: features.2.2.block.0 output, 940,800 floats per image
+        (11289600, 6585600),  // 22: features.2.2.block.1 conv output, 940,800 floats per image
+        (12230400, 5644800),  // 23: features.2.2.block.1 output, 940,800 floats per image
+        (33294976, 17945664),  // 24: features.2.2.block.2 conv output, 156,800 floats per image
+        (13171200, 5644800),  // 25: features.2.2.block.2 output, 156,800 floats per image
+        (33451776, 18102464),  // 26: features.2.2 output, 156,800 floats per image
+        (38007600, 20790752),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (13171200, 5644800),  // 28: features.3.0.block.0 conv output, 940,800 floats per image
+        (14112000, 7526400),  // 29: features.3.0.block.0 output, 940,800 floats per image
+        (15758400, 15217024),  // 30: features.3.0.block.1 conv output, 235,200 floats per image
+        (28700096, 7526400),  // 31: features.3.0.block.1 output, 235,200 floats per image
+        (36615296, 19367344),  // 32: features.3.0.block.2 conv output, 58,800 floats per image
+        (36674096, 19426144),  // 33: features.3.0.block.2 output, 58,800 floats per image
+        (15052800, 7526400),  // 34: features.3.1.block.0 conv output, 352,800 floats per image
+        (15405600, 7879200),  // 35: features.3.1.block.0 output, 352,800 floats per image
+        (20854400, 8232000),  // 36: features.3.1.block.1 conv output, 352,800 floats per image
+        (21207200, 7879200),  // 37: features.3.1.block.1 output, 352,800 floats per image
+        (36732896, 19484944),  // 38: features.3.1.block.2 conv output, 58,800 floats per image
+        (21560000, 7879200),  // 39: features.3.1.block.2 output, 58,800 floats per image
+        (36791696, 19543744),  // 40: features.3.1 output, 58,800 floats per image
+        (38007616, 20790768),  // 41: features.3.1 drop-path keep, 1 floats per image
+        (21560000, 7879200),  // 42: features.3.2.block.0 conv output, 352,800 floats per image
+        (21912800, 8584800),  // 43: features.3.2.block.0 output, 352,800 floats per image
+        (22265600, 8937600),  // 44: features.3.2.block.1 conv output, 352,800 floats per image
+        (22618400, 8584800),  // 45: features.3.2.block.1 output, 352,800 floats per image
+        (36850496, 19602544),  // 46: features.3.2.block.2 conv output, 58,800 floats per image
+        (22971200, 8584800),  // 47: features.3.2.block.2 output, 58,800 floats per image
+        (36909296, 19661344),  // 48: features.3.2 output, 58,800 floats per image
+        (38007632, 20790784),  // 49: features.3.2 drop-path keep, 1 floats per image
+        (22971200, 8584800),  // 50: features.4.0.block.0 conv output, 352,800 floats per image
+        (23324000, 12308800),  // 51: features.4.0.block.0 output, 352,800 floats per image
+        (36296480, 19274032),  // 52: features.4.0.block.1 conv output, 93,312 floats per image
+        (36389792, 9290400),  // 53: features.4.0.block.1 output, 93,312 floats per image
+        (37408736, 20160784),  // 54: features.4.0.block.2 conv output, 31,104 floats per image
+        (37439840, 20191888),  // 55: features.4.0.block.2 output, 31,104 floats per image
+        (28935296, 15452224),  // 56: features.4.1.block.0 conv output, 186,624 floats per image
+        (29121920, 12308800),  // 57: features.4.1.block.0 output, 186,624 floats per image
+        (29308544, 15638848),  // 58: features.4.1.block.1 conv output, 186,624 floats per image
+        (29495168, 12308800),  // 59: features.4.1.block.1 output, 186,624 floats per image
+        (37470944, 20222992),  // 60: features.4.1.block.2 conv output, 31,104 floats per image
+        (23676800, 9290400),  // 61: features.4.1.block.2 output, 31,104 floats per image
+        (37502048, 20254096),  // 62: features.4.1 output, 31,104 floats per image
+        (38007648, 20790800),  // 63: features.4.1 drop-path keep, 1 floats per image
+        (29681792, 15825472),  // 64: features.4.2.block.0 conv output, 186,624 floats per image
+        (29868416, 12308800),  // 65: features.4.2.block.0 output, 186,624 floats per image
+        (30055040, 16012096),  // 66: features.4.2.block.1 conv output, 186,624 floats per image
+        (30241664, 12308800),  // 67: features.4.2.block.1 output, 186,624 floats per image
+        (37533152, 20285200),  // 68: features.4.2.block.2 conv output, 31,104 floats per image
+        (23676800, 9290400),  // 69: features.4.2.block.2 output, 31,104 floats per image
+        (37564256, 20316304),  // 70: features.4.2 output, 31,104 floats per image
+        (38007664, 20790816),  // 71: features.4.2 drop-path keep, 1 floats per image
+        (30428288, 16198720),  // 72: features.4.3.block.0 conv output, 186,624 floats per image
+        (30614912, 12308800),  // 73: features.4.3.block.0 output, 186,624 floats per image
+        (30801536, 16385344),  // 74: features.4.3.block.1 conv output, 186,624 floats per image
+        (30988160, 12308800),  // 75: features.4.3.block.1 output, 186,624 floats per image
+        (37595360, 20347408),  // 76: features.4.3.block.2 conv output, 31,104 floats per image
+        (23676800, 9290400),  // 77: features.4.3.block.2 output, 31,104 floats per image
+        (37626464, 20378512),  // 78: features.4.3 output, 31,104 floats per image
+        (38007680, 20790832),  // 79: features.4.3 drop-path keep, 1 floats per image
+        (31174784, 16571968),  // 80: features.4.4.block.0 conv output, 186,624 floats per image
+        (31361408, 12308800),  // 81: features.4.4.block.0 output, 186,624 floats per image
+        (31548032, 16758592),  // 82: features.4.4.block.1 conv output, 186,624 floats per image
+        (31734656, 12308800),  // 83: features.4.4.block.1 output, 186,624 floats per image
+        (37657568, 20409616),  // 84: features.4.4.block.2 conv output, 31,104 floats per image
+        (23676800, 9290400),  // 85: features.4.4.block.2 output, 31,104 floats per image
+        (37688672, 20440720),  // 86: features.4.4 output, 31,104 floats per image
+        (38007696, 20790848),  // 87: features.4.4 drop-path keep, 1 floats per image
+        (31921280, 16945216),  // 88: features.5.0.block.0 conv output, 186,624 floats per image
+        (32107904, 12308800),  // 89: features.5.0.block.0 output, 186,624 floats per image
+        (32294528, 17131840),  // 90: features.5.0.block.1 conv output, 186,624 floats per image
+        (32481152, 12308800),  // 91: features.5.0.block.1 output, 186,624 floats per image
+        (36968096, 19720144),  // 92: features.5.0.block.2 conv output, 44,064 floats per image
+        (37012160, 19764208),  // 93: features.5.0.block.2 output, 44,064 floats per image
+        (23676800, 12308800),  // 94: features.5.1.block.0 conv output, 264,384 floats per image
+        (23941184, 12573184),  // 95: features.5.1.block.0 output, 264,384 floats per image
+        (24205568, 12837568),  // 96: features.5.1.block.1 conv output, 264,384 floats per image
+        (24469952, 12573184),  // 97: features.5.1.block.1 output, 264,384 floats per image
+        (37056224, 19808272),  // 98: features.5.1.block.2 conv output, 44,064 floats per image
+        (24734336, 9290400),  // 99: features.5.1.block.2 output, 44,064 floats per image
+        (37100288, 19852336),  // 100: features.5.1 output, 44,064 floats per image
+        (38007712, 20790864),  // 101: features.5.1 drop-path keep, 1 floats per image
+        (24734336, 12573184),  // 102: features.5.2.block.0 conv output, 264,384 floats per image
+        (24998720, 13101952),  // 103: features.5.2.block.0 output, 264,384 floats per image
+        (25263104, 13366336),  // 104: features.5.2.block.1 conv output, 264,384 floats per image
+        (25527488, 13101952),  // 105: features.5.2.block.1 output, 264,384 floats per image
+        (37144352, 19896400),  // 106: features.5.2.block.2 conv output, 44,064 floats per image
+        (25791872, 9290400),  // 107: features.5.2.block.2 output, 44,064 floats per image
+        (37188416, 19940464),  // 108: features.5.2 output, 44,064 floats per image
+        (38007728, 20790880),  // 109: features.5.2 drop-path keep, 1 floats per image
+        (25791872, 13101952),  // 110: features.5.3.block.0 conv output, 264,384 floats per image
+        (26056256, 13630720),  // 111: features.5.3.block.0 output, 264,384 floats per image
+        (26320640, 13895104),  // 112: features.5.3.block.1 conv output, 264,384 floats per image
+        (26585024, 13630720),  // 113: features.5.3.block.1 output, 264,384 floats per image
+        (37232480, 19984528),  // 114: features.5.3.block.2 conv output, 44,064 floats per image
+        (26849408, 9290400),  // 115: features.5.3.block.2 output, 44,064 floats per image
+        (37276544, 20028592),  // 116: features.5.3 output, 44,064 floats per image
+        (38007744, 20790896),  // 117: features.5.3 drop-path keep, 1 floats per image
+        (26849408, 13630720),  // 118: features.5.4.block.0 conv output, 264,384 floats per image
+        (27113792, 14159488),  // 119: features.5.4.block.0 output, 264,384 floats per image
+        (27378176, 14423872),  // 120: features.5.4.block.1 conv output, 264,384 floats per image
+        (27642560, 14159488),  // 121: features.5.4.block.1 output, 264,384 floats per image
+        (37320608, 20072656),  // 122: features.5.4.block.2 conv output, 44,064 floats per image
+        (27906944, 9290400),  // 123: features.5.4.block.2 output, 44,064 floats per image
+        (37364672, 20116720),  // 124: features.5.4 output, 44,064 floats per image
+        (38007760, 20790912),  // 125: features.5.4 drop-path keep, 1 floats per image
+        (27906944, 14159488),  // 126: features.6.0.block.0 conv output, 264,384 floats per image
+        (28171328, 14688256),  // 127: features.6.0.block.0 output, 264,384 floats per image
+        (36483104, 15139264),  // 128: features.6.0.block.1 conv output, 66,096 floats per image
+        (36549200, 9290400),  // 129: features.6.0.block.1 output, 66,096 floats per image
+        (37781984, 20565136),  // 130: features.6.0.block.2 conv output, 18,792 floats per image
+        (37800784, 20583936),  // 131: features.6.0.block.2 output, 18,792 floats per image
+        (28435712, 9290400),  // 132: features.6.1.block.0 conv output, 112,752 floats per image
+        (28548464, 14688256),  // 133: features.6.1.block.0 output, 112,752 floats per image
+        (33608576, 14801008),  // 134: features.6.1.block.1 conv output, 112,752 floats per image
+        (33721328, 14688256),  // 135: features.6.1.block.1 output, 112,752 floats per image
+        (37819584, 20602736),  // 136: features.6.1.block.2 conv output, 18,792 floats per image
+        (28661216, 14688256),  // 137: features.6.1.block.2 output, 18,792 floats per image
+        (37838384, 20621536),  // 138: features.6.1 output, 18,792 floats per image
+        (28698816, 15205360),  // 139: features.6.1 drop-path keep, 1 floats per image
+        (33834080, 14688256),  // 140: features.6.2.block.0 conv output, 112,752 floats per image
+        (33946832, 14913760),  // 141: features.6.2.block.0 output, 112,752 floats per image
+        (34059584, 15026512),  // 142: features.6.2.block.1 conv output, 112,752 floats per image
+        (34172336, 14913760),  // 143: features.6.2.block.1 output, 112,752 floats per image
+        (37857184, 20640336),  // 144: features.6.2.block.2 conv output, 18,792 floats per image
+        (28661216, 14913760),  // 145: features.6.2.block.2 output, 18,792 floats per image
+        (37875984, 20659136),  // 146: features.6.2 output, 18,792 floats per image
+        (28698832, 15205376),  // 147: features.6.2 drop-path keep, 1 floats per image
+        (34285088, 14913760),  // 148: features.6.3.block.0 conv output, 112,752 floats per image
+        (34397840, 18259264),  // 149: features.6.3.block.0 output, 112,752 floats per image
+        (34510592, 18372016),  // 150: features.6.3.block.1 conv output, 112,752 floats per image
+        (34623344, 18259264),  // 151: features.6.3.block.1 output, 112,752 floats per image
+        (37894784, 20677936),  // 152: features.6.3.block.2 conv output, 18,792 floats per image
+        (28661216, 18259264),  // 153: features.6.3.block.2 output, 18,792 floats per image
+        (37913584, 20696736),  // 154: features.6.3 output, 18,792 floats per image
+        (28698848, 15205392),  // 155: features.6.3 drop-path keep, 1 floats per image
+        (34736096, 18259264),  // 156: features.6.4.block.0 conv output, 112,752 floats per image
+        (34848848, 18484768),  // 157: features.6.4.block.0 output, 112,752 floats per image
+        (34961600, 18597520),  // 158: features.6.4.block.1 conv output, 112,752 floats per image
+        (35074352, 18484768),  // 159: features.6.4.block.1 output, 112,752 floats per image
+        (37932384, 20715536),  // 160: features.6.4.block.2 conv output, 18,792 floats per image
+        (28661216, 18484768),  // 161: features.6.4.block.2 output, 18,792 floats per image
+        (37951184, 20734336),  // 162: features.6.4 output, 18,792 floats per image
+        (28698864, 15205408),  // 163: features.6.4 drop-path keep, 1 floats per image
+        (35187104, 18484768),  // 164: features.6.5.block.0 conv output, 112,752 floats per image
+        (35299856, 18710272),  // 165: features.6.5.block.0 output, 112,752 floats per image
+        (35412608, 18823024),  // 166: features.6.5.block.1 conv output, 112,752 floats per image
+        (35525360, 18710272),  // 167: features.6.5.block.1 output, 112,752 floats per image
+        (37969984, 20753136),  // 168: features.6.5.block.2 conv output, 18,792 floats per image
+        (28661216, 18710272),  // 169: features.6.5.block.2 output, 18,792 floats per image
+        (37988784, 20771936),  // 170: features.6.5 output, 18,792 floats per image
+        (28698880, 15205424),  // 171: features.6.5 drop-path keep, 1 floats per image
+        (35638112, 18710272),  // 172: features.7.0.block.0 conv output, 112,752 floats per image
+        (35750864, 18935776),  // 173: features.7.0.block.0 output, 112,752 floats per image
+        (35863616, 19048528),  // 174: features.7.0.block.1 conv output, 112,752 floats per image
+        (35976368, 18935776),  // 175: features.7.0.block.1 output, 112,752 floats per image
+        (28661216, 20471824),  // 176: features.7.0.block.2 conv output, 31,104 floats per image
+        (37719776, 20502928),  // 177: features.7.0.block.2 output, 31,104 floats per image
+        (36089120, 18935776),  // 178: features.8 conv output, 103,680 floats per image
+        (36192800, 19161280),  // 179: features.8 output, 103,680 floats per image
+        (28692320, 9403152),  // 180: avgpool output, 1,280 floats per image
+        (28693600, 9404432),  // 181: dropout mask, 1,280 floats per image
+        (28694880, 9405712),  // 182: dropout output, 1,280 floats per image
+        (28692320, 9403152),  // 183: logits, 1,000 floats per image
+        (28696160, 9406992),  // 184: logits gradient, 1,000 floats per image
+        (28692320, 9403152),  // 185: gradient of dropout output, 1,280 floats per image
+        (28694880, 9405712),  // 186: gradient of avgpool, 1,280 floats per image
+        (36192800, 19161280),  // 187: gradient of head output, 103,680 floats per image
+        (37750880, 20534032),  // 188: gradient of features.8 input, 31,104 floats per image
+        (36089120, 19161280),  // 189: gradient of features.7.0.block.2 input, 112,752 floats per image
+        (35976368, 18935776),  // 190: features.7.0.block.1 output (recomputed), 112,752 floats per image
+        (35863616, 19048528),  // 191: gradient of features.7.0.block.1 input, 112,752 floats per image
+        (35750864, 18935776),  // 192: features.7.0.block.0 output (recomputed), 112,752 floats per image
+        (28661216, 19161280),  // 193: gradient of features.7.0.block.0 input, 18,792 floats per image
+        (28680016, 19048528),  // 194: gradient of features.6.5 branch, 18,792 floats per image
+        (35638112, 18935776),  // 195: gradient of features.6.5.block.2 input, 112,752 floats per image
+        (35525360, 18710272),  // 196: features.6.5.block.1 output (recomputed), 112,752 floats per image
+        (35412608, 18823024),  // 197: gradient of features.6.5.block.1 input, 112,752 floats per image
+        (35299856, 18710272),  // 198: features.6.5.block.0 output (recomputed), 112,752 floats per image
+        (28680016, 18935776),  // 199: gradient of features.6.5.block.0 input, 18,792 floats per image
+        (28661216, 18823024),  // 200: gradient of features.6.4 branch, 18,792 floats per image
+        (35187104, 18710272),  // 201: gradient of features.6.4.block.2 input, 112,752 floats per image
+        (35074352, 18484768),  // 202: features.6.4.block.1 output (recomputed), 112,752 floats per image
+        (34961600, 18597520),  // 203: gradient of features.6.4.block.1 input, 112,752 floats per image
+        (34848848, 18484768),  // 204: features.6.4.block.0 output (recomputed), 112,752 floats per image
+        (28661216, 18710272),  // 205: gradient of features.6.4.block.0 input, 18,792 floats per image
+        (28680016, 18597520),  // 206: gradient of features.6.3 branch, 18,792 floats per image
+        (34736096, 18484768),  // 207: gradient of features.6.3.block.2 input, 112,752 floats per image
+        (34623344, 18259264),  // 208: features.6.3.block.1 output (recomputed), 112,752 floats per image
+        (34510592, 18372016),  // 209: gradient of features.6.3.block.1 input, 112,752 floats per image
+        (34397840, 18259264),  // 210: features.6.3.block.0 output (recomputed), 112,752 floats per image
+        (28680016, 18484768),  // 211: gradient of features.6.3.block.0 input, 18,792 floats per image
+        (28661216, 18372016),  // 212: gradient of features.6.2 branch, 18,792 floats per image
+        (34285088, 18259264),  // 213: gradient of features.6.2.block.2 input, 112,752 floats per image
+        (34172336, 14913760),  // 214: features.6.2.block.1 output (recomputed), 112,752 floats per image
+        (34059584, 15026512),  // 215: gradient of features.6.2.block.1 input, 112,752 floats per image
+        (33946832, 14913760),  // 216: features.6.2.block.0 output (recomputed), 112,752 floats per image
+        (28661216, 18259264),  // 217: gradient of features.6.2.block.0 input, 18,792 floats per image
+        (28680016, 15026512),  // 218: gradient of features.6.1 branch, 18,792 floats per image
+        (33834080, 14913760),  // 219: gradient of features.6.1.block.2 input, 112,752 floats per image
+        (33721328, 14688256),  // 220: features.6.1.block.1 output (recomputed), 112,752 floats per image
+        (33608576, 14801008),  // 221: gradient of features.6.1.block.1 input, 112,752 floats per image
+        (28548464, 14688256),  // 222: features.6.1.block.0 output (recomputed), 112,752 floats per image
+        (28435712, 9356496),  // 223: gradient of features.6.1.block.0 input, 18,792 floats per image
+        (33608576, 18259264),  // 224: gradient of features.6.0.block.2 input, 66,096 floats per image
+        (36549200, 9290400),  // 225: features.6.0.block.1 output (recomputed), 66,096 floats per image
+        (28435712, 14952640),  // 226: gradient of features.6.0.block.1 input, 264,384 floats per image
+        (28171328, 14688256),  // 227: features.6.0.block.0 output (recomputed), 264,384 floats per image
+        (28171328, 9290400),  // 228: gradient of features.6.0.block.0 input, 44,064 floats per image
+        (28215392, 9334464),  // 229: gradient of features.5.4 branch, 44,064 floats per image
+        (27906944, 14688256),  // 230: gradient of features.5.4.block.2 input, 264,384 floats per image
+        (27642560, 14159488),  // 231: features.5.4.block.1 output (recomputed), 264,384 floats per image
+        (27378176, 14423872),  // 232: gradient of features.5.4.block.1 input, 264,384 floats per image
+        (27113792, 14159488),  // 233: features.5.4.block.0 output (recomputed), 264,384 floats per image
+        (27113792, 9334464),  // 234: gradient of features.5.4.block.0 input, 44,064 floats per image
+        (27157856, 9290400),  // 235: gradient of features.5.3 branch, 44,064 floats per image
+        (26849408, 14159488),  // 236: gradient of features.5.3.block.2 input, 264,384 floats per image
+        (26585024, 13630720),  // 237: features.5.3.block.1 output (recomputed), 264,384 floats per image
+        (26320640, 13895104),  // 238: gradient of features.5.3.block.1 input, 264,384 floats per image
+        (26056256, 13630720),  // 239: features.5.3.block.0 output (recomputed), 264,384 floats per image
+        (26056256, 9290400),  // 240: gradient of features.5.3.block.0 input, 44,064 floats per image
+        (26100320, 9334464),  // 241: gradient of features.5.2 branch, 44,064 floats per image
+        (25791872, 13630720),  // 242: gradient of features.5.2.block.2 input, 264,384 floats per image
+        (25527488, 13101952),  // 243: features.5.2.block.1 output (recomputed), 264,384 floats per image
+        (25263104, 13366336),  // 244: gradient of features.5.2.block.1 input, 264,384 floats per image
+        (24998720, 13101952),  // 245: features.5.2.block.0 output (recomputed), 264,384 floats per image
+        (24998720, 9334464),  // 246: gradient of features.5.2.block.0 input, 44,064 floats per image
+        (25042784, 9290400),  // 247: gradient of features.5.1 branch, 44,064 floats per image
+        (24734336, 13101952),  // 248: gradient of features.5.1.block.2 input, 264,384 floats per image
+        (24469952, 12573184),  // 249: features.5.1.block.1 output (recomputed), 264,384 floats per image
+        (24205568, 12837568),  // 250: gradient of features.5.1.block.1 input, 264,384 floats per image
+        (23941184, 12573184),  // 251: features.5.1.block.0 output (recomputed), 264,384 floats per image
+        (23863424, 9290400),  // 252: gradient of features.5.1.block.0 input, 44,064 floats per image
+        (23676800, 12495424),  // 253: gradient of features.5.0.block.2 input, 186,624 floats per image
+        (32481152, 12308800),  // 254: features.5.0.block.1 output (recomputed), 186,624 floats per image
+        (23863424, 12682048),  // 255: gradient of features.5.0.block.1 input, 186,624 floats per image
+        (32107904, 12308800),  // 256: features.5.0.block.0 output (recomputed), 186,624 floats per image
+        (24050048, 9290400),  // 257: gradient of features.5.0.block.0 input, 31,104 floats per image
+        (23863424, 9321504),  // 258: gradient of features.4.4 branch, 31,104 floats per image
+        (23676800, 12495424),  // 259: gradient of features.4.4.block.2 input, 186,624 floats per image
+        (31734656, 12308800),  // 260: features.4.4.block.1 output (recomputed), 186,624 floats per image
+        (23863424, 12682048),  // 261: gradient of features.4.4.block.1 input, 186,624 floats per image
+        (31361408, 12308800),  // 262: features.4.4.block.0 output (recomputed), 186,624 floats per image
+        (24081152, 9321504),  // 263: gradient of features.4.4.block.0 input, 31,104 floats per image
+        (23863424, 9290400),  // 264: gradient of features.4.3 branch, 31,104 floats per image
+        (23676800, 12495424),  // 265: gradient of features.4.3.block.2 input, 186,624 floats per image
+        (30988160, 12308800),  // 266: features.4.3.block.1 output (recomputed), 186,624 floats per image
+        (23863424, 12682048),  // 267: gradient of features.4.3.block.1 input, 186,624 floats per image
+        (30614912, 12308800),  // 268: features.4.3.block.0 output (recomputed), 186,624 floats per image
+        (24050048, 9290400),  // 269: gradient of features.4.3.block.0 input, 31,104 floats per image
+        (23863424, 9321504),  // 270: gradient of features.4.2 branch, 31,104 floats per image
+        (23676800, 12495424),  // 271: gradient of features.4.2.block.2 input, 186,624 floats per image
+        (30241664, 12308800),  // 272: features.4.2.block.1 output (recomputed), 186,624 floats per image
+        (23863424, 12682048),  // 273: gradient of features.4.2.block.1 input, 186,624 floats per image
+        (29868416, 12308800),  // 274: features.4.2.block.0 output (recomputed), 186,624 floats per image
+        (24081152, 9321504),  // 275: gradient of features.4.2.block.0 input, 31,104 floats per image
+        (23863424, 9290400),  // 276: gradient of features.4.1 branch, 31,104 floats per image
+        (23676800, 12495424),  // 277: gradient of features.4.1.block.2 input, 186,624 floats per image
+        (29495168, 12308800),  // 278: features.4.1.block.1 output (recomputed), 186,624 floats per image
+        (23863424, 12682048),  // 279: gradient of features.4.1.block.1 input, 186,624 floats per image
+        (29121920, 12308800),  // 280: features.4.1.block.0 output (recomputed), 186,624 floats per image
+        (23676800, 12308800),  // 281: gradient of features.4.1.block.0 input, 31,104 floats per image
+        (24029600, 13014400),  // 282: gradient of features.4.0.block.2 input, 93,312 floats per image
+        (36389792, 9290400),  // 283: features.4.0.block.1 output (recomputed), 93,312 floats per image
+        (23676800, 12661600),  // 284: gradient of features.4.0.block.1 input, 352,800 floats per image
+        (23324000, 12308800),  // 285: features.4.0.block.0 output (recomputed), 352,800 floats per image
+        (23324000, 9290400),  // 286: gradient of features.4.0.block.0 input, 58,800 floats per image
+        (23382800, 9349200),  // 287: gradient of features.3.2 branch, 58,800 floats per image
+        (22971200, 12308800),  // 288: gradient of features.3.2.block.2 input, 352,800 floats per image
+        (22618400, 8584800),  // 289: features.3.2.block.1 output (recomputed), 352,800 floats per image
+        (22265600, 8937600),  // 290: gradient of features.3.2.block.1 input, 352,800 floats per image
+        (21912800, 8584800),  // 291: features.3.2.block.0 output (recomputed), 352,800 floats per image
+        (21912800, 9349200),  // 292: gradient of features.3.2.block.0 input, 58,800 floats per image
+        (21971600, 8937600),  // 293: gradient of features.3.1 branch, 58,800 floats per image
+        (21560000, 8584800),  // 294: gradient of features.3.1.block.2 input, 352,800 floats per image
+        (21207200, 7879200),  // 295: features.3.1.block.1 output (recomputed), 352,800 floats per image
+        (20854400, 8232000),  // 296: gradient of features.3.1.block.1 input, 352,800 floats per image
+        (15405600, 7879200),  // 297: features.3.1.block.0 output (recomputed), 352,800 floats per image
+        (15052800, 7761600),  // 298: gradient of features.3.1.block.0 input, 58,800 floats per image
+        (20854400, 12308800),  // 299: gradient of features.3.0.block.2 input, 235,200 floats per image
+        (28700096, 7526400),  // 300: features.3.0.block.1 output (recomputed), 235,200 floats per image
+        (15052800, 8467200),  // 301: gradient of features.3.0.block.1 input, 940,800 floats per image
+        (14112000, 7526400),  // 302: features.3.0.block.0 output (recomputed), 940,800 floats per image
+        (14112000, 12308800),  // 303: gradient of features.3.0.block.0 input, 156,800 floats per image
+        (14268800, 8467200),  // 304: gradient of features.2.2 branch, 156,800 floats per image
+        (13171200, 7526400),  // 305: gradient of features.2.2.block.2 input, 940,800 floats per image
+        (12230400, 5644800),  // 306: features.2.2.block.1 output (recomputed), 940,800 floats per image
+        (11289600, 6585600),  // 307: gradient of features.2.2.block.1 input, 940,800 floats per image
+        (10348800, 5644800),  // 308: features.2.2.block.0 output (recomputed), 940,800 floats per image
+        (10348800, 7526400),  // 309: gradient of features.2.2.block.0 input, 156,800 floats per image
+        (10505600, 6585600),  // 310: gradient of features.2.1 branch, 156,800 floats per image
+        (9408000, 5644800),  // 311: gradient of features.2.1.block.2 input, 940,800 floats per image
+        (8467200, 3763200),  // 312: features.2.1.block.1 output (recomputed), 940,800 floats per image
+        (7526400, 4704000),  // 313: gradient of features.2.1.block.1 input, 940,800 floats per image
+        (6585600, 3763200),  // 314: features.2.1.block.0 output (recomputed), 940,800 floats per image
+        (5644800, 3528000),  // 315: gradient of features.2.1.block.0 input, 156,800 floats per image
+        (8467200, 8467200),  // 316: gradient of features.2.0.block.2 input, 705,600 floats per image
+        (16699200, 2822400),  // 317: features.2.0.block.1 output (recomputed), 705,600 floats per image
+        (5644800, 5644800),  // 318: gradient of features.2.0.block.1 input, 2,822,400 floats per image
+        (2822400, 2822400),  // 319: features.2.0.block.0 output (recomputed), 2,822,400 floats per image
+        (627200, 1254400),  // 320: gradient of features.2.0.block.0 input, 470,400 floats per image
+        (0, 627200),  // 321: gradient of features.1.0.block.1 input, 627,200 floats per image
+        (19286400, 0),  // 322: features.1.0.block.0 output (recomputed), 627,200 floats per image
+        (627200, 1254400),  // 323: gradient of features.1.0.block.0 input, 627,200 floats per image
+        (18032000, 0),  // 324: features.0 output (recomputed), 627,200 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -5613,10 +6631,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 384]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 86593536,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2029536,
@@ -5631,10 +6657,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.5.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 5637600,
@@ -5651,10 +6685,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5637600,
@@ -5671,10 +6713,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5637600,
@@ -5691,10 +6741,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5637600,
@@ -5711,10 +6769,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5637600,
@@ -5729,10 +6795,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 30668544,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 3304800,
@@ -5747,10 +6821,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.4.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 13219200,
@@ -5767,10 +6849,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 13219200,
@@ -5787,10 +6877,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 13219200,
@@ -5807,10 +6905,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 13219200,
@@ -5825,10 +6931,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 50761728,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 9331200,
@@ -5843,10 +6957,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.4.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 3359232,
@@ -5863,10 +6985,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3359232,
@@ -5883,10 +7013,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3359232,
@@ -5903,10 +7041,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3359232,
@@ -5921,10 +7067,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 17915904,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1679616,
@@ -5939,10 +7093,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 17640000,
@@ -5959,10 +7121,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
               "conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 17640000,
@@ -5977,10 +7147,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 22579200,
               "conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 11760000,
@@ -5995,10 +7173,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 60211200,
               "conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 16934400,
@@ -6015,10 +7201,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 60211200,
               "conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 16934400,
@@ -6033,10 +7227,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 45158400,
               "conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 12700800,
@@ -6049,10 +7251,18 @@ public final class EfficientNetLite3Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 140, 140, 24]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 30105600,
               "conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 11289600,

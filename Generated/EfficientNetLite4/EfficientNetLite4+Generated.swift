@@ -1647,12 +1647,13 @@ extension EfficientNetLite4 {
 
 /// EfficientNetLite4 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 57,755,248 floats per image (saved activations and gradients, packed by lifetime); parameters: 13,119,104 floats.
+/// Training arena: 57,755,248 floats per image (saved activations and gradients, packed by lifetime), 31,541,088 with `recomputeActivations`; parameters: 13,119,104 floats.
 public final class EfficientNetLite4Training: TrainableModel {
     public static let descriptor = EfficientNetLite4.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 13119104,
-        arenaFloatsPerImage: 57755248, fixedFloats: 1176240,
+        arenaFloatsPerImage: 57755248, recomputingArenaFloatsPerImage: 31541088,
+        fixedFloats: 1176240,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1681,9 +1682,12 @@ public final class EfficientNetLite4Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 57755248 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 57755248 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 31541088 : 57755248
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -1767,23 +1771,23 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 300, width: 300, kernel: 3, stride: 2,
             padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 32,
-            activation: .identity, output: s.t + 24300000 &* s.n, workspace: s.ws, pool: pool)
+            activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 25020000 &* s.n, savedMean: s.f + 1632, savedInvStd: s.f + 1664,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 1632, savedInvStd: s.f + 1664,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.t + 25020000 &* s.n, scratch: s.f + 1632, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 1632, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1796,48 +1800,47 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 25020000 &* s.n, batch: s.n, height: 150, width: 150, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 1760, bias: s.f,
-            activation: .identity, output: s.t + 25740000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 1760, bias: s.f,
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 26460000 &* s.n, savedMean: s.f + 1696, savedInvStd: s.f + 1728,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 1696, savedInvStd: s.f + 1728,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.t + 26460000 &* s.n, scratch: s.f + 1696, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 1696, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 26460000 &* s.n, pixels: 22500 &* s.n, inChannels: 32, weights: s.p + 1408,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27180000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(3), pixels: 22500 &* s.n, inChannels: 32, weights: s.p + 1408, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 27720000 &* s.n, savedMean: s.f + 2336, savedInvStd: s.f + 2360,
+                activation: .identity, output: s.tensor(5), savedMean: s.f + 2336, savedInvStd: s.f + 2360,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, pool: pool)
             s.profiler?.stop(9)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
-                activation: .identity, output: s.t + 27720000 &* s.n, scratch: s.f + 2336, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 2336, pool: pool)
             s.profiler?.stop(10)
         }
     }
@@ -1846,24 +1849,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 27720000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 2304,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(5), pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 2304, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(11)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 3240000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2528,
+                activation: .relu6, output: s.tensor(7), savedMean: s.f + 2384, savedInvStd: s.f + 2528,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, pool: pool)
             s.profiler?.stop(12)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001, activation: .relu6,
-                output: s.t + 3240000 &* s.n, scratch: s.f + 2384, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
+                gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 2384, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1872,48 +1875,47 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 3240000 &* s.n, batch: s.n, height: 150, width: 150, channels: 144,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 2960, bias: s.f,
-            activation: .identity, output: s.t + 22680000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 2960, bias: s.f,
+            activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(15)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 23490000 &* s.n, savedMean: s.f + 2672, savedInvStd: s.f + 2816,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 2672, savedInvStd: s.f + 2816,
                 runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
             s.profiler?.stop(16)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
-                activation: .relu6, output: s.t + 23490000 &* s.n, scratch: s.f + 2672, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 2672, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 23490000 &* s.n, pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 8208,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48429792 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 8208, bias: s.f,
+            outChannels: 32, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(18)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 48609792 &* s.n, savedMean: s.f + 5552, savedInvStd: s.f + 5584,
+                activation: .identity, output: s.tensor(11), savedMean: s.f + 5552, savedInvStd: s.f + 5584,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
-                activation: .identity, output: s.t + 48609792 &* s.n, scratch: s.f + 5552, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 5552, pool: pool)
             s.profiler?.stop(20)
         }
     }
@@ -1922,25 +1924,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
         // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 48609792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 12944,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(11), pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 12944,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
         s.profiler?.stop(21)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 7560000 &* s.n, savedMean: s.f + 5616, savedInvStd: s.f + 5808,
+                activation: .relu6, output: s.tensor(13), savedMean: s.f + 5616, savedInvStd: s.f + 5808,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, pool: pool)
             s.profiler?.stop(22)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
-                activation: .relu6, output: s.t + 7560000 &* s.n, scratch: s.f + 5616, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 5616, pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -1949,62 +1950,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(24)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 7560000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 6384, bias: s.f,
-            activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(25)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 9720000 &* s.n, savedMean: s.f + 6000, savedInvStd: s.f + 6192,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 6000, savedInvStd: s.f + 6192,
                 runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
             s.profiler?.stop(26)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
-                activation: .relu6, output: s.t + 9720000 &* s.n, scratch: s.f + 6000, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 6000, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.1.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 9720000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 22352,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48789792 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(15), pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 22352,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(28)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 10800000 &* s.n, savedMean: s.f + 9840, savedInvStd: s.f + 9872,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 9840, savedInvStd: s.f + 9872,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
             s.profiler?.stop(29)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
-                activation: .identity, output: s.t + 10800000 &* s.n, scratch: s.f + 9840, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 9840, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.013333333333333334,
-                into: s.t + 57755200 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.013333333333333334, into: s.tensor(19),
+                random: &random)
             s.profiler?.stop(31)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 48609792 &* s.n, branch: s.t + 10800000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 57755200 &* s.n : nil, batch: s.n,
-            perImage: 180000, output: s.t + 48969792 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 180000, output: s.tensor(18), pool: pool)
         s.profiler?.stop(32)
     }
 
@@ -2012,25 +2012,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
         // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 48969792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 28624,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10800000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 28624,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(33)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 11880000 &* s.n, savedMean: s.f + 9904, savedInvStd: s.f + 10096,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 9904, savedInvStd: s.f + 10096,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
-                activation: .relu6, output: s.t + 11880000 &* s.n, scratch: s.f + 9904, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 9904, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -2039,62 +2038,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(36)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 11880000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 10672, bias: s.f,
-            activation: .identity, output: s.t + 12960000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 10672, bias: s.f,
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(37)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 14040000 &* s.n, savedMean: s.f + 10288, savedInvStd: s.f + 10480,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 10288, savedInvStd: s.f + 10480,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
-                activation: .relu6, output: s.t + 14040000 &* s.n, scratch: s.f + 10288, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 10288, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.2.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 38032,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49149792 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(23), pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 38032,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
         s.profiler?.stop(40)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 15120000 &* s.n, savedMean: s.f + 14128, savedInvStd: s.f + 14160,
+                activation: .identity, output: s.tensor(25), savedMean: s.f + 14128, savedInvStd: s.f + 14160,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
             s.profiler?.stop(41)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
-                activation: .identity, output: s.t + 15120000 &* s.n, scratch: s.f + 14128, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 14128, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.98
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020000000000000004,
-                into: s.t + 57755216 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020000000000000004, into: s.tensor(27),
+                random: &random)
             s.profiler?.stop(43)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 48969792 &* s.n, branch: s.t + 15120000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 57755216 &* s.n : nil, batch: s.n,
-            perImage: 180000, output: s.t + 49329792 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 180000, output: s.tensor(26), pool: pool)
         s.profiler?.stop(44)
     }
 
@@ -2102,25 +2100,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_2_3_forward(_ s: TrainingStepContext) throws {
         // features.2.3.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 49329792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 44304,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 15120000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(26), pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 44304,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(45)
         // features.2.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 16200000 &* s.n, savedMean: s.f + 14192, savedInvStd: s.f + 14384,
+                activation: .relu6, output: s.tensor(29), savedMean: s.f + 14192, savedInvStd: s.f + 14384,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
-                activation: .relu6, output: s.t + 16200000 &* s.n, scratch: s.f + 14192, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 14192, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
@@ -2129,62 +2126,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(48)
         // features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 16200000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 14960, bias: s.f,
-            activation: .identity, output: s.t + 17280000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 14960, bias: s.f,
+            activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(49)
         // features.2.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 18360000 &* s.n, savedMean: s.f + 14576, savedInvStd: s.f + 14768,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 14576, savedInvStd: s.f + 14768,
                 runningMean: s.p + 53328, runningVar: s.p + 53520, pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
-                activation: .relu6, output: s.t + 18360000 &* s.n, scratch: s.f + 14576, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 14576, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.3.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 18360000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 53712,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49509792 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(31), pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 53712,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
         s.profiler?.stop(52)
         // features.2.3.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 19440000 &* s.n, savedMean: s.f + 18416, savedInvStd: s.f + 18448,
+                activation: .identity, output: s.tensor(33), savedMean: s.f + 18416, savedInvStd: s.f + 18448,
                 runningMean: s.p + 59920, runningVar: s.p + 59952, pool: pool)
             s.profiler?.stop(53)
         }
         // features.2.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 59856, beta: s.p + 59888, runningMean: s.p + 59920, runningVar: s.p + 59952, eps: 0.001,
-                activation: .identity, output: s.t + 19440000 &* s.n, scratch: s.f + 18416, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 18416, pool: pool)
             s.profiler?.stop(54)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02666666666666667,
-                into: s.t + 57755232 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02666666666666667, into: s.tensor(35),
+                random: &random)
             s.profiler?.stop(55)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 49329792 &* s.n, branch: s.t + 19440000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 57755232 &* s.n : nil, batch: s.n,
-            perImage: 180000, output: s.t + 49689792 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(26), branch: s.tensor(33),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(35) : nil, batch: s.n,
+            perImage: 180000, output: s.tensor(34), pool: pool)
         s.profiler?.stop(56)
     }
 
@@ -2192,25 +2188,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 49689792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 59984,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 59984,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(36), pool: pool)
         s.profiler?.stop(57)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 20520000 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18672,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 18480, savedInvStd: s.f + 18672,
                 runningMean: s.p + 66512, runningVar: s.p + 66704, pool: pool)
             s.profiler?.stop(58)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
-                activation: .relu6, output: s.t + 20520000 &* s.n, scratch: s.f + 18480, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 18480, pool: pool)
             s.profiler?.stop(59)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
@@ -2219,48 +2214,47 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(60)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 20520000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 19248, bias: s.f,
-            activation: .identity, output: s.t + 42053088 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(37), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 19248, bias: s.f,
+            activation: .identity, output: s.tensor(38), pool: pool)
         s.profiler?.stop(61)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 42330336 &* s.n, savedMean: s.f + 18864, savedInvStd: s.f + 19056,
+                activation: .relu6, output: s.tensor(39), savedMean: s.f + 18864, savedInvStd: s.f + 19056,
                 runningMean: s.p + 72080, runningVar: s.p + 72272, pool: pool)
             s.profiler?.stop(62)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
-                activation: .relu6, output: s.t + 42330336 &* s.n, scratch: s.f + 18864, pool: pool)
+                activation: .relu6, output: s.tensor(39), scratch: s.f + 18864, pool: pool)
             s.profiler?.stop(63)
         }
         // features.3.0.block.2 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 42330336 &* s.n, pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 72464,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 55360384 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(39), pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 72464,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
         s.profiler?.stop(64)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 55441248 &* s.n, savedMean: s.f + 28848, savedInvStd: s.f + 28904,
+                activation: .identity, output: s.tensor(41), savedMean: s.f + 28848, savedInvStd: s.f + 28904,
                 runningMean: s.p + 83344, runningVar: s.p + 83408, pool: pool)
             s.profiler?.stop(65)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 83216, beta: s.p + 83280, runningMean: s.p + 83344, runningVar: s.p + 83408, eps: 0.001,
-                activation: .identity, output: s.t + 55441248 &* s.n, scratch: s.f + 28848, pool: pool)
+                activation: .identity, output: s.tensor(41), scratch: s.f + 28848, pool: pool)
             s.profiler?.stop(66)
         }
     }
@@ -2269,25 +2263,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
         // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55441248 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 83472,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 21600000 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(41), pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 83472,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(67)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 22085184 &* s.n, savedMean: s.f + 28960, savedInvStd: s.f + 29296,
+                activation: .relu6, output: s.tensor(43), savedMean: s.f + 28960, savedInvStd: s.f + 29296,
                 runningMean: s.p + 102960, runningVar: s.p + 103296, pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
-                eps: 0.001, activation: .relu6, output: s.t + 22085184 &* s.n, scratch: s.f + 28960, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 28960, pool: pool)
             s.profiler?.stop(69)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -2296,62 +2289,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(70)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 22085184 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 30304, bias: s.f,
-            activation: .identity, output: s.t + 28260000 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 30304, bias: s.f,
+            activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(71)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 28745184 &* s.n, savedMean: s.f + 29632, savedInvStd: s.f + 29968,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 29632, savedInvStd: s.f + 29968,
                 runningMean: s.p + 112704, runningVar: s.p + 113040, pool: pool)
             s.profiler?.stop(72)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
-                eps: 0.001, activation: .relu6, output: s.t + 28745184 &* s.n, scratch: s.f + 29632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 29632, pool: pool)
             s.profiler?.stop(73)
         }
         // features.3.1.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 28745184 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
-            weights: s.p + 113376, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
-            output: s.t + 55522112 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(45), pixels: 1444 &* s.n, inChannels: 336, weights: s.p + 113376,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
         s.profiler?.stop(74)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 47104, savedInvStd: s.f + 47160,
+                activation: .identity, output: s.tensor(47), savedMean: s.f + 47104, savedInvStd: s.f + 47160,
                 runningMean: s.p + 132320, runningVar: s.p + 132384, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 132192, beta: s.p + 132256, runningMean: s.p + 132320, runningVar: s.p + 132384,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 47104, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 47104, pool: pool)
             s.profiler?.stop(76)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.96
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04000000000000001,
-                into: s.t + 22671216 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04000000000000001, into: s.tensor(49),
+                random: &random)
             s.profiler?.stop(77)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55441248 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 22671216 &* s.n : nil, batch: s.n,
-            perImage: 80864, output: s.t + 55602976 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(41), branch: s.tensor(47),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 80864, output: s.tensor(48), pool: pool)
         s.profiler?.stop(78)
     }
 
@@ -2359,25 +2351,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
         // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55602976 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 132448,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 29230368 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(48), pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 132448,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(79)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 29715552 &* s.n, savedMean: s.f + 47216, savedInvStd: s.f + 47552,
+                activation: .relu6, output: s.tensor(51), savedMean: s.f + 47216, savedInvStd: s.f + 47552,
                 runningMean: s.p + 151936, runningVar: s.p + 152272, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
-                eps: 0.001, activation: .relu6, output: s.t + 29715552 &* s.n, scratch: s.f + 47216, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 47216, pool: pool)
             s.profiler?.stop(81)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -2386,62 +2377,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(82)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 29715552 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 48560, bias: s.f,
-            activation: .identity, output: s.t + 30200736 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 48560, bias: s.f,
+            activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(83)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 30685920 &* s.n, savedMean: s.f + 47888, savedInvStd: s.f + 48224,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 47888, savedInvStd: s.f + 48224,
                 runningMean: s.p + 161680, runningVar: s.p + 162016, pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
-                eps: 0.001, activation: .relu6, output: s.t + 30685920 &* s.n, scratch: s.f + 47888, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 47888, pool: pool)
             s.profiler?.stop(85)
         }
         // features.3.2.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 30685920 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
-            weights: s.p + 162352, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
-            output: s.t + 55683840 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(53), pixels: 1444 &* s.n, inChannels: 336, weights: s.p + 162352,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
         s.profiler?.stop(86)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 65360, savedInvStd: s.f + 65416,
+                activation: .identity, output: s.tensor(55), savedMean: s.f + 65360, savedInvStd: s.f + 65416,
                 runningMean: s.p + 181296, runningVar: s.p + 181360, pool: pool)
             s.profiler?.stop(87)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 181168, beta: s.p + 181232, runningMean: s.p + 181296, runningVar: s.p + 181360,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 65360, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 65360, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9533333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04666666666666667,
-                into: s.t + 22671232 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04666666666666667, into: s.tensor(57),
+                random: &random)
             s.profiler?.stop(89)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55602976 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 22671232 &* s.n : nil, batch: s.n,
-            perImage: 80864, output: s.t + 55764704 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(48), branch: s.tensor(55),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(57) : nil, batch: s.n,
+            perImage: 80864, output: s.tensor(56), pool: pool)
         s.profiler?.stop(90)
     }
 
@@ -2449,25 +2439,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_3_3_forward(_ s: TrainingStepContext) throws {
         // features.3.3.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55764704 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 181424,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 31171104 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(56), pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 181424,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(58), pool: pool)
         s.profiler?.stop(91)
         // features.3.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 31656288 &* s.n, savedMean: s.f + 65472, savedInvStd: s.f + 65808,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 65472, savedInvStd: s.f + 65808,
                 runningMean: s.p + 200912, runningVar: s.p + 201248, pool: pool)
             s.profiler?.stop(92)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
-                eps: 0.001, activation: .relu6, output: s.t + 31656288 &* s.n, scratch: s.f + 65472, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 65472, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -2476,62 +2465,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(94)
         // features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 31656288 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 66816, bias: s.f,
-            activation: .identity, output: s.t + 32141472 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(59), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 66816, bias: s.f,
+            activation: .identity, output: s.tensor(60), pool: pool)
         s.profiler?.stop(95)
         // features.3.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 32626656 &* s.n, savedMean: s.f + 66144, savedInvStd: s.f + 66480,
+                activation: .relu6, output: s.tensor(61), savedMean: s.f + 66144, savedInvStd: s.f + 66480,
                 runningMean: s.p + 210656, runningVar: s.p + 210992, pool: pool)
             s.profiler?.stop(96)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
-                eps: 0.001, activation: .relu6, output: s.t + 32626656 &* s.n, scratch: s.f + 66144, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 66144, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.3.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 32626656 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
-            weights: s.p + 211328, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
-            output: s.t + 55845568 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(61), pixels: 1444 &* s.n, inChannels: 336, weights: s.p + 211328,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(98)
         // features.3.3.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 83616, savedInvStd: s.f + 83672,
+                activation: .identity, output: s.tensor(63), savedMean: s.f + 83616, savedInvStd: s.f + 83672,
                 runningMean: s.p + 230272, runningVar: s.p + 230336, pool: pool)
             s.profiler?.stop(99)
         }
         // features.3.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 230144, beta: s.p + 230208, runningMean: s.p + 230272, runningVar: s.p + 230336,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 83616, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(63), scratch: s.f + 83616, pool: pool)
             s.profiler?.stop(100)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05333333333333334,
-                into: s.t + 22671248 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05333333333333334, into: s.tensor(65),
+                random: &random)
             s.profiler?.stop(101)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 55764704 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 22671248 &* s.n : nil, batch: s.n,
-            perImage: 80864, output: s.t + 55926432 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(56), branch: s.tensor(63),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(65) : nil, batch: s.n,
+            perImage: 80864, output: s.tensor(64), pool: pool)
         s.profiler?.stop(102)
     }
 
@@ -2539,25 +2527,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55926432 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 230400,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 33111840 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(64), pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 230400,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(66), pool: pool)
         s.profiler?.stop(103)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 33597024 &* s.n, savedMean: s.f + 83728, savedInvStd: s.f + 84064,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 83728, savedInvStd: s.f + 84064,
                 runningMean: s.p + 249888, runningVar: s.p + 250224, pool: pool)
             s.profiler?.stop(104)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
-                eps: 0.001, activation: .relu6, output: s.t + 33597024 &* s.n, scratch: s.f + 83728, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 83728, pool: pool)
             s.profiler?.stop(105)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
@@ -2566,48 +2553,47 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(106)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 33597024 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 85072, bias: s.f,
-            activation: .identity, output: s.t + 55021792 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 38, width: 38, channels: 336, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 85072, bias: s.f,
+            activation: .identity, output: s.tensor(68), pool: pool)
         s.profiler?.stop(107)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 55143088 &* s.n, savedMean: s.f + 84400, savedInvStd: s.f + 84736,
+                activation: .relu6, output: s.tensor(69), savedMean: s.f + 84400, savedInvStd: s.f + 84736,
                 runningMean: s.p + 254256, runningVar: s.p + 254592, pool: pool)
             s.profiler?.stop(108)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
-                eps: 0.001, activation: .relu6, output: s.t + 55143088 &* s.n, scratch: s.f + 84400, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(69), scratch: s.f + 84400, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.0.block.2 project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55143088 &* s.n, pixels: 361 &* s.n, inChannels: 336, weights: s.p + 254928,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56834816 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(69), pixels: 361 &* s.n, inChannels: 336, weights: s.p + 254928,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(70), pool: pool)
         s.profiler?.stop(110)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(70), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 56875248 &* s.n, savedMean: s.f + 91120, savedInvStd: s.f + 91232,
+                activation: .identity, output: s.tensor(71), savedMean: s.f + 91120, savedInvStd: s.f + 91232,
                 runningMean: s.p + 292784, runningVar: s.p + 292896, pool: pool)
             s.profiler?.stop(111)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 292560, beta: s.p + 292672, runningMean: s.p + 292784, runningVar: s.p + 292896,
-                eps: 0.001, activation: .identity, output: s.t + 56875248 &* s.n, scratch: s.f + 91120, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(71), scratch: s.f + 91120, pool: pool)
             s.profiler?.stop(112)
         }
     }
@@ -2616,25 +2602,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56875248 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 293008,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 42607584 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(71), pixels: 361 &* s.n, inChannels: 112, weights: s.p + 293008,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
         s.profiler?.stop(113)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 42850176 &* s.n, savedMean: s.f + 91344, savedInvStd: s.f + 92016,
+                activation: .relu6, output: s.tensor(73), savedMean: s.f + 91344, savedInvStd: s.f + 92016,
                 runningMean: s.p + 369616, runningVar: s.p + 370288, pool: pool)
             s.profiler?.stop(114)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
-                eps: 0.001, activation: .relu6, output: s.t + 42850176 &* s.n, scratch: s.f + 91344, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 91344, pool: pool)
             s.profiler?.stop(115)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -2643,62 +2628,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(116)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 42850176 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 94032, bias: s.f,
-            activation: .identity, output: s.t + 43092768 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 94032, bias: s.f,
+            activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(117)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 43335360 &* s.n, savedMean: s.f + 92688, savedInvStd: s.f + 93360,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 92688, savedInvStd: s.f + 93360,
                 runningMean: s.p + 378352, runningVar: s.p + 379024, pool: pool)
             s.profiler?.stop(118)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
-                eps: 0.001, activation: .relu6, output: s.t + 43335360 &* s.n, scratch: s.f + 92688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 92688, pool: pool)
             s.profiler?.stop(119)
         }
         // features.4.1.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 43335360 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 379696,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56915680 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(75), pixels: 361 &* s.n, inChannels: 672, weights: s.p + 379696,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
         s.profiler?.stop(120)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 106128,
-                savedInvStd: s.f + 106240, runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
+                activation: .identity, output: s.tensor(77), savedMean: s.f + 106128, savedInvStd: s.f + 106240,
+                runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
             s.profiler?.stop(121)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 454960, beta: s.p + 455072, runningMean: s.p + 455184, runningVar: s.p + 455296,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 106128, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 106128, pool: pool)
             s.profiler?.stop(122)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
-                into: s.t + 22671264 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667, into: s.tensor(79),
+                random: &random)
             s.profiler?.stop(123)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56875248 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 22671264 &* s.n : nil, batch: s.n,
-            perImage: 40432, output: s.t + 56956112 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(71), branch: s.tensor(77),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 40432, output: s.tensor(78), pool: pool)
         s.profiler?.stop(124)
     }
 
@@ -2706,25 +2690,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
         // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56956112 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 455408,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 43577952 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(78), pixels: 361 &* s.n, inChannels: 112, weights: s.p + 455408,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(80), pool: pool)
         s.profiler?.stop(125)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 43820544 &* s.n, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
+                activation: .relu6, output: s.tensor(81), savedMean: s.f + 106352, savedInvStd: s.f + 107024,
                 runningMean: s.p + 532016, runningVar: s.p + 532688, pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
-                eps: 0.001, activation: .relu6, output: s.t + 43820544 &* s.n, scratch: s.f + 106352, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 106352, pool: pool)
             s.profiler?.stop(127)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -2733,62 +2716,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(128)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 43820544 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 109040, bias: s.f,
-            activation: .identity, output: s.t + 44063136 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 109040, bias: s.f,
+            activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(129)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 44305728 &* s.n, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 107696, savedInvStd: s.f + 108368,
                 runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
             s.profiler?.stop(130)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
-                eps: 0.001, activation: .relu6, output: s.t + 44305728 &* s.n, scratch: s.f + 107696, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 107696, pool: pool)
             s.profiler?.stop(131)
         }
         // features.4.2.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 44305728 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 542096,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56996544 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 361 &* s.n, inChannels: 672, weights: s.p + 542096,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(132)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 121136,
-                savedInvStd: s.f + 121248, runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 121136, savedInvStd: s.f + 121248,
+                runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
             s.profiler?.stop(133)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 617360, beta: s.p + 617472, runningMean: s.p + 617584, runningVar: s.p + 617696,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 121136, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 121136, pool: pool)
             s.profiler?.stop(134)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9266666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07333333333333333,
-                into: s.t + 22671280 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07333333333333333, into: s.tensor(87),
+                random: &random)
             s.profiler?.stop(135)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56956112 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 22671280 &* s.n : nil, batch: s.n,
-            perImage: 40432, output: s.t + 57036976 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(78), branch: s.tensor(85),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 40432, output: s.tensor(86), pool: pool)
         s.profiler?.stop(136)
     }
 
@@ -2796,25 +2778,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
         // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57036976 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 617808,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 44548320 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 361 &* s.n, inChannels: 112, weights: s.p + 617808,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
         s.profiler?.stop(137)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 44790912 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
+                activation: .relu6, output: s.tensor(89), savedMean: s.f + 121360, savedInvStd: s.f + 122032,
                 runningMean: s.p + 694416, runningVar: s.p + 695088, pool: pool)
             s.profiler?.stop(138)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
-                eps: 0.001, activation: .relu6, output: s.t + 44790912 &* s.n, scratch: s.f + 121360, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 121360, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -2823,62 +2804,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(140)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 44790912 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 124048, bias: s.f,
-            activation: .identity, output: s.t + 45033504 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 124048, bias: s.f,
+            activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(141)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 45276096 &* s.n, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
+                activation: .relu6, output: s.tensor(91), savedMean: s.f + 122704, savedInvStd: s.f + 123376,
                 runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
-                eps: 0.001, activation: .relu6, output: s.t + 45276096 &* s.n, scratch: s.f + 122704, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 122704, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.3.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 45276096 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 704496,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57077408 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(91), pixels: 361 &* s.n, inChannels: 672, weights: s.p + 704496,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
         s.profiler?.stop(144)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(92), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 136144,
-                savedInvStd: s.f + 136256, runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
+                activation: .identity, output: s.tensor(93), savedMean: s.f + 136144, savedInvStd: s.f + 136256,
+                runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
             s.profiler?.stop(145)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 779760, beta: s.p + 779872, runningMean: s.p + 779984, runningVar: s.p + 780096,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 136144, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 136144, pool: pool)
             s.profiler?.stop(146)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9199999999999999
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08000000000000002,
-                into: s.t + 22671296 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08000000000000002, into: s.tensor(95),
+                random: &random)
             s.profiler?.stop(147)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57036976 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 22671296 &* s.n : nil, batch: s.n,
-            perImage: 40432, output: s.t + 57117840 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(93),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(95) : nil, batch: s.n,
+            perImage: 40432, output: s.tensor(94), pool: pool)
         s.profiler?.stop(148)
     }
 
@@ -2886,25 +2866,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_4_forward(_ s: TrainingStepContext) throws {
         // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57117840 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 780208,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 45518688 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(94), pixels: 361 &* s.n, inChannels: 112, weights: s.p + 780208,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(149)
         // features.4.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 45761280 &* s.n, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 136368, savedInvStd: s.f + 137040,
                 runningMean: s.p + 856816, runningVar: s.p + 857488, pool: pool)
             s.profiler?.stop(150)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
-                eps: 0.001, activation: .relu6, output: s.t + 45761280 &* s.n, scratch: s.f + 136368, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 136368, pool: pool)
             s.profiler?.stop(151)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -2913,62 +2892,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(152)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 45761280 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 139056, bias: s.f,
-            activation: .identity, output: s.t + 46003872 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 139056, bias: s.f,
+            activation: .identity, output: s.tensor(98), pool: pool)
         s.profiler?.stop(153)
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 46246464 &* s.n, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
+                activation: .relu6, output: s.tensor(99), savedMean: s.f + 137712, savedInvStd: s.f + 138384,
                 runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
             s.profiler?.stop(154)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
-                eps: 0.001, activation: .relu6, output: s.t + 46246464 &* s.n, scratch: s.f + 137712, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(99), scratch: s.f + 137712, pool: pool)
             s.profiler?.stop(155)
         }
         // features.4.4.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 46246464 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 866896,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57158272 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(99), pixels: 361 &* s.n, inChannels: 672, weights: s.p + 866896,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(100), pool: pool)
         s.profiler?.stop(156)
         // features.4.4.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 151152,
-                savedInvStd: s.f + 151264, runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
+                activation: .identity, output: s.tensor(101), savedMean: s.f + 151152, savedInvStd: s.f + 151264,
+                runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
             s.profiler?.stop(157)
         }
         // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, runningMean: s.p + 942384, runningVar: s.p + 942496,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 151152, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(101), scratch: s.f + 151152, pool: pool)
             s.profiler?.stop(158)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9133333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08666666666666667,
-                into: s.t + 22671312 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08666666666666667, into: s.tensor(103),
+                random: &random)
             s.profiler?.stop(159)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57117840 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 22671312 &* s.n : nil, batch: s.n,
-            perImage: 40432, output: s.t + 57198704 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(94), branch: s.tensor(101),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(103) : nil, batch: s.n,
+            perImage: 40432, output: s.tensor(102), pool: pool)
         s.profiler?.stop(160)
     }
 
@@ -2976,25 +2954,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_5_forward(_ s: TrainingStepContext) throws {
         // features.4.5.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57198704 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 942608,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 46489056 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 112, weights: s.p + 942608,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(104), pool: pool)
         s.profiler?.stop(161)
         // features.4.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 46731648 &* s.n, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 151376, savedInvStd: s.f + 152048,
                 runningMean: s.p + 1019216, runningVar: s.p + 1019888, pool: pool)
             s.profiler?.stop(162)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
-                eps: 0.001, activation: .relu6, output: s.t + 46731648 &* s.n, scratch: s.f + 151376, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 151376, pool: pool)
             s.profiler?.stop(163)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
@@ -3003,62 +2980,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(164)
         // features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 46731648 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 154064, bias: s.f,
-            activation: .identity, output: s.t + 46974240 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 154064, bias: s.f,
+            activation: .identity, output: s.tensor(106), pool: pool)
         s.profiler?.stop(165)
         // features.4.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 47216832 &* s.n, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
+                activation: .relu6, output: s.tensor(107), savedMean: s.f + 152720, savedInvStd: s.f + 153392,
                 runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
             s.profiler?.stop(166)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
-                eps: 0.001, activation: .relu6, output: s.t + 47216832 &* s.n, scratch: s.f + 152720, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(107), scratch: s.f + 152720, pool: pool)
             s.profiler?.stop(167)
         }
         // features.4.5.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 47216832 &* s.n, pixels: 361 &* s.n, inChannels: 672,
-            weights: s.p + 1029296, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
-            output: s.t + 57239136 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(107), pixels: 361 &* s.n, inChannels: 672, weights: s.p + 1029296,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(108), pool: pool)
         s.profiler?.stop(168)
         // features.4.5.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 166160,
-                savedInvStd: s.f + 166272, runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
+                activation: .identity, output: s.tensor(109), savedMean: s.f + 166160, savedInvStd: s.f + 166272,
+                runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
             s.profiler?.stop(169)
         }
         // features.4.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, runningMean: s.p + 1104784, runningVar: s.p + 1104896,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 166160, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 166160, pool: pool)
             s.profiler?.stop(170)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9066666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334,
-                into: s.t + 22671328 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334, into: s.tensor(111),
+                random: &random)
             s.profiler?.stop(171)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57198704 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 22671328 &* s.n : nil, batch: s.n,
-            perImage: 40432, output: s.t + 57279568 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(102), branch: s.tensor(109),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(111) : nil, batch: s.n,
+            perImage: 40432, output: s.tensor(110), pool: pool)
         s.profiler?.stop(172)
     }
 
@@ -3066,25 +3042,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57279568 &* s.n, pixels: 361 &* s.n, inChannels: 112,
-            weights: s.p + 1105008, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
-            output: s.t + 47459424 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(110), pixels: 361 &* s.n, inChannels: 112, weights: s.p + 1105008,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(112), pool: pool)
         s.profiler?.stop(173)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 47702016 &* s.n, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 166384, savedInvStd: s.f + 167056,
                 runningMean: s.p + 1181616, runningVar: s.p + 1182288, pool: pool)
             s.profiler?.stop(174)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
-                eps: 0.001, activation: .relu6, output: s.t + 47702016 &* s.n, scratch: s.f + 166384, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 166384, pool: pool)
             s.profiler?.stop(175)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
@@ -3093,48 +3068,47 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(176)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 47702016 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 169072, bias: s.f,
-            activation: .identity, output: s.t + 47944608 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 169072, bias: s.f,
+            activation: .identity, output: s.tensor(114), pool: pool)
         s.profiler?.stop(177)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 48187200 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
+                activation: .relu6, output: s.tensor(115), savedMean: s.f + 167728, savedInvStd: s.f + 168400,
                 runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
             s.profiler?.stop(178)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
-                eps: 0.001, activation: .relu6, output: s.t + 48187200 &* s.n, scratch: s.f + 167728, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 167728, pool: pool)
             s.profiler?.stop(179)
         }
         // features.5.0.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 48187200 &* s.n, pixels: 361 &* s.n, inChannels: 672,
-            weights: s.p + 1202448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 56007296 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(115), pixels: 361 &* s.n, inChannels: 672, weights: s.p + 1202448,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(116), pool: pool)
         s.profiler?.stop(180)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 56065056 &* s.n, savedMean: s.f + 202672,
-                savedInvStd: s.f + 202832, runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
+                activation: .identity, output: s.tensor(117), savedMean: s.f + 202672, savedInvStd: s.f + 202832,
+                runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
             s.profiler?.stop(181)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, runningMean: s.p + 1310288, runningVar: s.p + 1310448,
-                eps: 0.001, activation: .identity, output: s.t + 56065056 &* s.n, scratch: s.f + 202672, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(117), scratch: s.f + 202672, pool: pool)
             s.profiler?.stop(182)
         }
     }
@@ -3143,25 +3117,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56065056 &* s.n, pixels: 361 &* s.n, inChannels: 160,
-            weights: s.p + 1310608, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 34082208 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(117), pixels: 361 &* s.n, inChannels: 160, weights: s.p + 1310608,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
         s.profiler?.stop(183)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 34428768 &* s.n, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
+                activation: .relu6, output: s.tensor(119), savedMean: s.f + 202992, savedInvStd: s.f + 203952,
                 runningMean: s.p + 1466128, runningVar: s.p + 1467088, pool: pool)
             s.profiler?.stop(184)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
-                eps: 0.001, activation: .relu6, output: s.t + 34428768 &* s.n, scratch: s.f + 202992, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 202992, pool: pool)
             s.profiler?.stop(185)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -3170,62 +3143,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(186)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 34428768 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 206832, bias: s.f,
-            activation: .identity, output: s.t + 34775328 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 206832, bias: s.f,
+            activation: .identity, output: s.tensor(120), pool: pool)
         s.profiler?.stop(187)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 35121888 &* s.n, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
+                activation: .relu6, output: s.tensor(121), savedMean: s.f + 204912, savedInvStd: s.f + 205872,
                 runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
-                eps: 0.001, activation: .relu6, output: s.t + 35121888 &* s.n, scratch: s.f + 204912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 204912, pool: pool)
             s.profiler?.stop(189)
         }
         // features.5.1.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 35121888 &* s.n, pixels: 361 &* s.n, inChannels: 960,
-            weights: s.p + 1495888, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 56122816 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(121), pixels: 361 &* s.n, inChannels: 960, weights: s.p + 1495888,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
         s.profiler?.stop(190)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 254832,
-                savedInvStd: s.f + 254992, runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
+                activation: .identity, output: s.tensor(123), savedMean: s.f + 254832, savedInvStd: s.f + 254992,
+                runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
             s.profiler?.stop(191)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, runningMean: s.p + 1649808, runningVar: s.p + 1649968,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 254832, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 254832, pool: pool)
             s.profiler?.stop(192)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666667,
-                into: s.t + 22671344 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666667, into: s.tensor(125),
+                random: &random)
             s.profiler?.stop(193)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56065056 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 22671344 &* s.n : nil, batch: s.n,
-            perImage: 57760, output: s.t + 56180576 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(117), branch: s.tensor(123),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
+            perImage: 57760, output: s.tensor(124), pool: pool)
         s.profiler?.stop(194)
     }
 
@@ -3233,25 +3205,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
         // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56180576 &* s.n, pixels: 361 &* s.n, inChannels: 160,
-            weights: s.p + 1650128, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 35468448 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(124), pixels: 361 &* s.n, inChannels: 160, weights: s.p + 1650128,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(126), pool: pool)
         s.profiler?.stop(195)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 35815008 &* s.n, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
+                activation: .relu6, output: s.tensor(127), savedMean: s.f + 255152, savedInvStd: s.f + 256112,
                 runningMean: s.p + 1805648, runningVar: s.p + 1806608, pool: pool)
             s.profiler?.stop(196)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
-                eps: 0.001, activation: .relu6, output: s.t + 35815008 &* s.n, scratch: s.f + 255152, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 255152, pool: pool)
             s.profiler?.stop(197)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -3260,62 +3231,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(198)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 35815008 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 258992, bias: s.f,
-            activation: .identity, output: s.t + 36161568 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 258992, bias: s.f,
+            activation: .identity, output: s.tensor(128), pool: pool)
         s.profiler?.stop(199)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 36508128 &* s.n, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
+                activation: .relu6, output: s.tensor(129), savedMean: s.f + 257072, savedInvStd: s.f + 258032,
                 runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
             s.profiler?.stop(200)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
-                eps: 0.001, activation: .relu6, output: s.t + 36508128 &* s.n, scratch: s.f + 257072, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 257072, pool: pool)
             s.profiler?.stop(201)
         }
         // features.5.2.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 36508128 &* s.n, pixels: 361 &* s.n, inChannels: 960,
-            weights: s.p + 1835408, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 56238336 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(129), pixels: 361 &* s.n, inChannels: 960, weights: s.p + 1835408,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
         s.profiler?.stop(202)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 306992,
-                savedInvStd: s.f + 307152, runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 306992, savedInvStd: s.f + 307152,
+                runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
             s.profiler?.stop(203)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, runningMean: s.p + 1989328, runningVar: s.p + 1989488,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 306992, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 306992, pool: pool)
             s.profiler?.stop(204)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11333333333333334,
-                into: s.t + 22671360 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11333333333333334, into: s.tensor(133),
+                random: &random)
             s.profiler?.stop(205)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56180576 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 22671360 &* s.n : nil, batch: s.n,
-            perImage: 57760, output: s.t + 56296096 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(124), branch: s.tensor(131),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 57760, output: s.tensor(132), pool: pool)
         s.profiler?.stop(206)
     }
 
@@ -3323,25 +3293,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
         // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56296096 &* s.n, pixels: 361 &* s.n, inChannels: 160,
-            weights: s.p + 1989648, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 36854688 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 160, weights: s.p + 1989648,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
         s.profiler?.stop(207)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 37201248 &* s.n, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 307312, savedInvStd: s.f + 308272,
                 runningMean: s.p + 2145168, runningVar: s.p + 2146128, pool: pool)
             s.profiler?.stop(208)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
-                eps: 0.001, activation: .relu6, output: s.t + 37201248 &* s.n, scratch: s.f + 307312, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 307312, pool: pool)
             s.profiler?.stop(209)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -3350,62 +3319,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(210)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 37201248 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 311152, bias: s.f,
-            activation: .identity, output: s.t + 37547808 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 311152, bias: s.f,
+            activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(211)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 37894368 &* s.n, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
+                activation: .relu6, output: s.tensor(137), savedMean: s.f + 309232, savedInvStd: s.f + 310192,
                 runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
             s.profiler?.stop(212)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
-                eps: 0.001, activation: .relu6, output: s.t + 37894368 &* s.n, scratch: s.f + 309232, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(137), scratch: s.f + 309232, pool: pool)
             s.profiler?.stop(213)
         }
         // features.5.3.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 37894368 &* s.n, pixels: 361 &* s.n, inChannels: 960,
-            weights: s.p + 2174928, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 56353856 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(137), pixels: 361 &* s.n, inChannels: 960, weights: s.p + 2174928,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(138), pool: pool)
         s.profiler?.stop(214)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 359152,
-                savedInvStd: s.f + 359312, runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
+                activation: .identity, output: s.tensor(139), savedMean: s.f + 359152, savedInvStd: s.f + 359312,
+                runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
             s.profiler?.stop(215)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, runningMean: s.p + 2328848, runningVar: s.p + 2329008,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 359152, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(139), scratch: s.f + 359152, pool: pool)
             s.profiler?.stop(216)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
-                into: s.t + 22671376 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001, into: s.tensor(141),
+                random: &random)
             s.profiler?.stop(217)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56296096 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 22671376 &* s.n : nil, batch: s.n,
-            perImage: 57760, output: s.t + 56411616 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(139),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(141) : nil, batch: s.n,
+            perImage: 57760, output: s.tensor(140), pool: pool)
         s.profiler?.stop(218)
     }
 
@@ -3413,25 +3381,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_4_forward(_ s: TrainingStepContext) throws {
         // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56411616 &* s.n, pixels: 361 &* s.n, inChannels: 160,
-            weights: s.p + 2329168, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 38240928 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(140), pixels: 361 &* s.n, inChannels: 160, weights: s.p + 2329168,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
         s.profiler?.stop(219)
         // features.5.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 38587488 &* s.n, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 359472, savedInvStd: s.f + 360432,
                 runningMean: s.p + 2484688, runningVar: s.p + 2485648, pool: pool)
             s.profiler?.stop(220)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
-                eps: 0.001, activation: .relu6, output: s.t + 38587488 &* s.n, scratch: s.f + 359472, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 359472, pool: pool)
             s.profiler?.stop(221)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -3440,62 +3407,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(222)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 38587488 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 363312, bias: s.f,
-            activation: .identity, output: s.t + 38934048 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 363312, bias: s.f,
+            activation: .identity, output: s.tensor(144), pool: pool)
         s.profiler?.stop(223)
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 39280608 &* s.n, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
+                activation: .relu6, output: s.tensor(145), savedMean: s.f + 361392, savedInvStd: s.f + 362352,
                 runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
             s.profiler?.stop(224)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
-                eps: 0.001, activation: .relu6, output: s.t + 39280608 &* s.n, scratch: s.f + 361392, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(145), scratch: s.f + 361392, pool: pool)
             s.profiler?.stop(225)
         }
         // features.5.4.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 39280608 &* s.n, pixels: 361 &* s.n, inChannels: 960,
-            weights: s.p + 2514448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 56469376 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(145), pixels: 361 &* s.n, inChannels: 960, weights: s.p + 2514448,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
         s.profiler?.stop(226)
         // features.5.4.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 411312,
-                savedInvStd: s.f + 411472, runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
+                activation: .identity, output: s.tensor(147), savedMean: s.f + 411312, savedInvStd: s.f + 411472,
+                runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, runningMean: s.p + 2668368, runningVar: s.p + 2668528,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 411312, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(147), scratch: s.f + 411312, pool: pool)
             s.profiler?.stop(228)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8733333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12666666666666668,
-                into: s.t + 22671392 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12666666666666668, into: s.tensor(149),
+                random: &random)
             s.profiler?.stop(229)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56411616 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 22671392 &* s.n : nil, batch: s.n,
-            perImage: 57760, output: s.t + 56527136 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(140), branch: s.tensor(147),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(149) : nil, batch: s.n,
+            perImage: 57760, output: s.tensor(148), pool: pool)
         s.profiler?.stop(230)
     }
 
@@ -3503,25 +3469,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_5_forward(_ s: TrainingStepContext) throws {
         // features.5.5.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56527136 &* s.n, pixels: 361 &* s.n, inChannels: 160,
-            weights: s.p + 2668688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 39627168 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(148), pixels: 361 &* s.n, inChannels: 160, weights: s.p + 2668688,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(150), pool: pool)
         s.profiler?.stop(231)
         // features.5.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 39973728 &* s.n, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 411632, savedInvStd: s.f + 412592,
                 runningMean: s.p + 2824208, runningVar: s.p + 2825168, pool: pool)
             s.profiler?.stop(232)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
-                eps: 0.001, activation: .relu6, output: s.t + 39973728 &* s.n, scratch: s.f + 411632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 411632, pool: pool)
             s.profiler?.stop(233)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -3530,62 +3495,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(234)
         // features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 39973728 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 415472, bias: s.f,
-            activation: .identity, output: s.t + 40320288 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 415472, bias: s.f,
+            activation: .identity, output: s.tensor(152), pool: pool)
         s.profiler?.stop(235)
         // features.5.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 40666848 &* s.n, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
+                activation: .relu6, output: s.tensor(153), savedMean: s.f + 413552, savedInvStd: s.f + 414512,
                 runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
-                eps: 0.001, activation: .relu6, output: s.t + 40666848 &* s.n, scratch: s.f + 413552, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(153), scratch: s.f + 413552, pool: pool)
             s.profiler?.stop(237)
         }
         // features.5.5.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 40666848 &* s.n, pixels: 361 &* s.n, inChannels: 960,
-            weights: s.p + 2853968, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
-            output: s.t + 56584896 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(153), pixels: 361 &* s.n, inChannels: 960, weights: s.p + 2853968,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
         s.profiler?.stop(238)
         // features.5.5.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 22570368 &* s.n, savedMean: s.f + 463472,
-                savedInvStd: s.f + 463632, runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
+                activation: .identity, output: s.tensor(155), savedMean: s.f + 463472, savedInvStd: s.f + 463632,
+                runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
             s.profiler?.stop(239)
         }
         // features.5.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, runningMean: s.p + 3007888, runningVar: s.p + 3008048,
-                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 463472, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 463472, pool: pool)
             s.profiler?.stop(240)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
-                into: s.t + 22671408 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(157),
+                random: &random)
             s.profiler?.stop(241)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 56527136 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 22671408 &* s.n : nil, batch: s.n,
-            perImage: 57760, output: s.t + 56642656 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(148), branch: s.tensor(155),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(157) : nil, batch: s.n,
+            perImage: 57760, output: s.tensor(156), pool: pool)
         s.profiler?.stop(242)
     }
 
@@ -3593,25 +3557,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56642656 &* s.n, pixels: 361 &* s.n, inChannels: 160,
-            weights: s.p + 3008208, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
-            output: s.t + 41013408 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(156), pixels: 361 &* s.n, inChannels: 160, weights: s.p + 3008208,
+            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(158), pool: pool)
         s.profiler?.stop(243)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 41359968 &* s.n, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
+                activation: .relu6, output: s.tensor(159), savedMean: s.f + 463792, savedInvStd: s.f + 464752,
                 runningMean: s.p + 3163728, runningVar: s.p + 3164688, pool: pool)
             s.profiler?.stop(244)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
-                eps: 0.001, activation: .relu6, output: s.t + 41359968 &* s.n, scratch: s.f + 463792, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 463792, pool: pool)
             s.profiler?.stop(245)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
@@ -3620,48 +3583,47 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(246)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 41359968 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 467632, bias: s.f,
-            activation: .identity, output: s.t + 22570368 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 467632, bias: s.f,
+            activation: .identity, output: s.tensor(160), pool: pool)
         s.profiler?.stop(247)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 55264384 &* s.n, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
+                activation: .relu6, output: s.tensor(161), savedMean: s.f + 465712, savedInvStd: s.f + 466672,
                 runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
-                eps: 0.001, activation: .relu6, output: s.t + 55264384 &* s.n, scratch: s.f + 465712, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 465712, pool: pool)
             s.profiler?.stop(249)
         }
         // features.6.0.block.2 project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 55264384 &* s.n, pixels: 100 &* s.n, inChannels: 960,
-            weights: s.p + 3193488, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57320000 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(161), pixels: 100 &* s.n, inChannels: 960, weights: s.p + 3193488,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(162), pool: pool)
         s.profiler?.stop(250)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 57347200 &* s.n, savedMean: s.f + 515632,
-                savedInvStd: s.f + 515904, runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
+                activation: .identity, output: s.tensor(163), savedMean: s.f + 515632, savedInvStd: s.f + 515904,
+                runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
             s.profiler?.stop(251)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, runningMean: s.p + 3455152, runningVar: s.p + 3455424,
-                eps: 0.001, activation: .identity, output: s.t + 57347200 &* s.n, scratch: s.f + 515632, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(163), scratch: s.f + 515632, pool: pool)
             s.profiler?.stop(252)
         }
     }
@@ -3670,25 +3632,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57347200 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 3455696, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 41706528 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(163), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 3455696,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
         s.profiler?.stop(253)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 41869728 &* s.n, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
+                activation: .relu6, output: s.tensor(165), savedMean: s.f + 516176, savedInvStd: s.f + 517808,
                 runningMean: s.p + 3902864, runningVar: s.p + 3904496, pool: pool)
             s.profiler?.stop(254)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
-                eps: 0.001, activation: .relu6, output: s.t + 41869728 &* s.n, scratch: s.f + 516176, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 516176, pool: pool)
             s.profiler?.stop(255)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -3697,62 +3658,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(256)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 41869728 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 522704, bias: s.f,
-            activation: .identity, output: s.t + 49869792 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 522704, bias: s.f,
+            activation: .identity, output: s.tensor(166), pool: pool)
         s.profiler?.stop(257)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 50032992 &* s.n, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
+                activation: .relu6, output: s.tensor(167), savedMean: s.f + 519440, savedInvStd: s.f + 521072,
                 runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
             s.profiler?.stop(258)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
-                eps: 0.001, activation: .relu6, output: s.t + 50032992 &* s.n, scratch: s.f + 519440, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 519440, pool: pool)
             s.profiler?.stop(259)
         }
         // features.6.1.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 50032992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 3953456, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57374400 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(167), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 3953456,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
         s.profiler?.stop(260)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 50196192 &* s.n, savedMean: s.f + 604304,
-                savedInvStd: s.f + 604576, runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
+                activation: .identity, output: s.tensor(169), savedMean: s.f + 604304, savedInvStd: s.f + 604576,
+                runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
             s.profiler?.stop(261)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, runningMean: s.p + 4397904, runningVar: s.p + 4398176,
-                eps: 0.001, activation: .identity, output: s.t + 50196192 &* s.n, scratch: s.f + 604304, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 604304, pool: pool)
             s.profiler?.stop(262)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8533333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667,
-                into: s.t + 22671424 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667, into: s.tensor(171),
+                random: &random)
             s.profiler?.stop(263)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57347200 &* s.n, branch: s.t + 50196192 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22671424 &* s.n : nil, batch: s.n,
-            perImage: 27200, output: s.t + 57401600 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(163), branch: s.tensor(169),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
+            perImage: 27200, output: s.tensor(170), pool: pool)
         s.profiler?.stop(264)
     }
 
@@ -3760,25 +3720,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
         // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57401600 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 4398448, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 50196192 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(170), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 4398448,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(172), pool: pool)
         s.profiler?.stop(265)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 50359392 &* s.n, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
+                activation: .relu6, output: s.tensor(173), savedMean: s.f + 604848, savedInvStd: s.f + 606480,
                 runningMean: s.p + 4845616, runningVar: s.p + 4847248, pool: pool)
             s.profiler?.stop(266)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
-                eps: 0.001, activation: .relu6, output: s.t + 50359392 &* s.n, scratch: s.f + 604848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 604848, pool: pool)
             s.profiler?.stop(267)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -3787,62 +3746,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(268)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 50359392 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 611376, bias: s.f,
-            activation: .identity, output: s.t + 50522592 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 611376, bias: s.f,
+            activation: .identity, output: s.tensor(174), pool: pool)
         s.profiler?.stop(269)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 50685792 &* s.n, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
+                activation: .relu6, output: s.tensor(175), savedMean: s.f + 608112, savedInvStd: s.f + 609744,
                 runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
             s.profiler?.stop(270)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
-                eps: 0.001, activation: .relu6, output: s.t + 50685792 &* s.n, scratch: s.f + 608112, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 608112, pool: pool)
             s.profiler?.stop(271)
         }
         // features.6.2.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 50685792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 4896208, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57428800 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(175), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 4896208,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
         s.profiler?.stop(272)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 50848992 &* s.n, savedMean: s.f + 692976,
-                savedInvStd: s.f + 693248, runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 692976, savedInvStd: s.f + 693248,
+                runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
             s.profiler?.stop(273)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, runningMean: s.p + 5340656, runningVar: s.p + 5340928,
-                eps: 0.001, activation: .identity, output: s.t + 50848992 &* s.n, scratch: s.f + 692976, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 692976, pool: pool)
             s.profiler?.stop(274)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15333333333333335,
-                into: s.t + 22671440 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15333333333333335, into: s.tensor(179),
+                random: &random)
             s.profiler?.stop(275)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57401600 &* s.n, branch: s.t + 50848992 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 22671440 &* s.n : nil, batch: s.n,
-            perImage: 27200, output: s.t + 57456000 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(170), branch: s.tensor(177),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 27200, output: s.tensor(178), pool: pool)
         s.profiler?.stop(276)
     }
 
@@ -3850,25 +3808,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
         // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57456000 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 5341200, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 50848992 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(178), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 5341200,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
         s.profiler?.stop(277)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 51012192 &* s.n, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
+                activation: .relu6, output: s.tensor(181), savedMean: s.f + 693520, savedInvStd: s.f + 695152,
                 runningMean: s.p + 5788368, runningVar: s.p + 5790000, pool: pool)
             s.profiler?.stop(278)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
-                eps: 0.001, activation: .relu6, output: s.t + 51012192 &* s.n, scratch: s.f + 693520, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(181), scratch: s.f + 693520, pool: pool)
             s.profiler?.stop(279)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -3877,62 +3834,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(280)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 51012192 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 700048, bias: s.f,
-            activation: .identity, output: s.t + 51175392 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 700048, bias: s.f,
+            activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(281)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 51338592 &* s.n, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
+                activation: .relu6, output: s.tensor(183), savedMean: s.f + 696784, savedInvStd: s.f + 698416,
                 runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
             s.profiler?.stop(282)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
-                eps: 0.001, activation: .relu6, output: s.t + 51338592 &* s.n, scratch: s.f + 696784, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(183), scratch: s.f + 696784, pool: pool)
             s.profiler?.stop(283)
         }
         // features.6.3.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 51338592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 5838960, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57483200 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(183), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 5838960,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(184), pool: pool)
         s.profiler?.stop(284)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 51501792 &* s.n, savedMean: s.f + 781648,
-                savedInvStd: s.f + 781920, runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
+                activation: .identity, output: s.tensor(185), savedMean: s.f + 781648, savedInvStd: s.f + 781920,
+                runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
             s.profiler?.stop(285)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, runningMean: s.p + 6283408, runningVar: s.p + 6283680,
-                eps: 0.001, activation: .identity, output: s.t + 51501792 &* s.n, scratch: s.f + 781648, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(185), scratch: s.f + 781648, pool: pool)
             s.profiler?.stop(286)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16000000000000003,
-                into: s.t + 22671456 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16000000000000003, into: s.tensor(187),
+                random: &random)
             s.profiler?.stop(287)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57456000 &* s.n, branch: s.t + 51501792 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 22671456 &* s.n : nil, batch: s.n,
-            perImage: 27200, output: s.t + 57510400 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(185),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(187) : nil, batch: s.n,
+            perImage: 27200, output: s.tensor(186), pool: pool)
         s.profiler?.stop(288)
     }
 
@@ -3940,25 +3896,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
         // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57510400 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 6283952, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 51501792 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(186), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 6283952,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
         s.profiler?.stop(289)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 51664992 &* s.n, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
+                activation: .relu6, output: s.tensor(189), savedMean: s.f + 782192, savedInvStd: s.f + 783824,
                 runningMean: s.p + 6731120, runningVar: s.p + 6732752, pool: pool)
             s.profiler?.stop(290)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
-                eps: 0.001, activation: .relu6, output: s.t + 51664992 &* s.n, scratch: s.f + 782192, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(189), scratch: s.f + 782192, pool: pool)
             s.profiler?.stop(291)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -3967,62 +3922,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(292)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 51664992 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 788720, bias: s.f,
-            activation: .identity, output: s.t + 51828192 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 788720, bias: s.f,
+            activation: .identity, output: s.tensor(190), pool: pool)
         s.profiler?.stop(293)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 51991392 &* s.n, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
+                activation: .relu6, output: s.tensor(191), savedMean: s.f + 785456, savedInvStd: s.f + 787088,
                 runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
             s.profiler?.stop(294)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
-                eps: 0.001, activation: .relu6, output: s.t + 51991392 &* s.n, scratch: s.f + 785456, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(191), scratch: s.f + 785456, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.4.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 51991392 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 6781712, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57537600 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(191), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 6781712,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(192), pool: pool)
         s.profiler?.stop(296)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 52154592 &* s.n, savedMean: s.f + 870320,
-                savedInvStd: s.f + 870592, runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
+                activation: .identity, output: s.tensor(193), savedMean: s.f + 870320, savedInvStd: s.f + 870592,
+                runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
             s.profiler?.stop(297)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, runningMean: s.p + 7226160, runningVar: s.p + 7226432,
-                eps: 0.001, activation: .identity, output: s.t + 52154592 &* s.n, scratch: s.f + 870320, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(193), scratch: s.f + 870320, pool: pool)
             s.profiler?.stop(298)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8333333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
-                into: s.t + 22671472 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666, into: s.tensor(195),
+                random: &random)
             s.profiler?.stop(299)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57510400 &* s.n, branch: s.t + 52154592 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 22671472 &* s.n : nil, batch: s.n,
-            perImage: 27200, output: s.t + 57564800 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(186), branch: s.tensor(193),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(195) : nil, batch: s.n,
+            perImage: 27200, output: s.tensor(194), pool: pool)
         s.profiler?.stop(300)
     }
 
@@ -4030,25 +3984,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_5_forward(_ s: TrainingStepContext) throws {
         // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57564800 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 7226704, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 52154592 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(194), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 7226704,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(196), pool: pool)
         s.profiler?.stop(301)
         // features.6.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 52317792 &* s.n, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
+                activation: .relu6, output: s.tensor(197), savedMean: s.f + 870864, savedInvStd: s.f + 872496,
                 runningMean: s.p + 7673872, runningVar: s.p + 7675504, pool: pool)
             s.profiler?.stop(302)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
-                eps: 0.001, activation: .relu6, output: s.t + 52317792 &* s.n, scratch: s.f + 870864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 870864, pool: pool)
             s.profiler?.stop(303)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4057,62 +4010,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(304)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 52317792 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 877392, bias: s.f,
-            activation: .identity, output: s.t + 52480992 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 877392, bias: s.f,
+            activation: .identity, output: s.tensor(198), pool: pool)
         s.profiler?.stop(305)
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 52644192 &* s.n, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
+                activation: .relu6, output: s.tensor(199), savedMean: s.f + 874128, savedInvStd: s.f + 875760,
                 runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
             s.profiler?.stop(306)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
-                eps: 0.001, activation: .relu6, output: s.t + 52644192 &* s.n, scratch: s.f + 874128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(199), scratch: s.f + 874128, pool: pool)
             s.profiler?.stop(307)
         }
         // features.6.5.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 52644192 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 7724464, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57592000 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(199), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 7724464,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(200), pool: pool)
         s.profiler?.stop(308)
         // features.6.5.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 52807392 &* s.n, savedMean: s.f + 958992,
-                savedInvStd: s.f + 959264, runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
+                activation: .identity, output: s.tensor(201), savedMean: s.f + 958992, savedInvStd: s.f + 959264,
+                runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
             s.profiler?.stop(309)
         }
         // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, runningMean: s.p + 8168912, runningVar: s.p + 8169184,
-                eps: 0.001, activation: .identity, output: s.t + 52807392 &* s.n, scratch: s.f + 958992, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 958992, pool: pool)
             s.profiler?.stop(310)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8266666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334,
-                into: s.t + 22671488 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334, into: s.tensor(203),
+                random: &random)
             s.profiler?.stop(311)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57564800 &* s.n, branch: s.t + 52807392 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 22671488 &* s.n : nil, batch: s.n,
-            perImage: 27200, output: s.t + 57619200 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(194), branch: s.tensor(201),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 27200, output: s.tensor(202), pool: pool)
         s.profiler?.stop(312)
     }
 
@@ -4120,25 +4072,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_6_forward(_ s: TrainingStepContext) throws {
         // features.6.6.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57619200 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 8169456, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 52807392 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(202), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 8169456,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
         s.profiler?.stop(313)
         // features.6.6.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 52970592 &* s.n, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
+                activation: .relu6, output: s.tensor(205), savedMean: s.f + 959536, savedInvStd: s.f + 961168,
                 runningMean: s.p + 8616624, runningVar: s.p + 8618256, pool: pool)
             s.profiler?.stop(314)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
-                eps: 0.001, activation: .relu6, output: s.t + 52970592 &* s.n, scratch: s.f + 959536, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(205), scratch: s.f + 959536, pool: pool)
             s.profiler?.stop(315)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4147,62 +4098,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(316)
         // features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 52970592 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 966064, bias: s.f,
-            activation: .identity, output: s.t + 53133792 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 966064, bias: s.f,
+            activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(317)
         // features.6.6.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 53296992 &* s.n, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
+                activation: .relu6, output: s.tensor(207), savedMean: s.f + 962800, savedInvStd: s.f + 964432,
                 runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
             s.profiler?.stop(318)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
-                eps: 0.001, activation: .relu6, output: s.t + 53296992 &* s.n, scratch: s.f + 962800, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 962800, pool: pool)
             s.profiler?.stop(319)
         }
         // features.6.6.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 53296992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 8667216, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57646400 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(207), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 8667216,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(208), pool: pool)
         s.profiler?.stop(320)
         // features.6.6.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 53460192 &* s.n, savedMean: s.f + 1047664,
-                savedInvStd: s.f + 1047936, runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
+                activation: .identity, output: s.tensor(209), savedMean: s.f + 1047664, savedInvStd: s.f + 1047936,
+                runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
             s.profiler?.stop(321)
         }
         // features.6.6.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, runningMean: s.p + 9111664, runningVar: s.p + 9111936,
-                eps: 0.001, activation: .identity, output: s.t + 53460192 &* s.n, scratch: s.f + 1047664, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(209), scratch: s.f + 1047664, pool: pool)
             s.profiler?.stop(322)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.82
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18000000000000002,
-                into: s.t + 22671504 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18000000000000002, into: s.tensor(211),
+                random: &random)
             s.profiler?.stop(323)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57619200 &* s.n, branch: s.t + 53460192 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 22671504 &* s.n : nil, batch: s.n,
-            perImage: 27200, output: s.t + 57673600 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(209),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(211) : nil, batch: s.n,
+            perImage: 27200, output: s.tensor(210), pool: pool)
         s.profiler?.stop(324)
     }
 
@@ -4210,25 +4160,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_7_forward(_ s: TrainingStepContext) throws {
         // features.6.7.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57673600 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 9112208, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 53460192 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(210), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 9112208,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
         s.profiler?.stop(325)
         // features.6.7.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 53623392 &* s.n, savedMean: s.f + 1048208,
-                savedInvStd: s.f + 1049840, runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
+                activation: .relu6, output: s.tensor(213), savedMean: s.f + 1048208, savedInvStd: s.f + 1049840,
+                runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
             s.profiler?.stop(326)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
-                eps: 0.001, activation: .relu6, output: s.t + 53623392 &* s.n, scratch: s.f + 1048208, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 1048208, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
@@ -4237,62 +4186,61 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(328)
         // features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 53623392 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1054736,
-            bias: s.f, activation: .identity, output: s.t + 53786592 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1054736, bias: s.f,
+            activation: .identity, output: s.tensor(214), pool: pool)
         s.profiler?.stop(329)
         // features.6.7.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 53949792 &* s.n, savedMean: s.f + 1051472,
-                savedInvStd: s.f + 1053104, runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
+                activation: .relu6, output: s.tensor(215), savedMean: s.f + 1051472, savedInvStd: s.f + 1053104,
+                runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
-                eps: 0.001, activation: .relu6, output: s.t + 53949792 &* s.n, scratch: s.f + 1051472, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 1051472, pool: pool)
             s.profiler?.stop(331)
         }
         // features.6.7.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 53949792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 9609968, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.t + 57700800 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(215), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 9609968,
+            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(216), pool: pool)
         s.profiler?.stop(332)
         // features.6.7.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 54112992 &* s.n, savedMean: s.f + 1136336,
-                savedInvStd: s.f + 1136608, runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
+                activation: .identity, output: s.tensor(217), savedMean: s.f + 1136336, savedInvStd: s.f + 1136608,
+                runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
             s.profiler?.stop(333)
         }
         // features.6.7.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, runningMean: s.p + 10054416, runningVar: s.p + 10054688,
-                eps: 0.001, activation: .identity, output: s.t + 54112992 &* s.n, scratch: s.f + 1136336, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(217), scratch: s.f + 1136336, pool: pool)
             s.profiler?.stop(334)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8133333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18666666666666668,
-                into: s.t + 22671520 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18666666666666668, into: s.tensor(219),
+                random: &random)
             s.profiler?.stop(335)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 57673600 &* s.n, branch: s.t + 54112992 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 22671520 &* s.n : nil, batch: s.n,
-            perImage: 27200, output: s.t + 57728000 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(210), branch: s.tensor(217),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(219) : nil, batch: s.n,
+            perImage: 27200, output: s.tensor(218), pool: pool)
         s.profiler?.stop(336)
     }
 
@@ -4300,25 +4248,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 57728000 &* s.n, pixels: 100 &* s.n, inChannels: 272,
-            weights: s.p + 10054960, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
-            output: s.t + 54112992 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 272, weights: s.p + 10054960,
+            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(220), pool: pool)
         s.profiler?.stop(337)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 54276192 &* s.n, savedMean: s.f + 1136880,
-                savedInvStd: s.f + 1138512, runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
+                activation: .relu6, output: s.tensor(221), savedMean: s.f + 1136880, savedInvStd: s.f + 1138512,
+                runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
             s.profiler?.stop(338)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
-                eps: 0.001, activation: .relu6, output: s.t + 54276192 &* s.n, scratch: s.f + 1136880, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(221), scratch: s.f + 1136880, pool: pool)
             s.profiler?.stop(339)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
@@ -4327,48 +4274,47 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.stop(340)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 54276192 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1143408,
-            bias: s.f, activation: .identity, output: s.t + 54439392 &* s.n, pool: pool)
+        Kernels.depthwiseConv(input: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1143408, bias: s.f,
+            activation: .identity, output: s.tensor(222), pool: pool)
         s.profiler?.stop(341)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 54602592 &* s.n, savedMean: s.f + 1140144,
-                savedInvStd: s.f + 1141776, runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
+                activation: .relu6, output: s.tensor(223), savedMean: s.f + 1140144, savedInvStd: s.f + 1141776,
+                runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
             s.profiler?.stop(342)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
-                eps: 0.001, activation: .relu6, output: s.t + 54602592 &* s.n, scratch: s.f + 1140144, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(223), scratch: s.f + 1140144, pool: pool)
             s.profiler?.stop(343)
         }
         // features.7.0.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 54602592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
-            weights: s.p + 10526608, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
-            output: s.t + 56700416 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(223), pixels: 100 &* s.n, inChannels: 1632, weights: s.p + 10526608,
+            bias: s.f, outChannels: 448, activation: .identity, residual: nil, output: s.tensor(224), pool: pool)
         s.profiler?.stop(344)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 448]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 56745216 &* s.n, savedMean: s.f + 1172784,
-                savedInvStd: s.f + 1173232, runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
+                activation: .identity, output: s.tensor(225), savedMean: s.f + 1172784, savedInvStd: s.f + 1173232,
+                runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
             s.profiler?.stop(345)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 448]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, runningMean: s.p + 11258640, runningVar: s.p + 11259088,
-                eps: 0.001, activation: .identity, output: s.t + 56745216 &* s.n, scratch: s.f + 1172784, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1172784, pool: pool)
             s.profiler?.stop(346)
         }
     }
@@ -4377,25 +4323,24 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 56745216 &* s.n, pixels: 100 &* s.n, inChannels: 448,
-            weights: s.p + 11259536, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
-            output: s.t + 54765792 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(225), pixels: 100 &* s.n, inChannels: 448, weights: s.p + 11259536,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
         s.profiler?.stop(347)
         // features.8 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1280]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 54893792 &* s.n, savedMean: s.f + 1173680,
-                savedInvStd: s.f + 1174960, runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
+                activation: .relu6, output: s.tensor(227), savedMean: s.f + 1173680, savedInvStd: s.f + 1174960,
+                runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
             s.profiler?.stop(348)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1280]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, runningMean: s.p + 11835536, runningVar: s.p + 11836816,
-                eps: 0.001, activation: .relu6, output: s.t + 54893792 &* s.n, scratch: s.f + 1173680, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 1173680, pool: pool)
             s.profiler?.stop(349)
         }
     }
@@ -4404,27 +4349,27 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 10, 10, 1280] -> [n, 1280]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 54893792 &* s.n, batch: s.n, pixels: 100, channels: 1280,
-            output: s.t + 22666368 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(227), batch: s.n, pixels: 100, channels: 1280, output: s.tensor(228),
+            pool: pool)
         s.profiler?.stop(350)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 22666368 &* s.n, output: s.t + 22668928 &* s.n, count: 1280 &* s.n,
-            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 22667648 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(228), output: s.tensor(230), count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(229), random: &random)
         s.profiler?.stop(351)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 22668928 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 11838096,
-            bias: s.p + 13118096, outFeatures: 1000, output: s.t + 22666368 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(230), batch: s.n, inFeatures: 1280, weights: s.p + 11838096,
+            bias: s.p + 13118096, outFeatures: 1000, output: s.tensor(231), pool: pool)
         s.profiler?.stop(352)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 22666368 &* s.n, labels: s.labels, classes: 1000,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 22670208 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(231), labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(232))
         s.profiler?.stop(353)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 22666368 &* s.n, count: 1000 &* s.n)
+        s.logits.update(from: s.tensor(231), count: 1000 &* s.n)
         s.profiler?.stop(354)
     }
 
@@ -4432,19 +4377,19 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 22670208 &* s.n, input: s.t + 22668928 &* s.n,
-            weights: s.p + 11838096, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 22666368 &* s.n,
-            gradWeights: s.g + 11838096, gradBias: s.g + 13118096, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(232), input: s.tensor(230), weights: s.p + 11838096,
+            batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(233), gradWeights: s.g + 11838096,
+            gradBias: s.g + 13118096, pool: pool)
         s.profiler?.stop(355)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 22666368 &* s.n, mask: s.t + 22667648 &* s.n,
-            count: 1280 &* s.n, gradInput: s.t + 22668928 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(233), mask: s.tensor(229), count: 1280 &* s.n,
+            gradInput: s.tensor(234))
         s.profiler?.stop(356)
         // avgpool backward: spread each channel's gradient over the 100 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22668928 &* s.n, batch: s.n, pixels: 100,
-            channels: 1280, gradInput: s.t + 54893792 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(234), batch: s.n, pixels: 100, channels: 1280,
+            gradInput: s.tensor(235), pool: pool)
         s.profiler?.stop(357)
     }
 
@@ -4452,16 +4397,16 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54893792 &* s.n, input: s.t + 54765792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(226),
             pixels: 100 &* s.n, channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1173680,
-            savedInvStd: s.f + 1174960, activation: .relu6, gradInput: s.t + 54893792 &* s.n,
-            gradGamma: s.g + 11832976, gradBeta: s.g + 11834256, pool: pool)
+            savedInvStd: s.f + 1174960, activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 11832976,
+            gradBeta: s.g + 11834256, pool: pool)
         s.profiler?.stop(358)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54893792 &* s.n, input: s.t + 56745216 &* s.n,
-            weights: s.p + 11259536, pixels: 100 &* s.n, inChannels: 448, outChannels: 1280,
-            gradInput: s.t + 56790016 &* s.n, gradWeights: s.g + 11259536, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(225), weights: s.p + 11259536,
+            pixels: 100 &* s.n, inChannels: 448, outChannels: 1280, gradInput: s.tensor(236),
+            gradWeights: s.g + 11259536, pool: pool)
         s.profiler?.stop(359)
     }
 
@@ -4469,1794 +4414,3132 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 56790016 &* s.n, input: s.t + 56700416 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(236), input: s.tensor(224),
             pixels: 100 &* s.n, channels: 448, gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1172784,
-            savedInvStd: s.f + 1173232, activation: .identity, gradInput: s.t + 56790016 &* s.n,
-            gradGamma: s.g + 11257744, gradBeta: s.g + 11258192, pool: pool)
+            savedInvStd: s.f + 1173232, activation: .identity, gradInput: s.tensor(236), gradGamma: s.g + 11257744,
+            gradBeta: s.g + 11258192, pool: pool)
         s.profiler?.stop(360)
+        // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1140144, savedInvStd: s.f + 1141776,
+                activation: .relu6, output: s.tensor(238), pool: pool)
+            s.profiler?.stop(361)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
+                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 1140144, pool: pool)
+            s.profiler?.stop(362)
+        }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 56790016 &* s.n, input: s.t + 54602592 &* s.n,
-            weights: s.p + 10526608, pixels: 100 &* s.n, inChannels: 1632, outChannels: 448,
-            gradInput: s.t + 54765792 &* s.n, gradWeights: s.g + 10526608, pool: pool)
-        s.profiler?.stop(361)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(238), weights: s.p + 10526608,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(237),
+            gradWeights: s.g + 10526608, pool: pool)
+        s.profiler?.stop(363)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54765792 &* s.n, input: s.t + 54439392 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(222),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1140144,
-            savedInvStd: s.f + 1141776, activation: .relu6, gradInput: s.t + 54765792 &* s.n,
-            gradGamma: s.g + 10520080, gradBeta: s.g + 10521712, pool: pool)
-        s.profiler?.stop(362)
+            savedInvStd: s.f + 1141776, activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 10520080,
+            gradBeta: s.g + 10521712, pool: pool)
+        s.profiler?.stop(364)
+        // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1136880, savedInvStd: s.f + 1138512,
+                activation: .relu6, output: s.tensor(240), pool: pool)
+            s.profiler?.stop(365)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
+                eps: 0.001, activation: .relu6, output: s.tensor(240), scratch: s.f + 1136880, pool: pool)
+            s.profiler?.stop(366)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1158096, count: 14688)
-        s.profiler?.stop(363)
+        s.profiler?.stop(367)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 54765792 &* s.n, input: s.t + 54276192 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 10, outWidth: 10, weights: s.f + 1143408, gradInput: s.t + 54439392 &* s.n,
-            gradWeights: s.f + 1158096, pool: pool)
-        s.profiler?.stop(364)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(240), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
+            weights: s.f + 1143408, gradInput: s.tensor(239), gradWeights: s.f + 1158096, pool: pool)
+        s.profiler?.stop(368)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1158096, channels: 1632, kernel: 3, into: s.g + 10505392)
-        s.profiler?.stop(365)
+        s.profiler?.stop(369)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54439392 &* s.n, input: s.t + 54112992 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(220),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1136880,
-            savedInvStd: s.f + 1138512, activation: .relu6, gradInput: s.t + 54439392 &* s.n,
-            gradGamma: s.g + 10498864, gradBeta: s.g + 10500496, pool: pool)
-        s.profiler?.stop(366)
+            savedInvStd: s.f + 1138512, activation: .relu6, gradInput: s.tensor(239), gradGamma: s.g + 10498864,
+            gradBeta: s.g + 10500496, pool: pool)
+        s.profiler?.stop(370)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54439392 &* s.n, input: s.t + 57728000 &* s.n,
-            weights: s.p + 10054960, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 54276192 &* s.n, gradWeights: s.g + 10054960, pool: pool)
-        s.profiler?.stop(367)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(218), weights: s.p + 10054960,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(241),
+            gradWeights: s.g + 10054960, pool: pool)
+        s.profiler?.stop(371)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 54276192 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 22671520 &* s.n : nil, batch: s.n,
-            perImage: 27200, gradBranch: s.t + 54303392 &* s.n, pool: pool)
-        s.profiler?.stop(368)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(241),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(219) : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.tensor(242), pool: pool)
+        s.profiler?.stop(372)
         // features.6.7.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54303392 &* s.n, input: s.t + 57700800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(216),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1136336,
-            savedInvStd: s.f + 1136608, activation: .identity, gradInput: s.t + 54303392 &* s.n,
-            gradGamma: s.g + 10053872, gradBeta: s.g + 10054144, pool: pool)
-        s.profiler?.stop(369)
+            savedInvStd: s.f + 1136608, activation: .identity, gradInput: s.tensor(242), gradGamma: s.g + 10053872,
+            gradBeta: s.g + 10054144, pool: pool)
+        s.profiler?.stop(373)
+        // features.6.7.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1051472, savedInvStd: s.f + 1053104,
+                activation: .relu6, output: s.tensor(244), pool: pool)
+            s.profiler?.stop(374)
+        }
+        // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
+                eps: 0.001, activation: .relu6, output: s.tensor(244), scratch: s.f + 1051472, pool: pool)
+            s.profiler?.stop(375)
+        }
         // features.6.7.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54303392 &* s.n, input: s.t + 53949792 &* s.n,
-            weights: s.p + 9609968, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 54112992 &* s.n, gradWeights: s.g + 9609968, pool: pool)
-        s.profiler?.stop(370)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 9609968,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(243),
+            gradWeights: s.g + 9609968, pool: pool)
+        s.profiler?.stop(376)
         // features.6.7.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54112992 &* s.n, input: s.t + 53786592 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(243), input: s.tensor(214),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1051472,
-            savedInvStd: s.f + 1053104, activation: .relu6, gradInput: s.t + 54112992 &* s.n, gradGamma: s.g + 9603440,
+            savedInvStd: s.f + 1053104, activation: .relu6, gradInput: s.tensor(243), gradGamma: s.g + 9603440,
             gradBeta: s.g + 9605072, pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(377)
+        // features.6.7.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1048208, savedInvStd: s.f + 1049840,
+                activation: .relu6, output: s.tensor(246), pool: pool)
+            s.profiler?.stop(378)
+        }
+        // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
+                eps: 0.001, activation: .relu6, output: s.tensor(246), scratch: s.f + 1048208, pool: pool)
+            s.profiler?.stop(379)
+        }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1095536, count: 40800)
-        s.profiler?.stop(372)
+        s.profiler?.stop(380)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 54112992 &* s.n, input: s.t + 53623392 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 1054736, gradInput: s.t + 53786592 &* s.n,
-            gradWeights: s.f + 1095536, pool: pool)
-        s.profiler?.stop(373)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(243), input: s.tensor(246), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1054736, gradInput: s.tensor(245), gradWeights: s.f + 1095536, pool: pool)
+        s.profiler?.stop(381)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1095536, channels: 1632, kernel: 5, into: s.g + 9562640)
-        s.profiler?.stop(374)
+        s.profiler?.stop(382)
         // features.6.7.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53786592 &* s.n, input: s.t + 53460192 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(212),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1048208,
-            savedInvStd: s.f + 1049840, activation: .relu6, gradInput: s.t + 53786592 &* s.n, gradGamma: s.g + 9556112,
+            savedInvStd: s.f + 1049840, activation: .relu6, gradInput: s.tensor(245), gradGamma: s.g + 9556112,
             gradBeta: s.g + 9557744, pool: pool)
-        s.profiler?.stop(375)
+        s.profiler?.stop(383)
         // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53786592 &* s.n, input: s.t + 57673600 &* s.n,
-            weights: s.p + 9112208, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 53623392 &* s.n, gradWeights: s.g + 9112208, pool: pool)
-        s.profiler?.stop(376)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(210), weights: s.p + 9112208,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(247),
+            gradWeights: s.g + 9112208, pool: pool)
+        s.profiler?.stop(384)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 53623392 &* s.n, s.t + 54276192 &* s.n, count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(377)
+        TrainingKernels.accumulate(s.tensor(247), s.tensor(241), count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(385)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 53623392 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 22671504 &* s.n : nil, batch: s.n,
-            perImage: 27200, gradBranch: s.t + 53650592 &* s.n, pool: pool)
-        s.profiler?.stop(378)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(247),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(211) : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.tensor(248), pool: pool)
+        s.profiler?.stop(386)
         // features.6.6.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53650592 &* s.n, input: s.t + 57646400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(208),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1047664,
-            savedInvStd: s.f + 1047936, activation: .identity, gradInput: s.t + 53650592 &* s.n,
-            gradGamma: s.g + 9111120, gradBeta: s.g + 9111392, pool: pool)
-        s.profiler?.stop(379)
+            savedInvStd: s.f + 1047936, activation: .identity, gradInput: s.tensor(248), gradGamma: s.g + 9111120,
+            gradBeta: s.g + 9111392, pool: pool)
+        s.profiler?.stop(387)
+        // features.6.6.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
+                activation: .relu6, output: s.tensor(250), pool: pool)
+            s.profiler?.stop(388)
+        }
+        // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
+                eps: 0.001, activation: .relu6, output: s.tensor(250), scratch: s.f + 962800, pool: pool)
+            s.profiler?.stop(389)
+        }
         // features.6.6.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53650592 &* s.n, input: s.t + 53296992 &* s.n,
-            weights: s.p + 8667216, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 53460192 &* s.n, gradWeights: s.g + 8667216, pool: pool)
-        s.profiler?.stop(380)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(250), weights: s.p + 8667216,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(249),
+            gradWeights: s.g + 8667216, pool: pool)
+        s.profiler?.stop(390)
         // features.6.6.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53460192 &* s.n, input: s.t + 53133792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(249), input: s.tensor(206),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 962800,
-            savedInvStd: s.f + 964432, activation: .relu6, gradInput: s.t + 53460192 &* s.n, gradGamma: s.g + 8660688,
+            savedInvStd: s.f + 964432, activation: .relu6, gradInput: s.tensor(249), gradGamma: s.g + 8660688,
             gradBeta: s.g + 8662320, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(391)
+        // features.6.6.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
+                activation: .relu6, output: s.tensor(252), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
+                eps: 0.001, activation: .relu6, output: s.tensor(252), scratch: s.f + 959536, pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1006864, count: 40800)
-        s.profiler?.stop(382)
+        s.profiler?.stop(394)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 53460192 &* s.n, input: s.t + 52970592 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 966064, gradInput: s.t + 53133792 &* s.n,
-            gradWeights: s.f + 1006864, pool: pool)
-        s.profiler?.stop(383)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(249), input: s.tensor(252), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 966064, gradInput: s.tensor(251), gradWeights: s.f + 1006864, pool: pool)
+        s.profiler?.stop(395)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1006864, channels: 1632, kernel: 5, into: s.g + 8619888)
-        s.profiler?.stop(384)
+        s.profiler?.stop(396)
         // features.6.6.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53133792 &* s.n, input: s.t + 52807392 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(204),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 959536,
-            savedInvStd: s.f + 961168, activation: .relu6, gradInput: s.t + 53133792 &* s.n, gradGamma: s.g + 8613360,
+            savedInvStd: s.f + 961168, activation: .relu6, gradInput: s.tensor(251), gradGamma: s.g + 8613360,
             gradBeta: s.g + 8614992, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(397)
         // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53133792 &* s.n, input: s.t + 57619200 &* s.n,
-            weights: s.p + 8169456, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 52970592 &* s.n, gradWeights: s.g + 8169456, pool: pool)
-        s.profiler?.stop(386)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(202), weights: s.p + 8169456,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(253),
+            gradWeights: s.g + 8169456, pool: pool)
+        s.profiler?.stop(398)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 52970592 &* s.n, s.t + 53623392 &* s.n, count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(387)
+        TrainingKernels.accumulate(s.tensor(253), s.tensor(247), count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(399)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 52970592 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 22671488 &* s.n : nil, batch: s.n,
-            perImage: 27200, gradBranch: s.t + 52997792 &* s.n, pool: pool)
-        s.profiler?.stop(388)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(253),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(203) : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.tensor(254), pool: pool)
+        s.profiler?.stop(400)
         // features.6.5.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52997792 &* s.n, input: s.t + 57592000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(200),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 958992,
-            savedInvStd: s.f + 959264, activation: .identity, gradInput: s.t + 52997792 &* s.n,
-            gradGamma: s.g + 8168368, gradBeta: s.g + 8168640, pool: pool)
-        s.profiler?.stop(389)
+            savedInvStd: s.f + 959264, activation: .identity, gradInput: s.tensor(254), gradGamma: s.g + 8168368,
+            gradBeta: s.g + 8168640, pool: pool)
+        s.profiler?.stop(401)
+        // features.6.5.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
+                activation: .relu6, output: s.tensor(256), pool: pool)
+            s.profiler?.stop(402)
+        }
+        // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
+                eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 874128, pool: pool)
+            s.profiler?.stop(403)
+        }
         // features.6.5.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52997792 &* s.n, input: s.t + 52644192 &* s.n,
-            weights: s.p + 7724464, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 52807392 &* s.n, gradWeights: s.g + 7724464, pool: pool)
-        s.profiler?.stop(390)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), weights: s.p + 7724464,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(255),
+            gradWeights: s.g + 7724464, pool: pool)
+        s.profiler?.stop(404)
         // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52807392 &* s.n, input: s.t + 52480992 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(198),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 874128,
-            savedInvStd: s.f + 875760, activation: .relu6, gradInput: s.t + 52807392 &* s.n, gradGamma: s.g + 7717936,
+            savedInvStd: s.f + 875760, activation: .relu6, gradInput: s.tensor(255), gradGamma: s.g + 7717936,
             gradBeta: s.g + 7719568, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(405)
+        // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
+                activation: .relu6, output: s.tensor(258), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
+                eps: 0.001, activation: .relu6, output: s.tensor(258), scratch: s.f + 870864, pool: pool)
+            s.profiler?.stop(407)
+        }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 918192, count: 40800)
-        s.profiler?.stop(392)
+        s.profiler?.stop(408)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 52807392 &* s.n, input: s.t + 52317792 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 877392, gradInput: s.t + 52480992 &* s.n,
-            gradWeights: s.f + 918192, pool: pool)
-        s.profiler?.stop(393)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(258), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 877392, gradInput: s.tensor(257), gradWeights: s.f + 918192, pool: pool)
+        s.profiler?.stop(409)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 918192, channels: 1632, kernel: 5, into: s.g + 7677136)
-        s.profiler?.stop(394)
+        s.profiler?.stop(410)
         // features.6.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52480992 &* s.n, input: s.t + 52154592 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(196),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 870864,
-            savedInvStd: s.f + 872496, activation: .relu6, gradInput: s.t + 52480992 &* s.n, gradGamma: s.g + 7670608,
+            savedInvStd: s.f + 872496, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 7670608,
             gradBeta: s.g + 7672240, pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(411)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52480992 &* s.n, input: s.t + 57564800 &* s.n,
-            weights: s.p + 7226704, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 52317792 &* s.n, gradWeights: s.g + 7226704, pool: pool)
-        s.profiler?.stop(396)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(194), weights: s.p + 7226704,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(259),
+            gradWeights: s.g + 7226704, pool: pool)
+        s.profiler?.stop(412)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 52317792 &* s.n, s.t + 52970592 &* s.n, count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(397)
+        TrainingKernels.accumulate(s.tensor(259), s.tensor(253), count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(413)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 52317792 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 22671472 &* s.n : nil, batch: s.n,
-            perImage: 27200, gradBranch: s.t + 52344992 &* s.n, pool: pool)
-        s.profiler?.stop(398)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(259),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(195) : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.tensor(260), pool: pool)
+        s.profiler?.stop(414)
         // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52344992 &* s.n, input: s.t + 57537600 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(260), input: s.tensor(192),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 870320,
-            savedInvStd: s.f + 870592, activation: .identity, gradInput: s.t + 52344992 &* s.n,
-            gradGamma: s.g + 7225616, gradBeta: s.g + 7225888, pool: pool)
-        s.profiler?.stop(399)
+            savedInvStd: s.f + 870592, activation: .identity, gradInput: s.tensor(260), gradGamma: s.g + 7225616,
+            gradBeta: s.g + 7225888, pool: pool)
+        s.profiler?.stop(415)
+        // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
+                activation: .relu6, output: s.tensor(262), pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
+                eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 785456, pool: pool)
+            s.profiler?.stop(417)
+        }
         // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52344992 &* s.n, input: s.t + 51991392 &* s.n,
-            weights: s.p + 6781712, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 52154592 &* s.n, gradWeights: s.g + 6781712, pool: pool)
-        s.profiler?.stop(400)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(260), input: s.tensor(262), weights: s.p + 6781712,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(261),
+            gradWeights: s.g + 6781712, pool: pool)
+        s.profiler?.stop(418)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52154592 &* s.n, input: s.t + 51828192 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(261), input: s.tensor(190),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 785456,
-            savedInvStd: s.f + 787088, activation: .relu6, gradInput: s.t + 52154592 &* s.n, gradGamma: s.g + 6775184,
+            savedInvStd: s.f + 787088, activation: .relu6, gradInput: s.tensor(261), gradGamma: s.g + 6775184,
             gradBeta: s.g + 6776816, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(419)
+        // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
+                activation: .relu6, output: s.tensor(264), pool: pool)
+            s.profiler?.stop(420)
+        }
+        // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
+                eps: 0.001, activation: .relu6, output: s.tensor(264), scratch: s.f + 782192, pool: pool)
+            s.profiler?.stop(421)
+        }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 829520, count: 40800)
-        s.profiler?.stop(402)
+        s.profiler?.stop(422)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 52154592 &* s.n, input: s.t + 51664992 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 788720, gradInput: s.t + 51828192 &* s.n,
-            gradWeights: s.f + 829520, pool: pool)
-        s.profiler?.stop(403)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(261), input: s.tensor(264), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 788720, gradInput: s.tensor(263), gradWeights: s.f + 829520, pool: pool)
+        s.profiler?.stop(423)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 829520, channels: 1632, kernel: 5, into: s.g + 6734384)
-        s.profiler?.stop(404)
+        s.profiler?.stop(424)
         // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51828192 &* s.n, input: s.t + 51501792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(188),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 782192,
-            savedInvStd: s.f + 783824, activation: .relu6, gradInput: s.t + 51828192 &* s.n, gradGamma: s.g + 6727856,
+            savedInvStd: s.f + 783824, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 6727856,
             gradBeta: s.g + 6729488, pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(425)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51828192 &* s.n, input: s.t + 57510400 &* s.n,
-            weights: s.p + 6283952, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 51664992 &* s.n, gradWeights: s.g + 6283952, pool: pool)
-        s.profiler?.stop(406)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(186), weights: s.p + 6283952,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(265),
+            gradWeights: s.g + 6283952, pool: pool)
+        s.profiler?.stop(426)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 51664992 &* s.n, s.t + 52317792 &* s.n, count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(407)
+        TrainingKernels.accumulate(s.tensor(265), s.tensor(259), count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(427)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 51664992 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 22671456 &* s.n : nil, batch: s.n,
-            perImage: 27200, gradBranch: s.t + 51692192 &* s.n, pool: pool)
-        s.profiler?.stop(408)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(265),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(187) : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.tensor(266), pool: pool)
+        s.profiler?.stop(428)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51692192 &* s.n, input: s.t + 57483200 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(266), input: s.tensor(184),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 781648,
-            savedInvStd: s.f + 781920, activation: .identity, gradInput: s.t + 51692192 &* s.n,
-            gradGamma: s.g + 6282864, gradBeta: s.g + 6283136, pool: pool)
-        s.profiler?.stop(409)
+            savedInvStd: s.f + 781920, activation: .identity, gradInput: s.tensor(266), gradGamma: s.g + 6282864,
+            gradBeta: s.g + 6283136, pool: pool)
+        s.profiler?.stop(429)
+        // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
+                activation: .relu6, output: s.tensor(268), pool: pool)
+            s.profiler?.stop(430)
+        }
+        // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
+                eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 696784, pool: pool)
+            s.profiler?.stop(431)
+        }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51692192 &* s.n, input: s.t + 51338592 &* s.n,
-            weights: s.p + 5838960, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 51501792 &* s.n, gradWeights: s.g + 5838960, pool: pool)
-        s.profiler?.stop(410)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(266), input: s.tensor(268), weights: s.p + 5838960,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(267),
+            gradWeights: s.g + 5838960, pool: pool)
+        s.profiler?.stop(432)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51501792 &* s.n, input: s.t + 51175392 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(267), input: s.tensor(182),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 696784,
-            savedInvStd: s.f + 698416, activation: .relu6, gradInput: s.t + 51501792 &* s.n, gradGamma: s.g + 5832432,
+            savedInvStd: s.f + 698416, activation: .relu6, gradInput: s.tensor(267), gradGamma: s.g + 5832432,
             gradBeta: s.g + 5834064, pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(433)
+        // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
+                activation: .relu6, output: s.tensor(270), pool: pool)
+            s.profiler?.stop(434)
+        }
+        // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
+                eps: 0.001, activation: .relu6, output: s.tensor(270), scratch: s.f + 693520, pool: pool)
+            s.profiler?.stop(435)
+        }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 740848, count: 40800)
-        s.profiler?.stop(412)
+        s.profiler?.stop(436)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 51501792 &* s.n, input: s.t + 51012192 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 700048, gradInput: s.t + 51175392 &* s.n,
-            gradWeights: s.f + 740848, pool: pool)
-        s.profiler?.stop(413)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(267), input: s.tensor(270), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 700048, gradInput: s.tensor(269), gradWeights: s.f + 740848, pool: pool)
+        s.profiler?.stop(437)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 740848, channels: 1632, kernel: 5, into: s.g + 5791632)
-        s.profiler?.stop(414)
+        s.profiler?.stop(438)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51175392 &* s.n, input: s.t + 50848992 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(180),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 693520,
-            savedInvStd: s.f + 695152, activation: .relu6, gradInput: s.t + 51175392 &* s.n, gradGamma: s.g + 5785104,
+            savedInvStd: s.f + 695152, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 5785104,
             gradBeta: s.g + 5786736, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(439)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51175392 &* s.n, input: s.t + 57456000 &* s.n,
-            weights: s.p + 5341200, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 51012192 &* s.n, gradWeights: s.g + 5341200, pool: pool)
-        s.profiler?.stop(416)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(178), weights: s.p + 5341200,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(271),
+            gradWeights: s.g + 5341200, pool: pool)
+        s.profiler?.stop(440)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 51012192 &* s.n, s.t + 51664992 &* s.n, count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(417)
+        TrainingKernels.accumulate(s.tensor(271), s.tensor(265), count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(441)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 51012192 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 22671440 &* s.n : nil, batch: s.n,
-            perImage: 27200, gradBranch: s.t + 51039392 &* s.n, pool: pool)
-        s.profiler?.stop(418)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(271),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(179) : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.tensor(272), pool: pool)
+        s.profiler?.stop(442)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51039392 &* s.n, input: s.t + 57428800 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(272), input: s.tensor(176),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 692976,
-            savedInvStd: s.f + 693248, activation: .identity, gradInput: s.t + 51039392 &* s.n,
-            gradGamma: s.g + 5340112, gradBeta: s.g + 5340384, pool: pool)
-        s.profiler?.stop(419)
+            savedInvStd: s.f + 693248, activation: .identity, gradInput: s.tensor(272), gradGamma: s.g + 5340112,
+            gradBeta: s.g + 5340384, pool: pool)
+        s.profiler?.stop(443)
+        // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
+                activation: .relu6, output: s.tensor(274), pool: pool)
+            s.profiler?.stop(444)
+        }
+        // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
+                eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 608112, pool: pool)
+            s.profiler?.stop(445)
+        }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51039392 &* s.n, input: s.t + 50685792 &* s.n,
-            weights: s.p + 4896208, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 50848992 &* s.n, gradWeights: s.g + 4896208, pool: pool)
-        s.profiler?.stop(420)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(274), weights: s.p + 4896208,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(273),
+            gradWeights: s.g + 4896208, pool: pool)
+        s.profiler?.stop(446)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50848992 &* s.n, input: s.t + 50522592 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(174),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 608112,
-            savedInvStd: s.f + 609744, activation: .relu6, gradInput: s.t + 50848992 &* s.n, gradGamma: s.g + 4889680,
+            savedInvStd: s.f + 609744, activation: .relu6, gradInput: s.tensor(273), gradGamma: s.g + 4889680,
             gradBeta: s.g + 4891312, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(447)
+        // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
+                activation: .relu6, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(448)
+        }
+        // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
+                eps: 0.001, activation: .relu6, output: s.tensor(276), scratch: s.f + 604848, pool: pool)
+            s.profiler?.stop(449)
+        }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 652176, count: 40800)
-        s.profiler?.stop(422)
+        s.profiler?.stop(450)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 50848992 &* s.n, input: s.t + 50359392 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 611376, gradInput: s.t + 50522592 &* s.n,
-            gradWeights: s.f + 652176, pool: pool)
-        s.profiler?.stop(423)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(276), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 611376, gradInput: s.tensor(275), gradWeights: s.f + 652176, pool: pool)
+        s.profiler?.stop(451)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 652176, channels: 1632, kernel: 5, into: s.g + 4848880)
-        s.profiler?.stop(424)
+        s.profiler?.stop(452)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50522592 &* s.n, input: s.t + 50196192 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(172),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 604848,
-            savedInvStd: s.f + 606480, activation: .relu6, gradInput: s.t + 50522592 &* s.n, gradGamma: s.g + 4842352,
+            savedInvStd: s.f + 606480, activation: .relu6, gradInput: s.tensor(275), gradGamma: s.g + 4842352,
             gradBeta: s.g + 4843984, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(453)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50522592 &* s.n, input: s.t + 57401600 &* s.n,
-            weights: s.p + 4398448, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 50359392 &* s.n, gradWeights: s.g + 4398448, pool: pool)
-        s.profiler?.stop(426)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(170), weights: s.p + 4398448,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(277),
+            gradWeights: s.g + 4398448, pool: pool)
+        s.profiler?.stop(454)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 50359392 &* s.n, s.t + 51012192 &* s.n, count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(427)
+        TrainingKernels.accumulate(s.tensor(277), s.tensor(271), count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(455)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 50359392 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22671424 &* s.n : nil, batch: s.n,
-            perImage: 27200, gradBranch: s.t + 50386592 &* s.n, pool: pool)
-        s.profiler?.stop(428)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(277),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.tensor(278), pool: pool)
+        s.profiler?.stop(456)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50386592 &* s.n, input: s.t + 57374400 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(168),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 604304,
-            savedInvStd: s.f + 604576, activation: .identity, gradInput: s.t + 50386592 &* s.n,
-            gradGamma: s.g + 4397360, gradBeta: s.g + 4397632, pool: pool)
-        s.profiler?.stop(429)
+            savedInvStd: s.f + 604576, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 4397360,
+            gradBeta: s.g + 4397632, pool: pool)
+        s.profiler?.stop(457)
+        // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
+                activation: .relu6, output: s.tensor(280), pool: pool)
+            s.profiler?.stop(458)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
+                eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 519440, pool: pool)
+            s.profiler?.stop(459)
+        }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50386592 &* s.n, input: s.t + 50032992 &* s.n,
-            weights: s.p + 3953456, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
-            gradInput: s.t + 50196192 &* s.n, gradWeights: s.g + 3953456, pool: pool)
-        s.profiler?.stop(430)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 3953456,
+            pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(279),
+            gradWeights: s.g + 3953456, pool: pool)
+        s.profiler?.stop(460)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50196192 &* s.n, input: s.t + 49869792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(166),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 519440,
-            savedInvStd: s.f + 521072, activation: .relu6, gradInput: s.t + 50196192 &* s.n, gradGamma: s.g + 3946928,
+            savedInvStd: s.f + 521072, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 3946928,
             gradBeta: s.g + 3948560, pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(461)
+        // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
+                activation: .relu6, output: s.tensor(282), pool: pool)
+            s.profiler?.stop(462)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
+                eps: 0.001, activation: .relu6, output: s.tensor(282), scratch: s.f + 516176, pool: pool)
+            s.profiler?.stop(463)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 563504, count: 40800)
-        s.profiler?.stop(432)
+        s.profiler?.stop(464)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 50196192 &* s.n, input: s.t + 41869728 &* s.n,
-            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 522704, gradInput: s.t + 49869792 &* s.n,
-            gradWeights: s.f + 563504, pool: pool)
-        s.profiler?.stop(433)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 10,
+            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 522704, gradInput: s.tensor(281), gradWeights: s.f + 563504, pool: pool)
+        s.profiler?.stop(465)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 563504, channels: 1632, kernel: 5, into: s.g + 3906128)
-        s.profiler?.stop(434)
+        s.profiler?.stop(466)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 41706528 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(164),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 516176,
-            savedInvStd: s.f + 517808, activation: .relu6, gradInput: s.t + 49869792 &* s.n, gradGamma: s.g + 3899600,
+            savedInvStd: s.f + 517808, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 3899600,
             gradBeta: s.g + 3901232, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(467)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 57347200 &* s.n,
-            weights: s.p + 3455696, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
-            gradInput: s.t + 41706528 &* s.n, gradWeights: s.g + 3455696, pool: pool)
-        s.profiler?.stop(436)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(281), input: s.tensor(163), weights: s.p + 3455696,
+            pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(283),
+            gradWeights: s.g + 3455696, pool: pool)
+        s.profiler?.stop(468)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 41706528 &* s.n, s.t + 50359392 &* s.n, count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(437)
+        TrainingKernels.accumulate(s.tensor(283), s.tensor(277), count: 27200 &* s.n, pool: pool)
+        s.profiler?.stop(469)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 57320000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(162),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 515632,
-            savedInvStd: s.f + 515904, activation: .identity, gradInput: s.t + 41706528 &* s.n,
-            gradGamma: s.g + 3454608, gradBeta: s.g + 3454880, pool: pool)
-        s.profiler?.stop(438)
+            savedInvStd: s.f + 515904, activation: .identity, gradInput: s.tensor(283), gradGamma: s.g + 3454608,
+            gradBeta: s.g + 3454880, pool: pool)
+        s.profiler?.stop(470)
+        // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
+                gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
+                activation: .relu6, output: s.tensor(285), pool: pool)
+            s.profiler?.stop(471)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
+                gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
+                eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 465712, pool: pool)
+            s.profiler?.stop(472)
+        }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 55264384 &* s.n,
-            weights: s.p + 3193488, pixels: 100 &* s.n, inChannels: 960, outChannels: 272,
-            gradInput: s.t + 49869792 &* s.n, gradWeights: s.g + 3193488, pool: pool)
-        s.profiler?.stop(439)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(285), weights: s.p + 3193488,
+            pixels: 100 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(284),
+            gradWeights: s.g + 3193488, pool: pool)
+        s.profiler?.stop(473)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 22570368 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(160),
             pixels: 100 &* s.n, channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 465712,
-            savedInvStd: s.f + 466672, activation: .relu6, gradInput: s.t + 49869792 &* s.n, gradGamma: s.g + 3189648,
+            savedInvStd: s.f + 466672, activation: .relu6, gradInput: s.tensor(284), gradGamma: s.g + 3189648,
             gradBeta: s.g + 3190608, pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(474)
+        // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
+                activation: .relu6, output: s.tensor(287), pool: pool)
+            s.profiler?.stop(475)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
+                eps: 0.001, activation: .relu6, output: s.tensor(287), scratch: s.f + 463792, pool: pool)
+            s.profiler?.stop(476)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 491632, count: 24000)
-        s.profiler?.stop(441)
+        s.profiler?.stop(477)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 41359968 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 10, outWidth: 10, weights: s.f + 467632, gradInput: s.t + 41706528 &* s.n,
-            gradWeights: s.f + 491632, pool: pool)
-        s.profiler?.stop(442)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(287), batch: s.n, height: 19,
+            width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 467632, gradInput: s.tensor(286), gradWeights: s.f + 491632, pool: pool)
+        s.profiler?.stop(478)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 491632, channels: 960, kernel: 5, into: s.g + 3165648)
-        s.profiler?.stop(443)
+        s.profiler?.stop(479)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 41013408 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(158),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 463792,
-            savedInvStd: s.f + 464752, activation: .relu6, gradInput: s.t + 41706528 &* s.n, gradGamma: s.g + 3161808,
+            savedInvStd: s.f + 464752, activation: .relu6, gradInput: s.tensor(286), gradGamma: s.g + 3161808,
             gradBeta: s.g + 3162768, pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(480)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 56642656 &* s.n,
-            weights: s.p + 3008208, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 3008208, pool: pool)
-        s.profiler?.stop(445)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(156), weights: s.p + 3008208,
+            pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(288),
+            gradWeights: s.g + 3008208, pool: pool)
+        s.profiler?.stop(481)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 22671408 &* s.n : nil, batch: s.n,
-            perImage: 57760, gradBranch: s.t + 41359968 &* s.n, pool: pool)
-        s.profiler?.stop(446)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(288),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(157) : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.tensor(289), pool: pool)
+        s.profiler?.stop(482)
         // features.5.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41359968 &* s.n, input: s.t + 56584896 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(289), input: s.tensor(154),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 463472,
-            savedInvStd: s.f + 463632, activation: .identity, gradInput: s.t + 41359968 &* s.n,
-            gradGamma: s.g + 3007568, gradBeta: s.g + 3007728, pool: pool)
-        s.profiler?.stop(447)
+            savedInvStd: s.f + 463632, activation: .identity, gradInput: s.tensor(289), gradGamma: s.g + 3007568,
+            gradBeta: s.g + 3007728, pool: pool)
+        s.profiler?.stop(483)
+        // features.5.5.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
+                activation: .relu6, output: s.tensor(291), pool: pool)
+            s.profiler?.stop(484)
+        }
+        // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
+                eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 413552, pool: pool)
+            s.profiler?.stop(485)
+        }
         // features.5.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41359968 &* s.n, input: s.t + 40666848 &* s.n,
-            weights: s.p + 2853968, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 41013408 &* s.n, gradWeights: s.g + 2853968, pool: pool)
-        s.profiler?.stop(448)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(289), input: s.tensor(291), weights: s.p + 2853968,
+            pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(290),
+            gradWeights: s.g + 2853968, pool: pool)
+        s.profiler?.stop(486)
         // features.5.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41013408 &* s.n, input: s.t + 40320288 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(152),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 413552,
-            savedInvStd: s.f + 414512, activation: .relu6, gradInput: s.t + 41013408 &* s.n, gradGamma: s.g + 2850128,
+            savedInvStd: s.f + 414512, activation: .relu6, gradInput: s.tensor(290), gradGamma: s.g + 2850128,
             gradBeta: s.g + 2851088, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(487)
+        // features.5.5.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
+                activation: .relu6, output: s.tensor(293), pool: pool)
+            s.profiler?.stop(488)
+        }
+        // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
+                eps: 0.001, activation: .relu6, output: s.tensor(293), scratch: s.f + 411632, pool: pool)
+            s.profiler?.stop(489)
+        }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 439472, count: 24000)
-        s.profiler?.stop(450)
+        s.profiler?.stop(490)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41013408 &* s.n, input: s.t + 39973728 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 415472, gradInput: s.t + 40320288 &* s.n,
-            gradWeights: s.f + 439472, pool: pool)
-        s.profiler?.stop(451)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(293), batch: s.n, height: 19,
+            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 415472, gradInput: s.tensor(292), gradWeights: s.f + 439472, pool: pool)
+        s.profiler?.stop(491)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 439472, channels: 960, kernel: 5, into: s.g + 2826128)
-        s.profiler?.stop(452)
+        s.profiler?.stop(492)
         // features.5.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40320288 &* s.n, input: s.t + 39627168 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(150),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 411632,
-            savedInvStd: s.f + 412592, activation: .relu6, gradInput: s.t + 40320288 &* s.n, gradGamma: s.g + 2822288,
+            savedInvStd: s.f + 412592, activation: .relu6, gradInput: s.tensor(292), gradGamma: s.g + 2822288,
             gradBeta: s.g + 2823248, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(493)
         // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 40320288 &* s.n, input: s.t + 56527136 &* s.n,
-            weights: s.p + 2668688, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 39973728 &* s.n, gradWeights: s.g + 2668688, pool: pool)
-        s.profiler?.stop(454)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(148), weights: s.p + 2668688,
+            pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(294),
+            gradWeights: s.g + 2668688, pool: pool)
+        s.profiler?.stop(494)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 39973728 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(455)
+        TrainingKernels.accumulate(s.tensor(294), s.tensor(288), count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(495)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 39973728 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 22671392 &* s.n : nil, batch: s.n,
-            perImage: 57760, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        s.profiler?.stop(456)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(294),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(149) : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.tensor(295), pool: pool)
+        s.profiler?.stop(496)
         // features.5.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56469376 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(295), input: s.tensor(146),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 411312,
-            savedInvStd: s.f + 411472, activation: .identity, gradInput: s.t + 22570368 &* s.n,
-            gradGamma: s.g + 2668048, gradBeta: s.g + 2668208, pool: pool)
-        s.profiler?.stop(457)
+            savedInvStd: s.f + 411472, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 2668048,
+            gradBeta: s.g + 2668208, pool: pool)
+        s.profiler?.stop(497)
+        // features.5.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
+                activation: .relu6, output: s.tensor(297), pool: pool)
+            s.profiler?.stop(498)
+        }
+        // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
+                eps: 0.001, activation: .relu6, output: s.tensor(297), scratch: s.f + 361392, pool: pool)
+            s.profiler?.stop(499)
+        }
         // features.5.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 39280608 &* s.n,
-            weights: s.p + 2514448, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 39627168 &* s.n, gradWeights: s.g + 2514448, pool: pool)
-        s.profiler?.stop(458)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 2514448,
+            pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(296),
+            gradWeights: s.g + 2514448, pool: pool)
+        s.profiler?.stop(500)
         // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39627168 &* s.n, input: s.t + 38934048 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(296), input: s.tensor(144),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 361392,
-            savedInvStd: s.f + 362352, activation: .relu6, gradInput: s.t + 39627168 &* s.n, gradGamma: s.g + 2510608,
+            savedInvStd: s.f + 362352, activation: .relu6, gradInput: s.tensor(296), gradGamma: s.g + 2510608,
             gradBeta: s.g + 2511568, pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(501)
+        // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
+                activation: .relu6, output: s.tensor(299), pool: pool)
+            s.profiler?.stop(502)
+        }
+        // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
+                eps: 0.001, activation: .relu6, output: s.tensor(299), scratch: s.f + 359472, pool: pool)
+            s.profiler?.stop(503)
+        }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 387312, count: 24000)
-        s.profiler?.stop(460)
+        s.profiler?.stop(504)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 39627168 &* s.n, input: s.t + 38587488 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 363312, gradInput: s.t + 38934048 &* s.n,
-            gradWeights: s.f + 387312, pool: pool)
-        s.profiler?.stop(461)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(296), input: s.tensor(299), batch: s.n, height: 19,
+            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 363312, gradInput: s.tensor(298), gradWeights: s.f + 387312, pool: pool)
+        s.profiler?.stop(505)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 387312, channels: 960, kernel: 5, into: s.g + 2486608)
-        s.profiler?.stop(462)
+        s.profiler?.stop(506)
         // features.5.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38934048 &* s.n, input: s.t + 38240928 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(142),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 359472,
-            savedInvStd: s.f + 360432, activation: .relu6, gradInput: s.t + 38934048 &* s.n, gradGamma: s.g + 2482768,
+            savedInvStd: s.f + 360432, activation: .relu6, gradInput: s.tensor(298), gradGamma: s.g + 2482768,
             gradBeta: s.g + 2483728, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(507)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38934048 &* s.n, input: s.t + 56411616 &* s.n,
-            weights: s.p + 2329168, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 2329168, pool: pool)
-        s.profiler?.stop(464)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(140), weights: s.p + 2329168,
+            pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(300),
+            gradWeights: s.g + 2329168, pool: pool)
+        s.profiler?.stop(508)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 39973728 &* s.n, count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(465)
+        TrainingKernels.accumulate(s.tensor(300), s.tensor(294), count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(509)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 22671376 &* s.n : nil, batch: s.n,
-            perImage: 57760, gradBranch: s.t + 38587488 &* s.n, pool: pool)
-        s.profiler?.stop(466)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(300),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(141) : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.tensor(301), pool: pool)
+        s.profiler?.stop(510)
         // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38587488 &* s.n, input: s.t + 56353856 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(301), input: s.tensor(138),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 359152,
-            savedInvStd: s.f + 359312, activation: .identity, gradInput: s.t + 38587488 &* s.n,
-            gradGamma: s.g + 2328528, gradBeta: s.g + 2328688, pool: pool)
-        s.profiler?.stop(467)
+            savedInvStd: s.f + 359312, activation: .identity, gradInput: s.tensor(301), gradGamma: s.g + 2328528,
+            gradBeta: s.g + 2328688, pool: pool)
+        s.profiler?.stop(511)
+        // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
+                activation: .relu6, output: s.tensor(303), pool: pool)
+            s.profiler?.stop(512)
+        }
+        // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
+                eps: 0.001, activation: .relu6, output: s.tensor(303), scratch: s.f + 309232, pool: pool)
+            s.profiler?.stop(513)
+        }
         // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38587488 &* s.n, input: s.t + 37894368 &* s.n,
-            weights: s.p + 2174928, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 38240928 &* s.n, gradWeights: s.g + 2174928, pool: pool)
-        s.profiler?.stop(468)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(301), input: s.tensor(303), weights: s.p + 2174928,
+            pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(302),
+            gradWeights: s.g + 2174928, pool: pool)
+        s.profiler?.stop(514)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38240928 &* s.n, input: s.t + 37547808 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(136),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 309232,
-            savedInvStd: s.f + 310192, activation: .relu6, gradInput: s.t + 38240928 &* s.n, gradGamma: s.g + 2171088,
+            savedInvStd: s.f + 310192, activation: .relu6, gradInput: s.tensor(302), gradGamma: s.g + 2171088,
             gradBeta: s.g + 2172048, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(515)
+        // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
+                activation: .relu6, output: s.tensor(305), pool: pool)
+            s.profiler?.stop(516)
+        }
+        // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
+                eps: 0.001, activation: .relu6, output: s.tensor(305), scratch: s.f + 307312, pool: pool)
+            s.profiler?.stop(517)
+        }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 335152, count: 24000)
-        s.profiler?.stop(470)
+        s.profiler?.stop(518)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 38240928 &* s.n, input: s.t + 37201248 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 311152, gradInput: s.t + 37547808 &* s.n,
-            gradWeights: s.f + 335152, pool: pool)
-        s.profiler?.stop(471)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(305), batch: s.n, height: 19,
+            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 311152, gradInput: s.tensor(304), gradWeights: s.f + 335152, pool: pool)
+        s.profiler?.stop(519)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 335152, channels: 960, kernel: 5, into: s.g + 2147088)
-        s.profiler?.stop(472)
+        s.profiler?.stop(520)
         // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37547808 &* s.n, input: s.t + 36854688 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(304), input: s.tensor(134),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 307312,
-            savedInvStd: s.f + 308272, activation: .relu6, gradInput: s.t + 37547808 &* s.n, gradGamma: s.g + 2143248,
+            savedInvStd: s.f + 308272, activation: .relu6, gradInput: s.tensor(304), gradGamma: s.g + 2143248,
             gradBeta: s.g + 2144208, pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(521)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37547808 &* s.n, input: s.t + 56296096 &* s.n,
-            weights: s.p + 1989648, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 37201248 &* s.n, gradWeights: s.g + 1989648, pool: pool)
-        s.profiler?.stop(474)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(304), input: s.tensor(132), weights: s.p + 1989648,
+            pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(306),
+            gradWeights: s.g + 1989648, pool: pool)
+        s.profiler?.stop(522)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 37201248 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(475)
+        TrainingKernels.accumulate(s.tensor(306), s.tensor(300), count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(523)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 37201248 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 22671360 &* s.n : nil, batch: s.n,
-            perImage: 57760, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        s.profiler?.stop(476)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(306),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(133) : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.tensor(307), pool: pool)
+        s.profiler?.stop(524)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56238336 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(130),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 306992,
-            savedInvStd: s.f + 307152, activation: .identity, gradInput: s.t + 22570368 &* s.n,
-            gradGamma: s.g + 1989008, gradBeta: s.g + 1989168, pool: pool)
-        s.profiler?.stop(477)
+            savedInvStd: s.f + 307152, activation: .identity, gradInput: s.tensor(307), gradGamma: s.g + 1989008,
+            gradBeta: s.g + 1989168, pool: pool)
+        s.profiler?.stop(525)
+        // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
+                activation: .relu6, output: s.tensor(309), pool: pool)
+            s.profiler?.stop(526)
+        }
+        // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
+                eps: 0.001, activation: .relu6, output: s.tensor(309), scratch: s.f + 257072, pool: pool)
+            s.profiler?.stop(527)
+        }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 36508128 &* s.n,
-            weights: s.p + 1835408, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 36854688 &* s.n, gradWeights: s.g + 1835408, pool: pool)
-        s.profiler?.stop(478)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 1835408,
+            pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(308),
+            gradWeights: s.g + 1835408, pool: pool)
+        s.profiler?.stop(528)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36854688 &* s.n, input: s.t + 36161568 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(308), input: s.tensor(128),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 257072,
-            savedInvStd: s.f + 258032, activation: .relu6, gradInput: s.t + 36854688 &* s.n, gradGamma: s.g + 1831568,
+            savedInvStd: s.f + 258032, activation: .relu6, gradInput: s.tensor(308), gradGamma: s.g + 1831568,
             gradBeta: s.g + 1832528, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(529)
+        // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
+                activation: .relu6, output: s.tensor(311), pool: pool)
+            s.profiler?.stop(530)
+        }
+        // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
+                eps: 0.001, activation: .relu6, output: s.tensor(311), scratch: s.f + 255152, pool: pool)
+            s.profiler?.stop(531)
+        }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 282992, count: 24000)
-        s.profiler?.stop(480)
+        s.profiler?.stop(532)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36854688 &* s.n, input: s.t + 35815008 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 258992, gradInput: s.t + 36161568 &* s.n,
-            gradWeights: s.f + 282992, pool: pool)
-        s.profiler?.stop(481)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(308), input: s.tensor(311), batch: s.n, height: 19,
+            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 258992, gradInput: s.tensor(310), gradWeights: s.f + 282992, pool: pool)
+        s.profiler?.stop(533)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 282992, channels: 960, kernel: 5, into: s.g + 1807568)
-        s.profiler?.stop(482)
+        s.profiler?.stop(534)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36161568 &* s.n, input: s.t + 35468448 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(126),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 255152,
-            savedInvStd: s.f + 256112, activation: .relu6, gradInput: s.t + 36161568 &* s.n, gradGamma: s.g + 1803728,
+            savedInvStd: s.f + 256112, activation: .relu6, gradInput: s.tensor(310), gradGamma: s.g + 1803728,
             gradBeta: s.g + 1804688, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(535)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36161568 &* s.n, input: s.t + 56180576 &* s.n,
-            weights: s.p + 1650128, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 1650128, pool: pool)
-        s.profiler?.stop(484)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(124), weights: s.p + 1650128,
+            pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(312),
+            gradWeights: s.g + 1650128, pool: pool)
+        s.profiler?.stop(536)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 37201248 &* s.n, count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(485)
+        TrainingKernels.accumulate(s.tensor(312), s.tensor(306), count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(537)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 22671344 &* s.n : nil, batch: s.n,
-            perImage: 57760, gradBranch: s.t + 35815008 &* s.n, pool: pool)
-        s.profiler?.stop(486)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(312),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.tensor(313), pool: pool)
+        s.profiler?.stop(538)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35815008 &* s.n, input: s.t + 56122816 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(313), input: s.tensor(122),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 254832,
-            savedInvStd: s.f + 254992, activation: .identity, gradInput: s.t + 35815008 &* s.n,
-            gradGamma: s.g + 1649488, gradBeta: s.g + 1649648, pool: pool)
-        s.profiler?.stop(487)
+            savedInvStd: s.f + 254992, activation: .identity, gradInput: s.tensor(313), gradGamma: s.g + 1649488,
+            gradBeta: s.g + 1649648, pool: pool)
+        s.profiler?.stop(539)
+        // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
+                activation: .relu6, output: s.tensor(315), pool: pool)
+            s.profiler?.stop(540)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
+                eps: 0.001, activation: .relu6, output: s.tensor(315), scratch: s.f + 204912, pool: pool)
+            s.profiler?.stop(541)
+        }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35815008 &* s.n, input: s.t + 35121888 &* s.n,
-            weights: s.p + 1495888, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
-            gradInput: s.t + 35468448 &* s.n, gradWeights: s.g + 1495888, pool: pool)
-        s.profiler?.stop(488)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(313), input: s.tensor(315), weights: s.p + 1495888,
+            pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(314),
+            gradWeights: s.g + 1495888, pool: pool)
+        s.profiler?.stop(542)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35468448 &* s.n, input: s.t + 34775328 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(120),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 204912,
-            savedInvStd: s.f + 205872, activation: .relu6, gradInput: s.t + 35468448 &* s.n, gradGamma: s.g + 1492048,
+            savedInvStd: s.f + 205872, activation: .relu6, gradInput: s.tensor(314), gradGamma: s.g + 1492048,
             gradBeta: s.g + 1493008, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(543)
+        // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
+                activation: .relu6, output: s.tensor(317), pool: pool)
+            s.profiler?.stop(544)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
+                eps: 0.001, activation: .relu6, output: s.tensor(317), scratch: s.f + 202992, pool: pool)
+            s.profiler?.stop(545)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 230832, count: 24000)
-        s.profiler?.stop(490)
+        s.profiler?.stop(546)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35468448 &* s.n, input: s.t + 34428768 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 206832, gradInput: s.t + 34775328 &* s.n,
-            gradWeights: s.f + 230832, pool: pool)
-        s.profiler?.stop(491)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(317), batch: s.n, height: 19,
+            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 206832, gradInput: s.tensor(316), gradWeights: s.f + 230832, pool: pool)
+        s.profiler?.stop(547)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 230832, channels: 960, kernel: 5, into: s.g + 1468048)
-        s.profiler?.stop(492)
+        s.profiler?.stop(548)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34775328 &* s.n, input: s.t + 34082208 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(316), input: s.tensor(118),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 202992,
-            savedInvStd: s.f + 203952, activation: .relu6, gradInput: s.t + 34775328 &* s.n, gradGamma: s.g + 1464208,
+            savedInvStd: s.f + 203952, activation: .relu6, gradInput: s.tensor(316), gradGamma: s.g + 1464208,
             gradBeta: s.g + 1465168, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(549)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34775328 &* s.n, input: s.t + 56065056 &* s.n,
-            weights: s.p + 1310608, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
-            gradInput: s.t + 34324800 &* s.n, gradWeights: s.g + 1310608, pool: pool)
-        s.profiler?.stop(494)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(316), input: s.tensor(117), weights: s.p + 1310608,
+            pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(318),
+            gradWeights: s.g + 1310608, pool: pool)
+        s.profiler?.stop(550)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 34324800 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(495)
+        TrainingKernels.accumulate(s.tensor(318), s.tensor(312), count: 57760 &* s.n, pool: pool)
+        s.profiler?.stop(551)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56007296 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(116),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 202672,
-            savedInvStd: s.f + 202832, activation: .identity, gradInput: s.t + 34324800 &* s.n,
-            gradGamma: s.g + 1309968, gradBeta: s.g + 1310128, pool: pool)
-        s.profiler?.stop(496)
+            savedInvStd: s.f + 202832, activation: .identity, gradInput: s.tensor(318), gradGamma: s.g + 1309968,
+            gradBeta: s.g + 1310128, pool: pool)
+        s.profiler?.stop(552)
+        // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
+                activation: .relu6, output: s.tensor(320), pool: pool)
+            s.profiler?.stop(553)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
+                eps: 0.001, activation: .relu6, output: s.tensor(320), scratch: s.f + 167728, pool: pool)
+            s.profiler?.stop(554)
+        }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 48187200 &* s.n,
-            weights: s.p + 1202448, pixels: 361 &* s.n, inChannels: 672, outChannels: 160,
-            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 1202448, pool: pool)
-        s.profiler?.stop(497)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), weights: s.p + 1202448,
+            pixels: 361 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(319),
+            gradWeights: s.g + 1202448, pool: pool)
+        s.profiler?.stop(555)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 47944608 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(319), input: s.tensor(114),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 167728,
-            savedInvStd: s.f + 168400, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 1199760,
+            savedInvStd: s.f + 168400, activation: .relu6, gradInput: s.tensor(319), gradGamma: s.g + 1199760,
             gradBeta: s.g + 1200432, pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(556)
+        // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
+                activation: .relu6, output: s.tensor(322), pool: pool)
+            s.profiler?.stop(557)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
+                eps: 0.001, activation: .relu6, output: s.tensor(322), scratch: s.f + 166384, pool: pool)
+            s.profiler?.stop(558)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 185872, count: 16800)
-        s.profiler?.stop(499)
+        s.profiler?.stop(559)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 47702016 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19, weights: s.f + 169072, gradInput: s.t + 34324800 &* s.n,
-            gradWeights: s.f + 185872, pool: pool)
-        s.profiler?.stop(500)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(322), batch: s.n, height: 19,
+            width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 169072, gradInput: s.tensor(321), gradWeights: s.f + 185872, pool: pool)
+        s.profiler?.stop(560)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 185872, channels: 672, kernel: 5, into: s.g + 1182960)
-        s.profiler?.stop(501)
+        s.profiler?.stop(561)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 47459424 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(112),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 166384,
-            savedInvStd: s.f + 167056, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 1180272,
+            savedInvStd: s.f + 167056, activation: .relu6, gradInput: s.tensor(321), gradGamma: s.g + 1180272,
             gradBeta: s.g + 1180944, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(562)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57279568 &* s.n,
-            weights: s.p + 1105008, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 1105008, pool: pool)
-        s.profiler?.stop(503)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(110), weights: s.p + 1105008,
+            pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(323),
+            gradWeights: s.g + 1105008, pool: pool)
+        s.profiler?.stop(563)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 22671328 &* s.n : nil, batch: s.n,
-            perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
-        s.profiler?.stop(504)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(323),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(111) : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.tensor(324), pool: pool)
+        s.profiler?.stop(564)
         // features.4.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57239136 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(324), input: s.tensor(108),
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 166160,
-            savedInvStd: s.f + 166272, activation: .identity, gradInput: s.t + 22610800 &* s.n,
-            gradGamma: s.g + 1104560, gradBeta: s.g + 1104672, pool: pool)
-        s.profiler?.stop(505)
+            savedInvStd: s.f + 166272, activation: .identity, gradInput: s.tensor(324), gradGamma: s.g + 1104560,
+            gradBeta: s.g + 1104672, pool: pool)
+        s.profiler?.stop(565)
+        // features.4.5.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
+                activation: .relu6, output: s.tensor(326), pool: pool)
+            s.profiler?.stop(566)
+        }
+        // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
+                eps: 0.001, activation: .relu6, output: s.tensor(326), scratch: s.f + 152720, pool: pool)
+            s.profiler?.stop(567)
+        }
         // features.4.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 47216832 &* s.n,
-            weights: s.p + 1029296, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 1029296, pool: pool)
-        s.profiler?.stop(506)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(324), input: s.tensor(326), weights: s.p + 1029296,
+            pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(325),
+            gradWeights: s.g + 1029296, pool: pool)
+        s.profiler?.stop(568)
         // features.4.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46974240 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(106),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 152720,
-            savedInvStd: s.f + 153392, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 1026608,
+            savedInvStd: s.f + 153392, activation: .relu6, gradInput: s.tensor(325), gradGamma: s.g + 1026608,
             gradBeta: s.g + 1027280, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(569)
+        // features.4.5.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
+                activation: .relu6, output: s.tensor(328), pool: pool)
+            s.profiler?.stop(570)
+        }
+        // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
+                eps: 0.001, activation: .relu6, output: s.tensor(328), scratch: s.f + 151376, pool: pool)
+            s.profiler?.stop(571)
+        }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 160112, count: 6048)
-        s.profiler?.stop(508)
+        s.profiler?.stop(572)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46731648 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 154064, gradInput: s.t + 34324800 &* s.n,
-            gradWeights: s.f + 160112, pool: pool)
-        s.profiler?.stop(509)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(328), batch: s.n, height: 19,
+            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 154064, gradInput: s.tensor(327), gradWeights: s.f + 160112, pool: pool)
+        s.profiler?.stop(573)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 160112, channels: 672, kernel: 3, into: s.g + 1020560)
-        s.profiler?.stop(510)
+        s.profiler?.stop(574)
         // features.4.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 46489056 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(327), input: s.tensor(104),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 151376,
-            savedInvStd: s.f + 152048, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 1017872,
+            savedInvStd: s.f + 152048, activation: .relu6, gradInput: s.tensor(327), gradGamma: s.g + 1017872,
             gradBeta: s.g + 1018544, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(575)
         // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57198704 &* s.n,
-            weights: s.p + 942608, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 942608, pool: pool)
-        s.profiler?.stop(512)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(102), weights: s.p + 942608,
+            pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(329), gradWeights: s.g + 942608,
+            pool: pool)
+        s.profiler?.stop(576)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(513)
+        TrainingKernels.accumulate(s.tensor(329), s.tensor(323), count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(577)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 22671312 &* s.n : nil, batch: s.n,
-            perImage: 40432, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        s.profiler?.stop(514)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(329),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(103) : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.tensor(330), pool: pool)
+        s.profiler?.stop(578)
         // features.4.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 57158272 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(100),
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 151152,
-            savedInvStd: s.f + 151264, activation: .identity, gradInput: s.t + 22570368 &* s.n,
-            gradGamma: s.g + 942160, gradBeta: s.g + 942272, pool: pool)
-        s.profiler?.stop(515)
+            savedInvStd: s.f + 151264, activation: .identity, gradInput: s.tensor(330), gradGamma: s.g + 942160,
+            gradBeta: s.g + 942272, pool: pool)
+        s.profiler?.stop(579)
+        // features.4.4.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208,
+                beta: s.p + 864880, savedMean: s.f + 137712, savedInvStd: s.f + 138384, activation: .relu6,
+                output: s.tensor(332), pool: pool)
+            s.profiler?.stop(580)
+        }
+        // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
+                eps: 0.001, activation: .relu6, output: s.tensor(332), scratch: s.f + 137712, pool: pool)
+            s.profiler?.stop(581)
+        }
         // features.4.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 46246464 &* s.n,
-            weights: s.p + 866896, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 866896, pool: pool)
-        s.profiler?.stop(516)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 866896,
+            pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(331), gradWeights: s.g + 866896,
+            pool: pool)
+        s.profiler?.stop(582)
         // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46003872 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 137712,
-            savedInvStd: s.f + 138384, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 864208,
-            gradBeta: s.g + 864880, pool: pool)
-        s.profiler?.stop(517)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(331), input: s.tensor(98), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
+            activation: .relu6, gradInput: s.tensor(331), gradGamma: s.g + 864208, gradBeta: s.g + 864880, pool: pool)
+        s.profiler?.stop(583)
+        // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472,
+                beta: s.p + 856144, savedMean: s.f + 136368, savedInvStd: s.f + 137040, activation: .relu6,
+                output: s.tensor(334), pool: pool)
+            s.profiler?.stop(584)
+        }
+        // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
+                eps: 0.001, activation: .relu6, output: s.tensor(334), scratch: s.f + 136368, pool: pool)
+            s.profiler?.stop(585)
+        }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 145104, count: 6048)
-        s.profiler?.stop(518)
+        s.profiler?.stop(586)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 45761280 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 139056, gradInput: s.t + 34324800 &* s.n,
-            gradWeights: s.f + 145104, pool: pool)
-        s.profiler?.stop(519)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(331), input: s.tensor(334), batch: s.n, height: 19,
+            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 139056, gradInput: s.tensor(333), gradWeights: s.f + 145104, pool: pool)
+        s.profiler?.stop(587)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 145104, channels: 672, kernel: 3, into: s.g + 858160)
-        s.profiler?.stop(520)
+        s.profiler?.stop(588)
         // features.4.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 45518688 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 136368,
-            savedInvStd: s.f + 137040, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 855472,
-            gradBeta: s.g + 856144, pool: pool)
-        s.profiler?.stop(521)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(96), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
+            activation: .relu6, gradInput: s.tensor(333), gradGamma: s.g + 855472, gradBeta: s.g + 856144, pool: pool)
+        s.profiler?.stop(589)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57117840 &* s.n,
-            weights: s.p + 780208, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 780208, pool: pool)
-        s.profiler?.stop(522)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(94), weights: s.p + 780208,
+            pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(335), gradWeights: s.g + 780208,
+            pool: pool)
+        s.profiler?.stop(590)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 22610800 &* s.n, count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(523)
+        TrainingKernels.accumulate(s.tensor(335), s.tensor(329), count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(591)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 22671296 &* s.n : nil, batch: s.n,
-            perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
-        s.profiler?.stop(524)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(335),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(95) : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.tensor(336), pool: pool)
+        s.profiler?.stop(592)
         // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57077408 &* s.n,
-            pixels: 361 &* s.n, channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 136144,
-            savedInvStd: s.f + 136256, activation: .identity, gradInput: s.t + 22610800 &* s.n,
-            gradGamma: s.g + 779760, gradBeta: s.g + 779872, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(336), input: s.tensor(92), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 136144, savedInvStd: s.f + 136256,
+            activation: .identity, gradInput: s.tensor(336), gradGamma: s.g + 779760, gradBeta: s.g + 779872,
+            pool: pool)
+        s.profiler?.stop(593)
+        // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808,
+                beta: s.p + 702480, savedMean: s.f + 122704, savedInvStd: s.f + 123376, activation: .relu6,
+                output: s.tensor(338), pool: pool)
+            s.profiler?.stop(594)
+        }
+        // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
+                eps: 0.001, activation: .relu6, output: s.tensor(338), scratch: s.f + 122704, pool: pool)
+            s.profiler?.stop(595)
+        }
         // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 45276096 &* s.n,
-            weights: s.p + 704496, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 704496, pool: pool)
-        s.profiler?.stop(526)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(336), input: s.tensor(338), weights: s.p + 704496,
+            pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(337), gradWeights: s.g + 704496,
+            pool: pool)
+        s.profiler?.stop(596)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 45033504 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 122704,
-            savedInvStd: s.f + 123376, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 701808,
-            gradBeta: s.g + 702480, pool: pool)
-        s.profiler?.stop(527)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(90), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
+            activation: .relu6, gradInput: s.tensor(337), gradGamma: s.g + 701808, gradBeta: s.g + 702480, pool: pool)
+        s.profiler?.stop(597)
+        // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072,
+                beta: s.p + 693744, savedMean: s.f + 121360, savedInvStd: s.f + 122032, activation: .relu6,
+                output: s.tensor(340), pool: pool)
+            s.profiler?.stop(598)
+        }
+        // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
+                eps: 0.001, activation: .relu6, output: s.tensor(340), scratch: s.f + 121360, pool: pool)
+            s.profiler?.stop(599)
+        }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 130096, count: 6048)
-        s.profiler?.stop(528)
+        s.profiler?.stop(600)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 44790912 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 124048, gradInput: s.t + 34324800 &* s.n,
-            gradWeights: s.f + 130096, pool: pool)
-        s.profiler?.stop(529)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(340), batch: s.n, height: 19,
+            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 124048, gradInput: s.tensor(339), gradWeights: s.f + 130096, pool: pool)
+        s.profiler?.stop(601)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 130096, channels: 672, kernel: 3, into: s.g + 695760)
-        s.profiler?.stop(530)
+        s.profiler?.stop(602)
         // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 44548320 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 121360,
-            savedInvStd: s.f + 122032, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 693072,
-            gradBeta: s.g + 693744, pool: pool)
-        s.profiler?.stop(531)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(339), input: s.tensor(88), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
+            activation: .relu6, gradInput: s.tensor(339), gradGamma: s.g + 693072, gradBeta: s.g + 693744, pool: pool)
+        s.profiler?.stop(603)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57036976 &* s.n,
-            weights: s.p + 617808, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 617808, pool: pool)
-        s.profiler?.stop(532)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(86), weights: s.p + 617808,
+            pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(341), gradWeights: s.g + 617808,
+            pool: pool)
+        s.profiler?.stop(604)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(533)
+        TrainingKernels.accumulate(s.tensor(341), s.tensor(335), count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(605)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 22671280 &* s.n : nil, batch: s.n,
-            perImage: 40432, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        s.profiler?.stop(534)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(341),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.tensor(342), pool: pool)
+        s.profiler?.stop(606)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56996544 &* s.n,
-            pixels: 361 &* s.n, channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 121136,
-            savedInvStd: s.f + 121248, activation: .identity, gradInput: s.t + 22570368 &* s.n,
-            gradGamma: s.g + 617360, gradBeta: s.g + 617472, pool: pool)
-        s.profiler?.stop(535)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(342), input: s.tensor(84), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 121136, savedInvStd: s.f + 121248,
+            activation: .identity, gradInput: s.tensor(342), gradGamma: s.g + 617360, gradBeta: s.g + 617472,
+            pool: pool)
+        s.profiler?.stop(607)
+        // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408,
+                beta: s.p + 540080, savedMean: s.f + 107696, savedInvStd: s.f + 108368, activation: .relu6,
+                output: s.tensor(344), pool: pool)
+            s.profiler?.stop(608)
+        }
+        // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
+                eps: 0.001, activation: .relu6, output: s.tensor(344), scratch: s.f + 107696, pool: pool)
+            s.profiler?.stop(609)
+        }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 44305728 &* s.n,
-            weights: s.p + 542096, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 542096, pool: pool)
-        s.profiler?.stop(536)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), weights: s.p + 542096,
+            pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(343), gradWeights: s.g + 542096,
+            pool: pool)
+        s.profiler?.stop(610)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 44063136 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 107696,
-            savedInvStd: s.f + 108368, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 539408,
-            gradBeta: s.g + 540080, pool: pool)
-        s.profiler?.stop(537)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(343), input: s.tensor(82), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
+            activation: .relu6, gradInput: s.tensor(343), gradGamma: s.g + 539408, gradBeta: s.g + 540080, pool: pool)
+        s.profiler?.stop(611)
+        // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672,
+                beta: s.p + 531344, savedMean: s.f + 106352, savedInvStd: s.f + 107024, activation: .relu6,
+                output: s.tensor(346), pool: pool)
+            s.profiler?.stop(612)
+        }
+        // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
+                eps: 0.001, activation: .relu6, output: s.tensor(346), scratch: s.f + 106352, pool: pool)
+            s.profiler?.stop(613)
+        }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 115088, count: 6048)
-        s.profiler?.stop(538)
+        s.profiler?.stop(614)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 43820544 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 109040, gradInput: s.t + 34324800 &* s.n,
-            gradWeights: s.f + 115088, pool: pool)
-        s.profiler?.stop(539)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(346), batch: s.n, height: 19,
+            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 109040, gradInput: s.tensor(345), gradWeights: s.f + 115088, pool: pool)
+        s.profiler?.stop(615)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 115088, channels: 672, kernel: 3, into: s.g + 533360)
-        s.profiler?.stop(540)
+        s.profiler?.stop(616)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 43577952 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 106352,
-            savedInvStd: s.f + 107024, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 530672,
-            gradBeta: s.g + 531344, pool: pool)
-        s.profiler?.stop(541)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(80), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
+            activation: .relu6, gradInput: s.tensor(345), gradGamma: s.g + 530672, gradBeta: s.g + 531344, pool: pool)
+        s.profiler?.stop(617)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56956112 &* s.n,
-            weights: s.p + 455408, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 455408, pool: pool)
-        s.profiler?.stop(542)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(78), weights: s.p + 455408,
+            pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(347), gradWeights: s.g + 455408,
+            pool: pool)
+        s.profiler?.stop(618)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 22610800 &* s.n, count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(543)
+        TrainingKernels.accumulate(s.tensor(347), s.tensor(341), count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(619)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 22671264 &* s.n : nil, batch: s.n,
-            perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
-        s.profiler?.stop(544)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(347),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.tensor(348), pool: pool)
+        s.profiler?.stop(620)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 56915680 &* s.n,
-            pixels: 361 &* s.n, channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 106128,
-            savedInvStd: s.f + 106240, activation: .identity, gradInput: s.t + 22610800 &* s.n,
-            gradGamma: s.g + 454960, gradBeta: s.g + 455072, pool: pool)
-        s.profiler?.stop(545)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(348), input: s.tensor(76), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 106128, savedInvStd: s.f + 106240,
+            activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 454960, gradBeta: s.g + 455072,
+            pool: pool)
+        s.profiler?.stop(621)
+        // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008,
+                beta: s.p + 377680, savedMean: s.f + 92688, savedInvStd: s.f + 93360, activation: .relu6,
+                output: s.tensor(350), pool: pool)
+            s.profiler?.stop(622)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
+                eps: 0.001, activation: .relu6, output: s.tensor(350), scratch: s.f + 92688, pool: pool)
+            s.profiler?.stop(623)
+        }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 43335360 &* s.n,
-            weights: s.p + 379696, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
-            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 379696, pool: pool)
-        s.profiler?.stop(546)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 379696,
+            pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 379696,
+            pool: pool)
+        s.profiler?.stop(624)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 43092768 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 92688,
-            savedInvStd: s.f + 93360, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 377008,
-            gradBeta: s.g + 377680, pool: pool)
-        s.profiler?.stop(547)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(349), input: s.tensor(74), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 92688, savedInvStd: s.f + 93360,
+            activation: .relu6, gradInput: s.tensor(349), gradGamma: s.g + 377008, gradBeta: s.g + 377680, pool: pool)
+        s.profiler?.stop(625)
+        // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272,
+                beta: s.p + 368944, savedMean: s.f + 91344, savedInvStd: s.f + 92016, activation: .relu6,
+                output: s.tensor(352), pool: pool)
+            s.profiler?.stop(626)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
+                eps: 0.001, activation: .relu6, output: s.tensor(352), scratch: s.f + 91344, pool: pool)
+            s.profiler?.stop(627)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 100080, count: 6048)
-        s.profiler?.stop(548)
+        s.profiler?.stop(628)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 42850176 &* s.n,
-            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19, weights: s.f + 94032, gradInput: s.t + 34324800 &* s.n,
-            gradWeights: s.f + 100080, pool: pool)
-        s.profiler?.stop(549)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(349), input: s.tensor(352), batch: s.n, height: 19,
+            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 94032, gradInput: s.tensor(351), gradWeights: s.f + 100080, pool: pool)
+        s.profiler?.stop(629)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 100080, channels: 672, kernel: 3, into: s.g + 370960)
-        s.profiler?.stop(550)
+        s.profiler?.stop(630)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 42607584 &* s.n,
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 91344,
-            savedInvStd: s.f + 92016, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 368272,
-            gradBeta: s.g + 368944, pool: pool)
-        s.profiler?.stop(551)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(351), input: s.tensor(72), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 91344, savedInvStd: s.f + 92016,
+            activation: .relu6, gradInput: s.tensor(351), gradGamma: s.g + 368272, gradBeta: s.g + 368944, pool: pool)
+        s.profiler?.stop(631)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56875248 &* s.n,
-            weights: s.p + 293008, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
-            gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 293008, pool: pool)
-        s.profiler?.stop(552)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(71), weights: s.p + 293008,
+            pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(353), gradWeights: s.g + 293008,
+            pool: pool)
+        s.profiler?.stop(632)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(553)
+        TrainingKernels.accumulate(s.tensor(353), s.tensor(347), count: 40432 &* s.n, pool: pool)
+        s.profiler?.stop(633)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 56834816 &* s.n,
-            pixels: 361 &* s.n, channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 91120,
-            savedInvStd: s.f + 91232, activation: .identity, gradInput: s.t + 22610800 &* s.n, gradGamma: s.g + 292560,
-            gradBeta: s.g + 292672, pool: pool)
-        s.profiler?.stop(554)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(70), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 91120, savedInvStd: s.f + 91232,
+            activation: .identity, gradInput: s.tensor(353), gradGamma: s.g + 292560, gradBeta: s.g + 292672,
+            pool: pool)
+        s.profiler?.stop(634)
+        // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584,
+                beta: s.p + 253920, savedMean: s.f + 84400, savedInvStd: s.f + 84736, activation: .relu6,
+                output: s.tensor(355), pool: pool)
+            s.profiler?.stop(635)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
+                gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
+                eps: 0.001, activation: .relu6, output: s.tensor(355), scratch: s.f + 84400, pool: pool)
+            s.profiler?.stop(636)
+        }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 55143088 &* s.n,
-            weights: s.p + 254928, pixels: 361 &* s.n, inChannels: 336, outChannels: 112,
-            gradInput: s.t + 34567392 &* s.n, gradWeights: s.g + 254928, pool: pool)
-        s.profiler?.stop(555)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(355), weights: s.p + 254928,
+            pixels: 361 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(354), gradWeights: s.g + 254928,
+            pool: pool)
+        s.profiler?.stop(637)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34567392 &* s.n, input: s.t + 55021792 &* s.n,
-            pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 84400,
-            savedInvStd: s.f + 84736, activation: .relu6, gradInput: s.t + 34567392 &* s.n, gradGamma: s.g + 253584,
-            gradBeta: s.g + 253920, pool: pool)
-        s.profiler?.stop(556)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(354), input: s.tensor(68), pixels: 361 &* s.n,
+            channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 84400, savedInvStd: s.f + 84736,
+            activation: .relu6, gradInput: s.tensor(354), gradGamma: s.g + 253584, gradBeta: s.g + 253920, pool: pool)
+        s.profiler?.stop(638)
+        // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 83728, savedInvStd: s.f + 84064,
+                activation: .relu6, output: s.tensor(357), pool: pool)
+            s.profiler?.stop(639)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
+                eps: 0.001, activation: .relu6, output: s.tensor(357), scratch: s.f + 83728, pool: pool)
+            s.profiler?.stop(640)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 88096, count: 3024)
-        s.profiler?.stop(557)
+        s.profiler?.stop(641)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34567392 &* s.n, input: s.t + 33597024 &* s.n,
-            batch: s.n, height: 38, width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 19, outWidth: 19, weights: s.f + 85072, gradInput: s.t + 34082208 &* s.n,
-            gradWeights: s.f + 88096, pool: pool)
-        s.profiler?.stop(558)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(357), batch: s.n, height: 38,
+            width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
+            weights: s.f + 85072, gradInput: s.tensor(356), gradWeights: s.f + 88096, pool: pool)
+        s.profiler?.stop(642)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 88096, channels: 336, kernel: 3, into: s.g + 250560)
-        s.profiler?.stop(559)
+        s.profiler?.stop(643)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 33111840 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(66),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 83728,
-            savedInvStd: s.f + 84064, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 249216,
+            savedInvStd: s.f + 84064, activation: .relu6, gradInput: s.tensor(356), gradGamma: s.g + 249216,
             gradBeta: s.g + 249552, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(644)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 55926432 &* s.n,
-            weights: s.p + 230400, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 230400, pool: pool)
-        s.profiler?.stop(561)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(64), weights: s.p + 230400,
+            pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(358), gradWeights: s.g + 230400,
+            pool: pool)
+        s.profiler?.stop(645)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 22671248 &* s.n : nil, batch: s.n,
-            perImage: 80864, gradBranch: s.t + 33597024 &* s.n, pool: pool)
-        s.profiler?.stop(562)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(358),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(65) : nil, batch: s.n,
+            perImage: 80864, gradBranch: s.tensor(359), pool: pool)
+        s.profiler?.stop(646)
         // features.3.3.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33597024 &* s.n, input: s.t + 55845568 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(359), input: s.tensor(62),
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 83616,
-            savedInvStd: s.f + 83672, activation: .identity, gradInput: s.t + 33597024 &* s.n, gradGamma: s.g + 230144,
+            savedInvStd: s.f + 83672, activation: .identity, gradInput: s.tensor(359), gradGamma: s.g + 230144,
             gradBeta: s.g + 230208, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(647)
+        // features.3.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 66144, savedInvStd: s.f + 66480,
+                activation: .relu6, output: s.tensor(361), pool: pool)
+            s.profiler?.stop(648)
+        }
+        // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
+                eps: 0.001, activation: .relu6, output: s.tensor(361), scratch: s.f + 66144, pool: pool)
+            s.profiler?.stop(649)
+        }
         // features.3.3.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33597024 &* s.n, input: s.t + 32626656 &* s.n,
-            weights: s.p + 211328, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
-            gradInput: s.t + 33111840 &* s.n, gradWeights: s.g + 211328, pool: pool)
-        s.profiler?.stop(564)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(361), weights: s.p + 211328,
+            pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(360), gradWeights: s.g + 211328,
+            pool: pool)
+        s.profiler?.stop(650)
         // features.3.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33111840 &* s.n, input: s.t + 32141472 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(60),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 66144,
-            savedInvStd: s.f + 66480, activation: .relu6, gradInput: s.t + 33111840 &* s.n, gradGamma: s.g + 209984,
+            savedInvStd: s.f + 66480, activation: .relu6, gradInput: s.tensor(360), gradGamma: s.g + 209984,
             gradBeta: s.g + 210320, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(651)
+        // features.3.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 65472, savedInvStd: s.f + 65808,
+                activation: .relu6, output: s.tensor(363), pool: pool)
+            s.profiler?.stop(652)
+        }
+        // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
+                eps: 0.001, activation: .relu6, output: s.tensor(363), scratch: s.f + 65472, pool: pool)
+            s.profiler?.stop(653)
+        }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 75216, count: 8400)
-        s.profiler?.stop(566)
+        s.profiler?.stop(654)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33111840 &* s.n, input: s.t + 31656288 &* s.n,
-            batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38, weights: s.f + 66816, gradInput: s.t + 32141472 &* s.n,
-            gradWeights: s.f + 75216, pool: pool)
-        s.profiler?.stop(567)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(363), batch: s.n, height: 38,
+            width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 66816, gradInput: s.tensor(362), gradWeights: s.f + 75216, pool: pool)
+        s.profiler?.stop(655)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 75216, channels: 336, kernel: 5, into: s.g + 201584)
-        s.profiler?.stop(568)
+        s.profiler?.stop(656)
         // features.3.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 32141472 &* s.n, input: s.t + 31171104 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(362), input: s.tensor(58),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 65472,
-            savedInvStd: s.f + 65808, activation: .relu6, gradInput: s.t + 32141472 &* s.n, gradGamma: s.g + 200240,
+            savedInvStd: s.f + 65808, activation: .relu6, gradInput: s.tensor(362), gradGamma: s.g + 200240,
             gradBeta: s.g + 200576, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(657)
         // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 32141472 &* s.n, input: s.t + 55764704 &* s.n,
-            weights: s.p + 181424, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 31656288 &* s.n, gradWeights: s.g + 181424, pool: pool)
-        s.profiler?.stop(570)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(362), input: s.tensor(56), weights: s.p + 181424,
+            pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(364), gradWeights: s.g + 181424,
+            pool: pool)
+        s.profiler?.stop(658)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 31656288 &* s.n, s.t + 22570368 &* s.n, count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(571)
+        TrainingKernels.accumulate(s.tensor(364), s.tensor(358), count: 80864 &* s.n, pool: pool)
+        s.profiler?.stop(659)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 31656288 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 22671232 &* s.n : nil, batch: s.n,
-            perImage: 80864, gradBranch: s.t + 22570368 &* s.n, pool: pool)
-        s.profiler?.stop(572)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(364),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(57) : nil, batch: s.n,
+            perImage: 80864, gradBranch: s.tensor(365), pool: pool)
+        s.profiler?.stop(660)
         // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 55683840 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(365), input: s.tensor(54),
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 65360,
-            savedInvStd: s.f + 65416, activation: .identity, gradInput: s.t + 22570368 &* s.n, gradGamma: s.g + 181168,
+            savedInvStd: s.f + 65416, activation: .identity, gradInput: s.tensor(365), gradGamma: s.g + 181168,
             gradBeta: s.g + 181232, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(661)
+        // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 47888, savedInvStd: s.f + 48224,
+                activation: .relu6, output: s.tensor(367), pool: pool)
+            s.profiler?.stop(662)
+        }
+        // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
+                eps: 0.001, activation: .relu6, output: s.tensor(367), scratch: s.f + 47888, pool: pool)
+            s.profiler?.stop(663)
+        }
         // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 30685920 &* s.n,
-            weights: s.p + 162352, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
-            gradInput: s.t + 31171104 &* s.n, gradWeights: s.g + 162352, pool: pool)
-        s.profiler?.stop(574)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), weights: s.p + 162352,
+            pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(366), gradWeights: s.g + 162352,
+            pool: pool)
+        s.profiler?.stop(664)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31171104 &* s.n, input: s.t + 30200736 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(366), input: s.tensor(52),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 47888,
-            savedInvStd: s.f + 48224, activation: .relu6, gradInput: s.t + 31171104 &* s.n, gradGamma: s.g + 161008,
+            savedInvStd: s.f + 48224, activation: .relu6, gradInput: s.tensor(366), gradGamma: s.g + 161008,
             gradBeta: s.g + 161344, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(665)
+        // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 47216, savedInvStd: s.f + 47552,
+                activation: .relu6, output: s.tensor(369), pool: pool)
+            s.profiler?.stop(666)
+        }
+        // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
+                eps: 0.001, activation: .relu6, output: s.tensor(369), scratch: s.f + 47216, pool: pool)
+            s.profiler?.stop(667)
+        }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 56960, count: 8400)
-        s.profiler?.stop(576)
+        s.profiler?.stop(668)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 31171104 &* s.n, input: s.t + 29715552 &* s.n,
-            batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38, weights: s.f + 48560, gradInput: s.t + 30200736 &* s.n,
-            gradWeights: s.f + 56960, pool: pool)
-        s.profiler?.stop(577)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(369), batch: s.n, height: 38,
+            width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 48560, gradInput: s.tensor(368), gradWeights: s.f + 56960, pool: pool)
+        s.profiler?.stop(669)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 56960, channels: 336, kernel: 5, into: s.g + 152608)
-        s.profiler?.stop(578)
+        s.profiler?.stop(670)
         // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 30200736 &* s.n, input: s.t + 29230368 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(50),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 47216,
-            savedInvStd: s.f + 47552, activation: .relu6, gradInput: s.t + 30200736 &* s.n, gradGamma: s.g + 151264,
+            savedInvStd: s.f + 47552, activation: .relu6, gradInput: s.tensor(368), gradGamma: s.g + 151264,
             gradBeta: s.g + 151600, pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(671)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 30200736 &* s.n, input: s.t + 55602976 &* s.n,
-            weights: s.p + 132448, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 132448, pool: pool)
-        s.profiler?.stop(580)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(48), weights: s.p + 132448,
+            pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(370), gradWeights: s.g + 132448,
+            pool: pool)
+        s.profiler?.stop(672)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 31656288 &* s.n, count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(581)
+        TrainingKernels.accumulate(s.tensor(370), s.tensor(364), count: 80864 &* s.n, pool: pool)
+        s.profiler?.stop(673)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 22671216 &* s.n : nil, batch: s.n,
-            perImage: 80864, gradBranch: s.t + 29715552 &* s.n, pool: pool)
-        s.profiler?.stop(582)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(370),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
+            perImage: 80864, gradBranch: s.tensor(371), pool: pool)
+        s.profiler?.stop(674)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29715552 &* s.n, input: s.t + 55522112 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(371), input: s.tensor(46),
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 47104,
-            savedInvStd: s.f + 47160, activation: .identity, gradInput: s.t + 29715552 &* s.n, gradGamma: s.g + 132192,
+            savedInvStd: s.f + 47160, activation: .identity, gradInput: s.tensor(371), gradGamma: s.g + 132192,
             gradBeta: s.g + 132256, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(675)
+        // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 29632, savedInvStd: s.f + 29968,
+                activation: .relu6, output: s.tensor(373), pool: pool)
+            s.profiler?.stop(676)
+        }
+        // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
+                eps: 0.001, activation: .relu6, output: s.tensor(373), scratch: s.f + 29632, pool: pool)
+            s.profiler?.stop(677)
+        }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 29715552 &* s.n, input: s.t + 28745184 &* s.n,
-            weights: s.p + 113376, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
-            gradInput: s.t + 29230368 &* s.n, gradWeights: s.g + 113376, pool: pool)
-        s.profiler?.stop(584)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(371), input: s.tensor(373), weights: s.p + 113376,
+            pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(372), gradWeights: s.g + 113376,
+            pool: pool)
+        s.profiler?.stop(678)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29230368 &* s.n, input: s.t + 28260000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(44),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 29632,
-            savedInvStd: s.f + 29968, activation: .relu6, gradInput: s.t + 29230368 &* s.n, gradGamma: s.g + 112032,
+            savedInvStd: s.f + 29968, activation: .relu6, gradInput: s.tensor(372), gradGamma: s.g + 112032,
             gradBeta: s.g + 112368, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(679)
+        // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 28960, savedInvStd: s.f + 29296,
+                activation: .relu6, output: s.tensor(375), pool: pool)
+            s.profiler?.stop(680)
+        }
+        // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
+                eps: 0.001, activation: .relu6, output: s.tensor(375), scratch: s.f + 28960, pool: pool)
+            s.profiler?.stop(681)
+        }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 38704, count: 8400)
-        s.profiler?.stop(586)
+        s.profiler?.stop(682)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 29230368 &* s.n, input: s.t + 22085184 &* s.n,
-            batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38, weights: s.f + 30304, gradInput: s.t + 28260000 &* s.n,
-            gradWeights: s.f + 38704, pool: pool)
-        s.profiler?.stop(587)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(375), batch: s.n, height: 38,
+            width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 30304, gradInput: s.tensor(374), gradWeights: s.f + 38704, pool: pool)
+        s.profiler?.stop(683)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 38704, channels: 336, kernel: 5, into: s.g + 103632)
-        s.profiler?.stop(588)
+        s.profiler?.stop(684)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 21600000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(374), input: s.tensor(42),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 28960,
-            savedInvStd: s.f + 29296, activation: .relu6, gradInput: s.t + 28260000 &* s.n, gradGamma: s.g + 102288,
+            savedInvStd: s.f + 29296, activation: .relu6, gradInput: s.tensor(374), gradGamma: s.g + 102288,
             gradBeta: s.g + 102624, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(685)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 55441248 &* s.n,
-            weights: s.p + 83472, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
-            gradInput: s.t + 21600000 &* s.n, gradWeights: s.g + 83472, pool: pool)
-        s.profiler?.stop(590)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(41), weights: s.p + 83472,
+            pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(376), gradWeights: s.g + 83472,
+            pool: pool)
+        s.profiler?.stop(686)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 21600000 &* s.n, s.t + 22570368 &* s.n, count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(591)
+        TrainingKernels.accumulate(s.tensor(376), s.tensor(370), count: 80864 &* s.n, pool: pool)
+        s.profiler?.stop(687)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 55360384 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(40),
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 28848,
-            savedInvStd: s.f + 28904, activation: .identity, gradInput: s.t + 21600000 &* s.n, gradGamma: s.g + 83216,
+            savedInvStd: s.f + 28904, activation: .identity, gradInput: s.tensor(376), gradGamma: s.g + 83216,
             gradBeta: s.g + 83280, pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(688)
+        // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696,
+                beta: s.p + 71888, savedMean: s.f + 18864, savedInvStd: s.f + 19056, activation: .relu6,
+                output: s.tensor(378), pool: pool)
+            s.profiler?.stop(689)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
+                gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
+                activation: .relu6, output: s.tensor(378), scratch: s.f + 18864, pool: pool)
+            s.profiler?.stop(690)
+        }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 42330336 &* s.n,
-            weights: s.p + 72464, pixels: 1444 &* s.n, inChannels: 192, outChannels: 56,
-            gradInput: s.t + 28260000 &* s.n, gradWeights: s.g + 72464, pool: pool)
-        s.profiler?.stop(593)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), weights: s.p + 72464,
+            pixels: 1444 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(377), gradWeights: s.g + 72464,
+            pool: pool)
+        s.profiler?.stop(691)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 42053088 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(38),
             pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 18864,
-            savedInvStd: s.f + 19056, activation: .relu6, gradInput: s.t + 28260000 &* s.n, gradGamma: s.g + 71696,
+            savedInvStd: s.f + 19056, activation: .relu6, gradInput: s.tensor(377), gradGamma: s.g + 71696,
             gradBeta: s.g + 71888, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(692)
+        // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128,
+                beta: s.p + 66320, savedMean: s.f + 18480, savedInvStd: s.f + 18672, activation: .relu6,
+                output: s.tensor(380), pool: pool)
+            s.profiler?.stop(693)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
+                activation: .relu6, output: s.tensor(380), scratch: s.f + 18480, pool: pool)
+            s.profiler?.stop(694)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 24048, count: 4800)
-        s.profiler?.stop(595)
+        s.profiler?.stop(695)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 20520000 &* s.n,
-            batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38, weights: s.f + 19248, gradInput: s.t + 21600000 &* s.n,
-            gradWeights: s.f + 24048, pool: pool)
-        s.profiler?.stop(596)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(380), batch: s.n, height: 75,
+            width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 19248, gradInput: s.tensor(379), gradWeights: s.f + 24048, pool: pool)
+        s.profiler?.stop(696)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 24048, channels: 192, kernel: 5, into: s.g + 66896)
-        s.profiler?.stop(597)
+        s.profiler?.stop(697)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 19440000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(36),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 18480,
-            savedInvStd: s.f + 18672, activation: .relu6, gradInput: s.t + 21600000 &* s.n, gradGamma: s.g + 66128,
+            savedInvStd: s.f + 18672, activation: .relu6, gradInput: s.tensor(379), gradGamma: s.g + 66128,
             gradBeta: s.g + 66320, pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(698)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 49689792 &* s.n,
-            weights: s.p + 59984, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 20520000 &* s.n, gradWeights: s.g + 59984, pool: pool)
-        s.profiler?.stop(599)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(34), weights: s.p + 59984,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(381), gradWeights: s.g + 59984,
+            pool: pool)
+        s.profiler?.stop(699)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 20520000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 57755232 &* s.n : nil, batch: s.n,
-            perImage: 180000, gradBranch: s.t + 20700000 &* s.n, pool: pool)
-        s.profiler?.stop(600)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(381),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(35) : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.tensor(382), pool: pool)
+        s.profiler?.stop(700)
         // features.2.3.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20700000 &* s.n, input: s.t + 49509792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(382), input: s.tensor(32),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 18416,
-            savedInvStd: s.f + 18448, activation: .identity, gradInput: s.t + 20700000 &* s.n, gradGamma: s.g + 59856,
+            savedInvStd: s.f + 18448, activation: .identity, gradInput: s.tensor(382), gradGamma: s.g + 59856,
             gradBeta: s.g + 59888, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(701)
+        // features.2.3.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944,
+                beta: s.p + 53136, savedMean: s.f + 14576, savedInvStd: s.f + 14768, activation: .relu6,
+                output: s.tensor(384), pool: pool)
+            s.profiler?.stop(702)
+        }
+        // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
+                activation: .relu6, output: s.tensor(384), scratch: s.f + 14576, pool: pool)
+            s.profiler?.stop(703)
+        }
         // features.2.3.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20700000 &* s.n, input: s.t + 18360000 &* s.n,
-            weights: s.p + 53712, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 19440000 &* s.n, gradWeights: s.g + 53712, pool: pool)
-        s.profiler?.stop(602)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(384), weights: s.p + 53712,
+            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(383), gradWeights: s.g + 53712,
+            pool: pool)
+        s.profiler?.stop(704)
         // features.2.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 17280000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(30),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 14576,
-            savedInvStd: s.f + 14768, activation: .relu6, gradInput: s.t + 19440000 &* s.n, gradGamma: s.g + 52944,
+            savedInvStd: s.f + 14768, activation: .relu6, gradInput: s.tensor(383), gradGamma: s.g + 52944,
             gradBeta: s.g + 53136, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(705)
+        // features.2.3.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448,
+                beta: s.p + 50640, savedMean: s.f + 14192, savedInvStd: s.f + 14384, activation: .relu6,
+                output: s.tensor(386), pool: pool)
+            s.profiler?.stop(706)
+        }
+        // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
+                activation: .relu6, output: s.tensor(386), scratch: s.f + 14192, pool: pool)
+            s.profiler?.stop(707)
+        }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 16688, count: 1728)
-        s.profiler?.stop(604)
+        s.profiler?.stop(708)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 16200000 &* s.n,
-            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75, weights: s.f + 14960, gradInput: s.t + 17280000 &* s.n,
-            gradWeights: s.f + 16688, pool: pool)
-        s.profiler?.stop(605)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(386), batch: s.n, height: 75,
+            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 14960, gradInput: s.tensor(385), gradWeights: s.f + 16688, pool: pool)
+        s.profiler?.stop(709)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 16688, channels: 192, kernel: 3, into: s.g + 51216)
-        s.profiler?.stop(606)
+        s.profiler?.stop(710)
         // features.2.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 15120000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(385), input: s.tensor(28),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 14192,
-            savedInvStd: s.f + 14384, activation: .relu6, gradInput: s.t + 17280000 &* s.n, gradGamma: s.g + 50448,
+            savedInvStd: s.f + 14384, activation: .relu6, gradInput: s.tensor(385), gradGamma: s.g + 50448,
             gradBeta: s.g + 50640, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(711)
         // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 49329792 &* s.n,
-            weights: s.p + 44304, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 16200000 &* s.n, gradWeights: s.g + 44304, pool: pool)
-        s.profiler?.stop(608)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(26), weights: s.p + 44304,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(387), gradWeights: s.g + 44304,
+            pool: pool)
+        s.profiler?.stop(712)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 16200000 &* s.n, s.t + 20520000 &* s.n, count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(609)
+        TrainingKernels.accumulate(s.tensor(387), s.tensor(381), count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(713)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 16200000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 57755216 &* s.n : nil, batch: s.n,
-            perImage: 180000, gradBranch: s.t + 16380000 &* s.n, pool: pool)
-        s.profiler?.stop(610)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(387),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.tensor(388), pool: pool)
+        s.profiler?.stop(714)
         // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16380000 &* s.n, input: s.t + 49149792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(388), input: s.tensor(24),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 14128,
-            savedInvStd: s.f + 14160, activation: .identity, gradInput: s.t + 16380000 &* s.n, gradGamma: s.g + 44176,
+            savedInvStd: s.f + 14160, activation: .identity, gradInput: s.tensor(388), gradGamma: s.g + 44176,
             gradBeta: s.g + 44208, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(715)
+        // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264,
+                beta: s.p + 37456, savedMean: s.f + 10288, savedInvStd: s.f + 10480, activation: .relu6,
+                output: s.tensor(390), pool: pool)
+            s.profiler?.stop(716)
+        }
+        // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
+                activation: .relu6, output: s.tensor(390), scratch: s.f + 10288, pool: pool)
+            s.profiler?.stop(717)
+        }
         // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16380000 &* s.n, input: s.t + 14040000 &* s.n,
-            weights: s.p + 38032, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 15120000 &* s.n, gradWeights: s.g + 38032, pool: pool)
-        s.profiler?.stop(612)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(388), input: s.tensor(390), weights: s.p + 38032,
+            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(389), gradWeights: s.g + 38032,
+            pool: pool)
+        s.profiler?.stop(718)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15120000 &* s.n, input: s.t + 12960000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(22),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 10288,
-            savedInvStd: s.f + 10480, activation: .relu6, gradInput: s.t + 15120000 &* s.n, gradGamma: s.g + 37264,
+            savedInvStd: s.f + 10480, activation: .relu6, gradInput: s.tensor(389), gradGamma: s.g + 37264,
             gradBeta: s.g + 37456, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(719)
+        // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768,
+                beta: s.p + 34960, savedMean: s.f + 9904, savedInvStd: s.f + 10096, activation: .relu6,
+                output: s.tensor(392), pool: pool)
+            s.profiler?.stop(720)
+        }
+        // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
+                activation: .relu6, output: s.tensor(392), scratch: s.f + 9904, pool: pool)
+            s.profiler?.stop(721)
+        }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12400, count: 1728)
-        s.profiler?.stop(614)
+        s.profiler?.stop(722)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15120000 &* s.n, input: s.t + 11880000 &* s.n,
-            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75, weights: s.f + 10672, gradInput: s.t + 12960000 &* s.n,
-            gradWeights: s.f + 12400, pool: pool)
-        s.profiler?.stop(615)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(392), batch: s.n, height: 75,
+            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 10672, gradInput: s.tensor(391), gradWeights: s.f + 12400, pool: pool)
+        s.profiler?.stop(723)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 12400, channels: 192, kernel: 3, into: s.g + 35536)
-        s.profiler?.stop(616)
+        s.profiler?.stop(724)
         // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12960000 &* s.n, input: s.t + 10800000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(20),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 9904,
-            savedInvStd: s.f + 10096, activation: .relu6, gradInput: s.t + 12960000 &* s.n, gradGamma: s.g + 34768,
+            savedInvStd: s.f + 10096, activation: .relu6, gradInput: s.tensor(391), gradGamma: s.g + 34768,
             gradBeta: s.g + 34960, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(725)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12960000 &* s.n, input: s.t + 48969792 &* s.n,
-            weights: s.p + 28624, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 11880000 &* s.n, gradWeights: s.g + 28624, pool: pool)
-        s.profiler?.stop(618)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(18), weights: s.p + 28624,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(393), gradWeights: s.g + 28624,
+            pool: pool)
+        s.profiler?.stop(726)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 11880000 &* s.n, s.t + 16200000 &* s.n, count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(619)
+        TrainingKernels.accumulate(s.tensor(393), s.tensor(387), count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(727)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 11880000 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 57755200 &* s.n : nil, batch: s.n,
-            perImage: 180000, gradBranch: s.t + 12060000 &* s.n, pool: pool)
-        s.profiler?.stop(620)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(393),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.tensor(394), pool: pool)
+        s.profiler?.stop(728)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12060000 &* s.n, input: s.t + 48789792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(394), input: s.tensor(16),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9840,
-            savedInvStd: s.f + 9872, activation: .identity, gradInput: s.t + 12060000 &* s.n, gradGamma: s.g + 28496,
+            savedInvStd: s.f + 9872, activation: .identity, gradInput: s.tensor(394), gradGamma: s.g + 28496,
             gradBeta: s.g + 28528, pool: pool)
-        s.profiler?.stop(621)
+        s.profiler?.stop(729)
+        // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584,
+                beta: s.p + 21776, savedMean: s.f + 6000, savedInvStd: s.f + 6192, activation: .relu6,
+                output: s.tensor(396), pool: pool)
+            s.profiler?.stop(730)
+        }
+        // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
+                activation: .relu6, output: s.tensor(396), scratch: s.f + 6000, pool: pool)
+            s.profiler?.stop(731)
+        }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12060000 &* s.n, input: s.t + 9720000 &* s.n,
-            weights: s.p + 22352, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
-            gradInput: s.t + 10800000 &* s.n, gradWeights: s.g + 22352, pool: pool)
-        s.profiler?.stop(622)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 22352,
+            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(395), gradWeights: s.g + 22352,
+            pool: pool)
+        s.profiler?.stop(732)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 8640000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(14),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 6000,
-            savedInvStd: s.f + 6192, activation: .relu6, gradInput: s.t + 10800000 &* s.n, gradGamma: s.g + 21584,
+            savedInvStd: s.f + 6192, activation: .relu6, gradInput: s.tensor(395), gradGamma: s.g + 21584,
             gradBeta: s.g + 21776, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(733)
+        // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088,
+                beta: s.p + 19280, savedMean: s.f + 5616, savedInvStd: s.f + 5808, activation: .relu6,
+                output: s.tensor(398), pool: pool)
+            s.profiler?.stop(734)
+        }
+        // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
+                activation: .relu6, output: s.tensor(398), scratch: s.f + 5616, pool: pool)
+            s.profiler?.stop(735)
+        }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 8112, count: 1728)
-        s.profiler?.stop(624)
+        s.profiler?.stop(736)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 7560000 &* s.n,
-            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75, weights: s.f + 6384, gradInput: s.t + 8640000 &* s.n, gradWeights: s.f + 8112,
-            pool: pool)
-        s.profiler?.stop(625)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(398), batch: s.n, height: 75,
+            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 6384, gradInput: s.tensor(397), gradWeights: s.f + 8112, pool: pool)
+        s.profiler?.stop(737)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 8112, channels: 192, kernel: 3, into: s.g + 19856)
-        s.profiler?.stop(626)
+        s.profiler?.stop(738)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 6480000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(397), input: s.tensor(12),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 5616,
-            savedInvStd: s.f + 5808, activation: .relu6, gradInput: s.t + 8640000 &* s.n, gradGamma: s.g + 19088,
+            savedInvStd: s.f + 5808, activation: .relu6, gradInput: s.tensor(397), gradGamma: s.g + 19088,
             gradBeta: s.g + 19280, pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(739)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 48609792 &* s.n,
-            weights: s.p + 12944, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
-            gradInput: s.t + 6480000 &* s.n, gradWeights: s.g + 12944, pool: pool)
-        s.profiler?.stop(628)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(11), weights: s.p + 12944,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(399), gradWeights: s.g + 12944,
+            pool: pool)
+        s.profiler?.stop(740)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 6480000 &* s.n, s.t + 11880000 &* s.n, count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(629)
+        TrainingKernels.accumulate(s.tensor(399), s.tensor(393), count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(741)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 48429792 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(10),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 5552,
-            savedInvStd: s.f + 5584, activation: .identity, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 12816,
+            savedInvStd: s.f + 5584, activation: .identity, gradInput: s.tensor(399), gradGamma: s.g + 12816,
             gradBeta: s.g + 12848, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(742)
+        // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632,
+                beta: s.p + 7776, savedMean: s.f + 2672, savedInvStd: s.f + 2816, activation: .relu6,
+                output: s.tensor(401), pool: pool)
+            s.profiler?.stop(743)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
+                gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
+                activation: .relu6, output: s.tensor(401), scratch: s.f + 2672, pool: pool)
+            s.profiler?.stop(744)
+        }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 23490000 &* s.n,
-            weights: s.p + 8208, pixels: 5625 &* s.n, inChannels: 144, outChannels: 32,
-            gradInput: s.t + 9720000 &* s.n, gradWeights: s.g + 8208, pool: pool)
-        s.profiler?.stop(631)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), weights: s.p + 8208,
+            pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(400), gradWeights: s.g + 8208,
+            pool: pool)
+        s.profiler?.stop(745)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 22680000 &* s.n,
-            pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2672,
-            savedInvStd: s.f + 2816, activation: .relu6, gradInput: s.t + 9720000 &* s.n, gradGamma: s.g + 7632,
-            gradBeta: s.g + 7776, pool: pool)
-        s.profiler?.stop(632)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(8), pixels: 5625 &* s.n,
+            channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2672, savedInvStd: s.f + 2816,
+            activation: .relu6, gradInput: s.tensor(400), gradGamma: s.g + 7632, gradBeta: s.g + 7776, pool: pool)
+        s.profiler?.stop(746)
+        // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
+                beta: s.p + 5904, savedMean: s.f + 2384, savedInvStd: s.f + 2528, activation: .relu6,
+                output: s.tensor(403), pool: pool)
+            s.profiler?.stop(747)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
+                gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
+                activation: .relu6, output: s.tensor(403), scratch: s.f + 2384, pool: pool)
+            s.profiler?.stop(748)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4256, count: 1296)
-        s.profiler?.stop(633)
+        s.profiler?.stop(749)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 3240000 &* s.n,
-            batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
-            outHeight: 75, outWidth: 75, weights: s.f + 2960, gradInput: s.t + 6480000 &* s.n, gradWeights: s.f + 4256,
-            pool: pool)
-        s.profiler?.stop(634)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(403), batch: s.n, height: 150,
+            width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
+            weights: s.f + 2960, gradInput: s.tensor(402), gradWeights: s.f + 4256, pool: pool)
+        s.profiler?.stop(750)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4256, channels: 144, kernel: 3, into: s.g + 6336)
-        s.profiler?.stop(635)
+        s.profiler?.stop(751)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t, pixels: 22500 &* s.n,
-            channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2384, savedInvStd: s.f + 2528,
-            activation: .relu6, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 5760, gradBeta: s.g + 5904,
-            pool: pool)
-        s.profiler?.stop(636)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(6),
+            pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2384,
+            savedInvStd: s.f + 2528, activation: .relu6, gradInput: s.tensor(402), gradGamma: s.g + 5760,
+            gradBeta: s.g + 5904, pool: pool)
+        s.profiler?.stop(752)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 27720000 &* s.n,
-            weights: s.p + 2304, pixels: 22500 &* s.n, inChannels: 24, outChannels: 144,
-            gradInput: s.t + 720000 &* s.n, gradWeights: s.g + 2304, pool: pool)
-        s.profiler?.stop(637)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(5), weights: s.p + 2304,
+            pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(404), gradWeights: s.g + 2304,
+            pool: pool)
+        s.profiler?.stop(753)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 27180000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(404), input: s.tensor(4),
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 2336,
-            savedInvStd: s.f + 2360, activation: .identity, gradInput: s.t + 720000 &* s.n, gradGamma: s.g + 2176,
+            savedInvStd: s.f + 2360, activation: .identity, gradInput: s.tensor(404), gradGamma: s.g + 2176,
             gradBeta: s.g + 2208, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(754)
+        // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 1696, savedInvStd: s.f + 1728, activation: .relu6,
+                output: s.tensor(406), pool: pool)
+            s.profiler?.stop(755)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.tensor(406), scratch: s.f + 1696, pool: pool)
+            s.profiler?.stop(756)
+        }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 26460000 &* s.n,
-            weights: s.p + 1408, pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.t,
-            gradWeights: s.g + 1408, pool: pool)
-        s.profiler?.stop(639)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), weights: s.p + 1408,
+            pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(405), gradWeights: s.g + 1408,
+            pool: pool)
+        s.profiler?.stop(757)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 25740000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(405), input: s.tensor(2),
             pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1696,
-            savedInvStd: s.f + 1728, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
-            pool: pool)
-        s.profiler?.stop(640)
+            savedInvStd: s.f + 1728, activation: .relu6, gradInput: s.tensor(405), gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(758)
+        // features.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 1632, savedInvStd: s.f + 1664, activation: .relu6,
+                output: s.tensor(408), pool: pool)
+            s.profiler?.stop(759)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.tensor(408), scratch: s.f + 1632, pool: pool)
+            s.profiler?.stop(760)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2048, count: 288)
-        s.profiler?.stop(641)
+        s.profiler?.stop(761)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 25020000 &* s.n, batch: s.n, height: 150,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(408), batch: s.n, height: 150,
             width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 1760, gradInput: s.t + 720000 &* s.n, gradWeights: s.f + 2048, pool: pool)
-        s.profiler?.stop(642)
+            weights: s.f + 1760, gradInput: s.tensor(407), gradWeights: s.f + 2048, pool: pool)
+        s.profiler?.stop(762)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2048, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(643)
+        s.profiler?.stop(763)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 24300000 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(0),
             pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1632,
-            savedInvStd: s.f + 1664, activation: .relu6, gradInput: s.t + 720000 &* s.n, gradGamma: s.g + 864,
+            savedInvStd: s.f + 1664, activation: .relu6, gradInput: s.tensor(407), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(644)
+        s.profiler?.stop(764)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 720000 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(407), input: s.x, batch: s.n, inChannels: 3,
             height: 300, width: 300, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(765)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (24300000, 13770000),  // 0: features.0 conv output, 720,000 floats per image
+        (25020000, 0),  // 1: features.0 output, 720,000 floats per image
+        (25740000, 14490000),  // 2: features.1.0.block.0 conv output, 720,000 floats per image
+        (26460000, 0),  // 3: features.1.0.block.0 output, 720,000 floats per image
+        (27180000, 15210000),  // 4: features.1.0.block.1 conv output, 540,000 floats per image
+        (27720000, 15750000),  // 5: features.1.0.block.1 output, 540,000 floats per image
+        (0, 0),  // 6: features.2.0.block.0 conv output, 3,240,000 floats per image
+        (3240000, 3240000),  // 7: features.2.0.block.0 output, 3,240,000 floats per image
+        (22680000, 12960000),  // 8: features.2.0.block.1 conv output, 810,000 floats per image
+        (23490000, 3240000),  // 9: features.2.0.block.1 output, 810,000 floats per image
+        (48429792, 25439184),  // 10: features.2.0.block.2 conv output, 180,000 floats per image
+        (48609792, 25619184),  // 11: features.2.0.block.2 output, 180,000 floats per image
+        (6480000, 3240000),  // 12: features.2.1.block.0 conv output, 1,080,000 floats per image
+        (7560000, 4320000),  // 13: features.2.1.block.0 output, 1,080,000 floats per image
+        (8640000, 5400000),  // 14: features.2.1.block.1 conv output, 1,080,000 floats per image
+        (9720000, 4320000),  // 15: features.2.1.block.1 output, 1,080,000 floats per image
+        (48789792, 25799184),  // 16: features.2.1.block.2 conv output, 180,000 floats per image
+        (10800000, 4320000),  // 17: features.2.1.block.2 output, 180,000 floats per image
+        (48969792, 25979184),  // 18: features.2.1 output, 180,000 floats per image
+        (57755200, 31540896),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (10800000, 4320000),  // 20: features.2.2.block.0 conv output, 1,080,000 floats per image
+        (11880000, 6480000),  // 21: features.2.2.block.0 output, 1,080,000 floats per image
+        (12960000, 7560000),  // 22: features.2.2.block.1 conv output, 1,080,000 floats per image
+        (14040000, 6480000),  // 23: features.2.2.block.1 output, 1,080,000 floats per image
+        (49149792, 26159184),  // 24: features.2.2.block.2 conv output, 180,000 floats per image
+        (15120000, 6480000),  // 25: features.2.2.block.2 output, 180,000 floats per image
+        (49329792, 26339184),  // 26: features.2.2 output, 180,000 floats per image
+        (57755216, 31540912),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (15120000, 6480000),  // 28: features.2.3.block.0 conv output, 1,080,000 floats per image
+        (16200000, 8640000),  // 29: features.2.3.block.0 output, 1,080,000 floats per image
+        (17280000, 9720000),  // 30: features.2.3.block.1 conv output, 1,080,000 floats per image
+        (18360000, 8640000),  // 31: features.2.3.block.1 output, 1,080,000 floats per image
+        (49509792, 26519184),  // 32: features.2.3.block.2 conv output, 180,000 floats per image
+        (19440000, 8640000),  // 33: features.2.3.block.2 output, 180,000 floats per image
+        (49689792, 26699184),  // 34: features.2.3 output, 180,000 floats per image
+        (57755232, 31540928),  // 35: features.2.3 drop-path keep, 1 floats per image
+        (19440000, 8640000),  // 36: features.3.0.block.0 conv output, 1,080,000 floats per image
+        (20520000, 10800000),  // 37: features.3.0.block.0 output, 1,080,000 floats per image
+        (42053088, 22250832),  // 38: features.3.0.block.1 conv output, 277,248 floats per image
+        (42330336, 10800000),  // 39: features.3.0.block.1 output, 277,248 floats per image
+        (55360384, 29218080),  // 40: features.3.0.block.2 conv output, 80,864 floats per image
+        (55441248, 29298944),  // 41: features.3.0.block.2 output, 80,864 floats per image
+        (21600000, 10800000),  // 42: features.3.1.block.0 conv output, 485,184 floats per image
+        (22085184, 11285184),  // 43: features.3.1.block.0 output, 485,184 floats per image
+        (28260000, 11770368),  // 44: features.3.1.block.1 conv output, 485,184 floats per image
+        (28745184, 11285184),  // 45: features.3.1.block.1 output, 485,184 floats per image
+        (55522112, 29379808),  // 46: features.3.1.block.2 conv output, 80,864 floats per image
+        (22570368, 11285184),  // 47: features.3.1.block.2 output, 80,864 floats per image
+        (55602976, 29460672),  // 48: features.3.1 output, 80,864 floats per image
+        (22671216, 12959936),  // 49: features.3.1 drop-path keep, 1 floats per image
+        (29230368, 11285184),  // 50: features.3.2.block.0 conv output, 485,184 floats per image
+        (29715552, 12255552),  // 51: features.3.2.block.0 output, 485,184 floats per image
+        (30200736, 16290000),  // 52: features.3.2.block.1 conv output, 485,184 floats per image
+        (30685920, 12255552),  // 53: features.3.2.block.1 output, 485,184 floats per image
+        (55683840, 29541536),  // 54: features.3.2.block.2 conv output, 80,864 floats per image
+        (22570368, 12255552),  // 55: features.3.2.block.2 output, 80,864 floats per image
+        (55764704, 29622400),  // 56: features.3.2 output, 80,864 floats per image
+        (22671232, 12959952),  // 57: features.3.2 drop-path keep, 1 floats per image
+        (31171104, 12255552),  // 58: features.3.3.block.0 conv output, 485,184 floats per image
+        (31656288, 16775184),  // 59: features.3.3.block.0 output, 485,184 floats per image
+        (32141472, 17260368),  // 60: features.3.3.block.1 conv output, 485,184 floats per image
+        (32626656, 16775184),  // 61: features.3.3.block.1 output, 485,184 floats per image
+        (55845568, 29703264),  // 62: features.3.3.block.2 conv output, 80,864 floats per image
+        (22570368, 12740736),  // 63: features.3.3.block.2 output, 80,864 floats per image
+        (55926432, 29784128),  // 64: features.3.3 output, 80,864 floats per image
+        (22671248, 12959968),  // 65: features.3.3 drop-path keep, 1 floats per image
+        (33111840, 16775184),  // 66: features.4.0.block.0 conv output, 485,184 floats per image
+        (33597024, 17745552),  // 67: features.4.0.block.0 output, 485,184 floats per image
+        (55021792, 29000784),  // 68: features.4.0.block.1 conv output, 121,296 floats per image
+        (55143088, 12740736),  // 69: features.4.0.block.1 output, 121,296 floats per image
+        (56834816, 30647712),  // 70: features.4.0.block.2 conv output, 40,432 floats per image
+        (56875248, 30688144),  // 71: features.4.0.block.2 output, 40,432 floats per image
+        (42607584, 22528080),  // 72: features.4.1.block.0 conv output, 242,592 floats per image
+        (42850176, 17745552),  // 73: features.4.1.block.0 output, 242,592 floats per image
+        (43092768, 22770672),  // 74: features.4.1.block.1 conv output, 242,592 floats per image
+        (43335360, 17745552),  // 75: features.4.1.block.1 output, 242,592 floats per image
+        (56915680, 30728576),  // 76: features.4.1.block.2 conv output, 40,432 floats per image
+        (22570368, 12740736),  // 77: features.4.1.block.2 output, 40,432 floats per image
+        (56956112, 30769008),  // 78: features.4.1 output, 40,432 floats per image
+        (22671264, 12959984),  // 79: features.4.1 drop-path keep, 1 floats per image
+        (43577952, 23013264),  // 80: features.4.2.block.0 conv output, 242,592 floats per image
+        (43820544, 17745552),  // 81: features.4.2.block.0 output, 242,592 floats per image
+        (44063136, 23255856),  // 82: features.4.2.block.1 conv output, 242,592 floats per image
+        (44305728, 17745552),  // 83: features.4.2.block.1 output, 242,592 floats per image
+        (56996544, 30809440),  // 84: features.4.2.block.2 conv output, 40,432 floats per image
+        (22570368, 12740736),  // 85: features.4.2.block.2 output, 40,432 floats per image
+        (57036976, 30849872),  // 86: features.4.2 output, 40,432 floats per image
+        (22671280, 31540944),  // 87: features.4.2 drop-path keep, 1 floats per image
+        (44548320, 23498448),  // 88: features.4.3.block.0 conv output, 242,592 floats per image
+        (44790912, 17745552),  // 89: features.4.3.block.0 output, 242,592 floats per image
+        (45033504, 23741040),  // 90: features.4.3.block.1 conv output, 242,592 floats per image
+        (45276096, 17745552),  // 91: features.4.3.block.1 output, 242,592 floats per image
+        (57077408, 30890304),  // 92: features.4.3.block.2 conv output, 40,432 floats per image
+        (22570368, 12740736),  // 93: features.4.3.block.2 output, 40,432 floats per image
+        (57117840, 30930736),  // 94: features.4.3 output, 40,432 floats per image
+        (22671296, 31540960),  // 95: features.4.3 drop-path keep, 1 floats per image
+        (45518688, 23983632),  // 96: features.4.4.block.0 conv output, 242,592 floats per image
+        (45761280, 17745552),  // 97: features.4.4.block.0 output, 242,592 floats per image
+        (46003872, 24226224),  // 98: features.4.4.block.1 conv output, 242,592 floats per image
+        (46246464, 17745552),  // 99: features.4.4.block.1 output, 242,592 floats per image
+        (57158272, 30971168),  // 100: features.4.4.block.2 conv output, 40,432 floats per image
+        (22570368, 12740736),  // 101: features.4.4.block.2 output, 40,432 floats per image
+        (57198704, 31011600),  // 102: features.4.4 output, 40,432 floats per image
+        (22671312, 31540976),  // 103: features.4.4 drop-path keep, 1 floats per image
+        (46489056, 24468816),  // 104: features.4.5.block.0 conv output, 242,592 floats per image
+        (46731648, 17745552),  // 105: features.4.5.block.0 output, 242,592 floats per image
+        (46974240, 24711408),  // 106: features.4.5.block.1 conv output, 242,592 floats per image
+        (47216832, 17745552),  // 107: features.4.5.block.1 output, 242,592 floats per image
+        (57239136, 31052032),  // 108: features.4.5.block.2 conv output, 40,432 floats per image
+        (22570368, 12740736),  // 109: features.4.5.block.2 output, 40,432 floats per image
+        (57279568, 31092464),  // 110: features.4.5 output, 40,432 floats per image
+        (22671328, 31540992),  // 111: features.4.5 drop-path keep, 1 floats per image
+        (47459424, 24954000),  // 112: features.5.0.block.0 conv output, 242,592 floats per image
+        (47702016, 17745552),  // 113: features.5.0.block.0 output, 242,592 floats per image
+        (47944608, 25196592),  // 114: features.5.0.block.1 conv output, 242,592 floats per image
+        (48187200, 17745552),  // 115: features.5.0.block.1 output, 242,592 floats per image
+        (56007296, 29864992),  // 116: features.5.0.block.2 conv output, 57,760 floats per image
+        (56065056, 29922752),  // 117: features.5.0.block.2 output, 57,760 floats per image
+        (34082208, 17745552),  // 118: features.5.1.block.0 conv output, 346,560 floats per image
+        (34428768, 18092112),  // 119: features.5.1.block.0 output, 346,560 floats per image
+        (34775328, 18438672),  // 120: features.5.1.block.1 conv output, 346,560 floats per image
+        (35121888, 18092112),  // 121: features.5.1.block.1 output, 346,560 floats per image
+        (56122816, 29980512),  // 122: features.5.1.block.2 conv output, 57,760 floats per image
+        (22570368, 12740736),  // 123: features.5.1.block.2 output, 57,760 floats per image
+        (56180576, 30038272),  // 124: features.5.1 output, 57,760 floats per image
+        (22671344, 31541008),  // 125: features.5.1 drop-path keep, 1 floats per image
+        (35468448, 18092112),  // 126: features.5.2.block.0 conv output, 346,560 floats per image
+        (35815008, 18785232),  // 127: features.5.2.block.0 output, 346,560 floats per image
+        (36161568, 19131792),  // 128: features.5.2.block.1 conv output, 346,560 floats per image
+        (36508128, 18785232),  // 129: features.5.2.block.1 output, 346,560 floats per image
+        (56238336, 30096032),  // 130: features.5.2.block.2 conv output, 57,760 floats per image
+        (22570368, 12740736),  // 131: features.5.2.block.2 output, 57,760 floats per image
+        (56296096, 30153792),  // 132: features.5.2 output, 57,760 floats per image
+        (22671360, 31541024),  // 133: features.5.2 drop-path keep, 1 floats per image
+        (36854688, 18785232),  // 134: features.5.3.block.0 conv output, 346,560 floats per image
+        (37201248, 19478352),  // 135: features.5.3.block.0 output, 346,560 floats per image
+        (37547808, 19824912),  // 136: features.5.3.block.1 conv output, 346,560 floats per image
+        (37894368, 19478352),  // 137: features.5.3.block.1 output, 346,560 floats per image
+        (56353856, 30211552),  // 138: features.5.3.block.2 conv output, 57,760 floats per image
+        (22570368, 12740736),  // 139: features.5.3.block.2 output, 57,760 floats per image
+        (56411616, 30269312),  // 140: features.5.3 output, 57,760 floats per image
+        (22671376, 31541040),  // 141: features.5.3 drop-path keep, 1 floats per image
+        (38240928, 19478352),  // 142: features.5.4.block.0 conv output, 346,560 floats per image
+        (38587488, 20171472),  // 143: features.5.4.block.0 output, 346,560 floats per image
+        (38934048, 20518032),  // 144: features.5.4.block.1 conv output, 346,560 floats per image
+        (39280608, 20171472),  // 145: features.5.4.block.1 output, 346,560 floats per image
+        (56469376, 30327072),  // 146: features.5.4.block.2 conv output, 57,760 floats per image
+        (22570368, 12740736),  // 147: features.5.4.block.2 output, 57,760 floats per image
+        (56527136, 30384832),  // 148: features.5.4 output, 57,760 floats per image
+        (22671392, 31541056),  // 149: features.5.4 drop-path keep, 1 floats per image
+        (39627168, 20171472),  // 150: features.5.5.block.0 conv output, 346,560 floats per image
+        (39973728, 20864592),  // 151: features.5.5.block.0 output, 346,560 floats per image
+        (40320288, 21211152),  // 152: features.5.5.block.1 conv output, 346,560 floats per image
+        (40666848, 20864592),  // 153: features.5.5.block.1 output, 346,560 floats per image
+        (56584896, 30442592),  // 154: features.5.5.block.2 conv output, 57,760 floats per image
+        (22570368, 12740736),  // 155: features.5.5.block.2 output, 57,760 floats per image
+        (56642656, 30500352),  // 156: features.5.5 output, 57,760 floats per image
+        (22671408, 31541072),  // 157: features.5.5 drop-path keep, 1 floats per image
+        (41013408, 20864592),  // 158: features.6.0.block.0 conv output, 346,560 floats per image
+        (41359968, 21557712),  // 159: features.6.0.block.0 output, 346,560 floats per image
+        (22570368, 29122080),  // 160: features.6.0.block.1 conv output, 96,000 floats per image
+        (55264384, 12740736),  // 161: features.6.0.block.1 output, 96,000 floats per image
+        (57320000, 22210512),  // 162: features.6.0.block.2 conv output, 27,200 floats per image
+        (57347200, 31132896),  // 163: features.6.0.block.2 output, 27,200 floats per image
+        (41706528, 12740736),  // 164: features.6.1.block.0 conv output, 163,200 floats per image
+        (41869728, 21557712),  // 165: features.6.1.block.0 output, 163,200 floats per image
+        (49869792, 21720912),  // 166: features.6.1.block.1 conv output, 163,200 floats per image
+        (50032992, 21557712),  // 167: features.6.1.block.1 output, 163,200 floats per image
+        (57374400, 31160096),  // 168: features.6.1.block.2 conv output, 27,200 floats per image
+        (50196192, 12903936),  // 169: features.6.1.block.2 output, 27,200 floats per image
+        (57401600, 31187296),  // 170: features.6.1 output, 27,200 floats per image
+        (22671424, 12958336),  // 171: features.6.1 drop-path keep, 1 floats per image
+        (50196192, 21557712),  // 172: features.6.2.block.0 conv output, 163,200 floats per image
+        (50359392, 21884112),  // 173: features.6.2.block.0 output, 163,200 floats per image
+        (50522592, 22047312),  // 174: features.6.2.block.1 conv output, 163,200 floats per image
+        (50685792, 21884112),  // 175: features.6.2.block.1 output, 163,200 floats per image
+        (57428800, 31214496),  // 176: features.6.2.block.2 conv output, 27,200 floats per image
+        (50848992, 12903936),  // 177: features.6.2.block.2 output, 27,200 floats per image
+        (57456000, 31241696),  // 178: features.6.2 output, 27,200 floats per image
+        (22671440, 12958352),  // 179: features.6.2 drop-path keep, 1 floats per image
+        (50848992, 21884112),  // 180: features.6.3.block.0 conv output, 163,200 floats per image
+        (51012192, 26879184),  // 181: features.6.3.block.0 output, 163,200 floats per image
+        (51175392, 27042384),  // 182: features.6.3.block.1 conv output, 163,200 floats per image
+        (51338592, 26879184),  // 183: features.6.3.block.1 output, 163,200 floats per image
+        (57483200, 31268896),  // 184: features.6.3.block.2 conv output, 27,200 floats per image
+        (51501792, 12903936),  // 185: features.6.3.block.2 output, 27,200 floats per image
+        (57510400, 31296096),  // 186: features.6.3 output, 27,200 floats per image
+        (22671456, 12958368),  // 187: features.6.3 drop-path keep, 1 floats per image
+        (51501792, 26879184),  // 188: features.6.4.block.0 conv output, 163,200 floats per image
+        (51664992, 27205584),  // 189: features.6.4.block.0 output, 163,200 floats per image
+        (51828192, 27368784),  // 190: features.6.4.block.1 conv output, 163,200 floats per image
+        (51991392, 27205584),  // 191: features.6.4.block.1 output, 163,200 floats per image
+        (57537600, 31323296),  // 192: features.6.4.block.2 conv output, 27,200 floats per image
+        (52154592, 12903936),  // 193: features.6.4.block.2 output, 27,200 floats per image
+        (57564800, 31350496),  // 194: features.6.4 output, 27,200 floats per image
+        (22671472, 12958384),  // 195: features.6.4 drop-path keep, 1 floats per image
+        (52154592, 27205584),  // 196: features.6.5.block.0 conv output, 163,200 floats per image
+        (52317792, 27531984),  // 197: features.6.5.block.0 output, 163,200 floats per image
+        (52480992, 27695184),  // 198: features.6.5.block.1 conv output, 163,200 floats per image
+        (52644192, 27531984),  // 199: features.6.5.block.1 output, 163,200 floats per image
+        (57592000, 31377696),  // 200: features.6.5.block.2 conv output, 27,200 floats per image
+        (52807392, 12903936),  // 201: features.6.5.block.2 output, 27,200 floats per image
+        (57619200, 31404896),  // 202: features.6.5 output, 27,200 floats per image
+        (22671488, 12958400),  // 203: features.6.5 drop-path keep, 1 floats per image
+        (52807392, 27531984),  // 204: features.6.6.block.0 conv output, 163,200 floats per image
+        (52970592, 27858384),  // 205: features.6.6.block.0 output, 163,200 floats per image
+        (53133792, 28021584),  // 206: features.6.6.block.1 conv output, 163,200 floats per image
+        (53296992, 27858384),  // 207: features.6.6.block.1 output, 163,200 floats per image
+        (57646400, 31432096),  // 208: features.6.6.block.2 conv output, 27,200 floats per image
+        (53460192, 12903936),  // 209: features.6.6.block.2 output, 27,200 floats per image
+        (57673600, 31459296),  // 210: features.6.6 output, 27,200 floats per image
+        (22671504, 12958416),  // 211: features.6.6 drop-path keep, 1 floats per image
+        (53460192, 27858384),  // 212: features.6.7.block.0 conv output, 163,200 floats per image
+        (53623392, 28184784),  // 213: features.6.7.block.0 output, 163,200 floats per image
+        (53786592, 28347984),  // 214: features.6.7.block.1 conv output, 163,200 floats per image
+        (53949792, 28184784),  // 215: features.6.7.block.1 output, 163,200 floats per image
+        (57700800, 31486496),  // 216: features.6.7.block.2 conv output, 27,200 floats per image
+        (54112992, 12903936),  // 217: features.6.7.block.2 output, 27,200 floats per image
+        (57728000, 31513696),  // 218: features.6.7 output, 27,200 floats per image
+        (22671520, 12958432),  // 219: features.6.7 drop-path keep, 1 floats per image
+        (54112992, 28184784),  // 220: features.7.0.block.0 conv output, 163,200 floats per image
+        (54276192, 28511184),  // 221: features.7.0.block.0 output, 163,200 floats per image
+        (54439392, 28674384),  // 222: features.7.0.block.1 conv output, 163,200 floats per image
+        (54602592, 28511184),  // 223: features.7.0.block.1 output, 163,200 floats per image
+        (56700416, 12903936),  // 224: features.7.0.block.2 conv output, 44,800 floats per image
+        (56745216, 30558112),  // 225: features.7.0.block.2 output, 44,800 floats per image
+        (54765792, 28511184),  // 226: features.8 conv output, 128,000 floats per image
+        (54893792, 28837584),  // 227: features.8 output, 128,000 floats per image
+        (22666368, 12948736),  // 228: avgpool output, 1,280 floats per image
+        (22667648, 12950016),  // 229: dropout mask, 1,280 floats per image
+        (22668928, 12951296),  // 230: dropout output, 1,280 floats per image
+        (22666368, 12948736),  // 231: logits, 1,000 floats per image
+        (22670208, 12952576),  // 232: logits gradient, 1,000 floats per image
+        (22666368, 12948736),  // 233: gradient of dropout output, 1,280 floats per image
+        (22668928, 12951296),  // 234: gradient of avgpool, 1,280 floats per image
+        (54893792, 28837584),  // 235: gradient of head output, 128,000 floats per image
+        (56790016, 30602912),  // 236: gradient of features.8 input, 44,800 floats per image
+        (54765792, 28837584),  // 237: gradient of features.7.0.block.2 input, 163,200 floats per image
+        (54602592, 28511184),  // 238: features.7.0.block.1 output (recomputed), 163,200 floats per image
+        (54439392, 28674384),  // 239: gradient of features.7.0.block.1 input, 163,200 floats per image
+        (54276192, 28511184),  // 240: features.7.0.block.0 output (recomputed), 163,200 floats per image
+        (54276192, 12903936),  // 241: gradient of features.7.0.block.0 input, 27,200 floats per image
+        (54303392, 12931136),  // 242: gradient of features.6.7 branch, 27,200 floats per image
+        (54112992, 28511184),  // 243: gradient of features.6.7.block.2 input, 163,200 floats per image
+        (53949792, 28184784),  // 244: features.6.7.block.1 output (recomputed), 163,200 floats per image
+        (53786592, 28347984),  // 245: gradient of features.6.7.block.1 input, 163,200 floats per image
+        (53623392, 28184784),  // 246: features.6.7.block.0 output (recomputed), 163,200 floats per image
+        (53623392, 12931136),  // 247: gradient of features.6.7.block.0 input, 27,200 floats per image
+        (53650592, 12903936),  // 248: gradient of features.6.6 branch, 27,200 floats per image
+        (53460192, 28184784),  // 249: gradient of features.6.6.block.2 input, 163,200 floats per image
+        (53296992, 27858384),  // 250: features.6.6.block.1 output (recomputed), 163,200 floats per image
+        (53133792, 28021584),  // 251: gradient of features.6.6.block.1 input, 163,200 floats per image
+        (52970592, 27858384),  // 252: features.6.6.block.0 output (recomputed), 163,200 floats per image
+        (52970592, 12903936),  // 253: gradient of features.6.6.block.0 input, 27,200 floats per image
+        (52997792, 12931136),  // 254: gradient of features.6.5 branch, 27,200 floats per image
+        (52807392, 27858384),  // 255: gradient of features.6.5.block.2 input, 163,200 floats per image
+        (52644192, 27531984),  // 256: features.6.5.block.1 output (recomputed), 163,200 floats per image
+        (52480992, 27695184),  // 257: gradient of features.6.5.block.1 input, 163,200 floats per image
+        (52317792, 27531984),  // 258: features.6.5.block.0 output (recomputed), 163,200 floats per image
+        (52317792, 12931136),  // 259: gradient of features.6.5.block.0 input, 27,200 floats per image
+        (52344992, 12903936),  // 260: gradient of features.6.4 branch, 27,200 floats per image
+        (52154592, 27531984),  // 261: gradient of features.6.4.block.2 input, 163,200 floats per image
+        (51991392, 27205584),  // 262: features.6.4.block.1 output (recomputed), 163,200 floats per image
+        (51828192, 27368784),  // 263: gradient of features.6.4.block.1 input, 163,200 floats per image
+        (51664992, 27205584),  // 264: features.6.4.block.0 output (recomputed), 163,200 floats per image
+        (51664992, 12903936),  // 265: gradient of features.6.4.block.0 input, 27,200 floats per image
+        (51692192, 12931136),  // 266: gradient of features.6.3 branch, 27,200 floats per image
+        (51501792, 27205584),  // 267: gradient of features.6.3.block.2 input, 163,200 floats per image
+        (51338592, 26879184),  // 268: features.6.3.block.1 output (recomputed), 163,200 floats per image
+        (51175392, 27042384),  // 269: gradient of features.6.3.block.1 input, 163,200 floats per image
+        (51012192, 26879184),  // 270: features.6.3.block.0 output (recomputed), 163,200 floats per image
+        (51012192, 12931136),  // 271: gradient of features.6.3.block.0 input, 27,200 floats per image
+        (51039392, 12903936),  // 272: gradient of features.6.2 branch, 27,200 floats per image
+        (50848992, 26879184),  // 273: gradient of features.6.2.block.2 input, 163,200 floats per image
+        (50685792, 21884112),  // 274: features.6.2.block.1 output (recomputed), 163,200 floats per image
+        (50522592, 22047312),  // 275: gradient of features.6.2.block.1 input, 163,200 floats per image
+        (50359392, 21884112),  // 276: features.6.2.block.0 output (recomputed), 163,200 floats per image
+        (50359392, 12903936),  // 277: gradient of features.6.2.block.0 input, 27,200 floats per image
+        (50386592, 12931136),  // 278: gradient of features.6.1 branch, 27,200 floats per image
+        (50196192, 21884112),  // 279: gradient of features.6.1.block.2 input, 163,200 floats per image
+        (50032992, 21557712),  // 280: features.6.1.block.1 output (recomputed), 163,200 floats per image
+        (49869792, 21720912),  // 281: gradient of features.6.1.block.1 input, 163,200 floats per image
+        (41869728, 21557712),  // 282: features.6.1.block.0 output (recomputed), 163,200 floats per image
+        (41706528, 12932736),  // 283: gradient of features.6.1.block.0 input, 27,200 floats per image
+        (49869792, 12836736),  // 284: gradient of features.6.0.block.2 input, 96,000 floats per image
+        (55264384, 12740736),  // 285: features.6.0.block.1 output (recomputed), 96,000 floats per image
+        (41706528, 21904272),  // 286: gradient of features.6.0.block.1 input, 346,560 floats per image
+        (41359968, 21557712),  // 287: features.6.0.block.0 output (recomputed), 346,560 floats per image
+        (22570368, 12740736),  // 288: gradient of features.6.0.block.0 input, 57,760 floats per image
+        (41359968, 12798496),  // 289: gradient of features.5.5 branch, 57,760 floats per image
+        (41013408, 21557712),  // 290: gradient of features.5.5.block.2 input, 346,560 floats per image
+        (40666848, 20864592),  // 291: features.5.5.block.1 output (recomputed), 346,560 floats per image
+        (40320288, 21211152),  // 292: gradient of features.5.5.block.1 input, 346,560 floats per image
+        (39973728, 20864592),  // 293: features.5.5.block.0 output (recomputed), 346,560 floats per image
+        (39973728, 12798496),  // 294: gradient of features.5.5.block.0 input, 57,760 floats per image
+        (22570368, 12740736),  // 295: gradient of features.5.4 branch, 57,760 floats per image
+        (39627168, 20864592),  // 296: gradient of features.5.4.block.2 input, 346,560 floats per image
+        (39280608, 20171472),  // 297: features.5.4.block.1 output (recomputed), 346,560 floats per image
+        (38934048, 20518032),  // 298: gradient of features.5.4.block.1 input, 346,560 floats per image
+        (38587488, 20171472),  // 299: features.5.4.block.0 output (recomputed), 346,560 floats per image
+        (22570368, 12740736),  // 300: gradient of features.5.4.block.0 input, 57,760 floats per image
+        (38587488, 12798496),  // 301: gradient of features.5.3 branch, 57,760 floats per image
+        (38240928, 20171472),  // 302: gradient of features.5.3.block.2 input, 346,560 floats per image
+        (37894368, 19478352),  // 303: features.5.3.block.1 output (recomputed), 346,560 floats per image
+        (37547808, 19824912),  // 304: gradient of features.5.3.block.1 input, 346,560 floats per image
+        (37201248, 19478352),  // 305: features.5.3.block.0 output (recomputed), 346,560 floats per image
+        (37201248, 12798496),  // 306: gradient of features.5.3.block.0 input, 57,760 floats per image
+        (22570368, 12740736),  // 307: gradient of features.5.2 branch, 57,760 floats per image
+        (36854688, 19478352),  // 308: gradient of features.5.2.block.2 input, 346,560 floats per image
+        (36508128, 18785232),  // 309: features.5.2.block.1 output (recomputed), 346,560 floats per image
+        (36161568, 19131792),  // 310: gradient of features.5.2.block.1 input, 346,560 floats per image
+        (35815008, 18785232),  // 311: features.5.2.block.0 output (recomputed), 346,560 floats per image
+        (22570368, 12740736),  // 312: gradient of features.5.2.block.0 input, 57,760 floats per image
+        (35815008, 12798496),  // 313: gradient of features.5.1 branch, 57,760 floats per image
+        (35468448, 18785232),  // 314: gradient of features.5.1.block.2 input, 346,560 floats per image
+        (35121888, 18092112),  // 315: features.5.1.block.1 output (recomputed), 346,560 floats per image
+        (34775328, 18438672),  // 316: gradient of features.5.1.block.1 input, 346,560 floats per image
+        (34428768, 18092112),  // 317: features.5.1.block.0 output (recomputed), 346,560 floats per image
+        (34324800, 12798496),  // 318: gradient of features.5.1.block.0 input, 57,760 floats per image
+        (34082208, 17988144),  // 319: gradient of features.5.0.block.2 input, 242,592 floats per image
+        (48187200, 17745552),  // 320: features.5.0.block.1 output (recomputed), 242,592 floats per image
+        (34324800, 18230736),  // 321: gradient of features.5.0.block.1 input, 242,592 floats per image
+        (47702016, 17745552),  // 322: features.5.0.block.0 output (recomputed), 242,592 floats per image
+        (22570368, 12740736),  // 323: gradient of features.5.0.block.0 input, 40,432 floats per image
+        (22610800, 12781168),  // 324: gradient of features.4.5 branch, 40,432 floats per image
+        (34082208, 17988144),  // 325: gradient of features.4.5.block.2 input, 242,592 floats per image
+        (47216832, 17745552),  // 326: features.4.5.block.1 output (recomputed), 242,592 floats per image
+        (34324800, 18230736),  // 327: gradient of features.4.5.block.1 input, 242,592 floats per image
+        (46731648, 17745552),  // 328: features.4.5.block.0 output (recomputed), 242,592 floats per image
+        (22610800, 12781168),  // 329: gradient of features.4.5.block.0 input, 40,432 floats per image
+        (22570368, 12740736),  // 330: gradient of features.4.4 branch, 40,432 floats per image
+        (34082208, 17988144),  // 331: gradient of features.4.4.block.2 input, 242,592 floats per image
+        (46246464, 17745552),  // 332: features.4.4.block.1 output (recomputed), 242,592 floats per image
+        (34324800, 18230736),  // 333: gradient of features.4.4.block.1 input, 242,592 floats per image
+        (45761280, 17745552),  // 334: features.4.4.block.0 output (recomputed), 242,592 floats per image
+        (22570368, 12740736),  // 335: gradient of features.4.4.block.0 input, 40,432 floats per image
+        (22610800, 12781168),  // 336: gradient of features.4.3 branch, 40,432 floats per image
+        (34082208, 17988144),  // 337: gradient of features.4.3.block.2 input, 242,592 floats per image
+        (45276096, 17745552),  // 338: features.4.3.block.1 output (recomputed), 242,592 floats per image
+        (34324800, 18230736),  // 339: gradient of features.4.3.block.1 input, 242,592 floats per image
+        (44790912, 17745552),  // 340: features.4.3.block.0 output (recomputed), 242,592 floats per image
+        (22610800, 12781168),  // 341: gradient of features.4.3.block.0 input, 40,432 floats per image
+        (22570368, 12740736),  // 342: gradient of features.4.2 branch, 40,432 floats per image
+        (34082208, 17988144),  // 343: gradient of features.4.2.block.2 input, 242,592 floats per image
+        (44305728, 17745552),  // 344: features.4.2.block.1 output (recomputed), 242,592 floats per image
+        (34324800, 18230736),  // 345: gradient of features.4.2.block.1 input, 242,592 floats per image
+        (43820544, 17745552),  // 346: features.4.2.block.0 output (recomputed), 242,592 floats per image
+        (22570368, 12740736),  // 347: gradient of features.4.2.block.0 input, 40,432 floats per image
+        (22610800, 12781168),  // 348: gradient of features.4.1 branch, 40,432 floats per image
+        (34082208, 17988144),  // 349: gradient of features.4.1.block.2 input, 242,592 floats per image
+        (43335360, 17745552),  // 350: features.4.1.block.1 output (recomputed), 242,592 floats per image
+        (34324800, 18230736),  // 351: gradient of features.4.1.block.1 input, 242,592 floats per image
+        (42850176, 17745552),  // 352: features.4.1.block.0 output (recomputed), 242,592 floats per image
+        (22610800, 12862032),  // 353: gradient of features.4.1.block.0 input, 40,432 floats per image
+        (34567392, 18715920),  // 354: gradient of features.4.0.block.2 input, 121,296 floats per image
+        (55143088, 12740736),  // 355: features.4.0.block.1 output (recomputed), 121,296 floats per image
+        (34082208, 18230736),  // 356: gradient of features.4.0.block.1 input, 485,184 floats per image
+        (33597024, 17745552),  // 357: features.4.0.block.0 output (recomputed), 485,184 floats per image
+        (22570368, 12740736),  // 358: gradient of features.4.0.block.0 input, 80,864 floats per image
+        (33597024, 12821600),  // 359: gradient of features.3.3 branch, 80,864 floats per image
+        (33111840, 17745552),  // 360: gradient of features.3.3.block.2 input, 485,184 floats per image
+        (32626656, 16775184),  // 361: features.3.3.block.1 output (recomputed), 485,184 floats per image
+        (32141472, 17260368),  // 362: gradient of features.3.3.block.1 input, 485,184 floats per image
+        (31656288, 16775184),  // 363: features.3.3.block.0 output (recomputed), 485,184 floats per image
+        (31656288, 12821600),  // 364: gradient of features.3.3.block.0 input, 80,864 floats per image
+        (22570368, 12740736),  // 365: gradient of features.3.2 branch, 80,864 floats per image
+        (31171104, 16775184),  // 366: gradient of features.3.2.block.2 input, 485,184 floats per image
+        (30685920, 12255552),  // 367: features.3.2.block.1 output (recomputed), 485,184 floats per image
+        (30200736, 16290000),  // 368: gradient of features.3.2.block.1 input, 485,184 floats per image
+        (29715552, 12255552),  // 369: features.3.2.block.0 output (recomputed), 485,184 floats per image
+        (22570368, 12740736),  // 370: gradient of features.3.2.block.0 input, 80,864 floats per image
+        (29715552, 12821600),  // 371: gradient of features.3.1 branch, 80,864 floats per image
+        (29230368, 12255552),  // 372: gradient of features.3.1.block.2 input, 485,184 floats per image
+        (28745184, 11285184),  // 373: features.3.1.block.1 output (recomputed), 485,184 floats per image
+        (28260000, 11770368),  // 374: gradient of features.3.1.block.1 input, 485,184 floats per image
+        (22085184, 11285184),  // 375: features.3.1.block.0 output (recomputed), 485,184 floats per image
+        (21600000, 11077248),  // 376: gradient of features.3.1.block.0 input, 80,864 floats per image
+        (28260000, 16290000),  // 377: gradient of features.3.0.block.2 input, 277,248 floats per image
+        (42330336, 10800000),  // 378: features.3.0.block.1 output (recomputed), 277,248 floats per image
+        (21600000, 11880000),  // 379: gradient of features.3.0.block.1 input, 1,080,000 floats per image
+        (20520000, 10800000),  // 380: features.3.0.block.0 output (recomputed), 1,080,000 floats per image
+        (20520000, 16290000),  // 381: gradient of features.3.0.block.0 input, 180,000 floats per image
+        (20700000, 11880000),  // 382: gradient of features.2.3 branch, 180,000 floats per image
+        (19440000, 10800000),  // 383: gradient of features.2.3.block.2 input, 1,080,000 floats per image
+        (18360000, 8640000),  // 384: features.2.3.block.1 output (recomputed), 1,080,000 floats per image
+        (17280000, 9720000),  // 385: gradient of features.2.3.block.1 input, 1,080,000 floats per image
+        (16200000, 8640000),  // 386: features.2.3.block.0 output (recomputed), 1,080,000 floats per image
+        (16200000, 10800000),  // 387: gradient of features.2.3.block.0 input, 180,000 floats per image
+        (16380000, 9720000),  // 388: gradient of features.2.2 branch, 180,000 floats per image
+        (15120000, 8640000),  // 389: gradient of features.2.2.block.2 input, 1,080,000 floats per image
+        (14040000, 6480000),  // 390: features.2.2.block.1 output (recomputed), 1,080,000 floats per image
+        (12960000, 7560000),  // 391: gradient of features.2.2.block.1 input, 1,080,000 floats per image
+        (11880000, 6480000),  // 392: features.2.2.block.0 output (recomputed), 1,080,000 floats per image
+        (11880000, 8640000),  // 393: gradient of features.2.2.block.0 input, 180,000 floats per image
+        (12060000, 7560000),  // 394: gradient of features.2.1 branch, 180,000 floats per image
+        (10800000, 6480000),  // 395: gradient of features.2.1.block.2 input, 1,080,000 floats per image
+        (9720000, 4320000),  // 396: features.2.1.block.1 output (recomputed), 1,080,000 floats per image
+        (8640000, 5400000),  // 397: gradient of features.2.1.block.1 input, 1,080,000 floats per image
+        (7560000, 4320000),  // 398: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
+        (6480000, 4050000),  // 399: gradient of features.2.1.block.0 input, 180,000 floats per image
+        (9720000, 9720000),  // 400: gradient of features.2.0.block.2 input, 810,000 floats per image
+        (23490000, 3240000),  // 401: features.2.0.block.1 output (recomputed), 810,000 floats per image
+        (6480000, 6480000),  // 402: gradient of features.2.0.block.1 input, 3,240,000 floats per image
+        (3240000, 3240000),  // 403: features.2.0.block.0 output (recomputed), 3,240,000 floats per image
+        (720000, 1440000),  // 404: gradient of features.2.0.block.0 input, 540,000 floats per image
+        (0, 720000),  // 405: gradient of features.1.0.block.1 input, 720,000 floats per image
+        (26460000, 0),  // 406: features.1.0.block.0 output (recomputed), 720,000 floats per image
+        (720000, 1440000),  // 407: gradient of features.1.0.block.0 input, 720,000 floats per image
+        (25020000, 0),  // 408: features.0 output (recomputed), 720,000 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -6981,10 +8264,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 448]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 146227200,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2937600,
@@ -6999,10 +8290,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.7.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.7.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 8160000,
@@ -7019,10 +8318,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.6.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.6.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 8160000,
@@ -7039,10 +8346,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.5.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 8160000,
@@ -7059,10 +8374,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 8160000,
@@ -7079,10 +8402,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 8160000,
@@ -7099,10 +8430,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 8160000,
@@ -7119,10 +8458,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 8160000,
@@ -7137,10 +8484,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 52224000,
               "conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 4800000,
@@ -7155,10 +8510,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.5.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.5.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 17328000,
@@ -7175,10 +8538,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.4.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 17328000,
@@ -7195,10 +8566,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 17328000,
@@ -7215,10 +8594,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 17328000,
@@ -7235,10 +8622,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 17328000,
@@ -7253,10 +8648,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 77629440,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 12129600,
@@ -7271,10 +8674,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.5.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.5.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 4366656,
@@ -7291,10 +8702,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.4.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 4366656,
@@ -7311,10 +8730,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 4366656,
@@ -7331,10 +8758,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 4366656,
@@ -7351,10 +8786,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 4366656,
@@ -7369,10 +8812,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 27170304,
               "conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 2183328,
@@ -7387,10 +8838,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.3.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 24259200,
@@ -7407,10 +8866,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 24259200,
@@ -7427,10 +8894,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
               "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 24259200,
@@ -7445,10 +8920,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 31051776,
               "conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 13862400,
@@ -7463,10 +8946,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.3.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.3.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
               "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 19440000,
@@ -7483,10 +8974,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
               "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 19440000,
@@ -7503,10 +9002,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
               "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 19440000,
@@ -7521,10 +9028,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 51840000,
               "conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 14580000,
@@ -7537,10 +9052,18 @@ public final class EfficientNetLite4Training: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 34560000,
               "conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 12960000,

@@ -820,12 +820,13 @@ extension EfficientNetTiny {
 
 /// EfficientNetTiny in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 643,552 floats per image (saved activations and gradients, packed by lifetime); parameters: 676,704 floats.
+/// Training arena: 643,552 floats per image (saved activations and gradients, packed by lifetime), 321,584 with `recomputeActivations`; parameters: 676,704 floats.
 public final class EfficientNetTinyTraining: TrainableModel {
     public static let descriptor = EfficientNetTiny.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 676704,
-        arenaFloatsPerImage: 643552, fixedFloats: 111168,
+        arenaFloatsPerImage: 643552, recomputingArenaFloatsPerImage: 321584,
+        fixedFloats: 111168,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -855,9 +856,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 643552 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 643552 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 321584 : 643552
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -901,23 +905,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, padTop: 1,
             padLeft: 1, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 16, activation: .identity,
-            output: s.t + 217728 &* s.n, workspace: s.ws, pool: pool)
+            output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 238464 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 656,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 640, savedInvStd: s.f + 656,
                 runningMean: s.p + 464, runningVar: s.p + 480, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
-                activation: .silu, output: s.t + 238464 &* s.n, scratch: s.f + 640, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 640, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -930,55 +934,54 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 238464 &* s.n, batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
-            activation: .identity, output: s.t + 259200 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 279936 &* s.n, savedMean: s.f + 672, savedInvStd: s.f + 688,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 672, savedInvStd: s.f + 688,
                 runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
-                activation: .silu, output: s.t + 279936 &* s.n, scratch: s.f + 672, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 672, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 279936 &* s.n, output: s.t + 300672 &* s.n,
-            batch: s.n, pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704,
-            reduceBias: s.p + 768, activation: .silu, expandWeights: s.p + 784, expandBias: s.p + 848,
-            savedPooled: s.t + 643344 &* s.n, savedHidden: s.t + 643360 &* s.n, savedScale: s.t + 643376 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n, pixels: 1296,
+            channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, reduceBias: s.p + 768, activation: .silu,
+            expandWeights: s.p + 784, expandBias: s.p + 848, savedPooled: s.tensor(5), savedHidden: s.tensor(6),
+            savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.2 project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 300672 &* s.n, pixels: 1296 &* s.n, inChannels: 16, weights: s.p + 864,
-            bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 379728 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16, weights: s.p + 864, bias: s.f,
+            outChannels: 8, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
         s.profiler?.stop(9)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 390096 &* s.n, savedMean: s.f + 992, savedInvStd: s.f + 1000,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 992, savedInvStd: s.f + 1000,
                 runningMean: s.p + 1024, runningVar: s.p + 1040, pool: pool)
             s.profiler?.stop(10)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, runningMean: s.p + 1024, runningVar: s.p + 1040, eps: 1e-05,
-                activation: .identity, output: s.t + 390096 &* s.n, scratch: s.f + 992, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 992, pool: pool)
             s.profiler?.stop(11)
         }
     }
@@ -987,24 +990,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 390096 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1056,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1056, bias: s.f,
+            outChannels: 48, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(12)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-                beta: s.p + 1488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, activation: .silu,
-                output: s.t + 62208 &* s.n, savedMean: s.f + 1008, savedInvStd: s.f + 1056, runningMean: s.p + 1536,
-                runningVar: s.p + 1584, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 1440, beta: s.p + 1488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 1008, savedInvStd: s.f + 1056,
+                runningMean: s.p + 1536, runningVar: s.p + 1584, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-                beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05, activation: .silu,
-                output: s.t + 62208 &* s.n, scratch: s.f + 1008, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
+                activation: .silu, output: s.tensor(11), scratch: s.f + 1008, pool: pool)
             s.profiler?.stop(14)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
@@ -1013,55 +1016,54 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(15)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 62208 &* s.n, batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 1200, bias: s.f,
-            activation: .identity, output: s.t + 321408 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(12), pool: pool)
         s.profiler?.stop(16)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 336960 &* s.n, savedMean: s.f + 1104, savedInvStd: s.f + 1152,
+                activation: .silu, output: s.tensor(13), savedMean: s.f + 1104, savedInvStd: s.f + 1152,
                 runningMean: s.p + 2160, runningVar: s.p + 2208, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
-                activation: .silu, output: s.t + 336960 &* s.n, scratch: s.f + 1104, pool: pool)
+                activation: .silu, output: s.tensor(13), scratch: s.f + 1104, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 336960 &* s.n, output: s.t + 352512 &* s.n,
-            batch: s.n, pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256,
-            reduceBias: s.p + 2352, activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464,
-            savedPooled: s.t + 643184 &* s.n, savedHidden: s.t + 643392 &* s.n, savedScale: s.t + 643232 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(13), output: s.tensor(14), batch: s.n,
+            pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, reduceBias: s.p + 2352,
+            activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464, savedPooled: s.tensor(15),
+            savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.3 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 352512 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2512,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 540576 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2512, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
         s.profiler?.stop(20)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 545760 &* s.n, savedMean: s.f + 2064, savedInvStd: s.f + 2080,
+                activation: .identity, output: s.tensor(19), savedMean: s.f + 2064, savedInvStd: s.f + 2080,
                 runningMean: s.p + 3312, runningVar: s.p + 3328, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, runningMean: s.p + 3312, runningVar: s.p + 3328, eps: 1e-05,
-                activation: .identity, output: s.t + 545760 &* s.n, scratch: s.f + 2064, pool: pool)
+                activation: .identity, output: s.tensor(19), scratch: s.f + 2064, pool: pool)
             s.profiler?.stop(22)
         }
     }
@@ -1070,24 +1072,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 545760 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3344,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3344, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
         s.profiler?.stop(23)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 155520 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2192,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 2096, savedInvStd: s.f + 2192,
                 runningMean: s.p + 5072, runningVar: s.p + 5168, pool: pool)
             s.profiler?.stop(24)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
-                activation: .silu, output: s.t + 155520 &* s.n, scratch: s.f + 2096, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 2096, pool: pool)
             s.profiler?.stop(25)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
@@ -1096,55 +1098,54 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(26)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 155520 &* s.n, batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 2480, bias: s.f,
-            activation: .identity, output: s.t + 209952 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(27)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 459264 &* s.n, savedMean: s.f + 2288, savedInvStd: s.f + 2384,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 2288, savedInvStd: s.f + 2384,
                 runningMean: s.p + 7856, runningVar: s.p + 7952, pool: pool)
             s.profiler?.stop(28)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
-                activation: .silu, output: s.t + 459264 &* s.n, scratch: s.f + 2288, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 2288, pool: pool)
             s.profiler?.stop(29)
         }
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 459264 &* s.n, output: s.t + 467040 &* s.n,
-            batch: s.n, pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048,
-            reduceBias: s.p + 8432, activation: .silu, expandWeights: s.p + 8448, expandBias: s.p + 8832,
-            savedPooled: s.t + 642992 &* s.n, savedHidden: s.t + 643408 &* s.n, savedScale: s.t + 643088 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n, pixels: 81,
+            channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, reduceBias: s.p + 8432, activation: .silu,
+            expandWeights: s.p + 8448, expandBias: s.p + 8832, savedPooled: s.tensor(25), savedHidden: s.tensor(26),
+            savedScale: s.tensor(27), pool: pool)
         s.profiler?.stop(30)
         // features.3.0.block.3 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 467040 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8928,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 619632 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8928, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(31)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 621584 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7304,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 7280, savedInvStd: s.f + 7304,
                 runningMean: s.p + 11296, runningVar: s.p + 11328, pool: pool)
             s.profiler?.stop(32)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, runningMean: s.p + 11296, runningVar: s.p + 11328, eps: 1e-05,
-                activation: .identity, output: s.t + 621584 &* s.n, scratch: s.f + 7280, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 7280, pool: pool)
             s.profiler?.stop(33)
         }
     }
@@ -1153,25 +1154,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 621584 &* s.n, pixels: 81 &* s.n, inChannels: 24, weights: s.p + 11360,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 186624 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24, weights: s.p + 11360, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
         s.profiler?.stop(34)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 198288 &* s.n, savedMean: s.f + 7328, savedInvStd: s.f + 7472,
+                activation: .silu, output: s.tensor(31), savedMean: s.f + 7328, savedInvStd: s.f + 7472,
                 runningMean: s.p + 15104, runningVar: s.p + 15248, pool: pool)
             s.profiler?.stop(35)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
-                activation: .silu, output: s.t + 198288 &* s.n, scratch: s.f + 7328, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 7328, pool: pool)
             s.profiler?.stop(36)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -1180,55 +1180,54 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(37)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 198288 &* s.n, batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 7904, bias: s.f,
-            activation: .identity, output: s.t + 602784 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(38)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 606384 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 7616, savedInvStd: s.f + 7760,
                 runningMean: s.p + 16976, runningVar: s.p + 17120, pool: pool)
             s.profiler?.stop(39)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
-                activation: .silu, output: s.t + 606384 &* s.n, scratch: s.f + 7616, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 7616, pool: pool)
             s.profiler?.stop(40)
         }
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 606384 &* s.n, output: s.t + 609984 &* s.n,
-            batch: s.n, pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264,
-            reduceBias: s.p + 18128, activation: .silu, expandWeights: s.p + 18144, expandBias: s.p + 19008,
-            savedPooled: s.t + 642704 &* s.n, savedHidden: s.t + 643424 &* s.n, savedScale: s.t + 642848 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n, pixels: 25,
+            channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, reduceBias: s.p + 18128, activation: .silu,
+            expandWeights: s.p + 18144, expandBias: s.p + 19008, savedPooled: s.tensor(35), savedHidden: s.tensor(36),
+            savedScale: s.tensor(37), pool: pool)
         s.profiler?.stop(41)
         // features.4.0.block.3 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 609984 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 19152,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 632048 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144, weights: s.p + 19152, bias: s.f,
+            outChannels: 40, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(42)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 633056 &* s.n, savedMean: s.f + 10496, savedInvStd: s.f + 10536,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 10496, savedInvStd: s.f + 10536,
                 runningMean: s.p + 25008, runningVar: s.p + 25056, pool: pool)
             s.profiler?.stop(43)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, runningMean: s.p + 25008, runningVar: s.p + 25056, eps: 1e-05,
-                activation: .identity, output: s.t + 633056 &* s.n, scratch: s.f + 10496, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 10496, pool: pool)
             s.profiler?.stop(44)
         }
     }
@@ -1237,25 +1236,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 633056 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 25104,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 474816 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40, weights: s.p + 25104, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
         s.profiler?.stop(45)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 480816 &* s.n, savedMean: s.f + 10576, savedInvStd: s.f + 10816,
+                activation: .silu, output: s.tensor(41), savedMean: s.f + 10576, savedInvStd: s.f + 10816,
                 runningMean: s.p + 35184, runningVar: s.p + 35424, pool: pool)
             s.profiler?.stop(46)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
-                activation: .silu, output: s.t + 480816 &* s.n, scratch: s.f + 10576, pool: pool)
+                activation: .silu, output: s.tensor(41), scratch: s.f + 10576, pool: pool)
             s.profiler?.stop(47)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -1264,69 +1262,67 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(48)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 480816 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11536, bias: s.f,
-            activation: .identity, output: s.t + 486816 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(42), pool: pool)
         s.profiler?.stop(49)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 492816 &* s.n, savedMean: s.f + 11056, savedInvStd: s.f + 11296,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 11056, savedInvStd: s.f + 11296,
                 runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
             s.profiler?.stop(50)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
-                activation: .silu, output: s.t + 492816 &* s.n, scratch: s.f + 11056, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 11056, pool: pool)
             s.profiler?.stop(51)
         }
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 492816 &* s.n, output: s.t + 498816 &* s.n,
-            batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784,
-            reduceBias: s.p + 41184, activation: .silu, expandWeights: s.p + 41200, expandBias: s.p + 43600,
-            savedPooled: s.t + 379488 &* s.n, savedHidden: s.t + 643440 &* s.n, savedScale: s.t + 641984 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n, pixels: 25,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, reduceBias: s.p + 41184, activation: .silu,
+            expandWeights: s.p + 41200, expandBias: s.p + 43600, savedPooled: s.tensor(45), savedHidden: s.tensor(46),
+            savedScale: s.tensor(47), pool: pool)
         s.profiler?.stop(52)
         // features.4.1.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 498816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 43840,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 634064 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240, weights: s.p + 43840, bias: s.f,
+            outChannels: 40, activation: .identity, residual: nil, output: s.tensor(48), pool: pool)
         s.profiler?.stop(53)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 368064 &* s.n, savedMean: s.f + 15856, savedInvStd: s.f + 15896,
+                activation: .identity, output: s.tensor(49), savedMean: s.f + 15856, savedInvStd: s.f + 15896,
                 runningMean: s.p + 53536, runningVar: s.p + 53584, pool: pool)
             s.profiler?.stop(54)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, runningMean: s.p + 53536, runningVar: s.p + 53584, eps: 1e-05,
-                activation: .identity, output: s.t + 368064 &* s.n, scratch: s.f + 15856, pool: pool)
+                activation: .identity, output: s.tensor(49), scratch: s.f + 15856, pool: pool)
             s.profiler?.stop(55)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 643456 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(51), random: &random)
             s.profiler?.stop(56)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 633056 &* s.n, branch: s.t + 368064 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 643456 &* s.n : nil, batch: s.n,
-            perImage: 1000, output: s.t + 635072 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
+            perImage: 1000, output: s.tensor(50), pool: pool)
         s.profiler?.stop(57)
     }
 
@@ -1334,25 +1330,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 635072 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 53632,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 504816 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40, weights: s.p + 53632, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
         s.profiler?.stop(58)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 510816 &* s.n, savedMean: s.f + 15936, savedInvStd: s.f + 16176,
+                activation: .silu, output: s.tensor(53), savedMean: s.f + 15936, savedInvStd: s.f + 16176,
                 runningMean: s.p + 63712, runningVar: s.p + 63952, pool: pool)
             s.profiler?.stop(59)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
-                activation: .silu, output: s.t + 510816 &* s.n, scratch: s.f + 15936, pool: pool)
+                activation: .silu, output: s.tensor(53), scratch: s.f + 15936, pool: pool)
             s.profiler?.stop(60)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -1361,55 +1356,54 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(61)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 510816 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 16896, bias: s.f,
-            activation: .identity, output: s.t + 516816 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(54), pool: pool)
         s.profiler?.stop(62)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 522816 &* s.n, savedMean: s.f + 16416, savedInvStd: s.f + 16656,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 16416, savedInvStd: s.f + 16656,
                 runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
             s.profiler?.stop(63)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
-                activation: .silu, output: s.t + 522816 &* s.n, scratch: s.f + 16416, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 16416, pool: pool)
             s.profiler?.stop(64)
         }
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 522816 &* s.n, output: s.t + 528816 &* s.n,
-            batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152,
-            reduceBias: s.p + 73552, activation: .silu, expandWeights: s.p + 73568, expandBias: s.p + 75968,
-            savedPooled: s.t + 642224 &* s.n, savedHidden: s.t + 643472 &* s.n, savedScale: s.t + 642464 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n, pixels: 25,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, reduceBias: s.p + 73552, activation: .silu,
+            expandWeights: s.p + 73568, expandBias: s.p + 75968, savedPooled: s.tensor(57), savedHidden: s.tensor(58),
+            savedScale: s.tensor(59), pool: pool)
         s.profiler?.stop(65)
         // features.5.0.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 528816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 76208,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 626416 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240, weights: s.p + 76208, bias: s.f,
+            outChannels: 56, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
         s.profiler?.stop(66)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 627824 &* s.n, savedMean: s.f + 28896, savedInvStd: s.f + 28952,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 28896, savedInvStd: s.f + 28952,
                 runningMean: s.p + 89776, runningVar: s.p + 89840, pool: pool)
             s.profiler?.stop(67)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, runningMean: s.p + 89776, runningVar: s.p + 89840, eps: 1e-05,
-                activation: .identity, output: s.t + 627824 &* s.n, scratch: s.f + 28896, pool: pool)
+                activation: .identity, output: s.tensor(61), scratch: s.f + 28896, pool: pool)
             s.profiler?.stop(68)
         }
     }
@@ -1418,25 +1412,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 627824 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 89904,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 368064 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56, weights: s.p + 89904, bias: s.f,
+            outChannels: 336, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
         s.profiler?.stop(69)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 400464 &* s.n, savedMean: s.f + 29008, savedInvStd: s.f + 29344,
+                activation: .silu, output: s.tensor(63), savedMean: s.f + 29008, savedInvStd: s.f + 29344,
                 runningMean: s.p + 109392, runningVar: s.p + 109728, pool: pool)
             s.profiler?.stop(70)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
-                eps: 1e-05, activation: .silu, output: s.t + 400464 &* s.n, scratch: s.f + 29008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 29008, pool: pool)
             s.profiler?.stop(71)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -1445,69 +1438,68 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(72)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 400464 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30352, bias: s.f,
-            activation: .identity, output: s.t + 408864 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(64), pool: pool)
         s.profiler?.stop(73)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 417264 &* s.n, savedMean: s.f + 29680, savedInvStd: s.f + 30016,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 29680, savedInvStd: s.f + 30016,
                 runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
             s.profiler?.stop(74)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
-                eps: 1e-05, activation: .silu, output: s.t + 417264 &* s.n, scratch: s.f + 29680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 29680, pool: pool)
             s.profiler?.stop(75)
         }
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 417264 &* s.n, output: s.t + 425664 &* s.n,
-            batch: s.n, pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808,
-            reduceBias: s.p + 124512, activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232,
-            savedPooled: s.t + 640976 &* s.n, savedHidden: s.t + 643488 &* s.n, savedScale: s.t + 641312 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(65), output: s.tensor(66), batch: s.n, pixels: 25,
+            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, reduceBias: s.p + 124512,
+            activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232, savedPooled: s.tensor(67),
+            savedHidden: s.tensor(68), savedScale: s.tensor(69), pool: pool)
         s.profiler?.stop(76)
         // features.5.1.block.3 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 425664 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 129568,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 629232 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336, weights: s.p + 129568,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(70), pool: pool)
         s.profiler?.stop(77)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 376464 &* s.n, savedMean: s.f + 47152, savedInvStd: s.f + 47208,
+                activation: .identity, output: s.tensor(71), savedMean: s.f + 47152, savedInvStd: s.f + 47208,
                 runningMean: s.p + 148512, runningVar: s.p + 148576, pool: pool)
             s.profiler?.stop(78)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, runningMean: s.p + 148512, runningVar: s.p + 148576,
-                eps: 1e-05, activation: .identity, output: s.t + 376464 &* s.n, scratch: s.f + 47152, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(71), scratch: s.f + 47152, pool: pool)
             s.profiler?.stop(79)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
-                into: s.t + 643504 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002, into: s.tensor(73),
+                random: &random)
             s.profiler?.stop(80)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 627824 &* s.n, branch: s.t + 376464 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 643504 &* s.n : nil, batch: s.n,
-            perImage: 1400, output: s.t + 630640 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(61), branch: s.tensor(71),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
+            perImage: 1400, output: s.tensor(72), pool: pool)
         s.profiler?.stop(81)
     }
 
@@ -1515,25 +1507,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 630640 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 148640,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 434064 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56, weights: s.p + 148640, bias: s.f,
+            outChannels: 336, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
         s.profiler?.stop(82)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 442464 &* s.n, savedMean: s.f + 47264, savedInvStd: s.f + 47600,
+                activation: .silu, output: s.tensor(75), savedMean: s.f + 47264, savedInvStd: s.f + 47600,
                 runningMean: s.p + 168128, runningVar: s.p + 168464, pool: pool)
             s.profiler?.stop(83)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
-                eps: 1e-05, activation: .silu, output: s.t + 442464 &* s.n, scratch: s.f + 47264, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 47264, pool: pool)
             s.profiler?.stop(84)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -1542,55 +1533,54 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(85)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 442464 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48608, bias: s.f,
-            activation: .identity, output: s.t + 376464 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(76), pool: pool)
         s.profiler?.stop(86)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 613584 &* s.n, savedMean: s.f + 47936, savedInvStd: s.f + 48272,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 47936, savedInvStd: s.f + 48272,
                 runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
             s.profiler?.stop(87)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
-                eps: 1e-05, activation: .silu, output: s.t + 613584 &* s.n, scratch: s.f + 47936, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 47936, pool: pool)
             s.profiler?.stop(88)
         }
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 613584 &* s.n, output: s.t + 616608 &* s.n,
-            batch: s.n, pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544,
-            reduceBias: s.p + 183248, activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968,
-            savedPooled: s.t + 458928 &* s.n, savedHidden: s.t + 643520 &* s.n, savedScale: s.t + 641648 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(77), output: s.tensor(78), batch: s.n, pixels: 9,
+            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, reduceBias: s.p + 183248,
+            activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968, savedPooled: s.tensor(79),
+            savedHidden: s.tensor(80), savedScale: s.tensor(81), pool: pool)
         s.profiler?.stop(89)
         // features.6.0.block.3 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 616608 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 188304,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 458064 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336, weights: s.p + 188304, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(82), pool: pool)
         s.profiler?.stop(90)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 636080 &* s.n, savedMean: s.f + 65408, savedInvStd: s.f + 65504,
+                activation: .identity, output: s.tensor(83), savedMean: s.f + 65408, savedInvStd: s.f + 65504,
                 runningMean: s.p + 220752, runningVar: s.p + 220848, pool: pool)
             s.profiler?.stop(91)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, runningMean: s.p + 220752, runningVar: s.p + 220848,
-                eps: 1e-05, activation: .identity, output: s.t + 636080 &* s.n, scratch: s.f + 65408, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(83), scratch: s.f + 65408, pool: pool)
             s.profiler?.stop(92)
         }
     }
@@ -1599,25 +1589,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 636080 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 220944,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 550944 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96, weights: s.p + 220944, bias: s.f,
+            outChannels: 576, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
         s.profiler?.stop(93)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 556128 &* s.n, savedMean: s.f + 65600, savedInvStd: s.f + 66176,
+                activation: .silu, output: s.tensor(85), savedMean: s.f + 65600, savedInvStd: s.f + 66176,
                 runningMean: s.p + 277392, runningVar: s.p + 277968, pool: pool)
             s.profiler?.stop(94)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
-                eps: 1e-05, activation: .silu, output: s.t + 556128 &* s.n, scratch: s.f + 65600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 65600, pool: pool)
             s.profiler?.stop(95)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
@@ -1626,69 +1615,67 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(96)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 556128 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 67904, bias: s.f,
-            activation: .identity, output: s.t + 561312 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(86), pool: pool)
         s.profiler?.stop(97)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 566496 &* s.n, savedMean: s.f + 66752, savedInvStd: s.f + 67328,
+                activation: .silu, output: s.tensor(87), savedMean: s.f + 66752, savedInvStd: s.f + 67328,
                 runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
             s.profiler?.stop(98)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
-                eps: 1e-05, activation: .silu, output: s.t + 566496 &* s.n, scratch: s.f + 66752, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 66752, pool: pool)
             s.profiler?.stop(99)
         }
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 566496 &* s.n, output: s.t + 571680 &* s.n,
-            batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248,
-            reduceBias: s.p + 309072, activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928,
-            savedPooled: s.t + 638672 &* s.n, savedHidden: s.t + 643280 &* s.n, savedScale: s.t + 639248 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(87), output: s.tensor(88), batch: s.n, pixels: 9,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, reduceBias: s.p + 309072,
+            activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928, savedPooled: s.tensor(89),
+            savedHidden: s.tensor(90), savedScale: s.tensor(91), pool: pool)
         s.profiler?.stop(100)
         // features.6.1.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 571680 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 323504,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 636944 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576, weights: s.p + 323504, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
         s.profiler?.stop(101)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 450864 &* s.n, savedMean: s.f + 96704, savedInvStd: s.f + 96800,
+                activation: .identity, output: s.tensor(93), savedMean: s.f + 96704, savedInvStd: s.f + 96800,
                 runningMean: s.p + 378992, runningVar: s.p + 379088, pool: pool)
             s.profiler?.stop(102)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, runningMean: s.p + 378992, runningVar: s.p + 379088,
-                eps: 1e-05, activation: .identity, output: s.t + 450864 &* s.n, scratch: s.f + 96704, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(93), scratch: s.f + 96704, pool: pool)
             s.profiler?.stop(103)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 643536 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(95), random: &random)
             s.profiler?.stop(104)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 636080 &* s.n, branch: s.t + 450864 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 643536 &* s.n : nil, batch: s.n,
-            perImage: 864, output: s.t + 637808 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(83), branch: s.tensor(93),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
+            perImage: 864, output: s.tensor(94), pool: pool)
         s.profiler?.stop(105)
     }
 
@@ -1696,25 +1683,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 637808 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 379184,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 576864 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96, weights: s.p + 379184, bias: s.f,
+            outChannels: 576, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
         s.profiler?.stop(106)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 582048 &* s.n, savedMean: s.f + 96896, savedInvStd: s.f + 97472,
+                activation: .silu, output: s.tensor(97), savedMean: s.f + 96896, savedInvStd: s.f + 97472,
                 runningMean: s.p + 435632, runningVar: s.p + 436208, pool: pool)
             s.profiler?.stop(107)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
-                eps: 1e-05, activation: .silu, output: s.t + 582048 &* s.n, scratch: s.f + 96896, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 96896, pool: pool)
             s.profiler?.stop(108)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -1723,56 +1709,54 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.stop(109)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 582048 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99200, bias: s.f,
-            activation: .identity, output: s.t + 587232 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(98), pool: pool)
         s.profiler?.stop(110)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 592416 &* s.n, savedMean: s.f + 98048, savedInvStd: s.f + 98624,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 98048, savedInvStd: s.f + 98624,
                 runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
             s.profiler?.stop(111)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
-                eps: 1e-05, activation: .silu, output: s.t + 592416 &* s.n, scratch: s.f + 98048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 98048, pool: pool)
             s.profiler?.stop(112)
         }
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 592416 &* s.n, output: s.t + 597600 &* s.n,
-            batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272,
-            reduceBias: s.p + 458096, activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952,
-            savedPooled: s.t + 639824 &* s.n, savedHidden: s.t + 643312 &* s.n, savedScale: s.t + 640400 &* s.n,
-            pool: pool)
+        TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(99), output: s.tensor(100), batch: s.n, pixels: 9,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, reduceBias: s.p + 458096,
+            activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952, savedPooled: s.tensor(101),
+            savedHidden: s.tensor(102), savedScale: s.tensor(103), pool: pool)
         s.profiler?.stop(113)
         // features.7.0.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 597600 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 472528,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 456624 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576, weights: s.p + 472528,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(104), pool: pool)
         s.profiler?.stop(114)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.t + 623536 &* s.n, savedMean: s.f + 109568, savedInvStd: s.f + 109728,
+                activation: .identity, output: s.tensor(105), savedMean: s.f + 109568, savedInvStd: s.f + 109728,
                 runningMean: s.p + 565008, runningVar: s.p + 565168, pool: pool)
             s.profiler?.stop(115)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, runningMean: s.p + 565008, runningVar: s.p + 565168,
-                eps: 1e-05, activation: .identity, output: s.t + 623536 &* s.n, scratch: s.f + 109568, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(105), scratch: s.f + 109568, pool: pool)
             s.profiler?.stop(116)
         }
     }
@@ -1781,25 +1765,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 623536 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 565328,
-            bias: s.f, outChannels: 640, activation: .identity, residual: nil, output: s.t + 450864 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160, weights: s.p + 565328,
+            bias: s.f, outChannels: 640, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
         s.profiler?.stop(117)
         // features.8 BatchNorm (batch statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.t + 534816 &* s.n, savedMean: s.f + 109888, savedInvStd: s.f + 110528,
+                activation: .silu, output: s.tensor(107), savedMean: s.f + 109888, savedInvStd: s.f + 110528,
                 runningMean: s.p + 669008, runningVar: s.p + 669648, pool: pool)
             s.profiler?.stop(118)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, runningMean: s.p + 669008, runningVar: s.p + 669648,
-                eps: 1e-05, activation: .silu, output: s.t + 534816 &* s.n, scratch: s.f + 109888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(107), scratch: s.f + 109888, pool: pool)
             s.profiler?.stop(119)
         }
     }
@@ -1808,27 +1791,27 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 3, 3, 640] -> [n, 640]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 534816 &* s.n, batch: s.n, pixels: 9, channels: 640,
-            output: s.t + 624976 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(107), batch: s.n, pixels: 9, channels: 640, output: s.tensor(108),
+            pool: pool)
         s.profiler?.stop(120)
         // dropout p=0.1 (when options.dropout) on [n, 640]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 624976 &* s.n, output: s.t + 535456 &* s.n, count: 640 &* s.n,
-            probability: s.options.dropout ? 0.1 : 0, mask: s.t + 534816 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(108), output: s.tensor(110), count: 640 &* s.n,
+            probability: s.options.dropout ? 0.1 : 0, mask: s.tensor(109), random: &random)
         s.profiler?.stop(121)
         // classifier.1 linear, [n, 640] -> [n, 10]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 535456 &* s.n, batch: s.n, inFeatures: 640, weights: s.p + 670288,
-            bias: s.p + 676688, outFeatures: 10, output: s.t + 536096 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(110), batch: s.n, inFeatures: 640, weights: s.p + 670288, bias: s.p + 676688,
+            outFeatures: 10, output: s.tensor(111), pool: pool)
         s.profiler?.stop(122)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 536096 &* s.n, labels: s.labels, classes: 10,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 536736 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(111), labels: s.labels, classes: 10,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(112))
         s.profiler?.stop(123)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 536096 &* s.n, count: 10 &* s.n)
+        s.logits.update(from: s.tensor(111), count: 10 &* s.n)
         s.profiler?.stop(124)
     }
 
@@ -1836,19 +1819,19 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 536736 &* s.n, input: s.t + 535456 &* s.n,
-            weights: s.p + 670288, batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.t + 536096 &* s.n,
-            gradWeights: s.g + 670288, gradBias: s.g + 676688, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(112), input: s.tensor(110), weights: s.p + 670288,
+            batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.tensor(113), gradWeights: s.g + 670288,
+            gradBias: s.g + 676688, pool: pool)
         s.profiler?.stop(125)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 536096 &* s.n, mask: s.t + 534816 &* s.n, count: 640 &* s.n,
-            gradInput: s.t + 624976 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(113), mask: s.tensor(109), count: 640 &* s.n,
+            gradInput: s.tensor(114))
         s.profiler?.stop(126)
         // avgpool backward: spread each channel's gradient over the 9 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 624976 &* s.n, batch: s.n, pixels: 9,
-            channels: 640, gradInput: s.t + 534816 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(114), batch: s.n, pixels: 9, channels: 640,
+            gradInput: s.tensor(115), pool: pool)
         s.profiler?.stop(127)
     }
 
@@ -1856,16 +1839,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place) on [n, 3, 3, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 450864 &* s.n,
-            pixels: 9 &* s.n, channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 109888,
-            savedInvStd: s.f + 110528, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 667728,
-            gradBeta: s.g + 668368, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(115), input: s.tensor(106), pixels: 9 &* s.n,
+            channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 109888, savedInvStd: s.f + 110528,
+            activation: .silu, gradInput: s.tensor(115), gradGamma: s.g + 667728, gradBeta: s.g + 668368, pool: pool)
         s.profiler?.stop(128)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 623536 &* s.n,
-            weights: s.p + 565328, pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.t + 624976 &* s.n,
-            gradWeights: s.g + 565328, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(105), weights: s.p + 565328,
+            pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.tensor(116), gradWeights: s.g + 565328,
+            pool: pool)
         s.profiler?.stop(129)
     }
 
@@ -1873,633 +1855,1195 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 624976 &* s.n, input: s.t + 456624 &* s.n,
-            pixels: 9 &* s.n, channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 109568,
-            savedInvStd: s.f + 109728, activation: .identity, gradInput: s.t + 624976 &* s.n, gradGamma: s.g + 564688,
-            gradBeta: s.g + 564848, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(116), input: s.tensor(104), pixels: 9 &* s.n,
+            channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 109568, savedInvStd: s.f + 109728,
+            activation: .identity, gradInput: s.tensor(116), gradGamma: s.g + 564688, gradBeta: s.g + 564848,
+            pool: pool)
         s.profiler?.stop(130)
+        // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
+                beta: s.p + 442544, savedMean: s.f + 98048, savedInvStd: s.f + 98624, activation: .silu,
+                output: s.tensor(119), pool: pool)
+            s.profiler?.stop(131)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
+                eps: 1e-05, activation: .silu, output: s.tensor(119), scratch: s.f + 98048, pool: pool)
+            s.profiler?.stop(132)
+        }
+        // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(119), savedScale: s.tensor(103), batch: s.n, pixels: 9,
+                channels: 576, output: s.tensor(118), pool: pool)
+            s.profiler?.stop(133)
+        }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 624976 &* s.n, input: s.t + 597600 &* s.n,
-            weights: s.p + 472528, pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.t + 450864 &* s.n,
-            gradWeights: s.g + 472528, pool: pool)
-        s.profiler?.stop(131)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(116), input: s.tensor(118), weights: s.p + 472528,
+            pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
+            pool: pool)
+        s.profiler?.stop(134)
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 592416 &* s.n, batch: s.n,
-            pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, activation: .silu,
-            expandWeights: s.p + 458128, savedPooled: s.t + 639824 &* s.n, savedHidden: s.t + 643312 &* s.n,
-            savedScale: s.t + 640400 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 444272,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(117), input: s.tensor(119), batch: s.n, pixels: 9,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, activation: .silu,
+            expandWeights: s.p + 458128, savedPooled: s.tensor(101), savedHidden: s.tensor(102),
+            savedScale: s.tensor(103), gradInput: s.tensor(120), gradReduceWeights: s.g + 444272,
             gradReduceBias: s.g + 458096, gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(132)
+        s.profiler?.stop(135)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 587232 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 98048,
-            savedInvStd: s.f + 98624, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 441968,
-            gradBeta: s.g + 442544, pool: pool)
-        s.profiler?.stop(133)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(98), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 98048, savedInvStd: s.f + 98624,
+            activation: .silu, gradInput: s.tensor(120), gradGamma: s.g + 441968, gradBeta: s.g + 442544, pool: pool)
+        s.profiler?.stop(136)
+        // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
+                beta: s.p + 435056, savedMean: s.f + 96896, savedInvStd: s.f + 97472, activation: .silu,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(137)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
+                eps: 1e-05, activation: .silu, output: s.tensor(122), scratch: s.f + 96896, pool: pool)
+            s.profiler?.stop(138)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 104384, count: 5184)
-        s.profiler?.stop(134)
+        s.profiler?.stop(139)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 582048 &* s.n, batch: s.n,
-            height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 99200, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 104384, pool: pool)
-        s.profiler?.stop(135)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(122), batch: s.n, height: 3,
+            width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
+            weights: s.f + 99200, gradInput: s.tensor(121), gradWeights: s.f + 104384, pool: pool)
+        s.profiler?.stop(140)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 104384, channels: 576, kernel: 3, into: s.g + 436784)
-        s.profiler?.stop(136)
+        s.profiler?.stop(141)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 576864 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 96896,
-            savedInvStd: s.f + 97472, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 434480,
-            gradBeta: s.g + 435056, pool: pool)
-        s.profiler?.stop(137)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(121), input: s.tensor(96), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 96896, savedInvStd: s.f + 97472,
+            activation: .silu, gradInput: s.tensor(121), gradGamma: s.g + 434480, gradBeta: s.g + 435056, pool: pool)
+        s.profiler?.stop(142)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 637808 &* s.n,
-            weights: s.p + 379184, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 456048 &* s.n,
-            gradWeights: s.g + 379184, pool: pool)
-        s.profiler?.stop(138)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(121), input: s.tensor(94), weights: s.p + 379184,
+            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(123), gradWeights: s.g + 379184,
+            pool: pool)
+        s.profiler?.stop(143)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 456048 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 643536 &* s.n : nil, batch: s.n,
-            perImage: 864, gradBranch: s.t + 456912 &* s.n, pool: pool)
-        s.profiler?.stop(139)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(123),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
+            perImage: 864, gradBranch: s.tensor(124), pool: pool)
+        s.profiler?.stop(144)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 636944 &* s.n,
-            pixels: 9 &* s.n, channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 96704,
-            savedInvStd: s.f + 96800, activation: .identity, gradInput: s.t + 456912 &* s.n, gradGamma: s.g + 378800,
-            gradBeta: s.g + 378896, pool: pool)
-        s.profiler?.stop(140)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(92), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 96704, savedInvStd: s.f + 96800,
+            activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 378800, gradBeta: s.g + 378896,
+            pool: pool)
+        s.profiler?.stop(145)
+        // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
+                beta: s.p + 293520, savedMean: s.f + 66752, savedInvStd: s.f + 67328, activation: .silu,
+                output: s.tensor(127), pool: pool)
+            s.profiler?.stop(146)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
+                eps: 1e-05, activation: .silu, output: s.tensor(127), scratch: s.f + 66752, pool: pool)
+            s.profiler?.stop(147)
+        }
+        // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(127), savedScale: s.tensor(91), batch: s.n, pixels: 9,
+                channels: 576, output: s.tensor(126), pool: pool)
+            s.profiler?.stop(148)
+        }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 571680 &* s.n,
-            weights: s.p + 323504, pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.t + 450864 &* s.n,
-            gradWeights: s.g + 323504, pool: pool)
-        s.profiler?.stop(141)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 323504,
+            pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(125), gradWeights: s.g + 323504,
+            pool: pool)
+        s.profiler?.stop(149)
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 566496 &* s.n, batch: s.n,
-            pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, activation: .silu,
-            expandWeights: s.p + 309104, savedPooled: s.t + 638672 &* s.n, savedHidden: s.t + 643280 &* s.n,
-            savedScale: s.t + 639248 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 295248,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(125), input: s.tensor(127), batch: s.n, pixels: 9,
+            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, activation: .silu,
+            expandWeights: s.p + 309104, savedPooled: s.tensor(89), savedHidden: s.tensor(90),
+            savedScale: s.tensor(91), gradInput: s.tensor(128), gradReduceWeights: s.g + 295248,
             gradReduceBias: s.g + 309072, gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(142)
+        s.profiler?.stop(150)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 561312 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 66752,
-            savedInvStd: s.f + 67328, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 292944,
-            gradBeta: s.g + 293520, pool: pool)
-        s.profiler?.stop(143)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(128), input: s.tensor(86), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 66752, savedInvStd: s.f + 67328,
+            activation: .silu, gradInput: s.tensor(128), gradGamma: s.g + 292944, gradBeta: s.g + 293520, pool: pool)
+        s.profiler?.stop(151)
+        // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
+                beta: s.p + 276816, savedMean: s.f + 65600, savedInvStd: s.f + 66176, activation: .silu,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(152)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
+                eps: 1e-05, activation: .silu, output: s.tensor(130), scratch: s.f + 65600, pool: pool)
+            s.profiler?.stop(153)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 82304, count: 14400)
-        s.profiler?.stop(144)
+        s.profiler?.stop(154)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 556128 &* s.n, batch: s.n,
-            height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 67904, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 82304, pool: pool)
-        s.profiler?.stop(145)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(128), input: s.tensor(130), batch: s.n, height: 3,
+            width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 67904, gradInput: s.tensor(129), gradWeights: s.f + 82304, pool: pool)
+        s.profiler?.stop(155)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 82304, channels: 576, kernel: 5, into: s.g + 278544)
-        s.profiler?.stop(146)
+        s.profiler?.stop(156)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 550944 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 65600,
-            savedInvStd: s.f + 66176, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 276240,
-            gradBeta: s.g + 276816, pool: pool)
-        s.profiler?.stop(147)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(129), input: s.tensor(84), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 65600, savedInvStd: s.f + 66176,
+            activation: .silu, gradInput: s.tensor(129), gradGamma: s.g + 276240, gradBeta: s.g + 276816, pool: pool)
+        s.profiler?.stop(157)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 636080 &* s.n,
-            weights: s.p + 220944, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 456912 &* s.n,
-            gradWeights: s.g + 220944, pool: pool)
-        s.profiler?.stop(148)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(129), input: s.tensor(83), weights: s.p + 220944,
+            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(131), gradWeights: s.g + 220944,
+            pool: pool)
+        s.profiler?.stop(158)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 456912 &* s.n, s.t + 456048 &* s.n, count: 864 &* s.n, pool: pool)
-        s.profiler?.stop(149)
+        TrainingKernels.accumulate(s.tensor(131), s.tensor(123), count: 864 &* s.n, pool: pool)
+        s.profiler?.stop(159)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 458064 &* s.n,
-            pixels: 9 &* s.n, channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 65408,
-            savedInvStd: s.f + 65504, activation: .identity, gradInput: s.t + 456912 &* s.n, gradGamma: s.g + 220560,
-            gradBeta: s.g + 220656, pool: pool)
-        s.profiler?.stop(150)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(131), input: s.tensor(82), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 65408, savedInvStd: s.f + 65504,
+            activation: .identity, gradInput: s.tensor(131), gradGamma: s.g + 220560, gradBeta: s.g + 220656,
+            pool: pool)
+        s.profiler?.stop(160)
+        // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
+                beta: s.p + 177536, savedMean: s.f + 47936, savedInvStd: s.f + 48272, activation: .silu,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(161)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
+                gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
+                eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 47936, pool: pool)
+            s.profiler?.stop(162)
+        }
+        // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(134), savedScale: s.tensor(81), batch: s.n, pixels: 9,
+                channels: 336, output: s.tensor(133), pool: pool)
+            s.profiler?.stop(163)
+        }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 616608 &* s.n,
-            weights: s.p + 188304, pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.t + 450864 &* s.n,
-            gradWeights: s.g + 188304, pool: pool)
-        s.profiler?.stop(151)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(133), weights: s.p + 188304,
+            pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(132), gradWeights: s.g + 188304,
+            pool: pool)
+        s.profiler?.stop(164)
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 613584 &* s.n, batch: s.n,
-            pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, activation: .silu,
-            expandWeights: s.p + 183264, savedPooled: s.t + 458928 &* s.n, savedHidden: s.t + 643520 &* s.n,
-            savedScale: s.t + 641648 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 178544,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(132), input: s.tensor(134), batch: s.n, pixels: 9,
+            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, activation: .silu,
+            expandWeights: s.p + 183264, savedPooled: s.tensor(79), savedHidden: s.tensor(80),
+            savedScale: s.tensor(81), gradInput: s.tensor(135), gradReduceWeights: s.g + 178544,
             gradReduceBias: s.g + 183248, gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(152)
+        s.profiler?.stop(165)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 376464 &* s.n,
-            pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 47936,
-            savedInvStd: s.f + 48272, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 177200,
-            gradBeta: s.g + 177536, pool: pool)
-        s.profiler?.stop(153)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(135), input: s.tensor(76), pixels: 9 &* s.n,
+            channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 47936, savedInvStd: s.f + 48272,
+            activation: .silu, gradInput: s.tensor(135), gradGamma: s.g + 177200, gradBeta: s.g + 177536, pool: pool)
+        s.profiler?.stop(166)
+        // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
+                beta: s.p + 167792, savedMean: s.f + 47264, savedInvStd: s.f + 47600, activation: .silu,
+                output: s.tensor(137), pool: pool)
+            s.profiler?.stop(167)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 47264, pool: pool)
+            s.profiler?.stop(168)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 57008, count: 8400)
-        s.profiler?.stop(154)
+        s.profiler?.stop(169)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 442464 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 48608, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 57008, pool: pool)
-        s.profiler?.stop(155)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(135), input: s.tensor(137), batch: s.n, height: 5,
+            width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 48608, gradInput: s.tensor(136), gradWeights: s.f + 57008, pool: pool)
+        s.profiler?.stop(170)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 57008, channels: 336, kernel: 5, into: s.g + 168800)
-        s.profiler?.stop(156)
+        s.profiler?.stop(171)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 434064 &* s.n,
-            pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 47264,
-            savedInvStd: s.f + 47600, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 167456,
-            gradBeta: s.g + 167792, pool: pool)
-        s.profiler?.stop(157)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(136), input: s.tensor(74), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 47264, savedInvStd: s.f + 47600,
+            activation: .silu, gradInput: s.tensor(136), gradGamma: s.g + 167456, gradBeta: s.g + 167792, pool: pool)
+        s.profiler?.stop(172)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 630640 &* s.n,
-            weights: s.p + 148640, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 376464 &* s.n,
-            gradWeights: s.g + 148640, pool: pool)
-        s.profiler?.stop(158)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(72), weights: s.p + 148640,
+            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(138), gradWeights: s.g + 148640,
+            pool: pool)
+        s.profiler?.stop(173)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 376464 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 643504 &* s.n : nil, batch: s.n,
-            perImage: 1400, gradBranch: s.t + 377872 &* s.n, pool: pool)
-        s.profiler?.stop(159)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(138),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
+            perImage: 1400, gradBranch: s.tensor(139), pool: pool)
+        s.profiler?.stop(174)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 377872 &* s.n, input: s.t + 629232 &* s.n,
-            pixels: 25 &* s.n, channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 47152,
-            savedInvStd: s.f + 47208, activation: .identity, gradInput: s.t + 377872 &* s.n, gradGamma: s.g + 148384,
-            gradBeta: s.g + 148448, pool: pool)
-        s.profiler?.stop(160)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(139), input: s.tensor(70), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 47152, savedInvStd: s.f + 47208,
+            activation: .identity, gradInput: s.tensor(139), gradGamma: s.g + 148384, gradBeta: s.g + 148448,
+            pool: pool)
+        s.profiler?.stop(175)
+        // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
+                beta: s.p + 118800, savedMean: s.f + 29680, savedInvStd: s.f + 30016, activation: .silu,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(176)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
+                eps: 1e-05, activation: .silu, output: s.tensor(142), scratch: s.f + 29680, pool: pool)
+            s.profiler?.stop(177)
+        }
+        // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(142), savedScale: s.tensor(69), batch: s.n, pixels: 25,
+                channels: 336, output: s.tensor(141), pool: pool)
+            s.profiler?.stop(178)
+        }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 377872 &* s.n, input: s.t + 425664 &* s.n,
-            weights: s.p + 129568, pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.t + 434064 &* s.n,
-            gradWeights: s.g + 129568, pool: pool)
-        s.profiler?.stop(161)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(141), weights: s.p + 129568,
+            pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(140), gradWeights: s.g + 129568,
+            pool: pool)
+        s.profiler?.stop(179)
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 434064 &* s.n, input: s.t + 417264 &* s.n, batch: s.n,
-            pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, activation: .silu,
-            expandWeights: s.p + 124528, savedPooled: s.t + 640976 &* s.n, savedHidden: s.t + 643488 &* s.n,
-            savedScale: s.t + 641312 &* s.n, gradInput: s.t + 425664 &* s.n, gradReduceWeights: s.g + 119808,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(140), input: s.tensor(142), batch: s.n, pixels: 25,
+            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, activation: .silu,
+            expandWeights: s.p + 124528, savedPooled: s.tensor(67), savedHidden: s.tensor(68),
+            savedScale: s.tensor(69), gradInput: s.tensor(143), gradReduceWeights: s.g + 119808,
             gradReduceBias: s.g + 124512, gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(180)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 425664 &* s.n, input: s.t + 408864 &* s.n,
-            pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 29680,
-            savedInvStd: s.f + 30016, activation: .silu, gradInput: s.t + 425664 &* s.n, gradGamma: s.g + 118464,
-            gradBeta: s.g + 118800, pool: pool)
-        s.profiler?.stop(163)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(64), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 29680, savedInvStd: s.f + 30016,
+            activation: .silu, gradInput: s.tensor(143), gradGamma: s.g + 118464, gradBeta: s.g + 118800, pool: pool)
+        s.profiler?.stop(181)
+        // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
+                beta: s.p + 109056, savedMean: s.f + 29008, savedInvStd: s.f + 29344, activation: .silu,
+                output: s.tensor(145), pool: pool)
+            s.profiler?.stop(182)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 29008, pool: pool)
+            s.profiler?.stop(183)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 38752, count: 8400)
-        s.profiler?.stop(164)
+        s.profiler?.stop(184)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 425664 &* s.n, input: s.t + 400464 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 30352, gradInput: s.t + 408864 &* s.n, gradWeights: s.f + 38752, pool: pool)
-        s.profiler?.stop(165)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(145), batch: s.n, height: 5,
+            width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 30352, gradInput: s.tensor(144), gradWeights: s.f + 38752, pool: pool)
+        s.profiler?.stop(185)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 38752, channels: 336, kernel: 5, into: s.g + 110064)
-        s.profiler?.stop(166)
+        s.profiler?.stop(186)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 408864 &* s.n, input: s.t + 368064 &* s.n,
-            pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 29008,
-            savedInvStd: s.f + 29344, activation: .silu, gradInput: s.t + 408864 &* s.n, gradGamma: s.g + 108720,
-            gradBeta: s.g + 109056, pool: pool)
-        s.profiler?.stop(167)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(144), input: s.tensor(62), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 29008, savedInvStd: s.f + 29344,
+            activation: .silu, gradInput: s.tensor(144), gradGamma: s.g + 108720, gradBeta: s.g + 109056, pool: pool)
+        s.profiler?.stop(187)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 408864 &* s.n, input: s.t + 627824 &* s.n,
-            weights: s.p + 89904, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 374064 &* s.n,
-            gradWeights: s.g + 89904, pool: pool)
-        s.profiler?.stop(168)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(144), input: s.tensor(61), weights: s.p + 89904,
+            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(146), gradWeights: s.g + 89904,
+            pool: pool)
+        s.profiler?.stop(188)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 374064 &* s.n, s.t + 376464 &* s.n, count: 1400 &* s.n, pool: pool)
-        s.profiler?.stop(169)
+        TrainingKernels.accumulate(s.tensor(146), s.tensor(138), count: 1400 &* s.n, pool: pool)
+        s.profiler?.stop(189)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 374064 &* s.n, input: s.t + 626416 &* s.n,
-            pixels: 25 &* s.n, channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 28896,
-            savedInvStd: s.f + 28952, activation: .identity, gradInput: s.t + 374064 &* s.n, gradGamma: s.g + 89648,
-            gradBeta: s.g + 89712, pool: pool)
-        s.profiler?.stop(170)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(146), input: s.tensor(60), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 28896, savedInvStd: s.f + 28952,
+            activation: .identity, gradInput: s.tensor(146), gradGamma: s.g + 89648, gradBeta: s.g + 89712,
+            pool: pool)
+        s.profiler?.stop(190)
+        // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
+                beta: s.p + 70432, savedMean: s.f + 16416, savedInvStd: s.f + 16656, activation: .silu,
+                output: s.tensor(149), pool: pool)
+            s.profiler?.stop(191)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
+                activation: .silu, output: s.tensor(149), scratch: s.f + 16416, pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(149), savedScale: s.tensor(59), batch: s.n, pixels: 25,
+                channels: 240, output: s.tensor(148), pool: pool)
+            s.profiler?.stop(193)
+        }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 374064 &* s.n, input: s.t + 528816 &* s.n,
-            weights: s.p + 76208, pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.t + 368064 &* s.n,
-            gradWeights: s.g + 76208, pool: pool)
-        s.profiler?.stop(171)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(146), input: s.tensor(148), weights: s.p + 76208,
+            pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(147), gradWeights: s.g + 76208,
+            pool: pool)
+        s.profiler?.stop(194)
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 522816 &* s.n, batch: s.n,
-            pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, activation: .silu,
-            expandWeights: s.p + 73568, savedPooled: s.t + 642224 &* s.n, savedHidden: s.t + 643472 &* s.n,
-            savedScale: s.t + 642464 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 71152,
-            gradReduceBias: s.g + 73552, gradExpandWeights: s.g + 73568, gradExpandBias: s.g + 75968, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(172)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(147), input: s.tensor(149), batch: s.n, pixels: 25,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, activation: .silu,
+            expandWeights: s.p + 73568, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
+            gradInput: s.tensor(150), gradReduceWeights: s.g + 71152, gradReduceBias: s.g + 73552,
+            gradExpandWeights: s.g + 73568, gradExpandBias: s.g + 75968, workspace: s.ws, pool: pool)
+        s.profiler?.stop(195)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 516816 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 16416,
-            savedInvStd: s.f + 16656, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 70192,
-            gradBeta: s.g + 70432, pool: pool)
-        s.profiler?.stop(173)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(150), input: s.tensor(54), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 16416, savedInvStd: s.f + 16656,
+            activation: .silu, gradInput: s.tensor(150), gradGamma: s.g + 70192, gradBeta: s.g + 70432, pool: pool)
+        s.profiler?.stop(196)
+        // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
+                beta: s.p + 63472, savedMean: s.f + 15936, savedInvStd: s.f + 16176, activation: .silu,
+                output: s.tensor(152), pool: pool)
+            s.profiler?.stop(197)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
+                activation: .silu, output: s.tensor(152), scratch: s.f + 15936, pool: pool)
+            s.profiler?.stop(198)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 22896, count: 6000)
-        s.profiler?.stop(174)
+        s.profiler?.stop(199)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 510816 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 16896, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 22896, pool: pool)
-        s.profiler?.stop(175)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(152), batch: s.n, height: 5,
+            width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 16896, gradInput: s.tensor(151), gradWeights: s.f + 22896, pool: pool)
+        s.profiler?.stop(200)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 22896, channels: 240, kernel: 5, into: s.g + 64192)
-        s.profiler?.stop(176)
+        s.profiler?.stop(201)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 504816 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 15936,
-            savedInvStd: s.f + 16176, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 63232,
-            gradBeta: s.g + 63472, pool: pool)
-        s.profiler?.stop(177)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(151), input: s.tensor(52), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 15936, savedInvStd: s.f + 16176,
+            activation: .silu, gradInput: s.tensor(151), gradGamma: s.g + 63232, gradBeta: s.g + 63472, pool: pool)
+        s.profiler?.stop(202)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 635072 &* s.n,
-            weights: s.p + 53632, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 374064 &* s.n,
-            gradWeights: s.g + 53632, pool: pool)
-        s.profiler?.stop(178)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(151), input: s.tensor(50), weights: s.p + 53632,
+            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(153), gradWeights: s.g + 53632,
+            pool: pool)
+        s.profiler?.stop(203)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 374064 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 643456 &* s.n : nil, batch: s.n,
-            perImage: 1000, gradBranch: s.t + 375072 &* s.n, pool: pool)
-        s.profiler?.stop(179)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(153),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
+            perImage: 1000, gradBranch: s.tensor(154), pool: pool)
+        s.profiler?.stop(204)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 634064 &* s.n,
-            pixels: 25 &* s.n, channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 15856,
-            savedInvStd: s.f + 15896, activation: .identity, gradInput: s.t + 375072 &* s.n, gradGamma: s.g + 53440,
-            gradBeta: s.g + 53488, pool: pool)
-        s.profiler?.stop(180)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(154), input: s.tensor(48), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 15856, savedInvStd: s.f + 15896,
+            activation: .identity, gradInput: s.tensor(154), gradGamma: s.g + 53440, gradBeta: s.g + 53488,
+            pool: pool)
+        s.profiler?.stop(205)
+        // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
+                beta: s.p + 38064, savedMean: s.f + 11056, savedInvStd: s.f + 11296, activation: .silu,
+                output: s.tensor(157), pool: pool)
+            s.profiler?.stop(206)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
+                activation: .silu, output: s.tensor(157), scratch: s.f + 11056, pool: pool)
+            s.profiler?.stop(207)
+        }
+        // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(157), savedScale: s.tensor(47), batch: s.n, pixels: 25,
+                channels: 240, output: s.tensor(156), pool: pool)
+            s.profiler?.stop(208)
+        }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 498816 &* s.n,
-            weights: s.p + 43840, pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.t + 368064 &* s.n,
-            gradWeights: s.g + 43840, pool: pool)
-        s.profiler?.stop(181)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(156), weights: s.p + 43840,
+            pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(155), gradWeights: s.g + 43840,
+            pool: pool)
+        s.profiler?.stop(209)
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 492816 &* s.n, batch: s.n,
-            pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, activation: .silu,
-            expandWeights: s.p + 41200, savedPooled: s.t + 379488 &* s.n, savedHidden: s.t + 643440 &* s.n,
-            savedScale: s.t + 641984 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 38784,
-            gradReduceBias: s.g + 41184, gradExpandWeights: s.g + 41200, gradExpandBias: s.g + 43600, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(182)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(155), input: s.tensor(157), batch: s.n, pixels: 25,
+            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, activation: .silu,
+            expandWeights: s.p + 41200, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
+            gradInput: s.tensor(158), gradReduceWeights: s.g + 38784, gradReduceBias: s.g + 41184,
+            gradExpandWeights: s.g + 41200, gradExpandBias: s.g + 43600, workspace: s.ws, pool: pool)
+        s.profiler?.stop(210)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 486816 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 11056,
-            savedInvStd: s.f + 11296, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 37824,
-            gradBeta: s.g + 38064, pool: pool)
-        s.profiler?.stop(183)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(158), input: s.tensor(42), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 11056, savedInvStd: s.f + 11296,
+            activation: .silu, gradInput: s.tensor(158), gradGamma: s.g + 37824, gradBeta: s.g + 38064, pool: pool)
+        s.profiler?.stop(211)
+        // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
+                beta: s.p + 34944, savedMean: s.f + 10576, savedInvStd: s.f + 10816, activation: .silu,
+                output: s.tensor(160), pool: pool)
+            s.profiler?.stop(212)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
+                activation: .silu, output: s.tensor(160), scratch: s.f + 10576, pool: pool)
+            s.profiler?.stop(213)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13696, count: 2160)
-        s.profiler?.stop(184)
+        s.profiler?.stop(214)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 480816 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 11536, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 13696, pool: pool)
-        s.profiler?.stop(185)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(158), input: s.tensor(160), batch: s.n, height: 5,
+            width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 11536, gradInput: s.tensor(159), gradWeights: s.f + 13696, pool: pool)
+        s.profiler?.stop(215)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 13696, channels: 240, kernel: 3, into: s.g + 35664)
-        s.profiler?.stop(186)
+        s.profiler?.stop(216)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 474816 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 10576,
-            savedInvStd: s.f + 10816, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 34704,
-            gradBeta: s.g + 34944, pool: pool)
-        s.profiler?.stop(187)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(159), input: s.tensor(40), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 10576, savedInvStd: s.f + 10816,
+            activation: .silu, gradInput: s.tensor(159), gradGamma: s.g + 34704, gradBeta: s.g + 34944, pool: pool)
+        s.profiler?.stop(217)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 633056 &* s.n,
-            weights: s.p + 25104, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 375072 &* s.n,
-            gradWeights: s.g + 25104, pool: pool)
-        s.profiler?.stop(188)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(39), weights: s.p + 25104,
+            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(161), gradWeights: s.g + 25104,
+            pool: pool)
+        s.profiler?.stop(218)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 375072 &* s.n, s.t + 374064 &* s.n, count: 1000 &* s.n, pool: pool)
-        s.profiler?.stop(189)
+        TrainingKernels.accumulate(s.tensor(161), s.tensor(153), count: 1000 &* s.n, pool: pool)
+        s.profiler?.stop(219)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 632048 &* s.n,
-            pixels: 25 &* s.n, channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 10496,
-            savedInvStd: s.f + 10536, activation: .identity, gradInput: s.t + 375072 &* s.n, gradGamma: s.g + 24912,
-            gradBeta: s.g + 24960, pool: pool)
-        s.profiler?.stop(190)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(161), input: s.tensor(38), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 10496, savedInvStd: s.f + 10536,
+            activation: .identity, gradInput: s.tensor(161), gradGamma: s.g + 24912, gradBeta: s.g + 24960,
+            pool: pool)
+        s.profiler?.stop(220)
+        // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
+                beta: s.p + 16832, savedMean: s.f + 7616, savedInvStd: s.f + 7760, activation: .silu,
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(221)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
+                gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
+                activation: .silu, output: s.tensor(164), scratch: s.f + 7616, pool: pool)
+            s.profiler?.stop(222)
+        }
+        // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(164), savedScale: s.tensor(37), batch: s.n, pixels: 25,
+                channels: 144, output: s.tensor(163), pool: pool)
+            s.profiler?.stop(223)
+        }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 609984 &* s.n,
-            weights: s.p + 19152, pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.t + 368064 &* s.n,
-            gradWeights: s.g + 19152, pool: pool)
-        s.profiler?.stop(191)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(161), input: s.tensor(163), weights: s.p + 19152,
+            pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(162), gradWeights: s.g + 19152,
+            pool: pool)
+        s.profiler?.stop(224)
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 606384 &* s.n, batch: s.n,
-            pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, activation: .silu,
-            expandWeights: s.p + 18144, savedPooled: s.t + 642704 &* s.n, savedHidden: s.t + 643424 &* s.n,
-            savedScale: s.t + 642848 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 17264,
-            gradReduceBias: s.g + 18128, gradExpandWeights: s.g + 18144, gradExpandBias: s.g + 19008, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(192)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(162), input: s.tensor(164), batch: s.n, pixels: 25,
+            channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, activation: .silu,
+            expandWeights: s.p + 18144, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
+            gradInput: s.tensor(165), gradReduceWeights: s.g + 17264, gradReduceBias: s.g + 18128,
+            gradExpandWeights: s.g + 18144, gradExpandBias: s.g + 19008, workspace: s.ws, pool: pool)
+        s.profiler?.stop(225)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 602784 &* s.n,
-            pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 7616,
-            savedInvStd: s.f + 7760, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 16688,
-            gradBeta: s.g + 16832, pool: pool)
-        s.profiler?.stop(193)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(32), pixels: 25 &* s.n,
+            channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+            activation: .silu, gradInput: s.tensor(165), gradGamma: s.g + 16688, gradBeta: s.g + 16832, pool: pool)
+        s.profiler?.stop(226)
+        // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
+                beta: s.p + 14960, savedMean: s.f + 7328, savedInvStd: s.f + 7472, activation: .silu,
+                output: s.tensor(167), pool: pool)
+            s.profiler?.stop(227)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
+                gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
+                activation: .silu, output: s.tensor(167), scratch: s.f + 7328, pool: pool)
+            s.profiler?.stop(228)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 9200, count: 1296)
-        s.profiler?.stop(194)
+        s.profiler?.stop(229)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 198288 &* s.n, batch: s.n,
-            height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 7904, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 9200, pool: pool)
-        s.profiler?.stop(195)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(167), batch: s.n, height: 9,
+            width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 7904, gradInput: s.tensor(166), gradWeights: s.f + 9200, pool: pool)
+        s.profiler?.stop(230)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9200, channels: 144, kernel: 3, into: s.g + 15392)
-        s.profiler?.stop(196)
+        s.profiler?.stop(231)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 186624 &* s.n,
-            pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 7328,
-            savedInvStd: s.f + 7472, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 14816,
-            gradBeta: s.g + 14960, pool: pool)
-        s.profiler?.stop(197)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(166), input: s.tensor(30), pixels: 81 &* s.n,
+            channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 7328, savedInvStd: s.f + 7472,
+            activation: .silu, gradInput: s.tensor(166), gradGamma: s.g + 14816, gradBeta: s.g + 14960, pool: pool)
+        s.profiler?.stop(232)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 621584 &* s.n,
-            weights: s.p + 11360, pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t + 194400 &* s.n,
-            gradWeights: s.g + 11360, pool: pool)
-        s.profiler?.stop(198)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(166), input: s.tensor(29), weights: s.p + 11360,
+            pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(168), gradWeights: s.g + 11360,
+            pool: pool)
+        s.profiler?.stop(233)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 194400 &* s.n, input: s.t + 619632 &* s.n,
-            pixels: 81 &* s.n, channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 7280,
-            savedInvStd: s.f + 7304, activation: .identity, gradInput: s.t + 194400 &* s.n, gradGamma: s.g + 11232,
-            gradBeta: s.g + 11264, pool: pool)
-        s.profiler?.stop(199)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(168), input: s.tensor(28), pixels: 81 &* s.n,
+            channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 7280, savedInvStd: s.f + 7304,
+            activation: .identity, gradInput: s.tensor(168), gradGamma: s.g + 11232, gradBeta: s.g + 11264,
+            pool: pool)
+        s.profiler?.stop(234)
+        // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
+                beta: s.p + 7760, savedMean: s.f + 2288, savedInvStd: s.f + 2384, activation: .silu,
+                output: s.tensor(171), pool: pool)
+            s.profiler?.stop(235)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
+                gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
+                activation: .silu, output: s.tensor(171), scratch: s.f + 2288, pool: pool)
+            s.profiler?.stop(236)
+        }
+        // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(171), savedScale: s.tensor(27), batch: s.n, pixels: 81,
+                channels: 96, output: s.tensor(170), pool: pool)
+            s.profiler?.stop(237)
+        }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 194400 &* s.n, input: s.t + 467040 &* s.n,
-            weights: s.p + 8928, pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 186624 &* s.n,
-            gradWeights: s.g + 8928, pool: pool)
-        s.profiler?.stop(200)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(168), input: s.tensor(170), weights: s.p + 8928,
+            pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(169), gradWeights: s.g + 8928,
+            pool: pool)
+        s.profiler?.stop(238)
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 459264 &* s.n, batch: s.n,
-            pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, activation: .silu,
-            expandWeights: s.p + 8448, savedPooled: s.t + 642992 &* s.n, savedHidden: s.t + 643408 &* s.n,
-            savedScale: s.t + 643088 &* s.n, gradInput: s.t + 368064 &* s.n, gradReduceWeights: s.g + 8048,
-            gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448, gradExpandBias: s.g + 8832, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(201)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(169), input: s.tensor(171), batch: s.n, pixels: 81,
+            channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, activation: .silu, expandWeights: s.p + 8448,
+            savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27), gradInput: s.tensor(172),
+            gradReduceWeights: s.g + 8048, gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448,
+            gradExpandBias: s.g + 8832, workspace: s.ws, pool: pool)
+        s.profiler?.stop(239)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 209952 &* s.n,
-            pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 2288,
-            savedInvStd: s.f + 2384, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 7664,
-            gradBeta: s.g + 7760, pool: pool)
-        s.profiler?.stop(202)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(172), input: s.tensor(22), pixels: 81 &* s.n,
+            channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 2288, savedInvStd: s.f + 2384,
+            activation: .silu, gradInput: s.tensor(172), gradGamma: s.g + 7664, gradBeta: s.g + 7760, pool: pool)
+        s.profiler?.stop(240)
+        // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
+                beta: s.p + 4976, savedMean: s.f + 2096, savedInvStd: s.f + 2192, activation: .silu,
+                output: s.tensor(174), pool: pool)
+            s.profiler?.stop(241)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
+                activation: .silu, output: s.tensor(174), scratch: s.f + 2096, pool: pool)
+            s.profiler?.stop(242)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4880, count: 2400)
-        s.profiler?.stop(203)
+        s.profiler?.stop(243)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 155520 &* s.n, batch: s.n,
-            height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9,
-            outWidth: 9, weights: s.f + 2480, gradInput: s.t + 186624 &* s.n, gradWeights: s.f + 4880, pool: pool)
-        s.profiler?.stop(204)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(172), input: s.tensor(174), batch: s.n, height: 18,
+            width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 2480, gradInput: s.tensor(173), gradWeights: s.f + 4880, pool: pool)
+        s.profiler?.stop(244)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4880, channels: 96, kernel: 5, into: s.g + 5264)
-        s.profiler?.stop(205)
+        s.profiler?.stop(245)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 124416 &* s.n,
-            pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 2096,
-            savedInvStd: s.f + 2192, activation: .silu, gradInput: s.t + 186624 &* s.n, gradGamma: s.g + 4880,
-            gradBeta: s.g + 4976, pool: pool)
-        s.profiler?.stop(206)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(20), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 2096, savedInvStd: s.f + 2192,
+            activation: .silu, gradInput: s.tensor(173), gradGamma: s.g + 4880, gradBeta: s.g + 4976, pool: pool)
+        s.profiler?.stop(246)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 545760 &* s.n,
-            weights: s.p + 3344, pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 139968 &* s.n,
-            gradWeights: s.g + 3344, pool: pool)
-        s.profiler?.stop(207)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(19), weights: s.p + 3344,
+            pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(175), gradWeights: s.g + 3344,
+            pool: pool)
+        s.profiler?.stop(247)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 139968 &* s.n, input: s.t + 540576 &* s.n,
-            pixels: 324 &* s.n, channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 2064,
-            savedInvStd: s.f + 2080, activation: .identity, gradInput: s.t + 139968 &* s.n, gradGamma: s.g + 3280,
-            gradBeta: s.g + 3296, pool: pool)
-        s.profiler?.stop(208)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(175), input: s.tensor(18), pixels: 324 &* s.n,
+            channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 2064, savedInvStd: s.f + 2080,
+            activation: .identity, gradInput: s.tensor(175), gradGamma: s.g + 3280, gradBeta: s.g + 3296, pool: pool)
+        s.profiler?.stop(248)
+        // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
+                beta: s.p + 2112, savedMean: s.f + 1104, savedInvStd: s.f + 1152, activation: .silu,
+                output: s.tensor(178), pool: pool)
+            s.profiler?.stop(249)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
+                gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
+                activation: .silu, output: s.tensor(178), scratch: s.f + 1104, pool: pool)
+            s.profiler?.stop(250)
+        }
+        // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(178), savedScale: s.tensor(17), batch: s.n, pixels: 324,
+                channels: 48, output: s.tensor(177), pool: pool)
+            s.profiler?.stop(251)
+        }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 139968 &* s.n, input: s.t + 352512 &* s.n,
-            weights: s.p + 2512, pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.t + 124416 &* s.n,
-            gradWeights: s.g + 2512, pool: pool)
-        s.profiler?.stop(209)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(175), input: s.tensor(177), weights: s.p + 2512,
+            pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(176), gradWeights: s.g + 2512,
+            pool: pool)
+        s.profiler?.stop(252)
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 336960 &* s.n, batch: s.n,
-            pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, activation: .silu,
-            expandWeights: s.p + 2368, savedPooled: s.t + 643184 &* s.n, savedHidden: s.t + 643392 &* s.n,
-            savedScale: s.t + 643232 &* s.n, gradInput: s.t + 186624 &* s.n, gradReduceWeights: s.g + 2256,
-            gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368, gradExpandBias: s.g + 2464, workspace: s.ws,
-            pool: pool)
-        s.profiler?.stop(210)
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(176), input: s.tensor(178), batch: s.n, pixels: 324,
+            channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, activation: .silu, expandWeights: s.p + 2368,
+            savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17), gradInput: s.tensor(179),
+            gradReduceWeights: s.g + 2256, gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368,
+            gradExpandBias: s.g + 2464, workspace: s.ws, pool: pool)
+        s.profiler?.stop(253)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 321408 &* s.n,
-            pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 1104,
-            savedInvStd: s.f + 1152, activation: .silu, gradInput: s.t + 186624 &* s.n, gradGamma: s.g + 2064,
-            gradBeta: s.g + 2112, pool: pool)
-        s.profiler?.stop(211)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(12), pixels: 324 &* s.n,
+            channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 1104, savedInvStd: s.f + 1152,
+            activation: .silu, gradInput: s.tensor(179), gradGamma: s.g + 2064, gradBeta: s.g + 2112, pool: pool)
+        s.profiler?.stop(254)
+        // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
+                beta: s.p + 1488, savedMean: s.f + 1008, savedInvStd: s.f + 1056, activation: .silu,
+                output: s.tensor(181), pool: pool)
+            s.profiler?.stop(255)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
+                activation: .silu, output: s.tensor(181), scratch: s.f + 1008, pool: pool)
+            s.profiler?.stop(256)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1632, count: 432)
-        s.profiler?.stop(212)
+        s.profiler?.stop(257)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 62208 &* s.n, batch: s.n,
-            height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18,
-            outWidth: 18, weights: s.f + 1200, gradInput: s.t + 124416 &* s.n, gradWeights: s.f + 1632, pool: pool)
-        s.profiler?.stop(213)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(181), batch: s.n, height: 36,
+            width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 1200, gradInput: s.tensor(180), gradWeights: s.f + 1632, pool: pool)
+        s.profiler?.stop(258)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1632, channels: 48, kernel: 3, into: s.g + 1632)
-        s.profiler?.stop(214)
+        s.profiler?.stop(259)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t, pixels: 1296 &* s.n,
-            channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 1008, savedInvStd: s.f + 1056,
-            activation: .silu, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 1440, gradBeta: s.g + 1488,
-            pool: pool)
-        s.profiler?.stop(215)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(180), input: s.tensor(10),
+            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 1008,
+            savedInvStd: s.f + 1056, activation: .silu, gradInput: s.tensor(180), gradGamma: s.g + 1440,
+            gradBeta: s.g + 1488, pool: pool)
+        s.profiler?.stop(260)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 390096 &* s.n,
-            weights: s.p + 1056, pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.t + 20736 &* s.n,
-            gradWeights: s.g + 1056, pool: pool)
-        s.profiler?.stop(216)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(180), input: s.tensor(9), weights: s.p + 1056,
+            pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(182), gradWeights: s.g + 1056,
+            pool: pool)
+        s.profiler?.stop(261)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 379728 &* s.n,
-            pixels: 1296 &* s.n, channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 992,
-            savedInvStd: s.f + 1000, activation: .identity, gradInput: s.t + 20736 &* s.n, gradGamma: s.g + 992,
-            gradBeta: s.g + 1008, pool: pool)
-        s.profiler?.stop(217)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(8), pixels: 1296 &* s.n,
+            channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 992, savedInvStd: s.f + 1000,
+            activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 992, gradBeta: s.g + 1008, pool: pool)
+        s.profiler?.stop(262)
+        // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
+                beta: s.p + 656, savedMean: s.f + 672, savedInvStd: s.f + 688, activation: .silu,
+                output: s.tensor(185), pool: pool)
+            s.profiler?.stop(263)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
+                gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
+                activation: .silu, output: s.tensor(185), scratch: s.f + 672, pool: pool)
+            s.profiler?.stop(264)
+        }
+        // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
+        if s.options.recomputeActivations {
+            s.profiler?.start()
+            TrainingKernels.squeezeExciteScale(input: s.tensor(185), savedScale: s.tensor(7), batch: s.n, pixels: 1296,
+                channels: 16, output: s.tensor(184), pool: pool)
+            s.profiler?.stop(265)
+        }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 300672 &* s.n,
-            weights: s.p + 864, pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.t,
-            gradWeights: s.g + 864, pool: pool)
-        s.profiler?.stop(218)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 864,
+            pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(183), gradWeights: s.g + 864,
+            pool: pool)
+        s.profiler?.stop(266)
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 279936 &* s.n, batch: s.n, pixels: 1296,
-            channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, activation: .silu, expandWeights: s.p + 784,
-            savedPooled: s.t + 643344 &* s.n, savedHidden: s.t + 643360 &* s.n, savedScale: s.t + 643376 &* s.n,
-            gradInput: s.t + 20736 &* s.n, gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768,
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(183), input: s.tensor(185), batch: s.n,
+            pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, activation: .silu,
+            expandWeights: s.p + 784, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
+            gradInput: s.tensor(186), gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768,
             gradExpandWeights: s.g + 784, gradExpandBias: s.g + 848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(267)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 259200 &* s.n,
-            pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 672,
-            savedInvStd: s.f + 688, activation: .silu, gradInput: s.t + 20736 &* s.n, gradGamma: s.g + 640,
-            gradBeta: s.g + 656, pool: pool)
-        s.profiler?.stop(220)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(186), input: s.tensor(2), pixels: 1296 &* s.n,
+            channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 672, savedInvStd: s.f + 688,
+            activation: .silu, gradInput: s.tensor(186), gradGamma: s.g + 640, gradBeta: s.g + 656, pool: pool)
+        s.profiler?.stop(268)
+        // features.0 recompute BatchNorm + silu from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 432,
+                beta: s.p + 448, savedMean: s.f + 640, savedInvStd: s.f + 656, activation: .silu,
+                output: s.tensor(188), pool: pool)
+            s.profiler?.stop(269)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + silu
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
+                gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
+                activation: .silu, output: s.tensor(188), scratch: s.f + 640, pool: pool)
+            s.profiler?.stop(270)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 848, count: 144)
-        s.profiler?.stop(221)
+        s.profiler?.stop(271)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 238464 &* s.n, batch: s.n,
-            height: 36, width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36,
-            outWidth: 36, weights: s.f + 704, gradInput: s.t, gradWeights: s.f + 848, pool: pool)
-        s.profiler?.stop(222)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(186), input: s.tensor(188), batch: s.n, height: 36,
+            width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
+            weights: s.f + 704, gradInput: s.tensor(187), gradWeights: s.f + 848, pool: pool)
+        s.profiler?.stop(272)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 848, channels: 16, kernel: 3, into: s.g + 496)
-        s.profiler?.stop(223)
+        s.profiler?.stop(273)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 16 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 217728 &* s.n, pixels: 1296 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(0), pixels: 1296 &* s.n,
             channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 640, savedInvStd: s.f + 656,
-            activation: .silu, gradInput: s.t, gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
-        s.profiler?.stop(224)
+            activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
+        s.profiler?.stop(274)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 72,
-            width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, outChannels: 16,
-            gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(225)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(187), input: s.x, batch: s.n, inChannels: 3,
+            height: 72, width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
+            outChannels: 16, gradWeights: s.g, workspace: s.ws, pool: pool)
+        s.profiler?.stop(275)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (217728, 186624),  // 0: features.0 conv output, 20,736 floats per image
+        (238464, 0),  // 1: features.0 output, 20,736 floats per image
+        (259200, 207360),  // 2: features.1.0.block.0 conv output, 20,736 floats per image
+        (279936, 0),  // 3: features.1.0.block.0 output, 20,736 floats per image
+        (300672, 20736),  // 4: features.1.0.block.1 output, 20,736 floats per image
+        (643344, 321440),  // 5: features.1.0.block.1 pooled, 16 floats per image
+        (643360, 321456),  // 6: features.1.0.block.1 hidden, 4 floats per image
+        (643376, 321472),  // 7: features.1.0.block.1 scale, 16 floats per image
+        (379728, 243648),  // 8: features.1.0.block.2 conv output, 10,368 floats per image
+        (390096, 254016),  // 9: features.1.0.block.2 output, 10,368 floats per image
+        (0, 0),  // 10: features.2.0.block.0 conv output, 62,208 floats per image
+        (62208, 62208),  // 11: features.2.0.block.0 output, 62,208 floats per image
+        (321408, 155520),  // 12: features.2.0.block.1 conv output, 15,552 floats per image
+        (336960, 62208),  // 13: features.2.0.block.1 output, 15,552 floats per image
+        (352512, 77760),  // 14: features.2.0.block.2 output, 15,552 floats per image
+        (643184, 186576),  // 15: features.2.0.block.2 pooled, 48 floats per image
+        (643392, 321488),  // 16: features.2.0.block.2 hidden, 2 floats per image
+        (643232, 321392),  // 17: features.2.0.block.2 scale, 48 floats per image
+        (540576, 264384),  // 18: features.2.0.block.3 conv output, 5,184 floats per image
+        (545760, 269568),  // 19: features.2.0.block.3 output, 5,184 floats per image
+        (124416, 62208),  // 20: features.3.0.block.0 conv output, 31,104 floats per image
+        (155520, 93312),  // 21: features.3.0.block.0 output, 31,104 floats per image
+        (209952, 146976),  // 22: features.3.0.block.1 conv output, 7,776 floats per image
+        (459264, 93312),  // 23: features.3.0.block.1 output, 7,776 floats per image
+        (467040, 101088),  // 24: features.3.0.block.2 output, 7,776 floats per image
+        (642992, 155392),  // 25: features.3.0.block.2 pooled, 96 floats per image
+        (643408, 155488),  // 26: features.3.0.block.2 hidden, 4 floats per image
+        (643088, 243552),  // 27: features.3.0.block.2 scale, 96 floats per image
+        (619632, 299088),  // 28: features.3.0.block.3 conv output, 1,944 floats per image
+        (621584, 301040),  // 29: features.3.0.block.3 output, 1,944 floats per image
+        (186624, 93312),  // 30: features.4.0.block.0 conv output, 11,664 floats per image
+        (198288, 104976),  // 31: features.4.0.block.0 output, 11,664 floats per image
+        (602784, 295488),  // 32: features.4.0.block.1 conv output, 3,600 floats per image
+        (606384, 104976),  // 33: features.4.0.block.1 output, 3,600 floats per image
+        (609984, 108576),  // 34: features.4.0.block.2 output, 3,600 floats per image
+        (642704, 186432),  // 35: features.4.0.block.2 pooled, 144 floats per image
+        (643424, 155504),  // 36: features.4.0.block.2 hidden, 6 floats per image
+        (642848, 321248),  // 37: features.4.0.block.2 scale, 144 floats per image
+        (632048, 310064),  // 38: features.4.0.block.3 conv output, 1,000 floats per image
+        (633056, 311072),  // 39: features.4.0.block.3 output, 1,000 floats per image
+        (474816, 171072),  // 40: features.4.1.block.0 conv output, 6,000 floats per image
+        (480816, 104976),  // 41: features.4.1.block.0 output, 6,000 floats per image
+        (486816, 177072),  // 42: features.4.1.block.1 conv output, 6,000 floats per image
+        (492816, 104976),  // 43: features.4.1.block.1 output, 6,000 floats per image
+        (498816, 110976),  // 44: features.4.1.block.2 output, 6,000 floats per image
+        (379488, 320288),  // 45: features.4.1.block.2 pooled, 240 floats per image
+        (643440, 321504),  // 46: features.4.1.block.2 hidden, 10 floats per image
+        (641984, 320528),  // 47: features.4.1.block.2 scale, 240 floats per image
+        (634064, 312080),  // 48: features.4.1.block.3 conv output, 1,000 floats per image
+        (368064, 104976),  // 49: features.4.1.block.3 output, 1,000 floats per image
+        (635072, 313088),  // 50: features.4.1 output, 1,000 floats per image
+        (643456, 321520),  // 51: features.4.1 drop-path keep, 1 floats per image
+        (504816, 228096),  // 52: features.5.0.block.0 conv output, 6,000 floats per image
+        (510816, 104976),  // 53: features.5.0.block.0 output, 6,000 floats per image
+        (516816, 234096),  // 54: features.5.0.block.1 conv output, 6,000 floats per image
+        (522816, 104976),  // 55: features.5.0.block.1 output, 6,000 floats per image
+        (528816, 110976),  // 56: features.5.0.block.2 output, 6,000 floats per image
+        (642224, 320768),  // 57: features.5.0.block.2 pooled, 240 floats per image
+        (643472, 321536),  // 58: features.5.0.block.2 hidden, 10 floats per image
+        (642464, 321008),  // 59: features.5.0.block.2 scale, 240 floats per image
+        (626416, 304432),  // 60: features.5.0.block.3 conv output, 1,400 floats per image
+        (627824, 305840),  // 61: features.5.0.block.3 output, 1,400 floats per image
+        (368064, 104976),  // 62: features.5.1.block.0 conv output, 8,400 floats per image
+        (400464, 113376),  // 63: features.5.1.block.0 output, 8,400 floats per image
+        (408864, 121776),  // 64: features.5.1.block.1 conv output, 8,400 floats per image
+        (417264, 113376),  // 65: features.5.1.block.1 output, 8,400 floats per image
+        (425664, 130176),  // 66: features.5.1.block.2 output, 8,400 floats per image
+        (640976, 186096),  // 67: features.5.1.block.2 pooled, 336 floats per image
+        (643488, 321552),  // 68: features.5.1.block.2 hidden, 14 floats per image
+        (641312, 319280),  // 69: features.5.1.block.2 scale, 336 floats per image
+        (629232, 307248),  // 70: features.5.1.block.3 conv output, 1,400 floats per image
+        (376464, 113376),  // 71: features.5.1.block.3 output, 1,400 floats per image
+        (630640, 308656),  // 72: features.5.1 output, 1,400 floats per image
+        (643504, 321568),  // 73: features.5.1 drop-path keep, 1 floats per image
+        (434064, 113376),  // 74: features.6.0.block.0 conv output, 8,400 floats per image
+        (442464, 130176),  // 75: features.6.0.block.0 output, 8,400 floats per image
+        (376464, 183072),  // 76: features.6.0.block.1 conv output, 3,024 floats per image
+        (613584, 130176),  // 77: features.6.0.block.1 output, 3,024 floats per image
+        (616608, 133200),  // 78: features.6.0.block.2 output, 3,024 floats per image
+        (458928, 319616),  // 79: features.6.0.block.2 pooled, 336 floats per image
+        (643520, 146944),  // 80: features.6.0.block.2 hidden, 14 floats per image
+        (641648, 319952),  // 81: features.6.0.block.2 scale, 336 floats per image
+        (458064, 314096),  // 82: features.6.0.block.3 conv output, 864 floats per image
+        (636080, 314960),  // 83: features.6.0.block.3 output, 864 floats per image
+        (550944, 141696),  // 84: features.6.1.block.0 conv output, 5,184 floats per image
+        (556128, 130176),  // 85: features.6.1.block.0 output, 5,184 floats per image
+        (561312, 274752),  // 86: features.6.1.block.1 conv output, 5,184 floats per image
+        (566496, 130176),  // 87: features.6.1.block.1 output, 5,184 floats per image
+        (571680, 135360),  // 88: features.6.1.block.2 output, 5,184 floats per image
+        (638672, 242976),  // 89: features.6.1.block.2 pooled, 576 floats per image
+        (643280, 146880),  // 90: features.6.1.block.2 hidden, 24 floats per image
+        (639248, 317552),  // 91: features.6.1.block.2 scale, 576 floats per image
+        (636944, 315824),  // 92: features.6.1.block.3 conv output, 864 floats per image
+        (450864, 130176),  // 93: features.6.1.block.3 output, 864 floats per image
+        (637808, 316688),  // 94: features.6.1 output, 864 floats per image
+        (643536, 146960),  // 95: features.6.1 drop-path keep, 1 floats per image
+        (576864, 279936),  // 96: features.7.0.block.0 conv output, 5,184 floats per image
+        (582048, 130176),  // 97: features.7.0.block.0 output, 5,184 floats per image
+        (587232, 285120),  // 98: features.7.0.block.1 conv output, 5,184 floats per image
+        (592416, 130176),  // 99: features.7.0.block.1 output, 5,184 floats per image
+        (597600, 135360),  // 100: features.7.0.block.2 output, 5,184 floats per image
+        (639824, 318128),  // 101: features.7.0.block.2 pooled, 576 floats per image
+        (643312, 146912),  // 102: features.7.0.block.2 hidden, 24 floats per image
+        (640400, 318704),  // 103: features.7.0.block.2 scale, 576 floats per image
+        (456624, 240096),  // 104: features.7.0.block.3 conv output, 1,440 floats per image
+        (623536, 241536),  // 105: features.7.0.block.3 output, 1,440 floats per image
+        (450864, 130176),  // 106: features.8 conv output, 5,760 floats per image
+        (534816, 135936),  // 107: features.8 output, 5,760 floats per image
+        (624976, 154752),  // 108: avgpool output, 640 floats per image
+        (534816, 135936),  // 109: dropout mask, 640 floats per image
+        (535456, 136576),  // 110: dropout output, 640 floats per image
+        (536096, 137216),  // 111: logits, 10 floats per image
+        (536736, 137856),  // 112: logits gradient, 10 floats per image
+        (536096, 137216),  // 113: gradient of dropout output, 640 floats per image
+        (624976, 154752),  // 114: gradient of avgpool, 640 floats per image
+        (534816, 135936),  // 115: gradient of head output, 5,760 floats per image
+        (624976, 302992),  // 116: gradient of features.8 input, 1,440 floats per image
+        (450864, 290304),  // 117: gradient of features.7.0.block.3 input, 5,184 floats per image
+        (597600, 135360),  // 118: features.7.0.block.2 output (recomputed), 5,184 floats per image
+        (592416, 130176),  // 119: features.7.0.block.1 output (recomputed), 5,184 floats per image
+        (534816, 135360),  // 120: gradient of features.7.0.block.2 input, 5,184 floats per image
+        (450864, 285120),  // 121: gradient of features.7.0.block.1 input, 5,184 floats per image
+        (582048, 130176),  // 122: features.7.0.block.0 output (recomputed), 5,184 floats per image
+        (456048, 140544),  // 123: gradient of features.7.0.block.0 input, 864 floats per image
+        (456912, 240096),  // 124: gradient of features.6.1 branch, 864 floats per image
+        (450864, 279936),  // 125: gradient of features.6.1.block.3 input, 5,184 floats per image
+        (571680, 135360),  // 126: features.6.1.block.2 output (recomputed), 5,184 floats per image
+        (566496, 130176),  // 127: features.6.1.block.1 output (recomputed), 5,184 floats per image
+        (534816, 135360),  // 128: gradient of features.6.1.block.2 input, 5,184 floats per image
+        (450864, 274752),  // 129: gradient of features.6.1.block.1 input, 5,184 floats per image
+        (556128, 130176),  // 130: features.6.1.block.0 output (recomputed), 5,184 floats per image
+        (456912, 139248),  // 131: gradient of features.6.1.block.0 input, 864 floats per image
+        (450864, 136224),  // 132: gradient of features.6.0.block.3 input, 3,024 floats per image
+        (616608, 133200),  // 133: features.6.0.block.2 output (recomputed), 3,024 floats per image
+        (613584, 130176),  // 134: features.6.0.block.1 output (recomputed), 3,024 floats per image
+        (534816, 240096),  // 135: gradient of features.6.0.block.2 input, 3,024 floats per image
+        (450864, 138576),  // 136: gradient of features.6.0.block.1 input, 8,400 floats per image
+        (442464, 130176),  // 137: features.6.0.block.0 output (recomputed), 8,400 floats per image
+        (376464, 183072),  // 138: gradient of features.6.0.block.0 input, 1,400 floats per image
+        (377872, 184480),  // 139: gradient of features.5.1 branch, 1,400 floats per image
+        (434064, 138576),  // 140: gradient of features.5.1.block.3 input, 8,400 floats per image
+        (425664, 130176),  // 141: features.5.1.block.2 output (recomputed), 8,400 floats per image
+        (417264, 113376),  // 142: features.5.1.block.1 output (recomputed), 8,400 floats per image
+        (425664, 130176),  // 143: gradient of features.5.1.block.2 input, 8,400 floats per image
+        (408864, 121776),  // 144: gradient of features.5.1.block.1 input, 8,400 floats per image
+        (400464, 113376),  // 145: features.5.1.block.0 output (recomputed), 8,400 floats per image
+        (374064, 130176),  // 146: gradient of features.5.1.block.0 input, 1,400 floats per image
+        (368064, 116976),  // 147: gradient of features.5.0.block.3 input, 6,000 floats per image
+        (528816, 110976),  // 148: features.5.0.block.2 output (recomputed), 6,000 floats per image
+        (522816, 104976),  // 149: features.5.0.block.1 output (recomputed), 6,000 floats per image
+        (400464, 110976),  // 150: gradient of features.5.0.block.2 input, 6,000 floats per image
+        (368064, 116976),  // 151: gradient of features.5.0.block.1 input, 6,000 floats per image
+        (510816, 104976),  // 152: features.5.0.block.0 output (recomputed), 6,000 floats per image
+        (374064, 122976),  // 153: gradient of features.5.0.block.0 input, 1,000 floats per image
+        (375072, 123984),  // 154: gradient of features.4.1 branch, 1,000 floats per image
+        (368064, 116976),  // 155: gradient of features.4.1.block.3 input, 6,000 floats per image
+        (498816, 110976),  // 156: features.4.1.block.2 output (recomputed), 6,000 floats per image
+        (492816, 104976),  // 157: features.4.1.block.1 output (recomputed), 6,000 floats per image
+        (400464, 110976),  // 158: gradient of features.4.1.block.2 input, 6,000 floats per image
+        (368064, 116976),  // 159: gradient of features.4.1.block.1 input, 6,000 floats per image
+        (480816, 104976),  // 160: features.4.1.block.0 output (recomputed), 6,000 floats per image
+        (375072, 115776),  // 161: gradient of features.4.1.block.0 input, 1,000 floats per image
+        (368064, 112176),  // 162: gradient of features.4.0.block.3 input, 3,600 floats per image
+        (609984, 108576),  // 163: features.4.0.block.2 output (recomputed), 3,600 floats per image
+        (606384, 104976),  // 164: features.4.0.block.1 output (recomputed), 3,600 floats per image
+        (400464, 128304),  // 165: gradient of features.4.0.block.2 input, 3,600 floats per image
+        (368064, 116640),  // 166: gradient of features.4.0.block.1 input, 11,664 floats per image
+        (198288, 104976),  // 167: features.4.0.block.0 output (recomputed), 11,664 floats per image
+        (194400, 128304),  // 168: gradient of features.4.0.block.0 input, 1,944 floats per image
+        (186624, 108864),  // 169: gradient of features.3.0.block.3 input, 7,776 floats per image
+        (467040, 101088),  // 170: features.3.0.block.2 output (recomputed), 7,776 floats per image
+        (459264, 93312),  // 171: features.3.0.block.1 output (recomputed), 7,776 floats per image
+        (368064, 171072),  // 172: gradient of features.3.0.block.2 input, 7,776 floats per image
+        (186624, 124416),  // 173: gradient of features.3.0.block.1 input, 31,104 floats per image
+        (155520, 93312),  // 174: features.3.0.block.0 output (recomputed), 31,104 floats per image
+        (139968, 108864),  // 175: gradient of features.3.0.block.0 input, 5,184 floats per image
+        (124416, 93312),  // 176: gradient of features.2.0.block.3 input, 15,552 floats per image
+        (352512, 77760),  // 177: features.2.0.block.2 output (recomputed), 15,552 floats per image
+        (336960, 62208),  // 178: features.2.0.block.1 output (recomputed), 15,552 floats per image
+        (186624, 228096),  // 179: gradient of features.2.0.block.2 input, 15,552 floats per image
+        (124416, 124416),  // 180: gradient of features.2.0.block.1 input, 62,208 floats per image
+        (62208, 62208),  // 181: features.2.0.block.0 output (recomputed), 62,208 floats per image
+        (20736, 62208),  // 182: gradient of features.2.0.block.0 input, 10,368 floats per image
+        (0, 41472),  // 183: gradient of features.1.0.block.2 input, 20,736 floats per image
+        (300672, 20736),  // 184: features.1.0.block.1 output (recomputed), 20,736 floats per image
+        (279936, 0),  // 185: features.1.0.block.0 output (recomputed), 20,736 floats per image
+        (20736, 20736),  // 186: gradient of features.1.0.block.1 input, 20,736 floats per image
+        (0, 41472),  // 187: gradient of features.1.0.block.0 input, 20,736 floats per image
+        (238464, 0),  // 188: features.0 output (recomputed), 20,736 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -2764,12 +3308,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 3, 3, 160]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 1658880,
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 93312,
@@ -2784,12 +3338,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 995328,
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 259200,
@@ -2804,12 +3368,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 580608,
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 3, 3, 336]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 151200,
@@ -2824,12 +3398,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 940800,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 420000,
@@ -2844,12 +3428,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 672000,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 300000,
@@ -2864,12 +3458,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 480000,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 108000,
@@ -2884,12 +3488,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 288000,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 5, 5, 144]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 64800,
@@ -2902,12 +3516,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 24]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 373248,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 9, 9, 96]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 388800,
@@ -2920,12 +3544,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 16]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 497664,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 384,
               "squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 18, 18, 48]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 279936,
@@ -2938,12 +3572,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 36, 36, 8]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
+        .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 331776,
               "conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
               "squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through silu and BatchNorm (in place) on [n, 36, 36, 16]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + silu from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 373248,

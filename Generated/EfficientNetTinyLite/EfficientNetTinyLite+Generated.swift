@@ -651,12 +651,13 @@ extension EfficientNetTinyLite {
 
 /// EfficientNetTinyLite in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 635,120 floats per image (saved activations and gradients, packed by lifetime); parameters: 532,528 floats.
+/// Training arena: 635,120 floats per image (saved activations and gradients, packed by lifetime), 351,536 with `recomputeActivations`; parameters: 532,528 floats.
 public final class EfficientNetTinyLiteTraining: TrainableModel {
     public static let descriptor = EfficientNetTinyLite.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 532528,
-        arenaFloatsPerImage: 635120, fixedFloats: 110816,
+        arenaFloatsPerImage: 635120, recomputingArenaFloatsPerImage: 351536,
+        fixedFloats: 110816,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -685,9 +686,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let t = buffers.arena.reserve(floats: 635120 &* n &+ workspaceFloats(batch: n))
-        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
-                                    ws: t + 635120 &* n, options: options, labels: labels, logits: logits,
+        let arenaFloats = options.recomputeActivations ? 351536 : 635120
+        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t,
+                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
+                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,
                                     profiler: profiler)
         s.profiler?.beginRun(batch: n)
         if options.computeGradients {
@@ -731,23 +735,23 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, padTop: 0,
             padLeft: 0, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 32, activation: .identity,
-            output: s.t + 186624 &* s.n, workspace: s.ws, pool: pool)
+            output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
         // features.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 228096 &* s.n, savedMean: s.f + 576, savedInvStd: s.f + 608,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 576, savedInvStd: s.f + 608,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
         // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks > 0 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.t + 228096 &* s.n, scratch: s.f + 576, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 576, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -760,47 +764,47 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 228096 &* s.n, batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
-            activation: .identity, output: s.t + 269568 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 311040 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 672,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 640, savedInvStd: s.f + 672,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.t + 311040 &* s.n, scratch: s.f + 640, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 640, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1, [n, 36, 36, 32] -> [n, 36, 36, 8]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 311040 &* s.n, pixels: 1296 &* s.n, inChannels: 32, weights: s.p + 1408,
-            bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 426384 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(3), pixels: 1296 &* s.n, inChannels: 32, weights: s.p + 1408, bias: s.f,
+            outChannels: 8, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
         s.profiler?.stop(8)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 1664, beta: s.p + 1680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 436752 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1288,
+                activation: .identity, output: s.tensor(5), savedMean: s.f + 1280, savedInvStd: s.f + 1288,
                 runningMean: s.p + 1696, runningVar: s.p + 1712, pool: pool)
             s.profiler?.stop(9)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 1664, beta: s.p + 1680, runningMean: s.p + 1696, runningVar: s.p + 1712, eps: 0.001,
-                activation: .identity, output: s.t + 436752 &* s.n, scratch: s.f + 1280, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 1280, pool: pool)
             s.profiler?.stop(10)
         }
     }
@@ -809,24 +813,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
         // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 436752 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1728,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(5), pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1728, bias: s.f,
+            outChannels: 48, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(11)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
-                beta: s.p + 2160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, activation: .relu6,
-                output: s.t + 62208 &* s.n, savedMean: s.f + 1296, savedInvStd: s.f + 1344, runningMean: s.p + 2208,
-                runningVar: s.p + 2256, pool: pool)
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 2112, beta: s.p + 2160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                activation: .relu6, output: s.tensor(7), savedMean: s.f + 1296, savedInvStd: s.f + 1344,
+                runningMean: s.p + 2208, runningVar: s.p + 2256, pool: pool)
             s.profiler?.stop(12)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
-                beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001, activation: .relu6,
-                output: s.t + 62208 &* s.n, scratch: s.f + 1296, pool: pool)
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 2112, beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001,
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 1296, pool: pool)
             s.profiler?.stop(13)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
@@ -835,47 +839,47 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(14)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 62208 &* s.n, batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 1488, bias: s.f,
-            activation: .identity, output: s.t + 383616 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(15)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 399168 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1440,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 1392, savedInvStd: s.f + 1440,
                 runningMean: s.p + 2832, runningVar: s.p + 2880, pool: pool)
             s.profiler?.stop(16)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
-                activation: .relu6, output: s.t + 399168 &* s.n, scratch: s.f + 1392, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 1392, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.2 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 399168 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2928,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 553296 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2928, bias: s.f,
+            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(18)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3696, beta: s.p + 3712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 558480 &* s.n, savedMean: s.f + 2352, savedInvStd: s.f + 2368,
+                activation: .identity, output: s.tensor(11), savedMean: s.f + 2352, savedInvStd: s.f + 2368,
                 runningMean: s.p + 3728, runningVar: s.p + 3744, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3696, beta: s.p + 3712, runningMean: s.p + 3728, runningVar: s.p + 3744, eps: 0.001,
-                activation: .identity, output: s.t + 558480 &* s.n, scratch: s.f + 2352, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 2352, pool: pool)
             s.profiler?.stop(20)
         }
     }
@@ -884,24 +888,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
         // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 558480 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3760,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(11), pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3760, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
         s.profiler?.stop(21)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 155520 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2480,
+                activation: .relu6, output: s.tensor(13), savedMean: s.f + 2384, savedInvStd: s.f + 2480,
                 runningMean: s.p + 5488, runningVar: s.p + 5584, pool: pool)
             s.profiler?.stop(22)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
-                activation: .relu6, output: s.t + 155520 &* s.n, scratch: s.f + 2384, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 2384, pool: pool)
             s.profiler?.stop(23)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
@@ -910,47 +914,47 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(24)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 155520 &* s.n, batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 2768, bias: s.f,
-            activation: .identity, output: s.t + 375840 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(25)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 497520 &* s.n, savedMean: s.f + 2576, savedInvStd: s.f + 2672,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 2576, savedInvStd: s.f + 2672,
                 runningMean: s.p + 8272, runningVar: s.p + 8368, pool: pool)
             s.profiler?.stop(26)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
-                activation: .relu6, output: s.t + 497520 &* s.n, scratch: s.f + 2576, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 2576, pool: pool)
             s.profiler?.stop(27)
         }
         // features.3.0.block.2 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 497520 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8464,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 615216 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(15), pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8464, bias: s.f,
+            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(28)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 10768, beta: s.p + 10800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 617168 &* s.n, savedMean: s.f + 7568, savedInvStd: s.f + 7592,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 7568, savedInvStd: s.f + 7592,
                 runningMean: s.p + 10832, runningVar: s.p + 10864, pool: pool)
             s.profiler?.stop(29)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 10768, beta: s.p + 10800, runningMean: s.p + 10832, runningVar: s.p + 10864, eps: 0.001,
-                activation: .identity, output: s.t + 617168 &* s.n, scratch: s.f + 7568, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 7568, pool: pool)
             s.profiler?.stop(30)
         }
     }
@@ -959,25 +963,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
         // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 617168 &* s.n, pixels: 81 &* s.n, inChannels: 24, weights: s.p + 10896,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 352512 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(17), pixels: 81 &* s.n, inChannels: 24, weights: s.p + 10896, bias: s.f,
+            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
         s.profiler?.stop(31)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 364176 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+                activation: .relu6, output: s.tensor(19), savedMean: s.f + 7616, savedInvStd: s.f + 7760,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
             s.profiler?.stop(32)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
-                activation: .relu6, output: s.t + 364176 &* s.n, scratch: s.f + 7616, pool: pool)
+                activation: .relu6, output: s.tensor(19), scratch: s.f + 7616, pool: pool)
             s.profiler?.stop(33)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
@@ -986,47 +989,47 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(34)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 364176 &* s.n, batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(19), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 8192, bias: s.f,
-            activation: .identity, output: s.t + 605136 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(20), pool: pool)
         s.profiler?.stop(35)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 608736 &* s.n, savedMean: s.f + 7904, savedInvStd: s.f + 8048,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 7904, savedInvStd: s.f + 8048,
                 runningMean: s.p + 16512, runningVar: s.p + 16656, pool: pool)
             s.profiler?.stop(36)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
-                activation: .relu6, output: s.t + 608736 &* s.n, scratch: s.f + 7904, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 7904, pool: pool)
             s.profiler?.stop(37)
         }
         // features.4.0.block.2 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 608736 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 16800,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 627632 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(21), pixels: 25 &* s.n, inChannels: 144, weights: s.p + 16800, bias: s.f,
+            outChannels: 40, activation: .identity, residual: nil, output: s.tensor(22), pool: pool)
         s.profiler?.stop(38)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 22560, beta: s.p + 22608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 628640 &* s.n, savedMean: s.f + 10784, savedInvStd: s.f + 10824,
+                activation: .identity, output: s.tensor(23), savedMean: s.f + 10784, savedInvStd: s.f + 10824,
                 runningMean: s.p + 22656, runningVar: s.p + 22704, pool: pool)
             s.profiler?.stop(39)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 22560, beta: s.p + 22608, runningMean: s.p + 22656, runningVar: s.p + 22704, eps: 0.001,
-                activation: .identity, output: s.t + 628640 &* s.n, scratch: s.f + 10784, pool: pool)
+                activation: .identity, output: s.tensor(23), scratch: s.f + 10784, pool: pool)
             s.profiler?.stop(40)
         }
     }
@@ -1035,25 +1038,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
         // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 628640 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 22752,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 505296 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(23), pixels: 25 &* s.n, inChannels: 40, weights: s.p + 22752, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
         s.profiler?.stop(41)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 511296 &* s.n, savedMean: s.f + 10864, savedInvStd: s.f + 11104,
+                activation: .relu6, output: s.tensor(25), savedMean: s.f + 10864, savedInvStd: s.f + 11104,
                 runningMean: s.p + 32832, runningVar: s.p + 33072, pool: pool)
             s.profiler?.stop(42)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
-                activation: .relu6, output: s.t + 511296 &* s.n, scratch: s.f + 10864, pool: pool)
+                activation: .relu6, output: s.tensor(25), scratch: s.f + 10864, pool: pool)
             s.profiler?.stop(43)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
@@ -1062,61 +1064,60 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(44)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 511296 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(25), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11824, bias: s.f,
-            activation: .identity, output: s.t + 517296 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(26), pool: pool)
         s.profiler?.stop(45)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 523296 &* s.n, savedMean: s.f + 11344, savedInvStd: s.f + 11584,
+                activation: .relu6, output: s.tensor(27), savedMean: s.f + 11344, savedInvStd: s.f + 11584,
                 runningMean: s.p + 35952, runningVar: s.p + 36192, pool: pool)
             s.profiler?.stop(46)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
-                activation: .relu6, output: s.t + 523296 &* s.n, scratch: s.f + 11344, pool: pool)
+                activation: .relu6, output: s.tensor(27), scratch: s.f + 11344, pool: pool)
             s.profiler?.stop(47)
         }
         // features.4.1.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 523296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 36432,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 629648 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(27), pixels: 25 &* s.n, inChannels: 240, weights: s.p + 36432, bias: s.f,
+            outChannels: 40, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
         s.profiler?.stop(48)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 46032, beta: s.p + 46080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 414720 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16184,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 16144, savedInvStd: s.f + 16184,
                 runningMean: s.p + 46128, runningVar: s.p + 46176, pool: pool)
             s.profiler?.stop(49)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 46032, beta: s.p + 46080, runningMean: s.p + 46128, runningVar: s.p + 46176, eps: 0.001,
-                activation: .identity, output: s.t + 414720 &* s.n, scratch: s.f + 16144, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 16144, pool: pool)
             s.profiler?.stop(50)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 426144 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(31), random: &random)
             s.profiler?.stop(51)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 628640 &* s.n, branch: s.t + 414720 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 426144 &* s.n : nil, batch: s.n,
-            perImage: 1000, output: s.t + 630656 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(23), branch: s.tensor(29),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(31) : nil, batch: s.n,
+            perImage: 1000, output: s.tensor(30), pool: pool)
         s.profiler?.stop(52)
     }
 
@@ -1124,25 +1125,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
         // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 630656 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 46224,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 529296 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(30), pixels: 25 &* s.n, inChannels: 40, weights: s.p + 46224, bias: s.f,
+            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
         s.profiler?.stop(53)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 535296 &* s.n, savedMean: s.f + 16224, savedInvStd: s.f + 16464,
+                activation: .relu6, output: s.tensor(33), savedMean: s.f + 16224, savedInvStd: s.f + 16464,
                 runningMean: s.p + 56304, runningVar: s.p + 56544, pool: pool)
             s.profiler?.stop(54)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
-                activation: .relu6, output: s.t + 535296 &* s.n, scratch: s.f + 16224, pool: pool)
+                activation: .relu6, output: s.tensor(33), scratch: s.f + 16224, pool: pool)
             s.profiler?.stop(55)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
@@ -1151,47 +1151,47 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(56)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 535296 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 17184, bias: s.f,
-            activation: .identity, output: s.t + 541296 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(34), pool: pool)
         s.profiler?.stop(57)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 547296 &* s.n, savedMean: s.f + 16704, savedInvStd: s.f + 16944,
+                activation: .relu6, output: s.tensor(35), savedMean: s.f + 16704, savedInvStd: s.f + 16944,
                 runningMean: s.p + 63264, runningVar: s.p + 63504, pool: pool)
             s.profiler?.stop(58)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
-                activation: .relu6, output: s.t + 547296 &* s.n, scratch: s.f + 16704, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 16704, pool: pool)
             s.profiler?.stop(59)
         }
         // features.5.0.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 547296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 63744,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 622000 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(35), pixels: 25 &* s.n, inChannels: 240, weights: s.p + 63744, bias: s.f,
+            outChannels: 56, activation: .identity, residual: nil, output: s.tensor(36), pool: pool)
         s.profiler?.stop(60)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 77184, beta: s.p + 77248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 623408 &* s.n, savedMean: s.f + 29184, savedInvStd: s.f + 29240,
+                activation: .identity, output: s.tensor(37), savedMean: s.f + 29184, savedInvStd: s.f + 29240,
                 runningMean: s.p + 77312, runningVar: s.p + 77376, pool: pool)
             s.profiler?.stop(61)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 77184, beta: s.p + 77248, runningMean: s.p + 77312, runningVar: s.p + 77376, eps: 0.001,
-                activation: .identity, output: s.t + 623408 &* s.n, scratch: s.f + 29184, pool: pool)
+                activation: .identity, output: s.tensor(37), scratch: s.f + 29184, pool: pool)
             s.profiler?.stop(62)
         }
     }
@@ -1200,25 +1200,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
         // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 623408 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 77440,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 414720 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(37), pixels: 25 &* s.n, inChannels: 56, weights: s.p + 77440, bias: s.f,
+            outChannels: 336, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
         s.profiler?.stop(63)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 447120 &* s.n, savedMean: s.f + 29296, savedInvStd: s.f + 29632,
+                activation: .relu6, output: s.tensor(39), savedMean: s.f + 29296, savedInvStd: s.f + 29632,
                 runningMean: s.p + 96928, runningVar: s.p + 97264, pool: pool)
             s.profiler?.stop(64)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
-                activation: .relu6, output: s.t + 447120 &* s.n, scratch: s.f + 29296, pool: pool)
+                activation: .relu6, output: s.tensor(39), scratch: s.f + 29296, pool: pool)
             s.profiler?.stop(65)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -1227,61 +1226,61 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(66)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 447120 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(39), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30640, bias: s.f,
-            activation: .identity, output: s.t + 455520 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(40), pool: pool)
         s.profiler?.stop(67)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 463920 &* s.n, savedMean: s.f + 29968, savedInvStd: s.f + 30304,
+                activation: .relu6, output: s.tensor(41), savedMean: s.f + 29968, savedInvStd: s.f + 30304,
                 runningMean: s.p + 106672, runningVar: s.p + 107008, pool: pool)
             s.profiler?.stop(68)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
-                eps: 0.001, activation: .relu6, output: s.t + 463920 &* s.n, scratch: s.f + 29968, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 29968, pool: pool)
             s.profiler?.stop(69)
         }
         // features.5.1.block.2 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 463920 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 107344,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 624816 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(41), pixels: 25 &* s.n, inChannels: 336, weights: s.p + 107344,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
         s.profiler?.stop(70)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 126160, beta: s.p + 126224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 423120 &* s.n, savedMean: s.f + 47440, savedInvStd: s.f + 47496,
+                activation: .identity, output: s.tensor(43), savedMean: s.f + 47440, savedInvStd: s.f + 47496,
                 runningMean: s.p + 126288, runningVar: s.p + 126352, pool: pool)
             s.profiler?.stop(71)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 126160, beta: s.p + 126224, runningMean: s.p + 126288, runningVar: s.p + 126352,
-                eps: 0.001, activation: .identity, output: s.t + 423120 &* s.n, scratch: s.f + 47440, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(43), scratch: s.f + 47440, pool: pool)
             s.profiler?.stop(72)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
-                into: s.t + 426160 &* s.n, random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002, into: s.tensor(45),
+                random: &random)
             s.profiler?.stop(73)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 623408 &* s.n, branch: s.t + 423120 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 426160 &* s.n : nil, batch: s.n,
-            perImage: 1400, output: s.t + 626224 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(37), branch: s.tensor(43),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(45) : nil, batch: s.n,
+            perImage: 1400, output: s.tensor(44), pool: pool)
         s.profiler?.stop(74)
     }
 
@@ -1289,25 +1288,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
         // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 626224 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 126416,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 472320 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 56, weights: s.p + 126416, bias: s.f,
+            outChannels: 336, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
         s.profiler?.stop(75)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 480720 &* s.n, savedMean: s.f + 47552, savedInvStd: s.f + 47888,
+                activation: .relu6, output: s.tensor(47), savedMean: s.f + 47552, savedInvStd: s.f + 47888,
                 runningMean: s.p + 145904, runningVar: s.p + 146240, pool: pool)
             s.profiler?.stop(76)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
-                eps: 0.001, activation: .relu6, output: s.t + 480720 &* s.n, scratch: s.f + 47552, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(47), scratch: s.f + 47552, pool: pool)
             s.profiler?.stop(77)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
@@ -1316,47 +1314,47 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(78)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 480720 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(47), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48896, bias: s.f,
-            activation: .identity, output: s.t + 423120 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(48), pool: pool)
         s.profiler?.stop(79)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 494304 &* s.n, savedMean: s.f + 48224, savedInvStd: s.f + 48560,
+                activation: .relu6, output: s.tensor(49), savedMean: s.f + 48224, savedInvStd: s.f + 48560,
                 runningMean: s.p + 155648, runningVar: s.p + 155984, pool: pool)
             s.profiler?.stop(80)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
-                eps: 0.001, activation: .relu6, output: s.t + 494304 &* s.n, scratch: s.f + 48224, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 48224, pool: pool)
             s.profiler?.stop(81)
         }
         // features.6.0.block.2 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 494304 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 156320,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 631664 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(49), pixels: 9 &* s.n, inChannels: 336, weights: s.p + 156320, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
         s.profiler?.stop(82)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 188576, beta: s.p + 188672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 632528 &* s.n, savedMean: s.f + 65696, savedInvStd: s.f + 65792,
+                activation: .identity, output: s.tensor(51), savedMean: s.f + 65696, savedInvStd: s.f + 65792,
                 runningMean: s.p + 188768, runningVar: s.p + 188864, pool: pool)
             s.profiler?.stop(83)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 188576, beta: s.p + 188672, runningMean: s.p + 188768, runningVar: s.p + 188864,
-                eps: 0.001, activation: .identity, output: s.t + 632528 &* s.n, scratch: s.f + 65696, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(51), scratch: s.f + 65696, pool: pool)
             s.profiler?.stop(84)
         }
     }
@@ -1365,25 +1363,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
         // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 632528 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 188960,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 489120 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(51), pixels: 9 &* s.n, inChannels: 96, weights: s.p + 188960, bias: s.f,
+            outChannels: 576, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
         s.profiler?.stop(85)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 563664 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 66464,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 65888, savedInvStd: s.f + 66464,
                 runningMean: s.p + 245408, runningVar: s.p + 245984, pool: pool)
             s.profiler?.stop(86)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
-                eps: 0.001, activation: .relu6, output: s.t + 563664 &* s.n, scratch: s.f + 65888, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 65888, pool: pool)
             s.profiler?.stop(87)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
@@ -1392,61 +1389,60 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(88)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 563664 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
+        Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 68192, bias: s.f,
-            activation: .identity, output: s.t + 568848 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(54), pool: pool)
         s.profiler?.stop(89)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 574032 &* s.n, savedMean: s.f + 67040, savedInvStd: s.f + 67616,
+                activation: .relu6, output: s.tensor(55), savedMean: s.f + 67040, savedInvStd: s.f + 67616,
                 runningMean: s.p + 262112, runningVar: s.p + 262688, pool: pool)
             s.profiler?.stop(90)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
-                eps: 0.001, activation: .relu6, output: s.t + 574032 &* s.n, scratch: s.f + 67040, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(55), scratch: s.f + 67040, pool: pool)
             s.profiler?.stop(91)
         }
         // features.6.1.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 574032 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 263264,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 633392 &* s.n, pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(55), pixels: 9 &* s.n, inChannels: 576, weights: s.p + 263264, bias: s.f,
+            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
         s.profiler?.stop(92)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 318560, beta: s.p + 318656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 579216 &* s.n, savedMean: s.f + 96992, savedInvStd: s.f + 97088,
+                activation: .identity, output: s.tensor(57), savedMean: s.f + 96992, savedInvStd: s.f + 97088,
                 runningMean: s.p + 318752, runningVar: s.p + 318848, pool: pool)
             s.profiler?.stop(93)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 318560, beta: s.p + 318656, runningMean: s.p + 318752, runningVar: s.p + 318848,
-                eps: 0.001, activation: .identity, output: s.t + 579216 &* s.n, scratch: s.f + 96992, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(57), scratch: s.f + 96992, pool: pool)
             s.profiler?.stop(94)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 426176 &* s.n,
-                random: &random)
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(59), random: &random)
             s.profiler?.stop(95)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
-        TrainingKernels.residualAdd(shortcut: s.t + 632528 &* s.n, branch: s.t + 579216 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 426176 &* s.n : nil, batch: s.n,
-            perImage: 864, output: s.t + 634256 &* s.n, pool: pool)
+        TrainingKernels.residualAdd(shortcut: s.tensor(51), branch: s.tensor(57),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(59) : nil, batch: s.n,
+            perImage: 864, output: s.tensor(58), pool: pool)
         s.profiler?.stop(96)
     }
 
@@ -1454,25 +1450,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
         // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 634256 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 318944,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 579216 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(58), pixels: 9 &* s.n, inChannels: 96, weights: s.p + 318944, bias: s.f,
+            outChannels: 576, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
         s.profiler?.stop(97)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 584400 &* s.n, savedMean: s.f + 97184, savedInvStd: s.f + 97760,
+                activation: .relu6, output: s.tensor(61), savedMean: s.f + 97184, savedInvStd: s.f + 97760,
                 runningMean: s.p + 375392, runningVar: s.p + 375968, pool: pool)
             s.profiler?.stop(98)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
-                eps: 0.001, activation: .relu6, output: s.t + 584400 &* s.n, scratch: s.f + 97184, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 97184, pool: pool)
             s.profiler?.stop(99)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
@@ -1481,48 +1476,47 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.stop(100)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.depthwiseConv(input: s.t + 584400 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
+        Kernels.depthwiseConv(input: s.tensor(61), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99488, bias: s.f,
-            activation: .identity, output: s.t + 589584 &* s.n, pool: pool)
+            activation: .identity, output: s.tensor(62), pool: pool)
         s.profiler?.stop(101)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 594768 &* s.n, savedMean: s.f + 98336, savedInvStd: s.f + 98912,
+                activation: .relu6, output: s.tensor(63), savedMean: s.f + 98336, savedInvStd: s.f + 98912,
                 runningMean: s.p + 382880, runningVar: s.p + 383456, pool: pool)
             s.profiler?.stop(102)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
-                eps: 0.001, activation: .relu6, output: s.t + 594768 &* s.n, scratch: s.f + 98336, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 98336, pool: pool)
             s.profiler?.stop(103)
         }
         // features.7.0.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 594768 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 384032,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 602832 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(63), pixels: 9 &* s.n, inChannels: 576, weights: s.p + 384032, bias: s.f,
+            outChannels: 160, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
         s.profiler?.stop(104)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 476192, beta: s.p + 476352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.t + 619120 &* s.n, savedMean: s.f + 109856, savedInvStd: s.f + 110016,
+                activation: .identity, output: s.tensor(65), savedMean: s.f + 109856, savedInvStd: s.f + 110016,
                 runningMean: s.p + 476512, runningVar: s.p + 476672, pool: pool)
             s.profiler?.stop(105)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 476192, beta: s.p + 476352, runningMean: s.p + 476512, runningVar: s.p + 476672,
-                eps: 0.001, activation: .identity, output: s.t + 619120 &* s.n, scratch: s.f + 109856, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(65), scratch: s.f + 109856, pool: pool)
             s.profiler?.stop(106)
         }
     }
@@ -1531,25 +1525,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.t + 619120 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 476832,
-            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.t + 599952 &* s.n,
-            pool: pool)
+        Kernels.pointwiseConv(input: s.tensor(65), pixels: 9 &* s.n, inChannels: 160, weights: s.p + 476832, bias: s.f,
+            outChannels: 320, activation: .identity, residual: nil, output: s.tensor(66), pool: pool)
         s.profiler?.stop(107)
         // features.8 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 320]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
+            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 9 &* s.n, channels: 320,
                 gamma: s.p + 528032, beta: s.p + 528352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.t + 612336 &* s.n, savedMean: s.f + 110176, savedInvStd: s.f + 110496,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 110176, savedInvStd: s.f + 110496,
                 runningMean: s.p + 528672, runningVar: s.p + 528992, pool: pool)
             s.profiler?.stop(108)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 320]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
-            TrainingSupport.batchNormForwardEval(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
+            TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9 &* s.n, channels: 320,
                 gamma: s.p + 528032, beta: s.p + 528352, runningMean: s.p + 528672, runningVar: s.p + 528992,
-                eps: 0.001, activation: .relu6, output: s.t + 612336 &* s.n, scratch: s.f + 110176, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 110176, pool: pool)
             s.profiler?.stop(109)
         }
     }
@@ -1558,27 +1551,27 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 3, 3, 320] -> [n, 320]
         s.profiler?.start()
-        Kernels.globalAveragePool(input: s.t + 612336 &* s.n, batch: s.n, pixels: 9, channels: 320,
-            output: s.t + 604272 &* s.n, pool: pool)
+        Kernels.globalAveragePool(input: s.tensor(67), batch: s.n, pixels: 9, channels: 320, output: s.tensor(68),
+            pool: pool)
         s.profiler?.stop(110)
         // dropout p=0.1 (when options.dropout) on [n, 320]
         s.profiler?.start()
-        TrainingKernels.dropoutForward(input: s.t + 604272 &* s.n, output: s.t + 612336 &* s.n, count: 320 &* s.n,
-            probability: s.options.dropout ? 0.1 : 0, mask: s.t + 604592 &* s.n, random: &random)
+        TrainingKernels.dropoutForward(input: s.tensor(68), output: s.tensor(70), count: 320 &* s.n,
+            probability: s.options.dropout ? 0.1 : 0, mask: s.tensor(69), random: &random)
         s.profiler?.stop(111)
         // classifier.1 linear, [n, 320] -> [n, 10]
         s.profiler?.start()
-        Kernels.linear(input: s.t + 612336 &* s.n, batch: s.n, inFeatures: 320, weights: s.p + 529312,
-            bias: s.p + 532512, outFeatures: 10, output: s.t + 426192 &* s.n, pool: pool)
+        Kernels.linear(input: s.tensor(70), batch: s.n, inFeatures: 320, weights: s.p + 529312, bias: s.p + 532512,
+            outFeatures: 10, output: s.tensor(71), pool: pool)
         s.profiler?.stop(112)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
-        loss = try CrossEntropy.forwardBackward(logits: s.t + 426192 &* s.n, labels: s.labels, classes: 10,
-            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 426208 &* s.n)
+        loss = try CrossEntropy.forwardBackward(logits: s.tensor(71), labels: s.labels, classes: 10,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(72))
         s.profiler?.stop(113)
         // hand the logits to the caller
         s.profiler?.start()
-        s.logits.update(from: s.t + 426192 &* s.n, count: 10 &* s.n)
+        s.logits.update(from: s.tensor(71), count: 10 &* s.n)
         s.profiler?.stop(114)
     }
 
@@ -1586,19 +1579,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         s.profiler?.start()
-        TrainingKernels.linearBackward(gradOutput: s.t + 426208 &* s.n, input: s.t + 612336 &* s.n,
-            weights: s.p + 529312, batch: s.n, inFeatures: 320, outFeatures: 10, gradInput: s.t + 604272 &* s.n,
-            gradWeights: s.g + 529312, gradBias: s.g + 532512, pool: pool)
+        TrainingKernels.linearBackward(gradOutput: s.tensor(72), input: s.tensor(70), weights: s.p + 529312,
+            batch: s.n, inFeatures: 320, outFeatures: 10, gradInput: s.tensor(73), gradWeights: s.g + 529312,
+            gradBias: s.g + 532512, pool: pool)
         s.profiler?.stop(115)
         // dropout backward
         s.profiler?.start()
-        TrainingKernels.dropoutBackward(gradOutput: s.t + 604272 &* s.n, mask: s.t + 604592 &* s.n, count: 320 &* s.n,
-            gradInput: s.t + 620560 &* s.n)
+        TrainingKernels.dropoutBackward(gradOutput: s.tensor(73), mask: s.tensor(69), count: 320 &* s.n,
+            gradInput: s.tensor(74))
         s.profiler?.stop(116)
         // avgpool backward: spread each channel's gradient over the 9 pixels
         s.profiler?.start()
-        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 620560 &* s.n, batch: s.n, pixels: 9,
-            channels: 320, gradInput: s.t + 612336 &* s.n, pool: pool)
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(74), batch: s.n, pixels: 9, channels: 320,
+            gradInput: s.tensor(75), pool: pool)
         s.profiler?.stop(117)
     }
 
@@ -1606,16 +1599,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 612336 &* s.n, input: s.t + 599952 &* s.n,
-            pixels: 9 &* s.n, channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 110176,
-            savedInvStd: s.f + 110496, activation: .relu6, gradInput: s.t + 612336 &* s.n, gradGamma: s.g + 528032,
-            gradBeta: s.g + 528352, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(75), input: s.tensor(66), pixels: 9 &* s.n,
+            channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 110176, savedInvStd: s.f + 110496,
+            activation: .relu6, gradInput: s.tensor(75), gradGamma: s.g + 528032, gradBeta: s.g + 528352, pool: pool)
         s.profiler?.stop(118)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 612336 &* s.n, input: s.t + 619120 &* s.n,
-            weights: s.p + 476832, pixels: 9 &* s.n, inChannels: 160, outChannels: 320, gradInput: s.t + 620560 &* s.n,
-            gradWeights: s.g + 476832, pool: pool)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(75), input: s.tensor(65), weights: s.p + 476832,
+            pixels: 9 &* s.n, inChannels: 160, outChannels: 320, gradInput: s.tensor(76), gradWeights: s.g + 476832,
+            pool: pool)
         s.profiler?.stop(119)
     }
 
@@ -1623,544 +1615,979 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 620560 &* s.n, input: s.t + 602832 &* s.n,
-            pixels: 9 &* s.n, channels: 160, gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 109856,
-            savedInvStd: s.f + 110016, activation: .identity, gradInput: s.t + 620560 &* s.n, gradGamma: s.g + 476192,
-            gradBeta: s.g + 476352, pool: pool)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(76), input: s.tensor(64), pixels: 9 &* s.n,
+            channels: 160, gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 109856, savedInvStd: s.f + 110016,
+            activation: .identity, gradInput: s.tensor(76), gradGamma: s.g + 476192, gradBeta: s.g + 476352,
+            pool: pool)
         s.profiler?.stop(120)
+        // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728,
+                beta: s.p + 382304, savedMean: s.f + 98336, savedInvStd: s.f + 98912, activation: .relu6,
+                output: s.tensor(78), pool: pool)
+            s.profiler?.stop(121)
+        }
+        // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
+                eps: 0.001, activation: .relu6, output: s.tensor(78), scratch: s.f + 98336, pool: pool)
+            s.profiler?.stop(122)
+        }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 620560 &* s.n, input: s.t + 594768 &* s.n,
-            weights: s.p + 384032, pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.t + 599952 &* s.n,
-            gradWeights: s.g + 384032, pool: pool)
-        s.profiler?.stop(121)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(76), input: s.tensor(78), weights: s.p + 384032,
+            pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(77), gradWeights: s.g + 384032,
+            pool: pool)
+        s.profiler?.stop(123)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 599952 &* s.n, input: s.t + 589584 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 98336,
-            savedInvStd: s.f + 98912, activation: .relu6, gradInput: s.t + 599952 &* s.n, gradGamma: s.g + 381728,
-            gradBeta: s.g + 382304, pool: pool)
-        s.profiler?.stop(122)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(77), input: s.tensor(62), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 98336, savedInvStd: s.f + 98912,
+            activation: .relu6, gradInput: s.tensor(77), gradGamma: s.g + 381728, gradBeta: s.g + 382304, pool: pool)
+        s.profiler?.stop(124)
+        // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240,
+                beta: s.p + 374816, savedMean: s.f + 97184, savedInvStd: s.f + 97760, activation: .relu6,
+                output: s.tensor(80), pool: pool)
+            s.profiler?.stop(125)
+        }
+        // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
+                eps: 0.001, activation: .relu6, output: s.tensor(80), scratch: s.f + 97184, pool: pool)
+            s.profiler?.stop(126)
+        }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 104672, count: 5184)
-        s.profiler?.stop(123)
+        s.profiler?.stop(127)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 599952 &* s.n, input: s.t + 584400 &* s.n, batch: s.n,
-            height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 99488, gradInput: s.t + 589584 &* s.n, gradWeights: s.f + 104672, pool: pool)
-        s.profiler?.stop(124)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(77), input: s.tensor(80), batch: s.n, height: 3,
+            width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
+            weights: s.f + 99488, gradInput: s.tensor(79), gradWeights: s.f + 104672, pool: pool)
+        s.profiler?.stop(128)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 104672, channels: 576, kernel: 3, into: s.g + 376544)
-        s.profiler?.stop(125)
+        s.profiler?.stop(129)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 589584 &* s.n, input: s.t + 579216 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 97184,
-            savedInvStd: s.f + 97760, activation: .relu6, gradInput: s.t + 589584 &* s.n, gradGamma: s.g + 374240,
-            gradBeta: s.g + 374816, pool: pool)
-        s.profiler?.stop(126)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(79), input: s.tensor(60), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 97184, savedInvStd: s.f + 97760,
+            activation: .relu6, gradInput: s.tensor(79), gradGamma: s.g + 374240, gradBeta: s.g + 374816, pool: pool)
+        s.profiler?.stop(130)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 589584 &* s.n, input: s.t + 634256 &* s.n,
-            weights: s.p + 318944, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 584400 &* s.n,
-            gradWeights: s.g + 318944, pool: pool)
-        s.profiler?.stop(127)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(79), input: s.tensor(58), weights: s.p + 318944,
+            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(81), gradWeights: s.g + 318944,
+            pool: pool)
+        s.profiler?.stop(131)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 584400 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 426176 &* s.n : nil, batch: s.n,
-            perImage: 864, gradBranch: s.t + 585264 &* s.n, pool: pool)
-        s.profiler?.stop(128)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(81),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(59) : nil, batch: s.n,
+            perImage: 864, gradBranch: s.tensor(82), pool: pool)
+        s.profiler?.stop(132)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 585264 &* s.n, input: s.t + 633392 &* s.n,
-            pixels: 9 &* s.n, channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 96992,
-            savedInvStd: s.f + 97088, activation: .identity, gradInput: s.t + 585264 &* s.n, gradGamma: s.g + 318560,
-            gradBeta: s.g + 318656, pool: pool)
-        s.profiler?.stop(129)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(82), input: s.tensor(56), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 96992, savedInvStd: s.f + 97088,
+            activation: .identity, gradInput: s.tensor(82), gradGamma: s.g + 318560, gradBeta: s.g + 318656,
+            pool: pool)
+        s.profiler?.stop(133)
+        // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960,
+                beta: s.p + 261536, savedMean: s.f + 67040, savedInvStd: s.f + 67616, activation: .relu6,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(134)
+        }
+        // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
+                eps: 0.001, activation: .relu6, output: s.tensor(84), scratch: s.f + 67040, pool: pool)
+            s.profiler?.stop(135)
+        }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 585264 &* s.n, input: s.t + 574032 &* s.n,
-            weights: s.p + 263264, pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.t + 579216 &* s.n,
-            gradWeights: s.g + 263264, pool: pool)
-        s.profiler?.stop(130)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(82), input: s.tensor(84), weights: s.p + 263264,
+            pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(83), gradWeights: s.g + 263264,
+            pool: pool)
+        s.profiler?.stop(136)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 579216 &* s.n, input: s.t + 568848 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 67040,
-            savedInvStd: s.f + 67616, activation: .relu6, gradInput: s.t + 579216 &* s.n, gradGamma: s.g + 260960,
-            gradBeta: s.g + 261536, pool: pool)
-        s.profiler?.stop(131)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(83), input: s.tensor(54), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 67040, savedInvStd: s.f + 67616,
+            activation: .relu6, gradInput: s.tensor(83), gradGamma: s.g + 260960, gradBeta: s.g + 261536, pool: pool)
+        s.profiler?.stop(137)
+        // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256,
+                beta: s.p + 244832, savedMean: s.f + 65888, savedInvStd: s.f + 66464, activation: .relu6,
+                output: s.tensor(86), pool: pool)
+            s.profiler?.stop(138)
+        }
+        // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
+                eps: 0.001, activation: .relu6, output: s.tensor(86), scratch: s.f + 65888, pool: pool)
+            s.profiler?.stop(139)
+        }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 82592, count: 14400)
-        s.profiler?.stop(132)
+        s.profiler?.stop(140)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 579216 &* s.n, input: s.t + 563664 &* s.n, batch: s.n,
-            height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 68192, gradInput: s.t + 568848 &* s.n, gradWeights: s.f + 82592, pool: pool)
-        s.profiler?.stop(133)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(83), input: s.tensor(86), batch: s.n, height: 3,
+            width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 68192, gradInput: s.tensor(85), gradWeights: s.f + 82592, pool: pool)
+        s.profiler?.stop(141)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 82592, channels: 576, kernel: 5, into: s.g + 246560)
-        s.profiler?.stop(134)
+        s.profiler?.stop(142)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 568848 &* s.n, input: s.t + 489120 &* s.n,
-            pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 65888,
-            savedInvStd: s.f + 66464, activation: .relu6, gradInput: s.t + 568848 &* s.n, gradGamma: s.g + 244256,
-            gradBeta: s.g + 244832, pool: pool)
-        s.profiler?.stop(135)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(85), input: s.tensor(52), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 65888, savedInvStd: s.f + 66464,
+            activation: .relu6, gradInput: s.tensor(85), gradGamma: s.g + 244256, gradBeta: s.g + 244832, pool: pool)
+        s.profiler?.stop(143)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 568848 &* s.n, input: s.t + 632528 &* s.n,
-            weights: s.p + 188960, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 489120 &* s.n,
-            gradWeights: s.g + 188960, pool: pool)
-        s.profiler?.stop(136)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(85), input: s.tensor(51), weights: s.p + 188960,
+            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(87), gradWeights: s.g + 188960,
+            pool: pool)
+        s.profiler?.stop(144)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 489120 &* s.n, s.t + 584400 &* s.n, count: 864 &* s.n, pool: pool)
-        s.profiler?.stop(137)
+        TrainingKernels.accumulate(s.tensor(87), s.tensor(81), count: 864 &* s.n, pool: pool)
+        s.profiler?.stop(145)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 631664 &* s.n,
-            pixels: 9 &* s.n, channels: 96, gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 65696,
-            savedInvStd: s.f + 65792, activation: .identity, gradInput: s.t + 489120 &* s.n, gradGamma: s.g + 188576,
-            gradBeta: s.g + 188672, pool: pool)
-        s.profiler?.stop(138)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(87), input: s.tensor(50), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 65696, savedInvStd: s.f + 65792,
+            activation: .identity, gradInput: s.tensor(87), gradGamma: s.g + 188576, gradBeta: s.g + 188672,
+            pool: pool)
+        s.profiler?.stop(146)
+        // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976,
+                beta: s.p + 155312, savedMean: s.f + 48224, savedInvStd: s.f + 48560, activation: .relu6,
+                output: s.tensor(89), pool: pool)
+            s.profiler?.stop(147)
+        }
+        // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
+                gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 48224, pool: pool)
+            s.profiler?.stop(148)
+        }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 494304 &* s.n,
-            weights: s.p + 156320, pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.t + 563664 &* s.n,
-            gradWeights: s.g + 156320, pool: pool)
-        s.profiler?.stop(139)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(87), input: s.tensor(89), weights: s.p + 156320,
+            pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(88), gradWeights: s.g + 156320,
+            pool: pool)
+        s.profiler?.stop(149)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 563664 &* s.n, input: s.t + 423120 &* s.n,
-            pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 48224,
-            savedInvStd: s.f + 48560, activation: .relu6, gradInput: s.t + 563664 &* s.n, gradGamma: s.g + 154976,
-            gradBeta: s.g + 155312, pool: pool)
-        s.profiler?.stop(140)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(88), input: s.tensor(48), pixels: 9 &* s.n,
+            channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 48224, savedInvStd: s.f + 48560,
+            activation: .relu6, gradInput: s.tensor(88), gradGamma: s.g + 154976, gradBeta: s.g + 155312, pool: pool)
+        s.profiler?.stop(150)
+        // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232,
+                beta: s.p + 145568, savedMean: s.f + 47552, savedInvStd: s.f + 47888, activation: .relu6,
+                output: s.tensor(91), pool: pool)
+            s.profiler?.stop(151)
+        }
+        // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
+                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 47552, pool: pool)
+            s.profiler?.stop(152)
+        }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 57296, count: 8400)
-        s.profiler?.stop(141)
+        s.profiler?.stop(153)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 563664 &* s.n, input: s.t + 480720 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 48896, gradInput: s.t + 489120 &* s.n, gradWeights: s.f + 57296, pool: pool)
-        s.profiler?.stop(142)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(88), input: s.tensor(91), batch: s.n, height: 5,
+            width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 48896, gradInput: s.tensor(90), gradWeights: s.f + 57296, pool: pool)
+        s.profiler?.stop(154)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 57296, channels: 336, kernel: 5, into: s.g + 146576)
-        s.profiler?.stop(143)
+        s.profiler?.stop(155)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 472320 &* s.n,
-            pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 47552,
-            savedInvStd: s.f + 47888, activation: .relu6, gradInput: s.t + 489120 &* s.n, gradGamma: s.g + 145232,
-            gradBeta: s.g + 145568, pool: pool)
-        s.profiler?.stop(144)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(90), input: s.tensor(46), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 47552, savedInvStd: s.f + 47888,
+            activation: .relu6, gradInput: s.tensor(90), gradGamma: s.g + 145232, gradBeta: s.g + 145568, pool: pool)
+        s.profiler?.stop(156)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 626224 &* s.n,
-            weights: s.p + 126416, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 423120 &* s.n,
-            gradWeights: s.g + 126416, pool: pool)
-        s.profiler?.stop(145)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(90), input: s.tensor(44), weights: s.p + 126416,
+            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(92), gradWeights: s.g + 126416,
+            pool: pool)
+        s.profiler?.stop(157)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 423120 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 426160 &* s.n : nil, batch: s.n,
-            perImage: 1400, gradBranch: s.t + 424528 &* s.n, pool: pool)
-        s.profiler?.stop(146)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(92),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(45) : nil, batch: s.n,
+            perImage: 1400, gradBranch: s.tensor(93), pool: pool)
+        s.profiler?.stop(158)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 424528 &* s.n, input: s.t + 624816 &* s.n,
-            pixels: 25 &* s.n, channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 47440,
-            savedInvStd: s.f + 47496, activation: .identity, gradInput: s.t + 424528 &* s.n, gradGamma: s.g + 126160,
-            gradBeta: s.g + 126224, pool: pool)
-        s.profiler?.stop(147)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(93), input: s.tensor(42), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 47440, savedInvStd: s.f + 47496,
+            activation: .identity, gradInput: s.tensor(93), gradGamma: s.g + 126160, gradBeta: s.g + 126224,
+            pool: pool)
+        s.profiler?.stop(159)
+        // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000,
+                beta: s.p + 106336, savedMean: s.f + 29968, savedInvStd: s.f + 30304, activation: .relu6,
+                output: s.tensor(95), pool: pool)
+            s.profiler?.stop(160)
+        }
+        // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 29968, pool: pool)
+            s.profiler?.stop(161)
+        }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 424528 &* s.n, input: s.t + 463920 &* s.n,
-            weights: s.p + 107344, pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.t + 472320 &* s.n,
-            gradWeights: s.g + 107344, pool: pool)
-        s.profiler?.stop(148)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(93), input: s.tensor(95), weights: s.p + 107344,
+            pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(94), gradWeights: s.g + 107344,
+            pool: pool)
+        s.profiler?.stop(162)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 472320 &* s.n, input: s.t + 455520 &* s.n,
-            pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 29968,
-            savedInvStd: s.f + 30304, activation: .relu6, gradInput: s.t + 472320 &* s.n, gradGamma: s.g + 106000,
-            gradBeta: s.g + 106336, pool: pool)
-        s.profiler?.stop(149)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(94), input: s.tensor(40), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 29968, savedInvStd: s.f + 30304,
+            activation: .relu6, gradInput: s.tensor(94), gradGamma: s.g + 106000, gradBeta: s.g + 106336, pool: pool)
+        s.profiler?.stop(163)
+        // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256,
+                beta: s.p + 96592, savedMean: s.f + 29296, savedInvStd: s.f + 29632, activation: .relu6,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(164)
+        }
+        // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
+                activation: .relu6, output: s.tensor(97), scratch: s.f + 29296, pool: pool)
+            s.profiler?.stop(165)
+        }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 39040, count: 8400)
-        s.profiler?.stop(150)
+        s.profiler?.stop(166)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 472320 &* s.n, input: s.t + 447120 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 30640, gradInput: s.t + 455520 &* s.n, gradWeights: s.f + 39040, pool: pool)
-        s.profiler?.stop(151)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(94), input: s.tensor(97), batch: s.n, height: 5,
+            width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 30640, gradInput: s.tensor(96), gradWeights: s.f + 39040, pool: pool)
+        s.profiler?.stop(167)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 39040, channels: 336, kernel: 5, into: s.g + 97600)
-        s.profiler?.stop(152)
+        s.profiler?.stop(168)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 455520 &* s.n, input: s.t + 414720 &* s.n,
-            pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 29296,
-            savedInvStd: s.f + 29632, activation: .relu6, gradInput: s.t + 455520 &* s.n, gradGamma: s.g + 96256,
-            gradBeta: s.g + 96592, pool: pool)
-        s.profiler?.stop(153)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(96), input: s.tensor(38), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 29296, savedInvStd: s.f + 29632,
+            activation: .relu6, gradInput: s.tensor(96), gradGamma: s.g + 96256, gradBeta: s.g + 96592, pool: pool)
+        s.profiler?.stop(169)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 455520 &* s.n, input: s.t + 623408 &* s.n,
-            weights: s.p + 77440, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 420720 &* s.n,
-            gradWeights: s.g + 77440, pool: pool)
-        s.profiler?.stop(154)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(96), input: s.tensor(37), weights: s.p + 77440,
+            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(98), gradWeights: s.g + 77440,
+            pool: pool)
+        s.profiler?.stop(170)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 420720 &* s.n, s.t + 423120 &* s.n, count: 1400 &* s.n, pool: pool)
-        s.profiler?.stop(155)
+        TrainingKernels.accumulate(s.tensor(98), s.tensor(92), count: 1400 &* s.n, pool: pool)
+        s.profiler?.stop(171)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420720 &* s.n, input: s.t + 622000 &* s.n,
-            pixels: 25 &* s.n, channels: 56, gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 29184,
-            savedInvStd: s.f + 29240, activation: .identity, gradInput: s.t + 420720 &* s.n, gradGamma: s.g + 77184,
-            gradBeta: s.g + 77248, pool: pool)
-        s.profiler?.stop(156)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(98), input: s.tensor(36), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 29184, savedInvStd: s.f + 29240,
+            activation: .identity, gradInput: s.tensor(98), gradGamma: s.g + 77184, gradBeta: s.g + 77248, pool: pool)
+        s.profiler?.stop(172)
+        // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784,
+                beta: s.p + 63024, savedMean: s.f + 16704, savedInvStd: s.f + 16944, activation: .relu6,
+                output: s.tensor(100), pool: pool)
+            s.profiler?.stop(173)
+        }
+        // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
+                activation: .relu6, output: s.tensor(100), scratch: s.f + 16704, pool: pool)
+            s.profiler?.stop(174)
+        }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420720 &* s.n, input: s.t + 547296 &* s.n,
-            weights: s.p + 63744, pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.t + 414720 &* s.n,
-            gradWeights: s.g + 63744, pool: pool)
-        s.profiler?.stop(157)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(98), input: s.tensor(100), weights: s.p + 63744,
+            pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(99), gradWeights: s.g + 63744,
+            pool: pool)
+        s.profiler?.stop(175)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 541296 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 16704,
-            savedInvStd: s.f + 16944, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 62784,
-            gradBeta: s.g + 63024, pool: pool)
-        s.profiler?.stop(158)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(99), input: s.tensor(34), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 16704, savedInvStd: s.f + 16944,
+            activation: .relu6, gradInput: s.tensor(99), gradGamma: s.g + 62784, gradBeta: s.g + 63024, pool: pool)
+        s.profiler?.stop(176)
+        // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824,
+                beta: s.p + 56064, savedMean: s.f + 16224, savedInvStd: s.f + 16464, activation: .relu6,
+                output: s.tensor(102), pool: pool)
+            s.profiler?.stop(177)
+        }
+        // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
+                activation: .relu6, output: s.tensor(102), scratch: s.f + 16224, pool: pool)
+            s.profiler?.stop(178)
+        }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 23184, count: 6000)
-        s.profiler?.stop(159)
+        s.profiler?.stop(179)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 535296 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 17184, gradInput: s.t + 447120 &* s.n, gradWeights: s.f + 23184, pool: pool)
-        s.profiler?.stop(160)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(99), input: s.tensor(102), batch: s.n, height: 5,
+            width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 17184, gradInput: s.tensor(101), gradWeights: s.f + 23184, pool: pool)
+        s.profiler?.stop(180)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 23184, channels: 240, kernel: 5, into: s.g + 56784)
-        s.profiler?.stop(161)
+        s.profiler?.stop(181)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 529296 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 16224,
-            savedInvStd: s.f + 16464, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 55824,
-            gradBeta: s.g + 56064, pool: pool)
-        s.profiler?.stop(162)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(101), input: s.tensor(32), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 16224, savedInvStd: s.f + 16464,
+            activation: .relu6, gradInput: s.tensor(101), gradGamma: s.g + 55824, gradBeta: s.g + 56064, pool: pool)
+        s.profiler?.stop(182)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 630656 &* s.n,
-            weights: s.p + 46224, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 420720 &* s.n,
-            gradWeights: s.g + 46224, pool: pool)
-        s.profiler?.stop(163)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(101), input: s.tensor(30), weights: s.p + 46224,
+            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(103), gradWeights: s.g + 46224,
+            pool: pool)
+        s.profiler?.stop(183)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.t + 420720 &* s.n,
-            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 426144 &* s.n : nil, batch: s.n,
-            perImage: 1000, gradBranch: s.t + 421728 &* s.n, pool: pool)
-        s.profiler?.stop(164)
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(103),
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(31) : nil, batch: s.n,
+            perImage: 1000, gradBranch: s.tensor(104), pool: pool)
+        s.profiler?.stop(184)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421728 &* s.n, input: s.t + 629648 &* s.n,
-            pixels: 25 &* s.n, channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 16144,
-            savedInvStd: s.f + 16184, activation: .identity, gradInput: s.t + 421728 &* s.n, gradGamma: s.g + 46032,
-            gradBeta: s.g + 46080, pool: pool)
-        s.profiler?.stop(165)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(104), input: s.tensor(28), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 16144, savedInvStd: s.f + 16184,
+            activation: .identity, gradInput: s.tensor(104), gradGamma: s.g + 46032, gradBeta: s.g + 46080,
+            pool: pool)
+        s.profiler?.stop(185)
+        // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472,
+                beta: s.p + 35712, savedMean: s.f + 11344, savedInvStd: s.f + 11584, activation: .relu6,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(186)
+        }
+        // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
+                activation: .relu6, output: s.tensor(106), scratch: s.f + 11344, pool: pool)
+            s.profiler?.stop(187)
+        }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 421728 &* s.n, input: s.t + 523296 &* s.n,
-            weights: s.p + 36432, pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.t + 414720 &* s.n,
-            gradWeights: s.g + 36432, pool: pool)
-        s.profiler?.stop(166)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(104), input: s.tensor(106), weights: s.p + 36432,
+            pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(105), gradWeights: s.g + 36432,
+            pool: pool)
+        s.profiler?.stop(188)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 517296 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 11344,
-            savedInvStd: s.f + 11584, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 35472,
-            gradBeta: s.g + 35712, pool: pool)
-        s.profiler?.stop(167)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(105), input: s.tensor(26), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 11344, savedInvStd: s.f + 11584,
+            activation: .relu6, gradInput: s.tensor(105), gradGamma: s.g + 35472, gradBeta: s.g + 35712, pool: pool)
+        s.profiler?.stop(189)
+        // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352,
+                beta: s.p + 32592, savedMean: s.f + 10864, savedInvStd: s.f + 11104, activation: .relu6,
+                output: s.tensor(108), pool: pool)
+            s.profiler?.stop(190)
+        }
+        // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
+                activation: .relu6, output: s.tensor(108), scratch: s.f + 10864, pool: pool)
+            s.profiler?.stop(191)
+        }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13984, count: 2160)
-        s.profiler?.stop(168)
+        s.profiler?.stop(192)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 511296 &* s.n, batch: s.n,
-            height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 11824, gradInput: s.t + 447120 &* s.n, gradWeights: s.f + 13984, pool: pool)
-        s.profiler?.stop(169)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(105), input: s.tensor(108), batch: s.n, height: 5,
+            width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 11824, gradInput: s.tensor(107), gradWeights: s.f + 13984, pool: pool)
+        s.profiler?.stop(193)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 13984, channels: 240, kernel: 3, into: s.g + 33312)
-        s.profiler?.stop(170)
+        s.profiler?.stop(194)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 505296 &* s.n,
-            pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 10864,
-            savedInvStd: s.f + 11104, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 32352,
-            gradBeta: s.g + 32592, pool: pool)
-        s.profiler?.stop(171)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(107), input: s.tensor(24), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 10864, savedInvStd: s.f + 11104,
+            activation: .relu6, gradInput: s.tensor(107), gradGamma: s.g + 32352, gradBeta: s.g + 32592, pool: pool)
+        s.profiler?.stop(195)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 628640 &* s.n,
-            weights: s.p + 22752, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 414720 &* s.n,
-            gradWeights: s.g + 22752, pool: pool)
-        s.profiler?.stop(172)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(107), input: s.tensor(23), weights: s.p + 22752,
+            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(109), gradWeights: s.g + 22752,
+            pool: pool)
+        s.profiler?.stop(196)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.t + 414720 &* s.n, s.t + 420720 &* s.n, count: 1000 &* s.n, pool: pool)
-        s.profiler?.stop(173)
+        TrainingKernels.accumulate(s.tensor(109), s.tensor(103), count: 1000 &* s.n, pool: pool)
+        s.profiler?.stop(197)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 627632 &* s.n,
-            pixels: 25 &* s.n, channels: 40, gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 10784,
-            savedInvStd: s.f + 10824, activation: .identity, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 22560,
-            gradBeta: s.g + 22608, pool: pool)
-        s.profiler?.stop(174)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(109), input: s.tensor(22), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 10784, savedInvStd: s.f + 10824,
+            activation: .identity, gradInput: s.tensor(109), gradGamma: s.g + 22560, gradBeta: s.g + 22608,
+            pool: pool)
+        s.profiler?.stop(198)
+        // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224,
+                beta: s.p + 16368, savedMean: s.f + 7904, savedInvStd: s.f + 8048, activation: .relu6,
+                output: s.tensor(111), pool: pool)
+            s.profiler?.stop(199)
+        }
+        // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
+                gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
+                activation: .relu6, output: s.tensor(111), scratch: s.f + 7904, pool: pool)
+            s.profiler?.stop(200)
+        }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 608736 &* s.n,
-            weights: s.p + 16800, pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.t + 447120 &* s.n,
-            gradWeights: s.g + 16800, pool: pool)
-        s.profiler?.stop(175)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(109), input: s.tensor(111), weights: s.p + 16800,
+            pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(110), gradWeights: s.g + 16800,
+            pool: pool)
+        s.profiler?.stop(201)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 605136 &* s.n,
-            pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 7904,
-            savedInvStd: s.f + 8048, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 16224,
-            gradBeta: s.g + 16368, pool: pool)
-        s.profiler?.stop(176)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(110), input: s.tensor(20), pixels: 25 &* s.n,
+            channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 7904, savedInvStd: s.f + 8048,
+            activation: .relu6, gradInput: s.tensor(110), gradGamma: s.g + 16224, gradBeta: s.g + 16368, pool: pool)
+        s.profiler?.stop(202)
+        // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352,
+                beta: s.p + 14496, savedMean: s.f + 7616, savedInvStd: s.f + 7760, activation: .relu6,
+                output: s.tensor(113), pool: pool)
+            s.profiler?.stop(203)
+        }
+        // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
+                gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
+                activation: .relu6, output: s.tensor(113), scratch: s.f + 7616, pool: pool)
+            s.profiler?.stop(204)
+        }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 9488, count: 1296)
-        s.profiler?.stop(177)
+        s.profiler?.stop(205)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 364176 &* s.n, batch: s.n,
-            height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 8192, gradInput: s.t + 414720 &* s.n, gradWeights: s.f + 9488, pool: pool)
-        s.profiler?.stop(178)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(110), input: s.tensor(113), batch: s.n, height: 9,
+            width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 8192, gradInput: s.tensor(112), gradWeights: s.f + 9488, pool: pool)
+        s.profiler?.stop(206)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 9488, channels: 144, kernel: 3, into: s.g + 14928)
-        s.profiler?.stop(179)
+        s.profiler?.stop(207)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 352512 &* s.n,
-            pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 7616,
-            savedInvStd: s.f + 7760, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 14352,
-            gradBeta: s.g + 14496, pool: pool)
-        s.profiler?.stop(180)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(112), input: s.tensor(18), pixels: 81 &* s.n,
+            channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+            activation: .relu6, gradInput: s.tensor(112), gradGamma: s.g + 14352, gradBeta: s.g + 14496, pool: pool)
+        s.profiler?.stop(208)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 617168 &* s.n,
-            weights: s.p + 10896, pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t + 352512 &* s.n,
-            gradWeights: s.g + 10896, pool: pool)
-        s.profiler?.stop(181)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(112), input: s.tensor(17), weights: s.p + 10896,
+            pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(114), gradWeights: s.g + 10896,
+            pool: pool)
+        s.profiler?.stop(209)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 615216 &* s.n,
-            pixels: 81 &* s.n, channels: 24, gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 7568,
-            savedInvStd: s.f + 7592, activation: .identity, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 10768,
-            gradBeta: s.g + 10800, pool: pool)
-        s.profiler?.stop(182)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(114), input: s.tensor(16), pixels: 81 &* s.n,
+            channels: 24, gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 7568, savedInvStd: s.f + 7592,
+            activation: .identity, gradInput: s.tensor(114), gradGamma: s.g + 10768, gradBeta: s.g + 10800,
+            pool: pool)
+        s.profiler?.stop(210)
+        // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080,
+                beta: s.p + 8176, savedMean: s.f + 2576, savedInvStd: s.f + 2672, activation: .relu6,
+                output: s.tensor(116), pool: pool)
+            s.profiler?.stop(211)
+        }
+        // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
+                gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
+                activation: .relu6, output: s.tensor(116), scratch: s.f + 2576, pool: pool)
+            s.profiler?.stop(212)
+        }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 497520 &* s.n,
-            weights: s.p + 8464, pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 414720 &* s.n,
-            gradWeights: s.g + 8464, pool: pool)
-        s.profiler?.stop(183)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(114), input: s.tensor(116), weights: s.p + 8464,
+            pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(115), gradWeights: s.g + 8464,
+            pool: pool)
+        s.profiler?.stop(213)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 375840 &* s.n,
-            pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 2576,
-            savedInvStd: s.f + 2672, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 8080,
-            gradBeta: s.g + 8176, pool: pool)
-        s.profiler?.stop(184)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(115), input: s.tensor(14), pixels: 81 &* s.n,
+            channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 2576, savedInvStd: s.f + 2672,
+            activation: .relu6, gradInput: s.tensor(115), gradGamma: s.g + 8080, gradBeta: s.g + 8176, pool: pool)
+        s.profiler?.stop(214)
+        // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296,
+                beta: s.p + 5392, savedMean: s.f + 2384, savedInvStd: s.f + 2480, activation: .relu6,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(215)
+        }
+        // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
+                activation: .relu6, output: s.tensor(118), scratch: s.f + 2384, pool: pool)
+            s.profiler?.stop(216)
+        }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5168, count: 2400)
-        s.profiler?.stop(185)
+        s.profiler?.stop(217)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 155520 &* s.n, batch: s.n,
-            height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9,
-            outWidth: 9, weights: s.f + 2768, gradInput: s.t + 352512 &* s.n, gradWeights: s.f + 5168, pool: pool)
-        s.profiler?.stop(186)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(118), batch: s.n, height: 18,
+            width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 2768, gradInput: s.tensor(117), gradWeights: s.f + 5168, pool: pool)
+        s.profiler?.stop(218)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5168, channels: 96, kernel: 5, into: s.g + 5680)
-        s.profiler?.stop(187)
+        s.profiler?.stop(219)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 124416 &* s.n,
-            pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 2384,
-            savedInvStd: s.f + 2480, activation: .relu6, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 5296,
-            gradBeta: s.g + 5392, pool: pool)
-        s.profiler?.stop(188)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(117), input: s.tensor(12), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 2384, savedInvStd: s.f + 2480,
+            activation: .relu6, gradInput: s.tensor(117), gradGamma: s.g + 5296, gradBeta: s.g + 5392, pool: pool)
+        s.profiler?.stop(220)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 558480 &* s.n,
-            weights: s.p + 3760, pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 124416 &* s.n,
-            gradWeights: s.g + 3760, pool: pool)
-        s.profiler?.stop(189)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(117), input: s.tensor(11), weights: s.p + 3760,
+            pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(119), gradWeights: s.g + 3760,
+            pool: pool)
+        s.profiler?.stop(221)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 553296 &* s.n,
-            pixels: 324 &* s.n, channels: 16, gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 2352,
-            savedInvStd: s.f + 2368, activation: .identity, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 3696,
-            gradBeta: s.g + 3712, pool: pool)
-        s.profiler?.stop(190)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(119), input: s.tensor(10), pixels: 324 &* s.n,
+            channels: 16, gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 2352, savedInvStd: s.f + 2368,
+            activation: .identity, gradInput: s.tensor(119), gradGamma: s.g + 3696, gradBeta: s.g + 3712, pool: pool)
+        s.profiler?.stop(222)
+        // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736,
+                beta: s.p + 2784, savedMean: s.f + 1392, savedInvStd: s.f + 1440, activation: .relu6,
+                output: s.tensor(121), pool: pool)
+            s.profiler?.stop(223)
+        }
+        // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
+                gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
+                activation: .relu6, output: s.tensor(121), scratch: s.f + 1392, pool: pool)
+            s.profiler?.stop(224)
+        }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 399168 &* s.n,
-            weights: s.p + 2928, pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.t + 352512 &* s.n,
-            gradWeights: s.g + 2928, pool: pool)
-        s.profiler?.stop(191)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(119), input: s.tensor(121), weights: s.p + 2928,
+            pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(120), gradWeights: s.g + 2928,
+            pool: pool)
+        s.profiler?.stop(225)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 383616 &* s.n,
-            pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 1392,
-            savedInvStd: s.f + 1440, activation: .relu6, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 2736,
-            gradBeta: s.g + 2784, pool: pool)
-        s.profiler?.stop(192)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(8), pixels: 324 &* s.n,
+            channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 1392, savedInvStd: s.f + 1440,
+            activation: .relu6, gradInput: s.tensor(120), gradGamma: s.g + 2736, gradBeta: s.g + 2784, pool: pool)
+        s.profiler?.stop(226)
+        // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
+                beta: s.p + 2160, savedMean: s.f + 1296, savedInvStd: s.f + 1344, activation: .relu6,
+                output: s.tensor(123), pool: pool)
+            s.profiler?.stop(227)
+        }
+        // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 2112, beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001,
+                activation: .relu6, output: s.tensor(123), scratch: s.f + 1296, pool: pool)
+            s.profiler?.stop(228)
+        }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1920, count: 432)
-        s.profiler?.stop(193)
+        s.profiler?.stop(229)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 62208 &* s.n, batch: s.n,
-            height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18,
-            outWidth: 18, weights: s.f + 1488, gradInput: s.t + 124416 &* s.n, gradWeights: s.f + 1920, pool: pool)
-        s.profiler?.stop(194)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(123), batch: s.n, height: 36,
+            width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18,
+            weights: s.f + 1488, gradInput: s.tensor(122), gradWeights: s.f + 1920, pool: pool)
+        s.profiler?.stop(230)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1920, channels: 48, kernel: 3, into: s.g + 2304)
-        s.profiler?.stop(195)
+        s.profiler?.stop(231)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t, pixels: 1296 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(122), input: s.tensor(6), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 1296, savedInvStd: s.f + 1344,
-            activation: .relu6, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 2112, gradBeta: s.g + 2160,
-            pool: pool)
-        s.profiler?.stop(196)
+            activation: .relu6, gradInput: s.tensor(122), gradGamma: s.g + 2112, gradBeta: s.g + 2160, pool: pool)
+        s.profiler?.stop(232)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 436752 &* s.n,
-            weights: s.p + 1728, pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.t + 41472 &* s.n,
-            gradWeights: s.g + 1728, pool: pool)
-        s.profiler?.stop(197)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(122), input: s.tensor(5), weights: s.p + 1728,
+            pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(124), gradWeights: s.g + 1728,
+            pool: pool)
+        s.profiler?.stop(233)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 426384 &* s.n,
-            pixels: 1296 &* s.n, channels: 8, gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 1280,
-            savedInvStd: s.f + 1288, activation: .identity, gradInput: s.t + 41472 &* s.n, gradGamma: s.g + 1664,
-            gradBeta: s.g + 1680, pool: pool)
-        s.profiler?.stop(198)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(4), pixels: 1296 &* s.n,
+            channels: 8, gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 1280, savedInvStd: s.f + 1288,
+            activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 1664, gradBeta: s.g + 1680, pool: pool)
+        s.profiler?.stop(234)
+        // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 640, savedInvStd: s.f + 672, activation: .relu6,
+                output: s.tensor(126), pool: pool)
+            s.profiler?.stop(235)
+        }
+        // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.tensor(126), scratch: s.f + 640, pool: pool)
+            s.profiler?.stop(236)
+        }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 311040 &* s.n,
-            weights: s.p + 1408, pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.t,
-            gradWeights: s.g + 1408, pool: pool)
-        s.profiler?.stop(199)
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 1408,
+            pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.tensor(125), gradWeights: s.g + 1408,
+            pool: pool)
+        s.profiler?.stop(237)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 269568 &* s.n, pixels: 1296 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(125), input: s.tensor(2), pixels: 1296 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 640, savedInvStd: s.f + 672,
-            activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(200)
+            activation: .relu6, gradInput: s.tensor(125), gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+        s.profiler?.stop(238)
+        // features.0 recompute BatchNorm + relu6 from the saved conv output
+        if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32, gamma: s.p + 864,
+                beta: s.p + 896, savedMean: s.f + 576, savedInvStd: s.f + 608, activation: .relu6,
+                output: s.tensor(128), pool: pool)
+            s.profiler?.stop(239)
+        }
+        // features.0 frozen: recompute eval-mode BatchNorm + relu6
+        if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
+            s.profiler?.start()
+            TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.tensor(128), scratch: s.f + 576, pool: pool)
+            s.profiler?.stop(240)
+        }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 992, count: 288)
-        s.profiler?.stop(201)
+        s.profiler?.stop(241)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 228096 &* s.n, batch: s.n, height: 36,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(125), input: s.tensor(128), batch: s.n, height: 36,
             width: 36, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: s.f + 704, gradInput: s.t + 41472 &* s.n, gradWeights: s.f + 992, pool: pool)
-        s.profiler?.stop(202)
+            weights: s.f + 704, gradInput: s.tensor(127), gradWeights: s.f + 992, pool: pool)
+        s.profiler?.stop(242)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 992, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(203)
+        s.profiler?.stop(243)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 186624 &* s.n,
-            pixels: 1296 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 576,
-            savedInvStd: s.f + 608, activation: .relu6, gradInput: s.t + 41472 &* s.n, gradGamma: s.g + 864,
-            gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(204)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(127), input: s.tensor(0), pixels: 1296 &* s.n,
+            channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 576, savedInvStd: s.f + 608,
+            activation: .relu6, gradInput: s.tensor(127), gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
+        s.profiler?.stop(244)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 41472 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(127), input: s.x, batch: s.n, inChannels: 3,
             height: 72, width: 72, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 36, outWidth: 36,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(245)
     }
+
+    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
+    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations
+    /// get short-lived buffers of their own and the forward ones die early).
+    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [
+        (186624, 186624),  // 0: features.0 conv output, 41,472 floats per image
+        (228096, 0),  // 1: features.0 output, 41,472 floats per image
+        (269568, 228096),  // 2: features.1.0.block.0 conv output, 41,472 floats per image
+        (311040, 0),  // 3: features.1.0.block.0 output, 41,472 floats per image
+        (426384, 285120),  // 4: features.1.0.block.1 conv output, 10,368 floats per image
+        (436752, 295488),  // 5: features.1.0.block.1 output, 10,368 floats per image
+        (0, 0),  // 6: features.2.0.block.0 conv output, 62,208 floats per image
+        (62208, 62208),  // 7: features.2.0.block.0 output, 62,208 floats per image
+        (383616, 155520),  // 8: features.2.0.block.1 conv output, 15,552 floats per image
+        (399168, 62208),  // 9: features.2.0.block.1 output, 15,552 floats per image
+        (553296, 305856),  // 10: features.2.0.block.2 conv output, 5,184 floats per image
+        (558480, 311040),  // 11: features.2.0.block.2 output, 5,184 floats per image
+        (124416, 62208),  // 12: features.3.0.block.0 conv output, 31,104 floats per image
+        (155520, 93312),  // 13: features.3.0.block.0 output, 31,104 floats per image
+        (375840, 146976),  // 14: features.3.0.block.1 conv output, 7,776 floats per image
+        (497520, 93312),  // 15: features.3.0.block.1 output, 7,776 floats per image
+        (615216, 335376),  // 16: features.3.0.block.2 conv output, 1,944 floats per image
+        (617168, 337328),  // 17: features.3.0.block.2 output, 1,944 floats per image
+        (352512, 93312),  // 18: features.4.0.block.0 conv output, 11,664 floats per image
+        (364176, 104976),  // 19: features.4.0.block.0 output, 11,664 floats per image
+        (605136, 331776),  // 20: features.4.0.block.1 conv output, 3,600 floats per image
+        (608736, 104976),  // 21: features.4.0.block.1 output, 3,600 floats per image
+        (627632, 344912),  // 22: features.4.0.block.2 conv output, 1,000 floats per image
+        (628640, 345920),  // 23: features.4.0.block.2 output, 1,000 floats per image
+        (505296, 171072),  // 24: features.4.1.block.0 conv output, 6,000 floats per image
+        (511296, 104976),  // 25: features.4.1.block.0 output, 6,000 floats per image
+        (517296, 177072),  // 26: features.4.1.block.1 conv output, 6,000 floats per image
+        (523296, 104976),  // 27: features.4.1.block.1 output, 6,000 floats per image
+        (629648, 346928),  // 28: features.4.1.block.2 conv output, 1,000 floats per image
+        (414720, 104976),  // 29: features.4.1.block.2 output, 1,000 floats per image
+        (630656, 347936),  // 30: features.4.1 output, 1,000 floats per image
+        (426144, 155392),  // 31: features.4.1 drop-path keep, 1 floats per image
+        (529296, 269568),  // 32: features.5.0.block.0 conv output, 6,000 floats per image
+        (535296, 104976),  // 33: features.5.0.block.0 output, 6,000 floats per image
+        (541296, 275568),  // 34: features.5.0.block.1 conv output, 6,000 floats per image
+        (547296, 104976),  // 35: features.5.0.block.1 output, 6,000 floats per image
+        (622000, 339280),  // 36: features.5.0.block.2 conv output, 1,400 floats per image
+        (623408, 340688),  // 37: features.5.0.block.2 output, 1,400 floats per image
+        (414720, 104976),  // 38: features.5.1.block.0 conv output, 8,400 floats per image
+        (447120, 113376),  // 39: features.5.1.block.0 output, 8,400 floats per image
+        (455520, 121776),  // 40: features.5.1.block.1 conv output, 8,400 floats per image
+        (463920, 113376),  // 41: features.5.1.block.1 output, 8,400 floats per image
+        (624816, 342096),  // 42: features.5.1.block.2 conv output, 1,400 floats per image
+        (423120, 113376),  // 43: features.5.1.block.2 output, 1,400 floats per image
+        (626224, 343504),  // 44: features.5.1 output, 1,400 floats per image
+        (426160, 155408),  // 45: features.5.1 drop-path keep, 1 floats per image
+        (472320, 113376),  // 46: features.6.0.block.0 conv output, 8,400 floats per image
+        (480720, 130176),  // 47: features.6.0.block.0 output, 8,400 floats per image
+        (423120, 183072),  // 48: features.6.0.block.1 conv output, 3,024 floats per image
+        (494304, 130176),  // 49: features.6.0.block.1 output, 3,024 floats per image
+        (631664, 145728),  // 50: features.6.0.block.2 conv output, 864 floats per image
+        (632528, 348944),  // 51: features.6.0.block.2 output, 864 floats per image
+        (489120, 130176),  // 52: features.6.1.block.0 conv output, 5,184 floats per image
+        (563664, 135360),  // 53: features.6.1.block.0 output, 5,184 floats per image
+        (568848, 140544),  // 54: features.6.1.block.1 conv output, 5,184 floats per image
+        (574032, 135360),  // 55: features.6.1.block.1 output, 5,184 floats per image
+        (633392, 349808),  // 56: features.6.1.block.2 conv output, 864 floats per image
+        (579216, 135360),  // 57: features.6.1.block.2 output, 864 floats per image
+        (634256, 350672),  // 58: features.6.1 output, 864 floats per image
+        (426176, 146912),  // 59: features.6.1 drop-path keep, 1 floats per image
+        (579216, 135360),  // 60: features.7.0.block.0 conv output, 5,184 floats per image
+        (584400, 316224),  // 61: features.7.0.block.0 output, 5,184 floats per image
+        (589584, 321408),  // 62: features.7.0.block.1 conv output, 5,184 floats per image
+        (594768, 316224),  // 63: features.7.0.block.1 output, 5,184 floats per image
+        (602832, 326592),  // 64: features.7.0.block.2 conv output, 1,440 floats per image
+        (619120, 319104),  // 65: features.7.0.block.2 output, 1,440 floats per image
+        (599952, 281568),  // 66: features.8 conv output, 2,880 floats per image
+        (612336, 316224),  // 67: features.8 output, 2,880 floats per image
+        (604272, 146592),  // 68: avgpool output, 320 floats per image
+        (604592, 154752),  // 69: dropout mask, 320 floats per image
+        (612336, 155072),  // 70: dropout output, 320 floats per image
+        (426192, 146592),  // 71: logits, 10 floats per image
+        (426208, 146928),  // 72: logits gradient, 10 floats per image
+        (604272, 146592),  // 73: gradient of dropout output, 320 floats per image
+        (620560, 155072),  // 74: gradient of avgpool, 320 floats per image
+        (612336, 316224),  // 75: gradient of head output, 2,880 floats per image
+        (620560, 281568),  // 76: gradient of features.8 input, 1,440 floats per image
+        (599952, 326592),  // 77: gradient of features.7.0.block.2 input, 5,184 floats per image
+        (594768, 316224),  // 78: features.7.0.block.1 output (recomputed), 5,184 floats per image
+        (589584, 321408),  // 79: gradient of features.7.0.block.1 input, 5,184 floats per image
+        (584400, 316224),  // 80: features.7.0.block.0 output (recomputed), 5,184 floats per image
+        (584400, 281568),  // 81: gradient of features.7.0.block.0 input, 864 floats per image
+        (585264, 282432),  // 82: gradient of features.6.1 branch, 864 floats per image
+        (579216, 316224),  // 83: gradient of features.6.1.block.2 input, 5,184 floats per image
+        (574032, 135360),  // 84: features.6.1.block.1 output (recomputed), 5,184 floats per image
+        (568848, 140544),  // 85: gradient of features.6.1.block.1 input, 5,184 floats per image
+        (563664, 135360),  // 86: features.6.1.block.0 output (recomputed), 5,184 floats per image
+        (489120, 133200),  // 87: gradient of features.6.1.block.0 input, 864 floats per image
+        (563664, 281568),  // 88: gradient of features.6.0.block.2 input, 3,024 floats per image
+        (494304, 130176),  // 89: features.6.0.block.1 output (recomputed), 3,024 floats per image
+        (489120, 138576),  // 90: gradient of features.6.0.block.1 input, 8,400 floats per image
+        (480720, 130176),  // 91: features.6.0.block.0 output (recomputed), 8,400 floats per image
+        (423120, 183072),  // 92: gradient of features.6.0.block.0 input, 1,400 floats per image
+        (424528, 138576),  // 93: gradient of features.5.1 branch, 1,400 floats per image
+        (472320, 130176),  // 94: gradient of features.5.1.block.2 input, 8,400 floats per image
+        (463920, 113376),  // 95: features.5.1.block.1 output (recomputed), 8,400 floats per image
+        (455520, 121776),  // 96: gradient of features.5.1.block.1 input, 8,400 floats per image
+        (447120, 113376),  // 97: features.5.1.block.0 output (recomputed), 8,400 floats per image
+        (420720, 116976),  // 98: gradient of features.5.1.block.0 input, 1,400 floats per image
+        (414720, 110976),  // 99: gradient of features.5.0.block.2 input, 6,000 floats per image
+        (547296, 104976),  // 100: features.5.0.block.1 output (recomputed), 6,000 floats per image
+        (447120, 116976),  // 101: gradient of features.5.0.block.1 input, 6,000 floats per image
+        (535296, 104976),  // 102: features.5.0.block.0 output (recomputed), 6,000 floats per image
+        (420720, 122976),  // 103: gradient of features.5.0.block.0 input, 1,000 floats per image
+        (421728, 116976),  // 104: gradient of features.4.1 branch, 1,000 floats per image
+        (414720, 110976),  // 105: gradient of features.4.1.block.2 input, 6,000 floats per image
+        (523296, 104976),  // 106: features.4.1.block.1 output (recomputed), 6,000 floats per image
+        (447120, 116976),  // 107: gradient of features.4.1.block.1 input, 6,000 floats per image
+        (511296, 104976),  // 108: features.4.1.block.0 output (recomputed), 6,000 floats per image
+        (414720, 108576),  // 109: gradient of features.4.1.block.0 input, 1,000 floats per image
+        (447120, 128304),  // 110: gradient of features.4.0.block.2 input, 3,600 floats per image
+        (608736, 104976),  // 111: features.4.0.block.1 output (recomputed), 3,600 floats per image
+        (414720, 116640),  // 112: gradient of features.4.0.block.1 input, 11,664 floats per image
+        (364176, 104976),  // 113: features.4.0.block.0 output (recomputed), 11,664 floats per image
+        (352512, 101088),  // 114: gradient of features.4.0.block.0 input, 1,944 floats per image
+        (414720, 171072),  // 115: gradient of features.3.0.block.2 input, 7,776 floats per image
+        (497520, 93312),  // 116: features.3.0.block.1 output (recomputed), 7,776 floats per image
+        (352512, 124416),  // 117: gradient of features.3.0.block.1 input, 31,104 floats per image
+        (155520, 93312),  // 118: features.3.0.block.0 output (recomputed), 31,104 floats per image
+        (124416, 77760),  // 119: gradient of features.3.0.block.0 input, 5,184 floats per image
+        (352512, 269568),  // 120: gradient of features.2.0.block.2 input, 15,552 floats per image
+        (399168, 62208),  // 121: features.2.0.block.1 output (recomputed), 15,552 floats per image
+        (124416, 124416),  // 122: gradient of features.2.0.block.1 input, 62,208 floats per image
+        (62208, 62208),  // 123: features.2.0.block.0 output (recomputed), 62,208 floats per image
+        (41472, 82944),  // 124: gradient of features.2.0.block.0 input, 10,368 floats per image
+        (0, 41472),  // 125: gradient of features.1.0.block.1 input, 41,472 floats per image
+        (311040, 0),  // 126: features.1.0.block.0 output (recomputed), 41,472 floats per image
+        (41472, 82944),  // 127: gradient of features.1.0.block.0 input, 41,472 floats per image
+        (228096, 0),  // 128: features.0 output (recomputed), 41,472 floats per image
+    ]
+    static let standardOffsets = arenaOffsets.map(\.standard)
+    static let recomputingOffsets = arenaOffsets.map(\.recomputing)
 
     /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.
     public static let profiledLayers: [LayerProfiler.Layer] = [
@@ -2405,10 +2832,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 3, 3, 160]"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 1658880,
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 93312,
@@ -2423,10 +2858,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 995328,
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 259200,
@@ -2441,10 +2884,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 580608,
               "conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 151200,
@@ -2459,10 +2910,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 940800,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 420000,
@@ -2477,10 +2936,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 672000,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 300000,
@@ -2495,10 +2962,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 480000,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 108000,
@@ -2513,10 +2988,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 288000,
               "conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 64800,
@@ -2529,10 +3012,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 9, 9, 24]"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 373248,
               "conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 388800,
@@ -2545,10 +3036,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 18, 18, 16]"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 497664,
               "conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 279936,
@@ -2561,10 +3060,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through identity and BatchNorm (in place) on [n, 36, 36, 8]"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 663552,
               "conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "recompute BatchNorm + relu6 from the saved conv output"),
+        .init("features.0", kind: "recomputation", macsPerImage: nil,
+              "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 746496,

@@ -7,7 +7,8 @@ enum TrainingEmitter {
     static func emit(_ plan: ModelPlan) -> String {
         let program = TrainingProgramBuilder.build(plan)
         let layout = ParameterLayout(plan: plan)
-        let arena = ArenaLayout(program: program)
+        let arena = ArenaLayout(program: program, recomputing: false)
+        let recomputingArena = ArenaLayout(program: program, recomputing: true)
         var out = ""
         func line(_ text: String = "") { out += text.isEmpty ? "\n" : text + "\n" }
         let type = "\(plan.model)Training"
@@ -15,13 +16,14 @@ enum TrainingEmitter {
         line("/// \(plan.model) in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and")
         line("/// stochastic depth, mean cross-entropy and the generated backward pass.")
         line("/// Training arena: \(PlanReport.grouped(arena.floatsPerImage)) floats per image "
-             + "(saved activations and gradients, packed by lifetime); parameters: "
-             + "\(PlanReport.grouped(layout.totalFloats)) floats.")
+             + "(saved activations and gradients, packed by lifetime), \(PlanReport.grouped(recomputingArena.floatsPerImage)) "
+             + "with `recomputeActivations`; parameters: \(PlanReport.grouped(layout.totalFloats)) floats.")
         line("public final class \(type): TrainableModel {")
         line("    public static let descriptor = \(plan.model).descriptor")
         line("    public static let trainingDescriptor = TrainingDescriptor(")
         line("        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: \(layout.totalFloats),")
-        line("        arenaFloatsPerImage: \(arena.floatsPerImage), fixedFloats: \(program.fixedFloats),")
+        line("        arenaFloatsPerImage: \(arena.floatsPerImage), recomputingArenaFloatsPerImage: \(recomputingArena.floatsPerImage),")
+        line("        fixedFloats: \(program.fixedFloats),")
         line("        blockNames: [\(plan.blocks.map { literal($0.name) }.joined(separator: ", "))], parameterBlocks: parameterBlocks)")
         line()
         line("    private let buffers: TrainingBuffers")
@@ -58,9 +60,12 @@ enum TrainingEmitter {
         line("    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,")
         line("                          logits: UnsafeMutablePointer<Float>) throws -> Double {")
         line("        precondition(n >= 2 && labels.count == n, \"train-mode BatchNorm needs a batch of at least 2, one label each\")")
-        line("        let t = buffers.arena.reserve(floats: \(arena.floatsPerImage) &* n &+ workspaceFloats(batch: n))")
-        line("        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,")
-        line("                                    ws: t + \(arena.floatsPerImage) &* n, options: options, labels: labels, logits: logits,")
+        line("        let arenaFloats = options.recomputeActivations ? \(recomputingArena.floatsPerImage) : \(arena.floatsPerImage)")
+        line("        let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))")
+        line("        let s = TrainingStepContext(n: n, x: x, t: t,")
+        line("                                    offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,")
+        line("                                    p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,")
+        line("                                    ws: t + arenaFloats &* n, options: options, labels: labels, logits: logits,")
         line("                                    profiler: profiler)")
         line("        s.profiler?.beginRun(batch: n)")
         line("        if options.computeGradients {")
@@ -90,7 +95,7 @@ enum TrainingEmitter {
                 line("        // \(call.comment)")
                 var text = call.isTry ? "loss = try \(call.function)(" : "\(call.function)("
                 let args = call.arguments.map { argument -> String in
-                    let value = render(argument.value, layout: layout, arena: arena)
+                    let value = render(argument.value, layout: layout)
                     return argument.label.isEmpty ? value : "\(argument.label): \(value)"
                 }
                 text += args.joined(separator: ", ") + ")"
@@ -104,6 +109,18 @@ enum TrainingEmitter {
             }
             line("    }")
         }
+        line()
+        line("    /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard")
+        line("    /// memory plan and in the one `options.recomputeActivations` selects (where recomputed activations")
+        line("    /// get short-lived buffers of their own and the forward ones die early).")
+        line("    static let arenaOffsets: [(standard: Int, recomputing: Int)] = [")
+        for (id, buffer) in program.buffers.enumerated() {
+            line("        (\(arena.offsets[id]), \(recomputingArena.offsets[id])),  // \(id): \(buffer.name), "
+                 + "\(PlanReport.grouped(buffer.floatsPerImage)) floats per image")
+        }
+        line("    ]")
+        line("    static let standardOffsets = arenaOffsets.map(\\.standard)")
+        line("    static let recomputingOffsets = arenaOffsets.map(\\.recomputing)")
         line()
         line("    /// The kernel calls of `trainStep` in order (`s.profiler?.stop(i)` charges entry i), for `LayerProfiler`.")
         line("    public static let profiledLayers: [LayerProfiler.Layer] = [")
@@ -138,13 +155,12 @@ enum TrainingEmitter {
         return out
     }
 
-    static func render(_ arg: TrainingProgram.Arg, layout: ParameterLayout, arena: ArenaLayout) -> String {
+    static func render(_ arg: TrainingProgram.Arg, layout: ParameterLayout) -> String {
         switch arg {
         case .tensor(let id):
-            let offset = arena.offsets[id]
-            return offset == 0 ? "s.t" : "s.t + \(offset) &* s.n"
+            return "s.tensor(\(id))"
         case .optionalTensor(let id, let condition):
-            return "\(condition) ? \(render(.tensor(id), layout: layout, arena: arena)) : nil"
+            return "\(condition) ? \(render(.tensor(id), layout: layout)) : nil"
         case .fixed(let offset):
             return offset == 0 ? "s.f" : "s.f + \(offset)"
         case .parameter(let name):
@@ -213,18 +229,25 @@ struct ParameterLayout {
 }
 
 /// Offsets (floats per image) of the training program's buffers, packed by lifetime.
+///
+/// Two plans come from one program. The standard plan skips the recomputing calls and treats each
+/// recomputed copy as the forward buffer it copies (same offset, one lifetime stretching to the
+/// backward reader). The recomputing plan counts every call: the forward buffers die after their
+/// last forward reader and the copies live only from their recomputation to their reader.
 struct ArenaLayout {
     private(set) var offsets: [Int] = []
     private(set) var floatsPerImage = 0
 
-    init(program: TrainingProgram) {
-        var first = [Int](repeating: Int.max, count: program.buffers.count)
-        var last = [Int](repeating: -1, count: program.buffers.count)
-        for (index, call) in program.callsInOrder.enumerated() {
+    init(program: TrainingProgram, recomputing: Bool) {
+        let count = program.buffers.count
+        func placed(_ id: Int) -> Int { recomputing ? id : (program.buffers[id].standardAlias ?? id) }
+        var first = [Int](repeating: Int.max, count: count)
+        var last = [Int](repeating: -1, count: count)
+        for (index, call) in program.callsInOrder.enumerated() where recomputing || !call.recomputes {
             for argument in call.arguments {
                 let id: Int
                 switch argument.value {
-                case .tensor(let t), .optionalTensor(let t, _): id = t
+                case .tensor(let t), .optionalTensor(let t, _): id = placed(t)
                 default: continue
                 }
                 first[id] = min(first[id], index)
@@ -232,9 +255,13 @@ struct ArenaLayout {
             }
         }
         // A buffer never touched (cannot happen in a well-formed program) still gets a place.
-        for id in first.indices where last[id] < 0 { (first[id], last[id]) = (0, 0) }
-        let packed = MemoryPlanner.pack(sizes: program.buffers.map(\.floatsPerImage), first: first, last: last)
-        offsets = packed.offsets
+        let own = (0..<count).filter { placed($0) == $0 }
+        for id in own where last[id] < 0 { (first[id], last[id]) = (0, 0) }
+        let packed = MemoryPlanner.pack(sizes: own.map { program.buffers[$0].floatsPerImage },
+                                        first: own.map { first[$0] }, last: own.map { last[$0] })
+        var offsetOf = [Int](repeating: 0, count: count)
+        for (index, id) in own.enumerated() { offsetOf[id] = packed.offsets[index] }
+        offsets = (0..<count).map { offsetOf[placed($0)] }
         floatsPerImage = packed.total
     }
 }

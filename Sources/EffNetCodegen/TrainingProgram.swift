@@ -36,6 +36,9 @@ struct TrainingProgram {
         /// Multiply-accumulates per image, where the call is a convolution or matrix product
         /// (for GFLOP/s in `effnet bench --train --profile`); nil for BatchNorm, copies, pooling.
         var macsPerImage: Int? = nil
+        /// Recomputes a forward activation in the backward pass: runs only with
+        /// `options.recomputeActivations`, and only the recomputing memory plan counts it.
+        var recomputes = false
     }
 
     /// A generated function: the forward or backward part of one block.
@@ -49,6 +52,10 @@ struct TrainingProgram {
     struct Buffer {
         var name: String
         var floatsPerImage: Int
+        /// A recomputed activation: in the standard memory plan (no recomputation) it is the forward
+        /// buffer it recomputes, kept alive until the backward pass reads it; in the recomputing plan
+        /// a buffer of its own, alive only from its recomputation to its last reader.
+        var standardAlias: Int? = nil
     }
 
     var buffers: [Buffer] = []
@@ -58,8 +65,8 @@ struct TrainingProgram {
     /// Largest squeeze-excitation (channels, squeeze channels), for the workspace size.
     var largestSqueezeExcite: (channels: Int, squeeze: Int)?
 
-    mutating func buffer(_ name: String, _ floatsPerImage: Int) -> Int {
-        buffers.append(Buffer(name: name, floatsPerImage: floatsPerImage))
+    mutating func buffer(_ name: String, _ floatsPerImage: Int, standardAlias: Int? = nil) -> Int {
+        buffers.append(Buffer(name: name, floatsPerImage: floatsPerImage, standardAlias: standardAlias))
         return buffers.count - 1
     }
 
@@ -76,6 +83,7 @@ struct TrainingProgram {
 extension TrainingProgram.Call {
     /// The group `effnet bench --train --profile` sums this call's time into, by kernel.
     var profileKind: String {
+        if recomputes { return "recomputation" }
         switch function {
         case "Kernels.stemConv": return "stem forward"
         case "Kernels.pointwiseConv": return "conv 1x1 forward"
@@ -136,6 +144,19 @@ struct TrainingProgramBuilder {
     }
 
     var convStates: [String: ConvState] = [:]
+
+    /// How the backward pass can rebuild a forward activation instead of keeping it.
+    enum Recipe {
+        /// act(BN(z)) of `layer` (block `block`), from its saved conv output and statistics.
+        case batchNorm(layer: PlannedLayer, preActivation: Int, statistics: Int, block: Int)
+        /// input · scale of a squeeze-excitation, from its recomputable input and saved scale.
+        case squeezeExcite(layer: PlannedLayer, input: Int, scale: Int)
+    }
+
+    /// Recipes by forward buffer: the BN+activation outputs and the squeeze-excitation outputs.
+    var recipes: [Int: Recipe] = [:]
+    /// The recomputed copy of each forward buffer the backward pass has asked for so far.
+    var recomputedCopy: [Int: Int] = [:]
     var seStates: [String: (input: Int, pooled: Int, hidden: Int, scale: Int)] = [:]
     var blockShortcut: [String: (shortcut: Int, keep: Int?, branch: Int)] = [:]
     /// Buffers of the classifier block: pooled features, dropout mask and output, logits.
@@ -223,6 +244,11 @@ struct TrainingProgramBuilder {
         }
         convStates[l.name] = state
         let out = program.buffer("\(l.name) output", l.outputShape.elements)
+        if l.activation != nil {
+            // Outputs without an activation (the projections) are block outputs or shortcut
+            // branches; they stay saved. Those with one are the large expanded tensors.
+            recipes[out] = .batchNorm(layer: l, preActivation: z, statistics: statistics, block: blockIndex)
+        }
         let bnName = bn(l)
         let c = l.outputShape.channels
         calls.append(.init(
@@ -298,6 +324,7 @@ struct TrainingProgramBuilder {
             let hidden = program.buffer("\(l.name) hidden", s)
             let scale = program.buffer("\(l.name) scale", c)
             seStates[l.name] = (input, pooled, hidden, scale)
+            recipes[out] = .squeezeExcite(layer: l, input: input, scale: scale)
             if (program.largestSqueezeExcite?.channels ?? 0) < c || (program.largestSqueezeExcite?.squeeze ?? 0) < s {
                 program.largestSqueezeExcite = (max(c, program.largestSqueezeExcite?.channels ?? 0),
                                                 max(s, program.largestSqueezeExcite?.squeeze ?? 0))
@@ -418,17 +445,19 @@ struct TrainingProgramBuilder {
                        ("workspace", .code("s.ws")), ("pool", .code("pool"))],
                 macsPerImage: l.macs))
         case .pointwiseConvolution:
+            let input = recomputed(state.input, into: &calls)
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) conv 1x1 backward: input and weight gradients, \(shape(l.inputShape)) <- \(shape(l.outputShape))",
                 function: "TrainingKernels.pointwiseConvBackward",
-                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.input)), ("weights", .parameter(weight)),
+                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(input)), ("weights", .parameter(weight)),
                             ("pixels", .code("\(l.inputShape.pixels) &* s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
                             ("outChannels", .code("\(c)")), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
                             ("gradWeights", .gradient(weight)), ("pool", .code("pool"))],
                 macsPerImage: gradIn == nil ? l.macs : 2 * l.macs))
         case .depthwiseConvolution:
             let relaid = state.depthwiseWeights!, taps = l.kernel * l.kernel
+            let input = recomputed(state.input, into: &calls)
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) depthwise gradient buffer (kernel layout) starts at zero",
@@ -439,7 +468,7 @@ struct TrainingProgramBuilder {
                 comment: "\(l.name) depthwise \(l.kernel)x\(l.kernel)/\(l.stride) backward: input and weight gradients, "
                     + "\(shape(l.inputShape)) <- \(shape(l.outputShape))",
                 function: "TrainingKernels.depthwiseConvBackward",
-                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.input)), ("batch", .code("s.n")),
+                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(input)), ("batch", .code("s.n")),
                             ("height", .code("\(l.inputShape.height)")), ("width", .code("\(l.inputShape.width)")),
                             ("channels", .code("\(c)"))] + geometry
                     + [("weights", .fixed(relaid)), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
@@ -494,11 +523,12 @@ struct TrainingProgramBuilder {
             // (the depthwise layer before it) the plan tensor's gradient means that one.
             let gradOutput = gradientOf[l.output]!
             let gradInput = program.buffer("gradient of \(l.name) input", l.inputShape.elements)
+            let input = recomputed(state.input, into: &calls)
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) squeeze-excitation \(c) -> \(s) -> \(c) backward on \(shape(l.inputShape))",
                 function: "TrainingKernels.squeezeExciteBackward",
-                arguments: [("gradOutput", .tensor(gradOutput)), ("input", .tensor(state.input)),
+                arguments: [("gradOutput", .tensor(gradOutput)), ("input", .tensor(input)),
                             ("batch", .code("s.n")), ("pixels", .code("\(l.inputShape.pixels)")),
                             ("channels", .code("\(c)")), ("squeezeChannels", .code("\(s)")),
                             ("reduceWeights", .parameter(l.parameters[0])), ("activation", .code(act(l.activation))),
@@ -547,4 +577,58 @@ struct TrainingProgramBuilder {
     /// A block's output gradient, to be added to its input's gradient once the block's first
     /// layer has written it (the identity shortcut).
     var pendingShortcutGradient: (block: String, gradient: Int)?
+
+    // MARK: recomputation
+
+    /// The buffer a backward call reads for the forward value `buffer`. For a value with a recipe
+    /// that is its recomputed copy: the recomputing calls are appended here (before the reader),
+    /// conditioned on `s.options.recomputeActivations`; without it the copy is `buffer` itself
+    /// (`standardAlias`), so the standard plan and its numbers are what they were.
+    mutating func recomputed(_ buffer: Int, into calls: inout [TrainingProgram.Call]) -> Int {
+        if let copy = recomputedCopy[buffer] { return copy }
+        guard let recipe = recipes[buffer] else { return buffer }
+        let original = program.buffers[buffer]
+        let copy = program.buffer(original.name + " (recomputed)", original.floatsPerImage, standardAlias: buffer)
+        let when = "s.options.recomputeActivations"
+        switch recipe {
+        case .batchNorm(let l, let z, let statistics, let block):
+            // The forward's own kernels on the forward's saved inputs: bit-identical values. A
+            // frozen layer ran BatchNorm in eval mode, so its recomputation does too.
+            let bnName = bn(l), c = l.outputShape.channels
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) recompute BatchNorm + \(l.activation?.rawValue ?? "identity") from the saved conv output",
+                function: "TrainingKernels.batchNormApply",
+                arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                            ("channels", .code("\(c)")),
+                            ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
+                            ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + c)),
+                            ("activation", .code(act(l.activation))), ("output", .tensor(copy)), ("pool", .code("pool"))],
+                condition: "\(when) && s.options.frozenBlocks <= \(block)", recomputes: true))
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) frozen: recompute eval-mode BatchNorm + \(l.activation?.rawValue ?? "identity")",
+                function: "TrainingSupport.batchNormForwardEval",
+                arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                            ("channels", .code("\(c)")),
+                            ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
+                            ("runningMean", .parameter("\(bnName).running_mean")),
+                            ("runningVar", .parameter("\(bnName).running_var")), ("eps", .code("\(plan.batchNorm.eps)")),
+                            ("activation", .code(act(l.activation))), ("output", .tensor(copy)),
+                            ("scratch", .fixed(statistics)), ("pool", .code("pool"))],
+                condition: "\(when) && s.options.frozenBlocks > \(block)", recomputes: true))
+        case .squeezeExcite(let l, let input, let scale):
+            let recomputedInput = recomputed(input, into: &calls)
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) recompute the squeeze-excitation output from its input and saved scale",
+                function: "TrainingKernels.squeezeExciteScale",
+                arguments: [("input", .tensor(recomputedInput)), ("savedScale", .tensor(scale)), ("batch", .code("s.n")),
+                            ("pixels", .code("\(l.inputShape.pixels)")), ("channels", .code("\(l.inputShape.channels)")),
+                            ("output", .tensor(copy)), ("pool", .code("pool"))],
+                condition: when, recomputes: true))
+        }
+        recomputedCopy[buffer] = copy
+        return copy
+    }
 }

@@ -237,7 +237,7 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
             guard (images.shape.first ?? 0) >= 2 else { continue }
             let pass = TrainingOptions(dropout: false, stochasticDepth: false, labelSmoothing: 0,
                                        frozenBlocks: options.frozenBlocks, batchNormMomentum: 1 / Double(used + 1),
-                                       computeGradients: false)
+                                       computeGradients: false, recomputeActivations: options.recomputeActivations)
             let loss = (try? model.trainStep(images: images, labels: labels, options: pass))?.loss ?? .nan
             guard loss.isFinite else {
                 restoreRunningStatistics()
@@ -292,7 +292,8 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
         let training = Model.trainingDescriptor
         let classes = Model.descriptor.classes
         let evalOptions = TrainingOptions(dropout: false, stochasticDepth: false, labelSmoothing: 0,
-                                          frozenBlocks: training.blockNames.count, computeGradients: false)
+                                          frozenBlocks: training.blockNames.count, computeGradients: false,
+                                          recomputeActivations: options.recomputeActivations)
         let savedRandom = model.random
         var backup: [Float]?
         if evaluateWithEMA, let ema {

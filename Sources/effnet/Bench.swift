@@ -24,6 +24,9 @@ struct Bench: ParsableCommand {
     var profile = false
     @Option(help: "Layers listed by --profile, slowest first; the rest are summed in one line.")
     var profileTop: Int = 25
+    @Flag(name: .customLong("recompute-activations"),
+          help: "With --train: the low-memory plan that recomputes BN+activation outputs in the backward pass.")
+    var recomputeActivations = false
     @Flag(help: "Benchmark the data loader (decode + training augmentation of --data) instead of the model.")
     var loader = false
     @Option(help: "Image folder for --loader (default: the bundled Data/digits/train).") var data: String = "Data/digits/train"
@@ -108,7 +111,8 @@ struct Bench: ParsableCommand {
         let sgd = SGD(momentum: 0.9)
         let groups = [ParameterGroup(slots: model.trainingDescriptor.parameterSlots, weightDecay: 1e-5)]
         if !json {
-            FileHandle.standardError.write(Data("\(d.name) training at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads\n".utf8))
+            let plan = recomputeActivations ? ", recomputing activations" : ""
+            FileHandle.standardError.write(Data("\(d.name) training at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads\(plan)\n".utf8))
             print("batch   median ms     p90 ms    images/s   peak RSS")
         }
         var profiles: [LayerProfile] = []
@@ -122,7 +126,7 @@ struct Bench: ParsableCommand {
             let step = {
                 try input.withUnsafeBufferPointer { x in
                     try logits.withUnsafeMutableBufferPointer { y in
-                        _ = try network.trainStep(input: x.baseAddress!, labels: labels, batch: n, options: TrainingOptions(),
+                        _ = try network.trainStep(input: x.baseAddress!, labels: labels, batch: n, options: TrainingOptions(recomputeActivations: recomputeActivations),
                                                   logits: y.baseAddress!)
                     }
                 }
@@ -144,7 +148,7 @@ struct Bench: ParsableCommand {
             let rss = PeakMemory.residentBytes()
             if json {
                 let object: [String: Any] = [
-                    "variant": d.name, "batch": n, "threads": pool.threadCount, "mode": "train", "median_ms": median,
+                    "variant": d.name, "batch": n, "threads": pool.threadCount, "mode": "train", "recompute_activations": recomputeActivations, "median_ms": median,
                     "p90_ms": p90, "images_per_second": Double(n) / (median / 1000), "peak_rss_bytes": rss,
                 ].merging(layerProfile.map { ["profile": $0.json] } ?? [:]) { first, _ in first }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

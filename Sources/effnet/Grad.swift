@@ -16,6 +16,9 @@ struct Grad: ParsableCommand {
     @Option(help: "Labels: .npy, integers, shape [N].") var labels: String
     @Option(help: "Where to write the gradients (.safetensors).") var output: String
     @Option(help: "Cross-entropy label smoothing.") var labelSmoothing: Double = 0
+    @Flag(name: .customLong("recompute-activations"),
+          help: "Recompute BN+activation outputs in the backward pass (the low-memory plan; same gradients).")
+    var recomputeActivations = false
     @OptionGroup var threading: ThreadOptions
 
     func run() throws {
@@ -27,7 +30,8 @@ struct Grad: ParsableCommand {
             throw ValidationError("labels must be a 1-D array of class indices; got shape \(labelShape)")
         }
         let network = try model.init(weights: store, pool: try threading.pool())
-        let options = TrainingOptions(dropout: false, stochasticDepth: false, labelSmoothing: labelSmoothing)
+        let options = TrainingOptions(dropout: false, stochasticDepth: false, labelSmoothing: labelSmoothing,
+                                      recomputeActivations: recomputeActivations)
         let result = try network.trainStep(images: batch, labels: labelValues.map { Int($0) }, options: options)
         guard result.loss.isFinite else { throw ValidationError("the loss is \(result.loss); nothing written") }
         let training = model.trainingDescriptor

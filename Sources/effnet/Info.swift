@@ -32,5 +32,13 @@ struct Info: ParsableCommand {
               + "(\(PlanReport.grouped(t.arenaFloatsPerImage)) floats per image: saved activations and gradients, packed by lifetime)")
         print("  batch statistics   \(PlanReport.bytes(t.fixedFloats * 4))  (BatchNorm mean/invstd, re-laid depthwise weights)")
         print("  total              \(PlanReport.bytes(t.bytes(batch: batch)))  (optimizer state comes on top: SGD +1x, AdamW +2x parameters)")
+        print()
+        let saved = t.bytes(batch: batch) - t.bytes(batch: batch, recomputing: true)
+        print("  with --recompute-activations (BN+activation and squeeze-excitation outputs recomputed in the backward pass")
+        print("  from the saved conv outputs: about one extra BatchNorm-apply pass per layer, same gradients):")
+        print("  training arena     \(PlanReport.bytes(t.recomputingArenaFloatsPerImage * batch * 4))  "
+              + "(\(PlanReport.grouped(t.recomputingArenaFloatsPerImage)) floats per image)")
+        print("  total              \(PlanReport.bytes(t.bytes(batch: batch, recomputing: true)))  "
+              + "(saves \(PlanReport.bytes(saved)), \(Int((100 * Double(saved) / Double(t.bytes(batch: batch))).rounded())) % of the total)")
     }
 }

@@ -37,6 +37,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("recalibrate-bn"),
             help: "Re-estimate the trained BatchNorm layers' running statistics over N training batches at each epoch end (0: off; nothing to do with --freeze-backbone).")
     var recalibrateBatchNorm: Int = 20
+    @Flag(name: .customLong("recompute-activations"),
+          help: "Use less memory: recompute BN+activation outputs in the backward pass (see `effnet info V --train`).")
+    var recomputeActivations = false
     @Option(name: .customLong("validation-fraction"), help: "Validation split when there is no val/ folder.")
     var validationFraction: Double = 0.2
     @Option(help: "Output folder for checkpoints and metrics.") var output: String = "runs/train"
@@ -91,7 +94,7 @@ struct Train: ParsableCommand {
         }
         guard recalibrateBatchNorm >= 0 else { throw ValidationError("--recalibrate-bn must be >= 0") }
         let options = TrainingOptions(labelSmoothing: labelSmoothing, frozenBlocks: frozen,
-                                      batchNormMomentum: batchNormMomentum)
+                                      batchNormMomentum: batchNormMomentum, recomputeActivations: recomputeActivations)
 
         // Data: training augmentation at the compiled resolution; the variant's eval preset for validation.
         guard minCropScale > 0, minCropScale <= 1 else { throw ValidationError("--min-crop-scale must be in (0, 1]") }

@@ -53,11 +53,13 @@ final class GradientParityTests: XCTestCase {
                                  "\(label): max|g| \(ourMax) vs \(ref.max_abs)", file: file, line: line)
     }
 
-    func check<Model: TrainableModel>(_ model: Model.Type, fixture: String) throws {
+    func check<Model: TrainableModel>(_ model: Model.Type, fixture: String, recomputeActivations: Bool = false) throws {
         let ref = try reference(fixture)
         let network = try Model(weights: try fixtureWeights(fixture))
         let input = try Fixtures.npy("\(fixture)/input.npy")
-        let result = try network.trainStep(images: input, labels: ref.labels, options: .deterministic)
+        var options = TrainingOptions.deterministic
+        options.recomputeActivations = recomputeActivations
+        let result = try network.trainStep(images: input, labels: ref.labels, options: options)
         XCTAssertEqual(result.loss, ref.loss, accuracy: 1e-5 * abs(ref.loss), "\(fixture): loss")
         XCTAssertEqual(Set(ref.gradients.keys), Set(Model.trainingDescriptor.parameterSlots.map(\.name)))
         for (name, sampled) in ref.gradients.sorted(by: { $0.key < $1.key }) {
@@ -75,6 +77,11 @@ final class GradientParityTests: XCTestCase {
     }
 
     func testB0GradientsMatchTorchAutograd() throws { try check(EfficientNetB0Training.self, fixture: "EfficientNetB0") }
+
+    /// The low-memory plan (activations recomputed in the backward pass) against torch directly.
+    func testB0GradientsMatchTorchAutogradWhenRecomputingActivations() throws {
+        try check(EfficientNetB0Training.self, fixture: "EfficientNetB0", recomputeActivations: true)
+    }
 
     /// SGD with momentum on one fixed batch reproduces torch.optim.SGD's loss sequence.
     func testSGDStepsReproducePyTorchLossSequence() throws {

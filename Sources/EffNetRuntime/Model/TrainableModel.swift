@@ -11,6 +11,9 @@ public struct TrainingDescriptor: Sendable {
     public let parameterFloats: Int
     /// Floats per image of the training arena: saved activations and gradients, with reuse.
     public let arenaFloatsPerImage: Int
+    /// The same with `TrainingOptions.recomputeActivations`: BN+activation and squeeze-excitation
+    /// outputs are not kept for the backward pass but recomputed there from the saved conv outputs.
+    public let recomputingArenaFloatsPerImage: Int
     /// Floats of batch-independent scratch: BatchNorm batch statistics, re-laid depthwise weights.
     public let fixedFloats: Int
     /// The generated blocks in forward order (`features.0` the stem, ..., the head, `classifier`).
@@ -19,11 +22,13 @@ public struct TrainingDescriptor: Sendable {
     public let parameterBlocks: [Int]
 
     public init(parameterSlots: [ParameterSlot], stateSlots: [ParameterSlot], parameterFloats: Int,
-                arenaFloatsPerImage: Int, fixedFloats: Int, blockNames: [String], parameterBlocks: [Int]) {
+                arenaFloatsPerImage: Int, recomputingArenaFloatsPerImage: Int, fixedFloats: Int,
+                blockNames: [String], parameterBlocks: [Int]) {
         self.parameterSlots = parameterSlots
         self.stateSlots = stateSlots
         self.parameterFloats = parameterFloats
         self.arenaFloatsPerImage = arenaFloatsPerImage
+        self.recomputingArenaFloatsPerImage = recomputingArenaFloatsPerImage
         self.fixedFloats = fixedFloats
         self.blockNames = blockNames
         self.parameterBlocks = parameterBlocks
@@ -53,8 +58,15 @@ public struct TrainingDescriptor: Sendable {
 
     public var allSlots: [ParameterSlot] { parameterSlots + stateSlots }
 
+    /// Floats per image of the arena under the memory plan `recomputeActivations` selects.
+    public func arenaFloatsPerImage(recomputing: Bool) -> Int {
+        recomputing ? recomputingArenaFloatsPerImage : arenaFloatsPerImage
+    }
+
     /// Bytes of the training memory at a batch size: parameters, gradients, fixed scratch and arena.
-    public func bytes(batch: Int) -> Int { (2 * parameterFloats + fixedFloats + arenaFloatsPerImage * batch) * 4 }
+    public func bytes(batch: Int, recomputing: Bool = false) -> Int {
+        (2 * parameterFloats + fixedFloats + arenaFloatsPerImage(recomputing: recomputing) * batch) * 4
+    }
 }
 
 /// Switches of one training step.
@@ -79,15 +91,23 @@ public struct TrainingOptions: Sendable {
     /// false: forward pass and loss only (train-mode BatchNorm still updates its running
     /// statistics); the gradient buffer is neither cleared nor written.
     public var computeGradients: Bool
+    /// true: trade time for memory. The forward pass keeps the conv outputs and BatchNorm
+    /// statistics but not the BN+activation outputs (nor the squeeze-excitation outputs made from
+    /// them); the backward pass recomputes each one right before the layer that needs it, with the
+    /// forward's own kernels, so losses and gradients are bit-identical. The training step then
+    /// uses a smaller memory plan (`TrainingDescriptor.recomputingArenaFloatsPerImage`; `effnet
+    /// info VARIANT --train` shows both) for about one extra BN-apply pass per layer.
+    public var recomputeActivations: Bool
 
     public init(dropout: Bool = true, stochasticDepth: Bool = true, labelSmoothing: Double = 0, frozenBlocks: Int = 0,
-                batchNormMomentum: Double? = nil, computeGradients: Bool = true) {
+                batchNormMomentum: Double? = nil, computeGradients: Bool = true, recomputeActivations: Bool = false) {
         self.dropout = dropout
         self.stochasticDepth = stochasticDepth
         self.labelSmoothing = labelSmoothing
         self.frozenBlocks = frozenBlocks
         self.batchNormMomentum = batchNormMomentum
         self.computeGradients = computeGradients
+        self.recomputeActivations = recomputeActivations
     }
 
     /// Deterministic: train-mode BatchNorm only (the gradient-parity setting).
@@ -272,12 +292,16 @@ public enum TrainingSupport {
 }
 
 /// Everything one generated training step's functions read: the batch size, the caller's input,
-/// the arena (`t`), parameters (`p`), gradients (`g`), fixed scratch (`f`), kernel workspace,
-/// and the profiler that times each call, if one is attached.
+/// the arena (`t`) with the offsets of its buffers under the memory plan in use, parameters (`p`),
+/// gradients (`g`), fixed scratch (`f`), kernel workspace, and the profiler that times each call,
+/// if one is attached.
 public struct TrainingStepContext {
     public let n: Int
     public let x: UnsafePointer<Float>
     public let t: UnsafeMutablePointer<Float>
+    /// Floats per image from `t` to each buffer of the step (the generated `arenaOffsets` table,
+    /// standard or recomputing column).
+    public let offsets: [Int]
     public let p: UnsafeMutablePointer<Float>
     public let g: UnsafeMutablePointer<Float>
     public let f: UnsafeMutablePointer<Float>
@@ -287,13 +311,14 @@ public struct TrainingStepContext {
     public let logits: UnsafeMutablePointer<Float>
     public let profiler: LayerProfiler?
 
-    public init(n: Int, x: UnsafePointer<Float>, t: UnsafeMutablePointer<Float>, p: UnsafeMutablePointer<Float>,
-                g: UnsafeMutablePointer<Float>, f: UnsafeMutablePointer<Float>, ws: UnsafeMutablePointer<Float>,
-                options: TrainingOptions, labels: [Int], logits: UnsafeMutablePointer<Float>,
-                profiler: LayerProfiler? = nil) {
+    public init(n: Int, x: UnsafePointer<Float>, t: UnsafeMutablePointer<Float>, offsets: [Int],
+                p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, f: UnsafeMutablePointer<Float>,
+                ws: UnsafeMutablePointer<Float>, options: TrainingOptions, labels: [Int],
+                logits: UnsafeMutablePointer<Float>, profiler: LayerProfiler? = nil) {
         self.n = n
         self.x = x
         self.t = t
+        self.offsets = offsets
         self.p = p
         self.g = g
         self.f = f
@@ -303,4 +328,7 @@ public struct TrainingStepContext {
         self.logits = logits
         self.profiler = profiler
     }
+
+    /// Buffer `id` of the step's arena (its offset scaled by the batch size).
+    @inline(__always) public func tensor(_ id: Int) -> UnsafeMutablePointer<Float> { t + offsets[id] &* n }
 }

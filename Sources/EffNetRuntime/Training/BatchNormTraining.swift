@@ -44,6 +44,20 @@ extension TrainingKernels {
         batchNormStatistics(input: input, pixels: pixels, channels: channels, eps: eps, momentum: momentum,
                             savedMean: savedMean, savedInvStd: savedInvStd,
                             runningMean: runningMean, runningVar: runningVar, pool: pool)
+        batchNormApply(input: input, pixels: pixels, channels: channels, gamma: gamma, beta: beta,
+                       savedMean: savedMean, savedInvStd: savedInvStd, activation: activation, output: output, pool: pool)
+    }
+
+    /// output = act(gamma·(z − mean)·invStd + beta) with the statistics a train-mode forward saved:
+    /// the second half of `batchNormForwardTraining`, and the recomputation of a BN+activation output
+    /// in the backward pass (`TrainingOptions.recomputeActivations`). Both go through this one
+    /// function, so the recomputed values equal the forward's bit for bit.
+    public static func batchNormApply(
+        input: UnsafePointer<Float>, pixels: Int, channels: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
+        activation: Activation, output: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
         switch activation {
         case .identity:
             bnApply(IdentityFunction.self, input, pixels, channels, gamma, beta, savedMean, savedInvStd, output, pool)

@@ -52,12 +52,25 @@ extension TrainingKernels {
             }
         }
         // 4. output = input · s.
+        squeezeExciteScale(input: input, savedScale: savedScale, batch: batch, pixels: pixels, channels: C,
+                           output: output, pool: pool)
+    }
+
+    /// output[n,p,c] = input[n,p,c]·savedScale[n,c]: the last step of `squeezeExciteForwardTraining`,
+    /// and the recomputation of the SE output in the backward pass (`TrainingOptions.recomputeActivations`),
+    /// one function for both so the recomputed values equal the forward's bit for bit.
+    public static func squeezeExciteScale(
+        input: UnsafePointer<Float>, savedScale: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
+        output: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        let C = channels
+        let (chunk, groups) = Kernels.channelSplit(batch: batch, channels: C, threads: pool.threadCount)
         pool.parallelFor(batch &* groups) { t in
             let n = t / groups
             let c0 = (t &- n &* groups) &* chunk
             let c1 = min(C, c0 &+ chunk)
             let offset = n &* pixels &* C
-            scaleChannels(input + offset, UnsafePointer(savedScale + n &* C), nil, pixels, C, c0, c1, output + offset)
+            scaleChannels(input + offset, savedScale + n &* C, nil, pixels, C, c0, c1, output + offset)
         }
     }
 
