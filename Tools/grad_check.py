@@ -2,6 +2,7 @@
 """Whole-tensor gradient parity of `effnet grad` against torch autograd in float64.
 
     python Tools/grad_check.py --effnet .build/release/effnet --variants EfficientNetB3,EfficientNetLite0 [--batch 2]
+        [--recompute-activations]
 
 For each variant: the plan from `effnet info V --json`; synthetic weights (seed) with BatchNorm
 running statistics calibrated on the batch (as Tools/make_fixtures.py); labels from
@@ -47,7 +48,8 @@ def check(args, variant: str, tmp: str) -> bool:
     np.save(paths["x.npy"], x.astype("<f4"))
     np.save(paths["y.npy"], labels.astype("<i8"))
     subprocess.run([args.effnet, "grad", "--variant", variant, "--weights", paths["weights.safetensors"],
-                    "--input", paths["x.npy"], "--labels", paths["y.npy"], "--output", paths["g.safetensors"]],
+                    "--input", paths["x.npy"], "--labels", paths["y.npy"], "--output", paths["g.safetensors"]]
+                   + (["--recompute-activations"] if args.recompute_activations else []),
                    check=True, capture_output=True, text=True)
     ours = load_file(paths["g.safetensors"])
 
@@ -85,6 +87,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recompute-activations", action="store_true",
+                    help="run `effnet grad` with the low-memory plan (activations recomputed in the backward pass)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = []

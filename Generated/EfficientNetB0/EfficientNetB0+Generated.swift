@@ -30,7 +30,16 @@ public final class EfficientNetB0: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -82,19 +91,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: w + 896, bias: w + 1184, activation: .silu, output: a + 401408 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 112, 112, 32]
+        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 401408 &* n, batch: n, pixels: 12544, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
-            expandWeights: w + 1488, expandBias: w + 1744, workspace: ws, pool: pool)
+            expandWeights: w + 1488, expandBias: w + 1744,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 401408 &* n, pixels: 12544 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 401408 &* n, batch: n, imagePixels: 12544, inChannels: 32, inputScales: ws,
             weights: w + 1776, bias: w + 2288, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1204224 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1204224 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -114,19 +125,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: w + 3936, bias: w + 4800, activation: .silu, output: a + 1204224 &* n, pool: pool)
         p?.stop(5)
-        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 56, 56, 96]
+        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1204224 &* n, batch: n, pixels: 3136, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 4896, reduceBias: w + 5280, activation: .silu,
-            expandWeights: w + 5296, expandBias: w + 5680, workspace: ws, pool: pool)
+            expandWeights: w + 5296, expandBias: w + 5680,
+            scales: ws, workspace: ws + 96 &* n, pool: pool)
         p?.stop(6)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1204224 &* n, pixels: 3136 &* n, inChannels: 96,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1204224 &* n, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws,
             weights: w + 5776, bias: w + 8080, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 903168 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 903168 &* n,
+            workspace: ws + 96 &* n, pool: pool)
         p?.stop(7)
     }
 
@@ -146,19 +159,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: w + 11712, bias: w + 13008, activation: .silu, output: a + 451584 &* n, pool: pool)
         p?.stop(9)
-        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 56, 56, 144]
+        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 451584 &* n, batch: n, pixels: 3136, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13152, reduceBias: w + 14016, activation: .silu,
-            expandWeights: w + 14032, expandBias: w + 14896, workspace: ws, pool: pool)
+            expandWeights: w + 14032, expandBias: w + 14896,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(10)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 451584 &* n, pixels: 3136 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 451584 &* n, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws,
             weights: w + 15040, bias: w + 18496, outChannels: 24,
-            activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n, pool: pool)
+            activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -178,19 +193,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: w + 22128, bias: w + 25728, activation: .silu, output: a + 451584 &* n, pool: pool)
         p?.stop(13)
-        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 28, 28, 144]
+        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 451584 &* n, batch: n, pixels: 784, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 25872, reduceBias: w + 26736, activation: .silu,
-            expandWeights: w + 26752, expandBias: w + 27616, workspace: ws, pool: pool)
+            expandWeights: w + 26752, expandBias: w + 27616,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(14)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 451584 &* n, pixels: 784 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 451584 &* n, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws,
             weights: w + 27760, bias: w + 33520, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 376320 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 376320 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(15)
     }
 
@@ -210,19 +227,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: w + 43408, bias: w + 49408, activation: .silu, output: a + 188160 &* n, pool: pool)
         p?.stop(17)
-        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 28, 28, 240]
+        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 188160 &* n, batch: n, pixels: 784, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 49648, reduceBias: w + 52048, activation: .silu,
-            expandWeights: w + 52064, expandBias: w + 54464, workspace: ws, pool: pool)
+            expandWeights: w + 52064, expandBias: w + 54464,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(18)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 188160 &* n, pixels: 784 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 188160 &* n, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws,
             weights: w + 54704, bias: w + 64304, outChannels: 40,
-            activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n, pool: pool)
+            activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(19)
     }
 
@@ -242,19 +261,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 74192, bias: w + 76352, activation: .silu, output: a + 188160 &* n, pool: pool)
         p?.stop(21)
-        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 14, 14, 240]
+        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 188160 &* n, batch: n, pixels: 196, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 76592, reduceBias: w + 78992, activation: .silu,
-            expandWeights: w + 79008, expandBias: w + 81408, workspace: ws, pool: pool)
+            expandWeights: w + 79008, expandBias: w + 81408,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(22)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 188160 &* n, pixels: 196 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 188160 &* n, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws,
             weights: w + 81648, bias: w + 100848, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 235200 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 235200 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -274,19 +295,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 139808, bias: w + 144128, activation: .silu, output: a + 94080 &* n, pool: pool)
         p?.stop(25)
-        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 14, 14, 480]
+        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 144608, reduceBias: w + 154208, activation: .silu,
-            expandWeights: w + 154240, expandBias: w + 163840, workspace: ws, pool: pool)
+            expandWeights: w + 154240, expandBias: w + 163840,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(26)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
             weights: w + 164320, bias: w + 202720, outChannels: 80,
-            activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n, pool: pool)
+            activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(27)
     }
 
@@ -306,19 +329,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: w + 241680, bias: w + 246000, activation: .silu, output: a + 94080 &* n, pool: pool)
         p?.stop(29)
-        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 14, 14, 480]
+        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 246480, reduceBias: w + 256080, activation: .silu,
-            expandWeights: w + 256112, expandBias: w + 265712, workspace: ws, pool: pool)
+            expandWeights: w + 256112, expandBias: w + 265712,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(30)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
             weights: w + 266192, bias: w + 304592, outChannels: 80,
-            activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n, pool: pool)
+            activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(31)
     }
 
@@ -338,19 +363,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 343552, bias: w + 355552, activation: .silu, output: a + 94080 &* n, pool: pool)
         p?.stop(33)
-        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 14, 14, 480]
+        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 356032, reduceBias: w + 365632, activation: .silu,
-            expandWeights: w + 365664, expandBias: w + 375264, workspace: ws, pool: pool)
+            expandWeights: w + 365664, expandBias: w + 375264,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(34)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
             weights: w + 375744, bias: w + 429504, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 263424 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 263424 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(35)
     }
 
@@ -370,19 +397,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 505552, bias: w + 522352, activation: .silu, output: a + 131712 &* n, pool: pool)
         p?.stop(37)
-        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 14, 14, 672]
+        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 523024, reduceBias: w + 541840, activation: .silu,
-            expandWeights: w + 541872, expandBias: w + 560688, workspace: ws, pool: pool)
+            expandWeights: w + 541872, expandBias: w + 560688,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(38)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws,
             weights: w + 561360, bias: w + 636624, outChannels: 112,
-            activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n, pool: pool)
+            activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(39)
     }
 
@@ -402,19 +431,21 @@ public final class EfficientNetB0: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: w + 712672, bias: w + 729472, activation: .silu, output: a + 131712 &* n, pool: pool)
         p?.stop(41)
-        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 14, 14, 672]
+        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 730144, reduceBias: w + 748960, activation: .silu,
-            expandWeights: w + 748992, expandBias: w + 767808, workspace: ws, pool: pool)
+            expandWeights: w + 748992, expandBias: w + 767808,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(42)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws,
             weights: w + 768480, bias: w + 843744, outChannels: 112,
-            activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n, pool: pool)
+            activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(43)
     }
 
@@ -614,89 +645,89 @@ extension EfficientNetB0 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 3612672,
               "depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 112, 112, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,
-              "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
+              "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 19267584,
               "conv 1x1 + BN + silu, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
               "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, in place on [n, 56, 56, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 7225344,
-              "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
+              "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
               "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 56, 56, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
               "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 28, 28, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 4515840,
-              "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
+              "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
               "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 28, 28, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
               "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 14, 14, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 3763200,
-              "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
+              "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 14, 14, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 14, 14, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 14, 14, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 10536960,
-              "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
+              "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 14, 14, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 14, 14, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,

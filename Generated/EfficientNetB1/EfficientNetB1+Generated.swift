@@ -30,7 +30,17 @@ public final class EfficientNetB1: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 16),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -89,19 +99,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: w + 896, bias: w + 1184, activation: .silu, output: a + 460800 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 120, 120, 32]
+        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 120, 120, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 460800 &* n, batch: n, pixels: 14400, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
-            expandWeights: w + 1488, expandBias: w + 1744, workspace: ws, pool: pool)
+            expandWeights: w + 1488, expandBias: w + 1744,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 460800 &* n, pixels: 14400 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 460800 &* n, batch: n, imagePixels: 14400, inChannels: 32, inputScales: ws,
             weights: w + 1776, bias: w + 2288, outChannels: 16,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -114,19 +126,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 230400 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, in place on [n, 120, 120, 16]
+        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 230400 &* n, batch: n, pixels: 14400, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
-            expandWeights: w + 2544, expandBias: w + 2608, workspace: ws, pool: pool)
+            expandWeights: w + 2544, expandBias: w + 2608,
+            scales: ws, workspace: ws + 16 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 230400 &* n, pixels: 14400 &* n, inChannels: 16,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 230400 &* n, batch: n, imagePixels: 14400, inChannels: 16, inputScales: ws,
             weights: w + 2624, bias: w + 2880, outChannels: 16,
-            activation: .identity, residual: a, output: a + 1382400 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 1382400 &* n,
+            workspace: ws + 16 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -146,19 +160,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 4528, bias: w + 5392, activation: .silu, output: a + 1382400 &* n, pool: pool)
         p?.stop(8)
-        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 60, 60, 96]
+        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1382400 &* n, batch: n, pixels: 3600, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
-            expandWeights: w + 5888, expandBias: w + 6272, workspace: ws, pool: pool)
+            expandWeights: w + 5888, expandBias: w + 6272,
+            scales: ws, workspace: ws + 96 &* n, pool: pool)
         p?.stop(9)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1382400 &* n, pixels: 3600 &* n, inChannels: 96,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1382400 &* n, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws,
             weights: w + 6368, bias: w + 8672, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 1036800 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1036800 &* n,
+            workspace: ws + 96 &* n, pool: pool)
         p?.stop(10)
     }
 
@@ -178,19 +194,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 12304, bias: w + 13600, activation: .silu, output: a + 518400 &* n, pool: pool)
         p?.stop(12)
-        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 60, 60, 144]
+        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
-            expandWeights: w + 14624, expandBias: w + 15488, workspace: ws, pool: pool)
+            expandWeights: w + 14624, expandBias: w + 15488,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(13)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws,
             weights: w + 15632, bias: w + 19088, outChannels: 24,
-            activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n, pool: pool)
+            activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -210,19 +228,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: w + 22720, bias: w + 24016, activation: .silu, output: a + 518400 &* n, pool: pool)
         p?.stop(16)
-        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 60, 60, 144]
+        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
-            expandWeights: w + 25040, expandBias: w + 25904, workspace: ws, pool: pool)
+            expandWeights: w + 25040, expandBias: w + 25904,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(17)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws,
             weights: w + 26048, bias: w + 29504, outChannels: 24,
-            activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n, pool: pool)
+            activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(18)
     }
 
@@ -242,19 +262,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 33136, bias: w + 36736, activation: .silu, output: a + 518400 &* n, pool: pool)
         p?.stop(20)
-        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 30, 30, 144]
+        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 518400 &* n, batch: n, pixels: 900, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
-            expandWeights: w + 37760, expandBias: w + 38624, workspace: ws, pool: pool)
+            expandWeights: w + 37760, expandBias: w + 38624,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(21)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 518400 &* n, pixels: 900 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 518400 &* n, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws,
             weights: w + 38768, bias: w + 44528, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 432000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 432000 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(22)
     }
 
@@ -274,19 +296,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 54416, bias: w + 60416, activation: .silu, output: a + 216000 &* n, pool: pool)
         p?.stop(24)
-        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 30, 30, 240]
+        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 60656, reduceBias: w + 63056, activation: .silu,
-            expandWeights: w + 63072, expandBias: w + 65472, workspace: ws, pool: pool)
+            expandWeights: w + 63072, expandBias: w + 65472,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(25)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws,
             weights: w + 65712, bias: w + 75312, outChannels: 40,
-            activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n, pool: pool)
+            activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -306,19 +330,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: w + 85200, bias: w + 91200, activation: .silu, output: a + 216000 &* n, pool: pool)
         p?.stop(28)
-        // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 30, 30, 240]
+        // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 91440, reduceBias: w + 93840, activation: .silu,
-            expandWeights: w + 93856, expandBias: w + 96256, workspace: ws, pool: pool)
+            expandWeights: w + 93856, expandBias: w + 96256,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(29)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws,
             weights: w + 96496, bias: w + 106096, outChannels: 40,
-            activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n, pool: pool)
+            activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(30)
     }
 
@@ -338,19 +364,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 115984, bias: w + 118144, activation: .silu, output: a + 216000 &* n, pool: pool)
         p?.stop(32)
-        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 15, 15, 240]
+        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 216000 &* n, batch: n, pixels: 225, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 118384, reduceBias: w + 120784, activation: .silu,
-            expandWeights: w + 120800, expandBias: w + 123200, workspace: ws, pool: pool)
+            expandWeights: w + 120800, expandBias: w + 123200,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(33)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 225 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 216000 &* n, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws,
             weights: w + 123440, bias: w + 142640, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 270000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 270000 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(34)
     }
 
@@ -370,19 +398,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 181600, bias: w + 185920, activation: .silu, output: a + 108000 &* n, pool: pool)
         p?.stop(36)
-        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 186400, reduceBias: w + 196000, activation: .silu,
-            expandWeights: w + 196032, expandBias: w + 205632, workspace: ws, pool: pool)
+            expandWeights: w + 196032, expandBias: w + 205632,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(37)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
             weights: w + 206112, bias: w + 244512, outChannels: 80,
-            activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n, pool: pool)
+            activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -402,19 +432,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 283472, bias: w + 287792, activation: .silu, output: a + 108000 &* n, pool: pool)
         p?.stop(40)
-        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 288272, reduceBias: w + 297872, activation: .silu,
-            expandWeights: w + 297904, expandBias: w + 307504, workspace: ws, pool: pool)
+            expandWeights: w + 297904, expandBias: w + 307504,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(41)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
             weights: w + 307984, bias: w + 346384, outChannels: 80,
-            activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n, pool: pool)
+            activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(42)
     }
 
@@ -434,19 +466,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: w + 385344, bias: w + 389664, activation: .silu, output: a + 108000 &* n, pool: pool)
         p?.stop(44)
-        // features.4.3.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        // features.4.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 390144, reduceBias: w + 399744, activation: .silu,
-            expandWeights: w + 399776, expandBias: w + 409376, workspace: ws, pool: pool)
+            expandWeights: w + 399776, expandBias: w + 409376,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(45)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
             weights: w + 409856, bias: w + 448256, outChannels: 80,
-            activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n, pool: pool)
+            activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(46)
     }
 
@@ -466,19 +500,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 487216, bias: w + 499216, activation: .silu, output: a + 108000 &* n, pool: pool)
         p?.stop(48)
-        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 15, 15, 480]
+        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 499696, reduceBias: w + 509296, activation: .silu,
-            expandWeights: w + 509328, expandBias: w + 518928, workspace: ws, pool: pool)
+            expandWeights: w + 509328, expandBias: w + 518928,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(49)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
             weights: w + 519408, bias: w + 573168, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 302400 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 302400 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -498,19 +534,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 649216, bias: w + 666016, activation: .silu, output: a + 151200 &* n, pool: pool)
         p?.stop(52)
-        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 15, 15, 672]
+        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 666688, reduceBias: w + 685504, activation: .silu,
-            expandWeights: w + 685536, expandBias: w + 704352, workspace: ws, pool: pool)
+            expandWeights: w + 685536, expandBias: w + 704352,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(53)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
             weights: w + 705024, bias: w + 780288, outChannels: 112,
-            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(54)
     }
 
@@ -530,19 +568,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 856336, bias: w + 873136, activation: .silu, output: a + 151200 &* n, pool: pool)
         p?.stop(56)
-        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 15, 15, 672]
+        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 873808, reduceBias: w + 892624, activation: .silu,
-            expandWeights: w + 892656, expandBias: w + 911472, workspace: ws, pool: pool)
+            expandWeights: w + 892656, expandBias: w + 911472,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(57)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
             weights: w + 912144, bias: w + 987408, outChannels: 112,
-            activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n, pool: pool)
+            activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(58)
     }
 
@@ -562,19 +602,21 @@ public final class EfficientNetB1: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: w + 1063456, bias: w + 1080256, activation: .silu, output: a + 151200 &* n, pool: pool)
         p?.stop(60)
-        // features.5.3.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 15, 15, 672]
+        // features.5.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1080928, reduceBias: w + 1099744, activation: .silu,
-            expandWeights: w + 1099776, expandBias: w + 1118592, workspace: ws, pool: pool)
+            expandWeights: w + 1099776, expandBias: w + 1118592,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(61)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
             weights: w + 1119264, bias: w + 1194528, outChannels: 112,
-            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -838,127 +880,127 @@ extension EfficientNetB1 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 4147200,
               "depthwise 3x3/1 + BN + silu, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 120, 120, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 120, 120, 32]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 7372800,
-              "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
+              "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 2073600,
               "depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 128,
-              "16 -> 4 -> 16, in place on [n, 120, 120, 16]"),
+              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,
-              "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+              "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 22118400,
               "conv 1x1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
               "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, in place on [n, 60, 60, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 8294400,
-              "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
+              "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 60, 60, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 60, 60, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
               "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 30, 30, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 5184000,
-              "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
+              "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 30, 30, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 30, 30, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
               "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 15, 15, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 4320000,
-              "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
+              "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 12096000,
-              "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
+              "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 15, 15, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 15, 15, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 15, 15, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,

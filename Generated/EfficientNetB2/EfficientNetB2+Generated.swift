@@ -30,7 +30,17 @@ public final class EfficientNetB2: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 16),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 48),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 88),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 88),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 120),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 720, squeezeChannels: 30, outChannels: 120))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -89,19 +99,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: w + 896, bias: w + 1184, activation: .silu, output: a + 663552 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 144, 144, 32]
+        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 144, 144, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 663552 &* n, batch: n, pixels: 20736, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
-            expandWeights: w + 1488, expandBias: w + 1744, workspace: ws, pool: pool)
+            expandWeights: w + 1488, expandBias: w + 1744,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 663552 &* n, pixels: 20736 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 663552 &* n, batch: n, imagePixels: 20736, inChannels: 32, inputScales: ws,
             weights: w + 1776, bias: w + 2288, outChannels: 16,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -114,19 +126,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 331776 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, in place on [n, 144, 144, 16]
+        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 144, 144, 16]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 331776 &* n, batch: n, pixels: 20736, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
-            expandWeights: w + 2544, expandBias: w + 2608, workspace: ws, pool: pool)
+            expandWeights: w + 2544, expandBias: w + 2608,
+            scales: ws, workspace: ws + 16 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 331776 &* n, pixels: 20736 &* n, inChannels: 16,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 331776 &* n, batch: n, imagePixels: 20736, inChannels: 16, inputScales: ws,
             weights: w + 2624, bias: w + 2880, outChannels: 16,
-            activation: .identity, residual: a, output: a + 1990656 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 1990656 &* n,
+            workspace: ws + 16 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -146,19 +160,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: w + 4528, bias: w + 5392, activation: .silu, output: a + 1990656 &* n, pool: pool)
         p?.stop(8)
-        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 72, 72, 96]
+        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1990656 &* n, batch: n, pixels: 5184, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
-            expandWeights: w + 5888, expandBias: w + 6272, workspace: ws, pool: pool)
+            expandWeights: w + 5888, expandBias: w + 6272,
+            scales: ws, workspace: ws + 96 &* n, pool: pool)
         p?.stop(9)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1990656 &* n, pixels: 5184 &* n, inChannels: 96,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1990656 &* n, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws,
             weights: w + 6368, bias: w + 8672, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 1492992 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1492992 &* n,
+            workspace: ws + 96 &* n, pool: pool)
         p?.stop(10)
     }
 
@@ -178,19 +194,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: w + 12304, bias: w + 13600, activation: .silu, output: a + 746496 &* n, pool: pool)
         p?.stop(12)
-        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 72, 72, 144]
+        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
-            expandWeights: w + 14624, expandBias: w + 15488, workspace: ws, pool: pool)
+            expandWeights: w + 14624, expandBias: w + 15488,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(13)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 746496 &* n, pixels: 5184 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws,
             weights: w + 15632, bias: w + 19088, outChannels: 24,
-            activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n, pool: pool)
+            activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -210,19 +228,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: w + 22720, bias: w + 24016, activation: .silu, output: a + 746496 &* n, pool: pool)
         p?.stop(16)
-        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 72, 72, 144]
+        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
-            expandWeights: w + 25040, expandBias: w + 25904, workspace: ws, pool: pool)
+            expandWeights: w + 25040, expandBias: w + 25904,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(17)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 746496 &* n, pixels: 5184 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws,
             weights: w + 26048, bias: w + 29504, outChannels: 24,
-            activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n, pool: pool)
+            activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(18)
     }
 
@@ -242,19 +262,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: w + 33136, bias: w + 36736, activation: .silu, output: a + 746496 &* n, pool: pool)
         p?.stop(20)
-        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 36, 36, 144]
+        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 746496 &* n, batch: n, pixels: 1296, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
-            expandWeights: w + 37760, expandBias: w + 38624, workspace: ws, pool: pool)
+            expandWeights: w + 37760, expandBias: w + 38624,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(21)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 746496 &* n, pixels: 1296 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 746496 &* n, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws,
             weights: w + 38768, bias: w + 45680, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 933120 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 933120 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(22)
     }
 
@@ -274,19 +296,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: w + 59840, bias: w + 67040, activation: .silu, output: a + 373248 &* n, pool: pool)
         p?.stop(24)
-        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 36, 36, 288]
+        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 67328, reduceBias: w + 70784, activation: .silu,
-            expandWeights: w + 70800, expandBias: w + 74256, workspace: ws, pool: pool)
+            expandWeights: w + 70800, expandBias: w + 74256,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(25)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 373248 &* n, pixels: 1296 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws,
             weights: w + 74544, bias: w + 88368, outChannels: 48,
-            activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n, pool: pool)
+            activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -306,19 +330,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: w + 102528, bias: w + 109728, activation: .silu, output: a + 373248 &* n, pool: pool)
         p?.stop(28)
-        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 36, 36, 288]
+        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 110016, reduceBias: w + 113472, activation: .silu,
-            expandWeights: w + 113488, expandBias: w + 116944, workspace: ws, pool: pool)
+            expandWeights: w + 113488, expandBias: w + 116944,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(29)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 373248 &* n, pixels: 1296 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws,
             weights: w + 117232, bias: w + 131056, outChannels: 48,
-            activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n, pool: pool)
+            activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(30)
     }
 
@@ -338,19 +364,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 145216, bias: w + 147808, activation: .silu, output: a + 373248 &* n, pool: pool)
         p?.stop(32)
-        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 18, 18, 288]
+        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 373248 &* n, batch: n, pixels: 324, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 148096, reduceBias: w + 151552, activation: .silu,
-            expandWeights: w + 151568, expandBias: w + 155024, workspace: ws, pool: pool)
+            expandWeights: w + 151568, expandBias: w + 155024,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(33)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 373248 &* n, pixels: 324 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 373248 &* n, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws,
             weights: w + 155312, bias: w + 180656, outChannels: 88,
-            activation: .identity, residual: nil, output: a + 342144 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 342144 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(34)
     }
 
@@ -370,19 +398,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 227744, bias: w + 232496, activation: .silu, output: a + 171072 &* n, pool: pool)
         p?.stop(36)
-        // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 233024, reduceBias: w + 244640, activation: .silu,
-            expandWeights: w + 244672, expandBias: w + 256288, workspace: ws, pool: pool)
+            expandWeights: w + 244672, expandBias: w + 256288,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(37)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
             weights: w + 256816, bias: w + 303280, outChannels: 88,
-            activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n, pool: pool)
+            activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -402,19 +432,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 350368, bias: w + 355120, activation: .silu, output: a + 171072 &* n, pool: pool)
         p?.stop(40)
-        // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 355648, reduceBias: w + 367264, activation: .silu,
-            expandWeights: w + 367296, expandBias: w + 378912, workspace: ws, pool: pool)
+            expandWeights: w + 367296, expandBias: w + 378912,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(41)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
             weights: w + 379440, bias: w + 425904, outChannels: 88,
-            activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n, pool: pool)
+            activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(42)
     }
 
@@ -434,19 +466,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 472992, bias: w + 477744, activation: .silu, output: a + 171072 &* n, pool: pool)
         p?.stop(44)
-        // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 478272, reduceBias: w + 489888, activation: .silu,
-            expandWeights: w + 489920, expandBias: w + 501536, workspace: ws, pool: pool)
+            expandWeights: w + 489920, expandBias: w + 501536,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(45)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
             weights: w + 502064, bias: w + 548528, outChannels: 88,
-            activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n, pool: pool)
+            activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(46)
     }
 
@@ -466,19 +500,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 595616, bias: w + 608816, activation: .silu, output: a + 171072 &* n, pool: pool)
         p?.stop(48)
-        // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 18, 18, 528]
+        // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 609344, reduceBias: w + 620960, activation: .silu,
-            expandWeights: w + 620992, expandBias: w + 632608, workspace: ws, pool: pool)
+            expandWeights: w + 620992, expandBias: w + 632608,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(49)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 171072 &* n, pixels: 324 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
             weights: w + 633136, bias: w + 696496, outChannels: 120,
-            activation: .identity, residual: nil, output: a + 466560 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 466560 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -498,19 +534,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 783744, bias: w + 801744, activation: .silu, output: a + 233280 &* n, pool: pool)
         p?.stop(52)
-        // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 18, 18, 720]
+        // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 802464, reduceBias: w + 824064, activation: .silu,
-            expandWeights: w + 824096, expandBias: w + 845696, workspace: ws, pool: pool)
+            expandWeights: w + 824096, expandBias: w + 845696,
+            scales: ws, workspace: ws + 720 &* n, pool: pool)
         p?.stop(53)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 233280 &* n, pixels: 324 &* n, inChannels: 720,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
             weights: w + 846416, bias: w + 932816, outChannels: 120,
-            activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n, pool: pool)
+            activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+            workspace: ws + 720 &* n, pool: pool)
         p?.stop(54)
     }
 
@@ -530,19 +568,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 1020064, bias: w + 1038064, activation: .silu, output: a + 233280 &* n, pool: pool)
         p?.stop(56)
-        // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 18, 18, 720]
+        // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1038784, reduceBias: w + 1060384, activation: .silu,
-            expandWeights: w + 1060416, expandBias: w + 1082016, workspace: ws, pool: pool)
+            expandWeights: w + 1060416, expandBias: w + 1082016,
+            scales: ws, workspace: ws + 720 &* n, pool: pool)
         p?.stop(57)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 233280 &* n, pixels: 324 &* n, inChannels: 720,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
             weights: w + 1082736, bias: w + 1169136, outChannels: 120,
-            activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n, pool: pool)
+            activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
+            workspace: ws + 720 &* n, pool: pool)
         p?.stop(58)
     }
 
@@ -562,19 +602,21 @@ public final class EfficientNetB2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: w + 1256384, bias: w + 1274384, activation: .silu, output: a + 233280 &* n, pool: pool)
         p?.stop(60)
-        // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 18, 18, 720]
+        // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1275104, reduceBias: w + 1296704, activation: .silu,
-            expandWeights: w + 1296736, expandBias: w + 1318336, workspace: ws, pool: pool)
+            expandWeights: w + 1296736, expandBias: w + 1318336,
+            scales: ws, workspace: ws + 720 &* n, pool: pool)
         p?.stop(61)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 233280 &* n, pixels: 324 &* n, inChannels: 720,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
             weights: w + 1319056, bias: w + 1405456, outChannels: 120,
-            activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n, pool: pool)
+            activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+            workspace: ws + 720 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -838,127 +880,127 @@ extension EfficientNetB2 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 5971968,
               "depthwise 3x3/1 + BN + silu, [n, 144, 144, 32] -> [n, 144, 144, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 144, 144, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 144, 144, 32]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 10616832,
-              "conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
+              "conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 2985984,
               "depthwise 3x3/1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 128,
-              "16 -> 4 -> 16, in place on [n, 144, 144, 16]"),
+              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 5308416,
-              "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
+              "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 31850496,
               "conv 1x1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 4478976,
               "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, in place on [n, 72, 72, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 11943936,
-              "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
+              "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 72, 72, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 72, 72, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 36, 36, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 8957952,
-              "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
+              "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 36, 36, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 36, 36, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 18, 18, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 8211456,
-              "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
+              "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4276800,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 20528640,
-              "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
+              "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
-              "720 -> 30 -> 720, in place on [n, 18, 18, 720]"),
+              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 27993600,
-              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
-              "720 -> 30 -> 720, in place on [n, 18, 18, 720]"),
+              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 27993600,
-              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
-              "720 -> 30 -> 720, in place on [n, 18, 18, 720]"),
+              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 27993600,
-              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,

@@ -30,7 +30,17 @@ public final class EfficientNetB3: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 40, squeezeChannels: 10, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 48),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 96),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 96),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 136),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34, outChannels: 136))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -92,19 +102,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 1136, bias: w + 1504, activation: .silu, output: a + 900000 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 40 -> 10 -> 40, in place on [n, 150, 150, 40]
+        // features.1.0.block.1 squeeze-excitation: 40 -> 10 -> 40, scales only (folded into the projection) for [n, 150, 150, 40]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 900000 &* n, batch: n, pixels: 22500, channels: 40, squeezeChannels: 10,
             reduceWeights: w + 1552, reduceBias: w + 1952, activation: .silu,
-            expandWeights: w + 1968, expandBias: w + 2368, workspace: ws, pool: pool)
+            expandWeights: w + 1968, expandBias: w + 2368,
+            scales: ws, workspace: ws + 40 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 900000 &* n, pixels: 22500 &* n, inChannels: 40,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 900000 &* n, batch: n, imagePixels: 22500, inChannels: 40, inputScales: ws,
             weights: w + 2416, bias: w + 3376, outChannels: 24,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 40 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -117,19 +129,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 3408, bias: w + 3632, activation: .silu, output: a + 540000 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 150, 150, 24]
+        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 540000 &* n, batch: n, pixels: 22500, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 3664, reduceBias: w + 3808, activation: .silu,
-            expandWeights: w + 3824, expandBias: w + 3968, workspace: ws, pool: pool)
+            expandWeights: w + 3824, expandBias: w + 3968,
+            scales: ws, workspace: ws + 24 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 540000 &* n, pixels: 22500 &* n, inChannels: 24,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 540000 &* n, batch: n, imagePixels: 22500, inChannels: 24, inputScales: ws,
             weights: w + 4000, bias: w + 4576, outChannels: 24,
-            activation: .identity, residual: a, output: a + 3240000 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 3240000 &* n,
+            workspace: ws + 24 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -149,19 +163,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 8208, bias: w + 9504, activation: .silu, output: a + 3240000 &* n, pool: pool)
         p?.stop(8)
-        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 75, 75, 144]
+        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3240000 &* n, batch: n, pixels: 5625, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 9648, reduceBias: w + 10512, activation: .silu,
-            expandWeights: w + 10528, expandBias: w + 11392, workspace: ws, pool: pool)
+            expandWeights: w + 10528, expandBias: w + 11392,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(9)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3240000 &* n, pixels: 5625 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3240000 &* n, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws,
             weights: w + 11536, bias: w + 16144, outChannels: 32,
-            activation: .identity, residual: nil, output: a + 2160000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 2160000 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(10)
     }
 
@@ -181,19 +197,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 22512, bias: w + 24240, activation: .silu, output: a + 1080000 &* n, pool: pool)
         p?.stop(12)
-        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 75, 75, 192]
+        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 24432, reduceBias: w + 25968, activation: .silu,
-            expandWeights: w + 25984, expandBias: w + 27520, workspace: ws, pool: pool)
+            expandWeights: w + 25984, expandBias: w + 27520,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(13)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws,
             weights: w + 27712, bias: w + 33856, outChannels: 32,
-            activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
+            activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -213,19 +231,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: w + 40224, bias: w + 41952, activation: .silu, output: a + 1080000 &* n, pool: pool)
         p?.stop(16)
-        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 75, 75, 192]
+        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 42144, reduceBias: w + 43680, activation: .silu,
-            expandWeights: w + 43696, expandBias: w + 45232, workspace: ws, pool: pool)
+            expandWeights: w + 43696, expandBias: w + 45232,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(17)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws,
             weights: w + 45424, bias: w + 51568, outChannels: 32,
-            activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n, pool: pool)
+            activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(18)
     }
 
@@ -245,19 +265,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 57936, bias: w + 62736, activation: .silu, output: a + 1080000 &* n, pool: pool)
         p?.stop(20)
-        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 38, 38, 192]
+        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1080000 &* n, batch: n, pixels: 1444, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 62928, reduceBias: w + 64464, activation: .silu,
-            expandWeights: w + 64480, expandBias: w + 66016, workspace: ws, pool: pool)
+            expandWeights: w + 64480, expandBias: w + 66016,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(21)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1080000 &* n, pixels: 1444 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1080000 &* n, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws,
             weights: w + 66208, bias: w + 75424, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 831744 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 831744 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(22)
     }
 
@@ -277,19 +299,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 89584, bias: w + 96784, activation: .silu, output: a + 415872 &* n, pool: pool)
         p?.stop(24)
-        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 38, 38, 288]
+        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 97072, reduceBias: w + 100528, activation: .silu,
-            expandWeights: w + 100544, expandBias: w + 104000, workspace: ws, pool: pool)
+            expandWeights: w + 100544, expandBias: w + 104000,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(25)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 415872 &* n, pixels: 1444 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws,
             weights: w + 104288, bias: w + 118112, outChannels: 48,
-            activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n, pool: pool)
+            activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -309,19 +333,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 132272, bias: w + 139472, activation: .silu, output: a + 415872 &* n, pool: pool)
         p?.stop(28)
-        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 38, 38, 288]
+        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 139760, reduceBias: w + 143216, activation: .silu,
-            expandWeights: w + 143232, expandBias: w + 146688, workspace: ws, pool: pool)
+            expandWeights: w + 143232, expandBias: w + 146688,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(29)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 415872 &* n, pixels: 1444 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws,
             weights: w + 146976, bias: w + 160800, outChannels: 48,
-            activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n, pool: pool)
+            activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(30)
     }
 
@@ -341,19 +367,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 174960, bias: w + 177552, activation: .silu, output: a + 415872 &* n, pool: pool)
         p?.stop(32)
-        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 19, 19, 288]
+        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 415872 &* n, batch: n, pixels: 361, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 177840, reduceBias: w + 181296, activation: .silu,
-            expandWeights: w + 181312, expandBias: w + 184768, workspace: ws, pool: pool)
+            expandWeights: w + 181312, expandBias: w + 184768,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(33)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 415872 &* n, pixels: 361 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 415872 &* n, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws,
             weights: w + 185056, bias: w + 212704, outChannels: 96,
-            activation: .identity, residual: nil, output: a + 519840 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 519840 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(34)
     }
 
@@ -373,19 +401,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 268672, bias: w + 273856, activation: .silu, output: a + 207936 &* n, pool: pool)
         p?.stop(36)
-        // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 274432, reduceBias: w + 288256, activation: .silu,
-            expandWeights: w + 288288, expandBias: w + 302112, workspace: ws, pool: pool)
+            expandWeights: w + 288288, expandBias: w + 302112,
+            scales: ws, workspace: ws + 576 &* n, pool: pool)
         p?.stop(37)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
             weights: w + 302688, bias: w + 357984, outChannels: 96,
-            activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n, pool: pool)
+            activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
+            workspace: ws + 576 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -405,19 +435,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 413952, bias: w + 419136, activation: .silu, output: a + 207936 &* n, pool: pool)
         p?.stop(40)
-        // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 419712, reduceBias: w + 433536, activation: .silu,
-            expandWeights: w + 433568, expandBias: w + 447392, workspace: ws, pool: pool)
+            expandWeights: w + 433568, expandBias: w + 447392,
+            scales: ws, workspace: ws + 576 &* n, pool: pool)
         p?.stop(41)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
             weights: w + 447968, bias: w + 503264, outChannels: 96,
-            activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n, pool: pool)
+            activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+            workspace: ws + 576 &* n, pool: pool)
         p?.stop(42)
     }
 
@@ -437,19 +469,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 559232, bias: w + 564416, activation: .silu, output: a + 207936 &* n, pool: pool)
         p?.stop(44)
-        // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 564992, reduceBias: w + 578816, activation: .silu,
-            expandWeights: w + 578848, expandBias: w + 592672, workspace: ws, pool: pool)
+            expandWeights: w + 578848, expandBias: w + 592672,
+            scales: ws, workspace: ws + 576 &* n, pool: pool)
         p?.stop(45)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
             weights: w + 593248, bias: w + 648544, outChannels: 96,
-            activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n, pool: pool)
+            activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
+            workspace: ws + 576 &* n, pool: pool)
         p?.stop(46)
     }
 
@@ -469,19 +503,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: w + 704512, bias: w + 709696, activation: .silu, output: a + 207936 &* n, pool: pool)
         p?.stop(48)
-        // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 710272, reduceBias: w + 724096, activation: .silu,
-            expandWeights: w + 724128, expandBias: w + 737952, workspace: ws, pool: pool)
+            expandWeights: w + 724128, expandBias: w + 737952,
+            scales: ws, workspace: ws + 576 &* n, pool: pool)
         p?.stop(49)
-        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
             weights: w + 738528, bias: w + 793824, outChannels: 96,
-            activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n, pool: pool)
+            activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+            workspace: ws + 576 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -501,19 +537,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 849792, bias: w + 864192, activation: .silu, output: a + 207936 &* n, pool: pool)
         p?.stop(52)
-        // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 19, 19, 576]
+        // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 864768, reduceBias: w + 878592, activation: .silu,
-            expandWeights: w + 878624, expandBias: w + 892448, workspace: ws, pool: pool)
+            expandWeights: w + 878624, expandBias: w + 892448,
+            scales: ws, workspace: ws + 576 &* n, pool: pool)
         p?.stop(53)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 207936 &* n, pixels: 361 &* n, inChannels: 576,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
             weights: w + 893024, bias: w + 971360, outChannels: 136,
-            activation: .identity, residual: nil, output: a + 589152 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 589152 &* n,
+            workspace: ws + 576 &* n, pool: pool)
         p?.stop(54)
     }
 
@@ -533,19 +571,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1083296, bias: w + 1103696, activation: .silu, output: a + 294576 &* n, pool: pool)
         p?.stop(56)
-        // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1104512, reduceBias: w + 1132256, activation: .silu,
-            expandWeights: w + 1132304, expandBias: w + 1160048, workspace: ws, pool: pool)
+            expandWeights: w + 1132304, expandBias: w + 1160048,
+            scales: ws, workspace: ws + 816 &* n, pool: pool)
         p?.stop(57)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
             weights: w + 1160864, bias: w + 1271840, outChannels: 136,
-            activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n, pool: pool)
+            activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+            workspace: ws + 816 &* n, pool: pool)
         p?.stop(58)
     }
 
@@ -565,19 +605,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1383776, bias: w + 1404176, activation: .silu, output: a + 294576 &* n, pool: pool)
         p?.stop(60)
-        // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1404992, reduceBias: w + 1432736, activation: .silu,
-            expandWeights: w + 1432784, expandBias: w + 1460528, workspace: ws, pool: pool)
+            expandWeights: w + 1432784, expandBias: w + 1460528,
+            scales: ws, workspace: ws + 816 &* n, pool: pool)
         p?.stop(61)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
             weights: w + 1461344, bias: w + 1572320, outChannels: 136,
-            activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n, pool: pool)
+            activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+            workspace: ws + 816 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -597,19 +639,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1684256, bias: w + 1704656, activation: .silu, output: a + 294576 &* n, pool: pool)
         p?.stop(64)
-        // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1705472, reduceBias: w + 1733216, activation: .silu,
-            expandWeights: w + 1733264, expandBias: w + 1761008, workspace: ws, pool: pool)
+            expandWeights: w + 1733264, expandBias: w + 1761008,
+            scales: ws, workspace: ws + 816 &* n, pool: pool)
         p?.stop(65)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
             weights: w + 1761824, bias: w + 1872800, outChannels: 136,
-            activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n, pool: pool)
+            activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+            workspace: ws + 816 &* n, pool: pool)
         p?.stop(66)
     }
 
@@ -629,19 +673,21 @@ public final class EfficientNetB3: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: w + 1984736, bias: w + 2005136, activation: .silu, output: a + 294576 &* n, pool: pool)
         p?.stop(68)
-        // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 19, 19, 816]
+        // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 2005952, reduceBias: w + 2033696, activation: .silu,
-            expandWeights: w + 2033744, expandBias: w + 2061488, workspace: ws, pool: pool)
+            expandWeights: w + 2033744, expandBias: w + 2061488,
+            scales: ws, workspace: ws + 816 &* n, pool: pool)
         p?.stop(69)
-        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 294576 &* n, pixels: 361 &* n, inChannels: 816,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
             weights: w + 2062304, bias: w + 2173280, outChannels: 136,
-            activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n, pool: pool)
+            activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+            workspace: ws + 816 &* n, pool: pool)
         p?.stop(70)
     }
 
@@ -937,143 +983,143 @@ extension EfficientNetB3 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 8100000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 40] -> [n, 150, 150, 40]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 800,
-              "40 -> 10 -> 40, in place on [n, 150, 150, 40]"),
+              "40 -> 10 -> 40, scales only (folded into the projection) for [n, 150, 150, 40]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 21600000,
-              "conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
+              "conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 4860000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, in place on [n, 150, 150, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,
-              "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 77760000,
               "conv 1x1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
               "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 75, 75, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 25920000,
-              "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+              "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 75, 75, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 75, 75, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
               "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 38, 38, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 13307904,
-              "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
+              "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 38, 38, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 38, 38, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 935712,
               "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 19, 19, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 9980928,
-              "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
+              "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 5198400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, in place on [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 28279296,
-              "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
+              "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, in place on [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2040000,

@@ -30,7 +30,17 @@ public final class EfficientNetB4: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 56),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 56),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 112),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 160),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -98,19 +108,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 1732800 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, in place on [n, 190, 190, 48]
+        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, scales only (folded into the projection) for [n, 190, 190, 48]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 36100, channels: 48, squeezeChannels: 12,
             reduceWeights: w + 1824, reduceBias: w + 2400, activation: .silu,
-            expandWeights: w + 2416, expandBias: w + 2992, workspace: ws, pool: pool)
+            expandWeights: w + 2416, expandBias: w + 2992,
+            scales: ws, workspace: ws + 48 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1732800 &* n, pixels: 36100 &* n, inChannels: 48,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1732800 &* n, batch: n, imagePixels: 36100, inChannels: 48, inputScales: ws,
             weights: w + 3040, bias: w + 4192, outChannels: 24,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 48 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -123,19 +135,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 866400 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 190, 190, 24]
+        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 866400 &* n, batch: n, pixels: 36100, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
-            expandWeights: w + 4640, expandBias: w + 4784, workspace: ws, pool: pool)
+            expandWeights: w + 4640, expandBias: w + 4784,
+            scales: ws, workspace: ws + 24 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 866400 &* n, pixels: 36100 &* n, inChannels: 24,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 866400 &* n, batch: n, imagePixels: 36100, inChannels: 24, inputScales: ws,
             weights: w + 4816, bias: w + 5392, outChannels: 24,
-            activation: .identity, residual: a, output: a + 5198400 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 5198400 &* n,
+            workspace: ws + 24 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -155,19 +169,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 9024, bias: w + 10320, activation: .silu, output: a + 5198400 &* n, pool: pool)
         p?.stop(8)
-        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 95, 95, 144]
+        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5198400 &* n, batch: n, pixels: 9025, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 10464, reduceBias: w + 11328, activation: .silu,
-            expandWeights: w + 11344, expandBias: w + 12208, workspace: ws, pool: pool)
+            expandWeights: w + 11344, expandBias: w + 12208,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(9)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5198400 &* n, pixels: 9025 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5198400 &* n, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws,
             weights: w + 12352, bias: w + 16960, outChannels: 32,
-            activation: .identity, residual: nil, output: a + 3465600 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 3465600 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(10)
     }
 
@@ -187,19 +203,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 23328, bias: w + 25056, activation: .silu, output: a + 1732800 &* n, pool: pool)
         p?.stop(12)
-        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 95, 95, 192]
+        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 25248, reduceBias: w + 26784, activation: .silu,
-            expandWeights: w + 26800, expandBias: w + 28336, workspace: ws, pool: pool)
+            expandWeights: w + 26800, expandBias: w + 28336,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(13)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1732800 &* n, pixels: 9025 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
             weights: w + 28528, bias: w + 34672, outChannels: 32,
-            activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n, pool: pool)
+            activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -219,19 +237,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 41040, bias: w + 42768, activation: .silu, output: a + 1732800 &* n, pool: pool)
         p?.stop(16)
-        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 95, 95, 192]
+        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 42960, reduceBias: w + 44496, activation: .silu,
-            expandWeights: w + 44512, expandBias: w + 46048, workspace: ws, pool: pool)
+            expandWeights: w + 44512, expandBias: w + 46048,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(17)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1732800 &* n, pixels: 9025 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
             weights: w + 46240, bias: w + 52384, outChannels: 32,
-            activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n, pool: pool)
+            activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(18)
     }
 
@@ -251,19 +271,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: w + 58752, bias: w + 60480, activation: .silu, output: a + 1732800 &* n, pool: pool)
         p?.stop(20)
-        // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 95, 95, 192]
+        // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 60672, reduceBias: w + 62208, activation: .silu,
-            expandWeights: w + 62224, expandBias: w + 63760, workspace: ws, pool: pool)
+            expandWeights: w + 62224, expandBias: w + 63760,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(21)
-        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1732800 &* n, pixels: 9025 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
             weights: w + 63952, bias: w + 70096, outChannels: 32,
-            activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n, pool: pool)
+            activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(22)
     }
 
@@ -283,19 +305,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 76464, bias: w + 81264, activation: .silu, output: a + 1732800 &* n, pool: pool)
         p?.stop(24)
-        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 48, 48, 192]
+        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 2304, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 81456, reduceBias: w + 82992, activation: .silu,
-            expandWeights: w + 83008, expandBias: w + 84544, workspace: ws, pool: pool)
+            expandWeights: w + 83008, expandBias: w + 84544,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(25)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1732800 &* n, pixels: 2304 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1732800 &* n, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws,
             weights: w + 84736, bias: w + 95488, outChannels: 56,
-            activation: .identity, residual: nil, output: a + 1548288 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1548288 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -315,19 +339,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 114704, bias: w + 123104, activation: .silu, output: a + 774144 &* n, pool: pool)
         p?.stop(28)
-        // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 48, 48, 336]
+        // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 123440, reduceBias: w + 128144, activation: .silu,
-            expandWeights: w + 128160, expandBias: w + 132864, workspace: ws, pool: pool)
+            expandWeights: w + 128160, expandBias: w + 132864,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(29)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 2304 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
             weights: w + 133200, bias: w + 152016, outChannels: 56,
-            activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n, pool: pool)
+            activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(30)
     }
 
@@ -347,19 +373,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 171232, bias: w + 179632, activation: .silu, output: a + 774144 &* n, pool: pool)
         p?.stop(32)
-        // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 48, 48, 336]
+        // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 179968, reduceBias: w + 184672, activation: .silu,
-            expandWeights: w + 184688, expandBias: w + 189392, workspace: ws, pool: pool)
+            expandWeights: w + 184688, expandBias: w + 189392,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(33)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 2304 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
             weights: w + 189728, bias: w + 208544, outChannels: 56,
-            activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n, pool: pool)
+            activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(34)
     }
 
@@ -379,19 +407,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: w + 227760, bias: w + 236160, activation: .silu, output: a + 774144 &* n, pool: pool)
         p?.stop(36)
-        // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 48, 48, 336]
+        // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 236496, reduceBias: w + 241200, activation: .silu,
-            expandWeights: w + 241216, expandBias: w + 245920, workspace: ws, pool: pool)
+            expandWeights: w + 241216, expandBias: w + 245920,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(37)
-        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 2304 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
             weights: w + 246256, bias: w + 265072, outChannels: 56,
-            activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n, pool: pool)
+            activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -411,19 +441,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 284288, bias: w + 287312, activation: .silu, output: a + 774144 &* n, pool: pool)
         p?.stop(40)
-        // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 24, 24, 336]
+        // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 576, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 287648, reduceBias: w + 292352, activation: .silu,
-            expandWeights: w + 292368, expandBias: w + 297072, workspace: ws, pool: pool)
+            expandWeights: w + 292368, expandBias: w + 297072,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(41)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 576 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 774144 &* n, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws,
             weights: w + 297408, bias: w + 335040, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 967680 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 967680 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(42)
     }
 
@@ -443,19 +475,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 411088, bias: w + 417136, activation: .silu, output: a + 387072 &* n, pool: pool)
         p?.stop(44)
-        // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 417808, reduceBias: w + 436624, activation: .silu,
-            expandWeights: w + 436656, expandBias: w + 455472, workspace: ws, pool: pool)
+            expandWeights: w + 436656, expandBias: w + 455472,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(45)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
             weights: w + 456144, bias: w + 531408, outChannels: 112,
-            activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n, pool: pool)
+            activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(46)
     }
 
@@ -475,19 +509,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 607456, bias: w + 613504, activation: .silu, output: a + 387072 &* n, pool: pool)
         p?.stop(48)
-        // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 614176, reduceBias: w + 632992, activation: .silu,
-            expandWeights: w + 633024, expandBias: w + 651840, workspace: ws, pool: pool)
+            expandWeights: w + 633024, expandBias: w + 651840,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(49)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
             weights: w + 652512, bias: w + 727776, outChannels: 112,
-            activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n, pool: pool)
+            activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -507,19 +543,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 803824, bias: w + 809872, activation: .silu, output: a + 387072 &* n, pool: pool)
         p?.stop(52)
-        // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 810544, reduceBias: w + 829360, activation: .silu,
-            expandWeights: w + 829392, expandBias: w + 848208, workspace: ws, pool: pool)
+            expandWeights: w + 829392, expandBias: w + 848208,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(53)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
             weights: w + 848880, bias: w + 924144, outChannels: 112,
-            activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n, pool: pool)
+            activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(54)
     }
 
@@ -539,19 +577,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 1000192, bias: w + 1006240, activation: .silu, output: a + 387072 &* n, pool: pool)
         p?.stop(56)
-        // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1006912, reduceBias: w + 1025728, activation: .silu,
-            expandWeights: w + 1025760, expandBias: w + 1044576, workspace: ws, pool: pool)
+            expandWeights: w + 1025760, expandBias: w + 1044576,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(57)
-        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
             weights: w + 1045248, bias: w + 1120512, outChannels: 112,
-            activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n, pool: pool)
+            activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(58)
     }
 
@@ -571,19 +611,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: w + 1196560, bias: w + 1202608, activation: .silu, output: a + 387072 &* n, pool: pool)
         p?.stop(60)
-        // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1203280, reduceBias: w + 1222096, activation: .silu,
-            expandWeights: w + 1222128, expandBias: w + 1240944, workspace: ws, pool: pool)
+            expandWeights: w + 1222128, expandBias: w + 1240944,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(61)
-        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
             weights: w + 1241616, bias: w + 1316880, outChannels: 112,
-            activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n, pool: pool)
+            activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -603,19 +645,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 1392928, bias: w + 1409728, activation: .silu, output: a + 387072 &* n, pool: pool)
         p?.stop(64)
-        // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 24, 24, 672]
+        // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1410400, reduceBias: w + 1429216, activation: .silu,
-            expandWeights: w + 1429248, expandBias: w + 1448064, workspace: ws, pool: pool)
+            expandWeights: w + 1429248, expandBias: w + 1448064,
+            scales: ws, workspace: ws + 672 &* n, pool: pool)
         p?.stop(65)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 387072 &* n, pixels: 576 &* n, inChannels: 672,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
             weights: w + 1448736, bias: w + 1556256, outChannels: 160,
-            activation: .identity, residual: nil, output: a + 1105920 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1105920 &* n,
+            workspace: ws + 672 &* n, pool: pool)
         p?.stop(66)
     }
 
@@ -635,19 +679,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 1710976, bias: w + 1734976, activation: .silu, output: a + 552960 &* n, pool: pool)
         p?.stop(68)
-        // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 1735936, reduceBias: w + 1774336, activation: .silu,
-            expandWeights: w + 1774384, expandBias: w + 1812784, workspace: ws, pool: pool)
+            expandWeights: w + 1774384, expandBias: w + 1812784,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(69)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
             weights: w + 1813744, bias: w + 1967344, outChannels: 160,
-            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n, pool: pool)
+            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(70)
     }
 
@@ -667,19 +713,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 2122064, bias: w + 2146064, activation: .silu, output: a + 552960 &* n, pool: pool)
         p?.stop(72)
-        // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2147024, reduceBias: w + 2185424, activation: .silu,
-            expandWeights: w + 2185472, expandBias: w + 2223872, workspace: ws, pool: pool)
+            expandWeights: w + 2185472, expandBias: w + 2223872,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(73)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
             weights: w + 2224832, bias: w + 2378432, outChannels: 160,
-            activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n, pool: pool)
+            activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(74)
     }
 
@@ -699,19 +747,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 2533152, bias: w + 2557152, activation: .silu, output: a + 552960 &* n, pool: pool)
         p?.stop(76)
-        // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2558112, reduceBias: w + 2596512, activation: .silu,
-            expandWeights: w + 2596560, expandBias: w + 2634960, workspace: ws, pool: pool)
+            expandWeights: w + 2596560, expandBias: w + 2634960,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(77)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
             weights: w + 2635920, bias: w + 2789520, outChannels: 160,
-            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n, pool: pool)
+            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(78)
     }
 
@@ -731,19 +781,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 2944240, bias: w + 2968240, activation: .silu, output: a + 552960 &* n, pool: pool)
         p?.stop(80)
-        // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2969200, reduceBias: w + 3007600, activation: .silu,
-            expandWeights: w + 3007648, expandBias: w + 3046048, workspace: ws, pool: pool)
+            expandWeights: w + 3007648, expandBias: w + 3046048,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(81)
-        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
             weights: w + 3047008, bias: w + 3200608, outChannels: 160,
-            activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n, pool: pool)
+            activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(82)
     }
 
@@ -763,19 +815,21 @@ public final class EfficientNetB4: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: w + 3355328, bias: w + 3379328, activation: .silu, output: a + 552960 &* n, pool: pool)
         p?.stop(84)
-        // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 24, 24, 960]
+        // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3380288, reduceBias: w + 3418688, activation: .silu,
-            expandWeights: w + 3418736, expandBias: w + 3457136, workspace: ws, pool: pool)
+            expandWeights: w + 3418736, expandBias: w + 3457136,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(85)
-        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 552960 &* n, pixels: 576 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
             weights: w + 3458096, bias: w + 3611696, outChannels: 160,
-            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n, pool: pool)
+            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(86)
     }
 
@@ -1135,175 +1189,175 @@ extension EfficientNetB4 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 190, 190, 48] -> [n, 190, 190, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1152,
-              "48 -> 12 -> 48, in place on [n, 190, 190, 48]"),
+              "48 -> 12 -> 48, scales only (folded into the projection) for [n, 190, 190, 48]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 41587200,
-              "conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
+              "conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 7797600,
               "depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, in place on [n, 190, 190, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,
-              "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 11696400,
               "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 95, 95, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 41587200,
-              "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
+              "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 95, 95, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 95, 95, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 95, 95, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 11059200,
               "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 48, 48, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 24772608,
-              "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
+              "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 48, 48, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 48, 48, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 48, 48, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1741824,
               "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 24, 24, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 21676032,
-              "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
+              "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 9676800,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 61931520,
-              "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
+              "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 3456000,

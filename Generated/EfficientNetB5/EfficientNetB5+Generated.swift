@@ -30,7 +30,17 @@ public final class EfficientNetB5: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 64),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 384, squeezeChannels: 16, outChannels: 64),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 384, squeezeChannels: 16, outChannels: 128),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 128),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 176),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -105,19 +115,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 2495232 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, in place on [n, 228, 228, 48]
+        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, scales only (folded into the projection) for [n, 228, 228, 48]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2495232 &* n, batch: n, pixels: 51984, channels: 48, squeezeChannels: 12,
             reduceWeights: w + 1824, reduceBias: w + 2400, activation: .silu,
-            expandWeights: w + 2416, expandBias: w + 2992, workspace: ws, pool: pool)
+            expandWeights: w + 2416, expandBias: w + 2992,
+            scales: ws, workspace: ws + 48 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2495232 &* n, pixels: 51984 &* n, inChannels: 48,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2495232 &* n, batch: n, imagePixels: 51984, inChannels: 48, inputScales: ws,
             weights: w + 3040, bias: w + 4192, outChannels: 24,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 48 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -130,19 +142,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 1247616 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 228, 228, 24]
+        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
-            expandWeights: w + 4640, expandBias: w + 4784, workspace: ws, pool: pool)
+            expandWeights: w + 4640, expandBias: w + 4784,
+            scales: ws, workspace: ws + 24 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1247616 &* n, pixels: 51984 &* n, inChannels: 24,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1247616 &* n, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws,
             weights: w + 4816, bias: w + 5392, outChannels: 24,
-            activation: .identity, residual: a, output: a + 2495232 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 2495232 &* n,
+            workspace: ws + 24 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -155,19 +169,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: w + 5424, bias: w + 5648, activation: .silu, output: a, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 24 -> 6 -> 24, in place on [n, 228, 228, 24]
+        // features.1.2.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 5680, reduceBias: w + 5824, activation: .silu,
-            expandWeights: w + 5840, expandBias: w + 5984, workspace: ws, pool: pool)
+            expandWeights: w + 5840, expandBias: w + 5984,
+            scales: ws, workspace: ws + 24 &* n, pool: pool)
         p?.stop(8)
-        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 51984 &* n, inChannels: 24,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws,
             weights: w + 6016, bias: w + 6592, outChannels: 24,
-            activation: .identity, residual: a + 2495232 &* n, output: a + 7485696 &* n, pool: pool)
+            activation: .identity, residual: a + 2495232 &* n, output: a + 7485696 &* n,
+            workspace: ws + 24 &* n, pool: pool)
         p?.stop(9)
     }
 
@@ -187,19 +203,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 10224, bias: w + 11520, activation: .silu, output: a + 7485696 &* n, pool: pool)
         p?.stop(11)
-        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 114, 114, 144]
+        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7485696 &* n, batch: n, pixels: 12996, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 11664, reduceBias: w + 12528, activation: .silu,
-            expandWeights: w + 12544, expandBias: w + 13408, workspace: ws, pool: pool)
+            expandWeights: w + 12544, expandBias: w + 13408,
+            scales: ws, workspace: ws + 144 &* n, pool: pool)
         p?.stop(12)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7485696 &* n, pixels: 12996 &* n, inChannels: 144,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7485696 &* n, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws,
             weights: w + 13552, bias: w + 19312, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 6238080 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 6238080 &* n,
+            workspace: ws + 144 &* n, pool: pool)
         p?.stop(13)
     }
 
@@ -219,19 +237,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 29200, bias: w + 31360, activation: .silu, output: a + 3119040 &* n, pool: pool)
         p?.stop(15)
-        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 31600, reduceBias: w + 34000, activation: .silu,
-            expandWeights: w + 34016, expandBias: w + 36416, workspace: ws, pool: pool)
+            expandWeights: w + 34016, expandBias: w + 36416,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(16)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
             weights: w + 36656, bias: w + 46256, outChannels: 40,
-            activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n, pool: pool)
+            activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -251,19 +271,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 56144, bias: w + 58304, activation: .silu, output: a + 3119040 &* n, pool: pool)
         p?.stop(19)
-        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 58544, reduceBias: w + 60944, activation: .silu,
-            expandWeights: w + 60960, expandBias: w + 63360, workspace: ws, pool: pool)
+            expandWeights: w + 60960, expandBias: w + 63360,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(20)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
             weights: w + 63600, bias: w + 73200, outChannels: 40,
-            activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n, pool: pool)
+            activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(21)
     }
 
@@ -283,19 +305,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 83088, bias: w + 85248, activation: .silu, output: a + 3119040 &* n, pool: pool)
         p?.stop(23)
-        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 85488, reduceBias: w + 87888, activation: .silu,
-            expandWeights: w + 87904, expandBias: w + 90304, workspace: ws, pool: pool)
+            expandWeights: w + 87904, expandBias: w + 90304,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(24)
-        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
             weights: w + 90544, bias: w + 100144, outChannels: 40,
-            activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n, pool: pool)
+            activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(25)
     }
 
@@ -315,19 +339,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: w + 110032, bias: w + 112192, activation: .silu, output: a + 3119040 &* n, pool: pool)
         p?.stop(27)
-        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 114, 114, 240]
+        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 112432, reduceBias: w + 114832, activation: .silu,
-            expandWeights: w + 114848, expandBias: w + 117248, workspace: ws, pool: pool)
+            expandWeights: w + 114848, expandBias: w + 117248,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(28)
-        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3119040 &* n, pixels: 12996 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
             weights: w + 117488, bias: w + 127088, outChannels: 40,
-            activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n, pool: pool)
+            activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -347,19 +373,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 136976, bias: w + 142976, activation: .silu, output: a + 3119040 &* n, pool: pool)
         p?.stop(31)
-        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 57, 57, 240]
+        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 3249, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 143216, reduceBias: w + 145616, activation: .silu,
-            expandWeights: w + 145632, expandBias: w + 148032, workspace: ws, pool: pool)
+            expandWeights: w + 145632, expandBias: w + 148032,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(32)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3119040 &* n, pixels: 3249 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3119040 &* n, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws,
             weights: w + 148272, bias: w + 163632, outChannels: 64,
-            activation: .identity, residual: nil, output: a + 2495232 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 2495232 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(33)
     }
 
@@ -379,19 +407,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 188656, bias: w + 198256, activation: .silu, output: a + 1247616 &* n, pool: pool)
         p?.stop(35)
-        // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 198640, reduceBias: w + 204784, activation: .silu,
-            expandWeights: w + 204800, expandBias: w + 210944, workspace: ws, pool: pool)
+            expandWeights: w + 204800, expandBias: w + 210944,
+            scales: ws, workspace: ws + 384 &* n, pool: pool)
         p?.stop(36)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
             weights: w + 211328, bias: w + 235904, outChannels: 64,
-            activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n, pool: pool)
+            activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+            workspace: ws + 384 &* n, pool: pool)
         p?.stop(37)
     }
 
@@ -411,19 +441,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 260928, bias: w + 270528, activation: .silu, output: a + 1247616 &* n, pool: pool)
         p?.stop(39)
-        // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 270912, reduceBias: w + 277056, activation: .silu,
-            expandWeights: w + 277072, expandBias: w + 283216, workspace: ws, pool: pool)
+            expandWeights: w + 277072, expandBias: w + 283216,
+            scales: ws, workspace: ws + 384 &* n, pool: pool)
         p?.stop(40)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
             weights: w + 283600, bias: w + 308176, outChannels: 64,
-            activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n, pool: pool)
+            activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+            workspace: ws + 384 &* n, pool: pool)
         p?.stop(41)
     }
 
@@ -443,19 +475,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 333200, bias: w + 342800, activation: .silu, output: a + 1247616 &* n, pool: pool)
         p?.stop(43)
-        // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 343184, reduceBias: w + 349328, activation: .silu,
-            expandWeights: w + 349344, expandBias: w + 355488, workspace: ws, pool: pool)
+            expandWeights: w + 349344, expandBias: w + 355488,
+            scales: ws, workspace: ws + 384 &* n, pool: pool)
         p?.stop(44)
-        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
             weights: w + 355872, bias: w + 380448, outChannels: 64,
-            activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n, pool: pool)
+            activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+            workspace: ws + 384 &* n, pool: pool)
         p?.stop(45)
     }
 
@@ -475,19 +509,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: w + 405472, bias: w + 415072, activation: .silu, output: a + 1247616 &* n, pool: pool)
         p?.stop(47)
-        // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 57, 57, 384]
+        // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 415456, reduceBias: w + 421600, activation: .silu,
-            expandWeights: w + 421616, expandBias: w + 427760, workspace: ws, pool: pool)
+            expandWeights: w + 421616, expandBias: w + 427760,
+            scales: ws, workspace: ws + 384 &* n, pool: pool)
         p?.stop(48)
-        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1247616 &* n, pixels: 3249 &* n, inChannels: 384,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
             weights: w + 428144, bias: w + 452720, outChannels: 64,
-            activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n, pool: pool)
+            activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+            workspace: ws + 384 &* n, pool: pool)
         p?.stop(49)
     }
 
@@ -507,19 +543,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 477744, bias: w + 481200, activation: .silu, output: a + 1247616 &* n, pool: pool)
         p?.stop(51)
-        // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, in place on [n, 29, 29, 384]
+        // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 841, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 481584, reduceBias: w + 487728, activation: .silu,
-            expandWeights: w + 487744, expandBias: w + 493888, workspace: ws, pool: pool)
+            expandWeights: w + 487744, expandBias: w + 493888,
+            scales: ws, workspace: ws + 384 &* n, pool: pool)
         p?.stop(52)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1247616 &* n, pixels: 841 &* n, inChannels: 384,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1247616 &* n, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws,
             weights: w + 494272, bias: w + 543424, outChannels: 128,
-            activation: .identity, residual: nil, output: a + 1570560 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1570560 &* n,
+            workspace: ws + 384 &* n, pool: pool)
         p?.stop(53)
     }
 
@@ -539,19 +577,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 642624, bias: w + 649536, activation: .silu, output: a + 645888 &* n, pool: pool)
         p?.stop(55)
-        // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 650304, reduceBias: w + 674880, activation: .silu,
-            expandWeights: w + 674912, expandBias: w + 699488, workspace: ws, pool: pool)
+            expandWeights: w + 674912, expandBias: w + 699488,
+            scales: ws, workspace: ws + 768 &* n, pool: pool)
         p?.stop(56)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
             weights: w + 700256, bias: w + 798560, outChannels: 128,
-            activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n, pool: pool)
+            activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
+            workspace: ws + 768 &* n, pool: pool)
         p?.stop(57)
     }
 
@@ -571,19 +611,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 897760, bias: w + 904672, activation: .silu, output: a + 645888 &* n, pool: pool)
         p?.stop(59)
-        // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 905440, reduceBias: w + 930016, activation: .silu,
-            expandWeights: w + 930048, expandBias: w + 954624, workspace: ws, pool: pool)
+            expandWeights: w + 930048, expandBias: w + 954624,
+            scales: ws, workspace: ws + 768 &* n, pool: pool)
         p?.stop(60)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
             weights: w + 955392, bias: w + 1053696, outChannels: 128,
-            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n, pool: pool)
+            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+            workspace: ws + 768 &* n, pool: pool)
         p?.stop(61)
     }
 
@@ -603,19 +645,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1152896, bias: w + 1159808, activation: .silu, output: a + 645888 &* n, pool: pool)
         p?.stop(63)
-        // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1160576, reduceBias: w + 1185152, activation: .silu,
-            expandWeights: w + 1185184, expandBias: w + 1209760, workspace: ws, pool: pool)
+            expandWeights: w + 1185184, expandBias: w + 1209760,
+            scales: ws, workspace: ws + 768 &* n, pool: pool)
         p?.stop(64)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
             weights: w + 1210528, bias: w + 1308832, outChannels: 128,
-            activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n, pool: pool)
+            activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+            workspace: ws + 768 &* n, pool: pool)
         p?.stop(65)
     }
 
@@ -635,19 +679,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1408032, bias: w + 1414944, activation: .silu, output: a + 645888 &* n, pool: pool)
         p?.stop(67)
-        // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1415712, reduceBias: w + 1440288, activation: .silu,
-            expandWeights: w + 1440320, expandBias: w + 1464896, workspace: ws, pool: pool)
+            expandWeights: w + 1440320, expandBias: w + 1464896,
+            scales: ws, workspace: ws + 768 &* n, pool: pool)
         p?.stop(68)
-        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
             weights: w + 1465664, bias: w + 1563968, outChannels: 128,
-            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n, pool: pool)
+            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+            workspace: ws + 768 &* n, pool: pool)
         p?.stop(69)
     }
 
@@ -667,19 +713,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1663168, bias: w + 1670080, activation: .silu, output: a + 645888 &* n, pool: pool)
         p?.stop(71)
-        // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1670848, reduceBias: w + 1695424, activation: .silu,
-            expandWeights: w + 1695456, expandBias: w + 1720032, workspace: ws, pool: pool)
+            expandWeights: w + 1695456, expandBias: w + 1720032,
+            scales: ws, workspace: ws + 768 &* n, pool: pool)
         p?.stop(72)
-        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
             weights: w + 1720800, bias: w + 1819104, outChannels: 128,
-            activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n, pool: pool)
+            activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+            workspace: ws + 768 &* n, pool: pool)
         p?.stop(73)
     }
 
@@ -699,19 +747,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: w + 1918304, bias: w + 1925216, activation: .silu, output: a + 645888 &* n, pool: pool)
         p?.stop(75)
-        // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1925984, reduceBias: w + 1950560, activation: .silu,
-            expandWeights: w + 1950592, expandBias: w + 1975168, workspace: ws, pool: pool)
+            expandWeights: w + 1950592, expandBias: w + 1975168,
+            scales: ws, workspace: ws + 768 &* n, pool: pool)
         p?.stop(76)
-        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
             weights: w + 1975936, bias: w + 2074240, outChannels: 128,
-            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n, pool: pool)
+            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+            workspace: ws + 768 &* n, pool: pool)
         p?.stop(77)
     }
 
@@ -731,19 +781,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 2173440, bias: w + 2192640, activation: .silu, output: a + 645888 &* n, pool: pool)
         p?.stop(79)
-        // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, in place on [n, 29, 29, 768]
+        // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 2193408, reduceBias: w + 2217984, activation: .silu,
-            expandWeights: w + 2218016, expandBias: w + 2242592, workspace: ws, pool: pool)
+            expandWeights: w + 2218016, expandBias: w + 2242592,
+            scales: ws, workspace: ws + 768 &* n, pool: pool)
         p?.stop(80)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 645888 &* n, pixels: 841 &* n, inChannels: 768,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
             weights: w + 2243360, bias: w + 2378528, outChannels: 176,
-            activation: .identity, residual: nil, output: a + 1776192 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1776192 &* n,
+            workspace: ws + 768 &* n, pool: pool)
         p?.stop(81)
     }
 
@@ -763,19 +815,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 2565616, bias: w + 2592016, activation: .silu, output: a + 888096 &* n, pool: pool)
         p?.stop(83)
-        // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2593072, reduceBias: w + 2639536, activation: .silu,
-            expandWeights: w + 2639584, expandBias: w + 2686048, workspace: ws, pool: pool)
+            expandWeights: w + 2639584, expandBias: w + 2686048,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(84)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
             weights: w + 2687104, bias: w + 2872960, outChannels: 176,
-            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n, pool: pool)
+            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(85)
     }
 
@@ -795,19 +849,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 3060048, bias: w + 3086448, activation: .silu, output: a + 888096 &* n, pool: pool)
         p?.stop(87)
-        // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3087504, reduceBias: w + 3133968, activation: .silu,
-            expandWeights: w + 3134016, expandBias: w + 3180480, workspace: ws, pool: pool)
+            expandWeights: w + 3134016, expandBias: w + 3180480,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(88)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
             weights: w + 3181536, bias: w + 3367392, outChannels: 176,
-            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n, pool: pool)
+            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(89)
     }
 
@@ -827,19 +883,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 3554480, bias: w + 3580880, activation: .silu, output: a + 888096 &* n, pool: pool)
         p?.stop(91)
-        // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3581936, reduceBias: w + 3628400, activation: .silu,
-            expandWeights: w + 3628448, expandBias: w + 3674912, workspace: ws, pool: pool)
+            expandWeights: w + 3628448, expandBias: w + 3674912,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(92)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
             weights: w + 3675968, bias: w + 3861824, outChannels: 176,
-            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n, pool: pool)
+            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(93)
     }
 
@@ -859,19 +917,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 4048912, bias: w + 4075312, activation: .silu, output: a + 888096 &* n, pool: pool)
         p?.stop(95)
-        // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4076368, reduceBias: w + 4122832, activation: .silu,
-            expandWeights: w + 4122880, expandBias: w + 4169344, workspace: ws, pool: pool)
+            expandWeights: w + 4122880, expandBias: w + 4169344,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(96)
-        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
             weights: w + 4170400, bias: w + 4356256, outChannels: 176,
-            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n, pool: pool)
+            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(97)
     }
 
@@ -891,19 +951,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 4543344, bias: w + 4569744, activation: .silu, output: a + 888096 &* n, pool: pool)
         p?.stop(99)
-        // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4570800, reduceBias: w + 4617264, activation: .silu,
-            expandWeights: w + 4617312, expandBias: w + 4663776, workspace: ws, pool: pool)
+            expandWeights: w + 4617312, expandBias: w + 4663776,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(100)
-        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
             weights: w + 4664832, bias: w + 4850688, outChannels: 176,
-            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n, pool: pool)
+            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(101)
     }
 
@@ -923,19 +985,21 @@ public final class EfficientNetB5: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: w + 5037776, bias: w + 5064176, activation: .silu, output: a + 888096 &* n, pool: pool)
         p?.stop(103)
-        // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]
+        // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5065232, reduceBias: w + 5111696, activation: .silu,
-            expandWeights: w + 5111744, expandBias: w + 5158208, workspace: ws, pool: pool)
+            expandWeights: w + 5111744, expandBias: w + 5158208,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(104)
-        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 888096 &* n, pixels: 841 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
             weights: w + 5159264, bias: w + 5345120, outChannels: 176,
-            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n, pool: pool)
+            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(105)
     }
 
@@ -1359,213 +1423,213 @@ extension EfficientNetB5 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 22457088,
               "depthwise 3x3/1 + BN + silu, [n, 228, 228, 48] -> [n, 228, 228, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1152,
-              "48 -> 12 -> 48, in place on [n, 228, 228, 48]"),
+              "48 -> 12 -> 48, scales only (folded into the projection) for [n, 228, 228, 48]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 59885568,
-              "conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
+              "conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 11228544,
               "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, in place on [n, 228, 228, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 29942784,
-              "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 11228544,
               "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, in place on [n, 228, 228, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,
-              "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 179656704,
               "conv 1x1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 16842816,
               "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 114, 114, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 74856960,
-              "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
+              "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 19494000,
               "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 57, 57, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 49904640,
-              "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
+              "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, in place on [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 2906496,
               "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, in place on [n, 29, 29, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 41336832,
-              "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
+              "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 16147200,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, in place on [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 113676288,
-              "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
+              "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 5940000,

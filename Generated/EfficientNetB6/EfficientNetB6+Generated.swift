@@ -30,7 +30,17 @@ public final class EfficientNetB6: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 56, squeezeChannels: 14, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 72),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 72),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 144),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 144),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 200),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50, outChannels: 200))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -111,19 +121,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: w + 1584, bias: w + 2096, activation: .silu, output: a + 3902976 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 56 -> 14 -> 56, in place on [n, 264, 264, 56]
+        // features.1.0.block.1 squeeze-excitation: 56 -> 14 -> 56, scales only (folded into the projection) for [n, 264, 264, 56]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3902976 &* n, batch: n, pixels: 69696, channels: 56, squeezeChannels: 14,
             reduceWeights: w + 2160, reduceBias: w + 2944, activation: .silu,
-            expandWeights: w + 2960, expandBias: w + 3744, workspace: ws, pool: pool)
+            expandWeights: w + 2960, expandBias: w + 3744,
+            scales: ws, workspace: ws + 56 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3902976 &* n, pixels: 69696 &* n, inChannels: 56,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3902976 &* n, batch: n, imagePixels: 69696, inChannels: 56, inputScales: ws,
             weights: w + 3808, bias: w + 5600, outChannels: 32,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 56 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -136,19 +148,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: w + 5632, bias: w + 5920, activation: .silu, output: a + 2230272 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 264, 264, 32]
+        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2230272 &* n, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 5952, reduceBias: w + 6208, activation: .silu,
-            expandWeights: w + 6224, expandBias: w + 6480, workspace: ws, pool: pool)
+            expandWeights: w + 6224, expandBias: w + 6480,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2230272 &* n, pixels: 69696 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2230272 &* n, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws,
             weights: w + 6512, bias: w + 7536, outChannels: 32,
-            activation: .identity, residual: a, output: a + 4460544 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 4460544 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -161,19 +175,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: w + 7568, bias: w + 7856, activation: .silu, output: a, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 264, 264, 32]
+        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 7888, reduceBias: w + 8144, activation: .silu,
-            expandWeights: w + 8160, expandBias: w + 8416, workspace: ws, pool: pool)
+            expandWeights: w + 8160, expandBias: w + 8416,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(8)
-        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 69696 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws,
             weights: w + 8448, bias: w + 9472, outChannels: 32,
-            activation: .identity, residual: a + 4460544 &* n, output: a + 13381632 &* n, pool: pool)
+            activation: .identity, residual: a + 4460544 &* n, output: a + 13381632 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(9)
     }
 
@@ -193,19 +209,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 15840, bias: w + 17568, activation: .silu, output: a + 13381632 &* n, pool: pool)
         p?.stop(11)
-        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 132, 132, 192]
+        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 13381632 &* n, batch: n, pixels: 17424, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 17760, reduceBias: w + 19296, activation: .silu,
-            expandWeights: w + 19312, expandBias: w + 20848, workspace: ws, pool: pool)
+            expandWeights: w + 19312, expandBias: w + 20848,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(12)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 13381632 &* n, pixels: 17424 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 13381632 &* n, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws,
             weights: w + 21040, bias: w + 28720, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 8363520 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 8363520 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(13)
     }
 
@@ -225,19 +243,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 38608, bias: w + 40768, activation: .silu, output: a + 4181760 &* n, pool: pool)
         p?.stop(15)
-        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 41008, reduceBias: w + 43408, activation: .silu,
-            expandWeights: w + 43424, expandBias: w + 45824, workspace: ws, pool: pool)
+            expandWeights: w + 43424, expandBias: w + 45824,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(16)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
             weights: w + 46064, bias: w + 55664, outChannels: 40,
-            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n, pool: pool)
+            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -257,19 +277,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 65552, bias: w + 67712, activation: .silu, output: a + 4181760 &* n, pool: pool)
         p?.stop(19)
-        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 67952, reduceBias: w + 70352, activation: .silu,
-            expandWeights: w + 70368, expandBias: w + 72768, workspace: ws, pool: pool)
+            expandWeights: w + 70368, expandBias: w + 72768,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(20)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
             weights: w + 73008, bias: w + 82608, outChannels: 40,
-            activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n, pool: pool)
+            activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(21)
     }
 
@@ -289,19 +311,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 92496, bias: w + 94656, activation: .silu, output: a + 4181760 &* n, pool: pool)
         p?.stop(23)
-        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 94896, reduceBias: w + 97296, activation: .silu,
-            expandWeights: w + 97312, expandBias: w + 99712, workspace: ws, pool: pool)
+            expandWeights: w + 97312, expandBias: w + 99712,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(24)
-        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
             weights: w + 99952, bias: w + 109552, outChannels: 40,
-            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n, pool: pool)
+            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(25)
     }
 
@@ -321,19 +345,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 119440, bias: w + 121600, activation: .silu, output: a + 4181760 &* n, pool: pool)
         p?.stop(27)
-        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 121840, reduceBias: w + 124240, activation: .silu,
-            expandWeights: w + 124256, expandBias: w + 126656, workspace: ws, pool: pool)
+            expandWeights: w + 124256, expandBias: w + 126656,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(28)
-        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
             weights: w + 126896, bias: w + 136496, outChannels: 40,
-            activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n, pool: pool)
+            activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -353,19 +379,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: w + 146384, bias: w + 148544, activation: .silu, output: a + 4181760 &* n, pool: pool)
         p?.stop(31)
-        // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 132, 132, 240]
+        // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 148784, reduceBias: w + 151184, activation: .silu,
-            expandWeights: w + 151200, expandBias: w + 153600, workspace: ws, pool: pool)
+            expandWeights: w + 151200, expandBias: w + 153600,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(32)
-        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4181760 &* n, pixels: 17424 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
             weights: w + 153840, bias: w + 163440, outChannels: 40,
-            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n, pool: pool)
+            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(33)
     }
 
@@ -385,19 +413,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 173328, bias: w + 179328, activation: .silu, output: a + 4181760 &* n, pool: pool)
         p?.stop(35)
-        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 66, 66, 240]
+        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 4356, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 179568, reduceBias: w + 181968, activation: .silu,
-            expandWeights: w + 181984, expandBias: w + 184384, workspace: ws, pool: pool)
+            expandWeights: w + 181984, expandBias: w + 184384,
+            scales: ws, workspace: ws + 240 &* n, pool: pool)
         p?.stop(36)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4181760 &* n, pixels: 4356 &* n, inChannels: 240,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 4181760 &* n, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws,
             weights: w + 184624, bias: w + 201904, outChannels: 72,
-            activation: .identity, residual: nil, output: a + 3763584 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 3763584 &* n,
+            workspace: ws + 240 &* n, pool: pool)
         p?.stop(37)
     }
 
@@ -417,19 +447,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 233520, bias: w + 244320, activation: .silu, output: a + 1881792 &* n, pool: pool)
         p?.stop(39)
-        // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 244752, reduceBias: w + 252528, activation: .silu,
-            expandWeights: w + 252560, expandBias: w + 260336, workspace: ws, pool: pool)
+            expandWeights: w + 252560, expandBias: w + 260336,
+            scales: ws, workspace: ws + 432 &* n, pool: pool)
         p?.stop(40)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
             weights: w + 260768, bias: w + 291872, outChannels: 72,
-            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n, pool: pool)
+            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+            workspace: ws + 432 &* n, pool: pool)
         p?.stop(41)
     }
 
@@ -449,19 +481,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 323488, bias: w + 334288, activation: .silu, output: a + 1881792 &* n, pool: pool)
         p?.stop(43)
-        // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 334720, reduceBias: w + 342496, activation: .silu,
-            expandWeights: w + 342528, expandBias: w + 350304, workspace: ws, pool: pool)
+            expandWeights: w + 342528, expandBias: w + 350304,
+            scales: ws, workspace: ws + 432 &* n, pool: pool)
         p?.stop(44)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
             weights: w + 350736, bias: w + 381840, outChannels: 72,
-            activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n, pool: pool)
+            activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+            workspace: ws + 432 &* n, pool: pool)
         p?.stop(45)
     }
 
@@ -481,19 +515,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 413456, bias: w + 424256, activation: .silu, output: a + 1881792 &* n, pool: pool)
         p?.stop(47)
-        // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 424688, reduceBias: w + 432464, activation: .silu,
-            expandWeights: w + 432496, expandBias: w + 440272, workspace: ws, pool: pool)
+            expandWeights: w + 432496, expandBias: w + 440272,
+            scales: ws, workspace: ws + 432 &* n, pool: pool)
         p?.stop(48)
-        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
             weights: w + 440704, bias: w + 471808, outChannels: 72,
-            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n, pool: pool)
+            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+            workspace: ws + 432 &* n, pool: pool)
         p?.stop(49)
     }
 
@@ -513,19 +549,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 503424, bias: w + 514224, activation: .silu, output: a + 1881792 &* n, pool: pool)
         p?.stop(51)
-        // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 514656, reduceBias: w + 522432, activation: .silu,
-            expandWeights: w + 522464, expandBias: w + 530240, workspace: ws, pool: pool)
+            expandWeights: w + 522464, expandBias: w + 530240,
+            scales: ws, workspace: ws + 432 &* n, pool: pool)
         p?.stop(52)
-        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
             weights: w + 530672, bias: w + 561776, outChannels: 72,
-            activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n, pool: pool)
+            activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+            workspace: ws + 432 &* n, pool: pool)
         p?.stop(53)
     }
 
@@ -545,19 +583,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: w + 593392, bias: w + 604192, activation: .silu, output: a + 1881792 &* n, pool: pool)
         p?.stop(55)
-        // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 66, 66, 432]
+        // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 604624, reduceBias: w + 612400, activation: .silu,
-            expandWeights: w + 612432, expandBias: w + 620208, workspace: ws, pool: pool)
+            expandWeights: w + 612432, expandBias: w + 620208,
+            scales: ws, workspace: ws + 432 &* n, pool: pool)
         p?.stop(56)
-        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 4356 &* n, inChannels: 432,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
             weights: w + 620640, bias: w + 651744, outChannels: 72,
-            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n, pool: pool)
+            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+            workspace: ws + 432 &* n, pool: pool)
         p?.stop(57)
     }
 
@@ -577,19 +617,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 683360, bias: w + 687248, activation: .silu, output: a + 1881792 &* n, pool: pool)
         p?.stop(59)
-        // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 33, 33, 432]
+        // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 1089, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 687680, reduceBias: w + 695456, activation: .silu,
-            expandWeights: w + 695488, expandBias: w + 703264, workspace: ws, pool: pool)
+            expandWeights: w + 695488, expandBias: w + 703264,
+            scales: ws, workspace: ws + 432 &* n, pool: pool)
         p?.stop(60)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 432,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1881792 &* n, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws,
             weights: w + 703696, bias: w + 765904, outChannels: 144,
-            activation: .identity, residual: nil, output: a + 2352240 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 2352240 &* n,
+            workspace: ws + 432 &* n, pool: pool)
         p?.stop(61)
     }
 
@@ -609,19 +651,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 891328, bias: w + 899104, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(63)
-        // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 899968, reduceBias: w + 931072, activation: .silu,
-            expandWeights: w + 931120, expandBias: w + 962224, workspace: ws, pool: pool)
+            expandWeights: w + 931120, expandBias: w + 962224,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(64)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 963088, bias: w + 1087504, outChannels: 144,
-            activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n, pool: pool)
+            activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(65)
     }
 
@@ -641,19 +685,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 1212928, bias: w + 1220704, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(67)
-        // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1221568, reduceBias: w + 1252672, activation: .silu,
-            expandWeights: w + 1252720, expandBias: w + 1283824, workspace: ws, pool: pool)
+            expandWeights: w + 1252720, expandBias: w + 1283824,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(68)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 1284688, bias: w + 1409104, outChannels: 144,
-            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n, pool: pool)
+            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(69)
     }
 
@@ -673,19 +719,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 1534528, bias: w + 1542304, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(71)
-        // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1543168, reduceBias: w + 1574272, activation: .silu,
-            expandWeights: w + 1574320, expandBias: w + 1605424, workspace: ws, pool: pool)
+            expandWeights: w + 1574320, expandBias: w + 1605424,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(72)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 1606288, bias: w + 1730704, outChannels: 144,
-            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n, pool: pool)
+            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(73)
     }
 
@@ -705,19 +753,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 1856128, bias: w + 1863904, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(75)
-        // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1864768, reduceBias: w + 1895872, activation: .silu,
-            expandWeights: w + 1895920, expandBias: w + 1927024, workspace: ws, pool: pool)
+            expandWeights: w + 1895920, expandBias: w + 1927024,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(76)
-        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 1927888, bias: w + 2052304, outChannels: 144,
-            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n, pool: pool)
+            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(77)
     }
 
@@ -737,19 +787,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 2177728, bias: w + 2185504, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(79)
-        // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2186368, reduceBias: w + 2217472, activation: .silu,
-            expandWeights: w + 2217520, expandBias: w + 2248624, workspace: ws, pool: pool)
+            expandWeights: w + 2217520, expandBias: w + 2248624,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(80)
-        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 2249488, bias: w + 2373904, outChannels: 144,
-            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n, pool: pool)
+            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(81)
     }
 
@@ -769,19 +821,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 2499328, bias: w + 2507104, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(83)
-        // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2507968, reduceBias: w + 2539072, activation: .silu,
-            expandWeights: w + 2539120, expandBias: w + 2570224, workspace: ws, pool: pool)
+            expandWeights: w + 2539120, expandBias: w + 2570224,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(84)
-        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 2571088, bias: w + 2695504, outChannels: 144,
-            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n, pool: pool)
+            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(85)
     }
 
@@ -801,19 +855,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: w + 2820928, bias: w + 2828704, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(87)
-        // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2829568, reduceBias: w + 2860672, activation: .silu,
-            expandWeights: w + 2860720, expandBias: w + 2891824, workspace: ws, pool: pool)
+            expandWeights: w + 2860720, expandBias: w + 2891824,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(88)
-        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 2892688, bias: w + 3017104, outChannels: 144,
-            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n, pool: pool)
+            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(89)
     }
 
@@ -833,19 +889,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 3142528, bias: w + 3164128, activation: .silu, output: a + 940896 &* n, pool: pool)
         p?.stop(91)
-        // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, in place on [n, 33, 33, 864]
+        // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 3164992, reduceBias: w + 3196096, activation: .silu,
-            expandWeights: w + 3196144, expandBias: w + 3227248, workspace: ws, pool: pool)
+            expandWeights: w + 3196144, expandBias: w + 3227248,
+            scales: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(92)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 940896 &* n, pixels: 1089 &* n, inChannels: 864,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
             weights: w + 3228112, bias: w + 3400912, outChannels: 200,
-            activation: .identity, residual: nil, output: a + 2613600 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 2613600 &* n,
+            workspace: ws + 864 &* n, pool: pool)
         p?.stop(93)
     }
 
@@ -865,19 +923,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 3642320, bias: w + 3672320, activation: .silu, output: a + 1306800 &* n, pool: pool)
         p?.stop(95)
-        // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 3673520, reduceBias: w + 3733520, activation: .silu,
-            expandWeights: w + 3733584, expandBias: w + 3793584, workspace: ws, pool: pool)
+            expandWeights: w + 3733584, expandBias: w + 3793584,
+            scales: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(96)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
             weights: w + 3794784, bias: w + 4034784, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+            workspace: ws + 1200 &* n, pool: pool)
         p?.stop(97)
     }
 
@@ -897,19 +957,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 4276192, bias: w + 4306192, activation: .silu, output: a + 1306800 &* n, pool: pool)
         p?.stop(99)
-        // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 4307392, reduceBias: w + 4367392, activation: .silu,
-            expandWeights: w + 4367456, expandBias: w + 4427456, workspace: ws, pool: pool)
+            expandWeights: w + 4367456, expandBias: w + 4427456,
+            scales: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(100)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
             weights: w + 4428656, bias: w + 4668656, outChannels: 200,
-            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n, pool: pool)
+            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+            workspace: ws + 1200 &* n, pool: pool)
         p?.stop(101)
     }
 
@@ -929,19 +991,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 4910064, bias: w + 4940064, activation: .silu, output: a + 1306800 &* n, pool: pool)
         p?.stop(103)
-        // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 4941264, reduceBias: w + 5001264, activation: .silu,
-            expandWeights: w + 5001328, expandBias: w + 5061328, workspace: ws, pool: pool)
+            expandWeights: w + 5001328, expandBias: w + 5061328,
+            scales: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(104)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
             weights: w + 5062528, bias: w + 5302528, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+            workspace: ws + 1200 &* n, pool: pool)
         p?.stop(105)
     }
 
@@ -961,19 +1025,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 5543936, bias: w + 5573936, activation: .silu, output: a + 1306800 &* n, pool: pool)
         p?.stop(107)
-        // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 5575136, reduceBias: w + 5635136, activation: .silu,
-            expandWeights: w + 5635200, expandBias: w + 5695200, workspace: ws, pool: pool)
+            expandWeights: w + 5635200, expandBias: w + 5695200,
+            scales: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(108)
-        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
             weights: w + 5696400, bias: w + 5936400, outChannels: 200,
-            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n, pool: pool)
+            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+            workspace: ws + 1200 &* n, pool: pool)
         p?.stop(109)
     }
 
@@ -993,19 +1059,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 6177808, bias: w + 6207808, activation: .silu, output: a + 1306800 &* n, pool: pool)
         p?.stop(111)
-        // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 6209008, reduceBias: w + 6269008, activation: .silu,
-            expandWeights: w + 6269072, expandBias: w + 6329072, workspace: ws, pool: pool)
+            expandWeights: w + 6269072, expandBias: w + 6329072,
+            scales: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(112)
-        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
             weights: w + 6330272, bias: w + 6570272, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+            workspace: ws + 1200 &* n, pool: pool)
         p?.stop(113)
     }
 
@@ -1025,19 +1093,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 6811680, bias: w + 6841680, activation: .silu, output: a + 1306800 &* n, pool: pool)
         p?.stop(115)
-        // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 6842880, reduceBias: w + 6902880, activation: .silu,
-            expandWeights: w + 6902944, expandBias: w + 6962944, workspace: ws, pool: pool)
+            expandWeights: w + 6902944, expandBias: w + 6962944,
+            scales: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(116)
-        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
             weights: w + 6964144, bias: w + 7204144, outChannels: 200,
-            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n, pool: pool)
+            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+            workspace: ws + 1200 &* n, pool: pool)
         p?.stop(117)
     }
 
@@ -1057,19 +1127,21 @@ public final class EfficientNetB6: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: w + 7445552, bias: w + 7475552, activation: .silu, output: a + 1306800 &* n, pool: pool)
         p?.stop(119)
-        // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]
+        // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 7476752, reduceBias: w + 7536752, activation: .silu,
-            expandWeights: w + 7536816, expandBias: w + 7596816, workspace: ws, pool: pool)
+            expandWeights: w + 7536816, expandBias: w + 7596816,
+            scales: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(120)
-        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 1089 &* n, inChannels: 1200,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
             weights: w + 7598016, bias: w + 7838016, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n, pool: pool)
+            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+            workspace: ws + 1200 &* n, pool: pool)
         p?.stop(121)
     }
 
@@ -1557,245 +1629,245 @@ extension EfficientNetB6 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 35126784,
               "depthwise 3x3/1 + BN + silu, [n, 264, 264, 56] -> [n, 264, 264, 56]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1568,
-              "56 -> 14 -> 56, in place on [n, 264, 264, 56]"),
+              "56 -> 14 -> 56, scales only (folded into the projection) for [n, 264, 264, 56]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 124895232,
-              "conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
+              "conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 20072448,
               "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 264, 264, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 71368704,
-              "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 20072448,
               "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 264, 264, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,
-              "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 428212224,
               "conv 1x1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 30108672,
               "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 132, 132, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 133816320,
-              "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
+              "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 26136000,
               "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 66, 66, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 75271680,
-              "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
+              "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, in place on [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 4234032,
               "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, in place on [n, 33, 33, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 67744512,
-              "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 23522400,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, in place on [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 188179200,
-              "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 8670000,

@@ -30,7 +30,17 @@ public final class EfficientNetB7: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 64, squeezeChannels: 16, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 48),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 80),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 160),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 224),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56, outChannels: 224))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -121,19 +131,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
             weights: w + 1792, bias: w + 2368, activation: .silu, output: a + 5760000 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 64 -> 16 -> 64, in place on [n, 300, 300, 64]
+        // features.1.0.block.1 squeeze-excitation: 64 -> 16 -> 64, scales only (folded into the projection) for [n, 300, 300, 64]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5760000 &* n, batch: n, pixels: 90000, channels: 64, squeezeChannels: 16,
             reduceWeights: w + 2432, reduceBias: w + 3456, activation: .silu,
-            expandWeights: w + 3472, expandBias: w + 4496, workspace: ws, pool: pool)
+            expandWeights: w + 3472, expandBias: w + 4496,
+            scales: ws, workspace: ws + 64 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5760000 &* n, pixels: 90000 &* n, inChannels: 64,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5760000 &* n, batch: n, imagePixels: 90000, inChannels: 64, inputScales: ws,
             weights: w + 4560, bias: w + 6608, outChannels: 32,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 64 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -146,19 +158,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
             weights: w + 6640, bias: w + 6928, activation: .silu, output: a + 2880000 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 300, 300, 32]
+        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2880000 &* n, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 6960, reduceBias: w + 7216, activation: .silu,
-            expandWeights: w + 7232, expandBias: w + 7488, workspace: ws, pool: pool)
+            expandWeights: w + 7232, expandBias: w + 7488,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2880000 &* n, pixels: 90000 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2880000 &* n, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
             weights: w + 7520, bias: w + 8544, outChannels: 32,
-            activation: .identity, residual: a, output: a + 5760000 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 5760000 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -171,19 +185,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
             weights: w + 8576, bias: w + 8864, activation: .silu, output: a, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 300, 300, 32]
+        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 8896, reduceBias: w + 9152, activation: .silu,
-            expandWeights: w + 9168, expandBias: w + 9424, workspace: ws, pool: pool)
+            expandWeights: w + 9168, expandBias: w + 9424,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(8)
-        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 90000 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
             weights: w + 9456, bias: w + 10480, outChannels: 32,
-            activation: .identity, residual: a + 5760000 &* n, output: a + 2880000 &* n, pool: pool)
+            activation: .identity, residual: a + 5760000 &* n, output: a + 2880000 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(9)
     }
 
@@ -196,19 +212,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
             weights: w + 10512, bias: w + 10800, activation: .silu, output: a, pool: pool)
         p?.stop(10)
-        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 300, 300, 32]
+        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 10832, reduceBias: w + 11088, activation: .silu,
-            expandWeights: w + 11104, expandBias: w + 11360, workspace: ws, pool: pool)
+            expandWeights: w + 11104, expandBias: w + 11360,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(11)
-        // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 90000 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
             weights: w + 11392, bias: w + 12416, outChannels: 32,
-            activation: .identity, residual: a + 2880000 &* n, output: a + 17280000 &* n, pool: pool)
+            activation: .identity, residual: a + 2880000 &* n, output: a + 17280000 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(12)
     }
 
@@ -228,19 +246,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 18784, bias: w + 20512, activation: .silu, output: a + 17280000 &* n, pool: pool)
         p?.stop(14)
-        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 150, 150, 192]
+        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 17280000 &* n, batch: n, pixels: 22500, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 20704, reduceBias: w + 22240, activation: .silu,
-            expandWeights: w + 22256, expandBias: w + 23792, workspace: ws, pool: pool)
+            expandWeights: w + 22256, expandBias: w + 23792,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(15)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 17280000 &* n, pixels: 22500 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 17280000 &* n, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws,
             weights: w + 23984, bias: w + 33200, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 12960000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 12960000 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(16)
     }
 
@@ -260,19 +280,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 47360, bias: w + 49952, activation: .silu, output: a + 6480000 &* n, pool: pool)
         p?.stop(18)
-        // features.2.1.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 150, 150, 288]
+        // features.2.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 50240, reduceBias: w + 53696, activation: .silu,
-            expandWeights: w + 53712, expandBias: w + 57168, workspace: ws, pool: pool)
+            expandWeights: w + 53712, expandBias: w + 57168,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(19)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6480000 &* n, pixels: 22500 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
             weights: w + 57456, bias: w + 71280, outChannels: 48,
-            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n, pool: pool)
+            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -292,19 +314,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 85440, bias: w + 88032, activation: .silu, output: a + 6480000 &* n, pool: pool)
         p?.stop(22)
-        // features.2.2.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 150, 150, 288]
+        // features.2.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 88320, reduceBias: w + 91776, activation: .silu,
-            expandWeights: w + 91792, expandBias: w + 95248, workspace: ws, pool: pool)
+            expandWeights: w + 91792, expandBias: w + 95248,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(23)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6480000 &* n, pixels: 22500 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
             weights: w + 95536, bias: w + 109360, outChannels: 48,
-            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n, pool: pool)
+            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(24)
     }
 
@@ -324,19 +348,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 123520, bias: w + 126112, activation: .silu, output: a + 6480000 &* n, pool: pool)
         p?.stop(26)
-        // features.2.3.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 150, 150, 288]
+        // features.2.3.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 126400, reduceBias: w + 129856, activation: .silu,
-            expandWeights: w + 129872, expandBias: w + 133328, workspace: ws, pool: pool)
+            expandWeights: w + 129872, expandBias: w + 133328,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(27)
-        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6480000 &* n, pixels: 22500 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
             weights: w + 133616, bias: w + 147440, outChannels: 48,
-            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n, pool: pool)
+            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(28)
     }
 
@@ -356,19 +382,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 161600, bias: w + 164192, activation: .silu, output: a + 6480000 &* n, pool: pool)
         p?.stop(30)
-        // features.2.4.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 150, 150, 288]
+        // features.2.4.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 164480, reduceBias: w + 167936, activation: .silu,
-            expandWeights: w + 167952, expandBias: w + 171408, workspace: ws, pool: pool)
+            expandWeights: w + 167952, expandBias: w + 171408,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(31)
-        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6480000 &* n, pixels: 22500 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
             weights: w + 171696, bias: w + 185520, outChannels: 48,
-            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n, pool: pool)
+            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(32)
     }
 
@@ -388,19 +416,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 199680, bias: w + 202272, activation: .silu, output: a + 6480000 &* n, pool: pool)
         p?.stop(34)
-        // features.2.5.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 150, 150, 288]
+        // features.2.5.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 202560, reduceBias: w + 206016, activation: .silu,
-            expandWeights: w + 206032, expandBias: w + 209488, workspace: ws, pool: pool)
+            expandWeights: w + 206032, expandBias: w + 209488,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(35)
-        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6480000 &* n, pixels: 22500 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
             weights: w + 209776, bias: w + 223600, outChannels: 48,
-            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n, pool: pool)
+            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(36)
     }
 
@@ -420,19 +450,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: w + 237760, bias: w + 240352, activation: .silu, output: a + 6480000 &* n, pool: pool)
         p?.stop(38)
-        // features.2.6.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 150, 150, 288]
+        // features.2.6.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 240640, reduceBias: w + 244096, activation: .silu,
-            expandWeights: w + 244112, expandBias: w + 247568, workspace: ws, pool: pool)
+            expandWeights: w + 244112, expandBias: w + 247568,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(39)
-        // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6480000 &* n, pixels: 22500 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
             weights: w + 247856, bias: w + 261680, outChannels: 48,
-            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n, pool: pool)
+            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(40)
     }
 
@@ -452,19 +484,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
             weights: w + 275840, bias: w + 283040, activation: .silu, output: a + 6480000 &* n, pool: pool)
         p?.stop(42)
-        // features.3.0.block.2 squeeze-excitation: 288 -> 12 -> 288, in place on [n, 75, 75, 288]
+        // features.3.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 5625, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 283328, reduceBias: w + 286784, activation: .silu,
-            expandWeights: w + 286800, expandBias: w + 290256, workspace: ws, pool: pool)
+            expandWeights: w + 286800, expandBias: w + 290256,
+            scales: ws, workspace: ws + 288 &* n, pool: pool)
         p?.stop(43)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6480000 &* n, pixels: 5625 &* n, inChannels: 288,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 6480000 &* n, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws,
             weights: w + 290544, bias: w + 313584, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 5400000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 5400000 &* n,
+            workspace: ws + 288 &* n, pool: pool)
         p?.stop(44)
     }
 
@@ -484,19 +518,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
             weights: w + 352544, bias: w + 364544, activation: .silu, output: a + 2700000 &* n, pool: pool)
         p?.stop(46)
-        // features.3.1.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 75, 75, 480]
+        // features.3.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 365024, reduceBias: w + 374624, activation: .silu,
-            expandWeights: w + 374656, expandBias: w + 384256, workspace: ws, pool: pool)
+            expandWeights: w + 374656, expandBias: w + 384256,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(47)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2700000 &* n, pixels: 5625 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
             weights: w + 384736, bias: w + 423136, outChannels: 80,
-            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n, pool: pool)
+            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(48)
     }
 
@@ -516,19 +552,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
             weights: w + 462096, bias: w + 474096, activation: .silu, output: a + 2700000 &* n, pool: pool)
         p?.stop(50)
-        // features.3.2.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 75, 75, 480]
+        // features.3.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 474576, reduceBias: w + 484176, activation: .silu,
-            expandWeights: w + 484208, expandBias: w + 493808, workspace: ws, pool: pool)
+            expandWeights: w + 484208, expandBias: w + 493808,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(51)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2700000 &* n, pixels: 5625 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
             weights: w + 494288, bias: w + 532688, outChannels: 80,
-            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n, pool: pool)
+            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(52)
     }
 
@@ -548,19 +586,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
             weights: w + 571648, bias: w + 583648, activation: .silu, output: a + 2700000 &* n, pool: pool)
         p?.stop(54)
-        // features.3.3.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 75, 75, 480]
+        // features.3.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 584128, reduceBias: w + 593728, activation: .silu,
-            expandWeights: w + 593760, expandBias: w + 603360, workspace: ws, pool: pool)
+            expandWeights: w + 593760, expandBias: w + 603360,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(55)
-        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2700000 &* n, pixels: 5625 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
             weights: w + 603840, bias: w + 642240, outChannels: 80,
-            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n, pool: pool)
+            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(56)
     }
 
@@ -580,19 +620,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
             weights: w + 681200, bias: w + 693200, activation: .silu, output: a + 2700000 &* n, pool: pool)
         p?.stop(58)
-        // features.3.4.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 75, 75, 480]
+        // features.3.4.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 693680, reduceBias: w + 703280, activation: .silu,
-            expandWeights: w + 703312, expandBias: w + 712912, workspace: ws, pool: pool)
+            expandWeights: w + 703312, expandBias: w + 712912,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(59)
-        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2700000 &* n, pixels: 5625 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
             weights: w + 713392, bias: w + 751792, outChannels: 80,
-            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n, pool: pool)
+            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(60)
     }
 
@@ -612,19 +654,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
             weights: w + 790752, bias: w + 802752, activation: .silu, output: a + 2700000 &* n, pool: pool)
         p?.stop(62)
-        // features.3.5.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 75, 75, 480]
+        // features.3.5.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 803232, reduceBias: w + 812832, activation: .silu,
-            expandWeights: w + 812864, expandBias: w + 822464, workspace: ws, pool: pool)
+            expandWeights: w + 812864, expandBias: w + 822464,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(63)
-        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2700000 &* n, pixels: 5625 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
             weights: w + 822944, bias: w + 861344, outChannels: 80,
-            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n, pool: pool)
+            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(64)
     }
 
@@ -644,19 +688,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
             weights: w + 900304, bias: w + 912304, activation: .silu, output: a + 2700000 &* n, pool: pool)
         p?.stop(66)
-        // features.3.6.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 75, 75, 480]
+        // features.3.6.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 912784, reduceBias: w + 922384, activation: .silu,
-            expandWeights: w + 922416, expandBias: w + 932016, workspace: ws, pool: pool)
+            expandWeights: w + 922416, expandBias: w + 932016,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(67)
-        // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2700000 &* n, pixels: 5625 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
             weights: w + 932496, bias: w + 970896, outChannels: 80,
-            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n, pool: pool)
+            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(68)
     }
 
@@ -676,19 +722,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 1009856, bias: w + 1014176, activation: .silu, output: a + 2700000 &* n, pool: pool)
         p?.stop(70)
-        // features.4.0.block.2 squeeze-excitation: 480 -> 20 -> 480, in place on [n, 38, 38, 480]
+        // features.4.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 1444, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 1014656, reduceBias: w + 1024256, activation: .silu,
-            expandWeights: w + 1024288, expandBias: w + 1033888, workspace: ws, pool: pool)
+            expandWeights: w + 1024288, expandBias: w + 1033888,
+            scales: ws, workspace: ws + 480 &* n, pool: pool)
         p?.stop(71)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2700000 &* n, pixels: 1444 &* n, inChannels: 480,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2700000 &* n, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws,
             weights: w + 1034368, bias: w + 1111168, outChannels: 160,
-            activation: .identity, residual: nil, output: a + 3393120 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 3393120 &* n,
+            workspace: ws + 480 &* n, pool: pool)
         p?.stop(72)
     }
 
@@ -708,19 +756,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 1265888, bias: w + 1274528, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(74)
-        // features.4.1.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 1275488, reduceBias: w + 1313888, activation: .silu,
-            expandWeights: w + 1313936, expandBias: w + 1352336, workspace: ws, pool: pool)
+            expandWeights: w + 1313936, expandBias: w + 1352336,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(75)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 1353296, bias: w + 1506896, outChannels: 160,
-            activation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n, pool: pool)
+            activation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(76)
     }
 
@@ -740,19 +790,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 1661616, bias: w + 1670256, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(78)
-        // features.4.2.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 1671216, reduceBias: w + 1709616, activation: .silu,
-            expandWeights: w + 1709664, expandBias: w + 1748064, workspace: ws, pool: pool)
+            expandWeights: w + 1709664, expandBias: w + 1748064,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(79)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 1749024, bias: w + 1902624, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n, pool: pool)
+            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(80)
     }
 
@@ -772,19 +824,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 2057344, bias: w + 2065984, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(82)
-        // features.4.3.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2066944, reduceBias: w + 2105344, activation: .silu,
-            expandWeights: w + 2105392, expandBias: w + 2143792, workspace: ws, pool: pool)
+            expandWeights: w + 2105392, expandBias: w + 2143792,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(83)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 2144752, bias: w + 2298352, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n, pool: pool)
+            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(84)
     }
 
@@ -804,19 +858,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 2453072, bias: w + 2461712, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(86)
-        // features.4.4.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2462672, reduceBias: w + 2501072, activation: .silu,
-            expandWeights: w + 2501120, expandBias: w + 2539520, workspace: ws, pool: pool)
+            expandWeights: w + 2501120, expandBias: w + 2539520,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(87)
-        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 2540480, bias: w + 2694080, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n, pool: pool)
+            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(88)
     }
 
@@ -836,19 +892,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 2848800, bias: w + 2857440, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(90)
-        // features.4.5.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2858400, reduceBias: w + 2896800, activation: .silu,
-            expandWeights: w + 2896848, expandBias: w + 2935248, workspace: ws, pool: pool)
+            expandWeights: w + 2896848, expandBias: w + 2935248,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(91)
-        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 2936208, bias: w + 3089808, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n, pool: pool)
+            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(92)
     }
 
@@ -868,19 +926,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 3244528, bias: w + 3253168, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(94)
-        // features.4.6.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.6.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3254128, reduceBias: w + 3292528, activation: .silu,
-            expandWeights: w + 3292576, expandBias: w + 3330976, workspace: ws, pool: pool)
+            expandWeights: w + 3292576, expandBias: w + 3330976,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(95)
-        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 3331936, bias: w + 3485536, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n, pool: pool)
+            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(96)
     }
 
@@ -900,19 +960,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 3640256, bias: w + 3648896, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(98)
-        // features.4.7.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.7.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3649856, reduceBias: w + 3688256, activation: .silu,
-            expandWeights: w + 3688304, expandBias: w + 3726704, workspace: ws, pool: pool)
+            expandWeights: w + 3688304, expandBias: w + 3726704,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(99)
-        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 3727664, bias: w + 3881264, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n, pool: pool)
+            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(100)
     }
 
@@ -932,19 +994,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 4035984, bias: w + 4044624, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(102)
-        // features.4.8.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.8.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 4045584, reduceBias: w + 4083984, activation: .silu,
-            expandWeights: w + 4084032, expandBias: w + 4122432, workspace: ws, pool: pool)
+            expandWeights: w + 4084032, expandBias: w + 4122432,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(103)
-        // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 4123392, bias: w + 4276992, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n, pool: pool)
+            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(104)
     }
 
@@ -964,19 +1028,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
             weights: w + 4431712, bias: w + 4440352, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(106)
-        // features.4.9.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.4.9.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 4441312, reduceBias: w + 4479712, activation: .silu,
-            expandWeights: w + 4479760, expandBias: w + 4518160, workspace: ws, pool: pool)
+            expandWeights: w + 4479760, expandBias: w + 4518160,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(107)
-        // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 4519120, bias: w + 4672720, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n, pool: pool)
+            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(108)
     }
 
@@ -996,19 +1062,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 4827440, bias: w + 4851440, activation: .silu, output: a + 1386240 &* n, pool: pool)
         p?.stop(110)
-        // features.5.0.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 38, 38, 960]
+        // features.5.0.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 4852400, reduceBias: w + 4890800, activation: .silu,
-            expandWeights: w + 4890848, expandBias: w + 4929248, workspace: ws, pool: pool)
+            expandWeights: w + 4890848, expandBias: w + 4929248,
+            scales: ws, workspace: ws + 960 &* n, pool: pool)
         p?.stop(111)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 1444 &* n, inChannels: 960,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
             weights: w + 4930208, bias: w + 5145248, outChannels: 224,
-            activation: .identity, residual: nil, output: a + 3881472 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 3881472 &* n,
+            workspace: ws + 960 &* n, pool: pool)
         p?.stop(112)
     }
 
@@ -1028,19 +1096,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 5447872, bias: w + 5481472, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(114)
-        // features.5.1.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.1.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 5482816, reduceBias: w + 5558080, activation: .silu,
-            expandWeights: w + 5558144, expandBias: w + 5633408, workspace: ws, pool: pool)
+            expandWeights: w + 5558144, expandBias: w + 5633408,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(115)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 5634752, bias: w + 5935808, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n, pool: pool)
+            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(116)
     }
 
@@ -1060,19 +1130,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 6238432, bias: w + 6272032, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(118)
-        // features.5.2.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.2.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 6273376, reduceBias: w + 6348640, activation: .silu,
-            expandWeights: w + 6348704, expandBias: w + 6423968, workspace: ws, pool: pool)
+            expandWeights: w + 6348704, expandBias: w + 6423968,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(119)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 6425312, bias: w + 6726368, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n, pool: pool)
+            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(120)
     }
 
@@ -1092,19 +1164,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 7028992, bias: w + 7062592, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(122)
-        // features.5.3.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.3.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 7063936, reduceBias: w + 7139200, activation: .silu,
-            expandWeights: w + 7139264, expandBias: w + 7214528, workspace: ws, pool: pool)
+            expandWeights: w + 7139264, expandBias: w + 7214528,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(123)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 7215872, bias: w + 7516928, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n, pool: pool)
+            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(124)
     }
 
@@ -1124,19 +1198,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 7819552, bias: w + 7853152, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(126)
-        // features.5.4.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.4.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 7854496, reduceBias: w + 7929760, activation: .silu,
-            expandWeights: w + 7929824, expandBias: w + 8005088, workspace: ws, pool: pool)
+            expandWeights: w + 7929824, expandBias: w + 8005088,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(127)
-        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 8006432, bias: w + 8307488, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n, pool: pool)
+            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(128)
     }
 
@@ -1156,19 +1232,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 8610112, bias: w + 8643712, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(130)
-        // features.5.5.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.5.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 8645056, reduceBias: w + 8720320, activation: .silu,
-            expandWeights: w + 8720384, expandBias: w + 8795648, workspace: ws, pool: pool)
+            expandWeights: w + 8720384, expandBias: w + 8795648,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(131)
-        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 8796992, bias: w + 9098048, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n, pool: pool)
+            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(132)
     }
 
@@ -1188,19 +1266,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 9400672, bias: w + 9434272, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(134)
-        // features.5.6.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.6.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 9435616, reduceBias: w + 9510880, activation: .silu,
-            expandWeights: w + 9510944, expandBias: w + 9586208, workspace: ws, pool: pool)
+            expandWeights: w + 9510944, expandBias: w + 9586208,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(135)
-        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 9587552, bias: w + 9888608, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n, pool: pool)
+            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(136)
     }
 
@@ -1220,19 +1300,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 10191232, bias: w + 10224832, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(138)
-        // features.5.7.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.7.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 10226176, reduceBias: w + 10301440, activation: .silu,
-            expandWeights: w + 10301504, expandBias: w + 10376768, workspace: ws, pool: pool)
+            expandWeights: w + 10301504, expandBias: w + 10376768,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(139)
-        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 10378112, bias: w + 10679168, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n, pool: pool)
+            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(140)
     }
 
@@ -1252,19 +1334,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 10981792, bias: w + 11015392, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(142)
-        // features.5.8.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.8.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 11016736, reduceBias: w + 11092000, activation: .silu,
-            expandWeights: w + 11092064, expandBias: w + 11167328, workspace: ws, pool: pool)
+            expandWeights: w + 11092064, expandBias: w + 11167328,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(143)
-        // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 11168672, bias: w + 11469728, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n, pool: pool)
+            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(144)
     }
 
@@ -1284,19 +1368,21 @@ public final class EfficientNetB7: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: w + 11772352, bias: w + 11805952, activation: .silu, output: a + 1940736 &* n, pool: pool)
         p?.stop(146)
-        // features.5.9.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]
+        // features.5.9.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 11807296, reduceBias: w + 11882560, activation: .silu,
-            expandWeights: w + 11882624, expandBias: w + 11957888, workspace: ws, pool: pool)
+            expandWeights: w + 11882624, expandBias: w + 11957888,
+            scales: ws, workspace: ws + 1344 &* n, pool: pool)
         p?.stop(147)
-        // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 1444 &* n, inChannels: 1344,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
             weights: w + 11959232, bias: w + 12260288, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n, pool: pool)
+            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+            workspace: ws + 1344 &* n, pool: pool)
         p?.stop(148)
     }
 
@@ -1880,299 +1966,299 @@ extension EfficientNetB7 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 51840000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 64] -> [n, 300, 300, 64]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 2048,
-              "64 -> 16 -> 64, in place on [n, 300, 300, 64]"),
+              "64 -> 16 -> 64, scales only (folded into the projection) for [n, 300, 300, 64]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 184320000,
-              "conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32]"),
+              "conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 25920000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 300, 300, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 92160000,
-              "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 25920000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 300, 300, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 92160000,
-              "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 25920000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 300, 300, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 92160000,
-              "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 552960000,
               "conv 1x1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 192]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 38880000,
               "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 150, 150, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 207360000,
-              "conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48]"),
+              "conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 40500000,
               "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, in place on [n, 75, 75, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 129600000,
-              "conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80]"),
+              "conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 6238080,
               "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, in place on [n, 38, 38, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 110899200,
-              "conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 34656000,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 310517760,
-              "conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 12129600,

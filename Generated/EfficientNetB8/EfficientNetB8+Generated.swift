@@ -30,7 +30,19 @@ public final class EfficientNetB8: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 56),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 56),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 88),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 88),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 176),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 248),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 248),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 424),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106, outChannels: 424))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -127,19 +139,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
             weights: w + 2032, bias: w + 2688, activation: .silu, output: a + 8128512 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 72 -> 18 -> 72, in place on [n, 336, 336, 72]
+        // features.1.0.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 336, 336, 72]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 8128512 &* n, batch: n, pixels: 112896, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 2768, reduceBias: w + 4064, activation: .silu,
-            expandWeights: w + 4096, expandBias: w + 5392, workspace: ws, pool: pool)
+            expandWeights: w + 4096, expandBias: w + 5392,
+            scales: ws, workspace: ws + 72 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8128512 &* n, pixels: 112896 &* n, inChannels: 72,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 8128512 &* n, batch: n, imagePixels: 112896, inChannels: 72, inputScales: ws,
             weights: w + 5472, bias: w + 7776, outChannels: 32,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 72 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -152,19 +166,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
             weights: w + 7808, bias: w + 8096, activation: .silu, output: a + 3612672 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 336, 336, 32]
+        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3612672 &* n, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 8128, reduceBias: w + 8384, activation: .silu,
-            expandWeights: w + 8400, expandBias: w + 8656, workspace: ws, pool: pool)
+            expandWeights: w + 8400, expandBias: w + 8656,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3612672 &* n, pixels: 112896 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3612672 &* n, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
             weights: w + 8688, bias: w + 9712, outChannels: 32,
-            activation: .identity, residual: a, output: a + 7225344 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 7225344 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -177,19 +193,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
             weights: w + 9744, bias: w + 10032, activation: .silu, output: a, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 336, 336, 32]
+        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 10064, reduceBias: w + 10320, activation: .silu,
-            expandWeights: w + 10336, expandBias: w + 10592, workspace: ws, pool: pool)
+            expandWeights: w + 10336, expandBias: w + 10592,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(8)
-        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 112896 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
             weights: w + 10624, bias: w + 11648, outChannels: 32,
-            activation: .identity, residual: a + 7225344 &* n, output: a + 3612672 &* n, pool: pool)
+            activation: .identity, residual: a + 7225344 &* n, output: a + 3612672 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(9)
     }
 
@@ -202,19 +220,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
             weights: w + 11680, bias: w + 11968, activation: .silu, output: a, pool: pool)
         p?.stop(10)
-        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, in place on [n, 336, 336, 32]
+        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 12000, reduceBias: w + 12256, activation: .silu,
-            expandWeights: w + 12272, expandBias: w + 12528, workspace: ws, pool: pool)
+            expandWeights: w + 12272, expandBias: w + 12528,
+            scales: ws, workspace: ws + 32 &* n, pool: pool)
         p?.stop(11)
-        // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 112896 &* n, inChannels: 32,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
             weights: w + 12560, bias: w + 13584, outChannels: 32,
-            activation: .identity, residual: a + 3612672 &* n, output: a + 21676032 &* n, pool: pool)
+            activation: .identity, residual: a + 3612672 &* n, output: a + 21676032 &* n,
+            workspace: ws + 32 &* n, pool: pool)
         p?.stop(12)
     }
 
@@ -234,19 +254,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 19952, bias: w + 21680, activation: .silu, output: a + 21676032 &* n, pool: pool)
         p?.stop(14)
-        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, in place on [n, 168, 168, 192]
+        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 21676032 &* n, batch: n, pixels: 28224, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 21872, reduceBias: w + 23408, activation: .silu,
-            expandWeights: w + 23424, expandBias: w + 24960, workspace: ws, pool: pool)
+            expandWeights: w + 23424, expandBias: w + 24960,
+            scales: ws, workspace: ws + 192 &* n, pool: pool)
         p?.stop(15)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21676032 &* n, pixels: 28224 &* n, inChannels: 192,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 21676032 &* n, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws,
             weights: w + 25152, bias: w + 35904, outChannels: 56,
-            activation: .identity, residual: nil, output: a + 18966528 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 18966528 &* n,
+            workspace: ws + 192 &* n, pool: pool)
         p?.stop(16)
     }
 
@@ -266,19 +288,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 55120, bias: w + 58144, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(18)
-        // features.2.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 168, 168, 336]
+        // features.2.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 58480, reduceBias: w + 63184, activation: .silu,
-            expandWeights: w + 63200, expandBias: w + 67904, workspace: ws, pool: pool)
+            expandWeights: w + 63200, expandBias: w + 67904,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(19)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 28224 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
             weights: w + 68240, bias: w + 87056, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n, pool: pool)
+            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -298,19 +322,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 106272, bias: w + 109296, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(22)
-        // features.2.2.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 168, 168, 336]
+        // features.2.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 109632, reduceBias: w + 114336, activation: .silu,
-            expandWeights: w + 114352, expandBias: w + 119056, workspace: ws, pool: pool)
+            expandWeights: w + 114352, expandBias: w + 119056,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(23)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 28224 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
             weights: w + 119392, bias: w + 138208, outChannels: 56,
-            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n, pool: pool)
+            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(24)
     }
 
@@ -330,19 +356,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 157424, bias: w + 160448, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(26)
-        // features.2.3.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 168, 168, 336]
+        // features.2.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 160784, reduceBias: w + 165488, activation: .silu,
-            expandWeights: w + 165504, expandBias: w + 170208, workspace: ws, pool: pool)
+            expandWeights: w + 165504, expandBias: w + 170208,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(27)
-        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 28224 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
             weights: w + 170544, bias: w + 189360, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n, pool: pool)
+            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(28)
     }
 
@@ -362,19 +390,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 208576, bias: w + 211600, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(30)
-        // features.2.4.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 168, 168, 336]
+        // features.2.4.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 211936, reduceBias: w + 216640, activation: .silu,
-            expandWeights: w + 216656, expandBias: w + 221360, workspace: ws, pool: pool)
+            expandWeights: w + 216656, expandBias: w + 221360,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(31)
-        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 28224 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
             weights: w + 221696, bias: w + 240512, outChannels: 56,
-            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n, pool: pool)
+            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(32)
     }
 
@@ -394,19 +424,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 259728, bias: w + 262752, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(34)
-        // features.2.5.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 168, 168, 336]
+        // features.2.5.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 263088, reduceBias: w + 267792, activation: .silu,
-            expandWeights: w + 267808, expandBias: w + 272512, workspace: ws, pool: pool)
+            expandWeights: w + 267808, expandBias: w + 272512,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(35)
-        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 28224 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
             weights: w + 272848, bias: w + 291664, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n, pool: pool)
+            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(36)
     }
 
@@ -426,19 +458,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 310880, bias: w + 313904, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(38)
-        // features.2.6.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 168, 168, 336]
+        // features.2.6.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 314240, reduceBias: w + 318944, activation: .silu,
-            expandWeights: w + 318960, expandBias: w + 323664, workspace: ws, pool: pool)
+            expandWeights: w + 318960, expandBias: w + 323664,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(39)
-        // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 28224 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
             weights: w + 324000, bias: w + 342816, outChannels: 56,
-            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n, pool: pool)
+            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(40)
     }
 
@@ -458,19 +492,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
             weights: w + 362032, bias: w + 365056, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(42)
-        // features.2.7.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 168, 168, 336]
+        // features.2.7.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 365392, reduceBias: w + 370096, activation: .silu,
-            expandWeights: w + 370112, expandBias: w + 374816, workspace: ws, pool: pool)
+            expandWeights: w + 370112, expandBias: w + 374816,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(43)
-        // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 28224 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
             weights: w + 375152, bias: w + 393968, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n, pool: pool)
+            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(44)
     }
 
@@ -490,19 +526,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 413184, bias: w + 421584, activation: .silu, output: a + 9483264 &* n, pool: pool)
         p?.stop(46)
-        // features.3.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 84, 84, 336]
+        // features.3.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 7056, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 421920, reduceBias: w + 426624, activation: .silu,
-            expandWeights: w + 426640, expandBias: w + 431344, workspace: ws, pool: pool)
+            expandWeights: w + 426640, expandBias: w + 431344,
+            scales: ws, workspace: ws + 336 &* n, pool: pool)
         p?.stop(47)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9483264 &* n, pixels: 7056 &* n, inChannels: 336,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 9483264 &* n, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws,
             weights: w + 431680, bias: w + 461248, outChannels: 88,
-            activation: .identity, residual: nil, output: a + 7451136 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 7451136 &* n,
+            workspace: ws + 336 &* n, pool: pool)
         p?.stop(48)
     }
 
@@ -522,19 +560,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 508336, bias: w + 521536, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(50)
-        // features.3.1.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 84, 84, 528]
+        // features.3.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 522064, reduceBias: w + 533680, activation: .silu,
-            expandWeights: w + 533712, expandBias: w + 545328, workspace: ws, pool: pool)
+            expandWeights: w + 533712, expandBias: w + 545328,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(51)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 7056 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
             weights: w + 545856, bias: w + 592320, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n, pool: pool)
+            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(52)
     }
 
@@ -554,19 +594,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 639408, bias: w + 652608, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(54)
-        // features.3.2.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 84, 84, 528]
+        // features.3.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 653136, reduceBias: w + 664752, activation: .silu,
-            expandWeights: w + 664784, expandBias: w + 676400, workspace: ws, pool: pool)
+            expandWeights: w + 664784, expandBias: w + 676400,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(55)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 7056 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
             weights: w + 676928, bias: w + 723392, outChannels: 88,
-            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n, pool: pool)
+            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(56)
     }
 
@@ -586,19 +628,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 770480, bias: w + 783680, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(58)
-        // features.3.3.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 84, 84, 528]
+        // features.3.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 784208, reduceBias: w + 795824, activation: .silu,
-            expandWeights: w + 795856, expandBias: w + 807472, workspace: ws, pool: pool)
+            expandWeights: w + 795856, expandBias: w + 807472,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(59)
-        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 7056 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
             weights: w + 808000, bias: w + 854464, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n, pool: pool)
+            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(60)
     }
 
@@ -618,19 +662,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 901552, bias: w + 914752, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(62)
-        // features.3.4.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 84, 84, 528]
+        // features.3.4.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 915280, reduceBias: w + 926896, activation: .silu,
-            expandWeights: w + 926928, expandBias: w + 938544, workspace: ws, pool: pool)
+            expandWeights: w + 926928, expandBias: w + 938544,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(63)
-        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 7056 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
             weights: w + 939072, bias: w + 985536, outChannels: 88,
-            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n, pool: pool)
+            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(64)
     }
 
@@ -650,19 +696,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 1032624, bias: w + 1045824, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(66)
-        // features.3.5.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 84, 84, 528]
+        // features.3.5.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1046352, reduceBias: w + 1057968, activation: .silu,
-            expandWeights: w + 1058000, expandBias: w + 1069616, workspace: ws, pool: pool)
+            expandWeights: w + 1058000, expandBias: w + 1069616,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(67)
-        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 7056 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
             weights: w + 1070144, bias: w + 1116608, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n, pool: pool)
+            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(68)
     }
 
@@ -682,19 +730,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 1163696, bias: w + 1176896, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(70)
-        // features.3.6.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 84, 84, 528]
+        // features.3.6.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1177424, reduceBias: w + 1189040, activation: .silu,
-            expandWeights: w + 1189072, expandBias: w + 1200688, workspace: ws, pool: pool)
+            expandWeights: w + 1189072, expandBias: w + 1200688,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(71)
-        // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 7056 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
             weights: w + 1201216, bias: w + 1247680, outChannels: 88,
-            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n, pool: pool)
+            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(72)
     }
 
@@ -714,19 +764,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
             weights: w + 1294768, bias: w + 1307968, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(74)
-        // features.3.7.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 84, 84, 528]
+        // features.3.7.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1308496, reduceBias: w + 1320112, activation: .silu,
-            expandWeights: w + 1320144, expandBias: w + 1331760, workspace: ws, pool: pool)
+            expandWeights: w + 1320144, expandBias: w + 1331760,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(75)
-        // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 7056 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
             weights: w + 1332288, bias: w + 1378752, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n, pool: pool)
+            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(76)
     }
 
@@ -746,19 +798,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 1425840, bias: w + 1430592, activation: .silu, output: a + 3725568 &* n, pool: pool)
         p?.stop(78)
-        // features.4.0.block.2 squeeze-excitation: 528 -> 22 -> 528, in place on [n, 42, 42, 528]
+        // features.4.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 1764, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1431120, reduceBias: w + 1442736, activation: .silu,
-            expandWeights: w + 1442768, expandBias: w + 1454384, workspace: ws, pool: pool)
+            expandWeights: w + 1442768, expandBias: w + 1454384,
+            scales: ws, workspace: ws + 528 &* n, pool: pool)
         p?.stop(79)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 1764 &* n, inChannels: 528,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 3725568 &* n, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws,
             weights: w + 1454912, bias: w + 1547840, outChannels: 176,
-            activation: .identity, residual: nil, output: a + 4656960 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 4656960 &* n,
+            workspace: ws + 528 &* n, pool: pool)
         p?.stop(80)
     }
 
@@ -778,19 +832,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 1734928, bias: w + 1744432, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(82)
-        // features.4.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 1745488, reduceBias: w + 1791952, activation: .silu,
-            expandWeights: w + 1792000, expandBias: w + 1838464, workspace: ws, pool: pool)
+            expandWeights: w + 1792000, expandBias: w + 1838464,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(83)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 1839520, bias: w + 2025376, outChannels: 176,
-            activation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n, pool: pool)
+            activation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(84)
     }
 
@@ -810,19 +866,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 2212464, bias: w + 2221968, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(86)
-        // features.4.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2223024, reduceBias: w + 2269488, activation: .silu,
-            expandWeights: w + 2269536, expandBias: w + 2316000, workspace: ws, pool: pool)
+            expandWeights: w + 2269536, expandBias: w + 2316000,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(87)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 2317056, bias: w + 2502912, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n, pool: pool)
+            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(88)
     }
 
@@ -842,19 +900,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 2690000, bias: w + 2699504, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(90)
-        // features.4.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2700560, reduceBias: w + 2747024, activation: .silu,
-            expandWeights: w + 2747072, expandBias: w + 2793536, workspace: ws, pool: pool)
+            expandWeights: w + 2747072, expandBias: w + 2793536,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(91)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 2794592, bias: w + 2980448, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n, pool: pool)
+            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(92)
     }
 
@@ -874,19 +934,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 3167536, bias: w + 3177040, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(94)
-        // features.4.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3178096, reduceBias: w + 3224560, activation: .silu,
-            expandWeights: w + 3224608, expandBias: w + 3271072, workspace: ws, pool: pool)
+            expandWeights: w + 3224608, expandBias: w + 3271072,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(95)
-        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 3272128, bias: w + 3457984, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n, pool: pool)
+            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(96)
     }
 
@@ -906,19 +968,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 3645072, bias: w + 3654576, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(98)
-        // features.4.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3655632, reduceBias: w + 3702096, activation: .silu,
-            expandWeights: w + 3702144, expandBias: w + 3748608, workspace: ws, pool: pool)
+            expandWeights: w + 3702144, expandBias: w + 3748608,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(99)
-        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 3749664, bias: w + 3935520, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n, pool: pool)
+            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(100)
     }
 
@@ -938,19 +1002,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 4122608, bias: w + 4132112, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(102)
-        // features.4.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4133168, reduceBias: w + 4179632, activation: .silu,
-            expandWeights: w + 4179680, expandBias: w + 4226144, workspace: ws, pool: pool)
+            expandWeights: w + 4179680, expandBias: w + 4226144,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(103)
-        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 4227200, bias: w + 4413056, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n, pool: pool)
+            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(104)
     }
 
@@ -970,19 +1036,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 4600144, bias: w + 4609648, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(106)
-        // features.4.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4610704, reduceBias: w + 4657168, activation: .silu,
-            expandWeights: w + 4657216, expandBias: w + 4703680, workspace: ws, pool: pool)
+            expandWeights: w + 4657216, expandBias: w + 4703680,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(107)
-        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 4704736, bias: w + 4890592, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n, pool: pool)
+            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(108)
     }
 
@@ -1002,19 +1070,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 5077680, bias: w + 5087184, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(110)
-        // features.4.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5088240, reduceBias: w + 5134704, activation: .silu,
-            expandWeights: w + 5134752, expandBias: w + 5181216, workspace: ws, pool: pool)
+            expandWeights: w + 5134752, expandBias: w + 5181216,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(111)
-        // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 5182272, bias: w + 5368128, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n, pool: pool)
+            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(112)
     }
 
@@ -1034,19 +1104,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 5555216, bias: w + 5564720, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(114)
-        // features.4.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5565776, reduceBias: w + 5612240, activation: .silu,
-            expandWeights: w + 5612288, expandBias: w + 5658752, workspace: ws, pool: pool)
+            expandWeights: w + 5612288, expandBias: w + 5658752,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(115)
-        // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 5659808, bias: w + 5845664, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n, pool: pool)
+            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(116)
     }
 
@@ -1066,19 +1138,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
             weights: w + 6032752, bias: w + 6042256, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(118)
-        // features.4.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.4.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6043312, reduceBias: w + 6089776, activation: .silu,
-            expandWeights: w + 6089824, expandBias: w + 6136288, workspace: ws, pool: pool)
+            expandWeights: w + 6089824, expandBias: w + 6136288,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(119)
-        // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 6137344, bias: w + 6323200, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n, pool: pool)
+            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(120)
     }
 
@@ -1098,19 +1172,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 6510288, bias: w + 6536688, activation: .silu, output: a + 1862784 &* n, pool: pool)
         p?.stop(122)
-        // features.5.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]
+        // features.5.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6537744, reduceBias: w + 6584208, activation: .silu,
-            expandWeights: w + 6584256, expandBias: w + 6630720, workspace: ws, pool: pool)
+            expandWeights: w + 6584256, expandBias: w + 6630720,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(123)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 1764 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
             weights: w + 6631776, bias: w + 6893664, outChannels: 248,
-            activation: .identity, residual: nil, output: a + 5249664 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 5249664 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(124)
     }
 
@@ -1130,19 +1206,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 7264432, bias: w + 7301632, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(126)
-        // features.5.1.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.1.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 7303120, reduceBias: w + 7395376, activation: .silu,
-            expandWeights: w + 7395440, expandBias: w + 7487696, workspace: ws, pool: pool)
+            expandWeights: w + 7395440, expandBias: w + 7487696,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(127)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 7489184, bias: w + 7858208, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n, pool: pool)
+            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(128)
     }
 
@@ -1162,19 +1240,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 8228976, bias: w + 8266176, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(130)
-        // features.5.2.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.2.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 8267664, reduceBias: w + 8359920, activation: .silu,
-            expandWeights: w + 8359984, expandBias: w + 8452240, workspace: ws, pool: pool)
+            expandWeights: w + 8359984, expandBias: w + 8452240,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(131)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 8453728, bias: w + 8822752, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n, pool: pool)
+            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(132)
     }
 
@@ -1194,19 +1274,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 9193520, bias: w + 9230720, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(134)
-        // features.5.3.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.3.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 9232208, reduceBias: w + 9324464, activation: .silu,
-            expandWeights: w + 9324528, expandBias: w + 9416784, workspace: ws, pool: pool)
+            expandWeights: w + 9324528, expandBias: w + 9416784,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(135)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 9418272, bias: w + 9787296, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n, pool: pool)
+            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(136)
     }
 
@@ -1226,19 +1308,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 10158064, bias: w + 10195264, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(138)
-        // features.5.4.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.4.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 10196752, reduceBias: w + 10289008, activation: .silu,
-            expandWeights: w + 10289072, expandBias: w + 10381328, workspace: ws, pool: pool)
+            expandWeights: w + 10289072, expandBias: w + 10381328,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(139)
-        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 10382816, bias: w + 10751840, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n, pool: pool)
+            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(140)
     }
 
@@ -1258,19 +1342,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 11122608, bias: w + 11159808, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(142)
-        // features.5.5.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.5.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 11161296, reduceBias: w + 11253552, activation: .silu,
-            expandWeights: w + 11253616, expandBias: w + 11345872, workspace: ws, pool: pool)
+            expandWeights: w + 11253616, expandBias: w + 11345872,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(143)
-        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 11347360, bias: w + 11716384, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n, pool: pool)
+            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(144)
     }
 
@@ -1290,19 +1376,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 12087152, bias: w + 12124352, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(146)
-        // features.5.6.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.6.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 12125840, reduceBias: w + 12218096, activation: .silu,
-            expandWeights: w + 12218160, expandBias: w + 12310416, workspace: ws, pool: pool)
+            expandWeights: w + 12218160, expandBias: w + 12310416,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(147)
-        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 12311904, bias: w + 12680928, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n, pool: pool)
+            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(148)
     }
 
@@ -1322,19 +1410,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 13051696, bias: w + 13088896, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(150)
-        // features.5.7.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.7.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 13090384, reduceBias: w + 13182640, activation: .silu,
-            expandWeights: w + 13182704, expandBias: w + 13274960, workspace: ws, pool: pool)
+            expandWeights: w + 13182704, expandBias: w + 13274960,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(151)
-        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 13276448, bias: w + 13645472, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n, pool: pool)
+            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(152)
     }
 
@@ -1354,19 +1444,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 14016240, bias: w + 14053440, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(154)
-        // features.5.8.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.8.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 14054928, reduceBias: w + 14147184, activation: .silu,
-            expandWeights: w + 14147248, expandBias: w + 14239504, workspace: ws, pool: pool)
+            expandWeights: w + 14147248, expandBias: w + 14239504,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(155)
-        // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 14240992, bias: w + 14610016, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n, pool: pool)
+            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(156)
     }
 
@@ -1386,19 +1478,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 14980784, bias: w + 15017984, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(158)
-        // features.5.9.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.9.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 15019472, reduceBias: w + 15111728, activation: .silu,
-            expandWeights: w + 15111792, expandBias: w + 15204048, workspace: ws, pool: pool)
+            expandWeights: w + 15111792, expandBias: w + 15204048,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(159)
-        // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 15205536, bias: w + 15574560, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n, pool: pool)
+            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(160)
     }
 
@@ -1418,19 +1512,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
             weights: w + 15945328, bias: w + 15982528, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(162)
-        // features.5.10.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]
+        // features.5.10.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 15984016, reduceBias: w + 16076272, activation: .silu,
-            expandWeights: w + 16076336, expandBias: w + 16168592, workspace: ws, pool: pool)
+            expandWeights: w + 16076336, expandBias: w + 16168592,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(163)
-        // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 1764 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
             weights: w + 16170080, bias: w + 16539104, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n, pool: pool)
+            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(164)
     }
 
@@ -1450,19 +1546,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 16909872, bias: w + 16947072, activation: .silu, output: a + 2624832 &* n, pool: pool)
         p?.stop(166)
-        // features.6.0.block.2 squeeze-excitation: 1488 -> 62 -> 1488, in place on [n, 21, 21, 1488]
+        // features.6.0.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 441, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 16948560, reduceBias: w + 17040816, activation: .silu,
-            expandWeights: w + 17040880, expandBias: w + 17133136, workspace: ws, pool: pool)
+            expandWeights: w + 17040880, expandBias: w + 17133136,
+            scales: ws, workspace: ws + 1488 &* n, pool: pool)
         p?.stop(167)
-        // features.6.0.block.3 project: conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424]
+        // features.6.0.block.3 project: conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2624832 &* n, pixels: 441 &* n, inChannels: 1488,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 2624832 &* n, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws,
             weights: w + 17134624, bias: w + 17765536, outChannels: 424,
-            activation: .identity, residual: nil, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 2243808 &* n,
+            workspace: ws + 1488 &* n, pool: pool)
         p?.stop(168)
     }
 
@@ -1482,19 +1580,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 18847168, bias: w + 18910768, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(170)
-        // features.6.1.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.1.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 18913312, reduceBias: w + 19182976, activation: .silu,
-            expandWeights: w + 19183088, expandBias: w + 19452752, workspace: ws, pool: pool)
+            expandWeights: w + 19183088, expandBias: w + 19452752,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(171)
-        // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 19455296, bias: w + 20533952, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n, pool: pool)
+            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(172)
     }
 
@@ -1514,19 +1614,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 21615584, bias: w + 21679184, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(174)
-        // features.6.2.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.2.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 21681728, reduceBias: w + 21951392, activation: .silu,
-            expandWeights: w + 21951504, expandBias: w + 22221168, workspace: ws, pool: pool)
+            expandWeights: w + 21951504, expandBias: w + 22221168,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(175)
-        // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 22223712, bias: w + 23302368, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(176)
     }
 
@@ -1546,19 +1648,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 24384000, bias: w + 24447600, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(178)
-        // features.6.3.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.3.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 24450144, reduceBias: w + 24719808, activation: .silu,
-            expandWeights: w + 24719920, expandBias: w + 24989584, workspace: ws, pool: pool)
+            expandWeights: w + 24719920, expandBias: w + 24989584,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(179)
-        // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 24992128, bias: w + 26070784, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n, pool: pool)
+            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(180)
     }
 
@@ -1578,19 +1682,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 27152416, bias: w + 27216016, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(182)
-        // features.6.4.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.4.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 27218560, reduceBias: w + 27488224, activation: .silu,
-            expandWeights: w + 27488336, expandBias: w + 27758000, workspace: ws, pool: pool)
+            expandWeights: w + 27488336, expandBias: w + 27758000,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(183)
-        // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 27760544, bias: w + 28839200, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(184)
     }
 
@@ -1610,19 +1716,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 29920832, bias: w + 29984432, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(186)
-        // features.6.5.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.5.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 29986976, reduceBias: w + 30256640, activation: .silu,
-            expandWeights: w + 30256752, expandBias: w + 30526416, workspace: ws, pool: pool)
+            expandWeights: w + 30256752, expandBias: w + 30526416,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(187)
-        // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 30528960, bias: w + 31607616, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n, pool: pool)
+            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(188)
     }
 
@@ -1642,19 +1750,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 32689248, bias: w + 32752848, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(190)
-        // features.6.6.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.6.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 32755392, reduceBias: w + 33025056, activation: .silu,
-            expandWeights: w + 33025168, expandBias: w + 33294832, workspace: ws, pool: pool)
+            expandWeights: w + 33025168, expandBias: w + 33294832,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(191)
-        // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 33297376, bias: w + 34376032, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(192)
     }
 
@@ -1674,19 +1784,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 35457664, bias: w + 35521264, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(194)
-        // features.6.7.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.7.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 35523808, reduceBias: w + 35793472, activation: .silu,
-            expandWeights: w + 35793584, expandBias: w + 36063248, workspace: ws, pool: pool)
+            expandWeights: w + 35793584, expandBias: w + 36063248,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(195)
-        // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 36065792, bias: w + 37144448, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n, pool: pool)
+            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(196)
     }
 
@@ -1706,19 +1818,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 38226080, bias: w + 38289680, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(198)
-        // features.6.8.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.8.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 38292224, reduceBias: w + 38561888, activation: .silu,
-            expandWeights: w + 38562000, expandBias: w + 38831664, workspace: ws, pool: pool)
+            expandWeights: w + 38562000, expandBias: w + 38831664,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(199)
-        // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 38834208, bias: w + 39912864, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(200)
     }
 
@@ -1738,19 +1852,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 40994496, bias: w + 41058096, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(202)
-        // features.6.9.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.9.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 41060640, reduceBias: w + 41330304, activation: .silu,
-            expandWeights: w + 41330416, expandBias: w + 41600080, workspace: ws, pool: pool)
+            expandWeights: w + 41330416, expandBias: w + 41600080,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(203)
-        // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 41602624, bias: w + 42681280, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n, pool: pool)
+            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(204)
     }
 
@@ -1770,19 +1886,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 43762912, bias: w + 43826512, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(206)
-        // features.6.10.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.10.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 43829056, reduceBias: w + 44098720, activation: .silu,
-            expandWeights: w + 44098832, expandBias: w + 44368496, workspace: ws, pool: pool)
+            expandWeights: w + 44098832, expandBias: w + 44368496,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(207)
-        // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 44371040, bias: w + 45449696, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(208)
     }
 
@@ -1802,19 +1920,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 46531328, bias: w + 46594928, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(210)
-        // features.6.11.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.11.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 46597472, reduceBias: w + 46867136, activation: .silu,
-            expandWeights: w + 46867248, expandBias: w + 47136912, workspace: ws, pool: pool)
+            expandWeights: w + 46867248, expandBias: w + 47136912,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(211)
-        // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 47139456, bias: w + 48218112, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n, pool: pool)
+            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(212)
     }
 
@@ -1834,19 +1954,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 49299744, bias: w + 49363344, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(214)
-        // features.6.12.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.12.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 49365888, reduceBias: w + 49635552, activation: .silu,
-            expandWeights: w + 49635664, expandBias: w + 49905328, workspace: ws, pool: pool)
+            expandWeights: w + 49635664, expandBias: w + 49905328,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(215)
-        // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 49907872, bias: w + 50986528, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(216)
     }
 
@@ -1866,19 +1988,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 52068160, bias: w + 52131760, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(218)
-        // features.6.13.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.13.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 52134304, reduceBias: w + 52403968, activation: .silu,
-            expandWeights: w + 52404080, expandBias: w + 52673744, workspace: ws, pool: pool)
+            expandWeights: w + 52404080, expandBias: w + 52673744,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(219)
-        // features.6.13.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.13.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 52676288, bias: w + 53754944, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n, pool: pool)
+            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(220)
     }
 
@@ -1898,19 +2022,21 @@ public final class EfficientNetB8: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
             weights: w + 54836576, bias: w + 54900176, activation: .silu, output: a + 1121904 &* n, pool: pool)
         p?.stop(222)
-        // features.6.14.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.6.14.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 54902720, reduceBias: w + 55172384, activation: .silu,
-            expandWeights: w + 55172496, expandBias: w + 55442160, workspace: ws, pool: pool)
+            expandWeights: w + 55172496, expandBias: w + 55442160,
+            scales: ws, workspace: ws + 2544 &* n, pool: pool)
         p?.stop(223)
-        // features.6.14.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.14.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
             weights: w + 55444704, bias: w + 56523360, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n, pool: pool)
+            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+            workspace: ws + 2544 &* n, pool: pool)
         p?.stop(224)
     }
 
@@ -2078,451 +2204,451 @@ extension EfficientNetB8 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 73156608,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 72] -> [n, 336, 336, 72]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, in place on [n, 336, 336, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 336, 336, 72]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 260112384,
-              "conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32]"),
+              "conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 32514048,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 336, 336, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 115605504,
-              "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 32514048,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 336, 336, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 115605504,
-              "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 32514048,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, in place on [n, 336, 336, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 115605504,
-              "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 693633024,
               "conv 1x1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 192]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 48771072,
               "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, in place on [n, 168, 168, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 303464448,
-              "conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 59270400,
               "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 84, 84, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 208631808,
-              "conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 8382528,
               "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, in place on [n, 42, 42, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 163924992,
-              "conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 46569600,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 461970432,
-              "conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 16405200,
               "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, in place on [n, 21, 21, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 278232192,
-              "conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.9.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.10.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.11.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.12.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.13.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.14.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 10097136,

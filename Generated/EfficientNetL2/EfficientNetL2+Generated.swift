@@ -30,7 +30,17 @@ public final class EfficientNetL2: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 136, squeezeChannels: 34, outChannels: 72),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 72),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 104),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 624, squeezeChannels: 26, outChannels: 104),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 624, squeezeChannels: 26, outChannels: 176),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 344),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 344),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 480),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120, outChannels: 480))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -154,19 +164,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
             weights: w + 3824, bias: w + 5056, activation: .silu, output: a + 21760000 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 136 -> 34 -> 136, in place on [n, 400, 400, 136]
+        // features.1.0.block.1 squeeze-excitation: 136 -> 34 -> 136, scales only (folded into the projection) for [n, 400, 400, 136]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 21760000 &* n, batch: n, pixels: 160000, channels: 136, squeezeChannels: 34,
             reduceWeights: w + 5200, reduceBias: w + 9824, activation: .silu,
-            expandWeights: w + 9872, expandBias: w + 14496, workspace: ws, pool: pool)
+            expandWeights: w + 9872, expandBias: w + 14496,
+            scales: ws, workspace: ws + 136 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21760000 &* n, pixels: 160000 &* n, inChannels: 136,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 21760000 &* n, batch: n, imagePixels: 160000, inChannels: 136, inputScales: ws,
             weights: w + 14640, bias: w + 24432, outChannels: 72,
-            activation: .identity, residual: nil, output: a, pool: pool)
+            activation: .identity, residual: nil, output: a,
+            workspace: ws + 136 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -179,19 +191,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
             weights: w + 24512, bias: w + 25168, activation: .silu, output: a + 11520000 &* n, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 72 -> 18 -> 72, in place on [n, 400, 400, 72]
+        // features.1.1.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 11520000 &* n, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 25248, reduceBias: w + 26544, activation: .silu,
-            expandWeights: w + 26576, expandBias: w + 27872, workspace: ws, pool: pool)
+            expandWeights: w + 26576, expandBias: w + 27872,
+            scales: ws, workspace: ws + 72 &* n, pool: pool)
         p?.stop(5)
-        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11520000 &* n, pixels: 160000 &* n, inChannels: 72,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 11520000 &* n, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
             weights: w + 27952, bias: w + 33136, outChannels: 72,
-            activation: .identity, residual: a, output: a + 23040000 &* n, pool: pool)
+            activation: .identity, residual: a, output: a + 23040000 &* n,
+            workspace: ws + 72 &* n, pool: pool)
         p?.stop(6)
     }
 
@@ -204,19 +218,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
             weights: w + 33216, bias: w + 33872, activation: .silu, output: a, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 72 -> 18 -> 72, in place on [n, 400, 400, 72]
+        // features.1.2.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 33952, reduceBias: w + 35248, activation: .silu,
-            expandWeights: w + 35280, expandBias: w + 36576, workspace: ws, pool: pool)
+            expandWeights: w + 35280, expandBias: w + 36576,
+            scales: ws, workspace: ws + 72 &* n, pool: pool)
         p?.stop(8)
-        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 160000 &* n, inChannels: 72,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
             weights: w + 36656, bias: w + 41840, outChannels: 72,
-            activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n, pool: pool)
+            activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
+            workspace: ws + 72 &* n, pool: pool)
         p?.stop(9)
     }
 
@@ -229,19 +245,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
             weights: w + 41920, bias: w + 42576, activation: .silu, output: a, pool: pool)
         p?.stop(10)
-        // features.1.3.block.1 squeeze-excitation: 72 -> 18 -> 72, in place on [n, 400, 400, 72]
+        // features.1.3.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 42656, reduceBias: w + 43952, activation: .silu,
-            expandWeights: w + 43984, expandBias: w + 45280, workspace: ws, pool: pool)
+            expandWeights: w + 43984, expandBias: w + 45280,
+            scales: ws, workspace: ws + 72 &* n, pool: pool)
         p?.stop(11)
-        // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 160000 &* n, inChannels: 72,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
             weights: w + 45360, bias: w + 50544, outChannels: 72,
-            activation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n, pool: pool)
+            activation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
+            workspace: ws + 72 &* n, pool: pool)
         p?.stop(12)
     }
 
@@ -254,19 +272,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
             weights: w + 50624, bias: w + 51280, activation: .silu, output: a, pool: pool)
         p?.stop(13)
-        // features.1.4.block.1 squeeze-excitation: 72 -> 18 -> 72, in place on [n, 400, 400, 72]
+        // features.1.4.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 51360, reduceBias: w + 52656, activation: .silu,
-            expandWeights: w + 52688, expandBias: w + 53984, workspace: ws, pool: pool)
+            expandWeights: w + 52688, expandBias: w + 53984,
+            scales: ws, workspace: ws + 72 &* n, pool: pool)
         p?.stop(14)
-        // features.1.4.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.4.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 160000 &* n, inChannels: 72,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
             weights: w + 54064, bias: w + 59248, outChannels: 72,
-            activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n, pool: pool)
+            activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
+            workspace: ws + 72 &* n, pool: pool)
         p?.stop(15)
     }
 
@@ -279,19 +299,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
             weights: w + 59328, bias: w + 59984, activation: .silu, output: a, pool: pool)
         p?.stop(16)
-        // features.1.5.block.1 squeeze-excitation: 72 -> 18 -> 72, in place on [n, 400, 400, 72]
+        // features.1.5.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 60064, reduceBias: w + 61360, activation: .silu,
-            expandWeights: w + 61392, expandBias: w + 62688, workspace: ws, pool: pool)
+            expandWeights: w + 61392, expandBias: w + 62688,
+            scales: ws, workspace: ws + 72 &* n, pool: pool)
         p?.stop(17)
-        // features.1.5.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.5.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a, pixels: 160000 &* n, inChannels: 72,
+        Kernels.pointwiseConvScaledInput(
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
             weights: w + 62768, bias: w + 67952, outChannels: 72,
-            activation: .identity, residual: a + 11520000 &* n, output: a + 69120000 &* n, pool: pool)
+            activation: .identity, residual: a + 11520000 &* n, output: a + 69120000 &* n,
+            workspace: ws + 72 &* n, pool: pool)
         p?.stop(18)
     }
 
@@ -311,19 +333,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 99568, bias: w + 103456, activation: .silu, output: a + 69120000 &* n, pool: pool)
         p?.stop(20)
-        // features.2.0.block.2 squeeze-excitation: 432 -> 18 -> 432, in place on [n, 200, 200, 432]
+        // features.2.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 69120000 &* n, batch: n, pixels: 40000, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 103888, reduceBias: w + 111664, activation: .silu,
-            expandWeights: w + 111696, expandBias: w + 119472, workspace: ws, pool: pool)
+            expandWeights: w + 111696, expandBias: w + 119472,
+            scales: ws, workspace: ws + 432 &* n, pool: pool)
         p?.stop(21)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 69120000 &* n, pixels: 40000 &* n, inChannels: 432,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 69120000 &* n, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws,
             weights: w + 119904, bias: w + 164832, outChannels: 104,
-            activation: .identity, residual: nil, output: a + 49920000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 49920000 &* n,
+            workspace: ws + 432 &* n, pool: pool)
         p?.stop(22)
     }
 
@@ -343,19 +367,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 230464, bias: w + 236080, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(24)
-        // features.2.1.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.1.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 236704, reduceBias: w + 252928, activation: .silu,
-            expandWeights: w + 252960, expandBias: w + 269184, workspace: ws, pool: pool)
+            expandWeights: w + 252960, expandBias: w + 269184,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(25)
-        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 269808, bias: w + 334704, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n, pool: pool)
+            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -375,19 +401,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 400336, bias: w + 405952, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(28)
-        // features.2.2.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.2.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 406576, reduceBias: w + 422800, activation: .silu,
-            expandWeights: w + 422832, expandBias: w + 439056, workspace: ws, pool: pool)
+            expandWeights: w + 422832, expandBias: w + 439056,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(29)
-        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 439680, bias: w + 504576, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n, pool: pool)
+            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(30)
     }
 
@@ -407,19 +435,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 570208, bias: w + 575824, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(32)
-        // features.2.3.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.3.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 576448, reduceBias: w + 592672, activation: .silu,
-            expandWeights: w + 592704, expandBias: w + 608928, workspace: ws, pool: pool)
+            expandWeights: w + 592704, expandBias: w + 608928,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(33)
-        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 609552, bias: w + 674448, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n, pool: pool)
+            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(34)
     }
 
@@ -439,19 +469,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 740080, bias: w + 745696, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(36)
-        // features.2.4.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.4.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 746320, reduceBias: w + 762544, activation: .silu,
-            expandWeights: w + 762576, expandBias: w + 778800, workspace: ws, pool: pool)
+            expandWeights: w + 762576, expandBias: w + 778800,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(37)
-        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 779424, bias: w + 844320, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n, pool: pool)
+            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -471,19 +503,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 909952, bias: w + 915568, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(40)
-        // features.2.5.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.5.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 916192, reduceBias: w + 932416, activation: .silu,
-            expandWeights: w + 932448, expandBias: w + 948672, workspace: ws, pool: pool)
+            expandWeights: w + 932448, expandBias: w + 948672,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(41)
-        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 949296, bias: w + 1014192, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n, pool: pool)
+            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(42)
     }
 
@@ -503,19 +537,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 1079824, bias: w + 1085440, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(44)
-        // features.2.6.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.6.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1086064, reduceBias: w + 1102288, activation: .silu,
-            expandWeights: w + 1102320, expandBias: w + 1118544, workspace: ws, pool: pool)
+            expandWeights: w + 1102320, expandBias: w + 1118544,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(45)
-        // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 1119168, bias: w + 1184064, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n, pool: pool)
+            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(46)
     }
 
@@ -535,19 +571,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 1249696, bias: w + 1255312, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(48)
-        // features.2.7.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.7.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1255936, reduceBias: w + 1272160, activation: .silu,
-            expandWeights: w + 1272192, expandBias: w + 1288416, workspace: ws, pool: pool)
+            expandWeights: w + 1272192, expandBias: w + 1288416,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(49)
-        // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 1289040, bias: w + 1353936, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n, pool: pool)
+            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -567,19 +605,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 1419568, bias: w + 1425184, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(52)
-        // features.2.8.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.8.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1425808, reduceBias: w + 1442032, activation: .silu,
-            expandWeights: w + 1442064, expandBias: w + 1458288, workspace: ws, pool: pool)
+            expandWeights: w + 1442064, expandBias: w + 1458288,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(53)
-        // features.2.8.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.8.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 1458912, bias: w + 1523808, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n, pool: pool)
+            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(54)
     }
 
@@ -599,19 +639,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 1589440, bias: w + 1595056, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(56)
-        // features.2.9.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.9.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1595680, reduceBias: w + 1611904, activation: .silu,
-            expandWeights: w + 1611936, expandBias: w + 1628160, workspace: ws, pool: pool)
+            expandWeights: w + 1611936, expandBias: w + 1628160,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(57)
-        // features.2.9.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.9.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 1628784, bias: w + 1693680, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n, pool: pool)
+            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(58)
     }
 
@@ -631,19 +673,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
             weights: w + 1759312, bias: w + 1764928, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(60)
-        // features.2.10.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 200, 200, 624]
+        // features.2.10.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1765552, reduceBias: w + 1781776, activation: .silu,
-            expandWeights: w + 1781808, expandBias: w + 1798032, workspace: ws, pool: pool)
+            expandWeights: w + 1781808, expandBias: w + 1798032,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(61)
-        // features.2.10.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.10.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 40000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
             weights: w + 1798656, bias: w + 1863552, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n, pool: pool)
+            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -663,19 +707,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 1929184, bias: w + 1944784, activation: .silu, output: a + 24960000 &* n, pool: pool)
         p?.stop(64)
-        // features.3.0.block.2 squeeze-excitation: 624 -> 26 -> 624, in place on [n, 100, 100, 624]
+        // features.3.0.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 10000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1945408, reduceBias: w + 1961632, activation: .silu,
-            expandWeights: w + 1961664, expandBias: w + 1977888, workspace: ws, pool: pool)
+            expandWeights: w + 1961664, expandBias: w + 1977888,
+            scales: ws, workspace: ws + 624 &* n, pool: pool)
         p?.stop(65)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 24960000 &* n, pixels: 10000 &* n, inChannels: 624,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 24960000 &* n, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws,
             weights: w + 1978512, bias: w + 2088336, outChannels: 176,
-            activation: .identity, residual: nil, output: a + 21120000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 21120000 &* n,
+            workspace: ws + 624 &* n, pool: pool)
         p?.stop(66)
     }
 
@@ -695,19 +741,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 2275424, bias: w + 2301824, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(68)
-        // features.3.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2302880, reduceBias: w + 2349344, activation: .silu,
-            expandWeights: w + 2349392, expandBias: w + 2395856, workspace: ws, pool: pool)
+            expandWeights: w + 2349392, expandBias: w + 2395856,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(69)
-        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 2396912, bias: w + 2582768, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n, pool: pool)
+            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(70)
     }
 
@@ -727,19 +775,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 2769856, bias: w + 2796256, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(72)
-        // features.3.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2797312, reduceBias: w + 2843776, activation: .silu,
-            expandWeights: w + 2843824, expandBias: w + 2890288, workspace: ws, pool: pool)
+            expandWeights: w + 2843824, expandBias: w + 2890288,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(73)
-        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 2891344, bias: w + 3077200, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n, pool: pool)
+            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(74)
     }
 
@@ -759,19 +809,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 3264288, bias: w + 3290688, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(76)
-        // features.3.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3291744, reduceBias: w + 3338208, activation: .silu,
-            expandWeights: w + 3338256, expandBias: w + 3384720, workspace: ws, pool: pool)
+            expandWeights: w + 3338256, expandBias: w + 3384720,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(77)
-        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 3385776, bias: w + 3571632, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n, pool: pool)
+            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(78)
     }
 
@@ -791,19 +843,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 3758720, bias: w + 3785120, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(80)
-        // features.3.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3786176, reduceBias: w + 3832640, activation: .silu,
-            expandWeights: w + 3832688, expandBias: w + 3879152, workspace: ws, pool: pool)
+            expandWeights: w + 3832688, expandBias: w + 3879152,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(81)
-        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 3880208, bias: w + 4066064, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n, pool: pool)
+            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(82)
     }
 
@@ -823,19 +877,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 4253152, bias: w + 4279552, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(84)
-        // features.3.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4280608, reduceBias: w + 4327072, activation: .silu,
-            expandWeights: w + 4327120, expandBias: w + 4373584, workspace: ws, pool: pool)
+            expandWeights: w + 4327120, expandBias: w + 4373584,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(85)
-        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 4374640, bias: w + 4560496, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n, pool: pool)
+            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(86)
     }
 
@@ -855,19 +911,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 4747584, bias: w + 4773984, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(88)
-        // features.3.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4775040, reduceBias: w + 4821504, activation: .silu,
-            expandWeights: w + 4821552, expandBias: w + 4868016, workspace: ws, pool: pool)
+            expandWeights: w + 4821552, expandBias: w + 4868016,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(89)
-        // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 4869072, bias: w + 5054928, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n, pool: pool)
+            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(90)
     }
 
@@ -887,19 +945,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 5242016, bias: w + 5268416, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(92)
-        // features.3.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5269472, reduceBias: w + 5315936, activation: .silu,
-            expandWeights: w + 5315984, expandBias: w + 5362448, workspace: ws, pool: pool)
+            expandWeights: w + 5315984, expandBias: w + 5362448,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(93)
-        // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 5363504, bias: w + 5549360, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n, pool: pool)
+            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(94)
     }
 
@@ -919,19 +979,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 5736448, bias: w + 5762848, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(96)
-        // features.3.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5763904, reduceBias: w + 5810368, activation: .silu,
-            expandWeights: w + 5810416, expandBias: w + 5856880, workspace: ws, pool: pool)
+            expandWeights: w + 5810416, expandBias: w + 5856880,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(97)
-        // features.3.8.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.8.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 5857936, bias: w + 6043792, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n, pool: pool)
+            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(98)
     }
 
@@ -951,19 +1013,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 6230880, bias: w + 6257280, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(100)
-        // features.3.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6258336, reduceBias: w + 6304800, activation: .silu,
-            expandWeights: w + 6304848, expandBias: w + 6351312, workspace: ws, pool: pool)
+            expandWeights: w + 6304848, expandBias: w + 6351312,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(101)
-        // features.3.9.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.9.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 6352368, bias: w + 6538224, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n, pool: pool)
+            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(102)
     }
 
@@ -983,19 +1047,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
             weights: w + 6725312, bias: w + 6751712, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(104)
-        // features.3.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]
+        // features.3.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6752768, reduceBias: w + 6799232, activation: .silu,
-            expandWeights: w + 6799280, expandBias: w + 6845744, workspace: ws, pool: pool)
+            expandWeights: w + 6799280, expandBias: w + 6845744,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(105)
-        // features.3.10.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.10.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 10000 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
             weights: w + 6846800, bias: w + 7032656, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n, pool: pool)
+            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(106)
     }
 
@@ -1015,19 +1081,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 7219744, bias: w + 7229248, activation: .silu, output: a + 10560000 &* n, pool: pool)
         p?.stop(108)
-        // features.4.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 50, 50, 1056]
+        // features.4.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 2500, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 7230304, reduceBias: w + 7276768, activation: .silu,
-            expandWeights: w + 7276816, expandBias: w + 7323280, workspace: ws, pool: pool)
+            expandWeights: w + 7276816, expandBias: w + 7323280,
+            scales: ws, workspace: ws + 1056 &* n, pool: pool)
         p?.stop(109)
-        // features.4.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344]
+        // features.4.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10560000 &* n, pixels: 2500 &* n, inChannels: 1056,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 10560000 &* n, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws,
             weights: w + 7324336, bias: w + 7687600, outChannels: 344,
-            activation: .identity, residual: nil, output: a + 13200000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 13200000 &* n,
+            workspace: ws + 1056 &* n, pool: pool)
         p?.stop(110)
     }
 
@@ -1047,19 +1115,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 8400032, bias: w + 8418608, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(112)
-        // features.4.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 8420672, reduceBias: w + 8598176, activation: .silu,
-            expandWeights: w + 8598272, expandBias: w + 8775776, workspace: ws, pool: pool)
+            expandWeights: w + 8598272, expandBias: w + 8775776,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(113)
-        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 8777840, bias: w + 9487856, outChannels: 344,
-            activation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(114)
     }
 
@@ -1079,19 +1149,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 10200288, bias: w + 10218864, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(116)
-        // features.4.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 10220928, reduceBias: w + 10398432, activation: .silu,
-            expandWeights: w + 10398528, expandBias: w + 10576032, workspace: ws, pool: pool)
+            expandWeights: w + 10398528, expandBias: w + 10576032,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(117)
-        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 10578096, bias: w + 11288112, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(118)
     }
 
@@ -1111,19 +1183,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 12000544, bias: w + 12019120, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(120)
-        // features.4.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 12021184, reduceBias: w + 12198688, activation: .silu,
-            expandWeights: w + 12198784, expandBias: w + 12376288, workspace: ws, pool: pool)
+            expandWeights: w + 12198784, expandBias: w + 12376288,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(121)
-        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 12378352, bias: w + 13088368, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(122)
     }
 
@@ -1143,19 +1217,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 13800800, bias: w + 13819376, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(124)
-        // features.4.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 13821440, reduceBias: w + 13998944, activation: .silu,
-            expandWeights: w + 13999040, expandBias: w + 14176544, workspace: ws, pool: pool)
+            expandWeights: w + 13999040, expandBias: w + 14176544,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(125)
-        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 14178608, bias: w + 14888624, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(126)
     }
 
@@ -1175,19 +1251,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 15601056, bias: w + 15619632, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(128)
-        // features.4.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 15621696, reduceBias: w + 15799200, activation: .silu,
-            expandWeights: w + 15799296, expandBias: w + 15976800, workspace: ws, pool: pool)
+            expandWeights: w + 15799296, expandBias: w + 15976800,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(129)
-        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 15978864, bias: w + 16688880, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(130)
     }
 
@@ -1207,19 +1285,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 17401312, bias: w + 17419888, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(132)
-        // features.4.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 17421952, reduceBias: w + 17599456, activation: .silu,
-            expandWeights: w + 17599552, expandBias: w + 17777056, workspace: ws, pool: pool)
+            expandWeights: w + 17599552, expandBias: w + 17777056,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(133)
-        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 17779120, bias: w + 18489136, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(134)
     }
 
@@ -1239,19 +1319,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 19201568, bias: w + 19220144, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(136)
-        // features.4.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 19222208, reduceBias: w + 19399712, activation: .silu,
-            expandWeights: w + 19399808, expandBias: w + 19577312, workspace: ws, pool: pool)
+            expandWeights: w + 19399808, expandBias: w + 19577312,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(137)
-        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 19579376, bias: w + 20289392, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(138)
     }
 
@@ -1271,19 +1353,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 21001824, bias: w + 21020400, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(140)
-        // features.4.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 21022464, reduceBias: w + 21199968, activation: .silu,
-            expandWeights: w + 21200064, expandBias: w + 21377568, workspace: ws, pool: pool)
+            expandWeights: w + 21200064, expandBias: w + 21377568,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(141)
-        // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 21379632, bias: w + 22089648, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(142)
     }
 
@@ -1303,19 +1387,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 22802080, bias: w + 22820656, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(144)
-        // features.4.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 22822720, reduceBias: w + 23000224, activation: .silu,
-            expandWeights: w + 23000320, expandBias: w + 23177824, workspace: ws, pool: pool)
+            expandWeights: w + 23000320, expandBias: w + 23177824,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(145)
-        // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 23179888, bias: w + 23889904, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(146)
     }
 
@@ -1335,19 +1421,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 24602336, bias: w + 24620912, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(148)
-        // features.4.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 24622976, reduceBias: w + 24800480, activation: .silu,
-            expandWeights: w + 24800576, expandBias: w + 24978080, workspace: ws, pool: pool)
+            expandWeights: w + 24800576, expandBias: w + 24978080,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(149)
-        // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 24980144, bias: w + 25690160, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(150)
     }
 
@@ -1367,19 +1455,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 26402592, bias: w + 26421168, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(152)
-        // features.4.11.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.11.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 26423232, reduceBias: w + 26600736, activation: .silu,
-            expandWeights: w + 26600832, expandBias: w + 26778336, workspace: ws, pool: pool)
+            expandWeights: w + 26600832, expandBias: w + 26778336,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(153)
-        // features.4.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 26780400, bias: w + 27490416, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(154)
     }
 
@@ -1399,19 +1489,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 28202848, bias: w + 28221424, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(156)
-        // features.4.12.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.12.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 28223488, reduceBias: w + 28400992, activation: .silu,
-            expandWeights: w + 28401088, expandBias: w + 28578592, workspace: ws, pool: pool)
+            expandWeights: w + 28401088, expandBias: w + 28578592,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(157)
-        // features.4.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 28580656, bias: w + 29290672, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(158)
     }
 
@@ -1431,19 +1523,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 30003104, bias: w + 30021680, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(160)
-        // features.4.13.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.13.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 30023744, reduceBias: w + 30201248, activation: .silu,
-            expandWeights: w + 30201344, expandBias: w + 30378848, workspace: ws, pool: pool)
+            expandWeights: w + 30201344, expandBias: w + 30378848,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(161)
-        // features.4.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 30380912, bias: w + 31090928, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(162)
     }
 
@@ -1463,19 +1557,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 31803360, bias: w + 31821936, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(164)
-        // features.4.14.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.14.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 31824000, reduceBias: w + 32001504, activation: .silu,
-            expandWeights: w + 32001600, expandBias: w + 32179104, workspace: ws, pool: pool)
+            expandWeights: w + 32001600, expandBias: w + 32179104,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(165)
-        // features.4.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 32181168, bias: w + 32891184, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(166)
     }
 
@@ -1495,19 +1591,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
             weights: w + 33603616, bias: w + 33622192, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(168)
-        // features.4.15.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.4.15.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 33624256, reduceBias: w + 33801760, activation: .silu,
-            expandWeights: w + 33801856, expandBias: w + 33979360, workspace: ws, pool: pool)
+            expandWeights: w + 33801856, expandBias: w + 33979360,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(169)
-        // features.4.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 33981424, bias: w + 34691440, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(170)
     }
 
@@ -1527,19 +1625,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 35403872, bias: w + 35455472, activation: .silu, output: a + 5160000 &* n, pool: pool)
         p?.stop(172)
-        // features.5.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]
+        // features.5.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 35457536, reduceBias: w + 35635040, activation: .silu,
-            expandWeights: w + 35635136, expandBias: w + 35812640, workspace: ws, pool: pool)
+            expandWeights: w + 35635136, expandBias: w + 35812640,
+            scales: ws, workspace: ws + 2064 &* n, pool: pool)
         p?.stop(173)
-        // features.5.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480]
+        // features.5.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 2500 &* n, inChannels: 2064,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
             weights: w + 35814704, bias: w + 36805424, outChannels: 480,
-            activation: .identity, residual: nil, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 14400000 &* n,
+            workspace: ws + 2064 &* n, pool: pool)
         p?.stop(174)
     }
 
@@ -1559,19 +1659,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 38191184, bias: w + 38263184, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(176)
-        // features.5.1.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.1.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 38266064, reduceBias: w + 38611664, activation: .silu,
-            expandWeights: w + 38611792, expandBias: w + 38957392, workspace: ws, pool: pool)
+            expandWeights: w + 38611792, expandBias: w + 38957392,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(177)
-        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 38960272, bias: w + 40342672, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(178)
     }
 
@@ -1591,19 +1693,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 41728432, bias: w + 41800432, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(180)
-        // features.5.2.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.2.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 41803312, reduceBias: w + 42148912, activation: .silu,
-            expandWeights: w + 42149040, expandBias: w + 42494640, workspace: ws, pool: pool)
+            expandWeights: w + 42149040, expandBias: w + 42494640,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(181)
-        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 42497520, bias: w + 43879920, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(182)
     }
 
@@ -1623,19 +1727,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 45265680, bias: w + 45337680, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(184)
-        // features.5.3.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.3.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 45340560, reduceBias: w + 45686160, activation: .silu,
-            expandWeights: w + 45686288, expandBias: w + 46031888, workspace: ws, pool: pool)
+            expandWeights: w + 45686288, expandBias: w + 46031888,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(185)
-        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 46034768, bias: w + 47417168, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(186)
     }
 
@@ -1655,19 +1761,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 48802928, bias: w + 48874928, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(188)
-        // features.5.4.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.4.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 48877808, reduceBias: w + 49223408, activation: .silu,
-            expandWeights: w + 49223536, expandBias: w + 49569136, workspace: ws, pool: pool)
+            expandWeights: w + 49223536, expandBias: w + 49569136,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(189)
-        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 49572016, bias: w + 50954416, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(190)
     }
 
@@ -1687,19 +1795,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 52340176, bias: w + 52412176, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(192)
-        // features.5.5.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.5.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 52415056, reduceBias: w + 52760656, activation: .silu,
-            expandWeights: w + 52760784, expandBias: w + 53106384, workspace: ws, pool: pool)
+            expandWeights: w + 52760784, expandBias: w + 53106384,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(193)
-        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 53109264, bias: w + 54491664, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(194)
     }
 
@@ -1719,19 +1829,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 55877424, bias: w + 55949424, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(196)
-        // features.5.6.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.6.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 55952304, reduceBias: w + 56297904, activation: .silu,
-            expandWeights: w + 56298032, expandBias: w + 56643632, workspace: ws, pool: pool)
+            expandWeights: w + 56298032, expandBias: w + 56643632,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(197)
-        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 56646512, bias: w + 58028912, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(198)
     }
 
@@ -1751,19 +1863,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 59414672, bias: w + 59486672, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(200)
-        // features.5.7.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.7.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 59489552, reduceBias: w + 59835152, activation: .silu,
-            expandWeights: w + 59835280, expandBias: w + 60180880, workspace: ws, pool: pool)
+            expandWeights: w + 59835280, expandBias: w + 60180880,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(201)
-        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 60183760, bias: w + 61566160, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(202)
     }
 
@@ -1783,19 +1897,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 62951920, bias: w + 63023920, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(204)
-        // features.5.8.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.8.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 63026800, reduceBias: w + 63372400, activation: .silu,
-            expandWeights: w + 63372528, expandBias: w + 63718128, workspace: ws, pool: pool)
+            expandWeights: w + 63372528, expandBias: w + 63718128,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(205)
-        // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 63721008, bias: w + 65103408, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(206)
     }
 
@@ -1815,19 +1931,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 66489168, bias: w + 66561168, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(208)
-        // features.5.9.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.9.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 66564048, reduceBias: w + 66909648, activation: .silu,
-            expandWeights: w + 66909776, expandBias: w + 67255376, workspace: ws, pool: pool)
+            expandWeights: w + 66909776, expandBias: w + 67255376,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(209)
-        // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 67258256, bias: w + 68640656, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(210)
     }
 
@@ -1847,19 +1965,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 70026416, bias: w + 70098416, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(212)
-        // features.5.10.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.10.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 70101296, reduceBias: w + 70446896, activation: .silu,
-            expandWeights: w + 70447024, expandBias: w + 70792624, workspace: ws, pool: pool)
+            expandWeights: w + 70447024, expandBias: w + 70792624,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(213)
-        // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 70795504, bias: w + 72177904, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(214)
     }
 
@@ -1879,19 +1999,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 73563664, bias: w + 73635664, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(216)
-        // features.5.11.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.11.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 73638544, reduceBias: w + 73984144, activation: .silu,
-            expandWeights: w + 73984272, expandBias: w + 74329872, workspace: ws, pool: pool)
+            expandWeights: w + 73984272, expandBias: w + 74329872,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(217)
-        // features.5.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 74332752, bias: w + 75715152, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(218)
     }
 
@@ -1911,19 +2033,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 77100912, bias: w + 77172912, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(220)
-        // features.5.12.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.12.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 77175792, reduceBias: w + 77521392, activation: .silu,
-            expandWeights: w + 77521520, expandBias: w + 77867120, workspace: ws, pool: pool)
+            expandWeights: w + 77521520, expandBias: w + 77867120,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(221)
-        // features.5.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 77870000, bias: w + 79252400, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(222)
     }
 
@@ -1943,19 +2067,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 80638160, bias: w + 80710160, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(224)
-        // features.5.13.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.13.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 80713040, reduceBias: w + 81058640, activation: .silu,
-            expandWeights: w + 81058768, expandBias: w + 81404368, workspace: ws, pool: pool)
+            expandWeights: w + 81058768, expandBias: w + 81404368,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(225)
-        // features.5.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 81407248, bias: w + 82789648, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(226)
     }
 
@@ -1975,19 +2101,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 84175408, bias: w + 84247408, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(228)
-        // features.5.14.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.14.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 84250288, reduceBias: w + 84595888, activation: .silu,
-            expandWeights: w + 84596016, expandBias: w + 84941616, workspace: ws, pool: pool)
+            expandWeights: w + 84596016, expandBias: w + 84941616,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(229)
-        // features.5.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 84944496, bias: w + 86326896, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n, pool: pool)
+            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(230)
     }
 
@@ -2007,19 +2135,21 @@ public final class EfficientNetL2: GeneratedModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
             weights: w + 87712656, bias: w + 87784656, activation: .silu, output: a + 7200000 &* n, pool: pool)
         p?.stop(232)
-        // features.5.15.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]
+        // features.5.15.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 87787536, reduceBias: w + 88133136, activation: .silu,
-            expandWeights: w + 88133264, expandBias: w + 88478864, workspace: ws, pool: pool)
+            expandWeights: w + 88133264, expandBias: w + 88478864,
+            scales: ws, workspace: ws + 2880 &* n, pool: pool)
         p?.stop(233)
-        // features.5.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 2500 &* n, inChannels: 2880,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
             weights: w + 88481744, bias: w + 89864144, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n, pool: pool)
+            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+            workspace: ws + 2880 &* n, pool: pool)
         p?.stop(234)
     }
 
@@ -2955,471 +3085,471 @@ extension EfficientNetL2 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 195840000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 136] -> [n, 400, 400, 136]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 9248,
-              "136 -> 34 -> 136, in place on [n, 400, 400, 136]"),
+              "136 -> 34 -> 136, scales only (folded into the projection) for [n, 400, 400, 136]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 1566720000,
-              "conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72]"),
+              "conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, in place on [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 829440000,
-              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, in place on [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 829440000,
-              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, in place on [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 829440000,
-              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.4.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.4.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, in place on [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
         .init("features.1.4.block.2", kind: "project 1x1", macsPerImage: 829440000,
-              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.5.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.5.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, in place on [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
         .init("features.1.5.block.2", kind: "project 1x1", macsPerImage: 829440000,
-              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 4976640000,
               "conv 1x1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 432]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 155520000,
               "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, in place on [n, 200, 200, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 1797120000,
-              "conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.8.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.8.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.8.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.8.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.9.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.9.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.9.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.9.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.10.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.10.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.10.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.10.block.3", kind: "project 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 156000000,
               "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, in place on [n, 100, 100, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 1098240000,
-              "conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.8.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.8.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.8.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.9.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.9.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.9.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.10.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.10.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.10.block.3", kind: "project 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 23760000,
               "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 50, 50, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 908160000,
-              "conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.11.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.11.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.11.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.11.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.12.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.12.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.12.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.12.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.13.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.13.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.13.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.13.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.14.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.14.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.14.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.14.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.15.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.15.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.15.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.15.block.3", kind: "project 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 129000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 2476800000,
-              "conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.11.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.11.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.11.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.11.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.12.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.12.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.12.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.12.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.13.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.13.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.13.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.13.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.14.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.14.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.14.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.14.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.15.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.15.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.15.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.15.block.3", kind: "project 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 45000000,

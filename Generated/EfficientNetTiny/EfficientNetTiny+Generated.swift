@@ -30,7 +30,10 @@ public final class EfficientNetTiny: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24))
+            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 8),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 2, outChannels: 16),
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -76,19 +79,21 @@ public final class EfficientNetTiny: GeneratedModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             weights: w + 448, bias: w + 592, activation: .silu, output: a + 20736 &* n, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 16 -> 4 -> 16, in place on [n, 36, 36, 16]
+        // features.1.0.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 20736 &* n, batch: n, pixels: 1296, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 608, reduceBias: w + 672, activation: .silu,
-            expandWeights: w + 688, expandBias: w + 752, workspace: ws, pool: pool)
+            expandWeights: w + 688, expandBias: w + 752,
+            scales: ws, workspace: ws + 16 &* n, pool: pool)
         p?.stop(2)
-        // features.1.0.block.2 project: conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8]
+        // features.1.0.block.2 project: conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 20736 &* n, pixels: 1296 &* n, inChannels: 16,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws,
             weights: w + 768, bias: w + 896, outChannels: 8,
-            activation: .identity, residual: nil, output: a + 62208 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 62208 &* n,
+            workspace: ws + 16 &* n, pool: pool)
         p?.stop(3)
     }
 
@@ -108,19 +113,21 @@ public final class EfficientNetTiny: GeneratedModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 62208 &* n, pool: pool)
         p?.stop(5)
-        // features.2.0.block.2 squeeze-excitation: 48 -> 2 -> 48, in place on [n, 18, 18, 48]
+        // features.2.0.block.2 squeeze-excitation: 48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 62208 &* n, batch: n, pixels: 324, channels: 48, squeezeChannels: 2,
             reduceWeights: w + 1824, reduceBias: w + 1920, activation: .silu,
-            expandWeights: w + 1936, expandBias: w + 2032, workspace: ws, pool: pool)
+            expandWeights: w + 1936, expandBias: w + 2032,
+            scales: ws, workspace: ws + 48 &* n, pool: pool)
         p?.stop(6)
-        // features.2.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        // features.2.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 62208 &* n, pixels: 324 &* n, inChannels: 48,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws,
             weights: w + 2080, bias: w + 2848, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 31104 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 31104 &* n,
+            workspace: ws + 48 &* n, pool: pool)
         p?.stop(7)
     }
 
@@ -140,19 +147,21 @@ public final class EfficientNetTiny: GeneratedModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: w + 4496, bias: w + 6896, activation: .silu, output: a + 31104 &* n, pool: pool)
         p?.stop(9)
-        // features.3.0.block.2 squeeze-excitation: 96 -> 4 -> 96, in place on [n, 9, 9, 96]
+        // features.3.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96]
         p?.start()
-        Kernels.squeezeExcite(
+        Kernels.squeezeExciteScales(
             a + 31104 &* n, batch: n, pixels: 81, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 6992, reduceBias: w + 7376, activation: .silu,
-            expandWeights: w + 7392, expandBias: w + 7776, workspace: ws, pool: pool)
+            expandWeights: w + 7392, expandBias: w + 7776,
+            scales: ws, workspace: ws + 96 &* n, pool: pool)
         p?.stop(10)
-        // features.3.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        // features.3.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24], the SE's scales folded into per-image weights
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 31104 &* n, pixels: 81 &* n, inChannels: 96,
+        Kernels.pointwiseConvScaledInput(
+            input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws,
             weights: w + 7872, bias: w + 10176, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 11664 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 11664 &* n,
+            workspace: ws + 96 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -416,25 +425,25 @@ extension EfficientNetTiny {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 186624,
               "depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 128,
-              "16 -> 4 -> 16, in place on [n, 36, 36, 16]"),
+              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 165888,
-              "conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
+              "conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
               "conv 1x1 + BN + silu, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 192,
-              "48 -> 2 -> 48, in place on [n, 18, 18, 48]"),
+              "48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 248832,
-              "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
+              "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
               "conv 1x1 + BN + silu, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
               "depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, in place on [n, 9, 9, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 186624,
-              "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
+              "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 279936,
               "conv 1x1 + BN + silu, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,

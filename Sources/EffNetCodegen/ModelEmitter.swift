@@ -14,12 +14,14 @@ public enum ModelEmitter {
 private struct Emitter {
     let plan: ModelPlan
     let layout: WeightLayout
+    let folding: SqueezeExciteFolding
     var out = ""
     /// Index of the next layer in `profiledLayers` (the plan's layer order).
     var layerIndex = 0
 
     init(plan: ModelPlan) {
         self.plan = plan
+        folding = SqueezeExciteFolding(plan: plan)
         self.layout = WeightLayout(plan: plan)
     }
 
@@ -84,7 +86,13 @@ private struct Emitter {
             let squeeze = se.compactMap(\.squeezeChannels).max()!
             terms.append("Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: \(channels), squeezeChannels: \(squeeze))")
         }
-        line(terms.count == 1 ? "        \(terms[0])" : "        max(\(terms[0]),\n            \(terms[1]))")
+        for layer in se {
+            if let projection = folding.projection[layer.name] {
+                let term = SqueezeExciteFolding.workspace(se: layer, projection: projection)
+                if !terms.contains(term) { terms.append(term) }
+            }
+        }
+        line(terms.count == 1 ? "        \(terms[0])" : "        max(" + terms.joined(separator: ",\n            ") + ")")
         line("    }")
         line()
     }
@@ -145,12 +153,16 @@ private struct Emitter {
                 + "[n, \(l.inputShape.channels), \(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))"
         case .pointwiseConvolution:
             let epilogue = l.activation.map { " + \($0.rawValue)" } ?? ""
+            let scaled = folding.squeezeExcite[l.name] != nil ? ", the SE's scales folded into per-image weights" : ""
             return "conv 1x1 + BN\(epilogue)\(l.residual != nil ? " + shortcut" : ""), "
-                + "\(shape(l.inputShape)) -> \(shape(l.outputShape))"
+                + "\(shape(l.inputShape)) -> \(shape(l.outputShape))\(scaled)"
         case .depthwiseConvolution:
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
         case .squeezeExcitation:
             let c = l.inputShape.channels
+            if folding.projection[l.name] != nil {
+                return "\(c) -> \(l.squeezeChannels ?? 1) -> \(c), scales only (folded into the projection) for \(shape(l.inputShape))"
+            }
             return "\(c) -> \(l.squeezeChannels ?? 1) -> \(c), in place on \(shape(l.inputShape))"
         case .globalAveragePool:
             return "global average pool, \(shape(l.inputShape)) -> [n, \(l.outputShape.channels)]"
@@ -192,6 +204,15 @@ private struct Emitter {
             line("            weights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels), "
                  + "activation: \(act),")
             line("            output: \(tensor(l.output)), workspace: ws, pool: pool)")
+        case .pointwiseConvolution where folding.squeezeExcite[l.name] != nil:
+            let se = folding.squeezeExcite[l.name]!
+            line("        Kernels.pointwiseConvScaledInput(")
+            line("            input: \(tensor(l.input)), batch: n, imagePixels: \(l.inputShape.pixels), "
+                 + "inChannels: \(l.inputShape.channels), inputScales: ws,")
+            line("            weights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels),")
+            line("            activation: \(act), residual: \(l.residual.map(tensor) ?? "nil"), "
+                 + "output: \(tensor(l.output)),")
+            line("            workspace: ws + \(se.inputShape.channels) &* n, pool: pool)")
         case .pointwiseConvolution:
             line("        Kernels.pointwiseConv(")
             line("            input: \(tensor(l.input)), pixels: \(l.inputShape.pixels) &* n, inChannels: \(l.inputShape.channels),")
@@ -206,6 +227,13 @@ private struct Emitter {
                  + "outHeight: \(l.outputShape.height), outWidth: \(l.outputShape.width),")
             line("            weights: w + \(slot.weights), bias: w + \(slot.bias), activation: \(act), "
                  + "output: \(tensor(l.output)), pool: pool)")
+        case .squeezeExcitation where folding.projection[l.name] != nil:
+            let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
+            line("        Kernels.squeezeExciteScales(")
+            line("            \(tensor(l.input)), batch: n, pixels: \(l.inputShape.pixels), channels: \(c), squeezeChannels: \(s),")
+            line("            reduceWeights: w + \(slot.weights), reduceBias: w + \(slot.bias), activation: \(act),")
+            line("            expandWeights: w + \(slot.expandWeights), expandBias: w + \(slot.expandBias),")
+            line("            scales: ws, workspace: ws + \(c) &* n, pool: pool)")
         case .squeezeExcitation:
             let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
             line("        Kernels.squeezeExcite(")

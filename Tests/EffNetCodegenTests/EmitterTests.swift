@@ -140,4 +140,21 @@ final class EmitterTests: XCTestCase {
         XCTAssertTrue(table.contains { $0.contains("kind: \"BN+act backward\", macsPerImage: nil") })
         XCTAssertTrue(table.contains { $0.contains("kind: \"conv 1x1 backward\", macsPerImage: ") && !$0.contains("nil") })
     }
+
+    /// The early squeeze-excitations (more pixels than their projection has outputs) fold into the
+    /// projection's weights; the late ones (7x7 maps, 192-320 outputs) still scale in place.
+    func testSqueezeExciteFoldsIntoTheProjectionOnlyWhereTheMapIsLarger() throws {
+        let plan = Planner.plan(try SpecFiles.loadLibrary(folder: GeneratedFilesTests.specs).resolve("EfficientNetB0"))
+        let whole = ModelEmitter.emit(plan, specSources: [])
+        let inference = String(whole[..<whole.range(of: "public final class EfficientNetB0Training")!.lowerBound])
+        XCTAssertTrue(inference.contains("// features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only"))
+        XCTAssertTrue(inference.contains("// features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only"))
+        XCTAssertTrue(inference.contains("// features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place"))
+        XCTAssertTrue(inference.contains("// features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place"))
+        let folded = inference.components(separatedBy: "Kernels.squeezeExciteScales(").count - 1
+        XCTAssertEqual(folded, 11, "stages 1-5 of B0")
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.pointwiseConvScaledInput(").count - 1, folded)
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.squeezeExcite(").count - 1, 16 - folded)
+        XCTAssertTrue(inference.contains("Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144"))
+    }
 }

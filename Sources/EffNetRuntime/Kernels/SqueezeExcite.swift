@@ -35,8 +35,45 @@ extension Kernels {
         _ expandWeights: UnsafePointer<Float>, _ expandBias: UnsafePointer<Float>,
         _ workspace: UnsafeMutablePointer<Float>, _ pool: WorkerPool
     ) {
-        let means = workspace                       // [batch][channels]
-        let hidden = workspace + batch &* channels  // [batch][squeeze]
+        let hidden = workspace + batch &* channels  // [batch][squeeze], after the means
+        squeezeExciteHidden(A.self, UnsafePointer(x), batch, pixels, channels, squeeze, reduceWeights, reduceBias,
+                            means: workspace, hidden: hidden, pool)
+        let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: pool.threadCount)
+
+        // 3. Expand + sigmoid for a channel chunk, then scale that chunk at every pixel.
+        pool.parallelFor(batch &* groups) { t in
+            let n = t / groups
+            let c0 = (t &- n &* groups) &* chunk
+            let c1 = min(channels, c0 &+ chunk)
+            let h = UnsafePointer(hidden + n &* squeeze)
+            let image = x + n &* pixels &* channels
+            var c = c0
+            while c < c1 {
+                let width = min(16, c1 &- c)
+                let s = squeezeExciteChunkScales(expandWeights, expandBias, h, squeeze: squeeze, from: c, width: width)
+                if width == 16 {
+                    for p in 0..<pixels {
+                        let q = image + (p &* channels &+ c)
+                        storeVec(loadVec(q) * s, q)
+                    }
+                } else {
+                    for p in 0..<pixels {
+                        let q = image + (p &* channels &+ c)
+                        storePartialVec(loadPartialVec(q, width) * s, q, width)
+                    }
+                }
+                c &+= 16
+            }
+        }
+    }
+
+    /// Steps 1 and 2 of squeeze-excitation: means[n][c] over the pixels, then
+    /// hidden[n][j] = act(Wr[j]·means[n] + br[j]).
+    @inline(__always) static func squeezeExciteHidden<A: ActivationFunction>(
+        _: A.Type, _ x: UnsafePointer<Float>, _ batch: Int, _ pixels: Int, _ channels: Int,
+        _ squeeze: Int, _ reduceWeights: UnsafePointer<Float>, _ reduceBias: UnsafePointer<Float>,
+        means: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, _ pool: WorkerPool
+    ) {
         let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: pool.threadCount)
         let scale = 1 / Float(pixels)
 
@@ -44,7 +81,7 @@ extension Kernels {
         pool.parallelFor(batch &* groups) { t in
             let n = t / groups
             let c0 = (t &- n &* groups) &* chunk
-            channelMeans(UnsafePointer(x + n &* pixels &* channels), pixels: pixels, channels: channels,
+            channelMeans(x + n &* pixels &* channels, pixels: pixels, channels: channels,
                          c0: c0, c1: min(channels, c0 &+ chunk), scale: scale, output: means + n &* channels)
         }
 
@@ -60,35 +97,17 @@ extension Kernels {
                 }
             }
         }
+    }
 
-        // 3. Expand + sigmoid for a channel chunk, then scale that chunk at every pixel.
-        pool.parallelFor(batch &* groups) { t in
-            let n = t / groups
-            let c0 = (t &- n &* groups) &* chunk
-            let c1 = min(channels, c0 &+ chunk)
-            let h = UnsafePointer(hidden + n &* squeeze)
-            let image = x + n &* pixels &* channels
-            var c = c0
-            while c < c1 {
-                let width = min(16, c1 &- c)
-                var pre = FVec(repeating: 0)
-                for i in 0..<width {
-                    pre[i] = dotProduct(expandWeights + (c &+ i) &* squeeze, h, squeeze) + expandBias[c &+ i]
-                }
-                let s = vectorSigmoid(pre)
-                if width == 16 {
-                    for p in 0..<pixels {
-                        let q = image + (p &* channels &+ c)
-                        storeVec(loadVec(q) * s, q)
-                    }
-                } else {
-                    for p in 0..<pixels {
-                        let q = image + (p &* channels &+ c)
-                        storePartialVec(loadPartialVec(q, width) * s, q, width)
-                    }
-                }
-                c &+= 16
-            }
+    /// sigmoid(We[c]·h + be[c]) for the `width` (≤ 16) channels from `c`: one image's scales.
+    @inline(__always) static func squeezeExciteChunkScales(
+        _ expandWeights: UnsafePointer<Float>, _ expandBias: UnsafePointer<Float>, _ h: UnsafePointer<Float>,
+        squeeze: Int, from c: Int, width: Int
+    ) -> FVec {
+        var pre = FVec(repeating: 0)
+        for i in 0..<width {
+            pre[i] = dotProduct(expandWeights + (c &+ i) &* squeeze, h, squeeze) + expandBias[c &+ i]
         }
+        return vectorSigmoid(pre)
     }
 }
