@@ -4,7 +4,7 @@
 // Every kernel takes the instruction set to run as its first argument (EFFNET_ISA_AVX2 or
 // EFFNET_ISA_AVX512) so callers, and tests, choose per call; EffNetRuntime picks one process-wide
 // (SIMDPath.swift). On other architectures `effnet_simd_best_isa` returns EFFNET_ISA_NONE, Swift keeps
-// its portable SIMD code, and the kernels exist only as stubs that abort (so Swift needs no #if).
+// its portable SIMD code, and the kernels exist only as stubs that trap (so Swift needs no #if).
 //
 // Activation codes: 0 identity, 1 silu, 2 relu6 (the order of Swift's `Activation`).
 #ifndef CEFFNETSIMD_H
