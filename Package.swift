@@ -98,8 +98,11 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["effnet-gen"]
         ),
+        // AVX-512 / AVX2+FMA builds of the elementwise hot loops (per-function target attributes,
+        // chosen at run time; nothing on other architectures), so no unsafe flags are needed.
+        .target(name: "CEffNetSIMD"),
         // Kernels, worker pool, weights and tensor files.
-        .target(name: "EffNetRuntime", dependencies: ["COpenBLAS"]),
+        .target(name: "EffNetRuntime", dependencies: ["COpenBLAS", "CEffNetSIMD"]),
         // Data pipeline: decoding, transforms (incl. AutoAugment), image-folder datasets, loaders.
         .target(name: "EffNetData", dependencies: ["EffNetRuntime", "CTurboJPEG", "CPNG"]),
         // Training loop with events and callbacks (progress, metrics, checkpoints, early stop).

@@ -51,6 +51,7 @@ struct Bench: ParsableCommand {
         let macs = try VariantLookup.plan(of: model).macs
         if !json {
             let header = "\(d.name) at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads, "
+                + "SIMD \(SIMDPath.active.rawValue), "
                 + "\(iterations) runs after \(warmup) warm-up\n"
             FileHandle.standardError.write(Data(header.utf8))
             print("batch   median ms     p90 ms    images/s   GMAC/s   peak RSS")
@@ -81,7 +82,8 @@ struct Bench: ParsableCommand {
             let rss = PeakMemory.residentBytes()
             if json {
                 let object: [String: Any] = [
-                    "variant": d.name, "batch": n, "threads": pool.threadCount, "median_ms": median, "p90_ms": p90,
+                    "variant": d.name, "batch": n, "threads": pool.threadCount, "simd": SIMDPath.active.rawValue,
+                    "median_ms": median, "p90_ms": p90,
                     "images_per_second": imagesPerSecond, "gmacs_per_second": gmacs, "peak_rss_bytes": rss,
                 ].merging(layerProfile.map { ["profile": $0.json] } ?? [:]) { first, _ in first }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -112,7 +114,8 @@ struct Bench: ParsableCommand {
         let groups = [ParameterGroup(slots: model.trainingDescriptor.parameterSlots, weightDecay: 1e-5)]
         if !json {
             let plan = recomputeActivations ? ", recomputing activations" : ""
-            FileHandle.standardError.write(Data("\(d.name) training at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads\(plan)\n".utf8))
+            FileHandle.standardError.write(Data(("\(d.name) training at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads, "
+                                                + "SIMD \(SIMDPath.active.rawValue)\(plan)\n").utf8))
             print("batch   median ms     p90 ms    images/s   peak RSS")
         }
         var profiles: [LayerProfile] = []
@@ -148,7 +151,8 @@ struct Bench: ParsableCommand {
             let rss = PeakMemory.residentBytes()
             if json {
                 let object: [String: Any] = [
-                    "variant": d.name, "batch": n, "threads": pool.threadCount, "mode": "train", "recompute_activations": recomputeActivations, "median_ms": median,
+                    "variant": d.name, "batch": n, "threads": pool.threadCount, "simd": SIMDPath.active.rawValue, "mode": "train",
+                    "recompute_activations": recomputeActivations, "median_ms": median,
                     "p90_ms": p90, "images_per_second": Double(n) / (median / 1000), "peak_rss_bytes": rss,
                 ].merging(layerProfile.map { ["profile": $0.json] } ?? [:]) { first, _ in first }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

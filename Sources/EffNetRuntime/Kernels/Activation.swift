@@ -67,21 +67,26 @@ public enum Activation: String, Sendable, Codable {
 /// Kernels switch on `Activation` once and run a loop specialized for one of these types,
 /// so no per-element branch or closure is left in the hot loops.
 protocol ActivationFunction {
+    /// The value this type stands for (what the C kernels are told).
+    static var activation: Activation { get }
     static func apply(_ v: FVec) -> FVec
     static func apply(_ x: Float) -> Float
 }
 
 enum IdentityFunction: ActivationFunction {
+    static var activation: Activation { .identity }
     @inline(__always) static func apply(_ v: FVec) -> FVec { v }
     @inline(__always) static func apply(_ x: Float) -> Float { x }
 }
 
 enum SiLUFunction: ActivationFunction {
+    static var activation: Activation { .silu }
     @inline(__always) static func apply(_ v: FVec) -> FVec { vectorSiLU(v) }
     @inline(__always) static func apply(_ x: Float) -> Float { x / (1 + Foundation.exp(-x)) }
 }
 
 enum ReLU6Function: ActivationFunction {
+    static var activation: Activation { .relu6 }
     @inline(__always) static func apply(_ v: FVec) -> FVec {
         clampVec(v, 0, 6)
     }
@@ -92,10 +97,15 @@ enum ReLU6Function: ActivationFunction {
 
 /// rows × cols block at `out` (row stride `ldo`): out = act(out + bias[col]) (+ residual, same layout,
 /// added after the activation). `bias` and `residual` are already offset to the block's first column.
+/// Runs the C kernel of the active SIMD path when there is one (see `SIMDPath`).
 @inline(__always) func biasActivationEpilogue<A: ActivationFunction>(
     _: A.Type, out: UnsafeMutablePointer<Float>, ldo: Int, rows: Int, cols: Int,
     bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?
 ) {
+    if let simd = CSIMDKernels.active {
+        simd.biasActivation(A.activation, out: out, ldo: ldo, rows: rows, cols: cols, bias: bias, residual: residual)
+        return
+    }
     let full = cols & ~15
     let tail = cols &- full
     for r in 0..<rows {
@@ -141,9 +151,15 @@ extension Kernels {
         let parts = count >= 1 << 15 ? pool.threadCount : 1
         let chunk = alignedChunk(count, parts: parts, align: 16)
         let tasks = (count + chunk - 1) / chunk
+        let simd = CSIMDKernels.active
         pool.parallelFor(tasks) { t in
             let start = t &* chunk
             let end = Swift.min(count, start &+ chunk)
+            if let simd {
+                simd.biasActivation(A.activation, out: data + start, ldo: 0, rows: 1, cols: end &- start,
+                                    bias: nil, residual: nil)
+                return
+            }
             var i = start
             while i &+ 16 <= end { storeVec(A.apply(loadVec(data + i)), data + i); i &+= 16 }
             if i < end { storePartialVec(A.apply(loadPartialVec(data + i, end &- i)), data + i, end &- i) }

@@ -61,9 +61,15 @@ extension TrainingKernels {
         _ gradInput: UnsafeMutablePointer<Float>, _ pool: WorkerPool
     ) {
         let (chunk, tasks) = elementwiseSplit(count, pool)
+        let simd = CSIMDKernels.active
         pool.parallelFor(tasks) { t in
             let start = t &* chunk
             let end = min(count, start &+ chunk)
+            if let simd {
+                simd.activationBackward(A.activation, gradOutput + start, y + start, count: end &- start,
+                                        gradInput + start)
+                return
+            }
             var i = start
             while i &+ 16 <= end {
                 storeVec(A.backward(loadVec(gradOutput + i), loadVec(y + i)), gradInput + i)

@@ -113,6 +113,10 @@ extension TrainingKernels {
         _ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
         _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>
     ) {
+        if let simd = CSIMDKernels.active {
+            simd.bnStatistics(x, C, b0, b1, p0, p1, tileRows: bnTileRows, sums, squares)
+            return
+        }
         let width = b1 &- b0
         sums.update(repeating: 0, count: width)
         squares.update(repeating: 0, count: width)
@@ -157,9 +161,14 @@ extension TrainingKernels {
     ) {
         let parts = bnParts(pixels: pixels, channels: C, threads: pool.threadCount)
         let partRows = (pixels + parts - 1) / parts
+        let simd = CSIMDKernels.active
         pool.parallelFor(parts) { t in
             let p1 = min(pixels, (t &+ 1) &* partRows)
             var r0 = min(pixels, t &* partRows)
+            if let simd {
+                simd.bnApply(A.activation, z, C, r0, p1, tileRows: bnTileRows, gamma, beta, mean, invStd, output)
+                return
+            }
             while r0 < p1 {
                 let r1 = min(p1, r0 &+ bnTileRows)
                 var c = 0
@@ -271,6 +280,11 @@ extension TrainingKernels {
         _ sums: UnsafeMutablePointer<Double>, _ projections: UnsafeMutablePointer<Double>,
         _ dYOut: UnsafeMutablePointer<Float>?
     ) {
+        if let simd = CSIMDKernels.active {
+            simd.bnBackwardSums(A.activation, dOut, z, C, b0, b1, p0, p1, tileRows: bnTileRows, gamma, beta, mean,
+                                invStd, sums, projections, dYOut)
+            return
+        }
         let width = b1 &- b0
         sums.update(repeating: 0, count: width)
         projections.update(repeating: 0, count: width)
@@ -323,6 +337,11 @@ extension TrainingKernels {
         _ meanGrad: UnsafeMutablePointer<Float>, _ projGrad: UnsafeMutablePointer<Float>,
         _ gradInput: UnsafeMutablePointer<Float>
     ) {
+        if let simd = CSIMDKernels.active {
+            simd.bnBackwardInput(A.activation, dOut, z, C, b0, b1, p0, p1, tileRows: bnTileRows, gamma, beta, mean,
+                                 invStd, meanGrad, projGrad, gradInput)
+            return
+        }
         var r0 = p0
         while r0 < p1 {
             let r1 = min(p1, r0 &+ bnTileRows)

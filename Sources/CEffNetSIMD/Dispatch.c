@@ -1,0 +1,67 @@
+// CPU feature detection and the public entry points, which forward to the AVX-512 or AVX2 build of
+// each kernel. The caller passes the instruction set so tests can run every supported one in one process.
+#include "CEffNetSIMD.h"
+
+#if defined(__x86_64__)
+#include "KernelDeclarations.h"
+#endif
+
+int effnet_simd_best_isa(void) {
+#if defined(__x86_64__)
+    // __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV).
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+        return EFFNET_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return EFFNET_ISA_AVX2;
+#endif
+    return EFFNET_ISA_NONE;
+}
+
+#if defined(__x86_64__)
+#define EFFNET_FORWARD(name, ...)                                                                              \
+    do {                                                                                                       \
+        if (isa == EFFNET_ISA_AVX512) name##_avx512(__VA_ARGS__);                                              \
+        else name##_avx2(__VA_ARGS__);                                                                         \
+    } while (0)
+#else
+// Unreachable: effnet_simd_best_isa() is EFFNET_ISA_NONE here, so Swift never selects a C path.
+#define EFFNET_FORWARD(name, ...) __builtin_trap()
+#endif
+
+void effnet_bias_activation(int isa, int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,
+                            const float *bias, const float *residual) {
+    EFFNET_FORWARD(effnet_bias_activation, act, out, ldo, rows, cols, bias, residual);
+}
+
+void effnet_bn_statistics(int isa, const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,
+                          ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares) {
+    EFFNET_FORWARD(effnet_bn_statistics, x, C, b0, b1, p0, p1, tileRows, sums, squares);
+}
+
+void effnet_bn_apply(int isa, int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1,
+                     ptrdiff_t tileRows, const float *gamma, const float *beta, const float *mean,
+                     const float *invStd, float *output) {
+    EFFNET_FORWARD(effnet_bn_apply, act, z, C, p0, p1, tileRows, gamma, beta, mean, invStd, output);
+}
+
+void effnet_bn_backward_sums(int isa, int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
+                             ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
+                             const float *beta, const float *mean, const float *invStd, double *sums,
+                             double *projections, float *dYOut) {
+    EFFNET_FORWARD(effnet_bn_backward_sums, act, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean, invStd,
+                   sums, projections, dYOut);
+}
+
+void effnet_bn_backward_input(int isa, int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
+                              ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
+                              const float *beta, const float *mean, const float *invStd, const float *meanGrad,
+                              const float *projGrad, float *gradInput) {
+    EFFNET_FORWARD(effnet_bn_backward_input, act, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean, invStd,
+                   meanGrad, projGrad, gradInput);
+}
+
+void effnet_activation_backward(int isa, int act, const float *gradOutput, const float *y, ptrdiff_t count,
+                                float *gradInput) {
+    EFFNET_FORWARD(effnet_activation_backward, act, gradOutput, y, count, gradInput);
+}

@@ -1,0 +1,34 @@
+// Prototypes of the per-instruction-set kernels (defined by KernelTemplate.h, once per ISA), so that
+// Dispatch.c and both instantiations agree on them.
+#ifndef CEFFNETSIMD_KERNEL_DECLARATIONS_H
+#define CEFFNETSIMD_KERNEL_DECLARATIONS_H
+#if defined(__x86_64__)
+
+#include <stddef.h>
+
+#define EFFNET_DECLARE_KERNELS(SUFFIX)                                                                         \
+    void effnet_bias_activation_##SUFFIX(int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,   \
+                                         const float *bias, const float *residual);                           \
+    void effnet_bn_statistics_##SUFFIX(const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,  \
+                                       ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares);        \
+    void effnet_bn_apply_##SUFFIX(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1,            \
+                                  ptrdiff_t tileRows, const float *gamma, const float *beta, const float *mean, \
+                                  const float *invStd, float *output);                                         \
+    void effnet_bn_backward_sums_##SUFFIX(int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0, \
+                                          ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows,           \
+                                          const float *gamma, const float *beta, const float *mean,              \
+                                          const float *invStd, double *sums, double *projections,               \
+                                          float *dYOut);                                                       \
+    void effnet_bn_backward_input_##SUFFIX(int act, const float *dOut, const float *z, ptrdiff_t C,             \
+                                           ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1,              \
+                                           ptrdiff_t tileRows, const float *gamma, const float *beta,           \
+                                           const float *mean, const float *invStd, const float *meanGrad,      \
+                                           const float *projGrad, float *gradInput);                            \
+    void effnet_activation_backward_##SUFFIX(int act, const float *gradOutput, const float *y, ptrdiff_t count, \
+                                             float *gradInput);
+
+EFFNET_DECLARE_KERNELS(avx512)
+EFFNET_DECLARE_KERNELS(avx2)
+
+#endif
+#endif

@@ -1,0 +1,314 @@
+// The kernels, written once against the V_* vocabulary of VectorAVX512.h / VectorAVX2.h. Instantiate.h
+// includes this inside a target(...) region once per instruction set (from AVX512.c and AVX2.c), which
+// makes FN(name) = name_avx512 / name_avx2.
+//
+// They mirror the Swift SIMD code (Activation.swift, BatchNormTraining.swift) operation for operation:
+// same exp polynomial, same loop order, tiling and float-per-tile / Double-total accumulation. The
+// differences are wider registers, fused multiply-adds (one rounding instead of two) and masked tails.
+// This file has no include guard on purpose: it is instantiated once per instruction set.
+
+#include "CEffNetSIMD.h"
+#include "KernelDeclarations.h"
+
+#define AI static inline __attribute__((always_inline))
+
+/* Full groups use plain loads/stores; the channel tail uses masked ones (m = its lane mask). `full`
+   is a literal at every call site, so each variant compiles to straight code. */
+#define LD(p) (full ? V_LOAD(p) : V_LOADM((p), m))
+#define ST(p, v)                                                                                               \
+    do {                                                                                                       \
+        if (full) V_STORE((p), (v));                                                                           \
+        else V_STOREM((p), m, (v));                                                                            \
+    } while (0)
+
+/* Calls `call` with the activation code as the constant A, so each activation gets its own loop. */
+#define WITH_ACTIVATION(act, call)                                                                             \
+    switch (act) {                                                                                             \
+    case EFFNET_ACT_SILU: { const int A = EFFNET_ACT_SILU; call; } break;                                     \
+    case EFFNET_ACT_RELU6: { const int A = EFFNET_ACT_RELU6; call; } break;                                   \
+    default: { const int A = EFFNET_ACT_IDENTITY; call; } break;                                               \
+    }
+
+/* exp, Cephes expf polynomial as in Swift's vectorExp (input clamped to [-87, 88]). */
+AI VF v_exp(VF x) {
+    x = V_MIN_BOUND(V_SET1(88.0f), V_MAX_BOUND(V_SET1(-87.0f), x));
+    /* t = x/ln2 + (1.5*2^23 + 127): the add rounds x/ln2 to the nearest integer n and leaves n + 127
+       in t's low mantissa bits (V_POW2_FROM_MAGIC turns them into 2^n). */
+    const VF magic = V_SET1(12582912.0f + 127.0f);
+    VF t = V_FMADD(x, V_SET1(1.4426950408889634f), magic);
+    VF n = V_SUB(t, magic);
+    VF r = V_FNMADD(n, V_SET1(0.693359375f), x);
+    r = V_FMADD(n, V_SET1(2.12194440e-4f), r);
+    VF p = V_SET1(1.9875691500e-4f);
+    p = V_FMADD(p, r, V_SET1(1.3981999507e-3f));
+    p = V_FMADD(p, r, V_SET1(8.3334519073e-3f));
+    p = V_FMADD(p, r, V_SET1(4.1665795894e-2f));
+    p = V_FMADD(p, r, V_SET1(1.6666665459e-1f));
+    p = V_FMADD(p, r, V_SET1(5.0000001201e-1f));
+    VF y = V_ADD(V_FMADD(p, V_MUL(r, r), r), V_SET1(1.0f));
+    return V_MUL(y, V_POW2_FROM_MAGIC(t));
+}
+
+AI VF v_negate(VF x) { return V_SUB(V_ZERO(), x); }
+
+/* 1/(1 + exp(-x)) (v_quotient: see the ISA header for its accuracy). */
+AI VF v_sigmoid(VF x) {
+    const VF one = V_SET1(1.0f);
+    return v_quotient(one, V_ADD(one, v_exp(v_negate(x))));
+}
+
+AI VF v_activate(VF v, int act) {
+    switch (act) {
+    case EFFNET_ACT_SILU: return v_quotient(v, V_ADD(V_SET1(1.0f), v_exp(v_negate(v))));
+    case EFFNET_ACT_RELU6: return V_MIN_BOUND(V_SET1(6.0f), V_MAX_BOUND(V_ZERO(), v));
+    default: return v;
+    }
+}
+
+/* grad * act'(y): silu' = s*(1 + y*(1 - s)), s = sigmoid(y); relu6' = 1 strictly inside (0, 6). */
+AI VF v_activation_gradient(VF grad, VF y, int act) {
+    switch (act) {
+    case EFFNET_ACT_SILU: {
+        const VF one = V_SET1(1.0f);
+        VF s = v_sigmoid(y);
+        return V_MUL(V_MUL(grad, s), V_FMADD(y, V_SUB(one, s), one));
+    }
+    case EFFNET_ACT_RELU6: return V_KEEP_STRICTLY_INSIDE(grad, y, V_ZERO(), V_SET1(6.0f));
+    default: return grad;
+    }
+}
+
+/* slot[i] += lane i, for the first w lanes (a tile's float sums into the Double totals). */
+AI void flush_lanes(VF v, double *slot, ptrdiff_t w) {
+    float lanes[VW];
+    v_spill(v, lanes);
+    for (ptrdiff_t i = 0; i < w; i++) slot[i] += (double)lanes[i];
+}
+
+AI ptrdiff_t min_index(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+
+// MARK: - Pointwise epilogue and in-place activation
+
+AI void bias_activation_row(int act, int full, VM m, float *row, const float *bias, const float *res) {
+    VF v = LD(row);
+    if (bias) v = V_ADD(v, LD(bias));
+    v = v_activate(v, act);
+    if (res) v = V_ADD(v, LD(res));
+    ST(row, v);
+}
+
+AI void bias_activation_block(int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,
+                              const float *bias, const float *residual) {
+    const ptrdiff_t full16 = cols / VW * VW;
+    const VM all = V_MASK(VW);
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        float *row = out + r * ldo;
+        const float *res = residual ? residual + r * ldo : 0;
+        ptrdiff_t c = 0;
+        for (; c < full16; c += VW)
+            bias_activation_row(act, 1, all, row + c, bias ? bias + c : 0, res ? res + c : 0);
+        if (c < cols)
+            bias_activation_row(act, 0, V_MASK(cols - c), row + c, bias ? bias + c : 0, res ? res + c : 0);
+    }
+}
+
+void FN(effnet_bias_activation)(int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,
+                                const float *bias, const float *residual) {
+    /* Bias and residual presence as literals too, so the inner loop has no tests. */
+    if (bias && residual) {
+        WITH_ACTIVATION(act, bias_activation_block(A, out, ldo, rows, cols, bias, residual))
+    } else if (bias) {
+        WITH_ACTIVATION(act, bias_activation_block(A, out, ldo, rows, cols, bias, 0))
+    } else if (residual) {
+        WITH_ACTIVATION(act, bias_activation_block(A, out, ldo, rows, cols, 0, residual))
+    } else {
+        WITH_ACTIVATION(act, bias_activation_block(A, out, ldo, rows, cols, 0, 0))
+    }
+}
+
+AI void activation_backward_all(int act, const float *gradOutput, const float *y, ptrdiff_t count,
+                                float *gradInput) {
+    ptrdiff_t i = 0;
+    for (; i + VW <= count; i += VW) {
+        const int full = 1;
+        const VM m = V_MASK(VW);
+        ST(gradInput + i, v_activation_gradient(LD(gradOutput + i), LD(y + i), act));
+    }
+    if (i < count) {
+        const int full = 0;
+        const VM m = V_MASK(count - i);
+        ST(gradInput + i, v_activation_gradient(LD(gradOutput + i), LD(y + i), act));
+    }
+}
+
+void FN(effnet_activation_backward)(int act, const float *gradOutput, const float *y, ptrdiff_t count,
+                                    float *gradInput) {
+    WITH_ACTIVATION(act, activation_backward_all(A, gradOutput, y, count, gradInput))
+}
+
+// MARK: - BatchNorm statistics
+
+/* One channel group (c, w lanes) of one tile: Σ(x − K) and Σ(x − K)² with K = row 0, two rows at a
+   time into two accumulator pairs. */
+AI void statistics_group(int full, VM m, const float *x, ptrdiff_t C, ptrdiff_t c, ptrdiff_t r0, ptrdiff_t r1,
+                         double *sums, double *squares, ptrdiff_t w) {
+    const VF shift = LD(x + c);
+    VF a0 = V_ZERO(), a1 = V_ZERO(), q0 = V_ZERO(), q1 = V_ZERO();
+    ptrdiff_t p = r0;
+    for (; p + 2 <= r1; p += 2) {
+        VF d0 = V_SUB(LD(x + p * C + c), shift);
+        VF d1 = V_SUB(LD(x + (p + 1) * C + c), shift);
+        a0 = V_ADD(a0, d0);
+        q0 = V_FMADD(d0, d0, q0);
+        a1 = V_ADD(a1, d1);
+        q1 = V_FMADD(d1, d1, q1);
+    }
+    if (p < r1) {
+        VF d = V_SUB(LD(x + p * C + c), shift);
+        a0 = V_ADD(a0, d);
+        q0 = V_FMADD(d, d, q0);
+    }
+    flush_lanes(V_ADD(a0, a1), sums, w);
+    flush_lanes(V_ADD(q0, q1), squares, w);
+}
+
+void FN(effnet_bn_statistics)(const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,
+                              ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares) {
+    for (ptrdiff_t i = 0; i < b1 - b0; i++) sums[i] = squares[i] = 0;
+    for (ptrdiff_t r0 = p0; r0 < p1; r0 += tileRows) {
+        const ptrdiff_t r1 = min_index(p1, r0 + tileRows);
+        for (ptrdiff_t c = b0; c < b1; c += VW) {
+            const ptrdiff_t w = min_index(VW, b1 - c);
+            if (w == VW) statistics_group(1, V_MASK(VW), x, C, c, r0, r1, sums + (c - b0), squares + (c - b0), w);
+            else statistics_group(0, V_MASK(w), x, C, c, r0, r1, sums + (c - b0), squares + (c - b0), w);
+        }
+    }
+}
+
+// MARK: - BatchNorm apply
+
+AI void apply_group(int act, int full, VM m, const float *z, ptrdiff_t C, ptrdiff_t c, ptrdiff_t r0, ptrdiff_t r1,
+                    const float *gamma, const float *beta, const float *mean, const float *invStd, float *output) {
+    const VF mu = LD(mean + c);
+    const VF scale = V_MUL(LD(invStd + c), LD(gamma + c));
+    const VF b = LD(beta + c);
+    for (ptrdiff_t p = r0; p < r1; p++) {
+        const ptrdiff_t i = p * C + c;
+        ST(output + i, v_activate(V_FMADD(V_SUB(LD(z + i), mu), scale, b), act));
+    }
+}
+
+AI void apply_part(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows,
+                   const float *gamma, const float *beta, const float *mean, const float *invStd, float *output) {
+    for (ptrdiff_t r0 = p0; r0 < p1; r0 += tileRows) {
+        const ptrdiff_t r1 = min_index(p1, r0 + tileRows);
+        for (ptrdiff_t c = 0; c < C; c += VW) {
+            const ptrdiff_t w = min_index(VW, C - c);
+            if (w == VW) apply_group(act, 1, V_MASK(VW), z, C, c, r0, r1, gamma, beta, mean, invStd, output);
+            else apply_group(act, 0, V_MASK(w), z, C, c, r0, r1, gamma, beta, mean, invStd, output);
+        }
+    }
+}
+
+void FN(effnet_bn_apply)(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows,
+                         const float *gamma, const float *beta, const float *mean, const float *invStd,
+                         float *output) {
+    WITH_ACTIVATION(act, apply_part(A, z, C, p0, p1, tileRows, gamma, beta, mean, invStd, output))
+}
+
+// MARK: - BatchNorm backward
+
+AI void backward_sums_group(int act, int storeDY, int full, VM m, const float *dOut, const float *z, ptrdiff_t C,
+                            ptrdiff_t c, ptrdiff_t r0, ptrdiff_t r1, const float *gamma, const float *beta,
+                            const float *mean, const float *invStd, double *sums, double *projections,
+                            float *dYOut, ptrdiff_t w) {
+    const VF mu = LD(mean + c), s = LD(invStd + c), g = LD(gamma + c), b = LD(beta + c);
+    VF a0 = V_ZERO(), q0 = V_ZERO();
+    for (ptrdiff_t p = r0; p < r1; p++) {
+        const ptrdiff_t i = p * C + c;
+        const VF xhat = V_MUL(V_SUB(LD(z + i), mu), s);
+        const VF dy = v_activation_gradient(LD(dOut + i), V_FMADD(xhat, g, b), act);
+        if (storeDY) ST(dYOut + i, dy);
+        a0 = V_ADD(a0, dy);
+        q0 = V_FMADD(dy, xhat, q0);
+    }
+    flush_lanes(a0, sums, w);
+    flush_lanes(q0, projections, w);
+}
+
+AI void backward_sums_part(int act, int storeDY, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
+                           ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
+                           const float *beta, const float *mean, const float *invStd, double *sums,
+                           double *projections, float *dYOut) {
+    for (ptrdiff_t i = 0; i < b1 - b0; i++) sums[i] = projections[i] = 0;
+    for (ptrdiff_t r0 = p0; r0 < p1; r0 += tileRows) {
+        const ptrdiff_t r1 = min_index(p1, r0 + tileRows);
+        for (ptrdiff_t c = b0; c < b1; c += VW) {
+            const ptrdiff_t w = min_index(VW, b1 - c);
+            if (w == VW)
+                backward_sums_group(act, storeDY, 1, V_MASK(VW), dOut, z, C, c, r0, r1, gamma, beta, mean, invStd,
+                                    sums + (c - b0), projections + (c - b0), dYOut, w);
+            else
+                backward_sums_group(act, storeDY, 0, V_MASK(w), dOut, z, C, c, r0, r1, gamma, beta, mean, invStd,
+                                    sums + (c - b0), projections + (c - b0), dYOut, w);
+        }
+    }
+}
+
+void FN(effnet_bn_backward_sums)(int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
+                                 ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
+                                 const float *beta, const float *mean, const float *invStd, double *sums,
+                                 double *projections, float *dYOut) {
+    if (dYOut) {
+        WITH_ACTIVATION(act, backward_sums_part(A, 1, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean,
+                                                invStd, sums, projections, dYOut))
+    } else {
+        WITH_ACTIVATION(act, backward_sums_part(A, 0, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean,
+                                                invStd, sums, projections, 0))
+    }
+}
+
+AI void backward_input_group(int act, int full, VM m, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t c,
+                             ptrdiff_t r0, ptrdiff_t r1, const float *gamma, const float *beta, const float *mean,
+                             const float *invStd, const float *meanGrad, const float *projGrad, float *gradInput) {
+    const VF mu = LD(mean + c), s = LD(invStd + c), g = LD(gamma + c), b = LD(beta + c);
+    const VF gs = V_MUL(g, s);
+    const VF mg = LD(meanGrad), pg = LD(projGrad);
+    for (ptrdiff_t p = r0; p < r1; p++) {
+        const ptrdiff_t i = p * C + c;
+        const VF xhat = V_MUL(V_SUB(LD(z + i), mu), s);
+        const VF dy = v_activation_gradient(LD(dOut + i), V_FMADD(xhat, g, b), act);
+        ST(gradInput + i, V_MUL(V_FNMADD(xhat, pg, V_SUB(dy, mg)), gs));
+    }
+}
+
+AI void backward_input_part(int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1,
+                            ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma, const float *beta,
+                            const float *mean, const float *invStd, const float *meanGrad, const float *projGrad,
+                            float *gradInput) {
+    for (ptrdiff_t r0 = p0; r0 < p1; r0 += tileRows) {
+        const ptrdiff_t r1 = min_index(p1, r0 + tileRows);
+        for (ptrdiff_t c = b0; c < b1; c += VW) {
+            const ptrdiff_t w = min_index(VW, b1 - c);
+            if (w == VW)
+                backward_input_group(act, 1, V_MASK(VW), dOut, z, C, c, r0, r1, gamma, beta, mean, invStd,
+                                     meanGrad + (c - b0), projGrad + (c - b0), gradInput);
+            else
+                backward_input_group(act, 0, V_MASK(w), dOut, z, C, c, r0, r1, gamma, beta, mean, invStd,
+                                     meanGrad + (c - b0), projGrad + (c - b0), gradInput);
+        }
+    }
+}
+
+void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
+                                  ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
+                                  const float *beta, const float *mean, const float *invStd, const float *meanGrad,
+                                  const float *projGrad, float *gradInput) {
+    WITH_ACTIVATION(act, backward_input_part(A, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean, invStd,
+                                             meanGrad, projGrad, gradInput))
+}
+
+#undef AI
+#undef LD
+#undef ST
+#undef WITH_ACTIVATION

@@ -1,0 +1,45 @@
+// The vector vocabulary KernelTemplate.h is written in, for AVX2 + FMA (8 float lanes, vector masks).
+// Included only through Instantiate.h from AVX2.c, inside its target("avx2,fma") region.
+#ifndef CEFFNETSIMD_VECTOR_AVX2_H
+#define CEFFNETSIMD_VECTOR_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+typedef __m256 VF;
+typedef __m256i VM;
+#define VW 8
+#define FN(name) name##_avx2
+
+/* A window of 8 into this table is the mask of the first n lanes. */
+static const int32_t avx2_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+#define V_MASK(n) _mm256_loadu_si256((const __m256i *)(avx2_mask_table + 8 - (n))) /* n < 8 */
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_LOADM(p, m) _mm256_maskload_ps((p), (m)) /* masked-off lanes read 0, never fault */
+#define V_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define V_STOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_ZERO() _mm256_setzero_ps()
+#define V_ADD(a, b) _mm256_add_ps((a), (b))
+#define V_SUB(a, b) _mm256_sub_ps((a), (b))
+#define V_MUL(a, b) _mm256_mul_ps((a), (b))
+#define V_FMADD(a, b, c) _mm256_fmadd_ps((a), (b), (c))   /* a*b + c */
+#define V_FNMADD(a, b, c) _mm256_fnmadd_ps((a), (b), (c)) /* c - a*b */
+/* x86 max/min return the second operand when either is NaN: with the bound first, NaN passes
+   through like Swift's compare-and-replace clamp. */
+#define V_MAX_BOUND(bound, v) _mm256_max_ps((bound), (v))
+#define V_MIN_BOUND(bound, v) _mm256_min_ps((bound), (v))
+/* 2^n from t = n + 127 + 1.5*2^23 (see v_exp): the low mantissa bits of t shifted into the exponent. */
+#define V_POW2_FROM_MAGIC(t) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23))
+/* g where lo < y < hi, else 0 (kept when y is NaN, like the Swift code). */
+#define V_KEEP_STRICTLY_INSIDE(g, y, lo, hi) \
+    _mm256_andnot_ps(_mm256_or_ps(_mm256_cmp_ps((y), (lo), _CMP_LE_OQ), _mm256_cmp_ps((y), (hi), _CMP_GE_OQ)), (g))
+
+/* a / d for d >= 1 (the SiLU and sigmoid denominators). Exact: rcp_ps has only 12 bits, and one
+   Newton step would leave ~1.3e-7 of relative error on top of the rounding. */
+static inline __attribute__((always_inline)) __m256 v_quotient(__m256 a, __m256 d) { return _mm256_div_ps(a, d); }
+
+static inline __attribute__((always_inline)) void v_spill(VF v, float *lanes) { _mm256_storeu_ps(lanes, v); }
+
+#endif

@@ -1,0 +1,51 @@
+// The vector vocabulary KernelTemplate.h is written in, for AVX-512 (16 float lanes, mask registers).
+// Included only through Instantiate.h from AVX512.c, inside its target("avx512f,...") region.
+#ifndef CEFFNETSIMD_VECTOR_AVX512_H
+#define CEFFNETSIMD_VECTOR_AVX512_H
+
+#include <immintrin.h>
+
+typedef __m512 VF;
+typedef __mmask16 VM;
+#define VW 16
+#define FN(name) name##_avx512
+
+#define V_MASK(n) ((__mmask16)((1u << (n)) - 1u)) /* the first n (< 16) lanes */
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_LOADM(p, m) _mm512_maskz_loadu_ps((m), (p)) /* masked-off lanes read 0, never fault */
+#define V_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define V_STOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_ZERO() _mm512_setzero_ps()
+#define V_ADD(a, b) _mm512_add_ps((a), (b))
+#define V_SUB(a, b) _mm512_sub_ps((a), (b))
+#define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#define V_FMADD(a, b, c) _mm512_fmadd_ps((a), (b), (c))   /* a*b + c */
+#define V_FNMADD(a, b, c) _mm512_fnmadd_ps((a), (b), (c)) /* c - a*b */
+/* x86 max/min return the second operand when either is NaN: with the bound first, NaN passes
+   through like Swift's compare-and-replace clamp. */
+#define V_MAX_BOUND(bound, v) _mm512_max_ps((bound), (v))
+#define V_MIN_BOUND(bound, v) _mm512_min_ps((bound), (v))
+/* 2^n from t = n + 127 + 1.5*2^23 (see v_exp): the low mantissa bits of t shifted into the exponent. */
+#define V_POW2_FROM_MAGIC(t) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23))
+/* g where lo < y < hi, else 0 (kept when y is NaN, like the Swift code). */
+#define V_KEEP_STRICTLY_INSIDE(g, y, lo, hi) \
+    _mm512_mask_mov_ps((g), _mm512_cmp_ps_mask((y), (lo), _CMP_LE_OQ) | _mm512_cmp_ps_mask((y), (hi), _CMP_GE_OQ), \
+                       _mm512_setzero_ps())
+
+/* a / d for d >= 1 (the SiLU and sigmoid denominators 1 + exp(-x)). vdivps zmm issues once per 16
+   cycles on this hardware and dominated SiLU; rcp14 (relative error < 2^-14) plus one Markstein
+   correction q + r*(a - d*q) costs 4 cheap instructions. Checked exhaustively over every float x with
+   |x| <= 87: SiLU's max relative error against a double reference is 1.744e-7 with this and with exact
+   division alike (1/d followed by a*(1/d) would be 2.02e-7); sigmoid 1.482e-7 vs 1.479e-7. Where q is
+   infinite (a = +-inf) the correction would give inf - inf, so q is kept. */
+static inline __attribute__((always_inline)) __m512 v_quotient(__m512 a, __m512 d) {
+    const __m512 r = _mm512_rcp14_ps(d);
+    const __m512 q = _mm512_mul_ps(a, r);
+    const __m512 corrected = _mm512_fmadd_ps(_mm512_fnmadd_ps(d, q, a), r, q);
+    return _mm512_mask_mov_ps(corrected, _mm512_fpclass_ps_mask(q, 0x18 /* +inf | -inf */), q);
+}
+
+static inline __attribute__((always_inline)) void v_spill(VF v, float *lanes) { _mm512_storeu_ps(lanes, v); }
+
+#endif

@@ -1,0 +1,71 @@
+// Elementwise hot loops of EffNetRuntime in C, compiled with per-function AVX-512 / AVX2+FMA target
+// attributes (SwiftPM builds Swift for the x86-64 SSE2 baseline and the manifest cannot raise it).
+//
+// Every kernel takes the instruction set to run as its first argument (EFFNET_ISA_AVX2 or
+// EFFNET_ISA_AVX512) so callers, and tests, choose per call; EffNetRuntime picks one process-wide
+// (SIMDPath.swift). On other architectures `effnet_simd_best_isa` returns EFFNET_ISA_NONE, Swift keeps
+// its portable SIMD code, and the kernels exist only as stubs that trap (so Swift needs no #if).
+//
+// Activation codes: 0 identity, 1 silu, 2 relu6 (the order of Swift's `Activation`).
+#ifndef CEFFNETSIMD_H
+#define CEFFNETSIMD_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EFFNET_ISA_NONE 0
+#define EFFNET_ISA_AVX2 1
+#define EFFNET_ISA_AVX512 2
+
+#define EFFNET_ACT_IDENTITY 0
+#define EFFNET_ACT_SILU 1
+#define EFFNET_ACT_RELU6 2
+
+/// The best instruction set this CPU (and OS) supports: EFFNET_ISA_AVX512 needs avx512f/dq/bw/vl,
+/// EFFNET_ISA_AVX2 needs avx2 and fma.
+int effnet_simd_best_isa(void);
+
+/// rows x cols block at `out` (row stride ldo): out = act(out + bias[col]) (+ residual[row][col],
+/// same layout, added after the activation). `bias` and `residual` may be NULL.
+void effnet_bias_activation(int isa, int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,
+                            const float *bias, const float *residual);
+
+/// Train-mode BatchNorm statistics over rows p0..<p1 and channels b0..<b1 of x [rows][C], walked in
+/// tiles of `tileRows` rows: sums[c-b0] = sum(x - K), squares[c-b0] = sum((x - K)^2) with K = x[0][c].
+/// Float sums per tile, flushed into the Double totals (which this overwrites).
+void effnet_bn_statistics(int isa, const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,
+                          ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares);
+
+/// output = act(gamma*(z - mean)*invStd + beta) over rows p0..<p1, all C channels, in tiles.
+void effnet_bn_apply(int isa, int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1,
+                     ptrdiff_t tileRows, const float *gamma, const float *beta, const float *mean,
+                     const float *invStd, float *output);
+
+/// Backward pass 1 of act(BN_train(z)) over rows p0..<p1, channels b0..<b1: with
+/// xhat = (z - mean)*invStd and dY = dOut*act'(xhat*gamma + beta), sums[c-b0] = sum(dY) and
+/// projections[c-b0] = sum(dY*xhat) (float per tile, flushed into the Double totals it overwrites).
+/// When dYOut is not NULL, dY is also stored there (may equal dOut).
+void effnet_bn_backward_sums(int isa, int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
+                             ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
+                             const float *beta, const float *mean, const float *invStd, double *sums,
+                             double *projections, float *dYOut);
+
+/// Backward pass 2: gradInput = gamma*invStd*(dY - meanGrad[c-b0] - xhat*projGrad[c-b0]) over rows
+/// p0..<p1, channels b0..<b1 (gradInput may equal dOut).
+void effnet_bn_backward_input(int isa, int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
+                              ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
+                              const float *beta, const float *mean, const float *invStd, const float *meanGrad,
+                              const float *projGrad, float *gradInput);
+
+/// gradInput[i] = gradOutput[i]*act'(y[i]) over count floats (gradInput may equal gradOutput).
+void effnet_activation_backward(int isa, int act, const float *gradOutput, const float *y, ptrdiff_t count,
+                                float *gradInput);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,76 @@
+import CEffNetSIMD
+
+/// The C kernels (CEffNetSIMD) for one instruction set, with Swift argument types. Kernels ask for
+/// `CSIMDKernels.active` and fall back to their Swift loops when it is nil; tests build one per
+/// supported path and compare it with the Swift code.
+struct CSIMDKernels {
+    let isa: Int32
+
+    /// The active path's kernels, or nil when `SIMDPath.active` is `.swift`.
+    static let active: CSIMDKernels? = CSIMDKernels(SIMDPath.active)
+
+    init?(_ path: SIMDPath) {
+        switch path {
+        case .swift: return nil
+        case .avx2: isa = EFFNET_ISA_AVX2
+        case .avx512: isa = EFFNET_ISA_AVX512
+        }
+    }
+
+    /// rows × cols block at `out` (row stride `ldo`): out = act(out + bias[col]) (+ residual, same layout,
+    /// added after the activation). No bias: act(out).
+    func biasActivation(_ activation: Activation, out: UnsafeMutablePointer<Float>, ldo: Int, rows: Int, cols: Int,
+                        bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?) {
+        effnet_bias_activation(isa, activation.code, out, ldo, rows, cols, bias, residual)
+    }
+
+    /// Σ (x − K), Σ (x − K)² per channel (see `TrainingKernels.bnStatisticsPart`).
+    func bnStatistics(_ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
+                      tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>) {
+        effnet_bn_statistics(isa, x, C, b0, b1, p0, p1, tileRows, sums, squares)
+    }
+
+    /// output = act(gamma·(z − mean)·invStd + beta), rows p0..<p1 (see `TrainingKernels.bnApply`).
+    func bnApply(_ activation: Activation, _ z: UnsafePointer<Float>, _ C: Int, _ p0: Int, _ p1: Int, tileRows: Int,
+                 _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, _ mean: UnsafePointer<Float>,
+                 _ invStd: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+        effnet_bn_apply(isa, activation.code, z, C, p0, p1, tileRows, gamma, beta, mean, invStd, output)
+    }
+
+    /// ΣdY, ΣdY·xhat per channel, optionally storing dY (see `TrainingKernels.bnBackwardSumsPart`).
+    func bnBackwardSums(_ activation: Activation, _ dOut: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ C: Int,
+                        _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int, tileRows: Int, _ gamma: UnsafePointer<Float>,
+                        _ beta: UnsafePointer<Float>, _ mean: UnsafePointer<Float>, _ invStd: UnsafePointer<Float>,
+                        _ sums: UnsafeMutablePointer<Double>, _ projections: UnsafeMutablePointer<Double>,
+                        _ dYOut: UnsafeMutablePointer<Float>?) {
+        effnet_bn_backward_sums(isa, activation.code, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean, invStd,
+                                sums, projections, dYOut)
+    }
+
+    /// gradInput = gamma·invStd·(dY − ΣdY/M − xhat·ΣdY·xhat/M) (see `TrainingKernels.bnBackwardInputPart`).
+    func bnBackwardInput(_ activation: Activation, _ dOut: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ C: Int,
+                         _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int, tileRows: Int, _ gamma: UnsafePointer<Float>,
+                         _ beta: UnsafePointer<Float>, _ mean: UnsafePointer<Float>, _ invStd: UnsafePointer<Float>,
+                         _ meanGrad: UnsafePointer<Float>, _ projGrad: UnsafePointer<Float>,
+                         _ gradInput: UnsafeMutablePointer<Float>) {
+        effnet_bn_backward_input(isa, activation.code, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean, invStd,
+                                 meanGrad, projGrad, gradInput)
+    }
+
+    /// gradInput = gradOutput·act'(y) over `count` floats.
+    func activationBackward(_ activation: Activation, _ gradOutput: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                            count: Int, _ gradInput: UnsafeMutablePointer<Float>) {
+        effnet_activation_backward(isa, activation.code, gradOutput, y, count, gradInput)
+    }
+}
+
+extension Activation {
+    /// The C kernels' activation code.
+    var code: Int32 {
+        switch self {
+        case .identity: return EFFNET_ACT_IDENTITY
+        case .silu: return EFFNET_ACT_SILU
+        case .relu6: return EFFNET_ACT_RELU6
+        }
+    }
+}

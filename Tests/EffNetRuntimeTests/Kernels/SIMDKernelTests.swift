@@ -1,0 +1,310 @@
+@testable import EffNetRuntime
+import Foundation
+import XCTest
+
+/// The C kernels (CEffNetSIMD) of every instruction set this CPU supports, each against a naive scalar
+/// loop over awkward sizes: channel counts that are not multiples of the vector width (tails), strided
+/// blocks, several tiles, bias and residual on and off, every activation. The Swift path is covered by
+/// the kernels' own tests (run them with EFFNET_SIMD=swift). Nothing here is timed.
+///
+/// References mirror the kernels' float steps (a float add before the activation, a float subtraction
+/// before the normalisation) and then work in Double, so the tolerances only have to cover what the C
+/// code rounds differently: its exp polynomial and reciprocal (a few 1e-7 relative) and fused
+/// multiply-adds. Identity and relu6 in the epilogue are pure float adds and clamps, so they must match
+/// exactly.
+final class SIMDKernelTests: XCTestCase {
+    /// (path name, kernels) for every C path the CPU runs; empty on other architectures.
+    private var paths: [(String, CSIMDKernels)] {
+        SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
+    }
+
+    private let widths = [1, 5, 8, 15, 16, 17, 31, 33, 96, 100]
+
+    // MARK: - Pointwise epilogue
+
+    func testEpilogueMatchesScalarLoopForEveryActivationBiasAndResidual() {
+        var rng = TestRandom(seed: 71)
+        for (name, simd) in paths {
+            for cols in widths {
+                let rows = 3, ldo = cols + 5
+                let start = rng.floats(rows * ldo, -10, 10), bias = rng.floats(cols, -2, 2)
+                let residual = rng.floats(rows * ldo, -3, 3)
+                for activation in allActivations {
+                    for (useBias, useResidual) in [(true, true), (true, false), (false, true), (false, false)] {
+                        var out = start
+                        out.withUnsafeMutableBufferPointer { o in
+                            bias.withUnsafeBufferPointer { b in
+                                residual.withUnsafeBufferPointer { r in
+                                    simd.biasActivation(activation, out: o.baseAddress!, ldo: ldo, rows: rows, cols: cols,
+                                                        bias: useBias ? b.baseAddress! : nil,
+                                                        residual: useResidual ? r.baseAddress! : nil)
+                                }
+                            }
+                        }
+                        let label = "\(name) \(activation) cols \(cols) bias \(useBias) residual \(useResidual)"
+                        for r in 0..<rows {
+                            for c in 0..<ldo {
+                                let i = r * ldo + c
+                                guard c < cols else {
+                                    XCTAssertEqual(out[i], start[i], "\(label): wrote past the block at [\(r)][\(c)]")
+                                    continue
+                                }
+                                let v = start[i] + (useBias ? bias[c] : 0)
+                                let a = NaiveReference.activate(Double(v), activation)
+                                let want = useResidual ? Float(a) + residual[i] : Float(a)
+                                if activation == .silu {
+                                    let allowed = 3e-7 * abs(a) + (useResidual ? Double(want.ulp) : 0) + 1e-37
+                                    XCTAssert(abs(Double(out[i]) - Double(want)) <= allowed,
+                                              "\(label) [\(r)][\(c)]: \(out[i]) vs \(want)")
+                                } else {
+                                    XCTAssertEqual(out[i], want, "\(label) [\(r)][\(c)]")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The AVX-512 reciprocal shortcut (rcp14 + one correction) must keep SiLU within the accuracy of
+    /// an exact division over the whole input range, including the clamped tails and infinities.
+    func testSiLUWithoutBiasMatchesDoublePrecisionDefinitionAcrossRange() {
+        var values: [Float] = stride(from: Float(-90), through: 90, by: 0.0071).map { $0 }
+        values += [0, 1e-30, -1e-30, 87, -87, 88, -88, 89, -89, 1000, -1000]
+        for (name, simd) in paths {
+            var data = values
+            data.withUnsafeMutableBufferPointer {
+                simd.biasActivation(.silu, out: $0.baseAddress!, ldo: 0, rows: 1, cols: $0.count, bias: nil, residual: nil)
+            }
+            for (x, got) in zip(values, data) {
+                let want = NaiveReference.activate(Double(x), .silu)
+                let allowed = max(abs(want) * 2e-7, 1e-35)  // below 1e-35 the clamped exp makes noise
+                XCTAssert(abs(Double(got) - want) <= allowed, "\(name): silu(\(x)) = \(got), want \(want)")
+            }
+            var infinities: [Float] = [.infinity, -.infinity]
+            infinities.withUnsafeMutableBufferPointer {
+                simd.biasActivation(.silu, out: $0.baseAddress!, ldo: 0, rows: 1, cols: 2, bias: nil, residual: nil)
+            }
+            XCTAssertEqual(infinities, [.infinity, -.infinity], "\(name): silu(±inf)")
+        }
+    }
+
+    // MARK: - Activation backward
+
+    func testActivationBackwardMatchesScalarDerivative() {
+        var rng = TestRandom(seed: 72)
+        for (name, simd) in paths {
+            for count in widths + [257] {
+                var y = activationInputs(&rng, count)
+                if count > 4 { y[0] = 0; y[1] = 6; y[2] = -0; y[3] = 5.999 }  // relu6's clamp points
+                let grad = rng.floats(count, -2, 2)
+                for activation in allActivations {
+                    var got = [Float](repeating: .nan, count: count)
+                    simd.activationBackward(activation, grad, y, count: count, &got)
+                    for i in 0..<count {
+                        let want = Double(grad[i]) * TrainingReference.actDerivative(Double(y[i]), activation)
+                        let allowed = 1e-6 * abs(Double(grad[i])) * derivativeScale(Double(y[i]), activation)
+                        XCTAssert(abs(Double(got[i]) - want) <= allowed,
+                                  "\(name) \(activation) count \(count) [\(i)]: \(got[i]) vs \(want)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// |grad·act'(y)| / |grad| before cancellation (silu' = s + y·s·(1 − s) can cancel to 0).
+    private func derivativeScale(_ y: Double, _ activation: Activation) -> Double {
+        guard activation == .silu else { return 1e-9 }  // identity and relu6 are exact
+        let s = TrainingReference.sigmoid(y)
+        return s + abs(y) * s * (1 - s)
+    }
+
+    // MARK: - BatchNorm
+
+    private struct BNCase {
+        var z, dOut, gamma, beta, mean, invStd: [Float]
+        var pixels, channels: Int
+    }
+
+    private func bnCase(pixels: Int, channels: Int, seed: UInt64) -> BNCase {
+        var rng = TestRandom(seed: seed)
+        let shifts = rng.floats(channels, -2, 2)
+        var z = rng.floats(pixels * channels, -3, 3)
+        for p in 0..<pixels { for c in 0..<channels { z[p * channels + c] += shifts[c] } }
+        return BNCase(z: z, dOut: rng.floats(pixels * channels, -1, 1), gamma: rng.floats(channels, 0.5, 3),
+                      beta: rng.floats(channels, -1, 4), mean: shifts, invStd: rng.floats(channels, 0.3, 2),
+                      pixels: pixels, channels: channels)
+    }
+
+    /// (pixels, channels, b0, b1, p0, p1, tileRows): whole tensors, channel blocks that start past 0,
+    /// row ranges that start past 0, tails of every size and several tiles.
+    private let bnShapes: [(Int, Int, Int, Int, Int, Int, Int)] = [
+        (7, 3, 0, 3, 0, 7, 32), (50, 13, 0, 13, 0, 50, 32), (70, 40, 16, 40, 5, 70, 32),
+        (65, 133, 0, 133, 0, 65, 32), (40, 133, 128, 133, 3, 37, 7), (33, 17, 1, 16, 1, 33, 4),
+    ]
+
+    /// Runs `body` for every C path and BatchNorm shape with that shape's data (seeded by `seed` and
+    /// the shape's index n): body(label, kernels, n, shape, data).
+    private func forEachBatchNormCase(seed: UInt64,
+                                      _ body: (String, CSIMDKernels, Int, (Int, Int, Int, Int, Int, Int, Int), BNCase) -> Void) {
+        for (name, simd) in paths {
+            for (n, shape) in bnShapes.enumerated() {
+                let k = bnCase(pixels: shape.0, channels: shape.1, seed: seed + UInt64(n))
+                body("\(name) shape \(n)", simd, n, shape, k)
+            }
+        }
+    }
+
+    func testBatchNormStatisticsMatchShiftedDoubleSums() {
+        forEachBatchNormCase(seed: 80) { name, simd, _, shape, k in
+            let (_, C, b0, b1, p0, p1, tile) = shape
+            var sums = [Double](repeating: .nan, count: b1 - b0), squares = sums
+            simd.bnStatistics(k.z, C, b0, b1, p0, p1, tileRows: tile, &sums, &squares)
+            for c in b0..<b1 {
+                var s1 = 0.0, s2 = 0.0, a1 = 0.0
+                for p in p0..<p1 {
+                    let d = Double(k.z[p * C + c] - k.z[c])
+                    s1 += d; s2 += d * d; a1 += abs(d)
+                }
+                let label = "\(name) channel \(c)"
+                XCTAssertEqual(sums[c - b0], s1, accuracy: 1e-6 * a1 + 1e-30, "\(label): sum")
+                XCTAssertEqual(squares[c - b0], s2, accuracy: 1e-6 * s2 + 1e-30, "\(label): squares")
+            }
+        }
+    }
+
+    func testBatchNormApplyMatchesScalarNormaliseAndActivate() {
+        forEachBatchNormCase(seed: 90) { name, simd, _, shape, k in
+            let (pixels, C, _, _, p0, p1, tile) = shape
+            for activation in allActivations {
+                let start = [Float](repeating: 1234, count: pixels * C)
+                var out = start
+                simd.bnApply(activation, k.z, C, p0, p1, tileRows: tile, k.gamma, k.beta, k.mean, k.invStd, &out)
+                for p in 0..<pixels {
+                    for c in 0..<C {
+                        let i = p * C + c
+                        let label = "\(name) \(activation) [\(p)][\(c)]"
+                        guard p >= p0 && p < p1 else { XCTAssertEqual(out[i], start[i], "\(label): outside rows"); continue }
+                        let scale = k.invStd[c] * k.gamma[c]
+                        let y = Double(k.z[i] - k.mean[c]) * Double(scale) + Double(k.beta[c])
+                        let want = NaiveReference.activate(y, activation)
+                        // One rounding of y (fused) plus the activation's few 1e-7.
+                        let allowed = 1e-6 * (abs(want) + 1e-6 * abs(y)) + 1e-30
+                        XCTAssert(abs(Double(out[i]) - want) <= allowed, "\(label): \(out[i]) vs \(want)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testBatchNormBackwardSumsAndStoredGradientMatchScalarLoops() {
+        forEachBatchNormCase(seed: 100) { name, simd, _, shape, k in
+            let (pixels, C, b0, b1, p0, p1, tile) = shape
+            for activation in allActivations {
+                for storeDY in [false, true] {
+                    var sums = [Double](repeating: .nan, count: b1 - b0), projections = sums
+                    var dY = [Float](repeating: 1234, count: pixels * C)
+                    dY.withUnsafeMutableBufferPointer { d in
+                        simd.bnBackwardSums(activation, k.dOut, k.z, C, b0, b1, p0, p1, tileRows: tile, k.gamma,
+                                            k.beta, k.mean, k.invStd, &sums, &projections,
+                                            storeDY ? d.baseAddress! : nil)
+                    }
+                    for c in 0..<C {
+                        var s1 = 0.0, s2 = 0.0, m1 = 0.0, m2 = 0.0
+                        for p in 0..<pixels {
+                            let i = p * C + c
+                            let label = "\(name) \(activation) store \(storeDY) [\(p)][\(c)]"
+                            let inside = p >= p0 && p < p1 && c >= b0 && c < b1
+                            guard inside else {
+                                XCTAssertEqual(dY[i], 1234, "\(label): dY written outside the block")
+                                continue
+                            }
+                            let (dy, scale, xhat) = referenceGradient(k, i, c, activation)
+                            s1 += dy; s2 += dy * xhat; m1 += scale; m2 += scale * abs(xhat)
+                            if storeDY {
+                                XCTAssert(abs(Double(dY[i]) - dy) <= 1e-6 * scale + 1e-30, "\(label): \(dY[i]) vs \(dy)")
+                            } else {
+                                XCTAssertEqual(dY[i], 1234, "\(label): dY stored without being asked")
+                            }
+                        }
+                        guard c >= b0 && c < b1 else { continue }
+                        let label = "\(name) \(activation) store \(storeDY) channel \(c)"
+                        XCTAssertEqual(sums[c - b0], s1, accuracy: 2e-6 * m1 + 1e-30, "\(label): ΣdY")
+                        XCTAssertEqual(projections[c - b0], s2, accuracy: 2e-6 * m2 + 1e-30, "\(label): ΣdY·xhat")
+                    }
+                }
+            }
+        }
+    }
+
+    func testBatchNormBackwardInputGradientMatchesScalarFormula() {
+        forEachBatchNormCase(seed: 110) { name, simd, n, shape, k in
+            let (pixels, C, b0, b1, p0, p1, tile) = shape
+            var rng = TestRandom(seed: UInt64(120 + n))
+            let meanGrad = rng.floats(b1 - b0, -0.5, 0.5), projGrad = rng.floats(b1 - b0, -0.5, 0.5)
+            for activation in allActivations {
+                // Out of place, and in place over dOut (how the SiLU backward runs its second pass).
+                for inPlace in [false, true] {
+                    var gradInput = inPlace ? k.dOut : [Float](repeating: 1234, count: pixels * C)
+                    let before = gradInput
+                    if inPlace {
+                        gradInput.withUnsafeMutableBufferPointer { g in
+                            simd.bnBackwardInput(activation, UnsafePointer(g.baseAddress!), k.z, C, b0, b1, p0, p1,
+                                                 tileRows: tile, k.gamma, k.beta, k.mean, k.invStd, meanGrad,
+                                                 projGrad, g.baseAddress!)
+                        }
+                    } else {
+                        simd.bnBackwardInput(activation, k.dOut, k.z, C, b0, b1, p0, p1, tileRows: tile, k.gamma,
+                                             k.beta, k.mean, k.invStd, meanGrad, projGrad, &gradInput)
+                    }
+                    for p in 0..<pixels {
+                        for c in 0..<C {
+                            let i = p * C + c
+                            let label = "\(name) \(activation) in place \(inPlace) [\(p)][\(c)]"
+                            guard p >= p0 && p < p1 && c >= b0 && c < b1 else {
+                                XCTAssertEqual(gradInput[i], before[i], "\(label): written outside the block")
+                                continue
+                            }
+                            let (dy, scale, xhat) = referenceGradient(k, i, c, activation)
+                            let mg = Double(meanGrad[c - b0]), pg = Double(projGrad[c - b0])
+                            let gs = Double(k.gamma[c] * k.invStd[c])
+                            let want = (dy - mg - xhat * pg) * gs
+                            let allowed = 1e-6 * (scale + abs(mg) + abs(xhat * pg)) * abs(gs) + 1e-30
+                            XCTAssert(abs(Double(gradInput[i]) - want) <= allowed, "\(label): \(gradInput[i]) vs \(want)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dY = dOut·act'(xhat·gamma + beta) for element i (channel c) in Double from the float xhat, with
+    /// the size it has before any cancellation (for tolerances) and xhat.
+    private func referenceGradient(_ k: BNCase, _ i: Int, _ c: Int, _ activation: Activation)
+        -> (dy: Double, scale: Double, xhat: Double) {
+        let xhat = Double(k.z[i] - k.mean[c]) * Double(k.invStd[c])
+        let y = xhat * Double(k.gamma[c]) + Double(k.beta[c])
+        let dOut = Double(k.dOut[i])
+        let dy = dOut * TrainingReference.actDerivative(y, activation)
+        let scale = abs(dOut) * (activation == .silu ? derivativeScale(y, .silu) : 1)
+        return (dy, scale, xhat)
+    }
+
+    // MARK: - Selection
+
+    func testEnvironmentForcesASupportedPathAndFallsBackOtherwise() {
+        var notes: [String] = []
+        let note = { (message: String) in notes.append(message) }
+        XCTAssertEqual(SIMDPath.choose(requested: nil, best: .avx512, note: note), .avx512)
+        XCTAssertEqual(SIMDPath.choose(requested: "", best: .avx2, note: note), .avx2)
+        XCTAssertEqual(SIMDPath.choose(requested: "swift", best: .avx512, note: note), .swift)
+        XCTAssertEqual(SIMDPath.choose(requested: "AVX2", best: .avx512, note: note), .avx2)
+        XCTAssertTrue(notes.isEmpty, "valid requests need no note: \(notes)")
+        XCTAssertEqual(SIMDPath.choose(requested: "avx512", best: .avx2, note: note), .avx2)
+        XCTAssertEqual(SIMDPath.choose(requested: "neon", best: .swift, note: note), .swift)
+        XCTAssertEqual(notes.count, 2, "an unsupported and an unknown request are both reported: \(notes)")
+        XCTAssertTrue(SIMDPath.supported.contains(SIMDPath.active))
+        XCTAssertEqual(CSIMDKernels.active == nil, SIMDPath.active == .swift)
+    }
+}
