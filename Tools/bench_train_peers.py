@@ -2,7 +2,7 @@
 """Training throughput and peak memory of effnet against PyTorch, side by side in one run.
 
     python Tools/bench_train_peers.py --effnet .build/release/effnet --variant EfficientNetB0 \
-        --batch 16 --threads 2 [--steps 8] [--warmup 2] [--peers eager,compile]
+        --batch 16 --threads 2 [--steps 8] [--warmup 2] [--peers eager,compile] [--recompute-activations]
 
 Each runtime runs in its own child process so that its peak RSS (ru_maxrss of that child) is its
 own. One step = train-mode forward, mean cross-entropy, backward and an SGD (momentum 0.9) update
@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--peers", default="eager,compile")
+    ap.add_argument("--recompute-activations", action="store_true",
+                    help="also run effnet with its low-memory plan (a second effnet row)")
     args = ap.parse_args(argv)
     tools = os.path.dirname(os.path.abspath(__file__))
     plan_json = subprocess.run([args.effnet, "info", args.variant, "--json"], check=True, capture_output=True,
@@ -74,10 +76,13 @@ def main(argv=None) -> int:
         plan_path = os.path.join(tmp, "plan.json")
         with open(plan_path, "w") as f:
             f.write(plan_json)
-        out, rss = run_child([args.effnet, "bench", "--variant", args.variant, "--train", "--batch", str(args.batch),
-                              "--iterations", str(args.steps), "--warmup", str(args.warmup), "--threads",
-                              str(args.threads), "--json"])
+        bench = [args.effnet, "bench", "--variant", args.variant, "--train", "--batch", str(args.batch),
+                 "--iterations", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads), "--json"]
+        out, rss = run_child(bench)
         results["effnet"] = {"images_per_second": out["images_per_second"], "peak_rss_bytes": rss}
+        if args.recompute_activations:
+            out, rss = run_child(bench + ["--recompute-activations"])
+            results["effnet-recompute"] = {"images_per_second": out["images_per_second"], "peak_rss_bytes": rss}
         for peer in [p for p in args.peers.split(",") if p]:
             code = CHILD.format(tools=tools, threads=args.threads, plan=plan_path, compile=peer == "compile",
                                 batch=args.batch, warmup=args.warmup if peer == "eager" else max(args.warmup, 3),
@@ -94,8 +99,9 @@ def main(argv=None) -> int:
         if "error" in r:
             print(f"{name:18s} failed: {r['error'][:200]}")
             continue
-        speed = "" if name == "effnet" else f"{mine['images_per_second'] / r['images_per_second']:.2f}x"
-        memory = "" if name == "effnet" else f"{mine['peak_rss_bytes'] / r['peak_rss_bytes']:.2f}x"
+        ours = name.startswith("effnet")
+        speed = "" if ours else f"{mine['images_per_second'] / r['images_per_second']:.2f}x"
+        memory = "" if ours else f"{mine['peak_rss_bytes'] / r['peak_rss_bytes']:.2f}x"
         print(f"{name:18s} {r['images_per_second']:8.2f} {r['peak_rss_bytes'] / 1e9:8.2f} GB {speed:>13s} {memory:>11s}")
     print(json.dumps(results))
     return 0
