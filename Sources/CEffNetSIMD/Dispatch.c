@@ -65,3 +65,18 @@ void effnet_activation_backward(int isa, int act, const float *gradOutput, const
                                 float *gradInput) {
     EFFNET_FORWARD(effnet_activation_backward, act, gradOutput, y, count, gradInput);
 }
+
+int effnet_depthwise_row(int isa, int act, const float *input, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,
+                         ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight,
+                         ptrdiff_t outWidth, const float *weights, const float *bias, float *output, ptrdiff_t row,
+                         ptrdiff_t c0, ptrdiff_t c1) {
+#if defined(__x86_64__)
+    if (isa == EFFNET_ISA_AVX512)
+        return effnet_depthwise_row_avx512(act, input, H, W, C, kernel, stride, padTop, padLeft, outHeight, outWidth,
+                                           weights, bias, output, row, c0, c1);
+    return effnet_depthwise_row_avx2(act, input, H, W, C, kernel, stride, padTop, padLeft, outHeight, outWidth,
+                                     weights, bias, output, row, c0, c1);
+#else
+    __builtin_trap();
+#endif
+}

@@ -25,7 +25,12 @@
                                            const float *mean, const float *invStd, const float *meanGrad,      \
                                            const float *projGrad, float *gradInput);                            \
     void effnet_activation_backward_##SUFFIX(int act, const float *gradOutput, const float *y, ptrdiff_t count, \
-                                             float *gradInput);
+                                             float *gradInput);                                          \
+    int effnet_depthwise_row_##SUFFIX(int act, const float *input, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,        \
+                                      ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,   \
+                                      ptrdiff_t outHeight, ptrdiff_t outWidth, const float *weights,             \
+                                      const float *bias, float *output, ptrdiff_t row, ptrdiff_t c0,             \
+                                      ptrdiff_t c1);
 
 EFFNET_DECLARE_KERNELS(avx512)
 EFFNET_DECLARE_KERNELS(avx2)

@@ -308,6 +308,9 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
                                              meanGrad, projGrad, gradInput))
 }
 
+/* The depthwise row kernel shares this file's macros and activations. */
+#include "DepthwiseTemplate.h"
+
 #undef AI
 #undef LD
 #undef ST

@@ -1,5 +1,6 @@
-// Elementwise hot loops of EffNetRuntime in C, compiled with per-function AVX-512 / AVX2+FMA target
-// attributes (SwiftPM builds Swift for the x86-64 SSE2 baseline and the manifest cannot raise it).
+// Elementwise hot loops and the depthwise convolution forward of EffNetRuntime in C, compiled with
+// per-function AVX-512 / AVX2+FMA target attributes (SwiftPM builds Swift for the x86-64 SSE2
+// baseline and the manifest cannot raise it).
 //
 // Every kernel takes the instruction set to run as its first argument (EFFNET_ISA_AVX2 or
 // EFFNET_ISA_AVX512) so callers, and tests, choose per call; EffNetRuntime picks one process-wide
@@ -63,6 +64,15 @@ void effnet_bn_backward_input(int isa, int act, const float *dOut, const float *
 /// gradInput[i] = gradOutput[i]*act'(y[i]) over count floats (gradInput may equal gradOutput).
 void effnet_activation_backward(int isa, int act, const float *gradOutput, const float *y, ptrdiff_t count,
                                 float *gradInput);
+
+/// Depthwise convolution forward, one output row `row` (= n*outHeight + oy), channels c0..<c1, NHWC
+/// input [*][H][W][C], weights [kernel][kernel][C], zero padding (padTop/padLeft; bottom/right implied
+/// by outHeight/outWidth): output = act(sum of input*weight over the taps + bias). Handles kernel 3 and
+/// 5 with stride 1 and 2 and returns 1; returns 0 without writing anything for other geometries.
+int effnet_depthwise_row(int isa, int act, const float *input, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,
+                         ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight,
+                         ptrdiff_t outWidth, const float *weights, const float *bias, float *output, ptrdiff_t row,
+                         ptrdiff_t c0, ptrdiff_t c1);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,21 @@ struct CSIMDKernels {
                                  meanGrad, projGrad, gradInput)
     }
 
+    /// Whether `depthwiseRow` handles this geometry (k 3 and 5, stride 1 and 2).
+    static func handlesDepthwise(kernel: Int, stride: Int) -> Bool {
+        (kernel == 3 || kernel == 5) && (stride == 1 || stride == 2)
+    }
+
+    /// Output row `row` (= n·outHeight + oy), channels c0..<c1 of `Kernels.depthwiseConv`: taps, bias and
+    /// activation. Only for geometries `handlesDepthwise` accepts.
+    func depthwiseRow(_ activation: Activation, _ s: DepthwiseShape, _ row: Int, _ c0: Int, _ c1: Int,
+                      _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                      _ output: UnsafeMutablePointer<Float>) {
+        let done = effnet_depthwise_row(isa, activation.code, input, s.height, s.width, s.channels, s.kernel, s.stride,
+                                        s.padTop, s.padLeft, s.outHeight, s.outWidth, weights, bias, output, row, c0, c1)
+        precondition(done == 1, "depthwiseRow: k \(s.kernel) stride \(s.stride) has no C kernel")
+    }
+
     /// gradInput = gradOutput·act'(y) over `count` floats.
     func activationBackward(_ activation: Activation, _ gradOutput: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
                             count: Int, _ gradInput: UnsafeMutablePointer<Float>) {

@@ -11,7 +11,8 @@ extension Kernels {
     /// dropped from the ky range, so only columns near the left/right edge need per-tap checks.
     /// Interior columns are computed in blocks that share each weight load between outputs and give
     /// 8 independent add chains (see `DepthwiseBlock`); k 3 and 5 with stride 1 and 2 are specialized
-    /// (`KernelGeometry`), so their tap loops unroll completely.
+    /// (`KernelGeometry`), so their tap loops unroll completely. With a C SIMD path (`SIMDPath`) those four
+    /// geometries run whole rows in C (`CSIMDKernels.depthwiseRow`: same structure, wider vectors, FMA).
     public static func depthwiseConv(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
         kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
@@ -22,35 +23,57 @@ extension Kernels {
         let shape = DepthwiseShape(
             batch: batch, height: height, width: width, channels: channels, kernel: kernel, stride: stride,
             padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
+        depthwiseConv(shape, input, weights, bias, activation, output, pool, simd: CSIMDKernels.active)
+    }
+
+    /// `depthwiseConv` on the given C kernels (nil: the Swift code), so tests can run every path.
+    static func depthwiseConv(
+        _ shape: DepthwiseShape, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+        _ bias: UnsafePointer<Float>, _ activation: Activation, _ output: UnsafeMutablePointer<Float>,
+        _ pool: WorkerPool, simd: CSIMDKernels?
+    ) {
+        if let simd, CSIMDKernels.handlesDepthwise(kernel: shape.kernel, stride: shape.stride) {
+            let (chunk, groups) = rowTasks(rows: shape.batch &* shape.outHeight, channels: shape.channels, pool: pool)
+            pool.parallelFor(shape.batch &* shape.outHeight &* groups) { t in
+                let row = t / groups
+                let c0 = (t &- row &* groups) &* chunk
+                simd.depthwiseRow(activation, shape, row, c0, min(shape.channels, c0 &+ chunk), input, weights, bias,
+                                  output)
+            }
+            return
+        }
         switch activation {
-        case .identity: depthwise(IdentityFunction.self, shape, input, weights, bias, output, pool)
-        case .silu: depthwise(SiLUFunction.self, shape, input, weights, bias, output, pool)
-        case .relu6: depthwise(ReLU6Function.self, shape, input, weights, bias, output, pool)
+        case .identity: depthwise(IdentityFunction.self, shape, input, weights, bias, output, pool, simd)
+        case .silu: depthwise(SiLUFunction.self, shape, input, weights, bias, output, pool, simd)
+        case .relu6: depthwise(ReLU6Function.self, shape, input, weights, bias, output, pool, simd)
         }
     }
 
     @inline(__always) static func depthwise<A: ActivationFunction>(
         _: A.Type, _ s: DepthwiseShape, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ bias: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ pool: WorkerPool
+        _ bias: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ pool: WorkerPool,
+        _ simd: CSIMDKernels?
     ) {
         switch (s.kernel, s.stride) {
-        case (3, 1): depthwise(A.self, Kernel3Stride1.self, s, input, weights, bias, output, pool)
-        case (3, 2): depthwise(A.self, Kernel3Stride2.self, s, input, weights, bias, output, pool)
-        case (5, 1): depthwise(A.self, Kernel5Stride1.self, s, input, weights, bias, output, pool)
-        case (5, 2): depthwise(A.self, Kernel5Stride2.self, s, input, weights, bias, output, pool)
-        default: depthwise(A.self, AnyKernel.self, s, input, weights, bias, output, pool)
+        case (3, 1): depthwise(A.self, Kernel3Stride1.self, s, input, weights, bias, output, pool, simd)
+        case (3, 2): depthwise(A.self, Kernel3Stride2.self, s, input, weights, bias, output, pool, simd)
+        case (5, 1): depthwise(A.self, Kernel5Stride1.self, s, input, weights, bias, output, pool, simd)
+        case (5, 2): depthwise(A.self, Kernel5Stride2.self, s, input, weights, bias, output, pool, simd)
+        default: depthwise(A.self, AnyKernel.self, s, input, weights, bias, output, pool, simd)
         }
     }
 
     static func depthwise<A: ActivationFunction, G: KernelGeometry>(
         _: A.Type, _: G.Type, _ s: DepthwiseShape, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ bias: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ pool: WorkerPool
+        _ bias: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ pool: WorkerPool,
+        _ simdPath: CSIMDKernels?
     ) {
         let rows = s.batch &* s.outHeight
         let (chunk, groups) = rowTasks(rows: rows, channels: s.channels, pool: pool)
-        // With a C SIMD path the row is computed without activation, then the C kernel applies it to the
-        // row's outputs while they are still in L1 (the SSE2 exp/division costs ~40 % of the kernel).
-        let simd = A.activation == .identity ? nil : CSIMDKernels.active
+        // With a C SIMD path (geometries without a C row kernel) the row is computed without activation,
+        // then the C kernel applies it to the row's outputs while they are still in L1 (the SSE2
+        // exp/division costs ~40 % of the kernel).
+        let simd = A.activation == .identity ? nil : simdPath
         pool.parallelFor(rows &* groups) { t in
             let row = t / groups
             let c0 = (t &- row &* groups) &* chunk

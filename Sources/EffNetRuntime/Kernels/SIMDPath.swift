@@ -2,7 +2,8 @@ import CEffNetSIMD
 import Foundation
 
 /// Which implementation of the elementwise hot loops runs (the pointwise-conv epilogue, in-place and
-/// depthwise activations, train-mode BatchNorm apply/statistics/backward, activation backward).
+/// depthwise activations, train-mode BatchNorm apply/statistics/backward, activation backward) and the
+/// depthwise convolution forward rows.
 ///
 /// Swift compiles for the x86-64 baseline (SSE2: no FMA, no AVX), and the manifest cannot raise the
 /// target without unsafe flags, so those loops also exist in C (CEffNetSIMD) built per function for

@@ -1,4 +1,4 @@
-import EffNetRuntime
+@testable import EffNetRuntime
 import XCTest
 
 /// 1, 2 and 3 workers: an odd worker count splits rows and channel chunks unevenly.
@@ -20,16 +20,21 @@ final class DepthwiseConvTests: XCTestCase {
                 input: input, batch: batch, height: height, width: width, channels: channels, kernel: kernel,
                 stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth,
                 torchWeights: torchWeights, bias: bias, activation: activation)
+            // Every path this CPU runs: the Swift code and each C build (k 3/5, stride 1/2 rows in C).
             for pool in pools {
-                var output = [Float](repeating: .nan, count: batch * outHeight * outWidth * channels)
-                Kernels.depthwiseConv(
-                    input: input, batch: batch, height: height, width: width, channels: channels,
-                    kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
-                    outHeight: outHeight, outWidth: outWidth, weights: weights, bias: bias,
-                    activation: activation, output: &output, pool: pool)
-                assertClose(output, ref, "depthwise b\(batch) \(height)x\(width)x\(channels) k\(kernel) s\(stride) "
-                            + "pad \(padTop),\(padLeft) out \(outHeight)x\(outWidth) \(activation) "
-                            + "threads \(pool.threadCount)", file: file, line: line)
+                for path in SIMDPath.supported {
+                    let shape = DepthwiseShape(
+                        batch: batch, height: height, width: width, channels: channels, kernel: kernel,
+                        stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
+                    var output = [Float](repeating: .nan, count: batch * outHeight * outWidth * channels)
+                    output.withUnsafeMutableBufferPointer { out in
+                        Kernels.depthwiseConv(shape, input, weights, bias, activation, out.baseAddress!, pool,
+                                              simd: CSIMDKernels(path))
+                    }
+                    assertClose(output, ref, "depthwise \(path) b\(batch) \(height)x\(width)x\(channels) k\(kernel) "
+                                + "s\(stride) pad \(padTop),\(padLeft) out \(outHeight)x\(outWidth) \(activation) "
+                                + "threads \(pool.threadCount)", file: file, line: line)
+                }
             }
         }
     }
