@@ -25,6 +25,12 @@ extern "C" {
 #define EFFNET_ACT_SILU 1
 #define EFFNET_ACT_RELU6 2
 
+/// Turns on flush-to-zero and denormals-are-zero for the calling thread (x86; elsewhere a no-op) and
+/// returns the previous mode for `effnet_flush_denormals_end`.
+unsigned int effnet_flush_denormals_begin(void);
+/// Restores the mode `effnet_flush_denormals_begin` returned.
+void effnet_flush_denormals_end(unsigned int saved);
+
 /// The best instruction set this CPU (and OS) supports: EFFNET_ISA_AVX512 needs avx512f/dq/bw/vl,
 /// EFFNET_ISA_AVX2 needs avx2 and fma.
 int effnet_simd_best_isa(void);

@@ -1,4 +1,5 @@
 import Foundation
+import CEffNetSIMD
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -51,8 +52,12 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Runs `body(i)` for every i in 0..<count, spread over the workers (dynamic scheduling:
     /// each worker takes the next unclaimed index); returns when all are done.
+    /// Jobs run with denormals flushed to zero (on the workers and, for the job's duration, on the
+    /// calling thread): see Sources/CEffNetSIMD/FloatMode.c.
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
+        let savedFloatMode = effnet_flush_denormals_begin()
+        defer { effnet_flush_denormals_end(savedFloatMode) }
         if count == 1 || threadCount == 1 || !state.tryAcquire() {
             for i in 0..<count { body(i) }
             return
@@ -157,6 +162,7 @@ private final class PoolState: @unchecked Sendable {
     }
 
     func workerLoop() {
+        _ = effnet_flush_denormals_begin()  // this thread only ever runs kernels
         var seen = 0
         while true {
             var generationNow = generation.load(ordering: .acquiring)

@@ -112,4 +112,23 @@ final class WorkerPoolTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(n, 1)
         }
     }
+
+    /// Kernels run with denormals flushed to zero (deep nets can produce them in bulk, and x86 is
+    /// 10-100x slower on them), on every worker and on the caller for the job only: the caller's
+    /// own floating-point mode is back afterwards.
+    func testJobsFlushDenormalsToZeroAndTheCallersModeIsRestored() {
+        let tiny: [Float] = [1e-38, 0.25]  // the product, 2.5e-39, is a denormal
+        #if arch(x86_64)
+        for pool in [WorkerPool(threads: 1), WorkerPool(threads: 2)] {
+            let results = UnsafeMutablePointer<Float>.allocate(capacity: 8)
+            defer { results.deallocate() }
+            pool.parallelFor(8) { i in results[i] = opaqueProduct(tiny[0], tiny[1]) }
+            for i in 0..<8 { XCTAssertEqual(results[i], 0, "index \(i) with \(pool.threadCount) threads") }
+            XCTAssertEqual(opaqueProduct(tiny[0], tiny[1]), 2.5e-39, accuracy: 1e-45, "caller's mode restored")
+        }
+        #endif
+    }
 }
+
+/// A multiplication the optimizer cannot fold at compile time.
+@inline(never) func opaqueProduct(_ a: Float, _ b: Float) -> Float { a * b }
