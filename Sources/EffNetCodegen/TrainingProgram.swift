@@ -269,15 +269,23 @@ struct TrainingProgramBuilder {
             comment: "\(l.name) frozen: BatchNorm in eval mode (running statistics) + \(l.activation?.rawValue ?? "identity") "
                 + "on \(shape(l.outputShape))",
             function: "TrainingSupport.batchNormForwardEval",
-            arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
-                        ("channels", .code("\(c)")),
-                        ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
-                        ("runningMean", .parameter("\(bnName).running_mean")),
-                        ("runningVar", .parameter("\(bnName).running_var")), ("eps", .code("\(plan.batchNorm.eps)")),
-                        ("activation", .code(act(l.activation))), ("output", .tensor(out)),
-                        ("scratch", .fixed(statistics)), ("pool", .code("pool"))],
+            arguments: batchNormEvalArguments(l, preActivation: z, statistics: statistics, output: out),
             condition: frozen))
         return out
+    }
+
+    /// The arguments of a frozen layer's eval-mode BatchNorm + activation (running statistics; the
+    /// scale and shift go to the layer's statistics scratch): the forward call and its recomputation.
+    func batchNormEvalArguments(_ l: PlannedLayer, preActivation z: Int, statistics: Int, output: Int)
+        -> [(label: String, value: TrainingProgram.Arg)] {
+        let bnName = bn(l)
+        return [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                ("channels", .code("\(l.outputShape.channels)")),
+                ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
+                ("runningMean", .parameter("\(bnName).running_mean")),
+                ("runningVar", .parameter("\(bnName).running_var")), ("eps", .code("\(plan.batchNorm.eps)")),
+                ("activation", .code(act(l.activation))), ("output", .tensor(output)),
+                ("scratch", .fixed(statistics)), ("pool", .code("pool"))]
     }
 
     mutating func forward(_ l: PlannedLayer, block: PlannedBlock, into calls: inout [TrainingProgram.Call]) {
@@ -609,13 +617,7 @@ struct TrainingProgramBuilder {
                 module: l.name,
                 comment: "\(l.name) frozen: recompute eval-mode BatchNorm + \(l.activation?.rawValue ?? "identity")",
                 function: "TrainingSupport.batchNormForwardEval",
-                arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
-                            ("channels", .code("\(c)")),
-                            ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
-                            ("runningMean", .parameter("\(bnName).running_mean")),
-                            ("runningVar", .parameter("\(bnName).running_var")), ("eps", .code("\(plan.batchNorm.eps)")),
-                            ("activation", .code(act(l.activation))), ("output", .tensor(copy)),
-                            ("scratch", .fixed(statistics)), ("pool", .code("pool"))],
+                arguments: batchNormEvalArguments(l, preActivation: z, statistics: statistics, output: copy),
                 condition: "\(when) && s.options.frozenBlocks > \(block)", recomputes: true))
         case .squeezeExcite(let l, let input, let scale):
             let recomputedInput = recomputed(input, into: &calls)

@@ -86,17 +86,9 @@ extension Kernels {
             var row = t &* rowsPerTask
             while row < end {
                 let n = row / outChannels, co = row &- n &* outChannels
-                let s = inputScales + n &* inChannels, w = weights + co &* inChannels
-                let scaled = workspace + row &* inChannels
-                var ci = 0
-                while ci &+ 16 <= inChannels {
-                    storeVec(loadVec(w + ci) * loadVec(s + ci), scaled + ci)
-                    ci &+= 16
-                }
-                if ci < inChannels {
-                    let tail = inChannels &- ci
-                    storePartialVec(loadPartialVec(w + ci, tail) * loadPartialVec(s + ci, tail), scaled + ci, tail)
-                }
+                // One weight row times the image's scales: the SE's own per-channel scaling.
+                TrainingKernels.scaleChannels(weights + co &* inChannels, inputScales + n &* inChannels, nil, 1,
+                                              inChannels, 0, inChannels, workspace + row &* inChannels)
                 row &+= 1
             }
         }
